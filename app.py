@@ -1,0 +1,110 @@
+"""The application factory: `flask --app app` finds create_app()."""
+
+from pathlib import Path
+
+from flask import Flask, render_template
+from flask_babel import format_date
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+import models
+from config import config_from_environment
+from extensions import babel, csrf, db, login_manager, migrate
+
+VENDOR_DIR = Path(__import__("flask_bootstrap").__file__).parent / "static" / "bootstrap5"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(config_from_environment())
+    if config:
+        app.config.update(config)
+    Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录"
+    login_manager.login_message_category = "warning"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from sqlalchemy import event
+
+        with app.app_context():
+            @event.listens_for(db.engine, "connect")
+            def _sqlite_pragmas(dbapi_connection, _record):
+                cursor = dbapi_connection.cursor()
+                # WAL lets readers run beside a writer; foreign keys are off in SQLite unless asked for.
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA busy_timeout=5000")
+                cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from flask import Blueprint
+
+    from blueprints.auth import bp as auth_bp
+    from blueprints.base_admin import bp as base_admin_bp
+    from blueprints.catalog import bp as catalog_bp
+
+    # Bootstrap 5 is served from the installed package: no CDN, the site works offline.
+    vendor = Blueprint("vendor", __name__, static_folder=str(VENDOR_DIR), static_url_path="/vendor/bootstrap")
+    app.register_blueprint(vendor)
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(base_admin_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    titles = {400: "请求无效", 403: "没有权限", 404: "页面不存在", 405: "请求方式不允许", 413: "上传的内容过大"}
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_template("errors/error.html", code=400, title="页面已过期",
+                               message="表单已失效，请返回刷新页面后再提交。"), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        code = error.code or 500
+        return render_template("errors/error.html", code=code, title=titles.get(code, error.name),
+                               message=None), code
+
+    @app.errorhandler(500)
+    def server_error(error):
+        db.session.rollback()
+        return render_template("errors/error.html", code=500, title="服务器出错了",
+                               message="请稍后再试；如果问题持续存在，请联系管理员。"), 500
+
+
+def register_template_helpers(app: Flask) -> None:
+    @app.template_filter("cn_date")
+    def cn_date(value):
+        return format_date(value, "yyyy年M月d日") if value else ""
+
+    @app.template_filter("yuan")
+    def yuan(value):
+        return "免费" if not value else f"{value:,.0f} 元" if value == int(value) else f"{value:,.2f} 元"
+
+
+def register_commands(app: Flask) -> None:
+    from cli import register
+
+    register(app)
+
+

@@ -1,0 +1,11 @@
+"""Base admins' area: their base's disclosure and courses. Another base's objects answer 404."""
+
+from flask import Blueprint
+
+from blueprints.access import require_role
+from models import Role
+
+bp = Blueprint("base_admin", __name__, url_prefix="/manage")
+bp.before_request(require_role(Role.BASE_ADMIN))
+
+from blueprints.base_admin import routes  # noqa: E402,F401

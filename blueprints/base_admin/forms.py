@@ -1,0 +1,96 @@
+"""Forms of the base admin's area: course, disclosure, cancellation."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from blueprints.validators import contact_phone
+from models import FIELDS, Category, Mode
+
+
+def _required(label):
+    return DataRequired(message=_l("请填写%(label)s", label=label))
+
+
+class CourseForm(FlaskForm):
+    title = StringField(_l("课程名称"), validators=[_required("课程名称"), Length(max=200)])
+    description = TextAreaField(_l("课程简介"), validators=[Optional(), Length(max=5000)])
+    category = SelectField(_l("科目类别"), choices=Category.choices(), validators=[InputRequired()])
+    field = SelectField(_l("领域"), choices=[(f, f) for f in FIELDS], validators=[InputRequired()])
+    hours = IntegerField(
+        _l("学时"), validators=[InputRequired(_l("请填写学时")), NumberRange(1, 500, _l("学时应在 1 到 500 之间"))]
+    )
+    start_date = DateField(_l("开始日期"), validators=[InputRequired(_l("请选择开始日期"))])
+    end_date = DateField(_l("结束日期"), validators=[InputRequired(_l("请选择结束日期"))])
+    mode = SelectField(_l("培训方式"), choices=Mode.choices(), validators=[InputRequired()])
+    place = StringField(_l("培训地点"), validators=[Optional(), Length(max=255)])
+    audience = StringField(_l("培训对象"), validators=[_required("培训对象"), Length(max=255)])
+    capacity = IntegerField(
+        _l("名额"),
+        description=_l("留空表示不限名额"),
+        validators=[Optional(), NumberRange(1, 100_000, _l("名额应在 1 到 100000 之间"))],
+    )
+    fee = DecimalField(
+        _l("费用（元）"),
+        places=2,
+        default=0,
+        validators=[
+            InputRequired(_l("请填写费用，免费填 0")),
+            NumberRange(0, 100_000, _l("费用应在 0 到 100000 元之间")),
+        ],
+    )
+    fee_standard = StringField(_l("收费标准"), validators=[Optional(), Length(max=255)])
+    contact_person = StringField(_l("联系人"), validators=[_required("联系人"), Length(max=64)])
+    contact_phone = StringField(_l("联系电话"), validators=[_required("联系电话"), contact_phone()])
+    open_to_city = BooleanField(_l("面向全市"), default=True)
+    cover = FileField(_l("封面图片"), description=_l("JPEG、PNG 或 WebP，不超过 5 MB"))
+
+    def validate_end_date(self, field):
+        if self.start_date.data and field.data and field.data < self.start_date.data:
+            raise ValidationError(_l("结束日期不能早于开始日期"))
+
+    def validate_place(self, field):
+        if self.mode.data != Mode.ONLINE.value and not (field.data or "").strip():
+            raise ValidationError(_l("面授或线上线下结合的课程请填写培训地点"))
+
+    def course_data(self) -> dict:
+        data = {name: self[name].data for name in (
+            "title", "description", "category", "field", "hours", "start_date", "end_date", "mode", "place",
+            "audience", "capacity", "fee", "fee_standard", "contact_person", "contact_phone", "open_to_city",
+        )}
+        data["category"] = Category(data["category"])
+        data["mode"] = Mode(data["mode"])
+        for name in ("title", "description", "place", "audience", "fee_standard", "contact_person", "contact_phone"):
+            data[name] = (data[name] or "").strip()
+        if data["mode"] == Mode.ONLINE and not data["place"]:
+            data["place"] = "线上"
+        return data
+
+
+class DisclosureForm(FlaskForm):
+    scope = TextAreaField(_l("培训范围"), validators=[Optional(), Length(max=5000)])
+    content = TextAreaField(_l("培训内容"), validators=[Optional(), Length(max=5000)])
+    fee_items = TextAreaField(_l("收费项目及标准"), validators=[Optional(), Length(max=5000)])
+    training_plan = TextAreaField(_l("年度培训计划"), validators=[Optional(), Length(max=5000)])
+    staff = TextAreaField(_l("师资队伍"), validators=[Optional(), Length(max=5000)])
+    rules = TextAreaField(_l("管理制度"), validators=[Optional(), Length(max=5000)])
+    contact_person = StringField(_l("联系人"), validators=[Optional(), Length(max=64)])
+    contact_phone = StringField(_l("联系电话"), validators=[Optional(), contact_phone()])
+    address = StringField(_l("地址"), validators=[Optional(), Length(max=255)])
+    website = StringField(
+        _l("网上学习平台网址"),
+        validators=[Optional(), URL(message=_l("请填写以 http:// 或 https:// 开头的网址")), Length(max=255)],
+    )
+    logo = FileField(_l("基地标志"), description=_l("JPEG、PNG 或 WebP，不超过 5 MB"))
+
+
+class CancelForm(FlaskForm):
+    reason = StringField(_l("取消原因"), validators=[_required("取消原因"), Length(max=255)])
+
+
+class StatusForm(FlaskForm):
+    """Publish / unpublish / close: only the CSRF token and the target state."""
+
+    status = SelectField(choices=[("published", ""), ("draft", ""), ("closed", "")])

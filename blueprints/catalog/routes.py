@@ -1,0 +1,57 @@
+"""Public pages: home, course search, course page, base directory, base disclosure page, images."""
+
+from flask import abort, current_app, render_template, request, send_file
+
+from blueprints.catalog import bp
+from blueprints.catalog.forms import CatalogSearchForm
+from models import BaseType
+from services import catalog, images
+
+
+@bp.route("/")
+def index():
+    form = CatalogSearchForm(request.args)
+    return render_template("catalog/index.html", form=form, courses=catalog.latest_courses())
+
+
+@bp.route("/courses")
+def courses():
+    form = CatalogSearchForm(request.args)
+    options = catalog.filter_options()
+    form.set_options(options["regions"], options["bases"])
+    form.validate()
+    page = catalog.search_courses(form.filters(), form.current_page(), current_app.config["CATALOG_PAGE_SIZE"])
+    return render_template("catalog/courses.html", form=form, page=page)
+
+
+@bp.route("/courses/<int:course_id>")
+def course_detail(course_id: int):
+    course = catalog.get_public_course(course_id)
+    if course is None:
+        abort(404)
+    return render_template("catalog/course.html", course=course, base=course.base)
+
+
+@bp.route("/bases")
+def bases():
+    return render_template("catalog/bases.html", grouped=catalog.list_bases_by_type(), types=list(BaseType))
+
+
+@bp.route("/bases/<int:base_id>")
+def base_detail(base_id: int):
+    found = catalog.get_public_base(base_id)
+    if found is None:
+        abort(404)
+    base, courses = found
+    return render_template("catalog/base.html", base=base, courses=courses)
+
+
+@bp.route("/media/<key>/<variant>")
+def media(key: str, variant: str):
+    found = images.image_file(key, variant)
+    if found is None:
+        abort(404)
+    path, content_type = found
+    response = send_file(path, mimetype=content_type, max_age=86400 * 30)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

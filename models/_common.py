@@ -1,0 +1,36 @@
+"""Helpers shared by the models: UTC timestamps and string-backed enum columns."""
+
+import enum
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, the form every timestamp is stored in (shown in Asia/Shanghai)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def enum_column(enum_cls: type[enum.Enum]) -> sa.Enum:
+    """An enum stored as its value string (portable, readable in SQL, no native type to migrate)."""
+    return sa.Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class LabelledEnum(str, enum.Enum):
+    """A str enum whose members carry a Chinese label for the UI."""
+
+    def __new__(cls, value: str, label: str):
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.label = label
+        return obj
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(m.value, m.label) for m in cls]

@@ -1,0 +1,117 @@
+"""Courses (training projects, 培训项目) that bases publish in the catalog."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models._common import LabelledEnum, enum_column, utcnow
+
+
+class Category(LabelledEnum):
+    PUBLIC = "public", "公需科目"
+    PROFESSIONAL = "professional", "专业科目"
+    ELECTIVE = "elective", "选修科目"
+
+
+class Mode(LabelledEnum):
+    ONLINE = "online", "线上"
+    OFFLINE = "offline", "面授"
+    BLENDED = "blended", "线上线下结合"
+
+
+class CourseStatus(LabelledEnum):
+    DRAFT = "draft", "草稿"
+    PUBLISHED = "published", "已发布"
+    CLOSED = "closed", "已结束报名"
+    CANCELLED = "cancelled", "已取消"
+
+
+# 领域: the fields of the knowledge-update statistics form (notice 004, attachment 3), in its order.
+# They are the official report's layout, so they live here rather than as regulator-editable data.
+FIELDS = (
+    "装备制造", "信息", "生物技术", "新材料", "海洋", "金融", "生态环保", "节能与新能源", "新医药",
+    "现代农业", "社会工作", "现代物流", "商务服务", "律师公证及法律服务", "会计", "知识产权", "食品安全",
+    "旅游", "城市规划建设管理", "教育", "宣传文化", "卫生", "体育", "研发", "养老", "人力资源服务",
+    "其他现代服务业",
+)
+
+# Which status a course may move to from which (the base admin's publish / unpublish / cancel).
+TRANSITIONS = {
+    CourseStatus.DRAFT: {CourseStatus.PUBLISHED, CourseStatus.CANCELLED},
+    CourseStatus.PUBLISHED: {CourseStatus.DRAFT, CourseStatus.CLOSED, CourseStatus.CANCELLED},
+    CourseStatus.CLOSED: {CourseStatus.PUBLISHED, CourseStatus.CANCELLED},
+    CourseStatus.CANCELLED: set(),
+}
+
+
+class Course(db.Model):
+    __tablename__ = "course"
+    __table_args__ = (
+        sa.CheckConstraint("hours > 0", name="hours_positive"),
+        sa.CheckConstraint("end_date >= start_date", name="dates_ordered"),
+        sa.CheckConstraint("fee >= 0", name="fee_not_negative"),
+        # The seat counter can never pass the capacity: the database is the last guard against overbooking.
+        sa.CheckConstraint(
+            "seats_taken >= 0 AND (capacity IS NULL OR seats_taken <= capacity)", name="seats_within_capacity"
+        ),
+        sa.Index("ix_course_status_start", "status", "start_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    base_id: Mapped[int] = mapped_column(sa.ForeignKey("training_base.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    category: Mapped[Category] = mapped_column(enum_column(Category), index=True)
+    field: Mapped[str] = mapped_column(sa.String(32), index=True)
+    hours: Mapped[int]
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    mode: Mapped[Mode] = mapped_column(enum_column(Mode))
+    place: Mapped[str] = mapped_column(sa.String(255), default="")
+    audience: Mapped[str] = mapped_column(sa.String(255), default="")
+    # None means no limit (typical of online courses).
+    capacity: Mapped[int | None]
+    # Confirmed seats, kept by the enrollment service with a conditional UPDATE.
+    seats_taken: Mapped[int] = mapped_column(default=0, server_default="0")
+    fee: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2), default=Decimal("0"))
+    fee_standard: Mapped[str] = mapped_column(sa.String(255), default="")
+    contact_person: Mapped[str] = mapped_column(sa.String(64), default="")
+    contact_phone: Mapped[str] = mapped_column(sa.String(32), default="")
+    open_to_city: Mapped[bool] = mapped_column(default=True)
+    cover_id: Mapped[int | None] = mapped_column(sa.ForeignKey("image.id"))
+    status: Mapped[CourseStatus] = mapped_column(enum_column(CourseStatus), default=CourseStatus.DRAFT)
+    cancel_reason: Mapped[str] = mapped_column(sa.String(255), default="")
+    # Title, description and base name cut into the tokens the full-text index holds (services.search).
+    search_tokens: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    published_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    base = relationship("TrainingBase")
+    cover = relationship("Image")
+
+    @property
+    def seats_left(self) -> int | None:
+        return None if self.capacity is None else max(self.capacity - self.seats_taken, 0)
+
+    @property
+    def is_free(self) -> bool:
+        return self.fee == 0
+
+    def can_move_to(self, status: "CourseStatus | str") -> bool:
+        return CourseStatus(status) in TRANSITIONS[self.status]
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in (CourseStatus.DRAFT, CourseStatus.PUBLISHED, CourseStatus.CLOSED)
+
+    def is_public(self) -> bool:
+        """Visible in the public catalog."""
+        return self.status in (CourseStatus.PUBLISHED, CourseStatus.CLOSED) and self.base.is_listed
+
+    def __repr__(self) -> str:
+        return f"<Course {self.id} {self.title}>"

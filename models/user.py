@@ -1,0 +1,52 @@
+"""Accounts of every role, and the password check."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from extensions import db
+from models._common import LabelledEnum, enum_column, utcnow
+
+
+class Role(LabelledEnum):
+    LEARNER = "learner", "专业技术人员"
+    BASE_ADMIN = "base_admin", "基地管理员"
+    REVIEWER = "reviewer", "单位审核员"
+    REGULATOR = "regulator", "人社局监管人员"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64))
+    email: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role), index=True)
+    region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("region.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    region = relationship("Region")
+    memberships = relationship("BaseMembership", back_populates="user", cascade="all, delete-orphan")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def has_role(self, role: Role) -> bool:
+        return self.role == role
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role.value}>"

@@ -1,0 +1,37 @@
+"""Signing in: finding an account by phone or email and checking its password."""
+
+import secrets
+from functools import cache
+
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from extensions import db
+from models import User
+from models._common import utcnow
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when no account matches, so that a wrong login costs the time of a wrong password."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def normalise_login(login: str) -> str:
+    return login.strip().lower()
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """The active account whose phone or email is ``login`` and whose password matches, else None."""
+    login = normalise_login(login)
+    user = db.session.execute(
+        sa.select(User).where(sa.or_(User.phone == login, User.email == login))
+    ).scalar_one_or_none()
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return user

@@ -1,0 +1,47 @@
+"""What a base admin's pages read: their bases, and one base's courses with counts by status."""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from extensions import db
+from models import BaseMembership, Course, CourseStatus, TrainingBase
+
+
+def bases_of(user) -> list[TrainingBase]:
+    return db.session.execute(
+        sa.select(TrainingBase)
+        .join(BaseMembership, BaseMembership.base_id == TrainingBase.id)
+        .where(BaseMembership.user_id == user.id)
+        .order_by(TrainingBase.id)
+    ).scalars().all()
+
+
+def managed_base(user, base_id: int) -> TrainingBase | None:
+    """The base if ``user`` administers it; None for a base that is missing or someone else's."""
+    return db.session.execute(
+        sa.select(TrainingBase)
+        .join(BaseMembership, BaseMembership.base_id == TrainingBase.id)
+        .where(TrainingBase.id == base_id, BaseMembership.user_id == user.id)
+        .options(joinedload(TrainingBase.region), joinedload(TrainingBase.logo))
+    ).unique().scalar_one_or_none()
+
+
+def managed_course(base: TrainingBase, course_id: int) -> Course | None:
+    """The course if it belongs to ``base``; None otherwise (so another base's course is a 404)."""
+    return db.session.execute(
+        sa.select(Course).where(Course.id == course_id, Course.base_id == base.id).options(joinedload(Course.cover))
+    ).scalar_one_or_none()
+
+
+def courses_of(base: TrainingBase, status: CourseStatus | None = None) -> tuple[list[Course], dict]:
+    """The base's courses (newest first) and the number in each status, counted by the database."""
+    stmt = sa.select(Course).where(Course.base_id == base.id)
+    if status is not None:
+        stmt = stmt.where(Course.status == status)
+    courses = db.session.execute(stmt.order_by(Course.start_date.desc(), Course.id.desc())).scalars().all()
+    counts = dict(
+        db.session.execute(
+            sa.select(Course.status, sa.func.count(Course.id)).where(Course.base_id == base.id).group_by(Course.status)
+        ).all()
+    )
+    return courses, {s: counts.get(s, 0) for s in CourseStatus}

@@ -1,0 +1,39 @@
+"""Base admins' own base: its public disclosure and logo."""
+
+from extensions import db
+from models import TrainingBase
+from services import audit, images
+from services.courses import ensure_can_manage
+from services.errors import DomainError
+from services.transaction import unit_of_work
+
+DISCLOSURE_EDITABLE = (
+    "scope", "content", "fee_items", "training_plan", "staff", "rules", "contact_person", "contact_phone",
+    "address", "website",
+)
+
+
+def update_disclosure(actor, base: TrainingBase, data: dict, logo_stream=None) -> TrainingBase:
+    """Save the base's public disclosure (and a new logo); the audit log keeps old and new values.
+
+    :raise NotAllowed: the actor does not manage the base.
+    :raise DomainError: the base has exited (its disclosure is frozen).
+    :raise ImageRejected: the logo is not an acceptable image.
+    """
+    ensure_can_manage(actor, base)
+    if not base.can_publish:
+        raise DomainError("本基地已退出，公开信息不能再修改")
+    stored = []
+    with unit_of_work(stored):
+        for name in DISCLOSURE_EDITABLE:
+            if name in data:
+                setattr(base, name, (data[name] or "").strip())
+        changes = audit.diff(base, DISCLOSURE_EDITABLE)
+        if logo_stream is not None:
+            old_logo_id = base.logo_id
+            base.logo = images.store_image(logo_stream, actor)
+            stored.append(base.logo)
+            db.session.flush()
+            changes["logo_id"] = [old_logo_id, base.logo.id]
+        audit.record(actor, "base.disclosure", base, base_id=base.id, details=changes)
+    return base

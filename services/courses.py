@@ -1,0 +1,120 @@
+"""Base admins' course operations: create, edit, publish, unpublish, close and cancel."""
+
+from extensions import db
+from models import Course, CourseStatus, TrainingBase
+from models._common import utcnow
+from services import audit, clock, images, search
+from services.errors import DomainError, InvalidTransition, NotAllowed
+from services.transaction import unit_of_work
+
+# The fields a base admin edits in the course form, in the order the audit log reports them.
+EDITABLE_FIELDS = (
+    "title", "description", "category", "field", "hours", "start_date", "end_date", "mode", "place",
+    "audience", "capacity", "fee", "fee_standard", "contact_person", "contact_phone", "open_to_city",
+)
+
+
+def ensure_can_manage(actor, base: TrainingBase) -> None:
+    """:raise NotAllowed: the actor is not an admin of this base."""
+    if not base.is_admin(actor):
+        raise NotAllowed("您不是该基地的管理员")
+
+
+def _ensure_writable(base: TrainingBase) -> None:
+    if not base.can_publish:
+        raise DomainError("本基地已退出，只能查看历史记录，不能新建、修改或发布课程")
+
+
+def _check_rules(course: Course) -> None:
+    if course.capacity is not None and course.capacity < course.seats_taken:
+        raise DomainError(f"已有 {course.seats_taken} 人报名，名额不能少于此数", field="capacity")
+    if course.end_date < course.start_date:
+        raise DomainError("结束日期不能早于开始日期", field="end_date")
+
+
+def refresh_search_tokens(course: Course, base: TrainingBase) -> None:
+    course.search_tokens = search.index_tokens(course.title, course.description, base.name)
+
+
+def _apply(course: Course, data: dict) -> None:
+    for name in EDITABLE_FIELDS:
+        if name in data:
+            setattr(course, name, data[name])
+
+
+def create_course(actor, base: TrainingBase, data: dict, cover_stream=None) -> Course:
+    """Create a draft course for the base.
+
+    :raise NotAllowed: the actor does not manage the base.
+    :raise DomainError: the base has exited, or a rule on the data is broken (``field`` says which).
+    :raise ImageRejected: the cover is not an acceptable image.
+    """
+    ensure_can_manage(actor, base)
+    _ensure_writable(base)
+    stored = []
+    with unit_of_work(stored):
+        course = Course(base=base, status=CourseStatus.DRAFT, created_by_id=actor.id, seats_taken=0)
+        _apply(course, data)
+        _check_rules(course)
+        if cover_stream is not None:
+            course.cover = images.store_image(cover_stream, actor)
+            stored.append(course.cover)
+        refresh_search_tokens(course, base)
+        db.session.add(course)
+        db.session.flush()
+        audit.record(actor, "course.create", course, base_id=base.id, details={"title": course.title})
+    return course
+
+
+def update_course(actor, course: Course, data: dict, cover_stream=None) -> Course:
+    """Save the edited fields of a course (and a new cover); the audit log keeps old and new values.
+
+    :raise NotAllowed, DomainError, ImageRejected: as for create_course; also a cancelled course.
+    """
+    ensure_can_manage(actor, course.base)
+    _ensure_writable(course.base)
+    if not course.is_editable:
+        raise DomainError("已取消的课程不能修改")
+    stored = []
+    with unit_of_work(stored):
+        _apply(course, data)
+        _check_rules(course)
+        changes = audit.diff(course, EDITABLE_FIELDS)
+        if cover_stream is not None:
+            old_cover_id = course.cover_id
+            course.cover = images.store_image(cover_stream, actor)
+            stored.append(course.cover)
+            db.session.flush()
+            changes["cover_id"] = [old_cover_id, course.cover.id]
+        refresh_search_tokens(course, course.base)
+        audit.record(actor, "course.update", course, base_id=course.base_id, details=changes)
+    return course
+
+
+def change_status(actor, course: Course, status: CourseStatus, reason: str = "") -> Course:
+    """Move a course through its workflow (publish, unpublish, close enrollment, cancel).
+
+    :raise NotAllowed: the actor does not manage the course's base.
+    :raise InvalidTransition: the course's state does not allow it.
+    :raise DomainError: the base has exited, the course has ended, or a cancellation has no reason.
+    """
+    ensure_can_manage(actor, course.base)
+    _ensure_writable(course.base)
+    if not course.can_move_to(status):
+        raise InvalidTransition(f"课程当前状态为“{course.status.label}”，不能改为“{status.label}”")
+    if status == CourseStatus.PUBLISHED and course.end_date < clock.today():
+        raise DomainError("课程已结束，不能发布")
+    if status == CourseStatus.CANCELLED and not reason.strip():
+        raise DomainError("取消课程必须填写原因", field="reason")
+    with unit_of_work([]):
+        old = course.status
+        course.status = status
+        if status == CourseStatus.PUBLISHED and course.published_at is None:
+            course.published_at = utcnow()
+        if status == CourseStatus.CANCELLED:
+            course.cancel_reason = reason.strip()
+        audit.record(
+            actor, f"course.{status.value}", course, base_id=course.base_id,
+            details={"status": [old.value, status.value], **({"reason": reason.strip()} if reason else {})},
+        )
+    return course

@@ -1,0 +1,23 @@
+"""One transaction per use case: commit once at the end, or roll back everything (files included)."""
+
+from contextlib import contextmanager
+
+from extensions import db
+from services import images
+
+
+@contextmanager
+def unit_of_work(stored_images: list | None = None):
+    """Commit when the block ends; on any error roll back and remove the image files it wrote.
+
+    ``stored_images`` is a list the block appends to after each images.store_image() call.
+    """
+    stored_images = stored_images if stored_images is not None else []
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        for image in stored_images:
+            images.discard_files(image)
+        raise

@@ -8,9 +8,11 @@ import csv
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
 
 from extensions import db
 from models import (
@@ -169,11 +171,16 @@ def _get_or_add(model, lookup: dict, **values):
     return row
 
 
+@cache
+def _demo_password_hash() -> str:
+    # Every demo account shares the published demo password: hash it once, not once per account.
+    return generate_password_hash(DEMO_PASSWORD)
+
+
 def _user(email: str, name: str, role: Role, region_id: int | None) -> User:
     user = db.session.execute(sa.select(User).filter_by(email=email)).scalar_one_or_none()
     if user is None:
-        user = User(email=email, name=name, role=role, region_id=region_id)
-        user.set_password(DEMO_PASSWORD)
+        user = User(email=email, name=name, role=role, region_id=region_id, password_hash=_demo_password_hash())
         db.session.add(user)
         db.session.flush()
     return user

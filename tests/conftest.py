@@ -1,0 +1,235 @@
+"""Fixtures: an app on a fresh migrated database per test, factories, sign-in and query counting.
+
+The schema is only ever made by the migrations: a session-wide template database is migrated once and
+copied for every test (SQLite), or migrated once into a private schema and emptied after every test
+(PostgreSQL, see the ``pg_app`` fixture).
+"""
+
+import os
+import secrets
+import shutil
+from contextlib import contextmanager
+from datetime import timedelta
+from decimal import Decimal
+from itertools import count
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from extensions import db
+from models import (
+    BaseMembership,
+    BaseStatus,
+    BaseType,
+    Category,
+    Course,
+    CourseStatus,
+    Mode,
+    Region,
+    RegionLevel,
+    Role,
+    TrainingBase,
+    User,
+)
+from services import clock
+from services.courses import refresh_search_tokens
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PASSWORD = "correct horse battery"
+
+
+def _config(tmp_path, uri, **extra):
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "WTF_CSRF_ENABLED": False,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "jidi.sqlite3"
+    app = create_app(_config(path.parent, f"sqlite:///{path}"))
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app_config():
+    """Extra configuration for the ``app`` fixture; override in a module to change it."""
+    return {}
+
+
+@pytest.fixture
+def app(sqlite_template, tmp_path, app_config):
+    path = tmp_path / "jidi.sqlite3"
+    shutil.copy(sqlite_template, path)
+    app = create_app(_config(tmp_path, f"sqlite:///{path}", **app_config))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schema():
+    """A private schema in the PostgreSQL test database, migrated once, dropped at the end."""
+    schema = f"jidi_test_{secrets.token_hex(4)}"
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    yield schema
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+def pg_config(tmp_path, schema):
+    return _config(
+        tmp_path, PG_URL,
+        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={schema}"}},
+    )
+
+
+@pytest.fixture
+def pg_app(pg_schema, tmp_path):
+    app = create_app(pg_config(tmp_path, pg_schema))
+    with app.app_context():
+        flask_migrate.upgrade()
+        yield app
+        db.session.remove()
+        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- factories -------------------------------------------------------------------------------------
+
+_serial = count(1)
+
+
+@pytest.fixture
+def make_region():
+    def make(name=None, parent=None, **kw):
+        n = next(_serial)
+        region = Region(
+            code=kw.pop("code", f"9{n:05d}"), name=name or f"测试市{n}",
+            level=RegionLevel.CITY if parent else RegionLevel.PROVINCE, parent=parent, **kw,
+        )
+        db.session.add(region)
+        db.session.commit()
+        return region
+
+    return make
+
+
+@pytest.fixture
+def city(make_region):
+    return make_region("成都市", parent=make_region("四川省"))
+
+
+@pytest.fixture
+def make_user(city):
+    def make(role=Role.LEARNER, **kw):
+        n = next(_serial)
+        user = User(
+            name=kw.pop("name", f"用户{n}"), email=kw.pop("email", f"user{n}@test.example"), role=role,
+            region_id=kw.pop("region_id", city.id), **kw,
+        )
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_base(city, make_user):
+    def make(name=None, admin=None, **kw):
+        n = next(_serial)
+        base = TrainingBase(
+            name=name or f"测试基地{n}", type=kw.pop("type", BaseType.CITY), region_id=kw.pop("region_id", city.id),
+            status=kw.pop("status", BaseStatus.ACTIVE), contact_person="张老师", contact_phone="028-61234567", **kw,
+        )
+        db.session.add(base)
+        db.session.flush()
+        if admin is not None:
+            db.session.add(BaseMembership(user_id=admin.id, base_id=base.id))
+        db.session.commit()
+        return base
+
+    return make
+
+
+@pytest.fixture
+def make_course():
+    def make(base, **kw):
+        start = kw.pop("start_date", clock.today() + timedelta(days=10))
+        course = Course(
+            base=base, title=kw.pop("title", f"课程{next(_serial)}"), description=kw.pop("description", ""),
+            category=kw.pop("category", Category.PROFESSIONAL), field=kw.pop("field", "卫生"),
+            hours=kw.pop("hours", 16), start_date=start, end_date=kw.pop("end_date", start + timedelta(days=1)),
+            mode=kw.pop("mode", Mode.OFFLINE), place=kw.pop("place", "培训楼 101"), audience="专业技术人员",
+            capacity=kw.pop("capacity", 50), fee=kw.pop("fee", Decimal("0")), contact_person="张老师",
+            contact_phone="028-61234567", status=kw.pop("status", CourseStatus.PUBLISHED), **kw,
+        )
+        refresh_search_tokens(course, base)
+        db.session.add(course)
+        db.session.commit()
+        return course
+
+    return make
+
+
+@pytest.fixture
+def admin_and_base(make_user, make_base):
+    admin = make_user(Role.BASE_ADMIN)
+    return admin, make_base(admin=admin)
+
+
+def login(client, user, password=PASSWORD):
+    return client.post("/login", data={"login": user.email, "password": password})
+
+
+@pytest.fixture
+def login_as(client):
+    def do(user):
+        response = login(client, user)
+        assert response.status_code == 302, "sign-in failed"
+        return client
+
+    return do
+
+
+@contextmanager
+def count_queries(engine):
+    """Collect the SQL statements run on ``engine`` inside the block."""
+    statements = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)

@@ -1,0 +1,126 @@
+"""Browser journeys in headless Chromium: a visitor finds a course; a base admin publishes one.
+
+Screenshots of every step are kept under artifacts/screenshots/ as test artifacts.
+"""
+
+import shutil
+
+import pytest
+from PIL import Image as PILImage
+from playwright.sync_api import expect, sync_playwright
+
+from extensions import db
+from services.demo import DEMO_PASSWORD, seed_demo
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Shots
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert shutil.which(CHROMIUM) or CHROMIUM.startswith("/"), "Chromium is required: make test installs it"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(app):
+    seed_demo()
+    db.session.remove()
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def test_visitor_searches_ai_and_opens_the_course(site, page):
+    shot = Shots("visitor-search")
+    page.goto(site.url + "/")
+    shot(page, "home")
+    page.get_by_role("searchbox").fill("人工智能")
+    page.get_by_role("button", name="搜索").click()
+    expect(page).to_have_url(site.url + "/courses?q=%E4%BA%BA%E5%B7%A5%E6%99%BA%E8%83%BD")
+    result = page.locator(".course-card").filter(has_text="人工智能与健康").first
+    expect(result).to_be_visible()
+    shot(page, "results")
+    result.get_by_role("link", name="人工智能与健康").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("人工智能与健康")
+    expect(page.get_by_text("承办单位")).to_be_visible()
+    shot(page, "course")
+    assert all(path.stat().st_size > 10_000 for path in shot.taken)
+
+
+def _cover_file(tmp_path):
+    path = tmp_path / "cover.png"
+    image = PILImage.new("RGB", (1200, 800), (32, 96, 160))
+    for x in range(0, 1200, 40):
+        image.paste((240, 200, 40), (x, 380, x + 20, 420))
+    image.save(path)
+    return path
+
+
+def test_base_admin_publishes_a_course_with_cover_that_visitors_find(site, page, browser, tmp_path):
+    shot = Shots("admin-publish")
+    page.goto(site.url + "/login")
+    page.get_by_label("手机号或邮箱").fill("admin01@jidi.demo")
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    shot(page, "login")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("成都大学继续教育学院")
+    shot(page, "base-home")
+
+    page.get_by_role("link", name="新建课程").click()
+    page.get_by_label("课程名称").fill("社区护理与健康促进研修班")
+    page.get_by_label("课程简介").fill("社区护理评估、慢病随访与健康教育方法。")
+    page.get_by_label("科目类别").select_option(label="专业科目")
+    page.get_by_label("领域").select_option("卫生")
+    page.get_by_label("学时").fill("16")
+    page.get_by_label("开始日期").fill("2027-03-10")
+    page.get_by_label("结束日期").fill("2027-03-11")
+    page.get_by_label("培训方式").select_option(label="面授")
+    page.get_by_label("培训地点").fill("成都大学继续教育学院 3 号楼 201")
+    page.get_by_label("培训对象").fill("社区卫生服务中心护理人员")
+    page.get_by_label("名额").fill("60")
+    page.get_by_label("费用（元）").fill("300")
+    page.get_by_label("封面图片").set_input_files(str(_cover_file(tmp_path)))
+    shot(page, "course-form")
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(page.locator("#course-status")).to_have_text("草稿")
+    shot(page, "draft-saved")
+    page.get_by_role("button", name="发布").click()
+    expect(page.locator("#course-status")).to_have_text("已发布")
+    shot(page, "published")
+
+    visitor = browser.new_context(locale="zh-CN").new_page()
+    visitor.goto(site.url + "/courses?q=社区护理")
+    card = visitor.locator(".course-card").filter(has_text="社区护理与健康促进研修班")
+    expect(card).to_have_count(1)
+    expect(card).to_contain_text("余 60 个名额")
+    shot(visitor, "visitor-finds-it")
+    card.get_by_role("link", name="社区护理与健康促进研修班").click()
+    cover = visitor.get_by_role("img", name="社区护理与健康促进研修班")
+    expect(cover).to_be_visible()
+    assert cover.evaluate("img => img.naturalWidth") == 1200
+    shot(visitor, "visitor-course-page")
+    visitor.context.close()
+
+
+def test_catalog_fits_a_phone_screen(site, browser):
+    shot = Shots("phone")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    for path in ("/", "/courses", "/bases"):
+        page.goto(site.url + path)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+        shot(page, path.strip("/") or "home")
+    context.close()

@@ -1,0 +1,67 @@
+"""The same catalog on PostgreSQL: search semantics, index use, constraints and query counts."""
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import Course
+from services import search
+from tests.conftest import count_queries
+from tests.search_cases import QUERIES, make_courses, search_ids, substring_ids
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def app(pg_app):
+    """Every fixture built on ``app`` (factories, client) uses PostgreSQL in this module."""
+    return pg_app
+
+
+def test_running_on_postgresql(app):
+    assert db.engine.dialect.name == "postgresql"
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_search_finds_exactly_what_a_substring_match_finds(app, make_base, make_course, query):
+    make_courses(make_base, make_course)
+    assert search_ids(query) == substring_ids(query)
+
+
+def test_two_character_query_finds_matches(app, make_base, make_course):
+    make_courses(make_base, make_course)
+    assert len(search_ids("护理")) == 4
+    titles = {db.session.get(Course, i).title for i in search_ids("人工智能")}
+    assert "人工智能与健康" in titles
+
+
+def test_search_uses_the_gin_index(app, make_base, make_course):
+    make_courses(make_base, make_course)
+    clause = search.match_clause(Course.id, Course.search_tokens, "护理", "postgresql")
+    compiled = sa.select(Course.id).where(clause).compile(db.engine, compile_kwargs={"literal_binds": True})
+    db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(row[0] for row in db.session.execute(sa.text(f"EXPLAIN {compiled}")))
+    db.session.rollback()
+    assert "ix_course_search_tokens_fts" in plan, plan
+
+
+def test_seat_counter_cannot_pass_capacity(app, make_base, make_course):
+    course = make_course(make_base(), capacity=2)
+    with pytest.raises(IntegrityError):
+        db.session.execute(sa.update(Course).where(Course.id == course.id).values(seats_taken=3))
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_catalog_query_count_does_not_grow_with_data(app, client, make_base, make_course):
+    base = make_base()
+    for i in range(10):
+        make_course(base, title=f"护理课程{i}")
+    with count_queries(db.engine) as small:
+        assert client.get("/courses?q=护理").status_code == 200
+    for i in range(10, 200):
+        make_course(base, title=f"护理课程{i}")
+    with count_queries(db.engine) as large:
+        assert client.get("/courses?q=护理").status_code == 200
+    assert len(small) == len(large)

@@ -35,11 +35,16 @@ def site(app):
 
 @pytest.fixture
 def page(browser):
+    """A desktop-sized page; the test fails if the browser logged an error (a CSP refusal, a 404 asset)."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     context.close()
+    assert errors == []
 
 
 def test_visitor_searches_ai_and_opens_the_course(site, page):

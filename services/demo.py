@@ -232,9 +232,11 @@ def seed_demo() -> dict:
         admin = _user(f"admin{index + 1:02d}@jidi.demo", f"{row['name']}管理员", Role.BASE_ADMIN, region.id)
         _get_or_add(BaseMembership, {"user_id": admin.id, "base_id": base.id})
 
+        # A base's demo courses are added once, when it has none: a course renamed in the site since
+        # then must not come back under its old title.
+        if db.session.execute(sa.select(Course.id).filter_by(base_id=base.id).limit(1)).first():
+            continue
         for number, idea in enumerate(_ideas_for(index, row["name"], city)):
-            if db.session.execute(sa.select(Course.id).filter_by(base_id=base.id, title=idea.title)).first():
-                continue
             start = today + timedelta(days=START_OFFSETS[(index + number * 2) % len(START_OFFSETS)])
             online = idea.mode == Mode.ONLINE
             course = Course(

@@ -14,13 +14,14 @@ from models import Image
 from models.image import IMAGE_VARIANTS
 from services.errors import ImageRejected
 
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+# MPO is a JPEG carrying extra pictures (phones add depth or gain maps): its first picture is kept.
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}
 
 
 def _read_limited(stream, limit: int) -> bytes:
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise ImageRejected(f"图片不能超过 {limit // (1024 * 1024)} MB")
+        raise ImageRejected(f"图片不能超过 {limit / (1024 * 1024):g} MB")
     if not data:
         raise ImageRejected("上传的文件是空的")
     return data

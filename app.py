@@ -1,5 +1,6 @@
 """The application factory: `flask --app app` finds create_app()."""
 
+import secrets
 from pathlib import Path
 
 from flask import Flask, render_template
@@ -40,21 +41,21 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message_category = "warning"
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
+    def load_user(session_id: str):
+        # The session holds "id:token"; a token rotated by sign-out no longer matches (see User.get_id).
+        user_id, _sep, token = session_id.partition(":")
+        if not user_id.isdigit() or not token:
+            return None
+        user = db.session.get(models.User, int(user_id))
+        if user is None or not secrets.compare_digest(user.session_token, token):
+            return None
+        return user
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        from sqlalchemy import event
+        from services.locking import install_sqlite_transactions
 
         with app.app_context():
-            @event.listens_for(db.engine, "connect")
-            def _sqlite_pragmas(dbapi_connection, _record):
-                cursor = dbapi_connection.cursor()
-                # WAL lets readers run beside a writer; foreign keys are off in SQLite unless asked for.
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.execute("PRAGMA busy_timeout=5000")
-                cursor.close()
+            install_sqlite_transactions(db.engine)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -63,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.auth import bp as auth_bp
     from blueprints.base_admin import bp as base_admin_bp
     from blueprints.catalog import bp as catalog_bp
+    from blueprints.learner import bp as learner_bp
 
     @app.route("/favicon.ico")
     def favicon():
@@ -74,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(catalog_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(base_admin_bp)
+    app.register_blueprint(learner_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -98,6 +101,12 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from services import clock
+
+    @app.context_processor
+    def local_today():
+        return {"today": clock.today()}
+
     @app.template_filter("cn_date")
     def cn_date(value):
         return format_date(value, "yyyy年M月d日") if value else ""

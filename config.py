@@ -1,5 +1,6 @@
 """Configuration classes, read from the environment."""
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -8,14 +9,18 @@ ROOT = Path(__file__).resolve().parent
 INSTANCE = Path(os.environ.get("JIDI_INSTANCE", ROOT / "instance"))
 
 
-def _dev_secret_key() -> str:
-    """A per-checkout random key for local runs, kept in instance/ (never in the repository)."""
-    path = INSTANCE / "secret_key"
+def _dev_key(name: str, make) -> str:
+    """A per-checkout random key for local runs, kept in instance/ (never in the repository or database)."""
+    path = INSTANCE / name
     if not path.exists():
         INSTANCE.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _new_id_number_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
 class Config:
@@ -26,6 +31,7 @@ class Config:
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     IMAGE_MAX_BYTES = 5 * 1024 * 1024
     IMAGE_MAX_PIXELS = 40_000_000
+    ROSTER_MAX_BYTES = 10 * 1024 * 1024
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     CATALOG_PAGE_SIZE = 20
@@ -35,7 +41,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     def __init__(self):
-        self.SECRET_KEY = os.environ.get("SECRET_KEY") or _dev_secret_key()
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or _dev_key("secret_key", lambda: secrets.token_hex(32))
+        # Encrypts resident ID numbers (32 random bytes, url-safe base64). Losing it loses the numbers.
+        self.ID_NUMBER_KEY = os.environ.get("ID_NUMBER_KEY") or _dev_key("id_number_key", _new_id_number_key)
 
 
 class ProductionConfig(Config):
@@ -43,12 +51,12 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
 
     def __init__(self):
-        key = os.environ.get("SECRET_KEY")
-        if not key:
-            raise RuntimeError("SECRET_KEY must be set in the environment in production")
-        if not os.environ.get("DATABASE_URL"):
-            raise RuntimeError("DATABASE_URL must be set in the environment in production")
+        for name in ("SECRET_KEY", "ID_NUMBER_KEY", "DATABASE_URL"):
+            if not os.environ.get(name):
+                raise RuntimeError(f"{name} must be set in the environment in production")
+        key = os.environ["SECRET_KEY"]
         self.SECRET_KEY = key
+        self.ID_NUMBER_KEY = os.environ["ID_NUMBER_KEY"]
 
 
 def config_from_environment() -> Config:

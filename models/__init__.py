@@ -2,12 +2,15 @@
 
 from models.audit import AuditLog
 from models.course import FIELDS, Category, Course, CourseStatus, Mode
+from models.enrollment import Attendance, Enrollment, EnrollmentSource, EnrollmentStatus
+from models.hours import HoursRecord, HoursSource, Notice, RuleSet
 from models.image import Image
 from models.region import Region, RegionLevel
 from models.training_base import BaseMembership, BaseStatus, BaseType, TrainingBase
 from models.user import Role, User
 
 __all__ = [
-    "FIELDS", "AuditLog", "BaseMembership", "BaseStatus", "BaseType", "Category", "Course", "CourseStatus",
-    "Image", "Mode", "Region", "RegionLevel", "Role", "TrainingBase", "User",
+    "FIELDS", "Attendance", "AuditLog", "BaseMembership", "BaseStatus", "BaseType", "Category", "Course",
+    "CourseStatus", "Enrollment", "EnrollmentSource", "EnrollmentStatus", "HoursRecord", "HoursSource", "Image",
+    "Mode", "Notice", "Region", "RegionLevel", "Role", "RuleSet", "TrainingBase", "User",
 ]

@@ -1,5 +1,6 @@
-"""Accounts of every role, and the password check."""
+"""Accounts of every role, the password check and the session token."""
 
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -9,6 +10,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
 from models._common import LabelledEnum, enum_column, utcnow
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 class Role(LabelledEnum):
@@ -29,6 +34,15 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(enum_column(Role), index=True)
     region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("region.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # The resident ID number is personal information: stored encrypted, never in clear (services.identity).
+    id_number_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+    id_number_hmac: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    id_number_masked: Mapped[str] = mapped_column(sa.String(18), default="", server_default="")
+    employer_name: Mapped[str] = mapped_column(sa.String(128), default="", server_default="")
+    sector: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    professional_title: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    # Rotated at sign-out: a session or remember-me cookie carrying an old token no longer signs anyone in.
+    session_token: Mapped[str] = mapped_column(sa.String(64), default=_new_token, server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 
@@ -38,6 +52,14 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember-me cookie: id and current token."""
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self) -> None:
+        """Invalidate every session and remember-me cookie issued so far."""
+        self.session_token = _new_token()
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -35,3 +35,9 @@ def authenticate(login: str, password: str) -> User | None:
     user.last_login_at = utcnow()
     db.session.commit()
     return user
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere: every session and remember-me cookie issued so far stops working."""
+    user.end_sessions()
+    db.session.commit()

@@ -1,9 +1,12 @@
 """Base admins' course operations: create, edit, publish, unpublish, close and cancel."""
 
+import sqlalchemy as sa
+
 from extensions import db
-from models import Course, CourseStatus, TrainingBase
+from models import Course, CourseStatus, Enrollment, EnrollmentStatus, Notice, TrainingBase
 from models._common import utcnow
 from services import audit, clock, images, search
+from services.enrollment import fill_free_seats
 from services.errors import DomainError, InvalidTransition, NotAllowed
 from services.transaction import unit_of_work
 
@@ -88,6 +91,9 @@ def update_course(actor, course: Course, data: dict, cover_stream=None) -> Cours
             changes["cover_id"] = [old_cover_id, course.cover.id]
         refresh_search_tokens(course, course.base)
         audit.record(actor, "course.update", course, base_id=course.base_id, details=changes)
+    if "capacity" in changes:
+        # A larger capacity (or none) frees seats: the waitlist moves up at once.
+        fill_free_seats(course.id)
     return course
 
 
@@ -113,8 +119,37 @@ def change_status(actor, course: Course, status: CourseStatus, reason: str = "")
             course.published_at = utcnow()
         if status == CourseStatus.CANCELLED:
             course.cancel_reason = reason.strip()
+            _cancel_enrollments(course)
         audit.record(
             actor, f"course.{status.value}", course, base_id=course.base_id,
             details={"status": [old.value, status.value], **({"reason": reason.strip()} if reason else {})},
         )
     return course
+
+
+def _cancel_enrollments(course: Course) -> None:
+    """A cancelled course releases everyone enrolled or waitlisted, and tells them why."""
+    affected = db.session.execute(
+        sa.select(Enrollment.learner_id).where(
+            Enrollment.course_id == course.id,
+            Enrollment.status.in_((EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED)),
+        )
+    ).scalars().all()
+    db.session.execute(
+        sa.update(Enrollment)
+        .where(Enrollment.course_id == course.id,
+               Enrollment.status.in_((EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED)))
+        .values(status=EnrollmentStatus.CANCELLED, cancelled_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if affected:
+        db.session.execute(sa.insert(Notice), [
+            {"user_id": learner_id, "message": f"《{course.title}》已被基地取消：{course.cancel_reason}",
+             "link": f"/courses/{course.id}", "created_at": utcnow()}
+            for learner_id in affected
+        ])
+    course.seats_taken = db.session.scalar(
+        sa.select(sa.func.count(Enrollment.id)).where(
+            Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.COMPLETED
+        )
+    )

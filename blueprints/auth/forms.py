@@ -1,12 +1,48 @@
-"""The sign-in form."""
+"""Sign-in and learner registration forms."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+from blueprints.validators import mobile_phone
+
+SECTORS = ("卫生", "教育", "工程", "农业", "经济", "会计", "信息技术", "社会工作", "新闻出版", "科研", "其他")
+TITLES = ("正高级", "副高级", "中级", "助理级", "员级", "暂无职称")
 
 
 class LoginForm(FlaskForm):
     login = StringField(_l("手机号或邮箱"), validators=[DataRequired(_l("请填写手机号或邮箱")), Length(max=255)])
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请填写密码")), Length(max=128)])
     remember = BooleanField(_l("记住我"))
+
+
+class RegisterForm(FlaskForm):
+    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名")), Length(max=64)])
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请填写手机号")), mobile_phone()])
+    email = EmailField(
+        _l("邮箱（选填）"),
+        validators=[Optional(), Email(_l("邮箱格式不正确"), check_deliverability=False), Length(max=255)],
+    )
+    password = PasswordField(
+        _l("密码"), validators=[DataRequired(_l("请设置密码")), Length(8, 128, _l("密码至少 8 位"))]
+    )
+    confirm = PasswordField(
+        _l("确认密码"), validators=[DataRequired(_l("请再次输入密码")), EqualTo("password", _l("两次输入的密码不一致"))]
+    )
+    id_number = StringField(
+        _l("身份证号"), description=_l("仅加密保存，页面上只显示部分号码"),
+        validators=[DataRequired(_l("请填写身份证号")), Length(max=20, message=_l("身份证号应为 18 位"))],
+    )
+    region = SelectField(_l("所在地区"), coerce=int, validate_choice=True)
+    employer_name = StringField(_l("工作单位"), validators=[DataRequired(_l("请填写工作单位")), Length(max=128)])
+    sector = SelectField(_l("行业"), choices=[(s, s) for s in SECTORS])
+    professional_title = SelectField(_l("职称"), choices=[(t, t) for t in TITLES])
+
+    def registration_data(self) -> dict:
+        return {
+            "name": self.name.data, "phone": self.phone.data, "email": self.email.data,
+            "password": self.password.data, "id_number": self.id_number.data, "region_id": self.region.data,
+            "employer_name": self.employer_name.data, "sector": self.sector.data,
+            "professional_title": self.professional_title.data,
+        }

@@ -7,9 +7,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.auth import bp
-from blueprints.auth.forms import LoginForm
+from blueprints.auth.forms import LoginForm, RegisterForm
 from models import Role
+from services import accounts
 from services import auth as auth_service
+from services.errors import DomainError
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -25,6 +27,8 @@ def _safe_next(target: str | None) -> str | None:
 def _home_for(user) -> str:
     if user.role == Role.BASE_ADMIN:
         return url_for("base_admin.index")
+    if user.role == Role.LEARNER:
+        return url_for("learner.dashboard")
     return url_for("catalog.index")
 
 
@@ -47,6 +51,25 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    auth_service.end_sessions(current_user)
     logout_user()
     flash(_("您已退出登录"), "info")
     return redirect(url_for("catalog.index"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user))
+    form = RegisterForm()
+    form.region.choices = [(city.id, city.full_name) for city in accounts.cities()]
+    if form.validate_on_submit():
+        try:
+            user = accounts.register_learner(form.registration_data())
+        except DomainError as error:
+            form[error.field].errors.append(error.message)
+        else:
+            login_user(user)
+            flash(_("注册成功，欢迎您，%(name)s", name=user.name), "success")
+            return redirect(_safe_next(request.args.get("next")) or url_for("learner.dashboard"))
+    return render_template("auth/register.html", form=form)

@@ -1,10 +1,21 @@
-"""Forms of the base admin's area: course, disclosure, cancellation."""
+"""Forms of the base admin's area: course, disclosure, cancellation, roster import."""
+
+import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from blueprints.validators import contact_phone
 from models import FIELDS, Category, Mode
@@ -25,7 +36,8 @@ class CourseForm(FlaskForm):
     start_date = DateField(_l("开始日期"), validators=[InputRequired(_l("请选择开始日期"))])
     end_date = DateField(_l("结束日期"), validators=[InputRequired(_l("请选择结束日期"))])
     mode = SelectField(_l("培训方式"), choices=Mode.choices(), validators=[InputRequired()])
-    place = StringField(_l("培训地点"), validators=[Optional(), Length(max=255)])
+    # Required unless the course is online: validate_place decides, so no Optional() here (it would stop the chain).
+    place = StringField(_l("培训地点"), validators=[Length(max=255)])
     audience = StringField(_l("培训对象"), validators=[_required("培训对象"), Length(max=255)])
     capacity = IntegerField(
         _l("名额"),
@@ -81,7 +93,12 @@ class DisclosureForm(FlaskForm):
     address = StringField(_l("地址"), validators=[Optional(), Length(max=255)])
     website = StringField(
         _l("网上学习平台网址"),
-        validators=[Optional(), URL(message=_l("请填写以 http:// 或 https:// 开头的网址")), Length(max=255)],
+        validators=[
+            Optional(),
+            Regexp(r"^https?://", flags=re.IGNORECASE, message=_l("请填写以 http:// 或 https:// 开头的网址")),
+            URL(message=_l("请填写以 http:// 或 https:// 开头的网址")),
+            Length(max=255),
+        ],
     )
     logo = FileField(_l("基地标志"), description=_l("JPEG、PNG 或 WebP，不超过 5 MB"))
 
@@ -94,3 +111,13 @@ class StatusForm(FlaskForm):
     """Publish / unpublish / close: only the CSRF token and the target state."""
 
     status = SelectField(choices=[("published", ""), ("draft", ""), ("closed", "")])
+
+
+class RosterImportForm(FlaskForm):
+    roster = FileField(
+        _l("名单文件"), description=_l("XLSX 或 CSV；表头：姓名、手机号或身份证号、学时（可不填，默认全部学时）")
+    )
+
+
+class AttendanceForm(FlaskForm):
+    """Attendance for one day: the present enrollment ids come as a list of checkboxes."""

@@ -1,15 +1,29 @@
 """Base admin views: thin, one service call each; another base's objects are 404."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import io
+from datetime import date
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.base_admin import bp
-from blueprints.base_admin.forms import CancelForm, CourseForm, DisclosureForm, StatusForm
+from blueprints.base_admin.forms import (
+    AttendanceForm,
+    CancelForm,
+    CourseForm,
+    DisclosureForm,
+    RosterImportForm,
+    StatusForm,
+)
+from extensions import db
 from models import CourseStatus
+from services import audit as audit_service
 from services import base_admin as queries
 from services import bases as base_service
 from services import courses as course_service
+from services import enrollment as enrollment_service
+from services import roster as roster_service
 from services.errors import DomainError, ImageRejected
 
 
@@ -151,3 +165,102 @@ def course_cancel(base_id: int, course_id: int):
         else:
             flash(_("课程已取消"), "success")
     return redirect(url_for(".course_edit", base_id=base.id, course_id=course.id))
+
+
+@bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster")
+def roster(base_id: int, course_id: int):
+    base = _load_base(base_id)
+    course = _load_course(base, course_id)
+    return render_template(
+        "base_admin/roster.html", base=base, course=course, roster=roster_service.roster(course),
+        action_form=StatusForm(), days=roster_service.course_days(course),
+    )
+
+
+@bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/complete", methods=["POST"])
+def roster_complete(base_id: int, course_id: int):
+    base = _load_base(base_id)
+    course = _load_course(base, course_id)
+    if not StatusForm().validate_on_submit() and not request.form.getlist("enrollment"):
+        abort(400)
+    ids = [int(v) for v in request.form.getlist("enrollment") if v.isdigit()]
+    try:
+        count = enrollment_service.complete(current_user, course, ids)
+    except DomainError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("已为 %(n)s 名学员记录结业，学时已计入其年度学时", n=count), "success")
+    return redirect(url_for(".roster", base_id=base_id, course_id=course_id))
+
+
+@bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/attendance", methods=["GET", "POST"])
+def attendance(base_id: int, course_id: int):
+    base = _load_base(base_id)
+    course = _load_course(base, course_id)
+    days = roster_service.course_days(course)
+    if not days:
+        flash(_("线上或超过 31 天的课程不按天记录考勤"), "info")
+        return redirect(url_for(".roster", base_id=base_id, course_id=course_id))
+    try:
+        day = date.fromisoformat(request.values.get("day", "")) if request.values.get("day") else days[0]
+    except ValueError:
+        abort(404)
+    if day not in days:
+        abort(404)
+    form = AttendanceForm()
+    if form.validate_on_submit():
+        present = {int(v) for v in request.form.getlist("present") if v.isdigit()}
+        try:
+            roster_service.record_attendance(current_user, course, day, present)
+        except DomainError as error:
+            flash(error.message, "danger")
+        else:
+            flash(_("%(day)s 的考勤已保存", day=day.isoformat()), "success")
+            return redirect(url_for(".attendance", base_id=base_id, course_id=course_id, day=day.isoformat()))
+    return render_template(
+        "base_admin/attendance.html", base=base, course=course, days=days, day=day, form=form,
+        roster=roster_service.roster(course), marks=roster_service.attendance_for(course, day),
+    )
+
+
+@bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/import", methods=["GET", "POST"])
+def roster_import(base_id: int, course_id: int):
+    base = _load_base(base_id)
+    course = _load_course(base, course_id)
+    form = RosterImportForm()
+    report = None
+    if form.validate_on_submit():
+        upload = _uploaded(form.roster)
+        if upload is None:
+            form.roster.errors.append(_("请选择名单文件"))
+        else:
+            data = upload.read(current_app.config["ROSTER_MAX_BYTES"] + 1)
+            if len(data) > current_app.config["ROSTER_MAX_BYTES"]:
+                form.roster.errors.append(_("文件不能超过 %(n)s MB", n=current_app.config["ROSTER_MAX_BYTES"] // 2**20))
+            else:
+                try:
+                    result = roster_service.import_completions(current_user, course, data)
+                except roster_service.RosterRejected as rejected:
+                    form.roster.errors.append(rejected.message)
+                    report = rejected.report
+                except DomainError as error:
+                    form.roster.errors.append(error.message)
+                else:
+                    message = _("导入成功：%(n)s 名学员记录结业，其中 %(m)s 人此前未在线报名",
+                                n=result.completed, m=result.added)
+                    flash(message, "success")
+                    return redirect(url_for(".roster", base_id=base_id, course_id=course_id))
+    return render_template("base_admin/roster_import.html", base=base, course=course, form=form, report=report)
+
+
+@bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster.xlsx")
+def roster_export(base_id: int, course_id: int):
+    base = _load_base(base_id)
+    course = _load_course(base, course_id)
+    audit_service.record(current_user, "course.export_roster", course, base_id=base.id)
+    db.session.commit()
+    return send_file(
+        io.BytesIO(roster_service.export_xlsx(course)), as_attachment=True,
+        download_name=f"{course.title}-名单.xlsx",
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )

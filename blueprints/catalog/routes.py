@@ -1,11 +1,14 @@
 """Public pages: home, course search, course page, base directory, base disclosure page, images."""
 
 from flask import abort, current_app, render_template, request, send_file
+from flask_login import current_user
 
 from blueprints.catalog import bp
 from blueprints.catalog.forms import CatalogSearchForm
-from models import BaseType
-from services import catalog, images
+from blueprints.learner.forms import ActionForm
+from models import BaseType, Role
+from services import catalog, enrollment, images
+from services import learner as learner_queries
 
 
 @bp.route("/")
@@ -29,7 +32,13 @@ def course_detail(course_id: int):
     course = catalog.get_public_course(course_id)
     if course is None:
         abort(404)
-    return render_template("catalog/course.html", course=course, base=course.base)
+    mine = None
+    if current_user.is_authenticated and current_user.role == Role.LEARNER:
+        mine = learner_queries.enrollment_in(current_user.id, course.id)
+    return render_template(
+        "catalog/course.html", course=course, base=course.base, mine=mine,
+        enroll_problem=enrollment.enroll_problem(course), action_form=ActionForm(),
+    )
 
 
 @bp.route("/bases")

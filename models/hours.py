@@ -1,0 +1,79 @@
+"""The hours ledger and the yearly hour requirements of each region (RuleSet)."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models._common import LabelledEnum, enum_column, utcnow
+from models.course import Category
+
+
+class HoursSource(LabelledEnum):
+    COURSE = "course", "基地课程"
+    IMPORT = "import", "名单导入"
+    DECLARATION = "declaration", "学时申报"
+
+
+class HoursRecord(db.Model):
+    """One credit of hours to a learner, in one category, for one year. Hours never carry over."""
+
+    __tablename__ = "hours_record"
+    __table_args__ = (
+        sa.CheckConstraint("hours > 0", name="hours_positive"),
+        sa.Index("ix_hours_record_learner_year", "learner_id", "year", "category"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    year: Mapped[int]
+    category: Mapped[Category] = mapped_column(enum_column(Category))
+    hours: Mapped[int]
+    source: Mapped[HoursSource] = mapped_column(enum_column(HoursSource))
+    course_id: Mapped[int | None] = mapped_column(sa.ForeignKey("course.id"), index=True)
+    # A completion credits once: the enrollment it came from is unique here.
+    enrollment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("enrollment.id"), unique=True)
+    note: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    course = relationship("Course")
+
+
+class RuleSet(db.Model):
+    """A region's hour requirements for one year; a missing minimum means the region sets none."""
+
+    __tablename__ = "rule_set"
+    __table_args__ = (sa.UniqueConstraint("region_id", "year", name="region_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"))
+    year: Mapped[int]
+    total_min: Mapped[int | None]
+    public_min: Mapped[int | None]
+    professional_min: Mapped[int | None]
+    elective_min: Mapped[int | None]
+    # Conversions (notice 000): a day of training is 8 hours; under a day, each whole 45 minutes is 1 hour.
+    hours_per_day: Mapped[int] = mapped_column(default=8, server_default="8")
+    minutes_per_hour: Mapped[int] = mapped_column(default=45, server_default="45")
+    source: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+
+    region = relationship("Region")
+
+    def minimum(self, category: Category) -> int | None:
+        return getattr(self, f"{category.value}_min")
+
+
+class Notice(db.Model):
+    """A message to one user inside the site (e.g. promoted from the waitlist)."""
+
+    __tablename__ = "notice"
+    __table_args__ = (sa.Index("ix_notice_user_unread", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    message: Mapped[str] = mapped_column(sa.String(500))
+    link: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]

@@ -1,0 +1,268 @@
+"""Enrolling in courses: seats and the first-in-first-out waitlist, cancellation, completion, ratings.
+
+Every operation that moves seats runs in a transaction holding the course's write lock (services.locking),
+and the seat counter moves with a conditional UPDATE; the CHECK constraint on course.seats_taken is the
+last guard. So the capacity holds under concurrent requests on SQLite and PostgreSQL alike.
+"""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import (
+    Course,
+    CourseStatus,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    HoursRecord,
+    HoursSource,
+    Notice,
+    Role,
+)
+from models._common import utcnow
+from models.enrollment import ACTIVE
+from services import audit, clock, hours
+from services.errors import DomainError, NotAllowed
+from services.locking import locked
+
+
+class AlreadyEnrolled(DomainError):
+    """The learner already holds a live enrollment in this course."""
+
+
+@dataclass
+class EnrollResult:
+    enrollment: Enrollment
+    position: int | None  # place on the waitlist (1 = next), None when confirmed
+
+
+def _enrollable_problem(course: Course) -> str | None:
+    if not course.base.can_publish:
+        return "该基地已退出，课程不再接受报名"
+    if course.status == CourseStatus.CLOSED:
+        return "该课程已结束报名"
+    if course.status != CourseStatus.PUBLISHED:
+        return "该课程未开放报名"
+    if course.start_date <= clock.today():
+        return "课程已开始，不能再报名"
+    return None
+
+
+def enroll_problem(course: Course) -> str | None:
+    """Why nobody can enroll in ``course`` now, or None if enrollment is open."""
+    return _enrollable_problem(course)
+
+
+def _take_seat(course_id: int) -> bool:
+    """Take one seat if one is free: a conditional UPDATE, so it can never overbook."""
+    result = db.session.execute(
+        sa.update(Course)
+        .where(Course.id == course_id, sa.or_(Course.capacity.is_(None), Course.seats_taken < Course.capacity))
+        .values(seats_taken=Course.seats_taken + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _free_seat(course_id: int) -> None:
+    db.session.execute(
+        sa.update(Course)
+        .where(Course.id == course_id, Course.seats_taken > 0)
+        .values(seats_taken=Course.seats_taken - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def waitlist_position(enrollment: Enrollment) -> int:
+    """1 for the first in line. One query."""
+    return db.session.scalar(
+        sa.select(sa.func.count(Enrollment.id)).where(
+            Enrollment.course_id == enrollment.course_id,
+            Enrollment.status == EnrollmentStatus.WAITLISTED,
+            Enrollment.id <= enrollment.id,
+        )
+    )
+
+
+def enroll(learner, course_id: int) -> EnrollResult:
+    """Enroll the learner: a confirmed seat if one is free, else the end of the waitlist.
+
+    :raise NotAllowed: the user is not a learner.
+    :raise AlreadyEnrolled: the learner already holds a live enrollment in the course.
+    :raise DomainError: the course is not open (draft, cancelled, closed, started, exited base).
+    :raise LookupError: no such course.
+    """
+    if learner.role != Role.LEARNER:
+        raise NotAllowed("只有专业技术人员账号可以报名课程")
+    learner_id = learner.id
+    with locked(Course, course_id) as course:
+        try:
+            if course is None:
+                raise LookupError(course_id)
+            problem = _enrollable_problem(course)
+            if problem:
+                raise DomainError(problem)
+            existing = db.session.scalar(
+                sa.select(Enrollment.id).where(
+                    Enrollment.course_id == course.id, Enrollment.learner_id == learner_id,
+                    Enrollment.status.in_(ACTIVE),
+                )
+            )
+            if existing is not None:
+                raise AlreadyEnrolled("您已报名该课程，无需重复报名")
+            confirmed = _take_seat(course.id)
+            now = utcnow()
+            enrollment = Enrollment(
+                course_id=course.id, learner_id=learner_id, source=EnrollmentSource.ONLINE,
+                status=EnrollmentStatus.CONFIRMED if confirmed else EnrollmentStatus.WAITLISTED,
+                confirmed_at=now if confirmed else None,
+            )
+            db.session.add(enrollment)
+            db.session.flush()
+            db.session.commit()
+        except IntegrityError:
+            # The partial unique index caught a concurrent duplicate from the same learner.
+            db.session.rollback()
+            raise AlreadyEnrolled("您已报名该课程，无需重复报名") from None
+        except BaseException:
+            db.session.rollback()
+            raise
+    position = None if confirmed else waitlist_position(enrollment)
+    return EnrollResult(enrollment, position)
+
+
+def _promote_waitlisted(course: Course) -> list[Enrollment]:
+    """Fill free seats from the head of the waitlist, notifying each promoted learner."""
+    promoted = []
+    while True:
+        head = db.session.execute(
+            sa.select(Enrollment)
+            .where(Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.WAITLISTED)
+            .order_by(Enrollment.id)
+            .limit(1)
+        ).scalar_one_or_none()
+        if head is None or not _take_seat(course.id):
+            return promoted
+        head.status = EnrollmentStatus.CONFIRMED
+        head.confirmed_at = utcnow()
+        db.session.add(Notice(
+            user_id=head.learner_id,
+            message=f"您在《{course.title}》的候补已转为正式报名，请按时参加培训。",
+            link=f"/courses/{course.id}",
+        ))
+        promoted.append(head)
+
+
+def cancel(learner, enrollment_id: int) -> Enrollment:
+    """The learner cancels before the course starts; a freed seat goes to the first waitlisted learner.
+
+    :raise LookupError: no such enrollment of this learner (the view answers 404).
+    :raise DomainError: already cancelled or completed, or the course has started.
+    """
+    enrollment = db.session.execute(
+        sa.select(Enrollment).where(Enrollment.id == enrollment_id, Enrollment.learner_id == learner.id)
+    ).scalar_one_or_none()
+    if enrollment is None:
+        raise LookupError(enrollment_id)
+    with locked(Course, enrollment.course_id) as course:
+        try:
+            db.session.refresh(enrollment)
+            if enrollment.status not in (EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED):
+                raise DomainError(f"报名状态为“{enrollment.status.label}”，不能取消")
+            if course.start_date <= clock.today():
+                raise DomainError("课程已开始，不能取消报名")
+            held_seat = enrollment.status == EnrollmentStatus.CONFIRMED
+            enrollment.status = EnrollmentStatus.CANCELLED
+            enrollment.cancelled_at = utcnow()
+            db.session.flush()
+            if held_seat:
+                _free_seat(course.id)
+                _promote_waitlisted(course)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return enrollment
+
+
+def fill_free_seats(course_id: int) -> list[Enrollment]:
+    """Promote waitlisted learners into seats freed by a larger capacity. Commits."""
+    with locked(Course, course_id) as course:
+        try:
+            promoted = _promote_waitlisted(course)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return promoted
+
+
+def _credit(enrollment: Enrollment, course: Course, actor_id: int | None, source: HoursSource, hours_: int):
+    return HoursRecord(
+        learner_id=enrollment.learner_id, year=hours.credit_year(course.end_date), category=course.category,
+        hours=hours_, source=source, course_id=course.id, enrollment_id=enrollment.id, created_by_id=actor_id,
+    )
+
+
+def complete(actor, course: Course, enrollment_ids: list[int]) -> int:
+    """Record completion for confirmed learners of ``course``; each is credited the course's hours in the
+    course's category, in the year the course ended. All or nothing.
+
+    :raise DomainError: nothing selected, the course has not started, or a selected learner is not a
+        confirmed enrollee (waitlisted, cancelled, already completed, or not in this course).
+    """
+    ids = sorted(set(enrollment_ids))
+    if not ids:
+        raise DomainError("请先勾选要记录结业的学员")
+    if course.start_date > clock.today():
+        raise DomainError("课程尚未开始，不能记录结业")
+    actor_id, course_id = actor.id, course.id
+    with locked(Course, course_id) as course:
+        try:
+            rows = db.session.execute(
+                sa.select(Enrollment).where(Enrollment.id.in_(ids), Enrollment.course_id == course_id)
+            ).scalars().all()
+            wrong = [e for e in rows if e.status != EnrollmentStatus.CONFIRMED]
+            if len(rows) != len(ids):
+                raise DomainError("所选学员中有人未报名本课程")
+            if wrong:
+                raise DomainError(f"所选学员中有 {len(wrong)} 人不是“已报名”状态（候补、已取消或已结业），未做任何记录")
+            now = utcnow()
+            for enrollment in rows:
+                enrollment.status = EnrollmentStatus.COMPLETED
+                enrollment.completed_at = now
+                enrollment.completed_by_id = actor_id
+                db.session.add(_credit(enrollment, course, actor_id, HoursSource.COURSE, course.hours))
+            db.session.flush()
+            audit.record(actor, "course.complete", course, base_id=course.base_id,
+                         details={"enrollments": ids, "hours": course.hours})
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return len(ids)
+
+
+def rate(learner, enrollment_id: int, rating: int, comment: str) -> Enrollment:
+    """The learner rates a course they completed (1–5 and a comment); rating again replaces it.
+
+    :raise LookupError: no such enrollment of this learner.
+    :raise DomainError: the course is not completed, or the rating is out of range.
+    """
+    enrollment = db.session.execute(
+        sa.select(Enrollment).where(Enrollment.id == enrollment_id, Enrollment.learner_id == learner.id)
+    ).scalar_one_or_none()
+    if enrollment is None:
+        raise LookupError(enrollment_id)
+    if enrollment.status != EnrollmentStatus.COMPLETED:
+        raise DomainError("结业后才能评价课程")
+    if not 1 <= rating <= 5:
+        raise DomainError("评分应为 1 到 5 分", field="rating")
+    enrollment.rating = rating
+    enrollment.rating_comment = (comment or "").strip()
+    enrollment.rated_at = utcnow()
+    db.session.commit()
+    return enrollment

@@ -1,0 +1,102 @@
+"""The hours ledger and the region's rules: conversions, a learner's totals, progress against the rules."""
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+
+from extensions import db
+from models import Category, HoursRecord, Region, RuleSet
+
+
+def hours_from_minutes(minutes: int, rule: RuleSet) -> int:
+    """Under a day, each whole block of ``minutes_per_hour`` real minutes is one hour (100 min → 2 h)."""
+    if minutes < 0:
+        raise ValueError("minutes must not be negative")
+    return minutes // rule.minutes_per_hour
+
+
+def hours_from_days(days: int, rule: RuleSet) -> int:
+    """Day-based training: each day is ``hours_per_day`` hours (3 days → 24 h)."""
+    if days < 0:
+        raise ValueError("days must not be negative")
+    return days * rule.hours_per_day
+
+
+def credit_year(course_end: date) -> int:
+    """Hours count in the year the course ended, and never carry over."""
+    return course_end.year
+
+
+def rules_for(region: Region | None, years=None) -> dict[int, RuleSet]:
+    """The rules that apply in ``region`` by year: the city's own, else its province's. One query."""
+    if region is None:
+        return {}
+    region_ids = [region.id] + ([region.parent_id] if region.parent_id else [])
+    stmt = sa.select(RuleSet).where(RuleSet.region_id.in_(region_ids))
+    if years is not None:
+        stmt = stmt.where(RuleSet.year.in_(list(years)))
+    found: dict[int, RuleSet] = {}
+    for rule in db.session.execute(stmt).scalars():
+        if rule.year not in found or rule.region_id == region.id:
+            found[rule.year] = rule
+    return found
+
+
+def totals_by_year(learner_id: int) -> dict[int, dict[Category, int]]:
+    """The learner's credited hours by year and category, summed by the database. One query."""
+    rows = db.session.execute(
+        sa.select(HoursRecord.year, HoursRecord.category, sa.func.sum(HoursRecord.hours))
+        .where(HoursRecord.learner_id == learner_id)
+        .group_by(HoursRecord.year, HoursRecord.category)
+    ).all()
+    totals: dict[int, dict[Category, int]] = {}
+    for year, category, hours in rows:
+        totals.setdefault(year, {c: 0 for c in Category})[Category(category)] = int(hours)
+    return totals
+
+
+@dataclass
+class ProgressLine:
+    label: str
+    earned: int
+    required: int | None
+
+    @property
+    def missing(self) -> int:
+        return max((self.required or 0) - self.earned, 0)
+
+    @property
+    def percent(self) -> int:
+        if not self.required:
+            return 100
+        return min(round(100 * self.earned / self.required), 100)
+
+    @property
+    def met(self) -> bool:
+        return self.missing == 0
+
+
+@dataclass
+class Progress:
+    year: int
+    rule: RuleSet | None
+    lines: list[ProgressLine]
+
+    @property
+    def complete(self) -> bool:
+        """Every minimum the region sets is met (False when the region has no rules for the year)."""
+        return self.rule is not None and all(line.met for line in self.lines)
+
+
+def progress(year: int, rule: RuleSet | None, totals: dict[Category, int] | None) -> Progress:
+    """Hours earned against each minimum of the rule (categories the rule leaves open are still shown)."""
+    totals = totals or {c: 0 for c in Category}
+    lines = []
+    for category in Category:
+        required = rule.minimum(category) if rule else None
+        if required is not None or totals.get(category):
+            lines.append(ProgressLine(category.label, totals.get(category, 0), required))
+    if rule is not None and rule.total_min is not None:
+        lines.append(ProgressLine("合计", sum(totals.values()), rule.total_min))
+    return Progress(year, rule, lines)

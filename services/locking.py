@@ -1,0 +1,52 @@
+"""Serialising the writes that must not interleave, such as taking the last seat of a course.
+
+SQLite: the write lock is taken when the transaction starts (BEGIN IMMEDIATE), so two transactions never
+both read a free seat; waiting writers queue on busy_timeout instead of failing with "database is locked".
+PostgreSQL: the course row is locked with SELECT ... FOR UPDATE.
+"""
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from extensions import db
+
+_immediate = ContextVar("sqlite_begin_immediate", default=False)
+
+
+def install_sqlite_transactions(engine) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, open transactions, so that we choose how they begin."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers run beside a writer; foreign keys are off in SQLite unless asked for.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+
+
+@contextmanager
+def locked(model, object_id: int):
+    """Start a new transaction that holds the write lock for one row and yield that row, fresh.
+
+    Whatever the session had open is committed first (it holds only reads in a view). The caller
+    commits or rolls back; the lock lasts until then.
+    """
+    db.session.commit()
+    token = _immediate.set(True)
+    try:
+        row = db.session.execute(
+            sa.select(model).where(model.id == object_id).with_for_update().execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+    finally:
+        _immediate.reset(token)
+    yield row

@@ -1,0 +1,368 @@
+"""Course rosters for base admins: who is in, attendance, bulk completion by import, XLSX export."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from openpyxl import Workbook, load_workbook
+from sqlalchemy.orm import contains_eager
+
+from extensions import db
+from models import (
+    Attendance,
+    Course,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    HoursRecord,
+    HoursSource,
+    User,
+)
+from models._common import utcnow
+from models.enrollment import SEAT_HOLDING
+from services import audit, clock, hours, identity
+from services.errors import DomainError
+from services.locking import locked
+
+MAX_ROSTER_ROWS = 20_000
+# Short enough to list on one page; longer (online) courses take no daily attendance.
+MAX_ATTENDANCE_DAYS = 31
+
+
+@dataclass
+class Roster:
+    seated: list  # confirmed and completed enrollments, with learners
+    waitlisted: list
+    counts: dict
+    average_rating: float | None
+    ratings: int
+
+
+def roster(course: Course) -> Roster:
+    """The course's roster with counts and its average rating. Three queries."""
+    rows = db.session.execute(
+        sa.select(Enrollment)
+        .join(Enrollment.learner)
+        .options(contains_eager(Enrollment.learner))
+        .where(Enrollment.course_id == course.id, Enrollment.status != EnrollmentStatus.CANCELLED)
+        .order_by(Enrollment.id)
+    ).scalars().all()
+    counts = dict(
+        db.session.execute(
+            sa.select(Enrollment.status, sa.func.count(Enrollment.id))
+            .where(Enrollment.course_id == course.id)
+            .group_by(Enrollment.status)
+        ).all()
+    )
+    average, rated = db.session.execute(
+        sa.select(sa.func.avg(Enrollment.rating), sa.func.count(Enrollment.rating)).where(
+            Enrollment.course_id == course.id
+        )
+    ).one()
+    return Roster(
+        seated=[e for e in rows if e.status in SEAT_HOLDING],
+        waitlisted=[e for e in rows if e.status == EnrollmentStatus.WAITLISTED],
+        counts={s: counts.get(s, 0) for s in EnrollmentStatus},
+        average_rating=round(float(average), 1) if average is not None else None,
+        ratings=rated,
+    )
+
+
+def course_days(course: Course) -> list[date]:
+    length = (course.end_date - course.start_date).days + 1
+    if length > MAX_ATTENDANCE_DAYS:
+        return []
+    return [course.start_date + timedelta(days=n) for n in range(length)]
+
+
+def attendance_for(course: Course, day: date) -> dict[int, bool]:
+    """{enrollment_id: present} recorded for one day. One query."""
+    return dict(
+        db.session.execute(
+            sa.select(Attendance.enrollment_id, Attendance.present)
+            .join(Enrollment, Enrollment.id == Attendance.enrollment_id)
+            .where(Enrollment.course_id == course.id, Attendance.day == day)
+        ).all()
+    )
+
+
+def record_attendance(actor, course: Course, day: date, present_ids: set[int]) -> int:
+    """Record who was present on ``day`` among the seated learners; the others are marked absent.
+
+    :raise DomainError: the day is not a day of the course, or is still in the future.
+    """
+    if day not in course_days(course):
+        raise DomainError("所选日期不是本课程的培训日")
+    if day > clock.today():
+        raise DomainError("不能记录未来日期的考勤")
+    seated = db.session.execute(
+        sa.select(Enrollment.id).where(Enrollment.course_id == course.id, Enrollment.status.in_(SEAT_HOLDING))
+    ).scalars().all()
+    existing = {
+        a.enrollment_id: a
+        for a in db.session.execute(
+            sa.select(Attendance).where(Attendance.enrollment_id.in_(seated), Attendance.day == day)
+        ).scalars()
+    }
+    for enrollment_id in seated:
+        row = existing.get(enrollment_id)
+        if row is None:
+            row = Attendance(enrollment_id=enrollment_id, day=day, present=False)
+            db.session.add(row)
+        row.present = enrollment_id in present_ids
+        row.recorded_by_id = actor.id
+        row.recorded_at = utcnow()
+    audit.record(actor, "course.attendance", course, base_id=course.base_id,
+                 details={"day": day.isoformat(), "present": len(present_ids & set(seated))})
+    db.session.commit()
+    return len(seated)
+
+
+# --- import -----------------------------------------------------------------------------------------
+
+HEADERS = {
+    "姓名": "name", "手机号": "phone", "手机": "phone", "身份证号": "id_number", "身份证号码": "id_number",
+    "学时": "hours",
+}
+
+
+@dataclass
+class ImportReport:
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (row number as in the file, reason)
+    completed: int = 0
+    added: int = 0  # learners who had not enrolled online and were added by the import
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class RosterRejected(DomainError):
+    def __init__(self, report: ImportReport):
+        super().__init__(f"名单有 {len(report.errors)} 处错误，未导入任何记录")
+        self.report = report
+
+
+def _rows_from_xlsx(data: bytes):
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise DomainError("无法读取该 XLSX 文件，请确认文件未损坏") from exc
+    try:
+        sheet = book.worksheets[0]
+        for values in sheet.iter_rows(values_only=True):
+            yield ["" if v is None else str(v).strip() for v in values]
+    finally:
+        book.close()
+
+
+def _rows_from_csv(data: bytes):
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise DomainError("文件不是 XLSX 或 CSV 表格")
+    if "\x00" in text:
+        raise DomainError("文件不是 XLSX 或 CSV 表格")
+    for values in csv.reader(io.StringIO(text)):
+        yield [v.strip() for v in values]
+
+
+def _read_rows(data: bytes) -> list[tuple[int, dict]]:
+    """The file's data rows as (row number, {name, phone, id_number, hours}); the first row is the header."""
+    rows = _rows_from_xlsx(data) if data[:4] == b"PK\x03\x04" else _rows_from_csv(data)
+    header = next(rows, None)
+    if not header:
+        raise DomainError("文件是空的")
+    columns = {index: HEADERS[h.replace(" ", "")] for index, h in enumerate(header) if h.replace(" ", "") in HEADERS}
+    if "name" not in columns.values() or not {"phone", "id_number"} & set(columns.values()):
+        raise DomainError("表头应包含“姓名”，以及“手机号”或“身份证号”（可选“学时”）")
+    result = []
+    for number, values in enumerate(rows, start=2):
+        if not any(values):
+            continue
+        if len(result) >= MAX_ROSTER_ROWS:
+            raise DomainError(f"名单不能超过 {MAX_ROSTER_ROWS} 行")
+        record = {"name": "", "phone": "", "id_number": "", "hours": ""}
+        for index, key in columns.items():
+            if index < len(values):
+                record[key] = values[index]
+        result.append((number, record))
+    if not result:
+        raise DomainError("名单中没有学员")
+    return result
+
+
+def _chunks(items, size=500):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _learners_by(column, values) -> dict:
+    found = {}
+    for chunk in _chunks(values):
+        for user in db.session.execute(sa.select(User).where(column.in_(chunk))).scalars():
+            found[getattr(user, column.key)] = user
+    return found
+
+
+def import_completions(actor, course: Course, data: bytes) -> ImportReport:
+    """Record completions for a face-to-face class from an XLSX or CSV roster: all rows or none.
+
+    Each row names a registered learner by phone or ID number (the name must match the account) and may
+    give the hours attended (whole hours, at most the course's; blank means all of them). Learners who did
+    not enroll online are added, seats permitting.
+    :raise DomainError: the file cannot be read or lacks the columns.
+    :raise RosterRejected: with the row-by-row report, when any row is wrong; nothing is saved.
+    """
+    if course.start_date > clock.today():
+        raise DomainError("课程尚未开始，不能导入结业名单")
+    rows = _read_rows(data)
+    report = ImportReport()
+    phones = {r["phone"] for _n, r in rows if r["phone"]}
+    fingerprints = {}
+    for number, record in rows:
+        if record["id_number"] and not record["phone"]:
+            normalised = identity.normalise(record["id_number"])
+            problem = identity.problem(normalised)
+            if problem:
+                report.errors.append((number, problem))
+            else:
+                fingerprints[number] = identity.fingerprint(normalised)
+    by_phone = _learners_by(User.phone, phones)
+    by_hmac = _learners_by(User.id_number_hmac, set(fingerprints.values()))
+    actor_id, course_id = actor.id, course.id
+
+    with locked(Course, course_id) as course:
+        try:
+            existing = {
+                e.learner_id: e
+                for e in db.session.execute(
+                    sa.select(Enrollment).where(
+                        Enrollment.course_id == course_id, Enrollment.status != EnrollmentStatus.CANCELLED
+                    )
+                ).scalars()
+            }
+            planned: dict[int, tuple[int, int]] = {}  # learner id -> (row number, hours)
+            rejected_rows = {n for n, _reason in report.errors}
+            for number, record in rows:
+                if number in rejected_rows:
+                    continue
+                learner = by_phone.get(record["phone"]) if record["phone"] else by_hmac.get(fingerprints.get(number))
+                if not record["phone"] and not record["id_number"]:
+                    report.errors.append((number, "缺少手机号或身份证号"))
+                    continue
+                if learner is None or learner.role.value != "learner":
+                    report.errors.append((number, "未找到该学员的注册账号"))
+                    continue
+                if record["name"] and record["name"] != learner.name:
+                    report.errors.append((number, f"姓名“{record['name']}”与账号不符"))
+                    continue
+                if learner.id in planned:
+                    report.errors.append((number, f"与第 {planned[learner.id][0]} 行重复"))
+                    continue
+                raw_hours = record["hours"].removesuffix(".0")
+                if not raw_hours:
+                    credited = course.hours
+                elif not raw_hours.isdigit() or not 1 <= int(raw_hours) <= course.hours:
+                    report.errors.append((number, f"学时应为 1 到 {course.hours} 之间的整数"))
+                    continue
+                else:
+                    credited = int(raw_hours)
+                enrollment = existing.get(learner.id)
+                if enrollment is not None and enrollment.status == EnrollmentStatus.COMPLETED:
+                    report.errors.append((number, "该学员已记录结业，请勿重复导入"))
+                    continue
+                planned[learner.id] = (number, credited)
+            needing_seat = [
+                lid for lid in planned
+                if existing.get(lid) is None or existing[lid].status == EnrollmentStatus.WAITLISTED
+            ]
+            if course.capacity is not None and course.seats_taken + len(needing_seat) > course.capacity:
+                free = course.capacity - course.seats_taken
+                report.errors.append((0, f"名单中有 {len(needing_seat)} 人未占名额，但课程只剩 {free} 个名额"))
+            if report.errors:
+                report.errors.sort()
+                raise RosterRejected(report)
+            _apply_import(course, planned, existing, needing_seat, actor_id)
+            report.completed = len(planned)
+            report.added = len(needing_seat)
+            audit.record(actor, "course.import", course, base_id=course.base_id,
+                         details={"completed": report.completed, "added": report.added})
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return report
+
+
+def _apply_import(course, planned, existing, needing_seat, actor_id) -> None:
+    """Bulk writes: new enrollments, status updates, one ledger row per learner, the seat counter."""
+    now = utcnow()
+    new_ids = [lid for lid in needing_seat if existing.get(lid) is None]
+    waitlisted_ids = [existing[lid].id for lid in needing_seat if existing.get(lid) is not None]
+    confirmed_ids = [existing[lid].id for lid in planned if lid not in needing_seat]
+    enrollment_of = {lid: existing[lid].id for lid in planned if existing.get(lid) is not None}
+    if new_ids:
+        inserted = db.session.execute(
+            sa.insert(Enrollment).returning(Enrollment.id, Enrollment.learner_id),
+            [
+                {"course_id": course.id, "learner_id": lid, "status": EnrollmentStatus.COMPLETED,
+                 "source": EnrollmentSource.IMPORT, "created_at": now, "confirmed_at": now, "completed_at": now,
+                 "completed_by_id": actor_id, "rating_comment": ""}
+                for lid in new_ids
+            ],
+        ).all()
+        enrollment_of.update({learner_id: enrollment_id for enrollment_id, learner_id in inserted})
+    for chunk in _chunks(waitlisted_ids + confirmed_ids):
+        db.session.execute(
+            sa.update(Enrollment).where(Enrollment.id.in_(chunk))
+            .values(status=EnrollmentStatus.COMPLETED, completed_at=now, completed_by_id=actor_id,
+                    confirmed_at=sa.func.coalesce(Enrollment.confirmed_at, now))
+            .execution_options(synchronize_session=False)
+        )
+    year = hours.credit_year(course.end_date)
+    db.session.execute(
+        sa.insert(HoursRecord),
+        [
+            {"learner_id": lid, "year": year, "category": course.category, "hours": credited,
+             "source": HoursSource.IMPORT, "course_id": course.id, "enrollment_id": enrollment_of[lid],
+             "note": "", "created_by_id": actor_id, "created_at": now}
+            for lid, (_number, credited) in planned.items()
+        ],
+    )
+    if needing_seat:
+        db.session.execute(
+            sa.update(Course).where(Course.id == course.id)
+            .values(seats_taken=Course.seats_taken + len(needing_seat))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def export_xlsx(course: Course) -> bytes:
+    """The roster as an XLSX workbook (personal numbers masked)."""
+    data = roster(course)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("名单")
+    sheet.append([course.title])
+    sheet.append(["序号", "姓名", "手机号", "身份证号", "工作单位", "职称", "状态", "报名方式", "结业时间"])
+    for number, e in enumerate(data.seated + data.waitlisted, start=1):
+        learner = e.learner
+        sheet.append([
+            number, learner.name, mask_phone(learner.phone), learner.id_number_masked, learner.employer_name,
+            learner.professional_title, e.status.label, e.source.label,
+            e.completed_at.strftime("%Y-%m-%d") if e.completed_at else "",
+        ])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def mask_phone(phone: str | None) -> str:
+    return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) == 11 else (phone or "")

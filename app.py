@@ -3,10 +3,10 @@
 import secrets
 from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask, flash, redirect, render_template, request
 from flask_babel import format_date
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import models
 from config import config_from_environment
@@ -86,6 +86,16 @@ def register_errorhandlers(app: Flask) -> None:
     def csrf_error(error):
         return render_template("errors/error.html", code=400, title="页面已过期",
                                message="表单已失效，请返回刷新页面后再提交。"), 400
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error):
+        # The body was refused unread, so the form cannot be shown again with the error beside the
+        # field: send the user back to the same form with the reason instead of a bare error page.
+        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        if request.method == "POST" and request.endpoint:
+            flash(f"上传的文件过大（一次最多 {limit} MB），未保存任何内容。请压缩或拆分后重试。", "danger")
+            return redirect(request.path, code=303)
+        return render_template("errors/error.html", code=413, title=titles[413], message=None), 413
 
     @app.errorhandler(HTTPException)
     def http_error(error):

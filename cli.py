@@ -5,6 +5,14 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    @app.cli.command("seed-reference")
+    def seed_reference_command():
+        """Load the regions and their yearly hour rules (idempotent; run on every installation)."""
+        from services.demo import seed_reference
+
+        regions = seed_reference()
+        click.echo(f"参考数据已就绪：地区 {len(regions)} 个，学时规则见 data/hour-rules.csv")
+
     @app.cli.command("seed-demo")
     def seed_demo_command():
         """Load the demo regions, bases, admins and courses (idempotent)."""

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from extensions import db
-from models import BaseMembership, Course, CourseStatus, TrainingBase
+from models import BaseMembership, Course, CourseStatus, Enrollment, TrainingBase
 
 
 def bases_of(user) -> list[TrainingBase]:
@@ -31,6 +31,17 @@ def managed_course(base: TrainingBase, course_id: int) -> Course | None:
     return db.session.execute(
         sa.select(Course).where(Course.id == course_id, Course.base_id == base.id).options(joinedload(Course.cover))
     ).scalar_one_or_none()
+
+
+def ratings_of(base: TrainingBase) -> dict[int, tuple[float, int]]:
+    """{course id: (average rating, number of ratings)} for the base's rated courses. One query."""
+    rows = db.session.execute(
+        sa.select(Enrollment.course_id, sa.func.avg(Enrollment.rating), sa.func.count(Enrollment.rating))
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(Course.base_id == base.id, Enrollment.rating.is_not(None))
+        .group_by(Enrollment.course_id)
+    ).all()
+    return {course_id: (round(float(avg), 1), n) for course_id, avg, n in rows}
 
 
 def courses_of(base: TrainingBase, status: CourseStatus | None = None) -> tuple[list[Course], dict]:

@@ -25,15 +25,17 @@ from models import (
     Region,
     RegionLevel,
     Role,
+    RuleSet,
     TrainingBase,
     User,
 )
 from models._common import utcnow
-from services import clock
+from services import clock, identity
 from services.courses import refresh_search_tokens
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEMO_PASSWORD = "Jidi-demo-2026"
+DEMO_LEARNER_PHONE = "13900000001"
 
 # Regions of the four notices (GB/T 2260 codes): Guangdong (000, 001), Henan (002), Chengdu (003), Yantai (004).
 REGIONS = (
@@ -198,17 +200,46 @@ def _disclosure(base_name: str, kind: str) -> dict:
     }
 
 
-def seed_demo() -> dict:
-    """Load the demo data; return counts of what exists afterwards."""
+def seed_reference() -> dict[str, Region]:
+    """Reference data every installation needs: the regions and their yearly hour rules. Idempotent."""
     regions = {}
     for code, name, parent in REGIONS:
         level = RegionLevel.CITY if parent else RegionLevel.PROVINCE
         regions[code] = _get_or_add(
             Region, {"code": code}, name=name, level=level, parent_id=regions[parent].id if parent else None
         )
+    with open(DATA_DIR / "hour-rules.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            numbers = {
+                key: int(row[key]) if row[key] else None
+                for key in ("total_min", "public_min", "professional_min", "elective_min")
+            }
+            _get_or_add(
+                RuleSet, {"region_id": regions[row["region_code"]].id, "year": int(row["year"])},
+                hours_per_day=int(row["hours_per_day"]), minutes_per_hour=int(row["minutes_per_hour"]),
+                source=row["source"], **numbers,
+            )
+    db.session.commit()
+    return regions
+
+
+def seed_demo() -> dict:
+    """Load the demo data (reference data included); return counts of what exists afterwards."""
+    regions = seed_reference()
     for email, name, code in REGULATORS:
         _user(email, name, Role.REGULATOR, regions[code].id)
-    _user("learner@jidi.demo", "陈晓", Role.LEARNER, regions["510100"].id)
+    learner = _user("learner@jidi.demo", "陈晓", Role.LEARNER, regions["510100"].id)
+    if learner.id_number_hmac is None:
+        # A made-up number with a valid GB 11643 check digit; it belongs to nobody.
+        number = "51010419900307123"
+        number += identity.check_character(number)
+        learner.phone = DEMO_LEARNER_PHONE
+        learner.id_number_ciphertext = identity.encrypt(number)
+        learner.id_number_hmac = identity.fingerprint(number)
+        learner.id_number_masked = identity.mask(number)
+        learner.employer_name = "成都市第一人民医院"
+        learner.sector = "卫生"
+        learner.professional_title = "中级"
 
     today = clock.today()
     with open(DATA_DIR / "seed-bases.csv", encoding="utf-8") as handle:

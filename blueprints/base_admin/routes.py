@@ -72,6 +72,7 @@ def base_home(base_id: int):
     courses, counts = queries.courses_of(base, status)
     return render_template(
         "base_admin/base_home.html", base=base, courses=courses, counts=counts, status=status,
+        ratings=queries.ratings_of(base),
         status_form=StatusForm(), cancel_form=CancelForm(),
     )
 

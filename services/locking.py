@@ -2,6 +2,9 @@
 
 SQLite: the write lock is taken when the transaction starts (BEGIN IMMEDIATE), so two transactions never
 both read a free seat; waiting writers queue on busy_timeout instead of failing with "database is locked".
+Every transaction of a request that may write (POST and the like) begins that way too: a transaction that
+reads first and writes later cannot wait for the lock in WAL mode and would fail at once under load.
+Reads (GET) begin deferred and run beside the writer.
 PostgreSQL: the course row is locked with SELECT ... FOR UPDATE.
 """
 
@@ -9,11 +12,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from sqlalchemy import event
 
 from extensions import db
 
 _immediate = ContextVar("sqlite_begin_immediate", default=False)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def install_sqlite_transactions(engine) -> None:
@@ -31,7 +36,8 @@ def install_sqlite_transactions(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+        writing = has_request_context() and request.method not in SAFE_METHODS
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing or _immediate.get() else "BEGIN")
 
 
 @contextmanager

@@ -129,3 +129,97 @@ def test_catalog_fits_a_phone_screen(site, browser):
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
         shot(page, path.strip("/") or "home")
     context.close()
+
+
+def _register(page, site, name, phone, id_number, shot, step):
+    page.goto(site.url + "/register")
+    page.get_by_label("姓名").fill(name)
+    page.get_by_label("身份证号").fill(id_number)
+    page.get_by_label("手机号").fill(phone)
+    page.get_by_label("密码", exact=True).fill("learner-pass-1")
+    page.get_by_label("确认密码").fill("learner-pass-1")
+    page.get_by_label("所在地区").select_option(label="四川省成都市")
+    page.get_by_label("工作单位").fill("成都市第三人民医院")
+    shot(page, step)
+    page.get_by_role("button", name="注册").click()
+    expect(page.get_by_role("heading", name="我的学习")).to_be_visible()
+
+
+def _valid_id(first17: str) -> str:
+    from services import identity
+
+    return first17 + identity.check_character(first17)
+
+
+def test_learners_enroll_wait_get_promoted_and_see_completed_hours(app, site, page, browser):
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from models import Category, Course, CourseStatus, Mode, TrainingBase
+    from services import clock
+    from services.courses import refresh_search_tokens
+
+    shot = Shots("learner-journey")
+    base = db.session.execute(sa.select(TrainingBase).filter_by(name="成都大学继续教育学院")).scalar_one()
+    start = clock.today() + timedelta(days=10)
+    course = Course(
+        base=base, title="急救护理实训班", category=Category.PROFESSIONAL, field="卫生", hours=16,
+        start_date=start, end_date=start + timedelta(days=1), mode=Mode.OFFLINE, place="实训中心 101",
+        audience="护理人员", capacity=1, status=CourseStatus.PUBLISHED, contact_person="张老师",
+        contact_phone="028-61234567",
+    )
+    refresh_search_tokens(course, base)
+    db.session.add(course)
+    db.session.commit()
+    course_id, base_id = course.id, base.id
+    # End this thread's read transaction: on SQLite a transaction that read before the server wrote
+    # cannot write later (the update below starts a fresh one).
+    db.session.rollback()
+    course_url = f"{site.url}/courses/{course_id}"
+
+    _register(page, site, "李明", "13700000011", _valid_id("51010719880512003"), shot, "first-registers")
+    page.goto(course_url)
+    page.get_by_role("button", name="在线报名").click()
+    expect(page.locator("#enroll-panel")).to_contain_text("已报名")
+    shot(page, "first-enrolled")
+
+    second = browser.new_context(locale="zh-CN").new_page()
+    _register(second, site, "赵敏", "13700000012", _valid_id("51010819910723004"), shot, "second-registers")
+    second.goto(course_url)
+    second.get_by_role("button", name="名额已满，加入候补").click()
+    expect(second.locator("#enroll-panel")).to_contain_text("候补第 1 位")
+    shot(second, "second-waitlisted")
+
+    page.goto(site.url + "/me/")
+    page.locator("#upcoming li").filter(has_text="急救护理实训班").get_by_role("button", name="取消报名").click()
+    expect(page.locator("#upcoming")).not_to_contain_text("急救护理实训班")
+    second.goto(site.url + "/me/")
+    expect(second.get_by_text("候补已转为正式报名")).to_be_visible()
+    expect(second.locator("#upcoming")).to_contain_text("急救护理实训班")
+    shot(second, "second-promoted")
+
+    # Time passes: the class has taken place.
+    db.session.execute(sa.update(Course).where(Course.id == course_id).values(
+        start_date=clock.today() - timedelta(days=1), end_date=clock.today()))
+    db.session.commit()
+
+    admin = browser.new_context(locale="zh-CN").new_page()
+    admin.goto(site.url + "/login")
+    admin.get_by_label("手机号或邮箱").fill("admin01@jidi.demo")
+    admin.get_by_label("密码").fill(DEMO_PASSWORD)
+    admin.get_by_role("button", name="登录").click()
+    admin.goto(f"{site.url}/manage/bases/{base_id}/courses/{course_id}/roster")
+    admin.get_by_label("选择 赵敏").check()
+    shot(admin, "admin-roster")
+    admin.get_by_role("button", name="为所选学员记录结业").click()
+    expect(admin.locator("#roster-seated")).to_contain_text("已结业")
+    shot(admin, "admin-completed")
+
+    second.goto(site.url + "/me/")
+    professional = second.locator(f"#hours-{clock.today().year} .progress-line[data-label='专业科目']")
+    expect(professional.locator(".earned")).to_have_text("16")
+    expect(second.locator("#completed")).to_contain_text("急救护理实训班")
+    shot(second, "second-dashboard-hours")
+    for context in (second.context, admin.context):
+        context.close()

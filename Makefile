@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test lint browser-deps db seed clean
+.PHONY: run test lint bench browser-deps db seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ lint: $(VENV)/.installed-dev
 
 test: $(VENV)/.installed-dev browser-deps lint
 	$(BIN)/pytest
+
+# Speed targets are measured here, not in timed tests. DATABASE_URL=postgresql+psycopg://… for PostgreSQL.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/roster_import.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -18,6 +18,7 @@ from models import (
     EnrollmentStatus,
     HoursRecord,
     HoursSource,
+    Role,
     User,
 )
 from models._common import utcnow
@@ -205,10 +206,13 @@ def _chunks(items, size=500):
 
 
 def _learners_by(column, values) -> dict:
+    """{value: (id, name, role)} for accounts whose ``column`` is among ``values``; plain rows, not ORM
+    objects, so that nothing is reloaded one by one after the transaction boundary of the import."""
     found = {}
     for chunk in _chunks(values):
-        for user in db.session.execute(sa.select(User).where(column.in_(chunk))).scalars():
-            found[getattr(user, column.key)] = user
+        rows = db.session.execute(sa.select(column, User.id, User.name, User.role).where(column.in_(chunk)))
+        for key, user_id, name, role in rows:
+            found[key] = (user_id, name, role)
     return found
 
 
@@ -258,14 +262,15 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
                 if not record["phone"] and not record["id_number"]:
                     report.errors.append((number, "缺少手机号或身份证号"))
                     continue
-                if learner is None or learner.role.value != "learner":
+                if learner is None or learner[2] != Role.LEARNER:
                     report.errors.append((number, "未找到该学员的注册账号"))
                     continue
-                if record["name"] and record["name"] != learner.name:
+                learner_id, learner_name, _role = learner
+                if record["name"] and record["name"] != learner_name:
                     report.errors.append((number, f"姓名“{record['name']}”与账号不符"))
                     continue
-                if learner.id in planned:
-                    report.errors.append((number, f"与第 {planned[learner.id][0]} 行重复"))
+                if learner_id in planned:
+                    report.errors.append((number, f"与第 {planned[learner_id][0]} 行重复"))
                     continue
                 raw_hours = record["hours"].removesuffix(".0")
                 if not raw_hours:
@@ -275,11 +280,11 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
                     continue
                 else:
                     credited = int(raw_hours)
-                enrollment = existing.get(learner.id)
+                enrollment = existing.get(learner_id)
                 if enrollment is not None and enrollment.status == EnrollmentStatus.COMPLETED:
                     report.errors.append((number, "该学员已记录结业，请勿重复导入"))
                     continue
-                planned[learner.id] = (number, credited)
+                planned[learner_id] = (number, credited)
             needing_seat = [
                 lid for lid in planned
                 if existing.get(lid) is None or existing[lid].status == EnrollmentStatus.WAITLISTED

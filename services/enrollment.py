@@ -51,6 +51,17 @@ def _enrollable_problem(course: Course) -> str | None:
     return None
 
 
+def completion_problem(course: Course) -> str | None:
+    """Why completions cannot be recorded for ``course`` now, or None."""
+    if not course.base.can_publish:
+        return "该基地已退出，不能再记录结业"
+    if course.status not in (CourseStatus.PUBLISHED, CourseStatus.CLOSED):
+        return f"课程状态为“{course.status.label}”，不能记录结业"
+    if course.start_date > clock.today():
+        return "课程尚未开始，不能记录结业"
+    return None
+
+
 def enroll_problem(course: Course) -> str | None:
     """Why nobody can enroll in ``course`` now, or None if enrollment is open."""
     return _enrollable_problem(course)
@@ -217,8 +228,9 @@ def complete(actor, course: Course, enrollment_ids: list[int]) -> int:
     ids = sorted(set(enrollment_ids))
     if not ids:
         raise DomainError("请先勾选要记录结业的学员")
-    if course.start_date > clock.today():
-        raise DomainError("课程尚未开始，不能记录结业")
+    problem = completion_problem(course)
+    if problem:
+        raise DomainError(problem)
     actor_id, course_id = actor.id, course.id
     with locked(Course, course_id) as course:
         try:

@@ -22,7 +22,9 @@ CHECK_CHARACTERS = "10X98765432"
 
 
 def normalise(raw: str) -> str:
-    return unicodedata.normalize("NFKC", raw or "").strip().upper()
+    """Half-width, upper-case, without the spaces and hyphens people type to group the digits."""
+    text = unicodedata.normalize("NFKC", raw or "").upper()
+    return "".join(ch for ch in text if not ch.isspace() and ch != "-")
 
 
 def check_character(first17: str) -> str:

@@ -24,6 +24,7 @@ from models import (
 from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
 from services import audit, clock, hours, identity
+from services.enrollment import completion_problem
 from services.errors import DomainError
 from services.locking import locked
 
@@ -225,8 +226,9 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
     :raise DomainError: the file cannot be read or lacks the columns.
     :raise RosterRejected: with the row-by-row report, when any row is wrong; nothing is saved.
     """
-    if course.start_date > clock.today():
-        raise DomainError("课程尚未开始，不能导入结业名单")
+    problem = completion_problem(course)
+    if problem:
+        raise DomainError(problem)
     rows = _read_rows(data)
     report = ImportReport()
     phones = {r["phone"] for _n, r in rows if r["phone"]}
@@ -266,7 +268,10 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
                     report.errors.append((number, "未找到该学员的注册账号"))
                     continue
                 learner_id, learner_name, _role = learner
-                if record["name"] and record["name"] != learner_name:
+                if not record["name"]:
+                    report.errors.append((number, "缺少姓名"))
+                    continue
+                if record["name"] != learner_name:
                     report.errors.append((number, f"姓名“{record['name']}”与账号不符"))
                     continue
                 if learner_id in planned:
@@ -275,7 +280,7 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
                 raw_hours = record["hours"].removesuffix(".0")
                 if not raw_hours:
                     credited = course.hours
-                elif not raw_hours.isdigit() or not 1 <= int(raw_hours) <= course.hours:
+                elif not (raw_hours.isascii() and raw_hours.isdigit()) or not 1 <= int(raw_hours) <= course.hours:
                     report.errors.append((number, f"学时应为 1 到 {course.hours} 之间的整数"))
                     continue
                 else:
@@ -350,8 +355,10 @@ def _apply_import(course, planned, existing, needing_seat, actor_id) -> None:
         )
 
 
-def export_xlsx(course: Course) -> bytes:
-    """The roster as an XLSX workbook (personal numbers masked)."""
+def export_xlsx(actor, course: Course) -> bytes:
+    """The roster as an XLSX workbook (personal numbers masked); the export is audited."""
+    audit.record(actor, "course.export_roster", course, base_id=course.base_id)
+    db.session.commit()
     data = roster(course)
     book = Workbook(write_only=True)
     sheet = book.create_sheet("名单")

@@ -5,6 +5,7 @@ copied for every test (SQLite), or migrated once into a private schema and empti
 (PostgreSQL, see the ``pg_app`` fixture).
 """
 
+import contextvars
 import os
 import secrets
 import shutil
@@ -16,6 +17,8 @@ from itertools import count
 import flask_migrate
 import pytest
 import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
 
 from app import create_app
 from extensions import db
@@ -69,11 +72,27 @@ def app_config():
     return {}
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The fixtures keep an app context open for the test body; without this, requests would share its
+    ``g`` (Flask-Login's cached user) and its database session. The test's own transaction is ended
+    first, so that the request sees what the test wrote and the test then sees what the request wrote.
+    """
+
+    def open(self, *args, **kwargs):
+        if not has_app_context():  # already isolated (a redirect being followed)
+            return super().open(*args, **kwargs)
+        db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app(sqlite_template, tmp_path, app_config):
     path = tmp_path / "jidi.sqlite3"
     shutil.copy(sqlite_template, path)
     app = create_app(_config(tmp_path, f"sqlite:///{path}", **app_config))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()
@@ -103,6 +122,7 @@ def pg_config(tmp_path, schema):
 @pytest.fixture
 def pg_app(pg_schema, tmp_path):
     app = create_app(pg_config(tmp_path, pg_schema))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         flask_migrate.upgrade()
         yield app

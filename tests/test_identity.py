@@ -72,7 +72,7 @@ def test_numbers_not_18_characters_long_are_refused(number):
 
 
 @pytest.mark.parametrize("number", ["51010419900307A237", "A10104199003071237", "5101041990030712Y7",
-                                    "51010419900307123Y", "51010419900307-237", "5101041990 3071237"])
+                                    "51010419900307123Y", "51010419900307#237", "5101041990.3071237"])
 def test_letters_or_symbols_are_refused(number):
     assert identity.problem(identity.normalise(number)) == "身份证号前 17 位应为数字，最后一位为数字或 X"
 
@@ -141,6 +141,13 @@ def test_fingerprint_depends_on_the_key(app):
     assert identity.fingerprint(VALID[1]) == after
 
 
-def test_fingerprint_is_not_the_encryption_key_stream(app):
+def test_fingerprint_and_encryption_use_different_derived_keys(app):
     # Fingerprint and encryption use keys derived for different purposes from the one secret.
     assert identity._derived_key(b"fingerprint") != identity._derived_key(b"encryption")
+
+
+def test_spaces_and_hyphens_that_group_the_digits_are_removed():
+    number = VALID[1]
+    grouped = f" {number[:6]} {number[6:14]}-{number[14:]} "
+    assert identity.normalise(grouped) == number
+    assert identity.problem(identity.normalise(grouped)) is None

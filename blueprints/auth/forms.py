@@ -32,7 +32,7 @@ class RegisterForm(FlaskForm):
     )
     id_number = StringField(
         _l("身份证号"), description=_l("仅加密保存，页面上只显示部分号码"),
-        validators=[DataRequired(_l("请填写身份证号")), Length(max=20, message=_l("身份证号应为 18 位"))],
+        validators=[DataRequired(_l("请填写身份证号")), Length(max=40, message=_l("身份证号应为 18 位"))],
     )
     region = SelectField(_l("所在地区"), coerce=int, validate_choice=True)
     employer_name = StringField(_l("工作单位"), validators=[DataRequired(_l("请填写工作单位")), Length(max=128)])

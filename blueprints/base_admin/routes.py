@@ -16,9 +16,8 @@ from blueprints.base_admin.forms import (
     RosterImportForm,
     StatusForm,
 )
-from extensions import db
+from blueprints.common_forms import ActionForm
 from models import CourseStatus
-from services import audit as audit_service
 from services import base_admin as queries
 from services import bases as base_service
 from services import courses as course_service
@@ -174,7 +173,7 @@ def roster(base_id: int, course_id: int):
     course = _load_course(base, course_id)
     return render_template(
         "base_admin/roster.html", base=base, course=course, roster=roster_service.roster(course),
-        action_form=StatusForm(), days=roster_service.course_days(course),
+        action_form=ActionForm(), days=roster_service.course_days(course),
     )
 
 
@@ -182,7 +181,7 @@ def roster(base_id: int, course_id: int):
 def roster_complete(base_id: int, course_id: int):
     base = _load_base(base_id)
     course = _load_course(base, course_id)
-    if not StatusForm().validate_on_submit() and not request.form.getlist("enrollment"):
+    if not ActionForm().validate_on_submit():
         abort(400)
     ids = [int(v) for v in request.form.getlist("enrollment") if v.isdigit()]
     try:
@@ -237,7 +236,8 @@ def roster_import(base_id: int, course_id: int):
         else:
             data = upload.read(current_app.config["ROSTER_MAX_BYTES"] + 1)
             if len(data) > current_app.config["ROSTER_MAX_BYTES"]:
-                form.roster.errors.append(_("文件不能超过 %(n)s MB", n=current_app.config["ROSTER_MAX_BYTES"] // 2**20))
+                limit = current_app.config["ROSTER_MAX_BYTES"] / 2**20
+                form.roster.errors.append(_("文件不能超过 %(n)s MB", n=f"{limit:g}"))
             else:
                 try:
                     result = roster_service.import_completions(current_user, course, data)
@@ -258,10 +258,8 @@ def roster_import(base_id: int, course_id: int):
 def roster_export(base_id: int, course_id: int):
     base = _load_base(base_id)
     course = _load_course(base, course_id)
-    audit_service.record(current_user, "course.export_roster", course, base_id=base.id)
-    db.session.commit()
     return send_file(
-        io.BytesIO(roster_service.export_xlsx(course)), as_attachment=True,
+        io.BytesIO(roster_service.export_xlsx(current_user, course)), as_attachment=True,
         download_name=f"{course.title}-名单.xlsx",
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )

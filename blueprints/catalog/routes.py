@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from blueprints.catalog import bp
 from blueprints.catalog.forms import CatalogSearchForm
-from blueprints.learner.forms import ActionForm
+from blueprints.common_forms import ActionForm
 from models import BaseType, Role
 from services import catalog, enrollment, images
 from services import learner as learner_queries

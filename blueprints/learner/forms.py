@@ -1,13 +1,9 @@
-"""Learners' forms: enroll and cancel (CSRF only), rating."""
+"""Learners' forms: rating a completed course."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
-
-
-class ActionForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""
 
 
 class RatingForm(FlaskForm):

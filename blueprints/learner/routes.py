@@ -4,8 +4,9 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from blueprints.common_forms import ActionForm
 from blueprints.learner import bp
-from blueprints.learner.forms import ActionForm, RatingForm
+from blueprints.learner.forms import RatingForm
 from services import enrollment as enrollment_service
 from services import learner as learner_queries
 from services.errors import DomainError

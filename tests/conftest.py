@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from flask import has_app_context
 from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
 
 from app import create_app
 from extensions import db
@@ -133,6 +134,15 @@ def pg_app(pg_schema, tmp_path):
         db.engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):
+    """Accounts made by the tests get a cheap hash: the default scrypt costs ~0.15 s per account.
+    (Demo accounts and the sign-in check itself still use werkzeug's real functions.)"""
+    monkeypatch.setattr(
+        "models.user.generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1")
+    )
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()
@@ -149,7 +159,7 @@ _serial = count(1)
 
 
 @pytest.fixture
-def make_region():
+def make_region(app):
     def make(name=None, parent=None, **kw):
         n = next(_serial)
         region = Region(
@@ -203,7 +213,7 @@ def make_base(city, make_user):
 
 
 @pytest.fixture
-def make_course():
+def make_course(app):
     def make(base, **kw):
         start = kw.pop("start_date", clock.today() + timedelta(days=10))
         course = Course(

@@ -5,21 +5,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
 from extensions import db
 from models import AuditLog, BaseMembership, Course, CourseStatus, Role, TrainingBase
 from tests.conftest import PASSWORD
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(app, monkeypatch):
-    # Depends on app so that the factories find its context. The default scrypt hash costs ~0.15 s per
-    # account, and this matrix makes many accounts.
-    monkeypatch.setattr(
-        "models.user.generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1")
-    )
-
 
 # Every page of the base admin area; {base} and {course} are filled in per test.
 VALID_COURSE = {

@@ -4,8 +4,6 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from flask import g
-from werkzeug.security import generate_password_hash
 
 from extensions import db
 from models import Role, User
@@ -14,27 +12,6 @@ from tests.conftest import PASSWORD
 
 ID_NUMBER = "11010519491231002X"
 OTHER_ID_NUMBER = "51010419900307123" + identity.check_character("51010419900307123")
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(app, monkeypatch):
-    monkeypatch.setattr(
-        "models.user.generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1")
-    )
-
-
-@pytest.fixture(autouse=True)
-def fresh_user_per_request(app):
-    """Forget the signed-in user that Flask-Login caches in ``g`` before each request.
-
-    The ``app`` fixture keeps one application context open for the whole test, and Flask reuses it for
-    every request, ``g`` included; in production each request starts with an empty ``g``. Without this,
-    a second client (or a replayed cookie) would silently act as whoever signed in last.
-    """
-
-    @app.before_request
-    def forget_cached_user():
-        g.pop("_login_user", None)
 
 
 def form(city, **overrides) -> dict:

@@ -8,21 +8,10 @@ from io import BytesIO
 import pytest
 import sqlalchemy as sa
 from PIL import Image as PILImage
-from werkzeug.security import generate_password_hash
 
 from extensions import db
 from models import AuditLog, BaseStatus, Category, Course, CourseStatus, Image, Mode, Role
 from services import clock
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(app, monkeypatch):
-    # Depends on app so that the factories find its context. The default scrypt hash costs ~0.15 s per
-    # account; these tests only need sign-in to work.
-    monkeypatch.setattr(
-        "models.user.generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1")
-    )
-
 
 # --- helpers --------------------------------------------------------------------------------------------
 

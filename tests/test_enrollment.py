@@ -5,8 +5,6 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from flask import g
-from werkzeug.security import generate_password_hash
 
 from extensions import db
 from models import (
@@ -31,22 +29,6 @@ from tests.conftest import count_queries, login
 
 CONFIRMED, WAITLISTED = EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED
 COMPLETED, CANCELLED = EnrollmentStatus.COMPLETED, EnrollmentStatus.CANCELLED
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(app, monkeypatch):
-    monkeypatch.setattr(
-        "models.user.generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1")
-    )
-
-
-@pytest.fixture(autouse=True)
-def fresh_user_per_request(app):
-    """Forget the user Flask-Login caches in ``g``: the test's open app context is shared by every request."""
-
-    @app.before_request
-    def forget_cached_user():
-        g.pop("_login_user", None)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
 from extensions import db
 from models import Category, EnrollmentStatus, HoursRecord, HoursSource, Role, RuleSet
@@ -12,13 +11,6 @@ from services import clock, demo, enrollment, hours, learner
 
 P, S, E = Category.PUBLIC, Category.PROFESSIONAL, Category.ELECTIVE
 SEEDED_YEARS = (2025, 2026, 2027)
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(app, monkeypatch):
-    monkeypatch.setattr(
-        "models.user.generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1")
-    )
 
 
 @pytest.fixture

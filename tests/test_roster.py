@@ -10,7 +10,6 @@ from itertools import count
 
 import pytest
 import sqlalchemy as sa
-from flask import g
 from openpyxl import Workbook, load_workbook
 from werkzeug.security import generate_password_hash
 
@@ -40,22 +39,6 @@ COMPLETED, CANCELLED = EnrollmentStatus.COMPLETED, EnrollmentStatus.CANCELLED
 BEFORE, START, END, AFTER = date(2025, 12, 1), date(2025, 12, 30), date(2026, 1, 2), date(2026, 1, 5)
 
 _serial = count(1)
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(app, monkeypatch):
-    monkeypatch.setattr(
-        "models.user.generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1")
-    )
-
-
-@pytest.fixture(autouse=True)
-def fresh_user_per_request(app):
-    """Forget the user Flask-Login caches in ``g``: the test's open app context is shared by every request."""
-
-    @app.before_request
-    def forget_cached_user():
-        g.pop("_login_user", None)
 
 
 def at(monkeypatch, day: date) -> None:

@@ -4,7 +4,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, flash, redirect, render_template, request
-from flask_babel import format_date
+from flask_babel import format_date, format_datetime
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -65,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.base_admin import bp as base_admin_bp
     from blueprints.catalog import bp as catalog_bp
     from blueprints.learner import bp as learner_bp
+    from blueprints.regulator import bp as regulator_bp
 
     @app.route("/favicon.ico")
     def favicon():
@@ -77,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(base_admin_bp)
     app.register_blueprint(learner_bp)
+    app.register_blueprint(regulator_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -120,6 +122,10 @@ def register_template_helpers(app: Flask) -> None:
     @app.template_filter("cn_date")
     def cn_date(value):
         return format_date(value, "yyyy年M月d日") if value else ""
+
+    @app.template_filter("local_datetime")
+    def local_datetime(value):
+        return format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
 
     @app.template_filter("yuan")
     def yuan(value):

@@ -21,3 +21,31 @@ def register(app: Flask) -> None:
         counts = seed_demo()
         click.echo("演示数据已就绪：" + "，".join(f"{k} {v}" for k, v in counts.items()))
         click.echo(f"演示账号密码：{DEMO_PASSWORD}（见 README）")
+
+    @app.cli.command("evaluate")
+    @click.option("--year", type=int, required=True, help="评估年度")
+    @click.option("--region", "region_code", default=None, help="地区代码，如 510100；不填则评估全部基地")
+    @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None, help="写出 XLSX 文件")
+    def evaluate_command(year, region_code, out):
+        """Run the annual evaluation (the same computation as the regulator's page) and print it."""
+        import sqlalchemy as sa
+
+        from extensions import db
+        from models import Region
+        from services import evaluation, exports
+
+        region = None
+        if region_code:
+            region = db.session.execute(sa.select(Region).where(Region.code == region_code)).scalar_one_or_none()
+            if region is None:
+                raise click.BadParameter(f"没有代码为 {region_code} 的地区", param_hint="--region")
+        results = evaluation.compute(year, region.id if region else None)
+        click.echo(f"{year} 年度评估（{region.full_name if region else '全部地区'}）：{len(results)} 个基地")
+        click.echo("基地\t培训人数\t项目\t得分\t建议结论")
+        for r in results:
+            click.echo(f"{r.base.name}\t{r.trainees}\t{r.projects}\t{r.score}\t{r.proposed.label}")
+        if out:
+            title = f"{year}年度继续教育基地评估结果（{region.full_name if region else '全部地区'}，试算）"
+            with open(out, "wb") as handle:
+                handle.write(exports.evaluation_rows_xlsx(title, results))
+            click.echo(f"已写出 {out}")

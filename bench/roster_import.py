@@ -67,7 +67,8 @@ def _setup(n: int) -> tuple[User, list[Course], list[tuple[str, str]]]:
     courses = [
         Course(base=base, title=f"基准课程{k}", category=Category.PROFESSIONAL, field="卫生", hours=16,
                start_date=start, end_date=start + timedelta(days=1), mode=Mode.OFFLINE, place="教室",
-               audience="护士", capacity=None, status=CourseStatus.PUBLISHED, search_tokens="")
+               audience="护士", capacity=None, status=CourseStatus.PUBLISHED, search_tokens="",
+               plan_status="approved")
         for k in range(2)
     ]
     db.session.add_all([region, base, admin, *courses])

@@ -1,16 +1,29 @@
 """The data model. Importing this package registers every table on db.metadata."""
 
 from models.audit import AuditLog
-from models.course import FIELDS, Category, Course, CourseStatus, Mode
+from models.course import FIELDS, Category, Course, CourseStatus, Mode, ProjectType
 from models.enrollment import Attendance, Enrollment, EnrollmentSource, EnrollmentStatus
 from models.hours import HoursRecord, HoursSource, Notice, RuleSet
 from models.image import Image
 from models.region import Region, RegionLevel
+from models.regulation import (
+    BaseStatusChange,
+    ClassPlan,
+    Evaluation,
+    EvaluationResult,
+    EvaluationStatus,
+    Outcome,
+    PlanStatus,
+    Rubric,
+    Target,
+)
 from models.training_base import BaseMembership, BaseStatus, BaseType, TrainingBase
 from models.user import Role, User
 
 __all__ = [
     "FIELDS", "Attendance", "AuditLog", "BaseMembership", "BaseStatus", "BaseType", "Category", "Course",
     "CourseStatus", "Enrollment", "EnrollmentSource", "EnrollmentStatus", "HoursRecord", "HoursSource", "Image",
-    "Mode", "Notice", "Region", "RegionLevel", "Role", "RuleSet", "TrainingBase", "User",
+    "Mode", "Notice", "Region", "RegionLevel", "Role", "RuleSet", "TrainingBase", "User", "BaseStatusChange",
+    "ClassPlan", "Evaluation", "EvaluationResult", "EvaluationStatus", "Outcome", "PlanStatus", "ProjectType",
+    "Rubric", "Target",
 ]

@@ -22,6 +22,14 @@ class Mode(LabelledEnum):
     BLENDED = "blended", "线上线下结合"
 
 
+class ProjectType(LabelledEnum):
+    """The three kinds of project of the knowledge-update statistics (notice 004, attachment 3)."""
+
+    JOB_TRAINING = "job_training", "岗位培训项目"
+    URGENT_TALENT = "urgent_talent", "急需紧缺人才培养培训项目"
+    ABROAD = "abroad", "出境（国）培训"
+
+
 class CourseStatus(LabelledEnum):
     DRAFT = "draft", "草稿"
     PUBLISHED = "published", "已发布"
@@ -58,6 +66,8 @@ class Course(db.Model):
             "seats_taken >= 0 AND (capacity IS NULL OR seats_taken <= capacity)", name="seats_within_capacity"
         ),
         sa.Index("ix_course_status_start", "status", "start_date"),
+        # The annual evaluation counts per base the courses that ended in the year.
+        sa.Index("ix_course_base_end", "base_id", "end_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,6 +94,11 @@ class Course(db.Model):
     cover_id: Mapped[int | None] = mapped_column(sa.ForeignKey("image.id"))
     status: Mapped[CourseStatus] = mapped_column(enum_column(CourseStatus), default=CourseStatus.DRAFT)
     cancel_reason: Mapped[str] = mapped_column(sa.String(255), default="")
+    project_type: Mapped[ProjectType] = mapped_column(
+        enum_column(ProjectType), default=ProjectType.JOB_TRAINING, server_default=ProjectType.JOB_TRAINING.value
+    )
+    # The latest class plan's state, kept by services.plans (None: no plan filed).
+    plan_status: Mapped[str | None] = mapped_column(sa.String(16))
     # Title, description and base name cut into the tokens the full-text index holds (services.search).
     search_tokens: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     published_at: Mapped[datetime | None]
@@ -104,6 +119,11 @@ class Course(db.Model):
 
     def can_move_to(self, status: "CourseStatus | str") -> bool:
         return CourseStatus(status) in TRANSITIONS[self.status]
+
+    @property
+    def needs_class_plan(self) -> bool:
+        """A face-to-face professional course opens for enrollment only with an approved class plan."""
+        return self.category == Category.PROFESSIONAL and self.mode in (Mode.OFFLINE, Mode.BLENDED)
 
     @property
     def is_editable(self) -> bool:

@@ -57,6 +57,8 @@ class RuleSet(db.Model):
     # Conversions (notice 000): a day of training is 8 hours; under a day, each whole 45 minutes is 1 hour.
     hours_per_day: Mapped[int] = mapped_column(default=8, server_default="8")
     minutes_per_hour: Mapped[int] = mapped_column(default=45, server_default="45")
+    # A face-to-face professional course files its class plan within this many days before it starts (001).
+    plan_window_days: Mapped[int] = mapped_column(default=30, server_default="30")
     source: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
 
     region = relationship("Region")

@@ -19,13 +19,17 @@ from models import (
     BaseMembership,
     BaseType,
     Category,
+    ClassPlan,
     Course,
     CourseStatus,
     Mode,
+    PlanStatus,
     Region,
     RegionLevel,
     Role,
+    Rubric,
     RuleSet,
+    Target,
     TrainingBase,
     User,
 )
@@ -36,6 +40,7 @@ from services.courses import refresh_search_tokens
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEMO_PASSWORD = "Jidi-demo-2026"
 DEMO_LEARNER_PHONE = "13900000001"
+RUBRIC_YEARS = (2025, 2026, 2027)
 
 # Regions of the four notices (GB/T 2260 codes): Guangdong (000, 001), Henan (002), Chengdu (003), Yantai (004).
 REGIONS = (
@@ -219,8 +224,37 @@ def seed_reference() -> dict[str, Region]:
                 hours_per_day=int(row["hours_per_day"]), minutes_per_hour=int(row["minutes_per_hour"]),
                 source=row["source"], **numbers,
             )
+    with open(DATA_DIR / "targets.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            region_id = regions[row["region_code"]].id if row["region_code"] else None
+            _get_or_add(
+                Target, {"base_type": BaseType(row["base_type"]), "year": int(row["year"]), "region_id": region_id},
+                min_trainees=int(row["min_trainees"]), min_projects=int(row["min_projects"]),
+            )
+    for year in RUBRIC_YEARS:
+        _get_or_add(Rubric, {"year": year})  # the model's defaults: weights 30/20/20/15/15, keep 75, exit 50
     db.session.commit()
     return regions
+
+
+def _seed_demo_regulation(regions: dict[str, Region], new_courses: list[Course]) -> None:
+    """Chengdu's own city-level targets, and class plans for the demo courses just added that are face to
+    face and professional: approved for all but each tenth, which waits in the regulator's queue."""
+    regulator = db.session.execute(sa.select(User).filter_by(email=REGULATORS[0][0])).scalar_one()
+    for year in RUBRIC_YEARS:
+        _get_or_add(Target, {"base_type": BaseType.CITY, "year": year, "region_id": regions["510100"].id},
+                    min_trainees=300, min_projects=2, set_by_id=regulator.id)
+    for number, course in enumerate(c for c in new_courses if c.needs_class_plan):
+        approved = number % 10 != 9
+        db.session.add(ClassPlan(
+            course_id=course.id, start_date=course.start_date, end_date=course.end_date, place=course.place,
+            teachers="张教授（主任医师）、李老师（副教授）", syllabus="第一天：理论讲授\n第二天：实操演练与考核",
+            expected_trainees=course.capacity or 50, filed_by_id=course.created_by_id,
+            status=PlanStatus.APPROVED if approved else PlanStatus.PENDING,
+            decided_by_id=regulator.id if approved else None, decided_at=utcnow() if approved else None,
+        ))
+        course.plan_status = (PlanStatus.APPROVED if approved else PlanStatus.PENDING).value
+    db.session.commit()
 
 
 def seed_demo() -> dict:
@@ -242,6 +276,7 @@ def seed_demo() -> dict:
         learner.professional_title = "中级"
 
     today = clock.today()
+    new_courses: list[Course] = []
     with open(DATA_DIR / "seed-bases.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     for index, row in enumerate(rows):
@@ -285,7 +320,9 @@ def seed_demo() -> dict:
             course.published_at = utcnow() if course.status == CourseStatus.PUBLISHED else None
             refresh_search_tokens(course, base)
             db.session.add(course)
+            new_courses.append(course)
     db.session.commit()
+    _seed_demo_regulation(regions, new_courses)
     return {
         "regions": db.session.scalar(sa.select(sa.func.count(Region.id))),
         "bases": db.session.scalar(sa.select(sa.func.count(TrainingBase.id))),

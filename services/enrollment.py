@@ -24,6 +24,7 @@ from models import (
 )
 from models._common import utcnow
 from models.enrollment import ACTIVE
+from models.regulation import PlanStatus
 from services import audit, clock, hours
 from services.errors import DomainError, NotAllowed
 from services.locking import locked
@@ -48,6 +49,8 @@ def _enrollable_problem(course: Course) -> str | None:
         return "该课程未开放报名"
     if course.start_date <= clock.today():
         return "课程已开始，不能再报名"
+    if course.needs_class_plan and course.plan_status != PlanStatus.APPROVED.value:
+        return "该面授专业课程的办班计划尚未获人社部门批准，暂不接受报名"
     return None
 
 

@@ -166,7 +166,7 @@ def test_learners_enroll_wait_get_promoted_and_see_completed_hours(app, site, pa
     course = Course(
         base=base, title="急救护理实训班", category=Category.PROFESSIONAL, field="卫生", hours=16,
         start_date=start, end_date=start + timedelta(days=1), mode=Mode.OFFLINE, place="实训中心 101",
-        audience="护理人员", capacity=1, status=CourseStatus.PUBLISHED, contact_person="张老师",
+        audience="护理人员", capacity=1, status=CourseStatus.PUBLISHED, plan_status="approved", contact_person="张老师",
         contact_phone="028-61234567",
     )
     refresh_search_tokens(course, base)

@@ -121,3 +121,19 @@ class RosterImportForm(FlaskForm):
 
 class AttendanceForm(FlaskForm):
     """Attendance for one day: the present enrollment ids come as a list of checkboxes."""
+
+
+class ClassPlanForm(FlaskForm):
+    start_date = DateField(_l("开班日期"), validators=[InputRequired(_l("请选择开班日期"))])
+    end_date = DateField(_l("结束日期"), validators=[InputRequired(_l("请选择结束日期"))])
+    place = StringField(_l("培训地点"), validators=[_required("培训地点"), Length(max=255)])
+    teachers = TextAreaField(_l("授课教师"), validators=[_required("授课教师"), Length(max=2000)])
+    syllabus = TextAreaField(_l("课程安排"), validators=[_required("课程安排"), Length(max=10000)])
+    expected_trainees = IntegerField(
+        _l("预计培训人数"),
+        validators=[InputRequired(_l("请填写预计人数")), NumberRange(1, 100_000, _l("人数应在 1 到 100000 之间"))],
+    )
+
+    def validate_end_date(self, field):
+        if self.start_date.data and field.data and field.data < self.start_date.data:
+            raise ValidationError(_l("结束日期不能早于开班日期"))

@@ -11,6 +11,7 @@ from blueprints.base_admin import bp
 from blueprints.base_admin.forms import (
     AttendanceForm,
     CancelForm,
+    ClassPlanForm,
     CourseForm,
     DisclosureForm,
     RosterImportForm,
@@ -22,6 +23,8 @@ from services import base_admin as queries
 from services import bases as base_service
 from services import courses as course_service
 from services import enrollment as enrollment_service
+from services import evaluation as evaluation_service
+from services import plans as plan_service
 from services import roster as roster_service
 from services.errors import DomainError, ImageRejected
 
@@ -263,3 +266,31 @@ def roster_export(base_id: int, course_id: int):
         download_name=f"{course.title}-名单.xlsx",
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
+
+
+@bp.route("/bases/<int:base_id>/courses/<int:course_id>/plan", methods=["GET", "POST"])
+def class_plan(base_id: int, course_id: int):
+    base = _load_base(base_id)
+    course = _load_course(base, course_id)
+    form = ClassPlanForm()
+    if request.method == "GET":
+        form.start_date.data, form.end_date.data = course.start_date, course.end_date
+        form.place.data, form.expected_trainees.data = course.place, course.capacity
+    if form.validate_on_submit():
+        data = {name: form[name].data for name in
+                ("start_date", "end_date", "place", "teachers", "syllabus", "expected_trainees")}
+        try:
+            plan_service.file_plan(current_user, course, data)
+        except DomainError as error:
+            _show_error(form, error)
+        else:
+            flash(_("办班计划已提交，等待人社部门审核"), "success")
+            return redirect(url_for(".class_plan", base_id=base_id, course_id=course_id))
+    return render_template("base_admin/class_plan.html", base=base, course=course, form=form,
+                           plans=plan_service.plans_of(course), problem=plan_service.filing_problem(course))
+
+
+@bp.route("/bases/<int:base_id>/compliance")
+def compliance(base_id: int):
+    base = _load_base(base_id)
+    return render_template("base_admin/compliance.html", base=base, compliance=evaluation_service.compliance(base))

@@ -7,7 +7,7 @@ from blueprints.catalog import bp
 from blueprints.catalog.forms import CatalogSearchForm
 from blueprints.common_forms import ActionForm
 from models import BaseType, Role
-from services import catalog, enrollment, images
+from services import catalog, clock, enrollment, evaluation, images
 from services import learner as learner_queries
 
 
@@ -64,3 +64,13 @@ def media(key: str, variant: str):
     response = send_file(path, mimetype=content_type, max_age=86400 * 30)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.route("/list")
+@bp.route("/list/<int:year>")
+def published_list(year: int | None = None):
+    years = evaluation.published_years()
+    if year is None:
+        year = years[0] if years else clock.today().year
+    return render_template("catalog/published_list.html", year=year, years=years,
+                           grouped=evaluation.published_list(year), types=list(BaseType))

@@ -1,0 +1,15 @@
+"""Regulators' area: the base registry, class plans, targets, the annual evaluation and exports.
+
+A regulator sees the bases of their region (a province regulator, every city below it); anything
+outside answers 404.
+"""
+
+from flask import Blueprint
+
+from blueprints.access import require_role
+from models import Role
+
+bp = Blueprint("regulator", __name__, url_prefix="/regulator")
+bp.before_request(require_role(Role.REGULATOR))
+
+from blueprints.regulator import routes  # noqa: E402,F401

@@ -1,0 +1,64 @@
+"""Regulators' forms."""
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+
+from models import BaseStatus, BaseType, Outcome
+
+
+class DesignateForm(FlaskForm):
+    name = StringField(_l("基地名称"), validators=[DataRequired(_l("请填写基地名称")), Length(max=128)])
+    type = SelectField(_l("基地类型"), choices=BaseType.choices())
+    region = SelectField(_l("所在地区"), coerce=int)
+    admin_emails = TextAreaField(
+        _l("管理员邮箱"), description=_l("每行一个；尚无账号的将新建基地管理员账号，初始密码只显示一次"),
+        validators=[DataRequired(_l("请至少填写一位管理员的邮箱"))],
+    )
+
+    def validate_admin_emails(self, field):
+        emails = self.emails()
+        if not emails:
+            raise ValidationError(_l("请至少填写一位管理员的邮箱"))
+        for email in emails:
+            try:
+                validate_email(email, check_deliverability=False)
+            except EmailNotValidError as error:
+                raise ValidationError(_l("邮箱格式不正确：%(e)s", e=email)) from error
+
+    def emails(self) -> list[str]:
+        raw = (self.admin_emails.data or "").replace(",", "\n").replace("，", "\n").split()
+        return list(dict.fromkeys(e.strip().lower() for e in raw if e.strip()))
+
+
+class StatusChangeForm(FlaskForm):
+    status = SelectField(_l("新状态"), choices=BaseStatus.choices())
+    reason = TextAreaField(_l("原因"), validators=[DataRequired(_l("请填写变更原因")), Length(max=2000)])
+
+
+class PlanDecisionForm(FlaskForm):
+    decision = SelectField(choices=[("approve", _l("批准")), ("reject", _l("驳回"))])
+    reason = StringField(_l("意见"), validators=[Length(max=1000)])
+
+
+class TargetForm(FlaskForm):
+    base_type = SelectField(_l("基地类型"), choices=BaseType.choices(), default=BaseType.CITY.value)
+    year = IntegerField(_l("年度"), validators=[InputRequired(_l("请填写年度")), NumberRange(2000, 2100)])
+    min_trainees = IntegerField(
+        _l("培训人数目标"), validators=[InputRequired(_l("请填写人数")), NumberRange(0, 10_000_000, _l("不能为负数"))]
+    )
+    min_projects = IntegerField(
+        _l("培训项目目标"), validators=[InputRequired(_l("请填写项目数")), NumberRange(0, 100_000, _l("不能为负数"))]
+    )
+
+
+class RunEvaluationForm(FlaskForm):
+    year = IntegerField(_l("年度"), validators=[InputRequired(_l("请填写年度")), NumberRange(2000, 2100)])
+    region = SelectField(_l("地区"), coerce=int)
+
+
+class OverrideForm(FlaskForm):
+    outcome = SelectField(_l("结论"), choices=Outcome.choices())
+    reason = StringField(_l("调整理由"), validators=[Length(max=1000)])

@@ -1,0 +1,204 @@
+"""Regulator views: thin, one service call each; anything outside the regulator's region is 404."""
+
+import io
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from blueprints.common_forms import ActionForm
+from blueprints.regulator import bp
+from blueprints.regulator.forms import (
+    DesignateForm,
+    OverrideForm,
+    PlanDecisionForm,
+    RunEvaluationForm,
+    StatusChangeForm,
+    TargetForm,
+)
+from models import BaseStatus, BaseType, Outcome
+from services import clock, evaluation, exports, plans, registry, scope
+from services.errors import DomainError, NotAllowed
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx(data: bytes, name: str):
+    return send_file(io.BytesIO(data), as_attachment=True, download_name=name, mimetype=XLSX)
+
+
+def _load_base(base_id: int):
+    base = scope.base_in_scope(current_user, base_id)
+    if base is None:
+        abort(404)
+    return base
+
+
+def _year_arg() -> int:
+    year = request.args.get("year", "")
+    return int(year) if year.isdigit() and 2000 <= int(year) <= 2100 else clock.today().year
+
+
+@bp.route("/")
+def index():
+    run_form = RunEvaluationForm(year=clock.today().year)
+    run_form.region.choices = [(r.id, r.full_name) for r in scope.regions_in_scope(current_user)]
+    return render_template(
+        "regulator/index.html", bases=scope.bases_overview(current_user), plans=plans.pending_plans(current_user),
+        evaluations=evaluation.evaluations_of(current_user), run_form=run_form, year=clock.today().year,
+    )
+
+
+@bp.route("/bases/new", methods=["GET", "POST"])
+def designate():
+    form = DesignateForm()
+    form.region.choices = [(r.id, r.full_name) for r in scope.regions_in_scope(current_user)]
+    if form.validate_on_submit():
+        data = {"name": form.name.data, "type": form.type.data, "region_id": form.region.data,
+                "admin_emails": form.emails()}
+        try:
+            base, passwords = registry.designate_base(current_user, data)
+        except NotAllowed:
+            abort(404)
+        except DomainError as error:
+            form[error.field or "name"].errors.append(error.message)
+        else:
+            flash(_("已认定基地：%(name)s", name=base.name), "success")
+            for email, password in passwords.items():
+                flash(_("新建管理员账号 %(email)s 的初始密码：%(pw)s（只显示这一次，请转交管理员）",
+                        email=email, pw=password), "warning")
+            return redirect(url_for(".base", base_id=base.id))
+    return render_template("regulator/designate.html", form=form)
+
+
+@bp.route("/bases/<int:base_id>")
+def base(base_id: int):
+    base = _load_base(base_id)
+    form = StatusChangeForm(status=base.status.value)
+    return render_template("regulator/base.html", base=base, form=form, history=registry.history(base),
+                           compliance=evaluation.compliance(base))
+
+
+@bp.route("/bases/<int:base_id>/status", methods=["POST"])
+def base_status(base_id: int):
+    base = _load_base(base_id)
+    form = StatusChangeForm()
+    if form.validate_on_submit():
+        try:
+            registry.change_status(current_user, base.id, BaseStatus(form.status.data), form.reason.data)
+        except DomainError as error:
+            form[error.field or "reason"].errors.append(error.message)
+        else:
+            flash(_("基地状态已改为“%(label)s”", label=BaseStatus(form.status.data).label), "success")
+            return redirect(url_for(".base", base_id=base.id))
+    return render_template("regulator/base.html", base=base, form=form, history=registry.history(base),
+                           compliance=evaluation.compliance(base)), 400
+
+
+@bp.route("/plans/<int:plan_id>/decide", methods=["POST"])
+def decide_plan(plan_id: int):
+    form = PlanDecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        plan = plans.decide_plan(current_user, plan_id, form.decision.data == "approve", form.reason.data or "")
+    except LookupError:
+        abort(404)
+    except DomainError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("办班计划“%(title)s”已%(label)s", title=plan.course.title, label=plan.status.label), "success")
+    return redirect(url_for(".index") + "#plans")
+
+
+@bp.route("/targets", methods=["GET", "POST"])
+def targets():
+    form = TargetForm(year=clock.today().year)
+    if form.validate_on_submit():
+        try:
+            registry.set_target(current_user, BaseType(form.base_type.data), form.year.data, form.min_trainees.data,
+                                form.min_projects.data)
+        except DomainError as error:
+            flash(error.message, "danger")
+        else:
+            flash(_("目标已保存"), "success")
+            return redirect(url_for(".targets"))
+    year = form.year.data or clock.today().year
+    rows = [(t, registry.target_for(t, year, current_user.region)) for t in BaseType]
+    return render_template("regulator/targets.html", form=form, rows=rows, year=year)
+
+
+@bp.route("/evaluations", methods=["POST"])
+def run_evaluation():
+    form = RunEvaluationForm()
+    form.region.choices = [(r.id, r.full_name) for r in scope.regions_in_scope(current_user)]
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "danger")
+        return redirect(url_for(".index"))
+    try:
+        result = evaluation.run(current_user, form.year.data, form.region.data)
+    except NotAllowed:
+        abort(404)
+    return redirect(url_for(".evaluation_page", evaluation_id=result.id))
+
+
+@bp.route("/evaluations/<int:evaluation_id>")
+def evaluation_page(evaluation_id: int):
+    found = evaluation.get(current_user, evaluation_id)
+    if found is None:
+        abort(404)
+    return render_template("regulator/evaluation.html", evaluation=found, action_form=ActionForm(),
+                           override_form=OverrideForm(), outcomes=list(Outcome))
+
+
+@bp.route("/evaluations/results/<int:result_id>/override", methods=["POST"])
+def override(result_id: int):
+    form = OverrideForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        result = evaluation.override(current_user, result_id, Outcome(form.outcome.data), form.reason.data or "")
+    except LookupError:
+        abort(404)
+    except DomainError as error:
+        flash(error.message, "danger")
+        return redirect(request.referrer or url_for(".index"))
+    flash(_("已将“%(name)s”的结论调整为“%(label)s”", name=result.base.name, label=result.outcome.label), "success")
+    return redirect(url_for(".evaluation_page", evaluation_id=result.evaluation_id))
+
+
+@bp.route("/evaluations/<int:evaluation_id>/confirm", methods=["POST"])
+def confirm(evaluation_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        evaluation.confirm(current_user, evaluation_id)
+    except LookupError:
+        abort(404)
+    except DomainError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("评估结论已确认并生效"), "success")
+    return redirect(url_for(".evaluation_page", evaluation_id=evaluation_id))
+
+
+@bp.route("/evaluations/<int:evaluation_id>.xlsx")
+def evaluation_export(evaluation_id: int):
+    found = evaluation.get(current_user, evaluation_id)
+    if found is None:
+        abort(404)
+    return _xlsx(exports.evaluation_table(current_user, found), f"{found.year}年度基地评估.xlsx")
+
+
+@bp.route("/exports/catalog.xlsx")
+def export_catalog():
+    year = _year_arg()
+    return _xlsx(exports.project_catalog(current_user, year), f"{year}年度培训项目目录.xlsx")
+
+
+@bp.route("/exports/knowledge-update.xlsx")
+def export_knowledge():
+    year = _year_arg()
+    return _xlsx(exports.knowledge_update_statistics(current_user, year), f"{year}年度知识更新工程统计表.xlsx")

@@ -1,0 +1,374 @@
+"""The annual evaluation of bases, the published list and each base's compliance figures.
+
+The figures are counted by the database (GROUP BY, COUNT DISTINCT) over enrollments and courses; Python
+only sees one row per base. A base's trainees are the distinct learners who completed a course there that
+ended in the year (a learner counts once per base); its projects are the courses that ended in the year
+with at least one completion.
+"""
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from extensions import db
+from models import (
+    BaseStatus,
+    Category,
+    Course,
+    CourseStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Evaluation,
+    EvaluationResult,
+    EvaluationStatus,
+    Mode,
+    Outcome,
+    Region,
+    Rubric,
+    TrainingBase,
+)
+from models._common import utcnow
+from models.enrollment import SEAT_HOLDING
+from models.training_base import DISCLOSURE_FIELDS
+from services import audit, clock, registry, scope
+from services.errors import DomainError, NotAllowed
+
+DISCLOSURE_KEYS = [key for key, _label in DISCLOSURE_FIELDS] + ["contact_phone"]
+
+
+def _year_bounds(year: int) -> tuple[date, date]:
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def figures(year: int, bases_where, until: date | None = None) -> dict[int, dict]:
+    """Per base: trainees, projects, completed and seated enrollments, average rating, overdue plans.
+
+    ``bases_where`` selects the bases (a clause on TrainingBase); ``until`` stops the count at a date
+    (for the figures so far this year). Two GROUP BY queries.
+    """
+    start, end = _year_bounds(year)
+    if until is not None:
+        end = min(end, until)
+    completed = Enrollment.status == EnrollmentStatus.COMPLETED
+    in_scope = Course.base_id.in_(sa.select(TrainingBase.id).where(bases_where))
+    rows = db.session.execute(
+        sa.select(
+            Course.base_id,
+            sa.func.count(sa.distinct(sa.case((completed, Enrollment.learner_id)))),
+            sa.func.count(sa.distinct(sa.case((completed, Course.id)))),
+            sa.func.sum(sa.case((completed, 1), else_=0)),
+            sa.func.sum(sa.case((Enrollment.status.in_(SEAT_HOLDING), 1), else_=0)),
+            sa.func.avg(Enrollment.rating),
+        )
+        .join(Enrollment, Enrollment.course_id == Course.id)
+        .where(in_scope, Course.end_date >= start, Course.end_date <= end)
+        .group_by(Course.base_id)
+    ).all()
+    result = {
+        base_id: {"trainees": trainees, "projects": projects, "completed": done or 0, "seated": seated or 0,
+                  "rating": float(rating) if rating is not None else None, "overdue_plans": 0}
+        for base_id, trainees, projects, done, seated, rating in rows
+    }
+    # Face-to-face professional courses that started in the year without an approved class plan.
+    overdue = db.session.execute(
+        sa.select(Course.base_id, sa.func.count(Course.id))
+        .where(
+            in_scope, Course.category == Category.PROFESSIONAL, Course.mode.in_((Mode.OFFLINE, Mode.BLENDED)),
+            Course.status.in_((CourseStatus.PUBLISHED, CourseStatus.CLOSED)),
+            Course.start_date >= start, Course.start_date <= min(end, clock.today()),
+            sa.or_(Course.plan_status.is_(None), Course.plan_status != "approved"),
+        )
+        .group_by(Course.base_id)
+    ).all()
+    for base_id, count in overdue:
+        result.setdefault(base_id, {"trainees": 0, "projects": 0, "completed": 0, "seated": 0, "rating": None})
+        result[base_id]["overdue_plans"] = count
+    return result
+
+
+def rubric_for(year: int) -> Rubric:
+    """The year's rubric, else the latest earlier one, else the defaults."""
+    rubric = db.session.execute(
+        sa.select(Rubric).where(Rubric.year <= year).order_by(Rubric.year.desc()).limit(1)
+    ).scalar_one_or_none()
+    if rubric is not None:
+        return rubric
+    defaults = {c.name: c.default.arg for c in Rubric.__table__.columns if c.default is not None}
+    return Rubric(year=year, **defaults)
+
+
+def _ratio(value: int, target: int | None) -> float:
+    if not target:
+        return 100.0 if value > 0 else 0.0
+    return min(value / target, 1.0) * 100
+
+
+def disclosure_rate(base: TrainingBase) -> float:
+    filled = sum(1 for key in DISCLOSURE_KEYS if (getattr(base, key) or "").strip())
+    return round(100 * filled / len(DISCLOSURE_KEYS), 1)
+
+
+def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> tuple[float, Outcome, bool]:
+    """The weighted score (0–100), the proposed outcome and whether a target was missed."""
+    target_trainees = target.min_trainees if target else None
+    target_projects = target.min_projects if target else None
+    parts = [
+        (rubric.weight_trainees, _ratio(fig["trainees"], target_trainees)),
+        (rubric.weight_projects, _ratio(fig["projects"], target_projects)),
+        (rubric.weight_completion, 100 * fig["completed"] / fig["seated"] if fig["seated"] else 0.0),
+        (rubric.weight_rating, fig["rating"] / 5 * 100 if fig["rating"] is not None else rubric.unrated_score),
+        (rubric.weight_disclosure, disclosure),
+    ]
+    total_weight = sum(w for w, _v in parts) or 1
+    score = sum(w * v for w, v in parts) / total_weight - rubric.penalty_per_overdue_plan * fig["overdue_plans"]
+    score = round(max(0.0, min(100.0, score)), 1)
+    missed = (target_trainees is not None and fig["trainees"] < target_trainees) or (
+        target_projects is not None and fig["projects"] < target_projects
+    )
+    if missed:
+        outcome = Outcome.RECTIFY if score >= rubric.exit_threshold else Outcome.EXIT
+    elif score >= rubric.keep_threshold:
+        outcome = Outcome.KEEP
+    elif score >= rubric.exit_threshold:
+        outcome = Outcome.RECTIFY
+    else:
+        outcome = Outcome.EXIT
+    return score, outcome, missed
+
+
+def _empty_figures() -> dict:
+    return {"trainees": 0, "projects": 0, "completed": 0, "seated": 0, "rating": None, "overdue_plans": 0}
+
+
+def compute(year: int, region_id: int | None) -> list[EvaluationResult]:
+    """The year's figures, scores and proposed outcomes for the listed bases of a region (and the cities
+    below it), or of every region when ``region_id`` is None; unsaved results, one per base. Bases that
+    had exited, or were designated only after the year, are not evaluated for it."""
+    bases_where = sa.and_(TrainingBase.status != BaseStatus.EXITED,
+                          TrainingBase.created_at < datetime(year + 1, 1, 1))
+    if region_id is not None:
+        bases_where = sa.and_(bases_where, TrainingBase.region_id.in_(scope.region_ids(region_id)))
+    bases = db.session.execute(
+        sa.select(TrainingBase).where(bases_where).options(joinedload(TrainingBase.region)).order_by(TrainingBase.id)
+    ).scalars().all()
+    counted = figures(year, bases_where)
+    rubric = rubric_for(year)
+    results = []
+    for base in bases:
+        fig = counted.get(base.id, _empty_figures())
+        target = registry.target_for(base.type, year, base.region)
+        disclosure = disclosure_rate(base)
+        score, proposed, _missed = score_and_outcome(fig, target, disclosure, rubric)
+        results.append(EvaluationResult(
+            base_id=base.id, base=base, trainees=fig["trainees"], projects=fig["projects"],
+            completion_rate=round(100 * fig["completed"] / fig["seated"], 1) if fig["seated"] else None,
+            average_rating=round(fig["rating"], 2) if fig["rating"] is not None else None,
+            disclosure_rate=disclosure, overdue_plans=fig["overdue_plans"],
+            target_trainees=target.min_trainees if target else None,
+            target_projects=target.min_projects if target else None,
+            score=score, proposed=proposed, final=None, override_reason="",
+        ))
+    return results
+
+
+def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
+    """Evaluate every base of the region (and the cities below it) for the year; a confirmed evaluation is
+    returned unchanged. Re-running a draft recomputes it and keeps the overrides already written.
+
+    :raise NotAllowed: the region is outside the regulator's scope.
+    """
+    region_id = region_id or regulator.region_id
+    if not scope.oversees_region(regulator, region_id):
+        raise NotAllowed("该地区不在您的管辖范围内")
+    evaluation = db.session.execute(
+        sa.select(Evaluation).where(Evaluation.year == year, Evaluation.region_id == region_id)
+    ).scalar_one_or_none()
+    if evaluation is not None and evaluation.status == EvaluationStatus.CONFIRMED:
+        return evaluation
+    kept_overrides = {}
+    if evaluation is None:
+        evaluation = Evaluation(year=year, region_id=region_id, run_by_id=regulator.id)
+        db.session.add(evaluation)
+    else:
+        kept_overrides = {r.base_id: (r.final, r.override_reason) for r in evaluation.results if r.final}
+        evaluation.results.clear()
+        evaluation.run_by_id, evaluation.run_at = regulator.id, utcnow()
+        db.session.flush()
+    results = compute(year, region_id)
+    for result in results:
+        result.final, result.override_reason = kept_overrides.get(result.base_id, (None, ""))
+        evaluation.results.append(result)
+    audit.record(regulator, "evaluation.run", evaluation, details={"year": year, "bases": len(results)})
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another regulator created the same evaluation at the same moment: theirs stands.
+        db.session.rollback()
+        return db.session.execute(
+            sa.select(Evaluation).where(Evaluation.year == year, Evaluation.region_id == region_id)
+        ).scalar_one()
+    return evaluation
+
+
+def get(regulator, evaluation_id: int) -> Evaluation | None:
+    """The evaluation if its region is in the regulator's scope, with results and bases."""
+    evaluation = db.session.execute(
+        sa.select(Evaluation).where(Evaluation.id == evaluation_id)
+        .options(joinedload(Evaluation.results).joinedload(EvaluationResult.base), joinedload(Evaluation.region))
+    ).unique().scalar_one_or_none()
+    if evaluation is None or not scope.oversees_region(regulator, evaluation.region_id):
+        return None
+    return evaluation
+
+
+def override(regulator, result_id: int, outcome: Outcome, reason: str) -> EvaluationResult:
+    """Set a base's outcome against the proposal, with a written reason; choosing the proposal again clears
+    the override.
+
+    :raise LookupError: no such result in the regulator's scope.
+    :raise DomainError: the evaluation is confirmed, no reason, or "keep" for a base that missed a target.
+    """
+    result = db.session.get(EvaluationResult, result_id)
+    if result is None or not scope.oversees_region(regulator, result.evaluation.region_id):
+        raise LookupError(result_id)
+    if result.evaluation.status == EvaluationStatus.CONFIRMED:
+        raise DomainError("评估已确认，不能再修改")
+    if outcome == result.proposed:
+        result.final, result.override_reason = None, ""
+    else:
+        if not reason.strip():
+            raise DomainError("调整评估结论必须填写理由", field="reason")
+        if outcome == Outcome.KEEP and result.missed_target:
+            raise DomainError("未完成年度目标任务的基地不能评为合格", field="outcome")
+        result.final, result.override_reason = outcome, reason.strip()
+    audit.record(regulator, "evaluation.override", result.evaluation, base_id=result.base_id,
+                 details={"proposed": result.proposed.value, "final": outcome.value, "reason": reason.strip()})
+    db.session.commit()
+    return result
+
+
+def confirm(regulator, evaluation_id: int) -> Evaluation:
+    """Confirm the evaluation: its outcomes take effect (exit and rectify change the base's status, keep
+    ends a rectification) and it never changes again. Of two regulators confirming at once, one records.
+
+    :raise LookupError: no such evaluation in the regulator's scope.
+    :raise DomainError: already confirmed.
+    """
+    evaluation = get(regulator, evaluation_id)
+    if evaluation is None:
+        raise LookupError(evaluation_id)
+    won = db.session.execute(
+        sa.update(Evaluation)
+        .where(Evaluation.id == evaluation.id, Evaluation.status == EvaluationStatus.DRAFT)
+        .values(status=EvaluationStatus.CONFIRMED, confirmed_by_id=regulator.id, confirmed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        db.session.rollback()
+        raise DomainError("该评估已确认，不能重复确认")
+    effects = {Outcome.EXIT: BaseStatus.EXITED, Outcome.RECTIFY: BaseStatus.RECTIFYING, Outcome.KEEP: BaseStatus.ACTIVE}
+    for result in evaluation.results:
+        result.final = result.final or result.proposed
+        reason = f"{evaluation.year} 年度评估结论：{result.final.label}"
+        if result.override_reason:
+            reason += f"（{result.override_reason}）"
+        registry.apply_status(regulator, result.base, effects[result.final], reason, evaluation.id)
+    audit.record(regulator, "evaluation.confirm", evaluation, details={
+        "year": evaluation.year, "outcomes": {r.base_id: r.final.value for r in evaluation.results}})
+    db.session.commit()
+    db.session.refresh(evaluation)
+    return evaluation
+
+
+def evaluations_of(regulator) -> list[Evaluation]:
+    return db.session.execute(
+        sa.select(Evaluation).where(Evaluation.region_id.in_(scope.region_ids(regulator.region_id)))
+        .options(joinedload(Evaluation.region)).order_by(Evaluation.year.desc(), Evaluation.id)
+    ).scalars().all()
+
+
+def published_list(year: int) -> dict:
+    """The bases that passed the year's confirmed evaluations (and have not exited since), by type."""
+    rows = db.session.execute(
+        sa.select(TrainingBase)
+        .join(EvaluationResult, EvaluationResult.base_id == TrainingBase.id)
+        .join(Evaluation, Evaluation.id == EvaluationResult.evaluation_id)
+        .where(Evaluation.year == year, Evaluation.status == EvaluationStatus.CONFIRMED,
+               EvaluationResult.final == Outcome.KEEP, TrainingBase.status != BaseStatus.EXITED)
+        .options(joinedload(TrainingBase.region).joinedload(Region.parent))
+        .order_by(TrainingBase.type, TrainingBase.id)
+    ).unique().scalars().all()
+    grouped = {}
+    for base in rows:
+        grouped.setdefault(base.type, []).append(base)
+    return grouped
+
+
+def published_years() -> list[int]:
+    return db.session.execute(
+        sa.select(sa.distinct(Evaluation.year)).where(Evaluation.status == EvaluationStatus.CONFIRMED)
+        .order_by(Evaluation.year.desc())
+    ).scalars().all()
+
+
+@dataclass
+class Compliance:
+    year: int
+    trainees: int
+    projects: int
+    target_trainees: int | None
+    target_projects: int | None
+    projected_trainees: int
+    projected_projects: int
+    monthly_trainees: list[int]  # cumulative distinct trainees at the end of each month so far
+    monthly_projects: list[int]
+
+    @property
+    def warnings(self) -> list[str]:
+        found = []
+        if self.target_trainees is not None and self.projected_trainees < self.target_trainees:
+            found.append(f"按目前进度，全年培训约 {self.projected_trainees} 人，低于目标 {self.target_trainees} 人")
+        if self.target_projects is not None and self.projected_projects < self.target_projects:
+            found.append(f"按目前进度，全年举办项目约 {self.projected_projects} 个，低于目标 {self.target_projects} 个")
+        return found
+
+
+def compliance(base: TrainingBase) -> Compliance:
+    """The base's trainees and projects so far this year against its targets, projected linearly to
+    31 December, with the cumulative monthly series for the chart. Three queries."""
+    today = clock.today()
+    year = today.year
+    start = date(year, 1, 1)
+    completed = sa.and_(Enrollment.status == EnrollmentStatus.COMPLETED, Course.base_id == base.id,
+                        Course.end_date >= start, Course.end_date <= today)
+    month = sa.extract("month", Course.end_date)
+    first = (
+        sa.select(Enrollment.learner_id, sa.func.min(month).label("m"))
+        .join(Course, Course.id == Enrollment.course_id).where(completed).group_by(Enrollment.learner_id)
+        .subquery()
+    )
+    new_trainees = dict(db.session.execute(sa.select(first.c.m, sa.func.count()).group_by(first.c.m)).all())
+    projects = dict(db.session.execute(
+        sa.select(month, sa.func.count(sa.distinct(Course.id)))
+        .join(Enrollment, Enrollment.course_id == Course.id).where(completed).group_by(month)
+    ).all())
+    monthly_trainees, monthly_projects, t_total, p_total = [], [], 0, 0
+    for m in range(1, today.month + 1):
+        t_total += new_trainees.get(m, 0)
+        p_total += projects.get(m, 0)
+        monthly_trainees.append(t_total)
+        monthly_projects.append(p_total)
+    elapsed = (today - start).days + 1
+    length = 366 if calendar.isleap(year) else 365
+    target = registry.target_for(base.type, year, base.region)
+    return Compliance(
+        year=year, trainees=t_total, projects=p_total,
+        target_trainees=target.min_trainees if target else None,
+        target_projects=target.min_projects if target else None,
+        projected_trainees=round(t_total * length / elapsed), projected_projects=round(p_total * length / elapsed),
+        monthly_trainees=monthly_trainees, monthly_projects=monthly_projects,
+    )

@@ -1,0 +1,136 @@
+"""The regulator's base registry: designating bases, changing their status with a reason, targets."""
+
+import secrets
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import BaseMembership, BaseStatus, BaseStatusChange, BaseType, Role, Target, TrainingBase, User
+from services import audit, scope
+from services.errors import DomainError, NotAllowed
+
+
+def _admin_for(email: str, base_name: str) -> tuple[User, str | None]:
+    """The base-admin account for ``email``; a new one gets a one-time password, returned to show once."""
+    user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
+    if user is not None:
+        if user.role != Role.BASE_ADMIN:
+            raise DomainError(f"{email} 已是其他角色的账号，不能指定为基地管理员", field="admin_emails")
+        return user, None
+    password = secrets.token_urlsafe(9)
+    user = User(email=email, name=f"{base_name}管理员", role=Role.BASE_ADMIN)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user, password
+
+
+def designate_base(regulator, data: dict) -> tuple[TrainingBase, dict[str, str]]:
+    """Create a base in the regulator's region with its admins. Returns the base and the one-time
+    passwords of admin accounts created for it ({email: password}).
+
+    :raise NotAllowed: the region is outside the regulator's scope.
+    :raise DomainError: the name is taken, or an email belongs to an account of another role.
+    """
+    if not scope.oversees_region(regulator, data["region_id"]):
+        raise NotAllowed("该地区不在您的管辖范围内")
+    name = data["name"].strip()
+    if db.session.scalar(sa.select(TrainingBase.id).where(TrainingBase.name == name)):
+        raise DomainError("已有同名基地", field="name")
+    base = TrainingBase(name=name, type=BaseType(data["type"]), region_id=data["region_id"],
+                        status=BaseStatus.ACTIVE)
+    db.session.add(base)
+    db.session.flush()
+    passwords = {}
+    for email in data["admin_emails"]:
+        user, password = _admin_for(email, name)
+        db.session.add(BaseMembership(user_id=user.id, base_id=base.id))
+        if password:
+            passwords[email] = password
+    db.session.add(BaseStatusChange(base_id=base.id, from_status=None, to_status=BaseStatus.ACTIVE,
+                                    reason="认定为继续教育基地", actor_id=regulator.id))
+    audit.record(regulator, "base.designate", base, base_id=base.id,
+                 details={"type": base.type.value, "admins": data["admin_emails"]})
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("已有同名基地", field="name") from None
+    return base, passwords
+
+
+def apply_status(actor, base: TrainingBase, status: BaseStatus, reason: str, evaluation_id: int | None = None):
+    """Change the base's status and keep the change; the caller commits. An exited base leaves the public
+    directory and the published list, its courses take no new enrollments, and its admins publish nothing
+    (the models' can_publish / is_listed); its enrollments and records are kept."""
+    if base.status == status:
+        return None
+    change = BaseStatusChange(base_id=base.id, from_status=base.status, to_status=status, reason=reason,
+                              actor_id=actor.id, evaluation_id=evaluation_id)
+    db.session.add(change)
+    old = base.status
+    base.status = status
+    audit.record(actor, "base.status", base, base_id=base.id,
+                 details={"status": [old.value, status.value], "reason": reason})
+    return change
+
+
+def change_status(regulator, base_id: int, status: BaseStatus, reason: str) -> TrainingBase:
+    """Set a base to active, rectifying or exited, with a written reason.
+
+    :raise LookupError: no such base in the regulator's region.
+    :raise DomainError: no reason, or the base already has that status.
+    """
+    base = scope.base_in_scope(regulator, base_id)
+    if base is None:
+        raise LookupError(base_id)
+    if not reason.strip():
+        raise DomainError("请填写变更原因", field="reason")
+    if base.status == status:
+        raise DomainError(f"基地当前已是“{status.label}”状态", field="status")
+    apply_status(regulator, base, status, reason.strip())
+    db.session.commit()
+    return base
+
+
+def history(base: TrainingBase) -> list[BaseStatusChange]:
+    return db.session.execute(
+        sa.select(BaseStatusChange).where(BaseStatusChange.base_id == base.id).order_by(BaseStatusChange.id.desc())
+    ).scalars().all()
+
+
+def target_for(base_type: BaseType, year: int, region) -> Target | None:
+    """The target for a base type and year: the region's (or its province's) own row, else the general."""
+    region_ids = [None] + ([region.parent_id] if region and region.parent_id else []) + ([region.id] if region else [])
+    rows = db.session.execute(
+        sa.select(Target).where(
+            Target.base_type == base_type, Target.year == year,
+            sa.or_(Target.region_id.is_(None), Target.region_id.in_([r for r in region_ids if r is not None])),
+        )
+    ).scalars().all()
+    ranked = sorted(rows, key=lambda t: region_ids.index(t.region_id))
+    return ranked[-1] if ranked else None
+
+
+def set_target(regulator, base_type: BaseType, year: int, min_trainees: int, min_projects: int) -> Target:
+    """Set the target of the regulator's own region for a base type and year (city-level bases' targets
+    are the city's to set; the province-level ones come from the province).
+
+    :raise DomainError: negative numbers.
+    """
+    if min_trainees < 0 or min_projects < 0:
+        raise DomainError("目标不能为负数")
+    target = db.session.execute(
+        sa.select(Target).where(Target.base_type == base_type, Target.year == year,
+                                Target.region_id == regulator.region_id)
+    ).scalar_one_or_none()
+    if target is None:
+        target = Target(base_type=base_type, year=year, region_id=regulator.region_id)
+        db.session.add(target)
+    target.min_trainees, target.min_projects, target.set_by_id = min_trainees, min_projects, regulator.id
+    db.session.flush()
+    audit.record(regulator, "target.set", target, details={"type": base_type.value, "year": year,
+                                                            "trainees": min_trainees, "projects": min_projects})
+    db.session.commit()
+    return target

@@ -35,6 +35,8 @@ def diff(obj, fields) -> dict:
 
 
 def record(actor, action: str, obj, *, base_id: int | None = None, details: dict | None = None) -> AuditLog:
+    # Views pass Flask-Login's current_user, a proxy: record the object behind it.
+    obj = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
     entry = AuditLog(
         actor_id=actor.id if actor is not None else None,
         action=action,

@@ -223,3 +223,102 @@ def test_learners_enroll_wait_get_promoted_and_see_completed_hours(app, site, pa
     shot(second, "second-dashboard-hours")
     for context in (second.context, admin.context):
         context.close()
+
+
+def test_regulator_evaluates_overrides_confirms_and_the_public_pages_follow(app, site, page):
+    import io
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+    from openpyxl import load_workbook
+
+    from models import (
+        BaseType, Category, Course, CourseStatus, Enrollment, EnrollmentStatus, Mode, Region, Role, Target,
+        TrainingBase, User,
+    )
+    from services import clock
+
+    shot = Shots("regulator-evaluation")
+    year = clock.today().year
+    chengdu = db.session.execute(sa.select(Region).filter_by(code="510100")).scalar_one()
+    db.session.execute(sa.delete(Target).where(Target.region_id == chengdu.id, Target.year == year))
+    db.session.add(Target(base_type=BaseType.CITY, year=year, region_id=chengdu.id, min_trainees=3, min_projects=1))
+    passing, failing, spared = (
+        db.session.execute(sa.select(TrainingBase).filter_by(name=name)).scalar_one()
+        for name in ("成都大学继续教育学院", "成都市市政城建培训中心", "成都东软学院")
+    )
+    today = clock.today()
+    course = Course(
+        base=passing, title="年度评估样本课程", category=Category.PUBLIC, field="信息", hours=8,
+        start_date=today - timedelta(days=today.timetuple().tm_yday - 1), end_date=today,
+        mode=Mode.ONLINE, place="线上", audience="全体", capacity=None, status=CourseStatus.PUBLISHED,
+    )
+    db.session.add(course)
+    db.session.flush()
+    for n in range(3):
+        learner = User(name=f"评估学员{n}", email=f"eval{n}@example.com", role=Role.LEARNER,
+                       region_id=chengdu.id, password_hash="x")
+        db.session.add(learner)
+        db.session.flush()
+        db.session.add(Enrollment(course_id=course.id, learner_id=learner.id, status=EnrollmentStatus.COMPLETED))
+    db.session.commit()
+    names = {"passing": passing.name, "failing": failing.name, "spared": spared.name}
+    db.session.rollback()
+
+    page.goto(site.url + "/login")
+    page.get_by_label("手机号或邮箱").fill("regulator.chengdu@jidi.demo")
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.goto(site.url + "/regulator/")
+    page.locator("#run-evaluation").get_by_label("年度").fill(str(year))
+    page.locator("#run-evaluation").get_by_label("地区").select_option(label="四川省成都市")
+    shot(page, "overview")
+    page.get_by_role("button", name="开始评估").click()
+    results = page.locator("#evaluation-results")
+    expect(results.locator(f"tr[data-base='{names['passing']}']")).to_contain_text("合格")
+    expect(results.locator(f"tr[data-base='{names['failing']}']")).to_contain_text("退出")
+    shot(page, "proposals")
+
+    row = results.locator(f"tr[data-base='{names['spared']}']")
+    row.get_by_label(f"结论 {names['spared']}").select_option(label="整改")
+    row.get_by_role("button", name="保存").click()
+    expect(page.locator(".alert-danger")).to_contain_text("调整评估结论必须填写理由")
+    row = page.locator(f"#evaluation-results tr[data-base='{names['spared']}']")
+    row.get_by_label(f"结论 {names['spared']}").select_option(label="整改")
+    row.get_by_label(f"调整理由 {names['spared']}").fill("新建线上平台已投入使用，给予一年整改期")
+    row.get_by_role("button", name="保存").click()
+    expect(page.locator(".alert-success")).to_contain_text("整改")
+    shot(page, "overridden")
+    page.get_by_role("button", name="确认评估结论").click()
+    expect(page.locator("#evaluation-status")).to_have_text("已确认")
+    shot(page, "confirmed")
+
+    with page.expect_download() as download:
+        page.locator("#export-evaluation").click()
+    sheet = load_workbook(io.BytesIO(download.value.path().read_bytes())).active
+    rows = {r[1]: r for r in sheet.iter_rows(min_row=3, values_only=True)}
+    assert rows[names["passing"]][13] == "合格"
+    assert rows[names["failing"]][13] == "退出"
+    assert rows[names["spared"]][13] == "整改" and rows[names["spared"]][14].startswith("新建线上平台")
+
+    page.goto(site.url + "/regulator/")
+    with page.expect_download() as download:
+        page.locator("#export-catalog").click()
+    catalog = load_workbook(io.BytesIO(download.value.path().read_bytes())).active
+    assert [c.value for c in catalog[2]][:3] == ["序号", "承办单位", "培训项目名称"]
+    assert any(r[2] == "年度评估样本课程" for r in catalog.iter_rows(min_row=3, values_only=True))
+
+    visitor = page.context.browser.new_context(locale="zh-CN").new_page()
+    visitor.goto(site.url + "/bases")
+    directory = visitor.locator("main")
+    expect(directory).to_contain_text(names["passing"])
+    expect(directory).to_contain_text(names["spared"])
+    expect(directory).not_to_contain_text(names["failing"])
+    shot(visitor, "directory")
+    visitor.goto(f"{site.url}/list/{year}")
+    listing = visitor.locator("#published-list")
+    expect(listing).to_contain_text(names["passing"])
+    expect(listing).not_to_contain_text(names["failing"])
+    expect(listing).not_to_contain_text(names["spared"])
+    shot(visitor, "published-list")
+    visitor.context.close()

@@ -46,6 +46,7 @@ test: $(VENV)/.installed-dev browser-deps lint
 # Speed targets are measured here, not in timed tests. DATABASE_URL=postgresql+psycopg://… for PostgreSQL.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/roster_import.py
+	$(BIN)/python bench/evaluation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -157,10 +157,11 @@ def compute(year: int, region_id: int | None) -> list[EvaluationResult]:
     ).scalars().all()
     counted = figures(year, bases_where)
     rubric = rubric_for(year)
+    targets = registry.targets_of_year(year)
     results = []
     for base in bases:
         fig = counted.get(base.id, _empty_figures())
-        target = registry.target_for(base.type, year, base.region)
+        target = registry.pick_target(targets, base.type, base.region)
         disclosure = disclosure_rate(base)
         score, proposed, _missed = score_and_outcome(fig, target, disclosure, rubric)
         results.append(EvaluationResult(

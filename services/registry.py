@@ -100,17 +100,20 @@ def history(base: TrainingBase) -> list[BaseStatusChange]:
     ).scalars().all()
 
 
+def targets_of_year(year: int) -> list[Target]:
+    """Every target row of the year (a handful): load once, then pick per base with pick_target."""
+    return db.session.execute(sa.select(Target).where(Target.year == year)).scalars().all()
+
+
+def pick_target(targets: list[Target], base_type: BaseType, region) -> Target | None:
+    """The most specific target for the type: the region's own, else its province's, else the general."""
+    chain = [None] + ([region.parent_id] if region and region.parent_id else []) + ([region.id] if region else [])
+    matching = [t for t in targets if t.base_type == base_type and t.region_id in chain]
+    return max(matching, key=lambda t: chain.index(t.region_id), default=None)
+
+
 def target_for(base_type: BaseType, year: int, region) -> Target | None:
-    """The target for a base type and year: the region's (or its province's) own row, else the general."""
-    region_ids = [None] + ([region.parent_id] if region and region.parent_id else []) + ([region.id] if region else [])
-    rows = db.session.execute(
-        sa.select(Target).where(
-            Target.base_type == base_type, Target.year == year,
-            sa.or_(Target.region_id.is_(None), Target.region_id.in_([r for r in region_ids if r is not None])),
-        )
-    ).scalars().all()
-    ranked = sorted(rows, key=lambda t: region_ids.index(t.region_id))
-    return ranked[-1] if ranked else None
+    return pick_target(targets_of_year(year), base_type, region)
 
 
 def set_target(regulator, base_type: BaseType, year: int, min_trainees: int, min_projects: int) -> Target:

@@ -3,13 +3,33 @@
 Screenshots of every step are kept under artifacts/screenshots/ as test artifacts.
 """
 
+import io
 import shutil
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
 from PIL import Image as PILImage
 from playwright.sync_api import expect, sync_playwright
 
 from extensions import db
+from models import (
+    BaseType,
+    Category,
+    Course,
+    CourseStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Mode,
+    Region,
+    Role,
+    Target,
+    TrainingBase,
+    User,
+)
+from services import clock, identity
+from services.courses import refresh_search_tokens
 from services.demo import DEMO_PASSWORD, seed_demo
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Shots
 
@@ -146,20 +166,10 @@ def _register(page, site, name, phone, id_number, shot, step):
 
 
 def _valid_id(first17: str) -> str:
-    from services import identity
-
     return first17 + identity.check_character(first17)
 
 
 def test_learners_enroll_wait_get_promoted_and_see_completed_hours(app, site, page, browser):
-    from datetime import timedelta
-
-    import sqlalchemy as sa
-
-    from models import Category, Course, CourseStatus, Mode, TrainingBase
-    from services import clock
-    from services.courses import refresh_search_tokens
-
     shot = Shots("learner-journey")
     base = db.session.execute(sa.select(TrainingBase).filter_by(name="成都大学继续教育学院")).scalar_one()
     start = clock.today() + timedelta(days=10)
@@ -226,18 +236,6 @@ def test_learners_enroll_wait_get_promoted_and_see_completed_hours(app, site, pa
 
 
 def test_regulator_evaluates_overrides_confirms_and_the_public_pages_follow(app, site, page):
-    import io
-    from datetime import timedelta
-
-    import sqlalchemy as sa
-    from openpyxl import load_workbook
-
-    from models import (
-        BaseType, Category, Course, CourseStatus, Enrollment, EnrollmentStatus, Mode, Region, Role, Target,
-        TrainingBase, User,
-    )
-    from services import clock
-
     shot = Shots("regulator-evaluation")
     year = clock.today().year
     chengdu = db.session.execute(sa.select(Region).filter_by(code="510100")).scalar_one()

@@ -1,0 +1,735 @@
+"""The annual evaluation: trainees and projects counted by the database at the target boundaries, the rubric
+as data, overrides, confirmation and its effects, concurrency, the published list and `flask evaluate`."""
+
+import re
+import secrets
+import threading
+from datetime import date, datetime, timedelta
+from io import BytesIO
+from itertools import count
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
+
+from extensions import db
+from models import (
+    AuditLog,
+    BaseStatus,
+    BaseStatusChange,
+    BaseType,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    Evaluation,
+    EvaluationResult,
+    EvaluationStatus,
+    Outcome,
+    Role,
+    Rubric,
+    Target,
+    TrainingBase,
+    User,
+)
+from services import demo, evaluation, registry
+from services.errors import DomainError
+from services.exports import EVALUATION_COLUMNS
+from tests.conftest import PASSWORD, count_queries, login
+
+# A year the seeded targets (data/targets.csv) and rubrics cover; bases are made as designated on 1 January.
+YEAR = 2026
+DESIGNATED = datetime(YEAR, 1, 1)
+FULL_DISCLOSURE = {key: "已公开" for key in ("scope", "content", "fee_items", "training_plan", "staff", "rules")}
+CHEAP_HASH = generate_password_hash(PASSWORD, "pbkdf2:sha256:1")
+_bulk = count(1)
+
+
+# --- building data fast -----------------------------------------------------------------------------------
+
+def bulk_learners(n: int) -> list[int]:
+    """``n`` learner accounts inserted in one statement; their ids in order."""
+    tag = f"b{next(_bulk)}x{secrets.token_hex(3)}"
+    first = next(_bulk) * 100_000
+    db.session.execute(sa.insert(User), [
+        {"name": f"学员{i}", "email": f"{tag}-{i}@bulk.example", "phone": f"1{first + i:010d}",
+         "password_hash": CHEAP_HASH, "role": Role.LEARNER, "session_token": secrets.token_urlsafe(16)}
+        for i in range(n)
+    ])
+    for _ in range(n // 100_000 + 1):
+        next(_bulk)
+    db.session.commit()
+    return db.session.scalars(
+        sa.select(User.id).where(User.email.like(f"{tag}-%@bulk.example")).order_by(User.id)
+    ).all()
+
+
+def add_enrollments(course, learner_ids, status=EnrollmentStatus.COMPLETED, rating=None) -> None:
+    """Enrollments of ``learner_ids`` in ``course`` inserted in one statement (completed by default)."""
+    if not learner_ids:
+        return
+    db.session.execute(sa.insert(Enrollment), [
+        {"course_id": course.id, "learner_id": learner_id, "status": status, "source": EnrollmentSource.IMPORT,
+         "rating": rating}
+        for learner_id in learner_ids
+    ])
+    db.session.commit()
+
+
+def spread(courses, learner_ids) -> None:
+    """Each learner completes one of ``courses``, round robin (every course gets one if there are enough)."""
+    for index, course in enumerate(courses):
+        add_enrollments(course, learner_ids[index::len(courses)])
+
+
+@pytest.fixture
+def reference(app):
+    """The reference data every installation loads: regions, targets (data/targets.csv), rubrics."""
+    return demo.seed_reference()
+
+
+@pytest.fixture
+def regulator(make_user, city):
+    return make_user(Role.REGULATOR, region_id=city.id, name="成都市人社局 王科长")
+
+
+@pytest.fixture
+def evaluated_base(make_base):
+    """A base designated at the start of YEAR, its disclosure complete unless told otherwise."""
+
+    def make(base_type=BaseType.PROVINCIAL, disclosure=True, **kw):
+        return make_base(type=base_type, created_at=DESIGNATED, **(FULL_DISCLOSURE if disclosure else {}), **kw)
+
+    return make
+
+
+@pytest.fixture
+def year_courses(make_course):
+    """``n`` face-to-face courses of ``base`` that ran (and ended) in YEAR, with approved class plans."""
+
+    def make(base, n=4, year=YEAR):
+        return [
+            make_course(base, start_date=date(year, 3, 1) + timedelta(days=7 * i),
+                        end_date=date(year, 3, 2) + timedelta(days=7 * i), capacity=None)
+            for i in range(n)
+        ]
+
+    return make
+
+
+def results_by_base(results) -> dict[int, EvaluationResult]:
+    return {r.base_id: r for r in results}
+
+
+def evaluate(base) -> EvaluationResult:
+    return results_by_base(evaluation.compute(YEAR, base.region_id))[base.id]
+
+
+def status_changes(base_id: int) -> list[BaseStatusChange]:
+    return db.session.execute(
+        sa.select(BaseStatusChange).where(BaseStatusChange.base_id == base_id).order_by(BaseStatusChange.id)
+    ).scalars().all()
+
+
+def fresh_base(base_id: int) -> TrainingBase:
+    db.session.expire_all()
+    return db.session.get(TrainingBase, base_id)
+
+
+# --- the target boundaries --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("trainees", "missed", "proposed"), [
+    (1999, True, Outcome.RECTIFY),
+    (2000, False, Outcome.KEEP),
+])
+def test_provincial_base_needs_2000_distinct_trainees(reference, evaluated_base, year_courses, trainees, missed,
+                                                      proposed):
+    base = evaluated_base()
+    spread(year_courses(base), bulk_learners(trainees))
+
+    result = evaluate(base)
+
+    assert (result.trainees, result.projects) == (trainees, 4)
+    assert (result.target_trainees, result.target_projects) == (2000, 4)
+    assert result.missed_target is missed
+    assert result.proposed == proposed
+    # The rest of the work is excellent: the score alone would keep the base, the missed target does not.
+    assert result.score >= 90
+
+
+def test_learner_with_three_completed_courses_at_one_base_counts_once(reference, evaluated_base, year_courses):
+    base, other = evaluated_base(), evaluated_base()
+    courses = year_courses(base, n=3)
+    learner, second = bulk_learners(2)
+    for course in courses:
+        add_enrollments(course, [learner])
+    add_enrollments(courses[0], [second])
+    add_enrollments(year_courses(other, n=1)[0], [learner])
+
+    results = results_by_base(evaluation.compute(YEAR, base.region_id))
+
+    assert (results[base.id].trainees, results[base.id].projects) == (2, 3)
+    # Once per base: the same learner counts again at another base.
+    assert results[other.id].trainees == 1
+
+
+@pytest.mark.parametrize(("projects", "missed", "proposed"), [
+    (3, True, Outcome.RECTIFY),
+    (4, False, Outcome.KEEP),
+])
+def test_provincial_base_needs_4_projects(reference, evaluated_base, year_courses, make_course, projects, missed,
+                                          proposed):
+    base = evaluated_base()
+    learners = bulk_learners(2002)
+    spread(year_courses(base, n=projects), learners[:2000])
+    # Not projects of the year: no completion, only a confirmed seat, ended the year before, ends next year.
+    year_courses(base, n=1)
+    add_enrollments(year_courses(base, n=1)[0], learners[2000:2001], status=EnrollmentStatus.CONFIRMED)
+    add_enrollments(year_courses(base, n=1, year=YEAR - 1)[0], learners[2001:])
+    add_enrollments(year_courses(base, n=1, year=YEAR + 1)[0], learners[2001:])
+
+    result = evaluate(base)
+
+    assert (result.trainees, result.projects) == (2000, projects)
+    assert result.missed_target is missed
+    assert result.proposed == proposed
+
+
+def test_rural_revitalization_base_with_2500_trainees_misses_its_3000(reference, evaluated_base, year_courses):
+    base = evaluated_base(BaseType.RURAL_REVITALIZATION)
+    spread(year_courses(base), bulk_learners(2500))
+
+    result = evaluate(base)
+
+    assert (result.trainees, result.target_trainees) == (2500, 3000)
+    assert result.missed_target
+    assert result.proposed != Outcome.KEEP
+
+
+def test_counting_runs_in_the_same_few_queries_for_10_and_2000_trainees(reference, city, evaluated_base,
+                                                                        year_courses):
+    base = evaluated_base()
+    courses = year_courses(base)
+    learners = bulk_learners(2000)
+    in_city = TrainingBase.region_id == city.id
+    spread(courses, learners[:10])
+
+    with count_queries(db.engine) as small:
+        few = evaluation.figures(YEAR, in_city)
+    with count_queries(db.engine) as small_run:
+        evaluation.compute(YEAR, city.id)
+    spread(courses, learners[10:])
+    with count_queries(db.engine) as large:
+        many = evaluation.figures(YEAR, in_city)
+    with count_queries(db.engine) as large_run:
+        evaluation.compute(YEAR, city.id)
+
+    assert few[base.id]["trainees"] == 10
+    assert many[base.id]["trainees"] == 2000
+    assert len(small) == len(large) <= 3
+    assert len(small_run) == len(large_run)
+
+
+def test_evaluation_runs_in_the_same_number_of_queries_for_2_and_8_bases(reference, city, evaluated_base,
+                                                                         year_courses):
+    """House rule: a page issues a fixed number of queries whatever the data size (here: bases)."""
+    learners = bulk_learners(8)
+    for learner in learners[:2]:
+        add_enrollments(year_courses(evaluated_base(), n=1)[0], [learner])
+    with count_queries(db.engine) as two:
+        assert len(evaluation.compute(YEAR, city.id)) == 2
+    for learner in learners[2:]:
+        add_enrollments(year_courses(evaluated_base(), n=1)[0], [learner])
+    with count_queries(db.engine) as eight:
+        assert len(evaluation.compute(YEAR, city.id)) == 8
+
+    assert len(eight) == len(two), "\n".join(eight)
+
+
+# --- score and outcome: the rubric is data ----------------------------------------------------------------
+
+def test_score_weighs_each_figure_as_the_rubric_says(reference):
+    rubric = evaluation.rubric_for(YEAR)
+    target = Target(base_type=BaseType.PROVINCIAL, year=YEAR, min_trainees=2000, min_projects=4)
+    figures = {"trainees": 2000, "projects": 4, "completed": 1, "seated": 2, "rating": 4.0, "overdue_plans": 1}
+
+    score, outcome, missed = evaluation.score_and_outcome(figures, target, 100.0, rubric)
+
+    # (30×100 + 20×100 + 20×50 + 15×80 + 15×100) / 100 − 5 × 1 overdue plan
+    assert score == 82.0
+    assert (outcome, missed) == (Outcome.KEEP, False)
+
+
+@pytest.mark.parametrize(("keep", "exit_", "expected"), [
+    (75, 50, Outcome.KEEP),
+    (95, 50, Outcome.RECTIFY),
+    (99, 95, Outcome.EXIT),
+])
+def test_outcome_follows_the_thresholds_of_the_years_rubric_row(reference, evaluated_base, year_courses, keep,
+                                                                 exit_, expected):
+    base = evaluated_base()
+    spread(year_courses(base), bulk_learners(2000))
+    db.session.execute(sa.update(Rubric).where(Rubric.year == YEAR).values(keep_threshold=keep, exit_threshold=exit_))
+    db.session.commit()
+
+    result = evaluate(base)
+
+    assert result.score == 94.0  # unrated courses count 60 of 100 for the rating share
+    assert result.proposed == expected
+
+
+def test_changing_a_weight_in_the_database_changes_score_and_outcome(reference, evaluated_base, year_courses):
+    base = evaluated_base(disclosure=False)  # only the contact phone of seven items is public
+    spread(year_courses(base), bulk_learners(2000))
+    before = evaluate(base)
+
+    db.session.execute(sa.update(Rubric).where(Rubric.year == YEAR).values(weight_disclosure=300))
+    db.session.commit()
+    after = evaluate(base)
+
+    assert (before.score, before.proposed) == (81.1, Outcome.KEEP)
+    assert after.score < 50
+    assert after.proposed == Outcome.EXIT
+
+
+def test_missed_target_is_never_keep_even_with_full_marks(reference):
+    rubric = evaluation.rubric_for(YEAR)
+    target = Target(base_type=BaseType.PROVINCIAL, year=YEAR, min_trainees=2000, min_projects=4)
+    figures = {"trainees": 1999, "projects": 4, "completed": 10, "seated": 10, "rating": 5.0, "overdue_plans": 0}
+
+    score, outcome, missed = evaluation.score_and_outcome(figures, target, 100.0, rubric)
+
+    assert score == 100.0
+    assert missed
+    assert outcome == Outcome.RECTIFY
+
+
+# --- running, overriding and confirming ------------------------------------------------------------------
+
+@pytest.fixture
+def three_bases(reference, evaluated_base, year_courses, city):
+    """Bases whose proposals are keep (a rectifying base that now meets its target), rectify (one trainee
+    short) and exit (a city-level base that did nothing and disclosed nothing)."""
+    learners = bulk_learners(2000)
+    kept = evaluated_base(status=BaseStatus.RECTIFYING)
+    spread(year_courses(kept), learners)
+    short = evaluated_base()
+    spread(year_courses(short), learners[:1999])
+    idle = evaluated_base(BaseType.CITY, disclosure=False)
+    return kept, short, idle
+
+
+def test_run_proposes_keep_rectify_and_exit(regulator, three_bases, city):
+    kept, short, idle = three_bases
+
+    found = evaluation.run(regulator, YEAR, city.id)
+
+    results = results_by_base(found.results)
+    assert found.status == EvaluationStatus.DRAFT
+    assert [results[b.id].proposed for b in three_bases] == [Outcome.KEEP, Outcome.RECTIFY, Outcome.EXIT]
+    assert all(r.final is None for r in found.results)
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_override_without_a_reason_is_refused(regulator, three_bases, city, reason):
+    found = evaluation.run(regulator, YEAR, city.id)
+    idle = results_by_base(found.results)[three_bases[2].id]
+
+    with pytest.raises(DomainError, match="理由"):
+        evaluation.override(regulator, idle.id, Outcome.RECTIFY, reason)
+
+    db.session.expire_all()
+    assert db.session.get(EvaluationResult, idle.id).final is None
+
+
+def test_keep_is_refused_for_a_base_that_missed_its_target(regulator, three_bases, city):
+    found = evaluation.run(regulator, YEAR, city.id)
+    short = results_by_base(found.results)[three_bases[1].id]
+
+    with pytest.raises(DomainError, match="不能评为合格"):
+        evaluation.override(regulator, short.id, Outcome.KEEP, "只差一人，酌情合格")
+
+    db.session.expire_all()
+    assert db.session.get(EvaluationResult, short.id).final is None
+
+
+def test_override_with_reason_is_kept_and_choosing_the_proposal_again_clears_it(regulator, three_bases, city):
+    found = evaluation.run(regulator, YEAR, city.id)
+    idle = results_by_base(found.results)[three_bases[2].id]
+
+    evaluation.override(regulator, idle.id, Outcome.RECTIFY, "新认定基地，给予一年整改期")
+    assert (idle.final, idle.override_reason, idle.outcome) == (Outcome.RECTIFY, "新认定基地，给予一年整改期",
+                                                                Outcome.RECTIFY)
+
+    evaluation.override(regulator, idle.id, Outcome.EXIT, "")
+    assert (idle.final, idle.override_reason, idle.outcome) == (None, "", Outcome.EXIT)
+
+
+def test_confirm_applies_outcomes_and_records_each_change_with_the_evaluation(regulator, three_bases, city):
+    kept, short, idle = three_bases
+    found = evaluation.run(regulator, YEAR, city.id)
+    idle_result = results_by_base(found.results)[idle.id]
+    evaluation.override(regulator, idle_result.id, Outcome.RECTIFY, "新认定基地，给予整改期")
+
+    evaluation.confirm(regulator, found.id)
+
+    assert fresh_base(kept.id).status == BaseStatus.ACTIVE  # keep ends a rectification
+    assert fresh_base(short.id).status == BaseStatus.RECTIFYING
+    assert fresh_base(idle.id).status == BaseStatus.RECTIFYING
+    for base, before, after in [(kept, BaseStatus.RECTIFYING, BaseStatus.ACTIVE),
+                                (short, BaseStatus.ACTIVE, BaseStatus.RECTIFYING),
+                                (idle, BaseStatus.ACTIVE, BaseStatus.RECTIFYING)]:
+        (change,) = status_changes(base.id)
+        assert (change.from_status, change.to_status) == (before, after)
+        assert (change.evaluation_id, change.actor_id) == (found.id, regulator.id)
+        assert change.at is not None
+        assert str(YEAR) in change.reason
+    assert "新认定基地，给予整改期" in status_changes(idle.id)[0].reason
+    confirmed = db.session.get(Evaluation, found.id)
+    assert (confirmed.status, confirmed.confirmed_by_id) == (EvaluationStatus.CONFIRMED, regulator.id)
+    assert {r.base_id: r.final for r in confirmed.results} == {
+        kept.id: Outcome.KEEP, short.id: Outcome.RECTIFY, idle.id: Outcome.RECTIFY}
+
+
+def test_confirmed_exit_makes_the_base_exited(regulator, three_bases, city):
+    idle = three_bases[2]
+    found = evaluation.run(regulator, YEAR, city.id)
+
+    evaluation.confirm(regulator, found.id)
+
+    assert fresh_base(idle.id).status == BaseStatus.EXITED
+    (change,) = status_changes(idle.id)
+    assert (change.to_status, change.evaluation_id) == (BaseStatus.EXITED, found.id)
+    assert "退出" in change.reason
+
+
+def test_second_confirm_is_refused_and_changes_nothing(regulator, three_bases, city, make_user):
+    found = evaluation.run(regulator, YEAR, city.id)
+    evaluation.confirm(regulator, found.id)
+    changes = db.session.scalar(sa.select(sa.func.count(BaseStatusChange.id)))
+
+    with pytest.raises(DomainError, match="已确认"):
+        evaluation.confirm(make_user(Role.REGULATOR, region_id=city.id), found.id)
+
+    assert db.session.scalar(sa.select(sa.func.count(BaseStatusChange.id))) == changes
+    assert db.session.get(Evaluation, found.id).confirmed_by_id == regulator.id
+
+
+def test_override_after_confirmation_is_refused(regulator, three_bases, city):
+    found = evaluation.run(regulator, YEAR, city.id)
+    evaluation.confirm(regulator, found.id)
+    short = results_by_base(found.results)[three_bases[1].id]
+
+    with pytest.raises(DomainError, match="已确认"):
+        evaluation.override(regulator, short.id, Outcome.EXIT, "改判")
+
+
+def test_rerunning_a_confirmed_year_changes_nothing(regulator, three_bases, city, year_courses):
+    kept, short, idle = three_bases
+    found = evaluation.run(regulator, YEAR, city.id)
+    evaluation.confirm(regulator, found.id)
+    before = [(r.id, r.base_id, r.trainees, r.projects, r.score, r.final) for r in found.results]
+    changes = db.session.scalar(sa.select(sa.func.count(BaseStatusChange.id)))
+    # New completions arrive after the decision: the short base would now reach its target.
+    add_enrollments(year_courses(short, n=1)[0], bulk_learners(5))
+
+    again = evaluation.run(regulator, YEAR, city.id)
+
+    db.session.expire_all()
+    again = db.session.get(Evaluation, again.id)
+    assert again.id == found.id
+    assert again.status == EvaluationStatus.CONFIRMED
+    assert [(r.id, r.base_id, r.trainees, r.projects, r.score, r.final) for r in again.results] == before
+    assert db.session.scalar(sa.select(sa.func.count(BaseStatusChange.id))) == changes
+    assert db.session.scalar(sa.select(sa.func.count(Evaluation.id))) == 1
+
+
+def test_rerunning_a_draft_recomputes_figures_and_keeps_the_overrides(regulator, three_bases, city, year_courses):
+    kept, short, idle = three_bases
+    found = evaluation.run(regulator, YEAR, city.id)
+    evaluation.override(regulator, results_by_base(found.results)[idle.id].id, Outcome.RECTIFY, "给予整改期")
+    add_enrollments(year_courses(short, n=1)[0], bulk_learners(5))
+
+    again = evaluation.run(regulator, YEAR, city.id)
+
+    results = results_by_base(again.results)
+    assert again.id == found.id
+    assert (results[short.id].trainees, results[short.id].projects) == (2004, 5)
+    assert results[short.id].proposed == Outcome.KEEP
+    assert (results[idle.id].final, results[idle.id].override_reason) == (Outcome.RECTIFY, "给予整改期")
+    assert results[kept.id].final is None
+    assert db.session.scalar(sa.select(sa.func.count(EvaluationResult.id))) == 3
+
+
+def test_rerun_does_not_keep_a_keep_override_for_a_base_that_now_misses_its_target(
+        reference, regulator, city, evaluated_base, year_courses):
+    """A missed target can never be keep: not even through an override written before the target was raised."""
+    base = evaluated_base(BaseType.CITY, disclosure=False)
+    course = year_courses(base, n=1)[0]
+    learners = bulk_learners(10)
+    add_enrollments(course, learners[:1])
+    add_enrollments(course, learners[1:], status=EnrollmentStatus.CONFIRMED)  # nine never finished
+    registry.set_target(regulator, BaseType.CITY, YEAR, 1, 1)
+    found = evaluation.run(regulator, YEAR, city.id)
+    (result,) = found.results
+    assert (result.missed_target, result.proposed) == (False, Outcome.RECTIFY)
+    evaluation.override(regulator, result.id, Outcome.KEEP, "结业率低系疫情所致，酌情合格")
+    registry.set_target(regulator, BaseType.CITY, YEAR, 5, 1)
+
+    again = evaluation.run(regulator, YEAR, city.id)
+
+    (result,) = again.results
+    assert result.missed_target
+    assert result.outcome != Outcome.KEEP
+
+
+def test_confirm_does_not_bring_back_a_base_that_exited_after_the_run(regulator, three_bases, city):
+    kept = three_bases[0]
+    found = evaluation.run(regulator, YEAR, city.id)
+    assert results_by_base(found.results)[kept.id].proposed == Outcome.KEEP
+    registry.change_status(regulator, kept.id, BaseStatus.EXITED, "违规收费，撤销基地资格")
+
+    evaluation.confirm(regulator, found.id)
+
+    assert fresh_base(kept.id).status == BaseStatus.EXITED
+    assert kept.id not in {b.id for rows in evaluation.published_list(YEAR).values() for b in rows}
+
+
+def signed_in(app, user):
+    client = app.test_client()
+    assert login(client, user).status_code == 302
+    return client
+
+
+# --- two regulators confirming at once ----------------------------------------------------------------------
+
+def two_idle_bases_with_a_draft(make_user, make_base, city):
+    """Two bases proposed for exit (nothing done, nothing disclosed) and the draft evaluation of their city."""
+    first = make_base(created_at=DESIGNATED)
+    second = make_base(created_at=DESIGNATED)
+    regulators = [make_user(Role.REGULATOR, region_id=city.id) for _ in range(2)]
+    found = evaluation.run(regulators[0], YEAR, city.id)
+    evaluation.override(regulators[0], results_by_base(found.results)[second.id].id, Outcome.RECTIFY, "整改")
+    return (first, second), regulators, found.id
+
+
+def confirm_at_once(app, monkeypatch, regulator_ids, evaluation_id) -> list[str]:
+    """Each regulator confirms in a thread of their own; both have read the draft before either writes.
+    What each got, sorted."""
+    db.session.commit()
+    both_loaded = threading.Barrier(len(regulator_ids))
+    load = evaluation.get
+
+    def load_then_wait(regulator, wanted_id):
+        found = load(regulator, wanted_id)
+        both_loaded.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(evaluation, "get", load_then_wait)
+    outcomes = []
+
+    def confirm(user_id):
+        with app.app_context():
+            try:
+                evaluation.confirm(db.session.get(User, user_id), evaluation_id)
+                outcomes.append("confirmed")
+            except DomainError as error:
+                outcomes.append(f"refused: {error.message}")
+            except Exception as error:  # noqa: BLE001 - the test reports whatever happened
+                outcomes.append(f"error: {error!r}")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=confirm, args=(user_id,)) for user_id in regulator_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    monkeypatch.setattr(evaluation, "get", load)
+    return sorted(outcomes)
+
+
+def assert_one_decision(bases, evaluation_id):
+    """The evaluation is confirmed once: each base changed status once, by it; one confirmation audited."""
+    db.session.commit()  # end the test's own read transaction: see what the threads wrote
+    db.session.expire_all()
+    for base, status in zip(bases, (BaseStatus.EXITED, BaseStatus.RECTIFYING), strict=True):
+        assert db.session.get(TrainingBase, base.id).status == status
+        (change,) = status_changes(base.id)
+        assert (change.to_status, change.evaluation_id) == (status, evaluation_id)
+    assert db.session.get(Evaluation, evaluation_id).status == EvaluationStatus.CONFIRMED
+    confirmations = sa.select(sa.func.count(AuditLog.id)).where(AuditLog.action == "evaluation.confirm")
+    assert db.session.scalar(confirmations) == 1
+
+
+def test_two_regulators_confirming_at_once_record_one_decision(app, monkeypatch, make_user, make_base, city):
+    assert db.engine.dialect.name == "sqlite" and db.engine.url.database  # a file, shared by the threads
+    bases, regulators, evaluation_id = two_idle_bases_with_a_draft(make_user, make_base, city)
+
+    outcomes = confirm_at_once(app, monkeypatch, [r.id for r in regulators], evaluation_id)
+
+    assert len(outcomes) == 2 and outcomes.count("confirmed") == 1, outcomes
+    assert_one_decision(bases, evaluation_id)
+
+
+def test_the_slower_of_two_regulators_confirming_at_once_is_told_it_is_already_confirmed(app, monkeypatch,
+                                                                                          make_user, make_base, city):
+    """confirm() promises DomainError("已确认") to the loser, whoever calls it (a view, the CLI, a job)."""
+    bases, regulators, evaluation_id = two_idle_bases_with_a_draft(make_user, make_base, city)
+
+    outcomes = confirm_at_once(app, monkeypatch, [r.id for r in regulators], evaluation_id)
+
+    assert outcomes[0] == "confirmed", outcomes
+    assert outcomes[1].startswith("refused: ") and "已确认" in outcomes[1], outcomes
+
+
+def test_two_regulators_posting_confirm_at_once_record_one_decision(app, make_user, make_base, city):
+    bases, regulators, evaluation_id = two_idle_bases_with_a_draft(make_user, make_base, city)
+    clients = [signed_in(app, regulator) for regulator in regulators]
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def post(client):
+        barrier.wait(timeout=10)
+        statuses.append(client.post(f"/regulator/evaluations/{evaluation_id}/confirm").status_code)
+
+    threads = [threading.Thread(target=post, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert statuses == [302, 302]
+    assert_one_decision(bases, evaluation_id)
+
+
+@pytest.mark.postgres
+class TestOnPostgres:
+    @pytest.fixture
+    def app(self, pg_app):
+        """The factories build on ``app``: here it is the PostgreSQL one."""
+        return pg_app
+
+    def test_two_regulators_confirming_at_once_record_one_decision(self, app, monkeypatch, make_user, make_base,
+                                                                    city):
+        assert db.engine.dialect.name == "postgresql"
+        bases, regulators, evaluation_id = two_idle_bases_with_a_draft(make_user, make_base, city)
+
+        outcomes = confirm_at_once(app, monkeypatch, [r.id for r in regulators], evaluation_id)
+
+        assert outcomes[0] == "confirmed", outcomes
+        assert outcomes[1].startswith("refused: ") and "已确认" in outcomes[1], outcomes
+        assert_one_decision(bases, evaluation_id)
+
+    def test_counting_matches_sqlite_on_postgresql(self, reference, evaluated_base, year_courses):
+        base = evaluated_base()
+        courses = year_courses(base)
+        learners = bulk_learners(2000)
+        spread(courses, learners)
+        for course in courses[1:]:  # the first learner completes every course: still one trainee
+            add_enrollments(course, learners[:1])
+
+        result = evaluate(base)
+
+        assert (result.trainees, result.projects, result.proposed) == (2000, 4, Outcome.KEEP)
+
+
+# --- no data, the evaluation page and its export ------------------------------------------------------------
+
+def test_year_without_data_gives_an_empty_table_and_the_page_renders(app, reference, regulator, city,
+                                                                     evaluated_base):
+    evaluated_base()  # designated in YEAR: not evaluated for 2001
+    assert evaluation.compute(2001, city.id) == []
+    client = signed_in(app, regulator)
+
+    response = client.post("/regulator/evaluations", data={"year": "2001", "region": str(city.id)})
+
+    assert response.status_code == 302
+    page = client.get(response.location)
+    assert page.status_code == 200
+    assert "该年度该地区没有需要评估的基地" in page.get_data(as_text=True)
+    found = db.session.execute(sa.select(Evaluation).where(Evaluation.year == 2001)).scalar_one()
+    assert found.results == []
+    assert client.get(f"/regulator/evaluations/{found.id}.xlsx").status_code == 200
+
+
+def test_base_with_no_activity_in_the_year_gets_zeros_not_an_error(reference, evaluated_base):
+    base = evaluated_base(BaseType.CITY)
+
+    result = evaluate(base)
+
+    assert (result.trainees, result.projects, result.completion_rate, result.average_rating) == (0, 0, None, None)
+    assert result.overdue_plans == 0
+
+
+def test_evaluation_page_and_export_show_the_results(app, regulator, three_bases, city):
+    kept, short, idle = three_bases
+    found = evaluation.run(regulator, YEAR, city.id)
+    evaluation.override(regulator, results_by_base(found.results)[idle.id].id, Outcome.RECTIFY, "=HYPERLINK(\"x\")")
+    client = signed_in(app, regulator)
+
+    page = client.get(f"/regulator/evaluations/{found.id}")
+    export = client.get(f"/regulator/evaluations/{found.id}.xlsx")
+
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for base in three_bases:
+        assert f'data-base="{base.name}"' in html
+    sheet = openpyxl.load_workbook(BytesIO(export.data)).active
+    rows = list(sheet.iter_rows(min_row=3, values_only=True))
+    assert [c.value for c in sheet[2]] == EVALUATION_COLUMNS
+    assert [(r[1], r[3], r[5]) for r in rows] == [(kept.name, 2000, 4), (short.name, 1999, 4), (idle.name, 0, 0)]
+    reason_cell = sheet.cell(row=5, column=len(EVALUATION_COLUMNS))
+    assert reason_cell.value == "'=HYPERLINK(\"x\")"
+    assert reason_cell.data_type != "f"
+
+
+# --- the published list -------------------------------------------------------------------------------------
+
+def test_published_list_shows_the_bases_kept_and_hides_exited_ones(app, client, regulator, three_bases, city,
+                                                                   evaluated_base, year_courses):
+    kept, short, idle = three_bases
+    found = evaluation.run(regulator, YEAR, city.id)
+    draft_page = client.get(f"/list/{YEAR}").get_data(as_text=True)
+    evaluation.confirm(regulator, found.id)
+
+    listed = client.get(f"/list/{YEAR}")
+
+    html = listed.get_data(as_text=True)
+    assert listed.status_code == 200
+    assert kept.name not in draft_page  # a draft publishes nothing
+    assert kept.name in html
+    assert short.name not in html and idle.name not in html
+    registry.change_status(regulator, kept.id, BaseStatus.EXITED, "违规颁发证书，撤销基地资格")
+    assert kept.name not in client.get(f"/list/{YEAR}").get_data(as_text=True)
+    assert kept.name not in client.get("/bases").get_data(as_text=True)
+
+
+# --- flask evaluate ------------------------------------------------------------------------------------------
+
+def test_cli_prints_the_bases_and_writes_a_workbook(app, three_bases, city, tmp_path):
+    kept, short, idle = three_bases
+    out = tmp_path / "evaluation.xlsx"
+
+    result = app.test_cli_runner().invoke(args=["evaluate", "--year", str(YEAR), "--region", city.code,
+                                                "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "3 个基地" in lines[0]
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines[2:5]}
+    assert rows[kept.name][1:3] == ["2000", "4"] and rows[kept.name][-1] == Outcome.KEEP.label
+    assert rows[short.name][1:3] == ["1999", "4"] and rows[short.name][-1] == Outcome.RECTIFY.label
+    assert rows[idle.name][-1] == Outcome.EXIT.label
+    sheet = openpyxl.load_workbook(out).active
+    assert [c.value for c in sheet[2]] == EVALUATION_COLUMNS
+    assert [r[1] for r in sheet.iter_rows(min_row=3, values_only=True)] == [kept.name, short.name, idle.name]
+    # A trial run: nothing saved, nothing changed.
+    assert db.session.scalar(sa.select(sa.func.count(Evaluation.id))) == 0
+
+
+def test_cli_with_an_unknown_region_code_fails_with_a_message(app, reference):
+    result = app.test_cli_runner().invoke(args=["evaluate", "--year", str(YEAR), "--region", "000000"])
+
+    assert result.exit_code != 0
+    assert re.search("没有代码为 000000 的地区", result.output)

@@ -31,6 +31,10 @@ class LabelledEnum(str, enum.Enum):
         obj.label = label
         return obj
 
+    def __str__(self) -> str:
+        # The value, as forms and templates expect (a plain str/Enum mix would give "Class.MEMBER").
+        return self._value_
+
     @classmethod
     def choices(cls) -> list[tuple[str, str]]:
         return [(m.value, m.label) for m in cls]

@@ -13,7 +13,7 @@ from services.transaction import unit_of_work
 # The fields a base admin edits in the course form, in the order the audit log reports them.
 EDITABLE_FIELDS = (
     "title", "description", "category", "field", "hours", "start_date", "end_date", "mode", "place",
-    "audience", "capacity", "fee", "fee_standard", "contact_person", "contact_phone", "open_to_city",
+    "audience", "capacity", "fee", "fee_standard", "contact_person", "contact_phone", "open_to_city", "project_type",
 )
 
 

@@ -18,7 +18,7 @@ from wtforms.validators import (
 )
 
 from blueprints.validators import contact_phone
-from models import FIELDS, Category, Mode
+from models import FIELDS, Category, Mode, ProjectType
 
 
 def _required(label):
@@ -30,6 +30,8 @@ class CourseForm(FlaskForm):
     description = TextAreaField(_l("课程简介"), validators=[Optional(), Length(max=5000)])
     category = SelectField(_l("科目类别"), choices=Category.choices(), validators=[InputRequired()])
     field = SelectField(_l("领域"), choices=[(f, f) for f in FIELDS], validators=[InputRequired()])
+    project_type = SelectField(_l("项目类型"), choices=ProjectType.choices(), default=ProjectType.JOB_TRAINING.value,
+                               description=_l("用于知识更新工程统计表"))
     hours = IntegerField(
         _l("学时"), validators=[InputRequired(_l("请填写学时")), NumberRange(1, 500, _l("学时应在 1 到 500 之间"))]
     )
@@ -71,8 +73,10 @@ class CourseForm(FlaskForm):
         data = {name: self[name].data for name in (
             "title", "description", "category", "field", "hours", "start_date", "end_date", "mode", "place",
             "audience", "capacity", "fee", "fee_standard", "contact_person", "contact_phone", "open_to_city",
+            "project_type",
         )}
         data["category"] = Category(data["category"])
+        data["project_type"] = ProjectType(data["project_type"] or ProjectType.JOB_TRAINING.value)
         data["mode"] = Mode(data["mode"])
         for name in ("title", "description", "place", "audience", "fee_standard", "contact_person", "contact_phone"):
             data[name] = (data[name] or "").strip()

@@ -121,6 +121,7 @@ def course_edit(base_id: int, course_id: int):
     if request.method == "GET":
         form.category.data = course.category.value
         form.mode.data = course.mode.value
+        form.project_type.data = course.project_type.value
     if form.validate_on_submit():
         try:
             course_service.update_course(current_user, course, form.course_data(), _uploaded(form.cover))

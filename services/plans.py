@@ -25,6 +25,8 @@ def window_days(course: Course) -> int:
 
 def filing_problem(course: Course) -> str | None:
     """Why a plan cannot be filed for the course today, or None."""
+    if not course.base.can_publish:
+        return "本基地已退出，不能再填报办班计划"
     if not course.needs_class_plan:
         return "只有面授（或线上线下结合）的专业科目课程需要填报办班计划"
     if course.status.value == "cancelled":

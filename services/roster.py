@@ -95,6 +95,8 @@ def record_attendance(actor, course: Course, day: date, present_ids: set[int]) -
 
     :raise DomainError: the day is not a day of the course, or is still in the future.
     """
+    if not course.base.can_publish:
+        raise DomainError("本基地已退出，只能查看历史记录")
     if day not in course_days(course):
         raise DomainError("所选日期不是本课程的培训日")
     if day > clock.today():

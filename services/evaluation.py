@@ -36,6 +36,7 @@ from models.enrollment import SEAT_HOLDING
 from models.training_base import DISCLOSURE_FIELDS
 from services import audit, clock, registry, scope
 from services.errors import DomainError, NotAllowed
+from services.locking import locked
 
 DISCLOSURE_KEYS = [key for key, _label in DISCLOSURE_FIELDS] + ["contact_phone"]
 
@@ -199,9 +200,18 @@ def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
         evaluation.results.clear()
         evaluation.run_by_id, evaluation.run_at = regulator.id, utcnow()
         db.session.flush()
-    results = compute(year, region_id)
+    # A base already decided this year by another confirmed evaluation (say the province's, when this is
+    # the city's) is not decided twice.
+    decided = set(db.session.execute(
+        sa.select(EvaluationResult.base_id).join(Evaluation)
+        .where(Evaluation.year == year, Evaluation.status == EvaluationStatus.CONFIRMED)
+    ).scalars())
+    results = [r for r in compute(year, region_id) if r.base_id not in decided]
     for result in results:
-        result.final, result.override_reason = kept_overrides.get(result.base_id, (None, ""))
+        final, reason = kept_overrides.get(result.base_id, (None, ""))
+        if final == Outcome.KEEP and result.missed_target:
+            final, reason = None, ""  # the figures changed: "keep" is no longer allowed for this base
+        result.final, result.override_reason = final, reason
         evaluation.results.append(result)
     audit.record(regulator, "evaluation.run", evaluation, details={"year": year, "bases": len(results)})
     try:
@@ -259,9 +269,17 @@ def confirm(regulator, evaluation_id: int) -> Evaluation:
     :raise LookupError: no such evaluation in the regulator's scope.
     :raise DomainError: already confirmed.
     """
-    evaluation = get(regulator, evaluation_id)
-    if evaluation is None:
+    if get(regulator, evaluation_id) is None:
         raise LookupError(evaluation_id)
+    with locked(Evaluation, evaluation_id) as evaluation:
+        try:
+            return _confirm_locked(regulator, evaluation)
+        except BaseException:
+            db.session.rollback()
+            raise
+
+
+def _confirm_locked(regulator, evaluation: Evaluation) -> Evaluation:
     won = db.session.execute(
         sa.update(Evaluation)
         .where(Evaluation.id == evaluation.id, Evaluation.status == EvaluationStatus.DRAFT)
@@ -274,6 +292,8 @@ def confirm(regulator, evaluation_id: int) -> Evaluation:
     effects = {Outcome.EXIT: BaseStatus.EXITED, Outcome.RECTIFY: BaseStatus.RECTIFYING, Outcome.KEEP: BaseStatus.ACTIVE}
     for result in evaluation.results:
         result.final = result.final or result.proposed
+        if result.base.status == BaseStatus.EXITED:
+            continue  # exited since the run: the decision is recorded, the base stays out
         reason = f"{evaluation.year} 年度评估结论：{result.final.label}"
         if result.override_reason:
             reason += f"（{result.override_reason}）"

@@ -43,21 +43,19 @@ DESIGNATED = datetime(YEAR, 1, 1)
 FULL_DISCLOSURE = {key: "已公开" for key in ("scope", "content", "fee_items", "training_plan", "staff", "rules")}
 CHEAP_HASH = generate_password_hash(PASSWORD, "pbkdf2:sha256:1")
 _bulk = count(1)
+_phones = count(1)
 
 
 # --- building data fast -----------------------------------------------------------------------------------
 
 def bulk_learners(n: int) -> list[int]:
-    """``n`` learner accounts inserted in one statement; their ids in order."""
+    """``n`` learner accounts inserted in one statement (unique email and phone each); their ids in order."""
     tag = f"b{next(_bulk)}x{secrets.token_hex(3)}"
-    first = next(_bulk) * 100_000
     db.session.execute(sa.insert(User), [
-        {"name": f"学员{i}", "email": f"{tag}-{i}@bulk.example", "phone": f"1{first + i:010d}",
+        {"name": f"学员{i}", "email": f"{tag}-{i}@bulk.example", "phone": f"1{next(_phones):010d}",
          "password_hash": CHEAP_HASH, "role": Role.LEARNER, "session_token": secrets.token_urlsafe(16)}
         for i in range(n)
     ])
-    for _ in range(n // 100_000 + 1):
-        next(_bulk)
     db.session.commit()
     return db.session.scalars(
         sa.select(User.id).where(User.email.like(f"{tag}-%@bulk.example")).order_by(User.id)
@@ -290,6 +288,22 @@ def test_changing_a_weight_in_the_database_changes_score_and_outcome(reference, 
     assert (before.score, before.proposed) == (81.1, Outcome.KEEP)
     assert after.score < 50
     assert after.proposed == Outcome.EXIT
+
+
+def test_completion_rate_and_average_rating_come_from_the_enrollments(reference, evaluated_base, year_courses):
+    base = evaluated_base()
+    courses = year_courses(base)
+    learners = bulk_learners(2600)
+    for index, course in enumerate(courses):
+        add_enrollments(course, learners[:2000][index::4], rating=4)
+    add_enrollments(courses[0], learners[2000:2500], status=EnrollmentStatus.CONFIRMED)  # never finished
+    add_enrollments(courses[1], learners[2500:], status=EnrollmentStatus.CANCELLED)  # left: not counted
+
+    result = evaluate(base)
+
+    assert (result.completion_rate, result.average_rating, result.disclosure_rate) == (80.0, 4.0, 100.0)
+    # (30×100 + 20×100 + 20×80 + 15×80 + 15×100) / 100
+    assert result.score == 93.0
 
 
 def test_missed_target_is_never_keep_even_with_full_marks(reference):

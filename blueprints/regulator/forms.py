@@ -12,7 +12,8 @@ from models import BaseStatus, BaseType, Outcome
 class DesignateForm(FlaskForm):
     name = StringField(_l("基地名称"), validators=[DataRequired(_l("请填写基地名称")), Length(max=128)])
     type = SelectField(_l("基地类型"), choices=BaseType.choices())
-    region = SelectField(_l("所在地区"), coerce=int)
+    # Any region id is accepted here: the service answers for the scope (outside it is a 404).
+    region = SelectField(_l("所在地区"), coerce=int, validate_choice=False)
     admin_emails = TextAreaField(
         _l("管理员邮箱"), description=_l("每行一个；尚无账号的将新建基地管理员账号，初始密码只显示一次"),
         validators=[DataRequired(_l("请至少填写一位管理员的邮箱"))],

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test lint bench browser-deps db seed clean
+.PHONY: run test lint bench system-deps browser-deps db seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +24,30 @@ db: $(VENV)/.installed
 seed: db
 	$(BIN)/flask seed-demo
 
-run: seed
+# Debian packages the site itself needs: an embeddable TrueType CJK font for the PDFs (certificates,
+# registration forms). Installed when missing and running as root; otherwise the command is printed.
+system-deps:
+	@if [ ! -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null; \
+		else \
+			echo "The PDF font is missing: run 'sudo apt-get install fonts-wqy-zenhei'"; exit 1; \
+		fi; \
+	fi
+
+run: system-deps seed
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-# Debian's Chromium (Playwright cannot download browsers here) and a CJK font for readable screenshots.
-browser-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+# What the tests need from Debian: Chromium (Playwright cannot download browsers here), a CJK font for
+# readable screenshots, poppler (pdffonts, pdftotext, pdftoppm) and zbar (decoding the certificate's QR code).
+TEST_TOOLS := /usr/bin/chromium /usr/bin/pdffonts /usr/bin/zbarimg
+browser-deps: system-deps
+	@if ! ls $(TEST_TOOLS) >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				chromium fonts-noto-cjk poppler-utils zbar-tools >/dev/null; \
 		else \
-			echo "Chromium (/usr/bin/chromium) is missing: run 'sudo apt-get install chromium fonts-noto-cjk'"; exit 1; \
+			echo "Missing test tools: run 'sudo apt-get install chromium fonts-noto-cjk poppler-utils zbar-tools'"; exit 1; \
 		fi; \
 	fi
 

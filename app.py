@@ -64,8 +64,10 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.auth import bp as auth_bp
     from blueprints.base_admin import bp as base_admin_bp
     from blueprints.catalog import bp as catalog_bp
+    from blueprints.files import bp as files_bp
     from blueprints.learner import bp as learner_bp
     from blueprints.regulator import bp as regulator_bp
+    from blueprints.reviewer import bp as reviewer_bp
 
     @app.route("/favicon.ico")
     def favicon():
@@ -79,6 +81,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(base_admin_bp)
     app.register_blueprint(learner_bp)
     app.register_blueprint(regulator_bp)
+    app.register_blueprint(reviewer_bp)
+    app.register_blueprint(files_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -28,10 +28,17 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     UPLOAD_FOLDER = str(INSTANCE / "uploads")
     # Requests above this size get a 413 page; images are refused earlier, by the form (IMAGE_MAX_BYTES).
-    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 48 * 1024 * 1024
     IMAGE_MAX_BYTES = 5 * 1024 * 1024
     IMAGE_MAX_PIXELS = 40_000_000
     ROSTER_MAX_BYTES = 10 * 1024 * 1024
+    EVIDENCE_FOLDER = str(INSTANCE / "evidence")
+    EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+    # An embeddable TrueType CJK font for PDFs (Debian's fonts-wqy-zenhei; `make` installs it).
+    PDF_FONT_PATH = os.environ.get("PDF_FONT_PATH", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+    # Shared counters for rate limits (certificate lookups); without it each process counts alone.
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    VERIFY_RATE_LIMIT = 30  # lookups per minute and client address
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     CATALOG_PAGE_SIZE = 20

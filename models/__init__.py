@@ -2,6 +2,18 @@
 
 from models.audit import AuditLog
 from models.course import FIELDS, Category, Course, CourseStatus, Mode, ProjectType
+from models.declaration import (
+    CalendarDay,
+    CalendarDayKind,
+    Certificate,
+    CertificateStatus,
+    Declaration,
+    DeclarationCap,
+    DeclarationKind,
+    DeclarationStatus,
+    Employer,
+    Evidence,
+)
 from models.enrollment import Attendance, Enrollment, EnrollmentSource, EnrollmentStatus
 from models.hours import HoursRecord, HoursSource, Notice, RuleSet
 from models.image import Image
@@ -25,5 +37,6 @@ __all__ = [
     "CourseStatus", "Enrollment", "EnrollmentSource", "EnrollmentStatus", "HoursRecord", "HoursSource", "Image",
     "Mode", "Notice", "Region", "RegionLevel", "Role", "RuleSet", "TrainingBase", "User", "BaseStatusChange",
     "ClassPlan", "Evaluation", "EvaluationResult", "EvaluationStatus", "Outcome", "PlanStatus", "ProjectType",
-    "Rubric", "Target",
+    "Rubric", "Target", "CalendarDay", "CalendarDayKind", "Certificate", "CertificateStatus", "Declaration",
+    "DeclarationCap", "DeclarationKind", "DeclarationStatus", "Employer", "Evidence",
 ]

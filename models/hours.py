@@ -34,6 +34,8 @@ class HoursRecord(db.Model):
     course_id: Mapped[int | None] = mapped_column(sa.ForeignKey("course.id"), index=True)
     # A completion credits once: the enrollment it came from is unique here.
     enrollment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("enrollment.id"), unique=True)
+    # A declaration credits once, at approval.
+    declaration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("declaration.id"), unique=True)
     note: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -59,6 +61,8 @@ class RuleSet(db.Model):
     minutes_per_hour: Mapped[int] = mapped_column(default=45, server_default="45")
     # A face-to-face professional course files its class plan within this many days before it starts (001).
     plan_window_days: Mapped[int] = mapped_column(default=30, server_default="30")
+    # Working days an employer's reviewer has for each declared-hours review step (notice 002).
+    review_working_days: Mapped[int] = mapped_column(default=5, server_default="5")
     source: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
 
     region = relationship("Region")

@@ -39,6 +39,8 @@ class User(UserMixin, db.Model):
     id_number_hmac: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     id_number_masked: Mapped[str] = mapped_column(sa.String(18), default="", server_default="")
     employer_name: Mapped[str] = mapped_column(sa.String(128), default="", server_default="")
+    # The employer record a learner belongs to, or a reviewer reviews for.
+    employer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("employer.id"), index=True)
     sector: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     professional_title: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     # Rotated at sign-out: a session or remember-me cookie carrying an old token no longer signs anyone in.
@@ -47,6 +49,7 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None]
 
     region = relationship("Region")
+    employer = relationship("Employer")
     memberships = relationship("BaseMembership", back_populates="user", cascade="all, delete-orphan")
 
     @property

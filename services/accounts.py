@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import Region, RegionLevel, Role, User
+from models import Employer, Region, RegionLevel, Role, User
 from services import identity
 from services.errors import DomainError
 
@@ -63,3 +63,23 @@ def register_learner(data: dict) -> User:
         db.session.rollback()
         raise DomainError("该手机号、邮箱或身份证号已注册，请直接登录", field="phone") from None
     return user
+
+
+def employers_near(user) -> list[Employer]:
+    """Employers of the user's city and province, for choosing one."""
+    if user.region_id is None:
+        return []
+    region = db.session.get(Region, user.region_id)
+    ids = [region.id] + ([region.parent_id] if region.parent_id else [])
+    return db.session.execute(
+        sa.select(Employer).where(Employer.region_id.in_(ids)).order_by(Employer.name)
+    ).scalars().all()
+
+
+def set_employer(user, employer_id: int) -> None:
+    """:raise DomainError: an employer not offered to the user."""
+    employer = next((e for e in employers_near(user) if e.id == employer_id), None)
+    if employer is None:
+        raise DomainError("请选择列表中的工作单位", field="employer")
+    user.employer_id, user.employer_name = employer.id, employer.name
+    db.session.commit()

@@ -6,7 +6,7 @@ again (as `make run` does each time) adds nothing and overwrites no edit made in
 
 import csv
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -18,10 +18,15 @@ from extensions import db
 from models import (
     BaseMembership,
     BaseType,
+    CalendarDay,
+    CalendarDayKind,
     Category,
     ClassPlan,
     Course,
     CourseStatus,
+    DeclarationCap,
+    DeclarationKind,
+    Employer,
     Mode,
     PlanStatus,
     Region,
@@ -41,6 +46,15 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEMO_PASSWORD = "Jidi-demo-2026"
 DEMO_LEARNER_PHONE = "13900000001"
 RUBRIC_YEARS = (2025, 2026, 2027)
+DEMO_EMPLOYERS = (
+    ("成都市第一人民医院", "510100"), ("成都市第三人民医院", "510100"), ("成都高新区社区卫生服务中心", "510100"),
+    ("烟台市芝罘区人民医院", "370600"), ("烟台市农业技术推广中心", "370600"),
+)
+DEMO_REVIEWERS = (
+    ("reviewer.cd1@jidi.demo", "成都市第一人民医院 人事科 周老师", "成都市第一人民医院"),
+    ("reviewer.cd3@jidi.demo", "成都市第三人民医院 人事科 吴老师", "成都市第三人民医院"),
+    ("reviewer.yt@jidi.demo", "烟台市芝罘区人民医院 人事科 郑老师", "烟台市芝罘区人民医院"),
+)
 
 # Regions of the four notices (GB/T 2260 codes): Guangdong (000, 001), Henan (002), Chengdu (003), Yantai (004).
 REGIONS = (
@@ -231,6 +245,18 @@ def seed_reference() -> dict[str, Region]:
                 Target, {"base_type": BaseType(row["base_type"]), "year": int(row["year"]), "region_id": region_id},
                 min_trainees=int(row["min_trainees"]), min_projects=int(row["min_projects"]),
             )
+    with open(DATA_DIR / "declaration-caps.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            region_id = regions[row["region_code"]].id if row["region_code"] else None
+            _get_or_add(
+                DeclarationCap,
+                {"kind": DeclarationKind(row["kind"]), "category": Category(row["category"]), "region_id": region_id},
+                max_hours=int(row["max_hours"]), source=row["source"],
+            )
+    with open(DATA_DIR / "cn-holidays-2025-2026.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            _get_or_add(CalendarDay, {"day": date.fromisoformat(row["date"])},
+                        kind=CalendarDayKind(row["kind"]), name=row["name"])
     for year in RUBRIC_YEARS:
         _get_or_add(Rubric, {"year": year})  # the model's defaults: weights 30/20/20/15/15, keep 75, exit 50
     db.session.commit()
@@ -262,7 +288,14 @@ def seed_demo() -> dict:
     regions = seed_reference()
     for email, name, code in REGULATORS:
         _user(email, name, Role.REGULATOR, regions[code].id)
+    employers = {}
+    for name, code in DEMO_EMPLOYERS:
+        employers[name] = _get_or_add(Employer, {"name": name, "region_id": regions[code].id})
+    for email, name, employer in DEMO_REVIEWERS:
+        reviewer = _user(email, name, Role.REVIEWER, employers[employer].region_id)
+        reviewer.employer_id = reviewer.employer_id or employers[employer].id
     learner = _user("learner@jidi.demo", "陈晓", Role.LEARNER, regions["510100"].id)
+    learner.employer_id = learner.employer_id or employers["成都市第一人民医院"].id
     if learner.id_number_hmac is None:
         # A made-up number with a valid GB 11643 check digit; it belongs to nobody.
         number = "51010419900307123"

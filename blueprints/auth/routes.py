@@ -29,6 +29,10 @@ def _home_for(user) -> str:
         return url_for("base_admin.index")
     if user.role == Role.LEARNER:
         return url_for("learner.dashboard")
+    if user.role == Role.REVIEWER:
+        return url_for("reviewer.index")
+    if user.role == Role.REGULATOR:
+        return url_for("regulator.index")
     return url_for("catalog.index")
 
 

@@ -7,7 +7,7 @@ from blueprints.catalog import bp
 from blueprints.catalog.forms import CatalogSearchForm
 from blueprints.common_forms import ActionForm
 from models import BaseType, Role
-from services import catalog, clock, enrollment, evaluation, images
+from services import catalog, certificates, clock, enrollment, evaluation, images, ratelimit
 from services import learner as learner_queries
 
 
@@ -74,3 +74,19 @@ def published_list(year: int | None = None):
         year = years[0] if years else clock.today().year
     return render_template("catalog/published_list.html", year=year, years=years,
                            grouped=evaluation.published_list(year), types=list(BaseType))
+
+
+@bp.route("/verify", methods=["GET"])
+@bp.route("/verify/<code>")
+def verify(code: str | None = None):
+    code = code or request.args.get("code", "").strip()
+    if not code:
+        return render_template("catalog/verify.html", certificate=None, code="")
+    client = request.headers.get("X-Forwarded-For", request.remote_addr or "").split(",")[0].strip()
+    if not ratelimit.hit(f"verify:{client}", current_app.config["VERIFY_RATE_LIMIT"]):
+        return render_template("errors/error.html", code=429, title="查询过于频繁",
+                               message="请稍后再试。"), 429
+    certificate = certificates.find(code)
+    if certificate is None:
+        return render_template("catalog/verify.html", certificate=None, code=code, not_found=True), 404
+    return render_template("catalog/verify.html", certificate=certificate, code=certificate.code)

@@ -1,9 +1,12 @@
-"""Learners' forms: rating a completed course."""
+"""Learners' forms: rating a completed course, declaring hours, choosing the employer."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from flask_wtf.file import MultipleFileField
+from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from models import Category, DeclarationKind
 
 
 class RatingForm(FlaskForm):
@@ -12,3 +15,26 @@ class RatingForm(FlaskForm):
         validators=[InputRequired(_l("请选择 1 到 5 分"))],
     )
     comment = TextAreaField(_l("评价（选填）"), validators=[Optional(), Length(max=1000)])
+
+
+class DeclarationForm(FlaskForm):
+    kind = SelectField(_l("类型"), choices=DeclarationKind.choices())
+    category = SelectField(_l("科目类别"), choices=[(c.value, c.label) for c in Category],
+                           description=_l("技能竞赛可选公需或专业；其他类型按规定计入专业科目"))
+    title = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称")), Length(max=200)])
+    organiser = StringField(_l("主办单位"), validators=[Optional(), Length(max=200)])
+    earned_on = DateField(_l("日期"), validators=[InputRequired(_l("请选择日期"))])
+    minutes = IntegerField(_l("时长（分钟）"), validators=[Optional()],
+                           description=_l("不足一天的按实际分钟数填写，每 45 分钟折算 1 学时"))
+    days = IntegerField(_l("天数"), validators=[Optional()], description=_l("按天计算的，每天折算 8 学时"))
+    hours = IntegerField(_l("申报学时"), validators=[Optional()],
+                         description=_l("竞赛、成果论文、学历教育、自学等直接填写申报学时"))
+    files = MultipleFileField(_l("证明材料"), description=_l("PDF、JPEG 或 PNG，每个不超过 10 MB，可多选"))
+
+    def declaration_data(self) -> dict:
+        return {name: self[name].data for name in
+                ("kind", "category", "title", "organiser", "earned_on", "minutes", "days", "hours")}
+
+
+class EmployerForm(FlaskForm):
+    employer = SelectField(_l("工作单位"), coerce=int)

@@ -1,14 +1,20 @@
 """Learner views: thin, one service call each."""
 
-from flask import abort, flash, redirect, render_template, url_for
+import io
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.common_forms import ActionForm
 from blueprints.learner import bp
-from blueprints.learner.forms import RatingForm
+from blueprints.learner.forms import DeclarationForm, EmployerForm, RatingForm
+from services import accounts
+from services import certificates as certificate_service
+from services import declarations as declaration_service
 from services import enrollment as enrollment_service
 from services import learner as learner_queries
+from services import registration_form as registration_form_service
 from services.errors import DomainError
 
 
@@ -76,3 +82,98 @@ def notices_read():
     if ActionForm().validate_on_submit():
         learner_queries.mark_notices_read(current_user.id)
     return redirect(url_for(".dashboard"))
+
+
+@bp.route("/employer", methods=["POST"])
+def choose_employer():
+    form = EmployerForm()
+    form.employer.choices = [(e.id, e.name) for e in accounts.employers_near(current_user)]
+    if form.validate_on_submit():
+        accounts.set_employer(current_user, form.employer.data)
+        flash(_("工作单位已保存，您的学时申报将由该单位审核"), "success")
+    else:
+        flash(_("请选择列表中的工作单位"), "danger")
+    return redirect(request.referrer or url_for(".declarations"))
+
+
+@bp.route("/declarations")
+def declarations():
+    employer_form = EmployerForm(employer=current_user.employer_id)
+    employer_form.employer.choices = [(e.id, e.name) for e in accounts.employers_near(current_user)]
+    return render_template("learner/declarations.html", declarations=declaration_service.of_learner(current_user),
+                           employer_form=employer_form, is_overdue=declaration_service.is_overdue)
+
+
+def _declaration_form_page(form, declaration=None):
+    return render_template("learner/declaration_form.html", form=form, declaration=declaration,
+                           rules=declaration_service.KIND_RULES)
+
+
+@bp.route("/declarations/new", methods=["GET", "POST"])
+def declaration_new():
+    form = DeclarationForm()
+    if form.validate_on_submit():
+        try:
+            declaration_service.declare(current_user, form.declaration_data(), request.files.getlist(form.files.name))
+        except DomainError as error:
+            _field_error(form, error, "files")
+        else:
+            flash(_("申报已提交，等待单位审核"), "success")
+            return redirect(url_for(".declarations"))
+    return _declaration_form_page(form)
+
+
+@bp.route("/declarations/<int:declaration_id>/edit", methods=["GET", "POST"])
+def declaration_edit(declaration_id: int):
+    declaration = declaration_service.own(current_user, declaration_id)
+    if declaration is None:
+        abort(404)
+    form = DeclarationForm(obj=declaration)
+    if request.method == "GET":
+        form.kind.data, form.category.data = declaration.kind.value, declaration.category.value
+        by_time = declaration.minutes is not None or declaration.days is not None
+        form.hours.data = None if by_time else declaration.hours_claimed
+    if form.validate_on_submit():
+        try:
+            declaration_service.edit(current_user, declaration.id, form.declaration_data())
+        except DomainError as error:
+            _field_error(form, error, "title")
+        else:
+            flash(_("申报已修改"), "success")
+            return redirect(url_for(".declarations"))
+    return _declaration_form_page(form, declaration)
+
+
+def _field_error(form, error: DomainError, fallback: str) -> None:
+    name = error.field if error.field in form else fallback
+    form[name].errors = [*form[name].errors, error.message]
+
+
+@bp.route("/certificates")
+def certificates():
+    return render_template("learner/certificates.html", years=certificate_service.eligible_years(current_user),
+                           issued={y: certificate_service.current(current_user.id, y)
+                                   for y, _ok in certificate_service.eligible_years(current_user)})
+
+
+@bp.route("/certificates/<int:year>.pdf")
+def certificate_pdf(year: int):
+    try:
+        certificate = certificate_service.issue(current_user, year)
+    except DomainError as error:
+        flash(error.message, "danger")
+        return redirect(url_for(".certificates"))
+    return send_file(io.BytesIO(certificate_service.pdf(certificate)), mimetype="application/pdf",
+                     as_attachment=True, download_name=f"{year}年度继续教育证书-{certificate.code}.pdf")
+
+
+@bp.route("/registration-form/<int:year>.<fmt>")
+def registration_form(year: int, fmt: str):
+    if fmt == "xlsx":
+        return send_file(io.BytesIO(registration_form_service.xlsx(current_user, year)), as_attachment=True,
+                         download_name=f"{year}年度继续教育情况登记表.xlsx",
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    if fmt == "pdf":
+        return send_file(io.BytesIO(registration_form_service.pdf(current_user, year)), as_attachment=True,
+                         download_name=f"{year}年度继续教育情况登记表.pdf", mimetype="application/pdf")
+    abort(404)

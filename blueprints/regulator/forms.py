@@ -3,6 +3,7 @@
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
@@ -63,3 +64,13 @@ class RunEvaluationForm(FlaskForm):
 class OverrideForm(FlaskForm):
     outcome = SelectField(_l("结论"), choices=Outcome.choices())
     reason = StringField(_l("调整理由"), validators=[Length(max=1000)])
+
+
+class CalendarForm(FlaskForm):
+    schedule = FileField(_l("节假日安排（CSV）"),
+                         description=_l("列：date,kind,name；kind 为 holiday（放假）或 workday（调休上班）"))
+
+
+class RevokeForm(FlaskForm):
+    code = StringField(_l("证书验证码"), validators=[DataRequired(_l("请填写验证码")), Length(max=32)])
+    reason = TextAreaField(_l("撤销原因"), validators=[DataRequired(_l("请填写撤销原因")), Length(max=1000)])

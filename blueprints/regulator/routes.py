@@ -9,15 +9,19 @@ from flask_login import current_user
 from blueprints.common_forms import ActionForm
 from blueprints.regulator import bp
 from blueprints.regulator.forms import (
+    CalendarForm,
     DesignateForm,
     OverrideForm,
     PlanDecisionForm,
+    RevokeForm,
     RunEvaluationForm,
     StatusChangeForm,
     TargetForm,
 )
 from models import BaseStatus, BaseType, Outcome
-from services import clock, evaluation, exports, plans, registry, scope
+from services import certificates as certificate_service
+from services import clock, evaluation, exports, plans, registry, scope, workdays
+from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -202,3 +206,47 @@ def export_catalog():
 def export_knowledge():
     year = _year_arg()
     return _xlsx(exports.knowledge_update_statistics(current_user, year), f"{year}年度知识更新工程统计表.xlsx")
+
+
+@bp.route("/reviews")
+def reviews():
+    return render_template("regulator/reviews.html", overdue=declaration_service.overdue_by_employer(current_user),
+                           calendar_form=CalendarForm(), revoke_form=RevokeForm(), years=workdays.years_loaded())
+
+
+@bp.route("/calendar", methods=["POST"])
+def calendar_upload():
+    form = CalendarForm()
+    upload = form.schedule.data if form.validate_on_submit() else None
+    if upload is None or not getattr(upload, "filename", ""):
+        flash(_("请选择节假日安排 CSV 文件"), "danger")
+        return redirect(url_for(".reviews"))
+    try:
+        text = upload.read(1_000_000).decode("utf-8-sig")
+        count = workdays.load_schedule(text)
+    except UnicodeDecodeError:
+        flash(_("文件应为 UTF-8 编码的 CSV"), "danger")
+    except DomainError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("已导入 %(n)s 个日期", n=count), "success")
+    return redirect(url_for(".reviews"))
+
+
+@bp.route("/certificates/revoke", methods=["POST"])
+def revoke_certificate():
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "danger")
+        return redirect(url_for(".reviews"))
+    try:
+        certificate_service.revoke(current_user, form.code.data, form.reason.data)
+    except LookupError:
+        abort(404)
+    except DomainError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("证书 %(code)s 已撤销", code=form.code.data.strip().upper()), "success")
+    return redirect(url_for(".reviews"))

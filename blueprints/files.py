@@ -1,0 +1,23 @@
+"""Private files: declaration evidence, served only as downloads to those who may see it."""
+
+from flask import Blueprint, abort, send_file
+from flask_login import current_user, login_required
+
+from services import declarations, evidence
+
+bp = Blueprint("files", __name__, url_prefix="/files")
+
+
+@bp.route("/evidence/<key>")
+@login_required
+def evidence_file(key: str):
+    row = evidence.by_key(key)
+    if row is None or not declarations.visible_to(current_user, row.declaration):
+        abort(404)
+    response = send_file(evidence.path_of(row), mimetype=row.content_type, as_attachment=True,
+                         download_name=row.filename, max_age=0)
+    # Never rendered from this origin: a download, not sniffed, sandboxed if a browser opens it anyway.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,38 @@
+"""Reviewer views."""
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from blueprints.reviewer import bp
+from blueprints.reviewer.forms import ReviewForm
+from services import declarations
+from services.errors import DomainError
+
+
+@bp.route("/")
+def index():
+    return render_template("reviewer/index.html", declarations=declarations.queue(current_user),
+                           is_overdue=declarations.is_overdue)
+
+
+@bp.route("/<int:declaration_id>", methods=["GET", "POST"])
+def review(declaration_id: int):
+    declaration = declarations.for_reviewer(current_user, declaration_id)
+    if declaration is None:
+        abort(404)
+    form = ReviewForm(hours=declaration.hours_claimed)
+    if form.validate_on_submit():
+        try:
+            declarations.review(current_user, declaration.id, form.decision.data == "approve", form.hours.data,
+                                form.reason.data)
+        except LookupError:
+            abort(404)
+        except DomainError as error:
+            target = form[error.field] if error.field in form else form.reason
+            target.errors = [*target.errors, error.message]
+        else:
+            flash(_("审核已完成"), "success")
+            return redirect(url_for(".index"))
+    return render_template("reviewer/review.html", declaration=declaration, form=form,
+                           overdue=declarations.is_overdue(declaration))

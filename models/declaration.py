@@ -1,0 +1,154 @@
+"""Hours earned elsewhere: employers and their reviewers, declarations with evidence, yearly caps, the
+working-day calendar, and the certificates issued for a completed year."""
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models._common import LabelledEnum, enum_column, utcnow
+from models.course import Category
+
+
+class Employer(db.Model):
+    """用人单位: learners belong to one; its reviewers approve their declarations."""
+
+    __tablename__ = "employer"
+    __table_args__ = (sa.UniqueConstraint("name", "region_id", name="name_region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128))
+    region_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"), index=True)
+
+    region = relationship("Region")
+
+
+class DeclarationKind(LabelledEnum):
+    """Ways to earn hours outside the site's courses (DOMAIN.md), with how each is measured."""
+
+    CONFERENCE = "conference", "学术会议、讲座、研讨班"
+    COMPETITION = "competition", "技能竞赛、技术比武"
+    ABROAD = "abroad", "出国（境）研修考察（20 天以上）"
+    RESEARCH = "research", "科研成果、专利、论文著作"
+    DEGREE = "degree", "在职学历（学位）教育"
+    SELF_STUDY = "self_study", "自学"
+    GRASSROOTS = "grassroots", "服务基层"
+    OTHER = "other", "其他"
+
+
+class DeclarationStatus(LabelledEnum):
+    PENDING = "pending", "待审核"
+    APPROVED = "approved", "已通过"
+    REJECTED = "rejected", "已驳回"
+
+
+class Declaration(db.Model):
+    __tablename__ = "declaration"
+    __table_args__ = (
+        sa.Index("ix_declaration_employer_status", "employer_id", "status", "due_on"),
+        sa.Index("ix_declaration_learner_year", "learner_id", "year"),
+        sa.CheckConstraint("hours_claimed > 0", name="claimed_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    employer_id: Mapped[int] = mapped_column(sa.ForeignKey("employer.id"))
+    kind: Mapped[DeclarationKind] = mapped_column(enum_column(DeclarationKind))
+    category: Mapped[Category] = mapped_column(enum_column(Category))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    organiser: Mapped[str] = mapped_column(sa.String(200), default="")
+    earned_on: Mapped[date]
+    year: Mapped[int]
+    minutes: Mapped[int | None]
+    days: Mapped[int | None]
+    hours_claimed: Mapped[int]
+    hours_approved: Mapped[int | None]
+    hours_credited: Mapped[int | None]
+    status: Mapped[DeclarationStatus] = mapped_column(enum_column(DeclarationStatus), default=DeclarationStatus.PENDING)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The last working day for the review: 5 working days after submission (services.workdays).
+    due_on: Mapped[date]
+    reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None]
+    review_note: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+
+    learner = relationship("User", foreign_keys=[learner_id])
+    employer = relationship("Employer")
+    evidence = relationship("Evidence", back_populates="declaration", cascade="all, delete-orphan",
+                            order_by="Evidence.id")
+
+
+class Evidence(db.Model):
+    """A file proving a declaration: PDF, JPEG or PNG, checked by content, stored under a random name."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(sa.ForeignKey("declaration.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    content_type: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    declaration = relationship("Declaration", back_populates="evidence")
+
+
+class DeclarationCap(db.Model):
+    """At most this many hours a year of one kind and category count (e.g. competitions: 5 public, 30
+    professional, notice 004). Region None applies everywhere."""
+
+    __tablename__ = "declaration_cap"
+    __table_args__ = (sa.UniqueConstraint("kind", "category", "region_id", name="kind_category_region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[DeclarationKind] = mapped_column(enum_column(DeclarationKind))
+    category: Mapped[Category] = mapped_column(enum_column(Category))
+    region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("region.id"))
+    max_hours: Mapped[int]
+    source: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+
+
+class CalendarDayKind(LabelledEnum):
+    HOLIDAY = "holiday", "法定节假日"
+    WORKDAY = "workday", "调休上班"
+
+
+class CalendarDay(db.Model):
+    """A day off on a weekday, or a weekend day made a workday (调休). Other days follow the week."""
+
+    __tablename__ = "calendar_day"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    kind: Mapped[CalendarDayKind] = mapped_column(enum_column(CalendarDayKind))
+    name: Mapped[str] = mapped_column(sa.String(64), default="")
+
+
+class CertificateStatus(LabelledEnum):
+    VALID = "valid", "有效"
+    REVOKED = "revoked", "已撤销"
+    SUPERSEDED = "superseded", "已被新证书取代"
+
+
+class Certificate(db.Model):
+    """The electronic certificate of a learner's completed year, verifiable by its random code."""
+
+    __tablename__ = "certificate"
+    __table_args__ = (sa.Index("ix_certificate_learner_year", "learner_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    learner_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    year: Mapped[int]
+    status: Mapped[CertificateStatus] = mapped_column(enum_column(CertificateStatus), default=CertificateStatus.VALID)
+    # What the certificate states, frozen at issue: masked name and ID, hours by category, the records.
+    summary: Mapped[dict] = mapped_column(sa.JSON)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    revoke_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    superseded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("certificate.id"))
+
+    learner = relationship("User", foreign_keys=[learner_id])

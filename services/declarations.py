@@ -1,0 +1,311 @@
+"""Declared hours: a learner declares hours earned outside the site's courses with evidence; a reviewer of
+their employer approves (possibly fewer hours, with a reason) or rejects within the working-day deadline.
+Yearly caps apply at approval; approval is the only thing that writes the ledger for a declaration."""
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager, selectinload
+
+from extensions import db
+from models import (
+    Category,
+    Declaration,
+    DeclarationCap,
+    DeclarationKind,
+    DeclarationStatus,
+    Employer,
+    HoursRecord,
+    HoursSource,
+    Role,
+    RuleSet,
+    User,
+)
+from models._common import utcnow
+from services import audit, clock, evidence, hours, scope, workdays
+from services.errors import DomainError, NotAllowed
+from services.locking import locked
+
+MAX_CLAIMED_HOURS = 200
+MAX_DAYS = 366
+MAX_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True)
+class KindRule:
+    unit: str  # "time" (minutes or days), "days" or "hours"
+    categories: tuple[Category, ...]
+    min_days: int = 0
+
+
+P, S, E = Category.PUBLIC, Category.PROFESSIONAL, Category.ELECTIVE
+KIND_RULES = {
+    DeclarationKind.CONFERENCE: KindRule("time", (S,)),
+    DeclarationKind.COMPETITION: KindRule("hours", (P, S)),
+    DeclarationKind.ABROAD: KindRule("days", (S,), min_days=20),
+    DeclarationKind.RESEARCH: KindRule("hours", (S,)),
+    DeclarationKind.DEGREE: KindRule("hours", (S,)),
+    DeclarationKind.SELF_STUDY: KindRule("hours", (S,)),
+    DeclarationKind.GRASSROOTS: KindRule("days", (S,)),
+    DeclarationKind.OTHER: KindRule("time", (P, S, E)),
+}
+
+
+def claimed_hours(kind: DeclarationKind, data: dict, rule) -> int:
+    """The hours a declaration claims, converted by the region's rules.
+
+    :raise DomainError: with ``field``, for missing, negative or absurd amounts.
+    """
+    spec = KIND_RULES[kind]
+    minutes, days, hours_ = data.get("minutes"), data.get("days"), data.get("hours")
+    if spec.unit == "hours":
+        if hours_ is None:
+            raise DomainError("请填写申报学时", field="hours")
+        if not 1 <= hours_ <= MAX_CLAIMED_HOURS:
+            raise DomainError(f"申报学时应在 1 到 {MAX_CLAIMED_HOURS} 之间", field="hours")
+        return hours_
+    if days:
+        if not 1 <= days <= MAX_DAYS:
+            raise DomainError(f"天数应在 1 到 {MAX_DAYS} 之间", field="days")
+        if days < spec.min_days:
+            raise DomainError(f"出国（境）研修考察须满 {spec.min_days} 天才能申报", field="days")
+        return hours.hours_from_days(days, rule)
+    if spec.unit == "days":
+        raise DomainError("请填写天数", field="days")
+    if minutes is None:
+        raise DomainError("请填写时长（分钟）或天数", field="minutes")
+    if not 1 <= minutes <= MAX_MINUTES:
+        raise DomainError("不足一天的请填写分钟数（1 到 1440），整天的请填写天数", field="minutes")
+    converted = hours.hours_from_minutes(minutes, rule)
+    if converted < 1:
+        raise DomainError(f"不足 {rule.minutes_per_hour} 分钟，不能折算学时", field="minutes")
+    return converted
+
+
+def _rule_for(learner, year: int):
+    rule = hours.rules_for(learner.region, [year]).get(year)
+    if rule is None:  # a region without rules for the year converts by the notices' defaults
+        rule = RuleSet(hours_per_day=8, minutes_per_hour=45, review_working_days=5)
+    return rule
+
+
+def _check(learner, data: dict) -> tuple[DeclarationKind, Category, int]:
+    kind = DeclarationKind(data["kind"])
+    category = Category(data.get("category") or KIND_RULES[kind].categories[0])
+    if category not in KIND_RULES[kind].categories:
+        raise DomainError(f"“{kind.label}”只能申报为{'、'.join(c.label for c in KIND_RULES[kind].categories)}",
+                          field="category")
+    today = clock.today()
+    earned_on: date = data["earned_on"]
+    if earned_on > today:
+        raise DomainError("日期不能晚于今天", field="earned_on")
+    if earned_on.year != today.year:
+        raise DomainError(f"只能申报 {today.year} 年度取得的学时（学时不能跨年度补报）", field="earned_on")
+    return kind, category, claimed_hours(kind, data, _rule_for(learner, earned_on.year))
+
+
+def declare(learner, data: dict, uploads: list) -> Declaration:
+    """File a declaration with its evidence files; it goes to the reviewers of the learner's employer.
+
+    :raise NotAllowed: the user is not a learner.
+    :raise DomainError: no employer chosen, no evidence, a bad date or amount (``field`` says which).
+    :raise EvidenceRejected: a file that is not a PDF/JPEG/PNG by content, or too large.
+    """
+    if learner.role != Role.LEARNER:
+        raise NotAllowed("只有专业技术人员可以申报学时")
+    if learner.employer_id is None:
+        raise DomainError("请先在“我的学习”页面选择您的工作单位，申报将由单位审核", field="kind")
+    uploads = [u for u in uploads if u and getattr(u, "filename", "")]
+    if not uploads:
+        raise DomainError("请上传证明材料", field="files")
+    kind, category, claimed = _check(learner, data)
+    rule = _rule_for(learner, data["earned_on"].year)
+    written = []
+    try:
+        declaration = Declaration(
+            learner_id=learner.id, employer_id=learner.employer_id, kind=kind, category=category,
+            title=data["title"].strip(), organiser=(data.get("organiser") or "").strip(),
+            earned_on=data["earned_on"], year=data["earned_on"].year, minutes=data.get("minutes"),
+            days=data.get("days"), hours_claimed=claimed, status=DeclarationStatus.PENDING,
+            due_on=workdays.add_working_days(clock.today(), rule.review_working_days),
+        )
+        for upload in uploads:
+            row, path = evidence.store(upload)
+            written.append(path)
+            declaration.evidence.append(row)
+        db.session.add(declaration)
+        db.session.flush()
+        audit.record(learner, "declaration.file", declaration, details={"kind": kind.value, "hours": claimed})
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return declaration
+
+
+def edit(learner, declaration_id: int, data: dict) -> Declaration:
+    """Change a declaration still awaiting review (not its evidence).
+
+    :raise LookupError: not the learner's declaration.
+    :raise DomainError: already reviewed, or bad data.
+    """
+    declaration = own(learner, declaration_id)
+    if declaration is None:
+        raise LookupError(declaration_id)
+    if declaration.status != DeclarationStatus.PENDING:
+        raise DomainError(f"申报已{declaration.status.label}，不能再修改")
+    kind, category, claimed = _check(learner, {**data, "kind": declaration.kind.value})
+    declaration.category, declaration.title = category, data["title"].strip()
+    declaration.organiser = (data.get("organiser") or "").strip()
+    declaration.earned_on, declaration.year = data["earned_on"], data["earned_on"].year
+    declaration.minutes, declaration.days, declaration.hours_claimed = data.get("minutes"), data.get("days"), claimed
+    audit.record(learner, "declaration.edit", declaration, details={"hours": claimed})
+    db.session.commit()
+    return declaration
+
+
+def own(learner, declaration_id: int) -> Declaration | None:
+    return db.session.execute(
+        sa.select(Declaration).where(Declaration.id == declaration_id, Declaration.learner_id == learner.id)
+        .options(selectinload(Declaration.evidence))
+    ).scalar_one_or_none()
+
+
+def of_learner(learner) -> list[Declaration]:
+    return db.session.execute(
+        sa.select(Declaration).where(Declaration.learner_id == learner.id)
+        .options(selectinload(Declaration.evidence)).order_by(Declaration.id.desc())
+    ).scalars().all()
+
+
+def for_reviewer(reviewer, declaration_id: int) -> Declaration | None:
+    """A declaration of the reviewer's employer, else None (the view answers 404)."""
+    if reviewer.role != Role.REVIEWER or reviewer.employer_id is None:
+        return None
+    return db.session.execute(
+        sa.select(Declaration).join(Declaration.learner)
+        .where(Declaration.id == declaration_id, Declaration.employer_id == reviewer.employer_id)
+        .options(contains_eager(Declaration.learner), selectinload(Declaration.evidence))
+    ).scalar_one_or_none()
+
+
+def queue(reviewer) -> list[Declaration]:
+    """The employer's declarations, pending first (earliest deadline first), with learners. Two queries."""
+    return db.session.execute(
+        sa.select(Declaration).join(Declaration.learner)
+        .where(Declaration.employer_id == reviewer.employer_id)
+        .options(contains_eager(Declaration.learner), selectinload(Declaration.evidence))
+        .order_by(sa.case((Declaration.status == DeclarationStatus.PENDING, 0), else_=1), Declaration.due_on,
+                  Declaration.id.desc())
+        .limit(500)
+    ).scalars().all()
+
+
+def cap_for(kind: DeclarationKind, category: Category, region) -> DeclarationCap | None:
+    ids = [None] + ([region.parent_id] if region and region.parent_id else []) + ([region.id] if region else [])
+    caps = db.session.execute(
+        sa.select(DeclarationCap).where(
+            DeclarationCap.kind == kind, DeclarationCap.category == category,
+            sa.or_(DeclarationCap.region_id.is_(None), DeclarationCap.region_id.in_([i for i in ids if i])),
+        )
+    ).scalars().all()
+    return max(caps, key=lambda c: ids.index(c.region_id), default=None)
+
+
+def review(reviewer, declaration_id: int, approve: bool, hours_: int | None, reason: str) -> Declaration:
+    """Approve (possibly fewer hours, with a reason) or reject (with a reason). The yearly cap of the kind
+    and category applies across all the learner's approved declarations of the year; what is over it is
+    not credited, and the learner sees why.
+
+    :raise LookupError: not a declaration of the reviewer's employer.
+    :raise DomainError: one's own declaration, already reviewed, a missing reason, or bad hours.
+    """
+    declaration = for_reviewer(reviewer, declaration_id)
+    if declaration is None:
+        raise LookupError(declaration_id)
+    if declaration.learner_id == reviewer.id:
+        raise DomainError("不能审核自己的申报")
+    reason = (reason or "").strip()
+    reviewer_id, learner_id = reviewer.id, declaration.learner_id
+    with locked(User, learner_id) as learner:
+        try:
+            declaration = db.session.get(Declaration, declaration_id, populate_existing=True)
+            if declaration.status != DeclarationStatus.PENDING:
+                raise DomainError(f"该申报已{declaration.status.label}，不能重复审核")
+            if not approve:
+                if not reason:
+                    raise DomainError("驳回时必须填写理由", field="reason")
+                declaration.status, declaration.review_note = DeclarationStatus.REJECTED, reason
+            else:
+                approved = declaration.hours_claimed if hours_ is None else hours_
+                if not 1 <= approved <= declaration.hours_claimed:
+                    raise DomainError(f"认定学时应在 1 到 {declaration.hours_claimed} 之间", field="hours")
+                if approved < declaration.hours_claimed and not reason:
+                    raise DomainError("核减学时时必须填写理由", field="reason")
+                credited, note = _apply_cap(declaration, learner, approved)
+                declaration.status = DeclarationStatus.APPROVED
+                declaration.hours_approved, declaration.hours_credited = approved, credited
+                declaration.review_note = "；".join(part for part in (reason, note) if part)
+                if credited > 0:
+                    db.session.add(HoursRecord(
+                        learner_id=learner_id, year=declaration.year, category=declaration.category,
+                        hours=credited, source=HoursSource.DECLARATION, declaration_id=declaration.id,
+                        note=declaration.kind.label, created_by_id=reviewer_id,
+                    ))
+            declaration.reviewer_id, declaration.reviewed_at = reviewer_id, utcnow()
+            audit.record(reviewer, f"declaration.{declaration.status.value}", declaration, details={
+                "hours": declaration.hours_approved, "credited": declaration.hours_credited, "reason": reason})
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return declaration
+
+
+def _apply_cap(declaration: Declaration, learner, approved: int) -> tuple[int, str]:
+    cap = cap_for(declaration.kind, declaration.category, learner.region)
+    if cap is None:
+        return approved, ""
+    used = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Declaration.hours_credited), 0)).where(
+            Declaration.learner_id == learner.id, Declaration.year == declaration.year,
+            Declaration.kind == declaration.kind, Declaration.category == declaration.category,
+            Declaration.status == DeclarationStatus.APPROVED,
+        )
+    )
+    credited = max(min(approved, cap.max_hours - used), 0)
+    if credited == approved:
+        return approved, ""
+    return credited, (f"{declaration.kind.label}每年最多计入{declaration.category.label} {cap.max_hours} 学时，"
+                      f"本年度已计入 {used} 学时，本次超出的 {approved - credited} 学时未计入")
+
+
+def overdue_by_employer(regulator) -> list[tuple[Employer, int, date]]:
+    """Employers in the regulator's region with reviews past their deadline: count and oldest due date."""
+    rows = db.session.execute(
+        sa.select(Employer, sa.func.count(Declaration.id), sa.func.min(Declaration.due_on))
+        .join(Declaration, Declaration.employer_id == Employer.id)
+        .where(Declaration.status == DeclarationStatus.PENDING, Declaration.due_on < clock.today(),
+               Employer.region_id.in_(scope.region_ids(regulator.region_id)))
+        .group_by(Employer.id)
+        .order_by(sa.func.count(Declaration.id).desc())
+    ).all()
+    return [tuple(r) for r in rows]
+
+
+def is_overdue(declaration: Declaration) -> bool:
+    return declaration.status == DeclarationStatus.PENDING and declaration.due_on < clock.today()
+
+
+def visible_to(user, declaration: Declaration) -> bool:
+    """Who may open the evidence: the learner, a reviewer of the employer, a regulator over the learner."""
+    if user.role == Role.LEARNER:
+        return declaration.learner_id == user.id
+    if user.role == Role.REVIEWER:
+        return user.employer_id == declaration.employer_id
+    if user.role == Role.REGULATOR:
+        return scope.oversees_region(user, declaration.learner.region_id)
+    return False

@@ -1,0 +1,81 @@
+"""Evidence files of declarations: PDF, JPEG or PNG checked by content, at most 10 MB, stored privately
+under random names and only ever served as downloads."""
+
+import hashlib
+import re
+import secrets
+from io import BytesIO
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+
+from extensions import db
+from models import Evidence
+from services.errors import DomainError
+
+TYPES = {"PDF": "application/pdf", "JPEG": "image/jpeg", "PNG": "image/png"}
+EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+
+
+class EvidenceRejected(DomainError):
+    """An evidence file that is empty, too large, or not the PDF, JPEG or PNG it claims to be."""
+
+
+def _kind(data: bytes) -> str:
+    if data.startswith(b"%PDF-"):
+        if b"%%EOF" not in data[-2048:]:
+            raise EvidenceRejected("PDF 文件不完整或已损坏")
+        return "PDF"
+    try:
+        with PILImage.open(BytesIO(data)) as probe:
+            kind = probe.format
+            probe.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as exc:
+        raise EvidenceRejected("证明材料只接受 PDF、JPEG 或 PNG 文件") from exc
+    if kind == "MPO":
+        kind = "JPEG"
+    if kind not in TYPES:
+        raise EvidenceRejected("证明材料只接受 PDF、JPEG 或 PNG 文件")
+    return kind
+
+
+def _safe_name(filename: str, content_type: str) -> str:
+    stem = Path(filename or "evidence").stem
+    stem = re.sub(r"[^\w\u4e00-\u9fff.-]+", "_", stem).strip("._")[:80] or "evidence"
+    return f"{stem}.{EXTENSIONS[content_type]}"
+
+
+def root() -> Path:
+    return Path(current_app.config["EVIDENCE_FOLDER"])
+
+
+def store(upload) -> tuple[Evidence, Path]:
+    """Check one uploaded file and write it; returns the unsaved Evidence row and the file written.
+
+    :raise EvidenceRejected: empty, over the limit, or not a PDF/JPEG/PNG by content.
+    """
+    limit = current_app.config["EVIDENCE_MAX_BYTES"]
+    data = upload.stream.read(limit + 1)
+    if not data:
+        raise EvidenceRejected("上传的文件是空的")
+    if len(data) > limit:
+        raise EvidenceRejected(f"每个文件不能超过 {limit / 2**20:g} MB")
+    content_type = TYPES[_kind(data)]
+    key = secrets.token_hex(16)
+    path = root() / key[:2] / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    evidence = Evidence(key=key, filename=_safe_name(upload.filename, content_type), content_type=content_type,
+                        size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return evidence, path
+
+
+def path_of(evidence: Evidence) -> Path:
+    return root() / evidence.key[:2] / evidence.key
+
+
+def by_key(key: str) -> Evidence | None:
+    return db.session.execute(sa.select(Evidence).where(Evidence.key == key)).scalar_one_or_none()

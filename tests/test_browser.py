@@ -5,6 +5,7 @@ Screenshots of every step are kept under artifacts/screenshots/ as test artifact
 
 import io
 import shutil
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -21,6 +22,8 @@ from models import (
     CourseStatus,
     Enrollment,
     EnrollmentStatus,
+    HoursRecord,
+    HoursSource,
     Mode,
     Region,
     Role,
@@ -320,3 +323,62 @@ def test_regulator_evaluates_overrides_confirms_and_the_public_pages_follow(app,
     expect(listing).not_to_contain_text(names["spared"])
     shot(visitor, "published-list")
     visitor.context.close()
+
+
+def test_learner_declares_a_competition_reviewer_approves_and_the_certificate_verifies(app, site, page, browser,
+                                                                                       tmp_path):
+    shot = Shots("declaration-certificate")
+    year = clock.today().year
+    learner = db.session.execute(sa.select(User).filter_by(email="learner@jidi.demo")).scalar_one()
+    db.session.add(HoursRecord(learner_id=learner.id, year=year, category=Category.PUBLIC, hours=25,
+                               source=HoursSource.COURSE, note="人工智能与健康"))
+    db.session.commit()
+    db.session.rollback()
+    evidence = tmp_path / "获奖证书.png"
+    PILImage.new("RGB", (640, 480), (250, 240, 200)).save(evidence)
+
+    page.goto(site.url + "/login")
+    page.get_by_label("手机号或邮箱").fill("learner@jidi.demo")
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.goto(site.url + "/me/declarations/new")
+    page.get_by_label("类型").select_option(label="技能竞赛、技术比武")
+    page.get_by_label("科目类别").select_option(label="公需科目")
+    page.get_by_label("名称").fill("成都市护理技能竞赛二等奖")
+    page.get_by_label("主办单位").fill("成都市卫生健康委员会")
+    page.get_by_label("日期").fill(clock.today().isoformat())
+    page.get_by_label("申报学时").fill("5")
+    page.get_by_label("证明材料").set_input_files(str(evidence))
+    shot(page, "declare")
+    page.get_by_role("button", name="提交").click()
+    expect(page.locator("#declarations")).to_contain_text("待审核")
+    shot(page, "declared")
+
+    reviewer = browser.new_context(locale="zh-CN").new_page()
+    reviewer.goto(site.url + "/login")
+    reviewer.get_by_label("手机号或邮箱").fill("reviewer.cd1@jidi.demo")
+    reviewer.get_by_label("密码").fill(DEMO_PASSWORD)
+    reviewer.get_by_role("button", name="登录").click()
+    reviewer.get_by_role("link", name="成都市护理技能竞赛二等奖").click()
+    reviewer.get_by_label("审核结果").select_option(label="通过")
+    shot(reviewer, "review")
+    reviewer.get_by_role("button", name="提交审核").click()
+    expect(reviewer.locator("#review-queue")).to_contain_text("已通过")
+    reviewer.context.close()
+
+    page.goto(site.url + "/me/")
+    public = page.locator(f"#hours-{year} .progress-line[data-label='公需科目']")
+    expect(public.locator(".earned")).to_have_text("30")
+    expect(public).to_contain_text("已达标")
+    shot(page, "dashboard")
+    page.goto(site.url + "/me/certificates")
+    with page.expect_download() as download:
+        page.locator(f"tr[data-year='{year}']").get_by_role("link", name="下载证书").click()
+    pdf = tmp_path / "certificate.pdf"
+    download.value.save_as(pdf)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    code = text.split("验证码：")[1].split()[0]
+    page.goto(f"{site.url}/verify/{code}")
+    expect(page.locator("#verify-result")).to_contain_text("证书有效")
+    expect(page.locator("#verify-total")).to_have_text("30")
+    shot(page, "verified")

@@ -205,14 +205,15 @@ def queue(reviewer) -> list[Declaration]:
 
 
 def cap_for(kind: DeclarationKind, category: Category, region) -> DeclarationCap | None:
-    ids = [None] + ([region.parent_id] if region and region.parent_id else []) + ([region.id] if region else [])
+    """The most specific cap for the kind and category: the city's, else the province's, else the general."""
+    chain = scope.region_chain(region)
     caps = db.session.execute(
         sa.select(DeclarationCap).where(
             DeclarationCap.kind == kind, DeclarationCap.category == category,
-            sa.or_(DeclarationCap.region_id.is_(None), DeclarationCap.region_id.in_([i for i in ids if i])),
+            sa.or_(DeclarationCap.region_id.is_(None), DeclarationCap.region_id.in_([i for i in chain if i])),
         )
     ).scalars().all()
-    return max(caps, key=lambda c: ids.index(c.region_id), default=None)
+    return max(caps, key=lambda c: chain.index(c.region_id), default=None)
 
 
 def review(reviewer, declaration_id: int, approve: bool, hours_: int | None, reason: str) -> Declaration:

@@ -107,7 +107,7 @@ def targets_of_year(year: int) -> list[Target]:
 
 def pick_target(targets: list[Target], base_type: BaseType, region) -> Target | None:
     """The most specific target for the type: the region's own, else its province's, else the general."""
-    chain = [None] + ([region.parent_id] if region and region.parent_id else []) + ([region.id] if region else [])
+    chain = scope.region_chain(region)
     matching = [t for t in targets if t.base_type == base_type and t.region_id in chain]
     return max(matching, key=lambda t: chain.index(t.region_id), default=None)
 

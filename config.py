@@ -39,6 +39,8 @@ class Config:
     # Shared counters for rate limits (certificate lookups); without it each process counts alone.
     REDIS_URL = os.environ.get("REDIS_URL", "")
     VERIFY_RATE_LIMIT = 30  # lookups per minute and client address
+    # Reverse proxies in front of the app whose X-Forwarded-For may be believed (0: none, trust nobody).
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     CATALOG_PAGE_SIZE = 20

@@ -136,7 +136,14 @@ class Certificate(db.Model):
     """The electronic certificate of a learner's completed year, verifiable by its random code."""
 
     __tablename__ = "certificate"
-    __table_args__ = (sa.Index("ix_certificate_learner_year", "learner_id", "year"),)
+    __table_args__ = (
+        sa.Index("ix_certificate_learner_year", "learner_id", "year"),
+        # At most one valid certificate per learner and year.
+        sa.Index(
+            "uq_certificate_valid", "learner_id", "year", unique=True,
+            sqlite_where=sa.text("status = 'valid'"), postgresql_where=sa.text("status = 'valid'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)

@@ -3,6 +3,7 @@ a PDF with the records behind it and a QR code to a public verification page; re
 
 import io
 import secrets
+from datetime import UTC
 from functools import cache
 
 import sqlalchemy as sa
@@ -15,10 +16,11 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from extensions import db
-from models import Category, Certificate, CertificateStatus, Course, Declaration, HoursRecord, HoursSource, Role
+from models import Category, Certificate, CertificateStatus, Course, Declaration, HoursRecord, HoursSource, Role, User
 from models._common import utcnow
 from services import audit, clock, hours, scope
 from services.errors import DomainError
+from services.locking import locked
 
 # Unambiguous characters (no 0/O, 1/I/L): 12 of 31 give about 59 bits, not guessable or enumerable.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -77,26 +79,47 @@ def current(learner_id: int, year: int) -> Certificate | None:
 
 def issue(learner, year: int) -> Certificate:
     """The learner's valid certificate for the year: the current one if nothing changed since, else a new
-    one with a new code that supersedes the old.
+    one with a new code that supersedes the old. Runs under the learner's row lock, so two downloads at
+    once make one certificate.
 
     :raise DomainError: the year does not meet every minimum of the region's rules (the message says what
-        is missing).
+        is missing), or its certificate was revoked and the hours have not changed since.
     """
+    learner_id = learner.id
+    with locked(User, learner_id) as learner:
+        try:
+            certificate = _issue_locked(learner, year)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return certificate
+
+
+def _issue_locked(learner, year: int) -> Certificate:
     progress = progress_of(learner, year)
     if not progress.complete:
         missing = [f"{line.label}还差 {line.missing} 学时" for line in progress.lines if line.missing]
         raise DomainError("本年度学时尚未达标，暂不能下载证书" + (f"：{'，'.join(missing)}" if missing else ""))
     summary = _summary(learner, year, progress)
+    latest = db.session.execute(
+        sa.select(Certificate).where(Certificate.learner_id == learner.id, Certificate.year == year)
+        .order_by(Certificate.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if latest is not None and latest.status == CertificateStatus.REVOKED and latest.summary == summary:
+        raise DomainError(f"本年度证书已被人社部门撤销（{latest.revoke_reason}），学时记录更正后方可重新签发")
     existing = current(learner.id, year)
     if existing is not None and existing.summary == summary:
         return existing
     certificate = Certificate(code=new_code(), learner_id=learner.id, year=year, summary=summary)
     db.session.add(certificate)
+    if existing is not None:
+        existing.status = CertificateStatus.SUPERSEDED
+        db.session.flush()  # the old one stops being "valid" before the new one becomes so
     db.session.flush()
     if existing is not None:
-        existing.status, existing.superseded_by_id = CertificateStatus.SUPERSEDED, certificate.id
+        existing.superseded_by_id = certificate.id
     audit.record(learner, "certificate.issue", certificate, details={"year": year, "code": certificate.code})
-    db.session.commit()
     return certificate
 
 
@@ -177,7 +200,8 @@ def pdf(certificate: Certificate) -> bytes:
     page.setFont(font, 10)
     page.drawString(25 * mm, 40 * mm, f"验证码：{certificate.code}")
     page.drawString(25 * mm, 33 * mm, f"验证网址：{url}")
-    page.drawString(25 * mm, 26 * mm, f"签发日期：{certificate.issued_at:%Y年%m月%d日}")
+    issued = certificate.issued_at.replace(tzinfo=UTC).astimezone(clock.LOCAL_TZ)
+    page.drawString(25 * mm, 26 * mm, f"签发日期：{issued:%Y年%m月%d日}")
     page.showPage()
     page.save()
     return out.getvalue()

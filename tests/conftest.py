@@ -51,6 +51,7 @@ def _config(tmp_path, uri, **extra):
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": uri,
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "EVIDENCE_FOLDER": str(tmp_path / "evidence"),
         "WTF_CSRF_ENABLED": False,
         "ID_NUMBER_KEY": TEST_ID_NUMBER_KEY,
         **extra,

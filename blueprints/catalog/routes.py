@@ -82,8 +82,8 @@ def verify(code: str | None = None):
     code = code or request.args.get("code", "").strip()
     if not code:
         return render_template("catalog/verify.html", certificate=None, code="")
-    client = request.headers.get("X-Forwarded-For", request.remote_addr or "").split(",")[0].strip()
-    if not ratelimit.hit(f"verify:{client}", current_app.config["VERIFY_RATE_LIMIT"]):
+    # remote_addr is the peer, or what trusted proxies (PROXY_COUNT) said: a client cannot choose it.
+    if not ratelimit.hit(f"verify:{request.remote_addr}", current_app.config["VERIFY_RATE_LIMIT"]):
         return render_template("errors/error.html", code=429, title="查询过于频繁",
                                message="请稍后再试。"), 429
     certificate = certificates.find(code)

@@ -18,7 +18,7 @@ from blueprints.regulator.forms import (
     StatusChangeForm,
     TargetForm,
 )
-from models import BaseStatus, BaseType, Outcome
+from models import BaseStatus, BaseType, Outcome, RegionLevel
 from services import certificates as certificate_service
 from services import clock, evaluation, exports, plans, registry, scope, workdays
 from services import declarations as declaration_service
@@ -216,6 +216,9 @@ def reviews():
 
 @bp.route("/calendar", methods=["POST"])
 def calendar_upload():
+    # The holiday schedule is national: a province-level regulator keeps it, not each city.
+    if current_user.region is None or current_user.region.level != RegionLevel.PROVINCE:
+        abort(403)
     form = CalendarForm()
     upload = form.schedule.data if form.validate_on_submit() else None
     if upload is None or not getattr(upload, "filename", ""):

@@ -65,6 +65,7 @@ def upgrade():
     )
     with op.batch_alter_table('certificate', schema=None) as batch_op:
         batch_op.create_index('ix_certificate_learner_year', ['learner_id', 'year'], unique=False)
+        batch_op.create_index('uq_certificate_valid', ['learner_id', 'year'], unique=True, sqlite_where=sa.text("status = 'valid'"), postgresql_where=sa.text("status = 'valid'"))
 
     op.create_table('declaration',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -154,6 +155,7 @@ def downgrade():
 
     op.drop_table('declaration')
     with op.batch_alter_table('certificate', schema=None) as batch_op:
+        batch_op.drop_index('uq_certificate_valid', sqlite_where=sa.text("status = 'valid'"), postgresql_where=sa.text("status = 'valid'"))
         batch_op.drop_index('ix_certificate_learner_year')
 
     op.drop_table('certificate')

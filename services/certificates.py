@@ -226,10 +226,16 @@ def _draw_qr(page, text: str, x: float, y: float, size: float) -> None:
     page.restoreState()
 
 
-def eligible_years(learner) -> list[tuple[int, bool]]:
-    """The learner's years with hours (and this one), each with whether it is complete."""
+def overview(learner) -> list[tuple[int, bool, Certificate | None]]:
+    """The learner's years with hours (and this one): complete or not, and the valid certificate if any.
+    Three queries, however many years."""
     totals = hours.totals_by_year(learner.id)
-    this_year = clock.today().year
-    years = sorted(set(totals) | {this_year}, reverse=True)
+    years = sorted(set(totals) | {clock.today().year}, reverse=True)
     rules = hours.rules_for(learner.region, years)
-    return [(y, hours.progress(y, rules.get(y), totals.get(y)).complete) for y in years]
+    valid = {
+        c.year: c for c in db.session.execute(
+            sa.select(Certificate).where(Certificate.learner_id == learner.id,
+                                         Certificate.status == CertificateStatus.VALID)
+        ).scalars()
+    }
+    return [(y, hours.progress(y, rules.get(y), totals.get(y)).complete, valid.get(y)) for y in years]

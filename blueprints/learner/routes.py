@@ -151,9 +151,7 @@ def _field_error(form, error: DomainError, fallback: str) -> None:
 
 @bp.route("/certificates")
 def certificates():
-    return render_template("learner/certificates.html", years=certificate_service.eligible_years(current_user),
-                           issued={y: certificate_service.current(current_user.id, y)
-                                   for y, _ok in certificate_service.eligible_years(current_user)})
+    return render_template("learner/certificates.html", years=certificate_service.overview(current_user))
 
 
 @bp.route("/certificates/<int:year>.pdf")

@@ -59,6 +59,9 @@ test: $(VENV)/.installed-dev browser-deps lint
 
 # Speed targets are measured here, not in timed tests. DATABASE_URL=postgresql+psycopg://… for PostgreSQL.
 bench: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
+		{ echo "wrk is missing: run 'sudo apt-get install wrk'"; exit 1; }
+	$(BIN)/python bench/web.py
 	$(BIN)/python bench/roster_import.py
 	$(BIN)/python bench/evaluation.py
 

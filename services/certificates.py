@@ -87,13 +87,7 @@ def issue(learner, year: int) -> Certificate:
     """
     learner_id = learner.id
     with locked(User, learner_id) as learner:
-        try:
-            certificate = _issue_locked(learner, year)
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
-    return certificate
+        return _issue_locked(learner, year)
 
 
 def _issue_locked(learner, year: int) -> Certificate:

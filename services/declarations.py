@@ -232,37 +232,32 @@ def review(reviewer, declaration_id: int, approve: bool, hours_: int | None, rea
     reason = (reason or "").strip()
     reviewer_id, learner_id = reviewer.id, declaration.learner_id
     with locked(User, learner_id) as learner:
-        try:
-            declaration = db.session.get(Declaration, declaration_id, populate_existing=True)
-            if declaration.status != DeclarationStatus.PENDING:
-                raise DomainError(f"该申报已{declaration.status.label}，不能重复审核")
-            if not approve:
-                if not reason:
-                    raise DomainError("驳回时必须填写理由", field="reason")
-                declaration.status, declaration.review_note = DeclarationStatus.REJECTED, reason
-            else:
-                approved = declaration.hours_claimed if hours_ is None else hours_
-                if not 1 <= approved <= declaration.hours_claimed:
-                    raise DomainError(f"认定学时应在 1 到 {declaration.hours_claimed} 之间", field="hours")
-                if approved < declaration.hours_claimed and not reason:
-                    raise DomainError("核减学时时必须填写理由", field="reason")
-                credited, note = _apply_cap(declaration, learner, approved)
-                declaration.status = DeclarationStatus.APPROVED
-                declaration.hours_approved, declaration.hours_credited = approved, credited
-                declaration.review_note = "；".join(part for part in (reason, note) if part)
-                if credited > 0:
-                    db.session.add(HoursRecord(
-                        learner_id=learner_id, year=declaration.year, category=declaration.category,
-                        hours=credited, source=HoursSource.DECLARATION, declaration_id=declaration.id,
-                        note=declaration.kind.label, created_by_id=reviewer_id,
-                    ))
-            declaration.reviewer_id, declaration.reviewed_at = reviewer_id, utcnow()
-            audit.record(reviewer, f"declaration.{declaration.status.value}", declaration, details={
-                "hours": declaration.hours_approved, "credited": declaration.hours_credited, "reason": reason})
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+        declaration = db.session.get(Declaration, declaration_id, populate_existing=True)
+        if declaration.status != DeclarationStatus.PENDING:
+            raise DomainError(f"该申报已{declaration.status.label}，不能重复审核")
+        if not approve:
+            if not reason:
+                raise DomainError("驳回时必须填写理由", field="reason")
+            declaration.status, declaration.review_note = DeclarationStatus.REJECTED, reason
+        else:
+            approved = declaration.hours_claimed if hours_ is None else hours_
+            if not 1 <= approved <= declaration.hours_claimed:
+                raise DomainError(f"认定学时应在 1 到 {declaration.hours_claimed} 之间", field="hours")
+            if approved < declaration.hours_claimed and not reason:
+                raise DomainError("核减学时时必须填写理由", field="reason")
+            credited, note = _apply_cap(declaration, learner, approved)
+            declaration.status = DeclarationStatus.APPROVED
+            declaration.hours_approved, declaration.hours_credited = approved, credited
+            declaration.review_note = "；".join(part for part in (reason, note) if part)
+            if credited > 0:
+                db.session.add(HoursRecord(
+                    learner_id=learner_id, year=declaration.year, category=declaration.category,
+                    hours=credited, source=HoursSource.DECLARATION, declaration_id=declaration.id,
+                    note=declaration.kind.label, created_by_id=reviewer_id,
+                ))
+        declaration.reviewer_id, declaration.reviewed_at = reviewer_id, utcnow()
+        audit.record(reviewer, f"declaration.{declaration.status.value}", declaration, details={
+            "hours": declaration.hours_approved, "credited": declaration.hours_credited, "reason": reason})
     return declaration
 
 

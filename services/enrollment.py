@@ -113,37 +113,32 @@ def enroll(learner, course_id: int) -> EnrollResult:
         raise NotAllowed("只有专业技术人员账号可以报名课程")
     learner_id = learner.id
     with locked(Course, course_id) as course:
+        if course is None:
+            raise LookupError(course_id)
+        problem = _enrollable_problem(course)
+        if problem:
+            raise DomainError(problem)
+        existing = db.session.scalar(
+            sa.select(Enrollment.id).where(
+                Enrollment.course_id == course.id, Enrollment.learner_id == learner_id,
+                Enrollment.status.in_(ACTIVE),
+            )
+        )
+        if existing is not None:
+            raise AlreadyEnrolled("您已报名该课程，无需重复报名")
+        confirmed = _take_seat(course.id)
+        now = utcnow()
+        enrollment = Enrollment(
+            course_id=course.id, learner_id=learner_id, source=EnrollmentSource.ONLINE,
+            status=EnrollmentStatus.CONFIRMED if confirmed else EnrollmentStatus.WAITLISTED,
+            confirmed_at=now if confirmed else None,
+        )
+        db.session.add(enrollment)
         try:
-            if course is None:
-                raise LookupError(course_id)
-            problem = _enrollable_problem(course)
-            if problem:
-                raise DomainError(problem)
-            existing = db.session.scalar(
-                sa.select(Enrollment.id).where(
-                    Enrollment.course_id == course.id, Enrollment.learner_id == learner_id,
-                    Enrollment.status.in_(ACTIVE),
-                )
-            )
-            if existing is not None:
-                raise AlreadyEnrolled("您已报名该课程，无需重复报名")
-            confirmed = _take_seat(course.id)
-            now = utcnow()
-            enrollment = Enrollment(
-                course_id=course.id, learner_id=learner_id, source=EnrollmentSource.ONLINE,
-                status=EnrollmentStatus.CONFIRMED if confirmed else EnrollmentStatus.WAITLISTED,
-                confirmed_at=now if confirmed else None,
-            )
-            db.session.add(enrollment)
             db.session.flush()
-            db.session.commit()
         except IntegrityError:
             # The partial unique index caught a concurrent duplicate from the same learner.
-            db.session.rollback()
             raise AlreadyEnrolled("您已报名该课程，无需重复报名") from None
-        except BaseException:
-            db.session.rollback()
-            raise
     position = None if confirmed else waitlist_position(enrollment)
     return EnrollResult(enrollment, position)
 
@@ -182,35 +177,25 @@ def cancel(learner, enrollment_id: int) -> Enrollment:
     if enrollment is None:
         raise LookupError(enrollment_id)
     with locked(Course, enrollment.course_id) as course:
-        try:
-            db.session.refresh(enrollment)
-            if enrollment.status not in (EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED):
-                raise DomainError(f"报名状态为“{enrollment.status.label}”，不能取消")
-            if course.start_date <= clock.today():
-                raise DomainError("课程已开始，不能取消报名")
-            held_seat = enrollment.status == EnrollmentStatus.CONFIRMED
-            enrollment.status = EnrollmentStatus.CANCELLED
-            enrollment.cancelled_at = utcnow()
-            db.session.flush()
-            if held_seat:
-                _free_seat(course.id)
-                _promote_waitlisted(course)
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+        db.session.refresh(enrollment)
+        if enrollment.status not in (EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED):
+            raise DomainError(f"报名状态为“{enrollment.status.label}”，不能取消")
+        if course.start_date <= clock.today():
+            raise DomainError("课程已开始，不能取消报名")
+        held_seat = enrollment.status == EnrollmentStatus.CONFIRMED
+        enrollment.status = EnrollmentStatus.CANCELLED
+        enrollment.cancelled_at = utcnow()
+        db.session.flush()
+        if held_seat:
+            _free_seat(course.id)
+            _promote_waitlisted(course)
     return enrollment
 
 
 def fill_free_seats(course_id: int) -> list[Enrollment]:
     """Promote waitlisted learners into seats freed by a larger capacity. Commits."""
     with locked(Course, course_id) as course:
-        try:
-            promoted = _promote_waitlisted(course)
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+        promoted = _promote_waitlisted(course)
     return promoted
 
 
@@ -236,28 +221,23 @@ def complete(actor, course: Course, enrollment_ids: list[int]) -> int:
         raise DomainError(problem)
     actor_id, course_id = actor.id, course.id
     with locked(Course, course_id) as course:
-        try:
-            rows = db.session.execute(
-                sa.select(Enrollment).where(Enrollment.id.in_(ids), Enrollment.course_id == course_id)
-            ).scalars().all()
-            wrong = [e for e in rows if e.status != EnrollmentStatus.CONFIRMED]
-            if len(rows) != len(ids):
-                raise DomainError("所选学员中有人未报名本课程")
-            if wrong:
-                raise DomainError(f"所选学员中有 {len(wrong)} 人不是“已报名”状态（候补、已取消或已结业），未做任何记录")
-            now = utcnow()
-            for enrollment in rows:
-                enrollment.status = EnrollmentStatus.COMPLETED
-                enrollment.completed_at = now
-                enrollment.completed_by_id = actor_id
-                db.session.add(_credit(enrollment, course, actor_id, HoursSource.COURSE, course.hours))
-            db.session.flush()
-            audit.record(actor, "course.complete", course, base_id=course.base_id,
-                         details={"enrollments": ids, "hours": course.hours})
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+        rows = db.session.execute(
+            sa.select(Enrollment).where(Enrollment.id.in_(ids), Enrollment.course_id == course_id)
+        ).scalars().all()
+        wrong = [e for e in rows if e.status != EnrollmentStatus.CONFIRMED]
+        if len(rows) != len(ids):
+            raise DomainError("所选学员中有人未报名本课程")
+        if wrong:
+            raise DomainError(f"所选学员中有 {len(wrong)} 人不是“已报名”状态（候补、已取消或已结业），未做任何记录")
+        now = utcnow()
+        for enrollment in rows:
+            enrollment.status = EnrollmentStatus.COMPLETED
+            enrollment.completed_at = now
+            enrollment.completed_by_id = actor_id
+            db.session.add(_credit(enrollment, course, actor_id, HoursSource.COURSE, course.hours))
+        db.session.flush()
+        audit.record(actor, "course.complete", course, base_id=course.base_id,
+                     details={"enrollments": ids, "hours": course.hours})
     return len(ids)
 
 

@@ -272,14 +272,11 @@ def confirm(regulator, evaluation_id: int) -> Evaluation:
     if get(regulator, evaluation_id) is None:
         raise LookupError(evaluation_id)
     with locked(Evaluation, evaluation_id) as evaluation:
-        try:
-            return _confirm_locked(regulator, evaluation)
-        except BaseException:
-            db.session.rollback()
-            raise
+        _confirm_locked(regulator, evaluation)
+    return evaluation
 
 
-def _confirm_locked(regulator, evaluation: Evaluation) -> Evaluation:
+def _confirm_locked(regulator, evaluation: Evaluation) -> None:
     won = db.session.execute(
         sa.update(Evaluation)
         .where(Evaluation.id == evaluation.id, Evaluation.status == EvaluationStatus.DRAFT)
@@ -287,7 +284,6 @@ def _confirm_locked(regulator, evaluation: Evaluation) -> Evaluation:
         .execution_options(synchronize_session=False)
     ).rowcount
     if won != 1:
-        db.session.rollback()
         raise DomainError("该评估已确认，不能重复确认")
     effects = {Outcome.EXIT: BaseStatus.EXITED, Outcome.RECTIFY: BaseStatus.RECTIFYING, Outcome.KEEP: BaseStatus.ACTIVE}
     for result in evaluation.results:
@@ -300,9 +296,6 @@ def _confirm_locked(regulator, evaluation: Evaluation) -> Evaluation:
         registry.apply_status(regulator, result.base, effects[result.final], reason, evaluation.id)
     audit.record(regulator, "evaluation.confirm", evaluation, details={
         "year": evaluation.year, "outcomes": {r.base_id: r.final.value for r in evaluation.results}})
-    db.session.commit()
-    db.session.refresh(evaluation)
-    return evaluation
 
 
 def evaluations_of(regulator) -> list[Evaluation]:

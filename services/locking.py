@@ -16,6 +16,7 @@ from flask import has_request_context, request
 from sqlalchemy import event
 
 from extensions import db
+from services.transaction import unit_of_work
 
 _immediate = ContextVar("sqlite_begin_immediate", default=False)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -42,10 +43,10 @@ def install_sqlite_transactions(engine) -> None:
 
 @contextmanager
 def locked(model, object_id: int):
-    """Start a new transaction that holds the write lock for one row and yield that row, fresh.
+    """Run the block as one unit of work holding the write lock for one row, which it yields, fresh.
 
-    Whatever the session had open is committed first (it holds only reads in a view). The caller
-    commits or rolls back; the lock lasts until then.
+    Whatever the session had open is committed first (in a view it holds only reads). The block's
+    changes commit when it ends and roll back if it raises; the lock lasts until then.
     """
     db.session.commit()
     token = _immediate.set(True)
@@ -53,6 +54,10 @@ def locked(model, object_id: int):
         row = db.session.execute(
             sa.select(model).where(model.id == object_id).with_for_update().execution_options(populate_existing=True)
         ).scalar_one_or_none()
+    except BaseException:
+        db.session.rollback()
+        raise
     finally:
         _immediate.reset(token)
-    yield row
+    with unit_of_work():
+        yield row

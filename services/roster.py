@@ -248,69 +248,64 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
     actor_id, course_id = actor.id, course.id
 
     with locked(Course, course_id) as course:
-        try:
-            existing = {
-                e.learner_id: e
-                for e in db.session.execute(
-                    sa.select(Enrollment).where(
-                        Enrollment.course_id == course_id, Enrollment.status != EnrollmentStatus.CANCELLED
-                    )
-                ).scalars()
-            }
-            planned: dict[int, tuple[int, int]] = {}  # learner id -> (row number, hours)
-            rejected_rows = {n for n, _reason in report.errors}
-            for number, record in rows:
-                if number in rejected_rows:
-                    continue
-                learner = by_phone.get(record["phone"]) if record["phone"] else by_hmac.get(fingerprints.get(number))
-                if not record["phone"] and not record["id_number"]:
-                    report.errors.append((number, "缺少手机号或身份证号"))
-                    continue
-                if learner is None or learner[2] != Role.LEARNER:
-                    report.errors.append((number, "未找到该学员的注册账号"))
-                    continue
-                learner_id, learner_name, _role = learner
-                if not record["name"]:
-                    report.errors.append((number, "缺少姓名"))
-                    continue
-                if record["name"] != learner_name:
-                    report.errors.append((number, f"姓名“{record['name']}”与账号不符"))
-                    continue
-                if learner_id in planned:
-                    report.errors.append((number, f"与第 {planned[learner_id][0]} 行重复"))
-                    continue
-                raw_hours = record["hours"].removesuffix(".0")
-                if not raw_hours:
-                    credited = course.hours
-                elif not (raw_hours.isascii() and raw_hours.isdigit()) or not 1 <= int(raw_hours) <= course.hours:
-                    report.errors.append((number, f"学时应为 1 到 {course.hours} 之间的整数"))
-                    continue
-                else:
-                    credited = int(raw_hours)
-                enrollment = existing.get(learner_id)
-                if enrollment is not None and enrollment.status == EnrollmentStatus.COMPLETED:
-                    report.errors.append((number, "该学员已记录结业，请勿重复导入"))
-                    continue
-                planned[learner_id] = (number, credited)
-            needing_seat = [
-                lid for lid in planned
-                if existing.get(lid) is None or existing[lid].status == EnrollmentStatus.WAITLISTED
-            ]
-            if course.capacity is not None and course.seats_taken + len(needing_seat) > course.capacity:
-                free = course.capacity - course.seats_taken
-                report.errors.append((0, f"名单中有 {len(needing_seat)} 人未占名额，但课程只剩 {free} 个名额"))
-            if report.errors:
-                report.errors.sort()
-                raise RosterRejected(report)
-            _apply_import(course, planned, existing, needing_seat, actor_id)
-            report.completed = len(planned)
-            report.added = len(needing_seat)
-            audit.record(actor, "course.import", course, base_id=course.base_id,
-                         details={"completed": report.completed, "added": report.added})
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+        existing = {
+            e.learner_id: e
+            for e in db.session.execute(
+                sa.select(Enrollment).where(
+                    Enrollment.course_id == course_id, Enrollment.status != EnrollmentStatus.CANCELLED
+                )
+            ).scalars()
+        }
+        planned: dict[int, tuple[int, int]] = {}  # learner id -> (row number, hours)
+        rejected_rows = {n for n, _reason in report.errors}
+        for number, record in rows:
+            if number in rejected_rows:
+                continue
+            learner = by_phone.get(record["phone"]) if record["phone"] else by_hmac.get(fingerprints.get(number))
+            if not record["phone"] and not record["id_number"]:
+                report.errors.append((number, "缺少手机号或身份证号"))
+                continue
+            if learner is None or learner[2] != Role.LEARNER:
+                report.errors.append((number, "未找到该学员的注册账号"))
+                continue
+            learner_id, learner_name, _role = learner
+            if not record["name"]:
+                report.errors.append((number, "缺少姓名"))
+                continue
+            if record["name"] != learner_name:
+                report.errors.append((number, f"姓名“{record['name']}”与账号不符"))
+                continue
+            if learner_id in planned:
+                report.errors.append((number, f"与第 {planned[learner_id][0]} 行重复"))
+                continue
+            raw_hours = record["hours"].removesuffix(".0")
+            if not raw_hours:
+                credited = course.hours
+            elif not (raw_hours.isascii() and raw_hours.isdigit()) or not 1 <= int(raw_hours) <= course.hours:
+                report.errors.append((number, f"学时应为 1 到 {course.hours} 之间的整数"))
+                continue
+            else:
+                credited = int(raw_hours)
+            enrollment = existing.get(learner_id)
+            if enrollment is not None and enrollment.status == EnrollmentStatus.COMPLETED:
+                report.errors.append((number, "该学员已记录结业，请勿重复导入"))
+                continue
+            planned[learner_id] = (number, credited)
+        needing_seat = [
+            lid for lid in planned
+            if existing.get(lid) is None or existing[lid].status == EnrollmentStatus.WAITLISTED
+        ]
+        if course.capacity is not None and course.seats_taken + len(needing_seat) > course.capacity:
+            free = course.capacity - course.seats_taken
+            report.errors.append((0, f"名单中有 {len(needing_seat)} 人未占名额，但课程只剩 {free} 个名额"))
+        if report.errors:
+            report.errors.sort()
+            raise RosterRejected(report)
+        _apply_import(course, planned, existing, needing_seat, actor_id)
+        report.completed = len(planned)
+        report.added = len(needing_seat)
+        audit.record(actor, "course.import", course, base_id=course.base_id,
+                     details={"completed": report.completed, "added": report.added})
     return report
 
 

@@ -1,6 +1,5 @@
 """Base admins' own base: its public disclosure and logo."""
 
-from extensions import db
 from models import TrainingBase
 from services import audit, images
 from services.courses import ensure_can_manage
@@ -30,10 +29,6 @@ def update_disclosure(actor, base: TrainingBase, data: dict, logo_stream=None) -
                 setattr(base, name, (data[name] or "").strip())
         changes = audit.diff(base, DISCLOSURE_EDITABLE)
         if logo_stream is not None:
-            old_logo_id = base.logo_id
-            base.logo = images.store_image(logo_stream, actor)
-            stored.append(base.logo)
-            db.session.flush()
-            changes["logo_id"] = [old_logo_id, base.logo.id]
+            images.replace(base, "logo", logo_stream, actor, stored, changes)
         audit.record(actor, "base.disclosure", base, base_id=base.id, details=changes)
     return base

@@ -84,11 +84,7 @@ def update_course(actor, course: Course, data: dict, cover_stream=None) -> Cours
         _check_rules(course)
         changes = audit.diff(course, EDITABLE_FIELDS)
         if cover_stream is not None:
-            old_cover_id = course.cover_id
-            course.cover = images.store_image(cover_stream, actor)
-            stored.append(course.cover)
-            db.session.flush()
-            changes["cover_id"] = [old_cover_id, course.cover.id]
+            images.replace(course, "cover", cover_stream, actor, stored, changes)
         refresh_search_tokens(course, course.base)
         audit.record(actor, "course.update", course, base_id=course.base_id, details=changes)
     if "capacity" in changes:

@@ -108,6 +108,18 @@ def store_image(stream, uploaded_by=None) -> Image:
     return image
 
 
+def replace(owner, relation: str, stream, uploaded_by, stored: list, changes: dict) -> Image:
+    """Store a new image as ``owner.<relation>`` (a cover, a logo): listed in ``stored`` so a failed
+    transaction removes its files, and noted in ``changes`` ({"<relation>_id": [old, new]}) for the audit."""
+    old_id = getattr(owner, f"{relation}_id")
+    image = store_image(stream, uploaded_by)
+    setattr(owner, relation, image)
+    stored.append(image)
+    db.session.flush()
+    changes[f"{relation}_id"] = [old_id, image.id]
+    return image
+
+
 def discard_files(image: Image) -> None:
     """Remove an image's files, for a transaction that failed after store_image wrote them."""
     for variant in IMAGE_VARIANTS:

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.auth import bp
 from blueprints.auth.forms import LoginForm, RegisterForm
+from blueprints.common_forms import field_error
 from models import Role
 from services import accounts
 from services import auth as auth_service
@@ -71,7 +72,7 @@ def register():
         try:
             user = accounts.register_learner(form.registration_data())
         except DomainError as error:
-            form[error.field].errors.append(error.message)
+            field_error(form, error, "phone")
         else:
             login_user(user)
             flash(_("注册成功，欢迎您，%(name)s", name=user.name), "success")

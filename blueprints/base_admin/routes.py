@@ -17,7 +17,7 @@ from blueprints.base_admin.forms import (
     RosterImportForm,
     StatusForm,
 )
-from blueprints.common_forms import ActionForm
+from blueprints.common_forms import ActionForm, field_error
 from models import CourseStatus
 from services import base_admin as queries
 from services import bases as base_service
@@ -51,11 +51,8 @@ def _uploaded(field):
 
 
 def _show_error(form, error: DomainError, file_field: str | None = None) -> None:
-    name = file_field if isinstance(error, ImageRejected) else error.field
-    if name and name in form:
-        form[name].errors = [*form[name].errors, error.message]
-    else:
-        flash(error.message, "danger")
+    """An image refused is shown beside the file field; other errors beside their own field, or flashed."""
+    field_error(form, error, file_field if isinstance(error, ImageRejected) else None)
 
 
 @bp.route("/")
@@ -249,7 +246,7 @@ def roster_import(base_id: int, course_id: int):
                     form.roster.errors.append(rejected.message)
                     report = rejected.report
                 except DomainError as error:
-                    form.roster.errors.append(error.message)
+                    field_error(form, error, "roster")
                 else:
                     message = _("导入成功：%(n)s 名学员记录结业，其中 %(m)s 人此前未在线报名",
                                 n=result.completed, m=result.added)

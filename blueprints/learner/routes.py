@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.common_forms import ActionForm
+from blueprints.common_forms import ActionForm, field_error
 from blueprints.learner import bp
 from blueprints.learner.forms import DeclarationForm, EmployerForm, RatingForm
 from services import accounts
@@ -116,7 +116,7 @@ def declaration_new():
         try:
             declaration_service.declare(current_user, form.declaration_data(), request.files.getlist(form.files.name))
         except DomainError as error:
-            _field_error(form, error, "files")
+            field_error(form, error, "files")
         else:
             flash(_("申报已提交，等待单位审核"), "success")
             return redirect(url_for(".declarations"))
@@ -137,16 +137,11 @@ def declaration_edit(declaration_id: int):
         try:
             declaration_service.edit(current_user, declaration.id, form.declaration_data())
         except DomainError as error:
-            _field_error(form, error, "title")
+            field_error(form, error, "title")
         else:
             flash(_("申报已修改"), "success")
             return redirect(url_for(".declarations"))
     return _declaration_form_page(form, declaration)
-
-
-def _field_error(form, error: DomainError, fallback: str) -> None:
-    name = error.field if error.field in form else fallback
-    form[name].errors = [*form[name].errors, error.message]
 
 
 @bp.route("/certificates")

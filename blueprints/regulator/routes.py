@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.common_forms import ActionForm
+from blueprints.common_forms import ActionForm, field_error
 from blueprints.regulator import bp
 from blueprints.regulator.forms import (
     CalendarForm,
@@ -65,7 +65,7 @@ def designate():
         except NotAllowed:
             abort(404)
         except DomainError as error:
-            form[error.field or "name"].errors.append(error.message)
+            field_error(form, error, "name")
         else:
             flash(_("已认定基地：%(name)s", name=base.name), "success")
             for email, password in passwords.items():
@@ -91,7 +91,7 @@ def base_status(base_id: int):
         try:
             registry.change_status(current_user, base.id, BaseStatus(form.status.data), form.reason.data)
         except DomainError as error:
-            form[error.field or "reason"].errors.append(error.message)
+            field_error(form, error, "reason")
         else:
             flash(_("基地状态已改为“%(label)s”", label=BaseStatus(form.status.data).label), "success")
             return redirect(url_for(".base", base_id=base.id))
@@ -128,7 +128,8 @@ def targets():
             flash(_("目标已保存"), "success")
             return redirect(url_for(".targets"))
     year = form.year.data or clock.today().year
-    rows = [(t, registry.target_for(t, year, current_user.region)) for t in BaseType]
+    targets = registry.targets_of_year(year)
+    rows = [(t, registry.pick_target(targets, t, current_user.region)) for t in BaseType]
     return render_template("regulator/targets.html", form=form, rows=rows, year=year)
 
 

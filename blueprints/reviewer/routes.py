@@ -4,6 +4,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from blueprints.common_forms import field_error
 from blueprints.reviewer import bp
 from blueprints.reviewer.forms import ReviewForm
 from services import declarations
@@ -29,8 +30,7 @@ def review(declaration_id: int):
         except LookupError:
             abort(404)
         except DomainError as error:
-            target = form[error.field] if error.field in form else form.reason
-            target.errors = [*target.errors, error.message]
+            field_error(form, error, "reason")
         else:
             flash(_("审核已完成"), "success")
             return redirect(url_for(".index"))

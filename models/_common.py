@@ -38,3 +38,11 @@ class LabelledEnum(str, enum.Enum):
     @classmethod
     def choices(cls) -> list[tuple[str, str]]:
         return [(m.value, m.label) for m in cls]
+
+
+def with_defaults(model, **values):
+    """An unsaved instance whose columns hold their declared Python defaults (which SQLAlchemy would only
+    apply on INSERT): the stand-in for a rules row a regulator has not written."""
+    defaults = {c.key: c.default.arg for c in model.__table__.columns
+                if c.default is not None and not callable(c.default.arg)}
+    return model(**{**defaults, **values})

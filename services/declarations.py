@@ -19,7 +19,6 @@ from models import (
     HoursRecord,
     HoursSource,
     Role,
-    RuleSet,
     User,
 )
 from models._common import utcnow
@@ -83,13 +82,6 @@ def claimed_hours(kind: DeclarationKind, data: dict, rule) -> int:
     return converted
 
 
-def _rule_for(learner, year: int):
-    rule = hours.rules_for(learner.region, [year]).get(year)
-    if rule is None:  # a region without rules for the year converts by the notices' defaults
-        rule = RuleSet(hours_per_day=8, minutes_per_hour=45, review_working_days=5)
-    return rule
-
-
 def _check(learner, data: dict) -> tuple[DeclarationKind, Category, int]:
     kind = DeclarationKind(data["kind"])
     category = Category(data.get("category") or KIND_RULES[kind].categories[0])
@@ -102,7 +94,7 @@ def _check(learner, data: dict) -> tuple[DeclarationKind, Category, int]:
         raise DomainError("日期不能晚于今天", field="earned_on")
     if earned_on.year != today.year:
         raise DomainError(f"只能申报 {today.year} 年度取得的学时（学时不能跨年度补报）", field="earned_on")
-    return kind, category, claimed_hours(kind, data, _rule_for(learner, earned_on.year))
+    return kind, category, claimed_hours(kind, data, hours.rule_for(learner.region, earned_on.year))
 
 
 def declare(learner, data: dict, uploads: list) -> Declaration:
@@ -120,7 +112,7 @@ def declare(learner, data: dict, uploads: list) -> Declaration:
     if not uploads:
         raise DomainError("请上传证明材料", field="files")
     kind, category, claimed = _check(learner, data)
-    rule = _rule_for(learner, data["earned_on"].year)
+    rule = hours.rule_for(learner.region, data["earned_on"].year)
     written = []
     try:
         declaration = Declaration(

@@ -31,7 +31,7 @@ from models import (
     Rubric,
     TrainingBase,
 )
-from models._common import utcnow
+from models._common import utcnow, with_defaults
 from models.enrollment import SEAT_HOLDING
 from models.training_base import DISCLOSURE_FIELDS
 from services import audit, clock, registry, scope
@@ -98,8 +98,7 @@ def rubric_for(year: int) -> Rubric:
     ).scalar_one_or_none()
     if rubric is not None:
         return rubric
-    defaults = {c.name: c.default.arg for c in Rubric.__table__.columns if c.default is not None}
-    return Rubric(year=year, **defaults)
+    return with_defaults(Rubric, year=year)
 
 
 def _ratio(value: int, target: int | None) -> float:

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import Category, HoursRecord, Region, RuleSet
+from models._common import with_defaults
 
 
 def hours_from_minutes(minutes: int, rule: RuleSet) -> int:
@@ -41,6 +42,14 @@ def rules_for(region: Region | None, years=None) -> dict[int, RuleSet]:
         if rule.year not in found or rule.region_id == region.id:
             found[rule.year] = rule
     return found
+
+
+def rule_for(region: Region | None, year: int) -> RuleSet:
+    """The rule in force for the region and year, or, where none is set, one holding the model's
+    defaults (the notices' 8 hours a day, 45 minutes an hour, 30-day plan window, 5 working days).
+    The default rule is never saved and sets no minimums."""
+    rule = rules_for(region, [year]).get(year)
+    return rule if rule is not None else with_defaults(RuleSet, year=year)
 
 
 def totals_by_year(learner_id: int) -> dict[int, dict[Category, int]]:

@@ -13,14 +13,10 @@ from services import audit, clock, hours, scope
 from services.courses import ensure_can_manage
 from services.errors import DomainError
 
-DEFAULT_WINDOW_DAYS = 30
-
 
 def window_days(course: Course) -> int:
     """The filing window of the course's region for the year it starts (data: rule_set.plan_window_days)."""
-    rules = hours.rules_for(course.base.region, [course.start_date.year])
-    rule = rules.get(course.start_date.year)
-    return rule.plan_window_days if rule else DEFAULT_WINDOW_DAYS
+    return hours.rule_for(course.base.region, course.start_date.year).plan_window_days
 
 
 def filing_problem(course: Course) -> str | None:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased, contains_eager
 
 from extensions import db
 from models import Category, HoursRecord, Region, RuleSet
@@ -109,3 +110,49 @@ def progress(year: int, rule: RuleSet | None, totals: dict[Category, int] | None
     if rule is not None and rule.total_min is not None:
         lines.append(ProgressLine("合计", sum(totals.values()), rule.total_min))
     return Progress(year, rule, lines)
+
+
+@dataclass
+class Ledger:
+    """A learner's hours year by year against each year's rule, and the region the rules come from."""
+
+    region: Region | None
+    years: dict[int, Progress]
+
+
+def ledger(learner, year: int) -> Ledger:
+    """The learner's progress in every year with hours and in ``year`` (shown even before any hours),
+    each against the rule in force: the city's own, else its province's (as ``rules_for`` picks). Also
+    the learner's region with its province in ``region.parent``, so that its full name costs no query.
+
+    One query: the ledger summed per year, one column per category (the year asked for joins the
+    ledger as a row of no hours), beside the region's and the province's rule of that year.
+    """
+    credits = sa.union_all(
+        sa.select(HoursRecord.year, HoursRecord.category, HoursRecord.hours)
+        .where(HoursRecord.learner_id == learner.id),
+        sa.select(sa.literal(year, sa.Integer), sa.null(), sa.literal(0, sa.Integer)),
+    ).subquery()
+    per_year = (
+        sa.select(credits.c.year, *(
+            sa.func.sum(sa.case((credits.c.category == category, credits.c.hours), else_=0)).label(category.value)
+            for category in Category
+        ))
+        .group_by(credits.c.year)
+        .subquery()
+    )
+    region, province, own, inherited = aliased(Region), aliased(Region), aliased(RuleSet), aliased(RuleSet)
+    rows = db.session.execute(
+        sa.select(per_year, region, own, inherited)
+        .select_from(per_year)
+        .outerjoin(region, region.id == learner.region_id)
+        .outerjoin(province, region.parent.of_type(province))
+        .outerjoin(own, sa.and_(own.region_id == region.id, own.year == per_year.c.year))
+        .outerjoin(inherited, sa.and_(inherited.region_id == province.id, inherited.year == per_year.c.year))
+        .options(contains_eager(region.parent.of_type(province)))
+    ).all()
+    years = {}
+    for row_year, *sums, _region, own_rule, inherited_rule in rows:
+        totals = dict(zip(Category, map(int, sums), strict=True))
+        years[row_year] = progress(row_year, own_rule or inherited_rule, totals)
+    return Ledger(region=rows[0][-3], years=years)  # there is always a row: the year asked for

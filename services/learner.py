@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased, contains_eager
 
 from extensions import db
-from models import Course, Enrollment, EnrollmentStatus, Notice
+from models import Course, Enrollment, EnrollmentStatus, Notice, Region
 from models._common import utcnow
 from services import clock, hours
 
@@ -16,6 +16,7 @@ from services import clock, hours
 class Dashboard:
     year: int
     days_left: int
+    region: Region | None
     current: hours.Progress
     history: list[hours.Progress]
     upcoming: list = field(default_factory=list)  # (enrollment, None)
@@ -51,17 +52,17 @@ def _enrollments_with_position(learner_id: int, course_id: int | None = None):
 
 
 def dashboard(learner) -> Dashboard:
-    """The learner's year at a glance; a fixed number of queries whatever the history's length."""
+    """The learner's year at a glance. Three queries whatever the history's length: hours against the
+    rules (with the learner's region), live enrollments, unread notices."""
     today = clock.today()
     year = today.year
-    totals = hours.totals_by_year(learner.id)
-    years = sorted(set(totals) | {year}, reverse=True)
-    rules = hours.rules_for(learner.region, years)
+    ledger = hours.ledger(learner, year)
     board = Dashboard(
         year=year,
         days_left=(date(year, 12, 31) - today).days,
-        current=hours.progress(year, rules.get(year), totals.get(year)),
-        history=[hours.progress(y, rules.get(y), totals.get(y)) for y in years if y < year],
+        region=ledger.region,
+        current=ledger.years[year],
+        history=[ledger.years[y] for y in sorted(ledger.years, reverse=True) if y < year],
     )
     for enrollment, position in _enrollments_with_position(learner.id):
         if enrollment.status == EnrollmentStatus.COMPLETED:

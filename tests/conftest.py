@@ -269,3 +269,15 @@ def count_queries(engine):
         yield statements
     finally:
         sa.event.remove(engine, "before_cursor_execute", before)
+
+
+def page_queries(client, path: str) -> list[str]:
+    """The SQL statements one GET of ``path`` runs, counted as production would see them: the page is
+    fetched once first, then again with the test's session emptied, so that nothing comes from its
+    identity map. ``client`` may be signed in (its user load is counted). Both answers must be 200."""
+    assert client.get(path).status_code == 200, path
+    db.session.remove()
+    with count_queries(db.engine) as statements:
+        response = client.get(path)
+    assert response.status_code == 200, path
+    return statements

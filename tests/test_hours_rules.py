@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from extensions import db
 from models import Category, EnrollmentStatus, HoursRecord, HoursSource, Role, RuleSet
 from services import clock, demo, enrollment, hours, learner
+from tests.conftest import count_queries
 
 P, S, E = Category.PUBLIC, Category.PROFESSIONAL, Category.ELECTIVE
 SEEDED_YEARS = (2025, 2026, 2027)
@@ -227,3 +228,35 @@ def test_totals_are_kept_apart_by_learner(regions, make_user, credit):
     credit(two, 2026, P, 7)
     assert hours.totals_by_year(one.id)[2026][P] == 12
     assert hours.totals_by_year(two.id)[2026][P] == 7
+
+
+def assert_ledger_matches_totals_and_rules(regions, make_user):
+    """hours.ledger, one query, gives what totals_by_year and rules_for give: the city's own rule before its
+    province's, the province's for a city without one, no rule where none is set, and the year asked for
+    even before any hours. (Also run on PostgreSQL by test_postgres.)"""
+    db.session.add(RuleSet(region_id=regions["510000"].id, year=2026, total_min=99, public_min=1))
+    guangzhou, chengdu = make_user(region_id=regions["440100"].id), make_user(region_id=regions["510100"].id)
+    nowhere = make_user(region_id=None)
+    credits = ((2024, P, 5), (2025, E, 3), (2026, P, 12), (2026, P, 6), (2026, S, 20), (2030, S, 2))
+    db.session.add_all(HoursRecord(learner_id=student.id, year=year, category=category, hours=amount,
+                                   source=HoursSource.DECLARATION)
+                       for year, category, amount in credits for student in (guangzhou, chengdu))
+    db.session.commit()
+
+    for student, region_name in ((guangzhou, "广东省广州市"), (chengdu, "四川省成都市"), (nowhere, None)):
+        totals = hours.totals_by_year(student.id)
+        rules = hours.rules_for(student.region, set(totals) | {2027})
+        with count_queries(db.engine) as statements:
+            found = hours.ledger(student, 2027)
+            full_name = found.region.full_name if found.region else None
+        assert len(statements) == 1 and full_name == region_name
+        assert sorted(found.years) == sorted(set(totals) | {2027})
+        for year, progress in found.years.items():
+            assert progress == hours.progress(year, rules.get(year), totals.get(year)), (region_name, year)
+    assert hours.ledger(chengdu, 2027).years[2026].rule.total_min is None  # Chengdu's own, not Sichuan's 99
+    assert hours.ledger(guangzhou, 2027).years[2026].rule.total_min == 90  # Guangdong's
+    assert hours.ledger(guangzhou, 2027).years[2024].rule is None
+
+
+def test_ledger_matches_totals_and_rules_in_one_query(regions, make_user):
+    assert_ledger_matches_totals_and_rules(regions, make_user)

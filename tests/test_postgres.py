@@ -1,4 +1,5 @@
-"""The same catalog on PostgreSQL: search semantics, index use, constraints and query counts."""
+"""The same catalog on PostgreSQL: search semantics, index use, constraints and query counts; the hours
+ledger's one query."""
 
 import pytest
 import sqlalchemy as sa
@@ -6,9 +7,10 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import Course
-from services import search
+from services import demo, search
 from tests.conftest import count_queries
 from tests.search_cases import QUERIES, make_courses, search_ids, substring_ids
+from tests.test_hours_rules import assert_ledger_matches_totals_and_rules
 
 pytestmark = pytest.mark.postgres
 
@@ -65,3 +67,7 @@ def test_catalog_query_count_does_not_grow_with_data(app, client, make_base, mak
     with count_queries(db.engine) as large:
         assert client.get("/courses?q=护理").status_code == 200
     assert len(small) == len(large)
+
+
+def test_hours_ledger_matches_totals_and_rules(app, make_user):
+    assert_ledger_matches_totals_and_rules(demo.seed_reference(), make_user)

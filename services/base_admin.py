@@ -1,7 +1,7 @@
 """What a base admin's pages read: their bases, and one base's courses with counts by status."""
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from extensions import db
 from models import BaseMembership, Course, CourseStatus, Enrollment, TrainingBase
@@ -26,11 +26,17 @@ def managed_base(user, base_id: int) -> TrainingBase | None:
     ).unique().scalar_one_or_none()
 
 
-def managed_course(base: TrainingBase, course_id: int) -> Course | None:
-    """The course if it belongs to ``base``; None otherwise (so another base's course is a 404)."""
+def managed_course(user, base_id: int, course_id: int) -> Course | None:
+    """The course, with its base, if it belongs to base ``base_id`` and ``user`` administers that base;
+    None otherwise (a missing course, another base's course, or someone else's base). One query."""
+    base = contains_eager(Course.base)
     return db.session.execute(
-        sa.select(Course).where(Course.id == course_id, Course.base_id == base.id).options(joinedload(Course.cover))
-    ).scalar_one_or_none()
+        sa.select(Course)
+        .join(Course.base)
+        .join(BaseMembership, BaseMembership.base_id == TrainingBase.id)
+        .where(Course.id == course_id, Course.base_id == base_id, BaseMembership.user_id == user.id)
+        .options(base.joinedload(TrainingBase.region), base.joinedload(TrainingBase.logo), joinedload(Course.cover))
+    ).unique().scalar_one_or_none()
 
 
 def ratings_of(base: TrainingBase) -> dict[int, tuple[float, int]]:

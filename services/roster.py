@@ -43,7 +43,8 @@ class Roster:
 
 
 def roster(course: Course) -> Roster:
-    """The course's roster with counts and its average rating. Three queries."""
+    """The course's roster with counts and its average rating. Two queries: the live enrollments with
+    their learners, and one GROUP BY status giving the counts and the ratings' sum and number."""
     rows = db.session.execute(
         sa.select(Enrollment)
         .join(Enrollment.learner)
@@ -51,23 +52,20 @@ def roster(course: Course) -> Roster:
         .where(Enrollment.course_id == course.id, Enrollment.status != EnrollmentStatus.CANCELLED)
         .order_by(Enrollment.id)
     ).scalars().all()
-    counts = dict(
-        db.session.execute(
-            sa.select(Enrollment.status, sa.func.count(Enrollment.id))
-            .where(Enrollment.course_id == course.id)
-            .group_by(Enrollment.status)
-        ).all()
-    )
-    average, rated = db.session.execute(
-        sa.select(sa.func.avg(Enrollment.rating), sa.func.count(Enrollment.rating)).where(
-            Enrollment.course_id == course.id
-        )
-    ).one()
+    by_status = db.session.execute(
+        sa.select(Enrollment.status, sa.func.count(Enrollment.id), sa.func.sum(Enrollment.rating),
+                  sa.func.count(Enrollment.rating))
+        .where(Enrollment.course_id == course.id)
+        .group_by(Enrollment.status)
+    ).all()
+    counts = {status: n for status, n, _sum, _rated in by_status}
+    rating_sum = sum(total or 0 for _status, _n, total, _rated in by_status)
+    rated = sum(n for _status, _n, _sum, n in by_status)
     return Roster(
         seated=[e for e in rows if e.status in SEAT_HOLDING],
         waitlisted=[e for e in rows if e.status == EnrollmentStatus.WAITLISTED],
         counts={s: counts.get(s, 0) for s in EnrollmentStatus},
-        average_rating=round(float(average), 1) if average is not None else None,
+        average_rating=round(rating_sum / rated, 1) if rated else None,
         ratings=rated,
     )
 

@@ -37,12 +37,15 @@ def _load_base(base_id: int):
     return base
 
 
-def _load_course(base, course_id: int):
-    """:raise 404: no such course in this base."""
-    course = queries.managed_course(base, course_id)
+def _load_course(base_id: int, course_id: int):
+    """The base and the course, loaded together.
+
+    :raise 404: no such course in this base, or the current user does not administer the base.
+    """
+    course = queries.managed_course(current_user, base_id, course_id)
     if course is None:
         abort(404)
-    return course
+    return course.base, course
 
 
 def _uploaded(field):
@@ -112,8 +115,7 @@ def course_new(base_id: int):
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/edit", methods=["GET", "POST"])
 def course_edit(base_id: int, course_id: int):
-    base = _load_base(base_id)
-    course = _load_course(base, course_id)
+    base, course = _load_course(base_id, course_id)
     form = CourseForm(obj=course)
     if request.method == "GET":
         form.category.data = course.category.value
@@ -135,8 +137,7 @@ def course_edit(base_id: int, course_id: int):
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/status", methods=["POST"])
 def course_status(base_id: int, course_id: int):
-    base = _load_base(base_id)
-    course = _load_course(base, course_id)
+    base, course = _load_course(base_id, course_id)
     form = StatusForm()
     if not form.validate_on_submit():
         flash(_("请求无效，请刷新页面后重试"), "danger")
@@ -152,8 +153,7 @@ def course_status(base_id: int, course_id: int):
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/cancel", methods=["POST"])
 def course_cancel(base_id: int, course_id: int):
-    base = _load_base(base_id)
-    course = _load_course(base, course_id)
+    base, course = _load_course(base_id, course_id)
     form = CancelForm()
     if not form.validate_on_submit():
         for message in form.reason.errors or [_("请求无效，请刷新页面后重试")]:
@@ -170,8 +170,7 @@ def course_cancel(base_id: int, course_id: int):
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster")
 def roster(base_id: int, course_id: int):
-    base = _load_base(base_id)
-    course = _load_course(base, course_id)
+    base, course = _load_course(base_id, course_id)
     return render_template(
         "base_admin/roster.html", base=base, course=course, roster=roster_service.roster(course),
         action_form=ActionForm(), days=roster_service.course_days(course),
@@ -180,8 +179,7 @@ def roster(base_id: int, course_id: int):
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/complete", methods=["POST"])
 def roster_complete(base_id: int, course_id: int):
-    base = _load_base(base_id)
-    course = _load_course(base, course_id)
+    _base, course = _load_course(base_id, course_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     ids = [int(v) for v in request.form.getlist("enrollment") if v.isdigit()]
@@ -196,8 +194,7 @@ def roster_complete(base_id: int, course_id: int):
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/attendance", methods=["GET", "POST"])
 def attendance(base_id: int, course_id: int):
-    base = _load_base(base_id)
-    course = _load_course(base, course_id)
+    base, course = _load_course(base_id, course_id)
     days = roster_service.course_days(course)
     if not days:
         flash(_("线上或超过 31 天的课程不按天记录考勤"), "info")
@@ -226,8 +223,7 @@ def attendance(base_id: int, course_id: int):
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/import", methods=["GET", "POST"])
 def roster_import(base_id: int, course_id: int):
-    base = _load_base(base_id)
-    course = _load_course(base, course_id)
+    base, course = _load_course(base_id, course_id)
     form = RosterImportForm()
     report = None
     if form.validate_on_submit():
@@ -257,8 +253,7 @@ def roster_import(base_id: int, course_id: int):
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster.xlsx")
 def roster_export(base_id: int, course_id: int):
-    base = _load_base(base_id)
-    course = _load_course(base, course_id)
+    _base, course = _load_course(base_id, course_id)
     return send_file(
         io.BytesIO(roster_service.export_xlsx(current_user, course)), as_attachment=True,
         download_name=f"{course.title}-名单.xlsx",
@@ -268,8 +263,7 @@ def roster_export(base_id: int, course_id: int):
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/plan", methods=["GET", "POST"])
 def class_plan(base_id: int, course_id: int):
-    base = _load_base(base_id)
-    course = _load_course(base, course_id)
+    base, course = _load_course(base_id, course_id)
     form = ClassPlanForm()
     if request.method == "GET":
         form.start_date.data, form.end_date.data = course.start_date, course.end_date

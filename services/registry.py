@@ -4,6 +4,7 @@ import secrets
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models import BaseMembership, BaseStatus, BaseStatusChange, BaseType, Role, Target, TrainingBase, User
@@ -95,8 +96,11 @@ def change_status(regulator, base_id: int, status: BaseStatus, reason: str) -> T
 
 
 def history(base: TrainingBase) -> list[BaseStatusChange]:
+    """The base's status changes, newest first, with who made them. One query."""
     return db.session.execute(
-        sa.select(BaseStatusChange).where(BaseStatusChange.base_id == base.id).order_by(BaseStatusChange.id.desc())
+        sa.select(BaseStatusChange).where(BaseStatusChange.base_id == base.id)
+        .options(joinedload(BaseStatusChange.actor))
+        .order_by(BaseStatusChange.id.desc())
     ).scalars().all()
 
 

@@ -1,6 +1,7 @@
 """A regulator's reach: their region and, for a province, every city below it."""
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models import ClassPlan, Course, PlanStatus, Region, Role, TrainingBase
@@ -42,9 +43,10 @@ def oversees_region(user, region_id: int | None) -> bool:
 
 
 def base_in_scope(user, base_id: int) -> TrainingBase | None:
-    """The base if the regulator oversees it, else None (the view answers 404)."""
+    """The base, with its region, if the regulator oversees it, else None (the view answers 404)."""
     return db.session.execute(
         sa.select(TrainingBase).where(TrainingBase.id == base_id, bases_clause(user))
+        .options(joinedload(TrainingBase.region))
     ).scalar_one_or_none()
 
 

@@ -4,9 +4,14 @@ Every function here issues a fixed number of queries whatever the data size: row
 and region joined in, and counting is the database's.
 """
 
+import base64
+import binascii
 import calendar
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload
@@ -17,11 +22,29 @@ from services import clock, search
 
 PUBLIC_STATUSES = (CourseStatus.PUBLISHED, CourseStatus.CLOSED)
 
+
+@dataclass(frozen=True)
+class SortKey:
+    """One column of a catalog order: the SQL expression, its direction, and how a cursor carries it."""
+
+    expression: sa.ColumnElement
+    ascending: bool
+    value: Callable[[Course], object]
+    parse: Callable[[str], object]
+
+
+_START = SortKey(Course.start_date, True, lambda c: c.start_date, date.fromisoformat)
+_ID_UP = SortKey(Course.id, True, lambda c: c.id, int)
+# A course closed without ever being published has no published_at: it sorts by when it was created.
+_PUBLISHED = SortKey(sa.func.coalesce(Course.published_at, Course.created_at), False,
+                     lambda c: c.published_at or c.created_at, datetime.fromisoformat)
+
+# Every order ends in the id, so that it is total and a cursor names one position.
 SORTS = {
-    "start": ("开课时间", (Course.start_date.asc(), Course.id.asc())),
-    "new": ("最新发布", (Course.published_at.desc(), Course.id.desc())),
-    "hours": ("学时从多到少", (Course.hours.desc(), Course.start_date.asc(), Course.id.asc())),
-    "fee": ("费用从低到高", (Course.fee.asc(), Course.start_date.asc(), Course.id.asc())),
+    "start": ("开课时间", (_START, _ID_UP)),
+    "new": ("最新发布", (_PUBLISHED, SortKey(Course.id, False, lambda c: c.id, int))),
+    "hours": ("学时从多到少", (SortKey(Course.hours, False, lambda c: c.hours, int), _START, _ID_UP)),
+    "fee": ("费用从低到高", (SortKey(Course.fee, True, lambda c: c.fee, Decimal), _START, _ID_UP)),
 }
 
 
@@ -42,23 +65,62 @@ class CourseFilters:
 
 @dataclass
 class Page:
+    """One page of results. Pages are reached by cursors (keyset pagination): ``next_cursor`` and
+    ``prev_cursor`` name the neighbouring pages; a previous page without a cursor is the first page."""
+
     items: list
     total: int
     page: int
     per_page: int
+    has_prev: bool = False
+    has_next: bool = False
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
         return max((self.total + self.per_page - 1) // self.per_page, 1)
 
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
 
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
+@dataclass(frozen=True)
+class Position:
+    """Where a cursor points: the page number it leads to, the direction, and the sort key values of the
+    row next to that page (the last row before it going forward, the first row after it going back)."""
+
+    sort: str
+    page: int
+    forward: bool
+    values: tuple
+
+
+def encode_cursor(position: Position) -> str:
+    raw = [position.sort, position.page, 1 if position.forward else 0,
+           *[v.isoformat() if isinstance(v, date) else str(v) for v in position.values]]
+    return base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str, sort: str) -> Position | None:
+    """The position a cursor names, or None for anything else (a stale, mangled or foreign cursor)."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        name, page, forward, *values = raw
+        keys = SORTS[sort][1]
+        if name != sort or len(values) != len(keys) or not isinstance(page, int) or not 1 < page <= 1_000_000:
+            return None
+        return Position(sort, page, bool(forward), tuple(k.parse(v) for k, v in zip(keys, values, strict=True)))
+    except (ValueError, TypeError, KeyError, InvalidOperation, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _beyond(keys, values, forward: bool):
+    """Rows after (forward) or before the position, in the order of ``keys``: the expanded form of a row
+    comparison, since the columns do not all run in the same direction."""
+    clauses = []
+    for n, key in enumerate(keys):
+        later = key.expression > values[n] if key.ascending == forward else key.expression < values[n]
+        clauses.append(sa.and_(*[keys[m].expression == values[m] for m in range(n)], later))
+    return sa.or_(*clauses)
 
 
 def _month_bounds(month: str) -> tuple[date, date] | None:
@@ -110,20 +172,46 @@ def _filtered(filters: CourseFilters):
     return stmt
 
 
-def search_courses(filters: CourseFilters, page: int, per_page: int) -> Page:
-    """One page of the catalog for the filters: two queries (count, rows with base and region)."""
+def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = None) -> Page:
+    """One page of the catalog for the filters: two queries (count, rows with base and region).
+
+    Pages follow each other by keyset: a deep page costs what the first one does, where an OFFSET would
+    make the database walk past every earlier row."""
+    sort = filters.sort if filters.sort in SORTS else "start"
+    keys = SORTS[sort][1]
     stmt = _filtered(filters)
     total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
-    order = SORTS.get(filters.sort, SORTS["start"])[1]
+    position = decode_cursor(cursor, sort) if cursor else None
+    forward = position is None or position.forward
+    if position is not None:
+        stmt = stmt.where(_beyond(keys, position.values, forward))
+    order = [k.expression.asc() if k.ascending == forward else k.expression.desc() for k in keys]
     rows = db.session.execute(
         stmt.options(contains_eager(Course.base).contains_eager(TrainingBase.region).joinedload(Region.parent),
             joinedload(Course.cover),
         )
         .order_by(*order)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
     )
-    return Page(items=list(rows.scalars().unique()), total=total, page=page, per_page=per_page)
+    items = list(rows.scalars().unique())
+    more, items = len(items) > per_page, items[:per_page]
+    number = position.page if position else 1
+    if forward:
+        has_prev, has_next = position is not None, more
+    else:
+        items.reverse()
+        has_prev, has_next = more, True
+        number = number if more else 1
+    page = Page(items=items, total=total, page=number, per_page=per_page, has_prev=has_prev, has_next=has_next)
+    if has_next and items:
+        page.next_cursor = encode_cursor(Position(sort, number + 1, True, _values(keys, items[-1])))
+    if has_prev and items and number > 2:
+        page.prev_cursor = encode_cursor(Position(sort, number - 1, False, _values(keys, items[0])))
+    return page
+
+
+def _values(keys, course: Course) -> tuple:
+    return tuple(k.value(course) for k in keys)
 
 
 def filter_options() -> dict:
@@ -191,4 +279,4 @@ def get_public_base(base_id: int) -> tuple[TrainingBase, list[Course]] | None:
 
 
 def latest_courses(limit: int = 6) -> list[Course]:
-    return search_courses(CourseFilters(sort="start"), 1, limit).items
+    return search_courses(CourseFilters(sort="start"), limit).items

@@ -38,5 +38,5 @@ def substring_ids(query: str) -> set[int]:
 
 
 def search_ids(query: str) -> set[int]:
-    page = catalog.search_courses(catalog.CourseFilters(q=query, include_past=True), 1, 1000)
+    page = catalog.search_courses(catalog.CourseFilters(q=query, include_past=True), 1000)
     return {course.id for course in page.items}

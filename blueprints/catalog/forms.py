@@ -2,8 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional, Regexp
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import Length, Optional, Regexp
 
 from models import FIELDS, Category, Mode
 from services.catalog import SORTS, CourseFilters
@@ -28,7 +28,8 @@ class CatalogSearchForm(FlaskForm):
     sort = SelectField(
         _l("排序"), choices=[(key, label) for key, (label, _order) in SORTS.items()], validators=[Optional()]
     )
-    page = IntegerField(validators=[Optional(), NumberRange(min=1, max=10_000)])
+    # Where the page starts (services.catalog cursors); a stale or mangled cursor shows the first page.
+    cursor = StringField(validators=[Optional(), Length(max=300)])
 
     def set_options(self, regions, bases) -> None:
         self.region.choices = [("", _l("全部地区"))] + [(str(r.id), r.full_name) for r in regions]
@@ -55,6 +56,3 @@ class CatalogSearchForm(FlaskForm):
             include_past=bool(self.include_past.data),
             sort=ok(self.sort) or "start",
         )
-
-    def current_page(self) -> int:
-        return self.page.data if self.page.data and not self.page.errors else 1

@@ -9,25 +9,30 @@ from blueprints.common_forms import ActionForm
 from models import BaseType, Role
 from services import catalog, certificates, clock, enrollment, evaluation, images, ratelimit
 from services import learner as learner_queries
+from services.pagecache import cached_page
 
 
 @bp.route("/")
+@cached_page
 def index():
     form = CatalogSearchForm(request.args)
     return render_template("catalog/index.html", form=form, courses=catalog.latest_courses())
 
 
 @bp.route("/courses")
+@cached_page
 def courses():
     form = CatalogSearchForm(request.args)
     options = catalog.filter_options()
     form.set_options(options["regions"], options["bases"])
     form.validate()
-    page = catalog.search_courses(form.filters(), form.current_page(), current_app.config["CATALOG_PAGE_SIZE"])
+    page = catalog.search_courses(form.filters(), current_app.config["CATALOG_PAGE_SIZE"],
+                                  None if form.cursor.errors else form.cursor.data)
     return render_template("catalog/courses.html", form=form, page=page)
 
 
 @bp.route("/courses/<int:course_id>")
+@cached_page
 def course_detail(course_id: int):
     course = catalog.get_public_course(course_id)
     if course is None:
@@ -42,11 +47,13 @@ def course_detail(course_id: int):
 
 
 @bp.route("/bases")
+@cached_page
 def bases():
     return render_template("catalog/bases.html", grouped=catalog.list_bases_by_type(), types=list(BaseType))
 
 
 @bp.route("/bases/<int:base_id>")
+@cached_page
 def base_detail(base_id: int):
     found = catalog.get_public_base(base_id)
     if found is None:
@@ -68,6 +75,7 @@ def media(key: str, variant: str):
 
 @bp.route("/list")
 @bp.route("/list/<int:year>")
+@cached_page
 def published_list(year: int | None = None):
     years = evaluation.published_years()
     if year is None:

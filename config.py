@@ -44,6 +44,9 @@ class Config:
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     CATALOG_PAGE_SIZE = 20
+    # Public pages are served again to anonymous visitors for this many seconds (services/pagecache.py).
+    PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "10"))
+    PAGE_CACHE_ENTRIES = 256  # per process, when there is no Redis
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

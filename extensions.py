@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and initialised in app.create_app()."""
 
+from flask import current_app
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -21,3 +22,17 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+
+
+def redis_client():
+    """The app's Redis connection (REDIS_URL), made once per process; None when no Redis is configured."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    client = current_app.extensions.get("jidi_redis")
+    if client is None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=0.5)
+        current_app.extensions["jidi_redis"] = client
+    return client

@@ -6,28 +6,17 @@ import time
 
 from flask import current_app
 
+from extensions import redis_client
+
 _local: dict[str, tuple[int, int]] = {}
 _lock = threading.Lock()
-
-
-def _redis():
-    url = current_app.config.get("REDIS_URL")
-    if not url:
-        return None
-    client = current_app.extensions.get("jidi_redis")
-    if client is None:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_timeout=0.5)
-        current_app.extensions["jidi_redis"] = client
-    return client
 
 
 def hit(key: str, limit: int, window_seconds: int = 60) -> bool:
     """Count one request under ``key``; False once more than ``limit`` came in the current window."""
     window = int(time.time()) // window_seconds
     name = f"jidi:rl:{key}:{window}"
-    client = _redis()
+    client = redis_client()
     if client is not None:
         try:
             pipe = client.pipeline()

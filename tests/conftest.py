@@ -54,6 +54,7 @@ def _config(tmp_path, uri, **extra):
         "EVIDENCE_FOLDER": str(tmp_path / "evidence"),
         "WTF_CSRF_ENABLED": False,
         "ID_NUMBER_KEY": TEST_ID_NUMBER_KEY,
+        "PAGE_CACHE_SECONDS": 0,  # tests of the page cache turn it on
         **extra,
     }
 

@@ -1,0 +1,98 @@
+"""Public pages rendered once and served again to anonymous visitors for a few seconds.
+
+In the December rush most catalog traffic is anonymous and asks for the same few pages; rendering one
+costs far more than sending it (docs/PERFORMANCE.md, R1). A page is kept for PAGE_CACHE_SECONDS (0 turns
+the cache off) under its path and sorted query string: in Redis when REDIS_URL is set, so every gunicorn
+worker shares it, otherwise in a small per-process store.
+
+Only requests without a session or remember-me cookie use it, and only 200 answers that left the session
+untouched are kept: a signed-in user (a base admin checking an edit, a learner seeing their enrollment) and
+a visitor with a flashed message always get the live page. Anonymous visitors may see seat counts and
+listings up to PAGE_CACHE_SECONDS old; enrollment itself always checks the live figures.
+"""
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from functools import wraps
+
+from flask import current_app, make_response, request, session
+
+from extensions import redis_client
+
+_local: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _key() -> str:
+    query = "&".join(f"{k}={v}" for k, v in sorted(request.args.items(multi=True)))
+    digest = hashlib.sha256(f"{request.path}?{query}".encode()).hexdigest()
+    return f"jidi:page:{digest}"
+
+
+def _anonymous() -> bool:
+    config = current_app.config
+    names = (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+    return not any(name in request.cookies for name in names)
+
+
+def _get(key: str) -> bytes | None:
+    client = redis_client()
+    if client is not None:
+        try:
+            return client.get(key)
+        except Exception:  # noqa: BLE001 - a Redis outage costs speed, not the page
+            current_app.logger.warning("page cache: Redis unavailable")
+            return None
+    with _lock:
+        found = _local.get(key)
+        if found is None:
+            return None
+        if found[0] < time.monotonic():
+            del _local[key]
+            return None
+        return found[1]
+
+
+def _put(key: str, body: bytes, seconds: int) -> None:
+    client = redis_client()
+    if client is not None:
+        try:
+            client.set(key, body, ex=seconds)
+        except Exception:  # noqa: BLE001
+            current_app.logger.warning("page cache: Redis unavailable")
+        return
+    with _lock:
+        _local[key] = (time.monotonic() + seconds, body)
+        _local.move_to_end(key)
+        while len(_local) > current_app.config["PAGE_CACHE_ENTRIES"]:
+            _local.popitem(last=False)
+
+
+def clear() -> None:
+    """Forget this process's pages (tests; Redis entries expire on their own)."""
+    with _lock:
+        _local.clear()
+
+
+def cached_page(view):
+    """Serve ``view``'s page from the cache to anonymous visitors (see the module's note)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        seconds = current_app.config["PAGE_CACHE_SECONDS"]
+        if not seconds or request.method != "GET" or not _anonymous():
+            return view(*args, **kwargs)
+        key = _key()
+        body = _get(key)
+        if body is not None:
+            response = current_app.response_class(body, mimetype="text/html")
+            response.headers["X-Page-Cache"] = "hit"
+            return response
+        response = make_response(view(*args, **kwargs))
+        if response.status_code == 200 and not session.modified and response.mimetype == "text/html":
+            _put(key, response.get_data(), seconds)
+        return response
+
+    return wrapper

@@ -116,8 +116,8 @@ class Gunicorn:
     def __enter__(self):
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(
-            [str(gunicorn), "--workers", "4", "--bind", f"127.0.0.1:{self.port}", "--timeout", "60",
-             "--error-logfile", "-", "app:create_app()"],
+            [str(gunicorn), "--workers", "4", "--no-control-socket", "--bind", f"127.0.0.1:{self.port}",
+             "--timeout", "60", "--error-logfile", "-", "app:create_app()"],
             cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30

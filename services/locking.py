@@ -42,18 +42,20 @@ def install_sqlite_transactions(engine) -> None:
 
 
 @contextmanager
-def locked(model, object_id: int):
+def locked(model, object_id: int, *options):
     """Run the block as one unit of work holding the write lock for one row, which it yields, fresh.
 
     Whatever the session had open is committed first (in a view it holds only reads). The block's
-    changes commit when it ends and roll back if it raises; the lock lasts until then.
+    changes commit when it ends and roll back if it raises; the lock lasts until then. ``options`` load
+    related rows in the same query (they are read, not locked).
     """
     db.session.commit()
     token = _immediate.set(True)
     try:
         row = db.session.execute(
-            sa.select(model).where(model.id == object_id).with_for_update().execution_options(populate_existing=True)
-        ).scalar_one_or_none()
+            sa.select(model).where(model.id == object_id).options(*options).with_for_update(of=model)
+            .execution_options(populate_existing=True)
+        ).unique().scalar_one_or_none()
     except BaseException:
         db.session.rollback()
         raise

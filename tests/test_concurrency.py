@@ -71,9 +71,6 @@ class Client:
         status, _ = self.request("POST", "/login", f"csrf_token={self.csrf}&login={login}&password={PASSWORD}")
         assert status == 302, "sign-in failed"
 
-    def enroll(self, course_id: int) -> int:
-        return self.request("POST", f"/me/courses/{course_id}/enroll", f"csrf_token={self.csrf}")[0]
-
 
 def _prepare_database(config: dict) -> tuple[list[str], int]:
     """Migrate, then add a base with RUNS + 1 ten-seat courses and LEARNERS learners. Returns logins."""
@@ -107,7 +104,8 @@ def _prepare_database(config: dict) -> tuple[list[str], int]:
 
 
 class Gunicorn:
-    def __init__(self, env: dict, log: Path):
+    def __init__(self, env: dict, log: Path, app_spec: str = "app:create_app()"):
+        self.app_spec = app_spec
         self.port = _free_port()
         self.log = log
         self.env = {**os.environ, **env}
@@ -117,7 +115,7 @@ class Gunicorn:
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(
             [str(gunicorn), "--workers", "4", "--no-control-socket", "--bind", f"127.0.0.1:{self.port}",
-             "--timeout", "60", "--error-logfile", "-", "app:create_app()"],
+             "--timeout", "60", "--error-logfile", "-", self.app_spec],
             cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -134,13 +132,13 @@ class Gunicorn:
         self.process.wait(timeout=30)
 
 
-def _fire(clients, course_id: int) -> list[int]:
+def _fire(clients, course_id: int, path: str = "/me/courses/{}/enroll") -> list[int]:
     """Every client presses enroll at the same moment."""
     barrier = threading.Barrier(len(clients))
 
     def press(client):
         barrier.wait()
-        return client.enroll(course_id)
+        return client.request("POST", path.format(course_id), f"csrf_token={client.csrf}")[0]
 
     with ThreadPoolExecutor(max_workers=len(clients)) as pool:
         return list(pool.map(press, clients))
@@ -225,3 +223,24 @@ def test_capacity_holds_under_concurrent_enrollment_on_postgresql(tmp_path):
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()
+
+
+def test_the_canary_a_naive_check_then_insert_enrollment_overbooks(tmp_path):
+    """The harness must be able to see a race: bench/wsgi.py's deliberately naive enrollment (check for a
+    seat, pause, insert), pressed by 100 learners at once, overbooks the 10 seats that the real one keeps."""
+    url = f"sqlite:///{tmp_path / 'canary.sqlite3'}"
+    config = {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "load-test-secret", "ID_NUMBER_KEY": TEST_ID_NUMBER_KEY,
+              "UPLOAD_FOLDER": str(tmp_path / "uploads")}
+    logins, course_id = _prepare_database(config)
+    with Gunicorn(_env(url, tmp_path), tmp_path / "gunicorn.log", app_spec="bench.wsgi:app") as server:
+        clients = [Client(server.port) for _ in logins]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda pair: pair[0].sign_in(pair[1]), zip(clients, logins, strict=True)))
+        statuses = _fire(clients, course_id, "/__racy__/{}")
+    assert set(statuses) == {303}
+    app = create_app(config)
+    with app.app_context():
+        confirmed = db.session.scalar(sa.select(sa.func.count(Enrollment.id)).where(
+            Enrollment.course_id == course_id, Enrollment.status == EnrollmentStatus.CONFIRMED))
+        db.engine.dispose()
+    assert confirmed > SEATS

@@ -49,46 +49,71 @@ def figures(year: int, bases_where, until: date | None = None) -> dict[int, dict
     """Per base: trainees, projects, completed and seated enrollments, average rating, overdue plans.
 
     ``bases_where`` selects the bases (a clause on TrainingBase); ``until`` stops the count at a date
-    (for the figures so far this year). Two GROUP BY queries.
+    (for the figures so far this year). Two GROUP BY queries, both served by the covering index
+    ix_enrollment_course_status_learner. The first passes once over the completed enrollments of the
+    courses that ended in the period, course by course and base by base, as a plain distinct count of the
+    trainees would: the trainees, the completions and their average rating (only a completed enrollment can
+    be rated, services.enrollment.rate, so these are all the ratings). The second reads a row per course
+    with two index probes each, rather than a second pass over the enrollments: whether it has a completion
+    (a project), the seats held without one, and whether it is a face-to-face course that started without
+    an approved class plan.
     """
     start, end = _year_bounds(year)
     if until is not None:
         end = min(end, until)
     completed = Enrollment.status == EnrollmentStatus.COMPLETED
-    in_scope = Course.base_id.in_(sa.select(TrainingBase.id).where(bases_where))
-    rows = db.session.execute(
-        sa.select(
-            Course.base_id,
-            sa.func.count(sa.distinct(sa.case((completed, Enrollment.learner_id)))),
-            sa.func.count(sa.distinct(sa.case((completed, Course.id)))),
-            sa.func.sum(sa.case((completed, 1), else_=0)),
-            sa.func.sum(sa.case((Enrollment.status.in_(SEAT_HOLDING), 1), else_=0)),
-            sa.func.avg(Enrollment.rating),
-        )
+    ended = sa.and_(Course.end_date >= start, Course.end_date <= end)
+
+    def in_scope():
+        # A fresh subquery for each statement: SQLAlchemy marks a select when it first compiles it, so a
+        # shared one would change the other statement's cache key and have it compiled again next time.
+        return Course.base_id.in_(sa.select(TrainingBase.id).where(bases_where))
+
+    completions = db.session.execute(
+        sa.select(Course.base_id, sa.func.count(sa.distinct(Enrollment.learner_id)), sa.func.count(),
+                  sa.func.avg(Enrollment.rating))
         .join(Enrollment, Enrollment.course_id == Course.id)
-        .where(in_scope, Course.end_date >= start, Course.end_date <= end)
+        .where(in_scope(), ended, completed)
         .group_by(Course.base_id)
     ).all()
     result = {
-        base_id: {"trainees": trainees, "projects": projects, "completed": done or 0, "seated": seated or 0,
+        base_id: {"trainees": trainees, "projects": 0, "completed": done, "seated": done,
                   "rating": float(rating) if rating is not None else None, "overdue_plans": 0}
-        for base_id, trainees, projects, done, seated, rating in rows
+        for base_id, trainees, done, rating in completions
     }
+    of_course = Enrollment.course_id == Course.id
+    has_completion = sa.select(Enrollment.course_id).where(of_course, completed).exists()  # from the index alone
+    held_not_completed = (
+        sa.select(sa.func.count()).select_from(Enrollment)
+        .where(of_course, Enrollment.status.in_([s for s in SEAT_HOLDING if s != EnrollmentStatus.COMPLETED]))
+        .scalar_subquery()
+    )
     # Face-to-face professional courses that started in the year without an approved class plan.
-    overdue = db.session.execute(
-        sa.select(Course.base_id, sa.func.count(Course.id))
-        .where(
-            in_scope, Course.category == Category.PROFESSIONAL, Course.mode.in_((Mode.OFFLINE, Mode.BLENDED)),
-            Course.status.in_((CourseStatus.PUBLISHED, CourseStatus.CLOSED)),
-            Course.start_date >= start, Course.start_date <= min(end, clock.today()),
-            sa.or_(Course.plan_status.is_(None), Course.plan_status != "approved"),
+    started = sa.and_(Course.start_date >= start, Course.start_date <= min(end, clock.today()))
+    overdue = sa.and_(
+        started, Course.category == Category.PROFESSIONAL, Course.mode.in_((Mode.OFFLINE, Mode.BLENDED)),
+        Course.status.in_((CourseStatus.PUBLISHED, CourseStatus.CLOSED)),
+        sa.or_(Course.plan_status.is_(None), Course.plan_status != "approved"),
+    )
+    courses = db.session.execute(
+        sa.select(
+            Course.base_id,
+            sa.func.sum(sa.case((sa.and_(ended, has_completion), 1), else_=0)),
+            sa.func.sum(sa.case((ended, held_not_completed), else_=0)),
+            sa.func.sum(sa.case((overdue, 1), else_=0)),
         )
+        .where(in_scope(), sa.or_(ended, started))
         .group_by(Course.base_id)
     ).all()
-    for base_id, count in overdue:
-        result.setdefault(base_id, {"trainees": 0, "projects": 0, "completed": 0, "seated": 0, "rating": None})
-        result[base_id]["overdue_plans"] = count
+    for base_id, projects, held, overdue_plans in courses:  # PostgreSQL sums counts as numeric: int()
+        fig = result.setdefault(base_id, _empty_figures())
+        fig["projects"], fig["overdue_plans"] = int(projects), int(overdue_plans)
+        fig["seated"] += int(held)
     return result
+
+
+def _empty_figures() -> dict:
+    return {"trainees": 0, "projects": 0, "completed": 0, "seated": 0, "rating": None, "overdue_plans": 0}
 
 
 def rubric_for(year: int) -> Rubric:
@@ -140,10 +165,6 @@ def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> t
     return score, outcome, missed
 
 
-def _empty_figures() -> dict:
-    return {"trainees": 0, "projects": 0, "completed": 0, "seated": 0, "rating": None, "overdue_plans": 0}
-
-
 def compute(year: int, region_id: int | None) -> list[EvaluationResult]:
     """The year's figures, scores and proposed outcomes for the listed bases of a region (and the cities
     below it), or of every region when ``region_id`` is None; unsaved results, one per base. Bases that
@@ -155,12 +176,14 @@ def compute(year: int, region_id: int | None) -> list[EvaluationResult]:
     bases = db.session.execute(
         sa.select(TrainingBase).where(bases_where).options(joinedload(TrainingBase.region)).order_by(TrainingBase.id)
     ).scalars().all()
-    counted = figures(year, bases_where)
+    # The bases by id rather than bases_where again: its subqueries, compiled once above, would key the
+    # figures' statements differently from one call to the next (see figures).
+    counted = figures(year, TrainingBase.id.in_([base.id for base in bases]))
     rubric = rubric_for(year)
     targets = registry.targets_of_year(year)
     results = []
     for base in bases:
-        fig = counted.get(base.id, _empty_figures())
+        fig = counted.get(base.id) or _empty_figures()
         target = registry.pick_target(targets, base.type, base.region)
         disclosure = disclosure_rate(base)
         score, proposed, _missed = score_and_outcome(fig, target, disclosure, rubric)

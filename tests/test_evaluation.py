@@ -244,6 +244,34 @@ def test_evaluation_runs_in_the_same_number_of_queries_for_2_and_8_bases(referen
     assert len(eight) == len(two), "\n".join(eight)
 
 
+def test_counting_reads_enrollments_from_the_covering_index_without_sorting(reference, city, evaluated_base,
+                                                                          year_courses):
+    """Performance guard (issue 6, R4): both counting queries read the enrollments from
+    ix_enrollment_course_status_learner alone, never the table, and the trainees' GROUP BY is not sorted:
+    the evaluation costs about one plain distinct count of the trainees."""
+    spread(year_courses(evaluated_base()), bulk_learners(40))
+    executed = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        executed.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        evaluation.figures(YEAR, TrainingBase.region_id == city.id)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", capture)
+
+    plans = [
+        " | ".join(row[-1] for row in db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {s}", p))
+        for s, p in executed if "enrollment" in s
+    ]
+    assert len(plans) == 2, plans
+    for plan in plans:
+        assert "COVERING INDEX ix_enrollment_course_status_learner" in plan, plan
+        assert "SCAN enrollment" not in plan and "enrollment USING INDEX" not in plan, plan
+    assert "TEMP B-TREE FOR GROUP BY" not in plans[0], plans[0]
+
+
 # --- score and outcome: the rubric is data ----------------------------------------------------------------
 
 def test_score_weighs_each_figure_as_the_rubric_says(reference):

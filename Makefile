@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test lint bench system-deps browser-deps db seed clean
+.PHONY: run test lint bench bench-import system-deps browser-deps db seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,13 +57,16 @@ lint: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev browser-deps lint
 	$(BIN)/pytest
 
-# Speed targets are measured here, not in timed tests. DATABASE_URL=postgresql+psycopg://… for PostgreSQL.
+# Speed targets are measured here, not in timed tests: one table of issue 6's figures, also written into
+# docs/PERFORMANCE.md. DATABASE_URL=postgresql+psycopg://… measures PostgreSQL (in a private schema).
 bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
 		{ echo "wrk is missing: run 'sudo apt-get install wrk'"; exit 1; }
-	$(BIN)/python bench/web.py
+	$(BIN)/python bench/run.py
+
+# Issue 3's figure: a 10,000-row completion roster imported from CSV and XLSX.
+bench-import: $(VENV)/.installed-dev
 	$(BIN)/python bench/roster_import.py
-	$(BIN)/python bench/evaluation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -1,8 +1,6 @@
-"""Benchmark R4/R5: the annual evaluation of a generated province against one raw SQL GROUP BY over the
-same data, side by side in one process, alternating, medians of several runs, and its query count.
-
-The data comes from `services.benchdata` (BENCH_TIER=1x by default, or 10x). SQLite by default;
-DATABASE_URL for PostgreSQL, in a private schema dropped afterwards.
+"""R4/R5: the annual evaluation of a generated province against one raw SQL GROUP BY over the same data,
+side by side in one process, alternating, and its query count. `bench/run.py` calls measure() for each
+tier; run alone (BENCH_TIER=1x|10x, DATABASE_URL for PostgreSQL) it prints just these figures.
 """
 
 import os
@@ -17,15 +15,13 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.roster_import import _config  # noqa: E402
+from bench.common import Database, fmt  # noqa: E402
 from extensions import db  # noqa: E402
-from models import Enrollment, Region  # noqa: E402
+from models import Region  # noqa: E402
 from services import benchdata, clock, evaluation  # noqa: E402
 from services.demo import seed_reference  # noqa: E402
 from tests.conftest import count_queries  # noqa: E402
 
-TIER = os.environ.get("BENCH_TIER", "1x")
-REPEATS = 5
 RAW = """
 SELECT course.base_id, COUNT(DISTINCT enrollment.learner_id)
 FROM enrollment JOIN course ON course.id = enrollment.course_id
@@ -34,7 +30,7 @@ GROUP BY course.base_id
 """
 
 
-def _settle(postgresql: bool) -> None:
+def settle(postgresql: bool) -> None:
     """Bring the freshly loaded tables to the state a running database keeps them in, for both sides alike.
 
     SQLite: ANALYZE in a transaction that commits (the app's BEGIN hook wraps any statement in one, so an
@@ -52,52 +48,45 @@ def _settle(postgresql: bool) -> None:
             conn.execute(sa.text(f'VACUUM ANALYZE "{table}"'))
 
 
+def measure(year: int, province_id: int, repeats: int = 5) -> dict:
+    """Time the raw GROUP BY and evaluation.compute() alternately (drift hits both sides alike); the
+    medians, the per-run ratios, the bases evaluated and compute()'s query count. In an app context."""
+    params = {"start": date(year, 1, 1), "end": date(year, 12, 31)}
+    raw, full = [], []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        db.session.execute(sa.text(RAW), params).all()
+        raw.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        results = evaluation.compute(year, province_id)
+        full.append(time.perf_counter() - began)
+    with count_queries(db.engine) as statements:
+        evaluation.compute(year, province_id)
+    db.session.rollback()
+    return {"raw": statistics.median(raw), "evaluation": statistics.median(full), "bases": len(results),
+            "ratios": [f / r for f, r in zip(full, raw, strict=True)], "queries": len(statements)}
+
+
 def main() -> None:
     import flask_migrate
 
     from app import create_app
 
-    year = clock.today().year
-    with tempfile.TemporaryDirectory() as tmp:
-        config = _config(Path(tmp))
-        schema = config.pop("_schema", None)
-        app = create_app(config)
+    tier = os.environ.get("BENCH_TIER", "1x")
+    with tempfile.TemporaryDirectory() as tmp, Database(Path(tmp)) as database:
+        app = create_app(database.config())
         with app.app_context():
             flask_migrate.upgrade()
-            began = time.perf_counter()
             seed_reference()
-            benchdata.generate(TIER)
-            generated = time.perf_counter() - began
-            _settle(bool(schema))
+            benchdata.generate(tier)
+            settle(bool(database.schema))
             province = db.session.scalar(sa.select(Region.id).where(Region.code == benchdata.PROVINCE_CODE))
-            completions = db.session.scalar(
-                sa.select(sa.func.count(Enrollment.id)).where(Enrollment.status == "completed"))
-            params = {"start": date(year, 1, 1), "end": date(year, 12, 31)}
-            raw, full = [], []
-            for _ in range(REPEATS):  # alternating, so drift hits both sides alike
-                began = time.perf_counter()
-                db.session.execute(sa.text(RAW), params).all()
-                raw.append(time.perf_counter() - began)
-                began = time.perf_counter()
-                results = evaluation.compute(year, province)
-                full.append(time.perf_counter() - began)
-            with count_queries(db.engine) as statements:
-                evaluation.compute(year, province)
+            found = measure(clock.today().year, province)
             db.session.remove()
-            if schema:
-                with db.engine.begin() as conn:
-                    conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
             db.engine.dispose()
-    dialect = "PostgreSQL" if schema else "SQLite"
-    ratios = [f / r for f, r in zip(full, raw, strict=True)]
-    print(f"\nAnnual evaluation ({dialect}, tier {TIER}): {len(results)} bases, {completions:,} completions "
-          f"(generated in {generated:.1f} s); medians of {REPEATS} alternating runs")
-    print("| what | seconds |")
-    print("|---|---:|")
-    print(f"| raw COUNT(DISTINCT) GROUP BY | {statistics.median(raw):.3f} |")
-    print(f"| evaluation.compute (all figures, scores, outcomes) | {statistics.median(full):.3f} |")
-    print(f"| R4 ratio, median (range) | {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) |")
-    print(f"| queries | {len(statements)} |")
+    print(f"\nAnnual evaluation ({database.dialect}, tier {tier}): {found['bases']} bases; raw GROUP BY "
+          f"{found['raw']:.3f} s, evaluation {found['evaluation']:.3f} s, R4 {fmt(found['ratios'])}, "
+          f"{found['queries']} queries")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,142 @@
+"""What the benchmarks share: a scratch database (SQLite file or a private PostgreSQL schema), the app
+under gunicorn, wrk, and medians with their ranges."""
+
+import os
+import platform
+import re
+import secrets
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+ID_NUMBER_KEY = "YmVuY2gtb25seS1pZC1udW1iZXIta2V5LTMyYnl0ZXM="
+
+
+class Database:
+    """A scratch database for one benchmark: a SQLite file under ``folder``, or, when DATABASE_URL is set,
+    a private schema in that PostgreSQL database, dropped on exit."""
+
+    def __init__(self, folder: Path, name: str = "bench"):
+        self.folder = folder
+        self.postgres_url = os.environ.get("DATABASE_URL", "")
+        self.schema = f"jidi_bench_{secrets.token_hex(4)}" if self.postgres_url else None
+        self.sqlite_path = None if self.schema else folder / f"{name}.sqlite3"
+
+    @property
+    def dialect(self) -> str:
+        return "PostgreSQL" if self.schema else "SQLite"
+
+    @property
+    def url(self) -> str:
+        """The URL a separate process (gunicorn, flask) connects with, search path included."""
+        if self.schema:
+            separator = "&" if "?" in self.postgres_url else "?"
+            return f"{self.postgres_url}{separator}options=-csearch_path%3D{self.schema}"
+        return f"sqlite:///{self.sqlite_path}"
+
+    def config(self, **extra) -> dict:
+        """Configuration for create_app() in this process."""
+        return {"SQLALCHEMY_DATABASE_URI": self.url, "SECRET_KEY": "bench", "ID_NUMBER_KEY": ID_NUMBER_KEY,
+                "UPLOAD_FOLDER": str(self.folder / "uploads"), "EVIDENCE_FOLDER": str(self.folder / "evidence"),
+                "PAGE_CACHE_SECONDS": 0, **extra}
+
+    def env(self, **extra) -> dict:
+        """Environment for the app in another process."""
+        return {**os.environ, "DATABASE_URL": self.url, "SECRET_KEY": "bench", "ID_NUMBER_KEY": ID_NUMBER_KEY,
+                "JIDI_INSTANCE": str(self.folder), "FLASK_APP": "app", **extra}
+
+    def __enter__(self):
+        if self.schema:
+            engine = sa.create_engine(self.postgres_url)
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"CREATE SCHEMA {self.schema}"))
+            engine.dispose()
+        return self
+
+    def __exit__(self, *exc):
+        if self.schema:
+            engine = sa.create_engine(self.postgres_url)
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"DROP SCHEMA {self.schema} CASCADE"))
+            engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """``bench.wsgi:app`` under gunicorn with 2 sync workers, as the benchmarks measure it."""
+
+    def __init__(self, env: dict, log: Path, workers: int = 2):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env, self.log, self.workers = env, log, workers
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--workers", str(self.workers), "--no-control-socket", "--bind",
+             f"127.0.0.1:{self.port}", "--timeout", "120", "--error-logfile", "-", "bench.wsgi:app"],
+            cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if subprocess.run(["curl", "-sf", "-o", "/dev/null", self.base + "/__floor__"]).returncode == 0:
+                return self
+            time.sleep(0.3)
+        raise RuntimeError("gunicorn did not start:\n" + self.log.read_text())
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def wrk(url: str, seconds: int, connections: int = 16, script: Path | None = None, args=()) -> dict:
+    """Requests per second, mean latency (ms) and, with a script, what it printed as ``key=value``."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        command += ["-s", str(script)]
+    command.append(url)
+    if args:
+        command += ["--", *map(str, args)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    value, unit = re.search(r"Latency\s+([\d.]+)(us|ms|s)", out).groups()
+    found = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "latency_ms": float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit],
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "socket_errors": sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)),
+    }
+    found.update({k: int(v) for k, v in re.findall(r"^(\w+)=(\d+)$", out, flags=re.M)})
+    if not script and "Non-2xx" in out:
+        raise RuntimeError(f"non-2xx answers from {url}:\n{out}")
+    return found
+
+
+def fmt(values: list[float]) -> str:
+    """Median and range of a figure measured in several rounds."""
+    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+
+def machine(database: Database) -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) / 1024 / 1024
+    if database.schema:
+        engine = sa.create_engine(database.postgres_url)
+        with engine.connect() as conn:
+            version = "PostgreSQL " + conn.scalar(sa.text("SHOW server_version"))
+        engine.dispose()
+    else:
+        version = f"SQLite {sqlite3.sqlite_version} (WAL)"
+    return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}, {version}, "
+            f"gunicorn 2 sync workers, wrk 2 threads; load generator and database on the same machine")

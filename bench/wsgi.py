@@ -8,6 +8,7 @@
 """
 
 import os
+import random
 import time
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def racy_enroll(course_id: int):
     taken = db.session.scalar(sa.select(sa.func.count(Enrollment.id)).where(
         Enrollment.course_id == course_id, Enrollment.status == EnrollmentStatus.CONFIRMED))
     db.session.commit()
-    time.sleep(0.005)  # the window every check-then-insert has, made wide enough to hit
+    # The window every check-then-insert has, made wide enough to hit; uneven, so that two workers do not
+    # fall into step and land exactly on the capacity.
+    time.sleep(random.uniform(0.002, 0.010))
     status = EnrollmentStatus.CONFIRMED if taken < capacity else EnrollmentStatus.WAITLISTED
     db.session.add(Enrollment(course_id=course_id, learner_id=current_user.id, status=status))
     db.session.commit()

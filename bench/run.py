@@ -230,8 +230,10 @@ def enrollment_load(server: Gunicorn, popular: list[int], canary: list[int], ses
                    [sessions, "/me/courses/%d/enroll", first, *popular])
         first += load["requests"] + 1000
         rounds.append({"floor": floor, "load": load})
-    canary_run = wrk(server.base + "/", 2, ENROLL_CONNECTIONS, LUA, [sessions, "/__racy__/%d", 0, *canary])
-    return {"rounds": rounds, "canary_run": canary_run}
+    # One course at a time: two workers must race for the same course's last seat.
+    canary_runs = [wrk(server.base + "/", 1, ENROLL_CONNECTIONS, LUA, [sessions, "/__racy__/%d", 0, course])
+                   for course in canary]
+    return {"rounds": rounds, "canary_runs": canary_runs}
 
 
 def table(results: list[dict]) -> str:

@@ -3,14 +3,16 @@
 import secrets
 from pathlib import Path
 
-from flask import Flask, flash, redirect, render_template, request
+import sqlalchemy as sa
+from flask import Flask, flash, jsonify, redirect, render_template, request, session
 from flask_babel import format_date, format_datetime
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import models
 from config import config_from_environment
-from extensions import babel, csrf, db, login_manager, migrate
+from extensions import babel, csrf, db, limiter, login_manager, migrate
 
 VENDOR_DIR = Path(__import__("flask_bootstrap").__file__).parent / "static" / "bootstrap5"
 
@@ -43,15 +45,24 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "warning"
+    # Rate-limit counters live in Redis when there is one, so that every gunicorn worker and every app
+    # server counts the same sign-in attempts; otherwise in this process's memory.
+    if app.config.get("REDIS_URL"):
+        app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5})
+    else:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
 
     @login_manager.user_loader
     def load_user(session_id: str):
-        # The session holds "id:token"; a token rotated by sign-out no longer matches (see User.get_id).
+        # The session holds "id:token"; a token rotated by sign-out or a password change no longer
+        # matches (see User.get_id). A disabled account is out on its next request, whatever it holds.
         user_id, _sep, token = session_id.partition(":")
         if not user_id.isdigit() or not token:
             return None
         user = db.session.get(models.User, int(user_id))
-        if user is None or not secrets.compare_digest(user.session_token, token):
+        if user is None or not user.active or not secrets.compare_digest(user.session_token, token):
             return None
         return user
 
@@ -77,6 +88,21 @@ def register_blueprints(app: Flask) -> None:
     def favicon():
         return app.send_static_file("favicon.svg")
 
+    @app.route("/healthz")
+    def healthz():
+        """For the proxy and the process supervisor: 200 when the database answers, 503 otherwise."""
+        try:
+            db.session.execute(sa.text("SELECT 1"))
+        except SQLAlchemyError:
+            db.session.rollback()
+            app.logger.exception("health check: the database does not answer")
+            response = jsonify(status="unavailable")
+            response.status_code = 503
+        else:
+            response = jsonify(status="ok")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     # Bootstrap 5 is served from the installed package: no CDN, the site works offline.
     vendor = Blueprint("vendor", __name__, static_folder=str(VENDOR_DIR), static_url_path="/vendor/bootstrap")
     app.register_blueprint(vendor)
@@ -90,7 +116,9 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    titles = {400: "请求无效", 403: "没有权限", 404: "页面不存在", 405: "请求方式不允许", 413: "上传的内容过大"}
+    titles = {400: "请求无效", 403: "没有权限", 404: "页面不存在", 405: "请求方式不允许", 413: "上传的内容过大",
+              429: "尝试次数过多"}
+    messages = {429: "操作过于频繁，请稍等几分钟后再试。"}
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
@@ -110,8 +138,12 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error):
         code = error.code or 500
-        return render_template("errors/error.html", code=code, title=titles.get(code, error.name),
-                               message=None), code
+        response = app.make_response((
+            render_template("errors/error.html", code=code, title=titles.get(code, error.name),
+                            message=messages.get(code)), code))
+        if code == 429 and getattr(error, "retry_after", None) is None:
+            response.headers.setdefault("Retry-After", "60")
+        return response
 
     @app.errorhandler(500)
     def server_error(error):
@@ -148,13 +180,27 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+# Areas whose every page shows somebody's personal data.
+PRIVATE_BLUEPRINTS = frozenset({"learner", "reviewer", "base_admin", "regulator", "files"})
+STATIC_ENDPOINTS = frozenset({"static", "vendor.static"})
+
+
 def register_security_headers(app: Flask) -> None:
+    remember_cookie = app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # No browser, proxy or back button keeps a copy of a private page. "Signed in" is judged from the
+        # session and the remember-me cookie, not by loading the user, so this costs no query.
+        if request.blueprint in PRIVATE_BLUEPRINTS or (
+            request.endpoint not in STATIC_ENDPOINTS
+            and (session.get("_user_id") or request.cookies.get(remember_cookie))
+        ):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
 

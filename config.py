@@ -39,6 +39,17 @@ class Config:
     # Shared counters for rate limits (certificate lookups); without it each process counts alone.
     REDIS_URL = os.environ.get("REDIS_URL", "")
     VERIFY_RATE_LIMIT = 30  # lookups per minute and client address
+    # Failed sign-ins allowed per account and per client address (Flask-Limiter syntax; several limits
+    # separated by ";"). Only failures count, so an office behind one address is not locked out by its own
+    # successful sign-ins; once a limit is reached even the right password gets the 429 page until it resets.
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute; 20 per hour")
+    LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per minute; 100 per hour")
+    # Flask-Limiter: its storage is REDIS_URL when set (app.py), so every worker counts the same attempts;
+    # if Redis goes away each process counts alone rather than refusing every sign-in.
+    RATELIMIT_KEY_PREFIX = "jidi"
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     # Reverse proxies in front of the app whose X-Forwarded-For may be believed (0: none, trust nobody).
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     BABEL_DEFAULT_LOCALE = "zh_CN"
@@ -50,6 +61,7 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
 
     def __init__(self):
@@ -58,17 +70,68 @@ class Config:
         self.ID_NUMBER_KEY = os.environ.get("ID_NUMBER_KEY") or _dev_key("id_number_key", _new_id_number_key)
 
 
+# Keys that have been published (examples, the tests' key): a server using one of them has no secret.
+KNOWN_KEYS = frozenset({
+    "dev", "secret", "changeme", "change-me", "test-secret", "secret-key", "your-secret-key",
+    "dGVzdC1vbmx5LWlkLW51bWJlci1rZXktMzItYnl0ZXM=",
+})
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def check_secret_key(key: str) -> str | None:
+    """Why ``key`` is not a real SECRET_KEY, or None."""
+    if key in KNOWN_KEYS:
+        return "is a published example key"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+    if len(set(key)) < 8:
+        return "repeats too few characters to be random"
+    return None
+
+
+def check_id_number_key(key: str) -> str | None:
+    """Why ``key`` is not a real ID_NUMBER_KEY (32 random bytes, url-safe base64), or None."""
+    if key in KNOWN_KEYS:
+        return "is a published example key"
+    try:
+        raw = base64.urlsafe_b64decode(key.encode())
+    except (ValueError, TypeError):
+        return "is not url-safe base64"
+    if len(raw) != 32:
+        return "does not decode to 32 bytes"
+    if len(set(raw)) < 8:
+        return "repeats too few bytes to be random"
+    return None
+
+
 class ProductionConfig(Config):
+    DEBUG = False
+    TESTING = False
+    PREFERRED_URL_SCHEME = "https"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
 
     def __init__(self):
+        """:raise RuntimeError: a missing, short or published key, no DATABASE_URL, or FLASK_DEBUG on."""
         for name in ("SECRET_KEY", "ID_NUMBER_KEY", "DATABASE_URL"):
             if not os.environ.get(name):
                 raise RuntimeError(f"{name} must be set in the environment in production")
-        key = os.environ["SECRET_KEY"]
-        self.SECRET_KEY = key
+        for name, check in (("SECRET_KEY", check_secret_key), ("ID_NUMBER_KEY", check_id_number_key)):
+            problem = check(os.environ[name])
+            if problem:
+                raise RuntimeError(f"{name} {problem}: make one with "
+                                   "python -c 'import base64, secrets; "
+                                   "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'")
+        if os.environ["SECRET_KEY"] == os.environ["ID_NUMBER_KEY"]:
+            raise RuntimeError("SECRET_KEY and ID_NUMBER_KEY must be different keys")
+        if os.environ.get("FLASK_DEBUG", "").lower() not in ("", "0", "false", "no"):
+            raise RuntimeError("FLASK_DEBUG must be off in production: the debugger runs any code sent to it")
+        self.SECRET_KEY = os.environ["SECRET_KEY"]
         self.ID_NUMBER_KEY = os.environ["ID_NUMBER_KEY"]
+        # Read now, not when config.py was imported, so that the environment of the server process counts.
+        self.SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
+        self.REDIS_URL = os.environ.get("REDIS_URL", "")
+        self.PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 
 
 def config_from_environment() -> Config:

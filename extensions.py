@@ -2,6 +2,8 @@
 
 from flask import current_app
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -22,6 +24,9 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+# Counts sign-in attempts (blueprints/auth); no default limits, so only routes that ask are limited. The
+# client address is request.remote_addr, which ProxyFix sets from X-Forwarded-For behind PROXY_COUNT proxies.
+limiter = Limiter(key_func=get_remote_address)
 
 
 def redis_client():

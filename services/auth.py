@@ -1,4 +1,4 @@
-"""Signing in: finding an account by phone or email and checking its password."""
+"""Signing in: finding an account by phone or email and checking its password; changing it; signing out."""
 
 import secrets
 from functools import cache
@@ -9,6 +9,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from extensions import db
 from models import User
 from models._common import utcnow
+from services.errors import DomainError
 
 
 @cache
@@ -39,5 +40,20 @@ def authenticate(login: str, password: str) -> User | None:
 
 def end_sessions(user: User) -> None:
     """Sign the user out everywhere: every session and remember-me cookie issued so far stops working."""
+    user.end_sessions()
+    db.session.commit()
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Give ``user`` the password ``new`` and end every session and remember-me cookie issued so far.
+
+    :raise DomainError: ``current`` is not the user's password (field ``current_password``), or ``new``
+        is the same password (field ``new_password``).
+    """
+    if not user.check_password(current):
+        raise DomainError("当前密码不正确", field="current_password")
+    if user.check_password(new):
+        raise DomainError("新密码不能与当前密码相同", field="new_password")
+    user.set_password(new)
     user.end_sessions()
     db.session.commit()

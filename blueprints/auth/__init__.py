@@ -1,4 +1,4 @@
-"""Signing in and out."""
+"""Signing in and out, registering, changing one's password."""
 
 from flask import Blueprint
 

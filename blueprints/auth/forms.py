@@ -1,4 +1,4 @@
-"""Sign-in and learner registration forms."""
+"""Sign-in, learner registration and password change forms."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -46,3 +46,16 @@ class RegisterForm(FlaskForm):
             "employer_name": self.employer_name.data, "sector": self.sector.data,
             "professional_title": self.professional_title.data,
         }
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("当前密码"), validators=[DataRequired(_l("请填写当前密码")), Length(max=128)]
+    )
+    new_password = PasswordField(
+        _l("新密码"), validators=[DataRequired(_l("请设置新密码")), Length(8, 128, _l("密码至少 8 位"))]
+    )
+    confirm = PasswordField(
+        _l("确认新密码"),
+        validators=[DataRequired(_l("请再次输入新密码")), EqualTo("new_password", _l("两次输入的密码不一致"))],
+    )

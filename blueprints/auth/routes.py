@@ -1,14 +1,15 @@
-"""Sign-in and sign-out views."""
+"""Sign-in, sign-out, registration and password change views."""
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.auth import bp
-from blueprints.auth.forms import LoginForm, RegisterForm
+from blueprints.auth.forms import ChangePasswordForm, LoginForm, RegisterForm
 from blueprints.common_forms import field_error
+from extensions import limiter
 from models import Role
 from services import accounts
 from services import auth as auth_service
@@ -16,13 +17,45 @@ from services.errors import DomainError
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: no scheme, no host, not protocol-relative."""
-    if not target:
+    """Only a path on this site: no scheme, no host, not protocol-relative.
+
+    Browsers read a backslash as a slash and drop tabs and newlines inside a URL, so a slash and a backslash,
+    or a slash, a tab and a slash, would leave the site: any backslash, control character or space refuses it.
+    """
+    if not target or "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+def _sign_in(user, remember: bool = False) -> None:
+    """Start a new session for ``user``: nothing set before signing in (by the visitor or by someone who
+    planted a cookie on them) is carried into the signed-in session."""
+    session.clear()
+    login_user(user, remember=remember)
+
+
+def _failed(response) -> bool:
+    """A sign-in or password-change attempt that did not succeed (success redirects)."""
+    return response.status_code != 302
+
+
+def _login_limit_per_account() -> str:
+    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
+
+
+def _login_limit_per_address() -> str:
+    return current_app.config["LOGIN_LIMIT_PER_ADDRESS"]
+
+
+def _account_key() -> str:
+    return "account:" + auth_service.normalise_login(request.form.get("login", ""))[:255]
+
+
+def _user_key() -> str:
+    return f"user:{current_user.id}" if current_user.is_authenticated else "user:-"
 
 
 def _home_for(user) -> str:
@@ -38,16 +71,19 @@ def _home_for(user) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit_per_account, key_func=_account_key, methods=["POST"], deduct_when=_failed,
+               scope="login-account")
+@limiter.limit(_login_limit_per_address, methods=["POST"], deduct_when=_failed, scope="login-address")
 def login():
     if current_user.is_authenticated:
         return redirect(_home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
         user = auth_service.authenticate(form.login.data, form.password.data)
-        if user is None:
+        if user is None:  # no such account, a wrong password or a disabled account: one answer for all
             form.password.errors.append(_("手机号/邮箱或密码不正确"))
         else:
-            login_user(user, remember=form.remember.data)
+            _sign_in(user, remember=form.remember.data)
             flash(_("欢迎回来，%(name)s", name=user.name), "success")
             return redirect(_safe_next(request.args.get("next")) or _home_for(user))
     return render_template("auth/login.html", form=form)
@@ -74,7 +110,28 @@ def register():
         except DomainError as error:
             field_error(form, error, "phone")
         else:
-            login_user(user)
+            _sign_in(user)
             flash(_("注册成功，欢迎您，%(name)s", name=user.name), "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("learner.dashboard"))
     return render_template("auth/register.html", form=form)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit_per_account, key_func=_user_key, methods=["POST"], deduct_when=_failed,
+               scope="password-user")
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            auth_service.change_password(current_user, form.current_password.data, form.new_password.data)
+        except DomainError as error:
+            field_error(form, error, "current_password")
+        else:
+            # Every session was ended, this one too; this browser alone gets a new one.
+            remember = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
+            user = current_user._get_current_object()
+            _sign_in(user, remember=remember)
+            flash(_("密码已修改，其他设备上的登录已全部退出"), "success")
+            return redirect(_home_for(user))
+    return render_template("auth/password.html", form=form)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test lint bench bench-import system-deps browser-deps db seed clean
+.PHONY: run serve test lint bench bench-import system-deps browser-deps db seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ system-deps:
 
 run: system-deps seed
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Production: gunicorn with several workers on DATABASE_URL (PostgreSQL) and REDIS_URL, behind a reverse
+# proxy (docs/DEPLOY.md). JIDI_ENV defaults to production, so the app refuses to start without real keys.
+# Migrations are not run here: run `flask db upgrade` once per release, not once per server.
+WORKERS ?= 4
+BIND ?= 127.0.0.1:8000
+serve: system-deps $(VENV)/.installed
+	JIDI_ENV=$${JIDI_ENV:-production} $(BIN)/gunicorn --workers $(WORKERS) --bind $(BIND) --no-control-socket \
+		--access-logfile - "app:create_app()"
 
 # What the tests need from Debian: Chromium (Playwright cannot download browsers here), a CJK font for
 # readable screenshots, poppler (pdffonts, pdftotext, pdftoppm) and zbar (decoding the certificate's QR code).

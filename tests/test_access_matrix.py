@@ -1,0 +1,545 @@
+"""The access matrix: every route of ``app.url_map`` for every principal against a declared table, object-level
+probes of another principal's records by id (404 and none of their data in the body), and extra form fields
+(``role``, ``base_id``, ``hours``, ``learner_id``, ``status``) ignored by the forms that could carry them."""
+
+from datetime import date, datetime
+from io import BytesIO
+from urllib.parse import urlsplit
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+from werkzeug.datastructures import FileStorage
+
+from extensions import db
+from models import (
+    Category,
+    ClassPlan,
+    Course,
+    CourseStatus,
+    Declaration,
+    DeclarationStatus,
+    Employer,
+    Enrollment,
+    HoursRecord,
+    HoursSource,
+    Mode,
+    PlanStatus,
+    Role,
+    User,
+)
+from services import accounts, certificates, clock, declarations, enrollment, evaluation, identity, ratelimit
+from services.demo import seed_reference
+from tests.conftest import PASSWORD, login
+from tests.test_access import VALID_COURSE
+
+TODAY = date(2025, 6, 16)
+YEAR = 2025
+DESIGNATED = datetime(2024, 3, 1)  # before the evaluated year, so that the evaluation counts the bases
+
+ANON, LA, LB, AA, AB = "anonymous", "learner_a", "learner_b", "admin_a", "admin_b"
+REVIEWER, REG_OTHER, REG, DISABLED = "reviewer", "regulator_other", "regulator", "disabled"
+PRINCIPALS = [ANON, LA, LB, AA, AB, REVIEWER, REG_OTHER, REG, DISABLED]
+SIGNED_IN = set(PRINCIPALS) - {ANON}
+ROLE_OF = {LA: Role.LEARNER, LB: Role.LEARNER, AA: Role.BASE_ADMIN, AB: Role.BASE_ADMIN, REVIEWER: Role.REVIEWER,
+           REG_OTHER: Role.REGULATOR, REG: Role.REGULATOR, DISABLED: Role.LEARNER}
+LEARNERS, ADMINS, REGULATORS = {LA, LB}, {AA, AB}, {REG, REG_OTHER}
+
+
+def public(*, absent=False):
+    """Open to everyone, signed in or not (``absent``: the object filled in does not exist, 404 for all)."""
+    return {"public": True, "absent": absent}
+
+
+def gated(role_members: set, allow: set, post=None):
+    """Behind a role gate: ``allow`` succeed; the other members of the role get 404 (another's object);
+    other signed-in principals get 403; anonymous visitors and the disabled account are sent to sign in."""
+    return {"public": False, "members": role_members, "allow": allow, "post": post}
+
+
+def signed_in_only(post=None):
+    return {"public": False, "members": SIGNED_IN - {DISABLED}, "allow": SIGNED_IN - {DISABLED}, "post": post}
+
+
+# Every rule of the URL map but the static files. A route missing here fails test_every_route_is_declared.
+# POST bodies are callables of the world, so that they can name its objects.
+TABLE = {
+    # public catalog
+    "/": public(), "/courses": public(), "/courses/<int:course_id>": public(), "/bases": public(),
+    "/bases/<int:base_id>": public(), "/list": public(), "/list/<int:year>": public(), "/verify": public(),
+    "/verify/<code>": public(), "/favicon.ico": public(), "/media/<key>/<variant>": public(absent=True),
+    "/login": public(), "/register": public(), "/healthz": public(),
+    # signing out is no access decision: everyone may, the signed-out are sent to sign in
+    "/logout": {"public": True, "absent": False, "any": True},
+    "/account/password": signed_in_only(post=lambda w: {}),
+    # private files: the learner, their employer's reviewer, a regulator over the learner
+    "/files/evidence/<key>": {"public": False, "members": SIGNED_IN - {DISABLED}, "allow": {LA, REVIEWER, REG},
+                              "post": None, "denied": 404},
+    # learners
+    "/me/": gated(LEARNERS, LEARNERS),
+    "/me/certificates": gated(LEARNERS, LEARNERS),
+    "/me/certificates/<int:year>.pdf": gated(LEARNERS, LEARNERS),
+    "/me/registration-form/<int:year>.<fmt>": gated(LEARNERS, LEARNERS),
+    "/me/declarations": gated(LEARNERS, LEARNERS),
+    "/me/declarations/new": gated(LEARNERS, LEARNERS, post=lambda w: {}),
+    "/me/declarations/<int:declaration_id>/edit": gated(LEARNERS, {LA}, post=lambda w: {}),
+    "/me/courses/<int:course_id>/enroll": gated(LEARNERS, LEARNERS, post=lambda w: {}),
+    "/me/employer": gated(LEARNERS, LEARNERS, post=lambda w: {"employer": w.hospital.id}),
+    "/me/notices/read": gated(LEARNERS, LEARNERS, post=lambda w: {}),
+    "/me/enrollments/<int:enrollment_id>/rate": gated(LEARNERS, {LA}, post=lambda w: {"rating": "5",
+                                                                                       "comment": "好"}),
+    "/me/enrollments/<int:enrollment_id>/cancel": gated(LEARNERS, {LA}, post=lambda w: {}),
+    # reviewers
+    "/review/": gated({REVIEWER}, {REVIEWER}),
+    "/review/<int:declaration_id>": gated({REVIEWER}, {REVIEWER}, post=lambda w: {"decision": "approve"}),
+    # base admins
+    "/manage/": gated(ADMINS, ADMINS),
+    "/manage/bases/<int:base_id>": gated(ADMINS, {AA}),
+    "/manage/bases/<int:base_id>/compliance": gated(ADMINS, {AA}),
+    "/manage/bases/<int:base_id>/disclosure": gated(ADMINS, {AA}, post=lambda w: {"scope": "矩阵写入"}),
+    "/manage/bases/<int:base_id>/courses/new": gated(ADMINS, {AA}, post=lambda w: VALID_COURSE),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/edit": gated(ADMINS, {AA}, post=lambda w: VALID_COURSE),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/plan": gated(ADMINS, {AA}, post=lambda w: {}),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster": gated(ADMINS, {AA}),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster.xlsx": gated(ADMINS, {AA}),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/attendance": gated(
+        ADMINS, {AA}, post=lambda w: {"day": w.course_a.start_date.isoformat(), "present": str(w.enrollment_a.id)}),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/complete": gated(
+        ADMINS, {AA}, post=lambda w: {"enrollment": str(w.enrollment_a.id)}),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/import": gated(ADMINS, {AA}, post=lambda w: {}),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/status": gated(ADMINS, {AA},
+                                                                        post=lambda w: {"status": "draft"}),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/cancel": gated(ADMINS, {AA},
+                                                                        post=lambda w: {"reason": "矩阵取消"}),
+    # regulators
+    "/regulator/": gated(REGULATORS, REGULATORS),
+    "/regulator/reviews": gated(REGULATORS, REGULATORS),
+    "/regulator/targets": gated(REGULATORS, REGULATORS, post=lambda w: {}),
+    "/regulator/bases/new": gated(REGULATORS, REGULATORS, post=lambda w: {}),
+    "/regulator/exports/catalog.xlsx": gated(REGULATORS, REGULATORS),
+    "/regulator/exports/knowledge-update.xlsx": gated(REGULATORS, REGULATORS),
+    # refused for an out-of-scope region by the form's choices: a flash and a redirect to their own index
+    "/regulator/evaluations": gated(REGULATORS, REGULATORS,
+                                    post=lambda w: {"year": str(YEAR), "region": str(w.chengdu.id)}),
+    "/regulator/bases/<int:base_id>": gated(REGULATORS, {REG}),
+    "/regulator/bases/<int:base_id>/status": gated(REGULATORS, {REG},
+                                                   post=lambda w: {"status": "rectifying", "reason": "矩阵整改"}),
+    "/regulator/plans/<int:plan_id>/decide": gated(REGULATORS, {REG}, post=lambda w: {"decision": "approve"}),
+    "/regulator/evaluations/<int:evaluation_id>": gated(REGULATORS, {REG}),
+    "/regulator/evaluations/<int:evaluation_id>.xlsx": gated(REGULATORS, {REG}),
+    "/regulator/evaluations/results/<int:result_id>/override": gated(
+        REGULATORS, {REG}, post=lambda w: {"outcome": "rectify", "reason": "矩阵调整"}),
+    "/regulator/evaluations/<int:evaluation_id>/confirm": gated(REGULATORS, {REG}, post=lambda w: {}),
+    "/regulator/certificates/revoke": gated(REGULATORS, {REG},
+                                            post=lambda w: {"code": w.certificate_a.code, "reason": "矩阵撤销"}),
+    # the holiday calendar is kept by a province-level regulator; both of ours are city-level
+    "/regulator/calendar": {"public": False, "members": set(), "allow": set(), "post": lambda w: {}},
+}
+# Side effects last: cancellations and sign-out must not change what the routes before them see.
+LAST = ["/manage/bases/<int:base_id>/courses/<int:course_id>/cancel", "/me/enrollments/<int:enrollment_id>/cancel",
+        "/regulator/evaluations/<int:evaluation_id>/confirm", "/logout"]
+
+
+def routes(app):
+    """(rule, methods) of every rule but the static files, in the order they are walked."""
+    found = [(rule.rule, sorted(rule.methods - {"HEAD", "OPTIONS"})) for rule in app.url_map.iter_rules()
+             if rule.endpoint != "static" and not rule.endpoint.endswith(".static")]
+    return sorted(found, key=lambda item: (item[0] in LAST, LAST.index(item[0]) if item[0] in LAST else 0, item[0]))
+
+
+# --- the world -------------------------------------------------------------------------------------------------
+
+class World:
+    pass
+
+
+def _id_number(n: int) -> str:
+    first17 = f"51010419870915{n:03d}"
+    return first17 + identity.check_character(first17)
+
+
+def _learner(region, employer, n: int, name: str) -> User:
+    learner = accounts.register_learner({
+        "name": name, "phone": f"1371234{n:04d}", "email": f"matrix{n}@test.example", "password": PASSWORD,
+        "id_number": _id_number(n), "region_id": region.id,
+    })
+    accounts.set_employer(learner, employer.id)
+    return learner
+
+
+def _pdf() -> bytes:
+    return b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+
+
+def _declare(learner, title: str) -> Declaration:
+    data = {"kind": "conference", "category": None, "title": title, "organiser": "成都市医学会",
+            "earned_on": TODAY, "minutes": 90, "days": None, "hours": None}
+    evidence = FileStorage(BytesIO(_pdf()), "证明.pdf", content_type="application/pdf")
+    return declarations.declare(learner, data, [evidence])
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    return {"EVIDENCE_FOLDER": str(tmp_path / "evidence"), "VERIFY_RATE_LIMIT": 10_000}
+
+
+@pytest.fixture
+def world(app, monkeypatch, make_user, make_base, make_course):
+    """Base A and learner A with one of everything (and the same for B), and a user per principal."""
+    monkeypatch.setattr(clock, "today", lambda: TODAY)
+    monkeypatch.setattr(ratelimit, "_local", {})
+    regions = seed_reference()
+    w = World()
+    w.chengdu, w.yantai = regions["510100"], regions["370600"]
+    w.hospital = Employer(name="矩阵甲医院", region_id=w.chengdu.id)
+    w.clinic = Employer(name="矩阵乙诊所", region_id=w.chengdu.id)
+    db.session.add_all([w.hospital, w.clinic])
+    db.session.commit()
+    w.users = {
+        LA: _learner(w.chengdu, w.hospital, 1, "甲学员欧阳锋"),
+        LB: _learner(w.chengdu, w.clinic, 2, "乙学员慕容复"),
+        AA: make_user(Role.BASE_ADMIN, region_id=w.chengdu.id),
+        AB: make_user(Role.BASE_ADMIN, region_id=w.chengdu.id),
+        REVIEWER: make_user(Role.REVIEWER, employer_id=w.hospital.id, region_id=w.chengdu.id),
+        REG_OTHER: make_user(Role.REGULATOR, region_id=w.yantai.id),
+        REG: make_user(Role.REGULATOR, region_id=w.chengdu.id),
+        DISABLED: make_user(Role.LEARNER, region_id=w.chengdu.id),
+    }
+    w.base_a = make_base(name="甲基地", admin=w.users[AA], region_id=w.chengdu.id, created_at=DESIGNATED)
+    w.base_b = make_base(name="乙基地", admin=w.users[AB], region_id=w.chengdu.id, created_at=DESIGNATED)
+    w.course_a = make_course(w.base_a, title="甲基地的课程", mode=Mode.OFFLINE)
+    w.course_b = make_course(w.base_b, title="乙基地的课程", mode=Mode.OFFLINE)
+    planned = make_course(w.base_a, title="甲基地待审课程", plan_status="pending")
+    w.plan = ClassPlan(course_id=planned.id, start_date=planned.start_date, end_date=planned.end_date, place="甲楼",
+                       teachers="李老师", syllabus="大纲", expected_trainees=30, status=PlanStatus.PENDING,
+                       filed_by_id=w.users[AA].id)
+    db.session.add(w.plan)
+    db.session.commit()
+    enrollment.enroll(w.users[LA], w.course_a.id)
+    enrollment.enroll(w.users[LB], w.course_b.id)
+    w.enrollment_a = _enrollment(w.users[LA], w.course_a)
+    w.enrollment_b = _enrollment(w.users[LB], w.course_b)
+    w.declaration_a = _declare(w.users[LA], "甲学员的学术会议")
+    w.declaration_b = _declare(w.users[LB], "乙学员的学术会议")
+    w.evidence_a, w.evidence_b = w.declaration_a.evidence[0].key, w.declaration_b.evidence[0].key
+    for learner in (w.users[LA], w.users[LB]):
+        db.session.add(HoursRecord(learner_id=learner.id, year=YEAR, category=Category.PUBLIC, hours=30,
+                                   source=HoursSource.IMPORT, note="人工智能与健康"))
+    db.session.commit()
+    w.certificate_a = certificates.issue(w.users[LA], YEAR)
+    w.certificate_b = certificates.issue(w.users[LB], YEAR)
+    w.evaluation = evaluation.run(w.users[REG], YEAR, w.chengdu.id)
+    w.result = next(r for r in w.evaluation.results if r.base_id == w.base_a.id)
+    w.params = {
+        "base_id": w.base_a.id, "course_id": w.course_a.id, "enrollment_id": w.enrollment_a.id,
+        "declaration_id": w.declaration_a.id, "key": w.evidence_a, "year": YEAR, "fmt": "pdf",
+        "evaluation_id": w.evaluation.id, "result_id": w.result.id, "plan_id": w.plan.id,
+        "code": w.certificate_a.code, "variant": "thumb",
+    }
+    return w
+
+
+def _enrollment(learner, course) -> Enrollment:
+    return db.session.execute(
+        sa.select(Enrollment).where(Enrollment.learner_id == learner.id, Enrollment.course_id == course.id)
+    ).scalar_one()
+
+
+def client_of(app, world, principal):
+    """A client of its own for the principal; the disabled account signed in before it was disabled."""
+    client = app.test_client()
+    if principal == ANON:
+        return client
+    user = world.users[principal]
+    response = login(client, user)
+    assert response.status_code == 302, f"{principal} could not sign in"
+    if principal == DISABLED:
+        db.session.get(User, user.id).active = False
+        db.session.commit()
+    return client
+
+
+def fill(rule: str, params: dict) -> str:
+    url = rule
+    for name, value in params.items():
+        for converter in ("", "int:"):
+            url = url.replace(f"<{converter}{name}>", str(value))
+    assert "<" not in url, f"no value for a parameter of {rule}"
+    return url
+
+
+def to_sign_in(response) -> bool:
+    return response.status_code == 302 and urlsplit(response.location).path == "/login"
+
+
+def expected(spec: dict, principal: str) -> str:
+    """'ok', 'login', 403 or 404."""
+    if spec.get("any"):
+        return "any"
+    if spec["public"]:
+        return "absent" if spec["absent"] else "ok"
+    if principal in (ANON, DISABLED):
+        return "login"
+    if principal in spec["allow"]:
+        return "ok"
+    if principal in spec["members"]:
+        return spec.get("denied", 404)
+    return spec.get("denied", 403)
+
+
+def check(response, want) -> str | None:
+    """None when the answer is what the table says, else what went wrong."""
+    status = response.status_code
+    if status >= 500:
+        return f"server error {status}"
+    if want == "ok":
+        # 400 is a form refused on its own content (an empty body), not an access decision.
+        if status in (200, 400) or (300 <= status < 400 and not to_sign_in(response)):
+            return None
+        return f"expected success, got {status} {response.location or ''}"
+    if want == "any":
+        return None
+    if want == "absent":
+        return None if status == 404 else f"expected 404 for a missing object, got {status}"
+    if want == "login":
+        # the disabled account may also meet the object check first (another's evidence is 404)
+        return None if to_sign_in(response) or status in (403, 404) else f"expected a refusal, got {status}"
+    return None if status == want else f"expected {want}, got {status} {response.location or ''}"
+
+
+# --- the matrix ---------------------------------------------------------------------------------------------
+
+TALLY = {"checks": 0, "unexpected_successes": 0, "principals": set(), "routes": set()}
+
+
+def test_every_route_is_declared(app):
+    undeclared = [rule for rule, _ in routes(app) if rule not in TABLE]
+    assert undeclared == [], f"routes missing from the access table: {undeclared}"
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+def test_every_route_answers_each_principal_as_declared(app, world, principal):
+    client = client_of(app, world, principal)
+    wrong, checks = [], 0
+    for rule, methods in routes(app):
+        spec = TABLE[rule]
+        url = fill(rule, world.params)
+        want = expected(spec, principal)
+        calls = []
+        if "GET" in methods:
+            calls.append(("GET", None))
+        if "POST" in methods:
+            post = spec.get("post")
+            calls.append(("POST", post(world) if post else {}))
+        for method, data in calls:
+            response = client.get(url) if method == "GET" else client.post(url, data=data)
+            checks += 1
+            problem = check(response, want)
+            if problem:
+                wrong.append(f"{method} {url}: {problem}")
+            if want not in ("ok", "absent", "any") and response.status_code < 400 and not to_sign_in(response):
+                TALLY["unexpected_successes"] += 1
+    TALLY["checks"] += checks
+    TALLY["principals"].add(principal)
+    TALLY["routes"].update(rule for rule, _ in routes(app))
+    assert wrong == [], f"{principal}:\n" + "\n".join(wrong)
+    print(f"\naccess matrix, {principal}: {len(routes(app))} routes, {checks} requests, 0 unexpected")
+
+
+# --- object-level probes ---------------------------------------------------------------------------------------
+
+def traces(user) -> list[str]:
+    """What of a learner must never reach someone else's page: name, phone, e-mail, ID number fragments."""
+    full = identity.decrypt(user.id_number_ciphertext)
+    return [user.name, user.phone, user.email, full, full[6:14], full[-6:]]
+
+
+def foreign_objects(w, owner: str) -> dict:
+    """The URLs of the records of ``owner``'s side (A or B) that nobody on the other side may open."""
+    side = "a" if owner == LA else "b"
+    base, course = getattr(w, f"base_{side}"), getattr(w, f"course_{side}")
+    enrollment_, declaration = getattr(w, f"enrollment_{side}"), getattr(w, f"declaration_{side}")
+    roster = f"/manage/bases/{base.id}/courses/{course.id}/roster"
+    # the base id of the prober's own base with the other base's course: still the other base's roster
+    return {
+        "learner": [("GET", f"/me/enrollments/{enrollment_.id}/rate"),
+                    ("POST", f"/me/enrollments/{enrollment_.id}/rate"),
+                    ("GET", f"/me/declarations/{declaration.id}/edit"),
+                    ("POST", f"/me/declarations/{declaration.id}/edit"),
+                    ("GET", f"/files/evidence/{getattr(w, f'evidence_{side}')}"),
+                    ("POST", f"/me/enrollments/{enrollment_.id}/cancel")],
+        "admin": [("GET", roster), ("GET", roster + ".xlsx"), ("GET", roster + "/attendance"),
+                  ("GET", roster + "/import"), ("POST", roster + "/complete"),
+                  ("GET", f"/manage/bases/{base.id}"),
+                  ("GET", f"/files/evidence/{getattr(w, f'evidence_{side}')}")],
+        "own_base_other_course": [("GET", f"/manage/bases/{{own}}/courses/{course.id}/roster"),
+                                  ("GET", f"/manage/bases/{{own}}/courses/{course.id}/roster.xlsx")],
+        "reviewer": [("GET", f"/review/{declaration.id}"), ("POST", f"/review/{declaration.id}"),
+                     ("GET", f"/files/evidence/{getattr(w, f'evidence_{side}')}")],
+        "regulator": [("GET", f"/files/evidence/{getattr(w, f'evidence_{side}')}"),
+                      ("GET", f"/regulator/bases/{base.id}")],
+    }
+
+
+PROBES = [
+    # (prober, owner of the records, kind of probe)
+    (LA, LB, "learner"), (LB, LA, "learner"),
+    (AA, LB, "admin"), (AB, LA, "admin"), (AA, LB, "own_base_other_course"), (AB, LA, "own_base_other_course"),
+    (REVIEWER, LB, "reviewer"),  # the reviewer reviews for A's employer, not B's
+    (REG_OTHER, LA, "regulator"), (REG_OTHER, LB, "regulator"),
+]
+
+
+@pytest.mark.parametrize(("prober", "owner", "kind"), PROBES, ids=[f"{p}-{o}-{k}" for p, o, k in PROBES])
+def test_other_principals_records_are_404_with_none_of_their_data(app, world, prober, owner, kind):
+    client = client_of(app, world, prober)
+    own_base = {AA: world.base_a.id, AB: world.base_b.id}.get(prober)
+    secrets_ = traces(world.users[owner])
+    before = _state(world)
+    for method, url in foreign_objects(world, owner)[kind]:
+        url = url.replace("{own}", str(own_base))
+        response = client.get(url) if method == "GET" else client.post(url, data={"rating": "5", "title": "改"})
+        assert response.status_code == 404, f"{prober} {method} {url}: {response.status_code}"
+        body = response.get_data(as_text=True)
+        leaked = [s for s in secrets_ if s and s in body]
+        assert leaked == [], f"{prober} {method} {url} shows {leaked}"
+    assert _state(world) == before
+
+
+def _state(w) -> dict:
+    db.session.expire_all()
+    return {
+        "enrollments": sorted(db.session.execute(sa.select(Enrollment.id, Enrollment.status)).all()),
+        "declarations": sorted(db.session.execute(
+            sa.select(Declaration.id, Declaration.status, Declaration.title, Declaration.hours_claimed)).all()),
+    }
+
+
+@pytest.mark.parametrize("prober", [LA, LB])
+def test_a_learner_sees_only_their_own_certificate(app, world, prober):
+    client = client_of(app, world, prober)
+    other = LB if prober == LA else LA
+    theirs = world.certificate_b if other == LB else world.certificate_a
+    for url in ("/me/certificates", "/me/", "/me/declarations"):
+        body = client.get(url).get_data(as_text=True)
+        assert theirs.code not in body
+        assert [s for s in traces(world.users[other]) if s in body] == [], url
+    pdf = client.get(f"/me/certificates/{YEAR}.pdf")
+    assert pdf.status_code == 200 and theirs.code.encode() not in pdf.data
+    book = openpyxl.load_workbook(BytesIO(client.get(f"/me/registration-form/{YEAR}.xlsx").data))
+    cells = " ".join(str(c.value) for sheet in book for row in sheet.iter_rows() for c in row if c.value is not None)
+    assert world.users[prober].name in cells  # the control: it is their own form
+    assert [s for s in traces(world.users[other]) if s in cells] == []
+
+
+def test_regulator_of_another_region_cannot_revoke_or_run_evaluation_for_it(app, world):
+    client = client_of(app, world, REG_OTHER)
+
+    revoked = client.post("/regulator/certificates/revoke", data={"code": world.certificate_a.code, "reason": "越权"})
+    ran = client.post("/regulator/evaluations", data={"year": str(YEAR), "region": str(world.chengdu.id)})
+
+    assert revoked.status_code == 404
+    assert urlsplit(ran.location).path == "/regulator/"
+    db.session.expire_all()
+    assert certificates.current(world.users[LA].id, YEAR).code == world.certificate_a.code
+
+
+# --- extra form fields are ignored ------------------------------------------------------------------------------
+
+EXTRA = {"role": "regulator", "base_id": "0", "learner_id": "0", "status": "approved", "hours_approved": "200",
+         "employer_id": "0", "region_id": "0", "active": "0"}
+
+
+def test_registration_ignores_role_and_base_fields(app, world, client):
+    data = {"name": "新学员", "phone": "13712349999", "email": "new-matrix@test.example",
+            "password": "Str0ng-pass-2026", "confirm": "Str0ng-pass-2026", "id_number": _id_number(99),
+            "region": str(world.chengdu.id),
+            "employer_name": "某医院", "sector": "卫生", "professional_title": "中级",
+            **EXTRA, "base_id": str(world.base_a.id)}
+
+    response = client.post("/register", data=data)
+
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    user = db.session.execute(sa.select(User).where(User.phone == "13712349999")).scalar_one()
+    assert (user.role, user.region_id, user.employer_id, user.active) == (Role.LEARNER, world.chengdu.id, None, True)
+    assert user.memberships == []
+
+
+def test_course_forms_ignore_base_and_status_fields(app, world):
+    client = client_of(app, world, AA)
+    extra = {**EXTRA, "base_id": str(world.base_b.id), "status": "published", "learner_id": str(world.users[LA].id)}
+    url = f"/manage/bases/{world.base_a.id}/courses"
+
+    assert client.post(f"{url}/new", data={**VALID_COURSE, **extra}).status_code == 302
+    assert client.post(f"{url}/{world.course_a.id}/edit",
+                       data={**VALID_COURSE, **extra, "status": "cancelled"}).status_code == 302
+
+    db.session.expire_all()
+    new = db.session.execute(sa.select(Course).where(Course.title == VALID_COURSE["title"],
+                                                     Course.id != world.course_a.id)).scalar_one()
+    edited = db.session.get(Course, world.course_a.id)
+    assert (new.base_id, new.status) == (world.base_a.id, CourseStatus.DRAFT)
+    assert (edited.base_id, edited.status) == (world.base_a.id, CourseStatus.PUBLISHED)
+    assert db.session.scalar(sa.select(sa.func.count(Course.id)).where(Course.base_id == world.base_b.id)) == 1
+
+
+def test_declaration_forms_ignore_learner_status_and_hours_fields(app, world):
+    client = client_of(app, world, LA)
+    learner_b = world.users[LB]
+    extra = {**EXTRA, "learner_id": str(learner_b.id), "hours": "200", "hours_claimed": "200",
+             "employer_id": str(world.clinic.id)}
+    form = {"kind": "conference", "category": "professional", "title": "多字段申报", "organiser": "医学会",
+            "earned_on": TODAY.isoformat(), "minutes": "90", "days": ""}
+
+    created = client.post("/me/declarations/new",
+                          data={**form, **extra, "files": [(BytesIO(_pdf()), "证明.pdf")]})
+    edited = client.post(f"/me/declarations/{world.declaration_a.id}/edit", data={**form, **extra,
+                                                                               "title": "改过的申报"})
+
+    assert created.status_code == 302 and edited.status_code == 302
+    db.session.expire_all()
+    for declaration in (db.session.execute(sa.select(Declaration).where(Declaration.title == "多字段申报"))
+                        .scalar_one(), db.session.get(Declaration, world.declaration_a.id)):
+        assert declaration.learner_id == world.users[LA].id
+        assert declaration.employer_id == world.hospital.id
+        assert declaration.status == DeclarationStatus.PENDING
+        assert declaration.hours_claimed == 2  # 90 minutes, whatever "hours" says
+    assert db.session.scalar(sa.select(sa.func.count(Declaration.id))
+                             .where(Declaration.learner_id == learner_b.id)) == 1
+
+
+def test_profile_form_ignores_role_and_other_learner_fields(app, world):
+    client = client_of(app, world, LA)
+    learner_b = world.users[LB]
+
+    response = client.post("/me/employer", data={**EXTRA, "employer": str(world.clinic.id),
+                                                 "learner_id": str(learner_b.id)})
+
+    assert response.status_code == 302
+    db.session.expire_all()
+    me, other = db.session.get(User, world.users[LA].id), db.session.get(User, learner_b.id)
+    assert (me.role, me.region_id, me.active, me.employer_id) == (Role.LEARNER, world.chengdu.id, True,
+                                                                  world.clinic.id)
+    assert other.employer_id == world.clinic.id and other.role == Role.LEARNER
+    assert me.memberships == []
+
+
+def test_review_form_ignores_learner_and_status_fields(app, world):
+    client = client_of(app, world, REVIEWER)
+
+    response = client.post(f"/review/{world.declaration_a.id}", data={
+        **EXTRA, "decision": "approve", "hours": "", "reason": "", "learner_id": str(world.users[LB].id)})
+
+    assert response.status_code == 302
+    db.session.expire_all()
+    a, b = db.session.get(Declaration, world.declaration_a.id), db.session.get(Declaration, world.declaration_b.id)
+    assert a.status == DeclarationStatus.APPROVED and a.learner_id == world.users[LA].id
+    assert b.status == DeclarationStatus.PENDING
+
+
+def test_matrix_figures(app):
+    """Prints the figures for docs/SECURITY.md when the matrix ran in the same session."""
+    if TALLY["checks"]:
+        print(f"\naccess matrix: {len(TALLY['routes'])} routes x {len(TALLY['principals'])} principals, "
+              f"{TALLY['checks']} requests, {TALLY['unexpected_successes']} unexpected successes")
+    assert TALLY["unexpected_successes"] == 0

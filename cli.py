@@ -1,5 +1,7 @@
 """Flask commands. They call services; they hold no domain logic of their own."""
 
+from pathlib import Path
+
 import click
 from flask import Flask
 
@@ -69,3 +71,44 @@ def register(app: Flask) -> None:
             raise click.ClickException(error.message) from error
         click.echo(f"已生成 {tier} 规模的基准数据（{time.perf_counter() - began:.1f} 秒）：" +
                    "，".join(f"{k} {v}" for k, v in written.items() if k != "boundary_bases"))
+
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    def backup_command(path):
+        """Copy the live SQLite database to PATH with the backup API (consistent while the app writes)."""
+        from extensions import db
+        from services import backup
+        from services.errors import DomainError
+
+        source = backup.sqlite_path(str(db.engine.url))
+        if source is None:
+            raise click.ClickException(backup.POSTGRES_HELP)
+        try:
+            report = backup.backup_sqlite(source, path)
+        except DomainError as error:
+            raise click.ClickException(error.message) from error
+        click.echo(f"已备份到 {report.path}：{len(report.tables)} 张表，{report.rows} 行，完整性检查 ok")
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--yes", is_flag=True, help="确认用备份覆盖当前数据库（请先停止应用服务器）")
+    def restore_command(path, yes):
+        """Replace the SQLite database by the backup at PATH (checked first; the old one is kept beside it)."""
+        from extensions import db
+        from services import backup
+        from services.errors import DomainError
+
+        target = backup.sqlite_path(str(db.engine.url))
+        if target is None:
+            raise click.ClickException(backup.POSTGRES_HELP)
+        if not yes:
+            raise click.ClickException(
+                f"恢复会用 {path} 覆盖 {target} 的全部数据。请先停止应用服务器，再加 --yes 重新运行。")
+        db.engine.dispose()  # this process's pooled connections must not outlive the old database
+        try:
+            report = backup.restore_sqlite(path, target)
+        except DomainError as error:
+            raise click.ClickException(error.message) from error
+        click.echo(f"已从 {path} 恢复：{len(report.tables)} 张表，{report.rows} 行，完整性检查 ok")
+        if report.safety_copy:
+            click.echo(f"恢复前的数据库保存在 {report.safety_copy}")

@@ -84,7 +84,7 @@ def table_counts(path: Path) -> dict[str, int]:
         for name in names:
             if name not in shadow:
                 quoted = '"' + name.replace('"', '""') + '"'
-                # nosec: the name comes from the file's own sqlite_master and is quoted as an identifier.
+                # The name comes from the file's own sqlite_master and is quoted as an identifier.
                 counts[name] = connection.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0]  # nosec B608
         return counts
     finally:

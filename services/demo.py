@@ -43,7 +43,8 @@ from services import clock, identity
 from services.courses import refresh_search_tokens
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-DEMO_PASSWORD = "Jidi-demo-2026"
+# bandit B105: the published password of the demo accounts (README), not a secret.
+DEMO_PASSWORD = "Jidi-demo-2026"  # nosec B105
 DEMO_LEARNER_PHONE = "13900000001"
 RUBRIC_YEARS = (2025, 2026, 2027)
 DEMO_EMPLOYERS = (

@@ -2,7 +2,7 @@
 probes of another principal's records by id (404 and none of their data in the body), and extra form fields
 (``role``, ``base_id``, ``hours``, ``learner_id``, ``status``) ignored by the forms that could carry them."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from io import BytesIO
 from urllib.parse import urlsplit
 
@@ -13,6 +13,7 @@ from werkzeug.datastructures import FileStorage
 
 from extensions import db
 from models import (
+    Attendance,
     Category,
     ClassPlan,
     Course,
@@ -21,6 +22,7 @@ from models import (
     DeclarationStatus,
     Employer,
     Enrollment,
+    EnrollmentStatus,
     HoursRecord,
     HoursSource,
     Mode,
@@ -442,6 +444,48 @@ def test_regulator_of_another_region_cannot_revoke_or_run_evaluation_for_it(app,
     assert urlsplit(ran.location).path == "/regulator/"
     db.session.expire_all()
     assert certificates.current(world.users[LA].id, YEAR).code == world.certificate_a.code
+
+
+def test_roster_actions_ignore_enrollments_of_another_base(app, world, make_course):
+    """Completion and attendance take enrollment ids from the form: another base's ids change nothing."""
+    ran = {side: make_course(base, title=f"{base.name}已开课程", start_date=TODAY - timedelta(days=3),
+                             end_date=TODAY - timedelta(days=2))
+           for side, base in (("a", world.base_a), ("b", world.base_b))}
+    seats = {}
+    for side, learner in (("a", world.users[LA]), ("b", world.users[LB])):
+        seats[side] = Enrollment(course_id=ran[side].id, learner_id=learner.id, status=EnrollmentStatus.CONFIRMED)
+        db.session.add(seats[side])
+    db.session.commit()
+    client = client_of(app, world, AA)
+    roster = f"/manage/bases/{world.base_a.id}/courses/{ran['a'].id}/roster"
+    foreign = str(seats["b"].id)
+
+    completed = client.post(roster + "/complete", data={"enrollment": [foreign, str(seats["a"].id)]})
+    client.post(roster + "/attendance", data={"day": ran["a"].start_date.isoformat(), "present": [foreign]})
+
+    assert completed.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Enrollment, seats["b"].id).status == EnrollmentStatus.CONFIRMED
+    assert db.session.get(Enrollment, seats["a"].id).status == EnrollmentStatus.CONFIRMED  # all or nothing
+    assert db.session.scalar(sa.select(sa.func.count(Attendance.id))
+                             .where(Attendance.enrollment_id == seats["b"].id)) == 0
+    assert db.session.scalar(sa.select(sa.func.count(HoursRecord.id))
+                             .where(HoursRecord.learner_id == world.users[LB].id)) == 1  # the fixture's 30 hours
+    # the control: the base's own learner alone is completed
+    client.post(roster + "/complete", data={"enrollment": str(seats["a"].id)})
+    db.session.expire_all()
+    assert db.session.get(Enrollment, seats["a"].id).status == EnrollmentStatus.COMPLETED
+
+
+@pytest.mark.parametrize("principal", [ANON, LA, AB, REVIEWER, REG_OTHER])
+def test_a_draft_course_is_404_on_the_public_page_with_nothing_of_it(app, world, make_course, principal):
+    draft = make_course(world.base_a, title="甲基地未发布的草稿课程", status=CourseStatus.DRAFT)
+    client = client_of(app, world, principal)
+
+    response = client.get(f"/courses/{draft.id}")
+
+    assert response.status_code == 404
+    assert "未发布的草稿" not in response.get_data(as_text=True)
 
 
 # --- extra form fields are ignored ------------------------------------------------------------------------------

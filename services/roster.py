@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from openpyxl import Workbook, load_workbook
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload
 
 from extensions import db
 from models import (
@@ -373,3 +373,11 @@ def export_xlsx(actor, course: Course) -> bytes:
 
 def mask_phone(phone: str | None) -> str:
     return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) == 11 else (phone or "")
+
+
+def enrollment_in(course: Course, enrollment_id: int) -> Enrollment | None:
+    """One enrollment of ``course`` with its learner, or None (another course's, or none)."""
+    return db.session.execute(
+        sa.select(Enrollment).where(Enrollment.id == enrollment_id, Enrollment.course_id == course.id)
+        .options(joinedload(Enrollment.learner))
+    ).scalar_one_or_none()

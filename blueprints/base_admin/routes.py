@@ -24,6 +24,7 @@ from services import bases as base_service
 from services import courses as course_service
 from services import enrollment as enrollment_service
 from services import evaluation as evaluation_service
+from services import personal_data
 from services import plans as plan_service
 from services import roster as roster_service
 from services.errors import DomainError, ImageRejected
@@ -175,6 +176,22 @@ def roster(base_id: int, course_id: int):
         "base_admin/roster.html", base=base, course=course, roster=roster_service.roster(course),
         action_form=ActionForm(), days=roster_service.course_days(course),
     )
+
+
+@bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/<int:enrollment_id>/id-number", methods=["POST"])
+def reveal_id_number(base_id: int, course_id: int, enrollment_id: int):
+    """The full ID number of a learner on the roster: a deliberate, audited act (the roster shows it masked)."""
+    base, course = _load_course(base_id, course_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    enrollment = roster_service.enrollment_in(course, enrollment_id)
+    if enrollment is None:
+        abort(404)
+    number = personal_data.reveal_id_number(current_user, enrollment.learner, base_id=base.id,
+                                            context=f"roster of course {course.id}")
+    back = url_for(".roster", base_id=base.id, course_id=course.id)
+    return render_template("id_number.html", learner=enrollment.learner, number=number, back=back), 200, \
+        {"Cache-Control": "no-store"}
 
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/complete", methods=["POST"])

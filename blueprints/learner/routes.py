@@ -1,6 +1,7 @@
 """Learner views: thin, one service call each."""
 
 import io
+import json
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -9,7 +10,7 @@ from flask_login import current_user
 from blueprints.common_forms import ActionForm, field_error
 from blueprints.learner import bp
 from blueprints.learner.forms import DeclarationForm, EmployerForm, RatingForm
-from services import accounts
+from services import accounts, personal_data
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services import enrollment as enrollment_service
@@ -170,3 +171,11 @@ def registration_form(year: int, fmt: str):
         return send_file(io.BytesIO(registration_form_service.pdf(current_user, year)), as_attachment=True,
                          download_name=f"{year}年度继续教育情况登记表.pdf", mimetype="application/pdf")
     abort(404)
+
+
+@bp.route("/data.json")
+def own_data():
+    """Everything the site holds about the learner, as JSON (recorded in the audit log)."""
+    body = json.dumps(personal_data.own_data(current_user), ensure_ascii=False, indent=2)
+    return body, 200, {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store",
+                       "Content-Disposition": "attachment; filename=my-jidi-data.json"}

@@ -4,10 +4,10 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.common_forms import field_error
+from blueprints.common_forms import ActionForm, field_error
 from blueprints.reviewer import bp
 from blueprints.reviewer.forms import ReviewForm
-from services import declarations
+from services import declarations, personal_data
 from services.errors import DomainError
 
 
@@ -36,3 +36,16 @@ def review(declaration_id: int):
             return redirect(url_for(".index"))
     return render_template("reviewer/review.html", declaration=declaration, form=form,
                            overdue=declarations.is_overdue(declaration))
+
+
+@bp.route("/<int:declaration_id>/id-number", methods=["POST"])
+def reveal_id_number(declaration_id: int):
+    """The declarant's full ID number, for checking it against the evidence: audited."""
+    declaration = declarations.for_reviewer(current_user, declaration_id)
+    if declaration is None or not ActionForm().validate_on_submit():
+        abort(404 if declaration is None else 400)
+    number = personal_data.reveal_id_number(current_user, declaration.learner,
+                                            context=f"declaration {declaration.id}")
+    back = url_for(".review", declaration_id=declaration.id)
+    return render_template("id_number.html", learner=declaration.learner, number=number, back=back), 200, \
+        {"Cache-Control": "no-store"}

@@ -1,0 +1,71 @@
+"""Personal data: showing a full ID number as a separate, audited act, and a learner's copy of everything
+the site holds about them.
+
+Everywhere else the number appears masked (services.identity). Revealing it is a POST by someone whose
+access to that learner the caller has already checked (a base admin over a learner on a roster, the
+reviewer of the learner's declaration); each reveal is a row in the audit log: who, whose, where, when.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from extensions import db
+from models import Certificate, Course, Declaration, Enrollment, HoursRecord, Notice, User
+from services import audit, identity
+from services.transaction import unit_of_work
+
+
+def reveal_id_number(actor, learner: User, *, context: str, base_id: int | None = None) -> str | None:
+    """The learner's full resident ID number, or None when none is on file; recorded in the audit log."""
+    if not learner.id_number_ciphertext:
+        return None
+    with unit_of_work():
+        audit.record(actor, "identity.reveal", learner, base_id=base_id, details={"context": context})
+    return identity.decrypt(learner.id_number_ciphertext)
+
+
+def _plain(row, names) -> dict:
+    out = {}
+    for name in names:
+        value = getattr(row, name)
+        out[name] = value.value if hasattr(value, "value") else value.isoformat() if hasattr(value, "isoformat") \
+            else value
+    return out
+
+
+def own_data(learner: User) -> dict:
+    """Everything held about the learner, for their own download (recorded in the audit log): the profile
+    with the full ID number, enrollments, hours, declarations, certificates and notices. Six queries."""
+    enrollments = db.session.scalars(
+        sa.select(Enrollment).where(Enrollment.learner_id == learner.id)
+        .options(joinedload(Enrollment.course).joinedload(Course.base)).order_by(Enrollment.id)).all()
+    hours = db.session.scalars(
+        sa.select(HoursRecord).where(HoursRecord.learner_id == learner.id).order_by(HoursRecord.id)).all()
+    declarations = db.session.scalars(
+        sa.select(Declaration).where(Declaration.learner_id == learner.id).order_by(Declaration.id)).all()
+    certificates = db.session.scalars(
+        sa.select(Certificate).where(Certificate.learner_id == learner.id).order_by(Certificate.id)).all()
+    notices = db.session.scalars(
+        sa.select(Notice).where(Notice.user_id == learner.id).order_by(Notice.id)).all()
+    data = {
+        "profile": {
+            **_plain(learner, ("name", "email", "phone", "employer_name", "sector", "professional_title",
+                               "created_at", "last_login_at")),
+            "id_number": identity.decrypt(learner.id_number_ciphertext) if learner.id_number_ciphertext else None,
+        },
+        "enrollments": [{
+            "course": e.course.title, "base": e.course.base.name, "hours": e.course.hours,
+            **_plain(e, ("status", "source", "created_at", "confirmed_at", "cancelled_at", "completed_at",
+                         "rating", "rating_comment")),
+        } for e in enrollments],
+        "hours": [_plain(h, ("year", "category", "hours", "source", "note", "created_at")) for h in hours],
+        "declarations": [_plain(d, ("kind", "category", "title", "organiser", "earned_on", "year", "hours_claimed",
+                                    "hours_approved", "hours_credited", "status", "submitted_at", "reviewed_at",
+                                    "review_note")) for d in declarations],
+        "certificates": [_plain(c, ("code", "year", "status", "issued_at", "revoked_at", "revoke_reason"))
+                         for c in certificates],
+        "notices": [_plain(n, ("message", "link", "created_at", "read_at")) for n in notices],
+    }
+    with unit_of_work():
+        audit.record(learner, "learner.export_own_data", learner)
+    return data

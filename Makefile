@@ -68,8 +68,9 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/bandit --quiet --recursive --severity-level high $(APP_CODE)
 
 # Known vulnerabilities in the installed (pinned) packages; needs PyPI, so `make test` does not run it.
+# --strict: a package that could not be looked up fails the audit instead of passing unchecked.
 audit: $(VENV)/.installed-dev
-	$(BIN)/pip-audit --progress-spinner off
+	$(BIN)/pip-audit --strict --progress-spinner off
 
 test: $(VENV)/.installed-dev browser-deps lint
 	$(BIN)/pytest

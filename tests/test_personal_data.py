@@ -25,7 +25,7 @@ def reveals() -> list[AuditLog]:
 
 
 @pytest.fixture
-def seated(make_learner, admin_and_base, make_course):
+def seated(make_learner, admin_and_base, make_course):  # noqa: F811 - the imported fixture
     """A base admin's course with two learners on its roster; the first learner's full number."""
     admin, base = admin_and_base
     course = make_course(base)
@@ -68,7 +68,7 @@ def test_another_base_or_another_course_cannot_reveal(app, seated, make_user, ma
     assert reveals() == []
 
 
-def test_the_reviewer_of_a_declaration_may_reveal_the_declarants_number_and_no_other(app, world):
+def test_the_reviewer_of_a_declaration_may_reveal_the_declarants_number_and_no_other(app, world):  # noqa: F811
     declaration = declare(world.learner, minutes=180)
     page = signed_in(app, world.reviewer).get(f"/review/{declaration.id}").text
     assert "查看完整" in page

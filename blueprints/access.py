@@ -1,9 +1,10 @@
 """Role gates for blueprints: anonymous users go to sign in, users of another role get 403."""
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user
 
 from extensions import login_manager
+from services import audit
 
 
 def require_role(*roles):
@@ -13,6 +14,8 @@ def require_role(*roles):
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if current_user.role not in roles:
+            audit.record_now(current_user, "auth.denied", current_user,
+                             details={"result": "403", "path": request.path[:200], "method": request.method})
             abort(403)
         return None
 

@@ -24,3 +24,4 @@ class AuditLog(db.Model):
     details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
 
     actor = relationship("User")
+    base = relationship("TrainingBase")

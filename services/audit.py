@@ -4,10 +4,12 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 
+import sqlalchemy as sa
 from sqlalchemy import inspect
+from sqlalchemy.orm import aliased, joinedload
 
 from extensions import db
-from models import AuditLog
+from models import AuditLog, TrainingBase, User
 
 
 def _plain(value):
@@ -34,14 +36,18 @@ def diff(obj, fields) -> dict:
     return changes
 
 
-def record(actor, action: str, obj, *, base_id: int | None = None, details: dict | None = None) -> AuditLog:
+def record(actor, action: str, obj, *, base_id: int | None = None, details: dict | None = None,
+           object_type: str | None = None) -> AuditLog:
+    """Add an entry to the session. ``obj`` may be None for an event about no stored object (a sign-in
+    with an unknown login), with ``object_type`` naming what it was about."""
     # Views pass Flask-Login's current_user, a proxy: record the object behind it.
     obj = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
+    actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
     entry = AuditLog(
         actor_id=actor.id if actor is not None else None,
         action=action,
-        object_type=type(obj).__tablename__,
-        object_id=obj.id,
+        object_type=object_type or type(obj).__tablename__,
+        object_id=obj.id if obj is not None else None,
         base_id=base_id,
         details={
             key: [_plain(x) for x in value] if isinstance(value, list) else _plain(value)
@@ -50,3 +56,39 @@ def record(actor, action: str, obj, *, base_id: int | None = None, details: dict
     )
     db.session.add(entry)
     return entry
+
+
+PAGE_SIZE = 100
+
+
+def entries_for(regulator, action: str = "", before: int | None = None) -> list[AuditLog]:
+    """The newest entries a regulator may read (read-only: the log is append-only in the database), one
+    page of PAGE_SIZE before the entry ``before``: those about a base in their region, or made by someone
+    of their region. ``action`` filters by prefix ("identity.", "auth."). One query."""
+    from services.scope import region_ids
+
+    if regulator.region_id is None:
+        return []
+    regions = region_ids(regulator.region_id)
+    actor, base = aliased(User), aliased(TrainingBase)
+    stmt = (
+        sa.select(AuditLog)
+        .outerjoin(actor, actor.id == AuditLog.actor_id)
+        .outerjoin(base, base.id == AuditLog.base_id)
+        .where(sa.or_(base.region_id.in_(regions), actor.region_id.in_(regions)))
+        .options(joinedload(AuditLog.actor), joinedload(AuditLog.base))
+        .order_by(AuditLog.id.desc())
+        .limit(PAGE_SIZE)
+    )
+    if action:
+        stmt = stmt.where(AuditLog.action.startswith(action, autoescape=True))
+    if before:
+        stmt = stmt.where(AuditLog.id < before)
+    return db.session.scalars(stmt).unique().all()
+
+
+def record_now(actor, action: str, obj, **kw) -> None:
+    """Record an event that is not part of a change (a sign-in, a refusal) in a transaction of its own."""
+    db.session.rollback()
+    record(actor, action, obj, **kw)
+    db.session.commit()

@@ -9,6 +9,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from extensions import db
 from models import User
 from models._common import utcnow
+from services import audit
 from services.errors import DomainError
 
 
@@ -30,12 +31,25 @@ def authenticate(login: str, password: str) -> User | None:
     ).scalar_one_or_none()
     if user is None:
         check_password_hash(_dummy_hash(), password)
+        # The login itself is personal data: only its shape is kept.
+        audit.record_now(None, "auth.sign_in_failed", None, object_type="user",
+                         details={"result": "unknown account", "login": _masked(login)})
         return None
     if not user.check_password(password) or not user.active:
+        audit.record_now(None, "auth.sign_in_failed", user,
+                         details={"result": "wrong password" if user.active else "account disabled"})
         return None
     user.last_login_at = utcnow()
+    audit.record(user, "auth.sign_in", user, details={"result": "ok"})
     db.session.commit()
     return user
+
+
+def _masked(login: str) -> str:
+    name, at, domain = login.partition("@")
+    if at:
+        return f"{name[:1]}***@{domain}"
+    return login[:3] + "*" * max(len(login) - 7, 0) + login[-4:] if len(login) > 7 else "***"
 
 
 def end_sessions(user: User) -> None:

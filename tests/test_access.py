@@ -52,8 +52,13 @@ def snapshot(base: TrainingBase, course: Course) -> dict:
     return {
         "scope": base.scope, "title": course.title, "status": course.status, "reason": course.cancel_reason,
         "courses": db.session.scalar(sa.select(sa.func.count(Course.id))),
-        "audit": db.session.scalar(sa.select(sa.func.count(AuditLog.id))),
+        # Changes recorded; sign-ins and the refusal itself are audited too, and counted apart (below).
+        "audit": db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(~AuditLog.action.startswith("auth."))),
     }
+
+
+def denials() -> list[AuditLog]:
+    return db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "auth.denied")).all()
 
 
 def request(client, method, url, data):
@@ -91,6 +96,8 @@ def test_other_roles_get_403(client, make_user, login_as, base_b, role, case):
     assert response.status_code == 403
     assert "没有权限" in response.get_data(as_text=True)
     assert snapshot(base, course) == before
+    denial, = denials()
+    assert denial.details["path"] == template.format(base=base.id, course=course.id)
 
 
 def test_role_gate_follows_the_role_not_a_leftover_membership(client, make_user, login_as, base_b):

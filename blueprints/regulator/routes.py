@@ -19,8 +19,8 @@ from blueprints.regulator.forms import (
     TargetForm,
 )
 from models import BaseStatus, BaseType, Outcome, RegionLevel
+from services import audit, clock, evaluation, exports, plans, registry, scope, workdays
 from services import certificates as certificate_service
-from services import clock, evaluation, exports, plans, registry, scope, workdays
 from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
 
@@ -254,3 +254,19 @@ def revoke_certificate():
     else:
         flash(_("证书 %(code)s 已撤销", code=form.code.data.strip().upper()), "success")
     return redirect(url_for(".reviews"))
+
+
+@bp.route("/audit")
+def audit_log():
+    """The audit log of the region, newest first, read-only."""
+    action = request.args.get("action", "")[:64]
+    before = request.args.get("before", "")
+    entries = audit.entries_for(current_user, action, int(before) if before.isdigit() else None)
+    return render_template("regulator/audit.html", entries=entries, action=action, page_size=audit.PAGE_SIZE,
+                           actions=AUDIT_ACTIONS)
+
+
+# The families of audited actions a regulator filters by.
+AUDIT_ACTIONS = {"": "全部", "auth.": "登录与拒绝", "identity.": "查看完整身份证号", "learner.": "学员导出本人数据",
+                 "base.": "基地认定与状态", "evaluation.": "年度评估", "export.": "导出", "course.": "课程与名单",
+                 "declaration.": "学时申报", "certificate.": "证书", "class_plan.": "办班计划"}

@@ -61,7 +61,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def integrity(path: Path) -> str:
     """``PRAGMA integrity_check`` of a database file: "ok", or SQLite's list of problems."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         return "\n".join(row[0] for row in connection.execute("PRAGMA integrity_check"))
     except sqlite3.DatabaseError as error:  # not a database at all
@@ -72,7 +72,7 @@ def integrity(path: Path) -> str:
 
 def table_counts(path: Path) -> dict[str, int]:
     """Rows per table (SQLite's own and the search index's shadow tables left out), read in one snapshot."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         connection.execute("BEGIN")
         names = [row[0] for row in connection.execute(

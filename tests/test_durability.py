@@ -51,7 +51,7 @@ HOLDING = tuple(status.value for status in SEAT_HOLDING)
 # --- helpers ------------------------------------------------------------------------------------------
 
 def _sqlite(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
 
 
 def _seat_mismatches(path: Path) -> list[tuple[int, int, int]]:

@@ -70,6 +70,10 @@ class Client:
         self.csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
         status, _ = self.request("POST", "/login", f"csrf_token={self.csrf}&login={login}&password={PASSWORD}")
         assert status == 302, "sign-in failed"
+        # Signing in starts a new session, with a CSRF token of its own (the sign-out form carries it).
+        status, page = self.request("GET", "/me/")
+        assert status == 200
+        self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def _prepare_database(config: dict) -> tuple[list[str], int]:

@@ -70,4 +70,5 @@ def change_password(user: User, current: str, new: str) -> None:
         raise DomainError("新密码不能与当前密码相同", field="new_password")
     user.set_password(new)
     user.end_sessions()
+    audit.record(user, "auth.password_changed", user, details={"result": "ok, every session ended"})
     db.session.commit()

@@ -7,11 +7,12 @@ import secrets
 
 import pytest
 import redis
+import sqlalchemy as sa
 
 from app import create_app
 from blueprints.auth.routes import _safe_next
 from extensions import db, limiter
-from models import Role
+from models import AuditLog, Role
 from tests.conftest import PASSWORD, _config
 
 NEW_PASSWORD = "a new and longer secret"
@@ -154,6 +155,16 @@ def test_password_change_ends_every_other_session_and_remember_cookie(app, clien
     after = cookies_of(client)
     assert after["remember_token"] != before["remember_token"]
     assert signed_in(with_cookies(app, {"remember_token": after["remember_token"]}))
+
+
+def test_password_change_is_in_the_audit_log(client, learner):
+    sign_in(client, learner.email)
+    change(client, current="a wrong guess")
+    change(client)
+    rows = db.session.execute(
+        sa.select(AuditLog.action, AuditLog.actor_id, AuditLog.object_id).where(AuditLog.action.like("auth.password%"))
+    ).all()
+    assert rows == [("auth.password_changed", learner.id, learner.id)]
 
 
 def test_new_password_signs_in_and_old_one_does_not(app, client, learner):

@@ -268,6 +268,20 @@ def test_limit_holds_across_workers_through_redis(sqlite_template, tmp_path):
     assert type(limiter.storage).__name__ == "RedisStorage"
 
 
+def test_redis_outage_falls_back_to_counting_in_the_process(sqlite_template, tmp_path):
+    """Sign-in keeps working when Redis is unreachable, and the limit still holds within the process."""
+    path = tmp_path / "db.sqlite3"
+    path.write_bytes(sqlite_template.read_bytes())
+    # Nothing listens on port 1: every Redis call is refused at once.
+    app = create_app(_config(tmp_path, f"sqlite:///{path}", REDIS_URL="redis://127.0.0.1:1/0", **LIMITS))
+    try:
+        for _ in range(3):
+            assert from_address(app.test_client(), "10.5.5.5", "outage@test.example", "wrong").status_code == 200
+        assert from_address(app.test_client(), "10.5.5.6", "outage@test.example", "wrong").status_code == 429
+    finally:
+        limiter._storage_dead = False  # the limiter is one per process: leave it healthy for the next app
+
+
 # --- only same-site next redirects -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("target", [

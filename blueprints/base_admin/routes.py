@@ -6,6 +6,7 @@ from datetime import date
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.datastructures import FileStorage
 
 from blueprints.base_admin import bp
 from blueprints.base_admin.forms import (
@@ -50,8 +51,10 @@ def _load_course(base_id: int, course_id: int):
 
 
 def _uploaded(field):
+    """The stream of a file sent with the form, else None. Without an upload a form built from the object
+    holds the object's stored Image (a course's cover, a base's logo), which is not an upload."""
     file = field.data
-    return file.stream if file and getattr(file, "filename", "") else None
+    return file.stream if isinstance(file, FileStorage) and file.filename else None
 
 
 def _show_error(form, error: DomainError, file_field: str | None = None) -> None:

@@ -464,6 +464,19 @@ def test_a_learner_sees_only_their_own_certificate(app, world, prober):
     assert [s for s in traces(world.users[other]) if s in cells] == []
 
 
+def test_audit_log_of_another_region_shows_nothing_of_base_a_or_its_learners(app, world):
+    reveal = f"/manage/bases/{world.base_a.id}/courses/{world.course_a.id}/roster/{world.enrollment_a.id}/id-number"
+    assert client_of(app, world, AA).post(reveal).status_code == 200  # an audited reveal in base A
+    client_of(app, world, LA).get("/me/data.json")  # an audited export by learner A
+
+    own = client_of(app, world, REG).get("/regulator/audit").get_data(as_text=True)
+    other = client_of(app, world, REG_OTHER).get("/regulator/audit").get_data(as_text=True)
+
+    assert "甲基地" in own  # the control: the region's own regulator reads it
+    assert "甲基地" not in other and "乙基地" not in other
+    assert [s for s in traces(world.users[LA]) + traces(world.users[LB]) if s in other] == []
+
+
 def test_regulator_of_another_region_cannot_revoke_or_run_evaluation_for_it(app, world):
     client = client_of(app, world, REG_OTHER)
 

@@ -3,10 +3,12 @@
 import re
 
 from flask_babel import lazy_gettext as _l
-from wtforms.validators import Regexp
+from wtforms.validators import Regexp, StopValidation
 
 # A mainland mobile number, or a landline with area code (028-61234567, 0535-6123456, extension allowed).
-PHONE_PATTERN = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")
+# ASCII digits only and \Z, not $: \d would take Arabic-Indic or full-width digits, and $ a trailing newline.
+PHONE_PATTERN = re.compile(r"\A(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)\Z")
+MOBILE_PATTERN = re.compile(r"\A1[3-9][0-9]{9}\Z")
 
 
 def contact_phone():
@@ -14,4 +16,26 @@ def contact_phone():
 
 
 def mobile_phone():
-    return Regexp(r"^1[3-9]\d{9}$", message=_l("请填写 11 位手机号"))
+    return Regexp(MOBILE_PATTERN, message=_l("请填写 11 位手机号"))
+
+
+def finite_number():
+    """Before NumberRange on a DecimalField: "NaN", "sNaN" and "Infinity" parse as Decimals, and a signalling
+    NaN makes NumberRange itself raise."""
+    def check(form, field):
+        if field.data is not None and not field.data.is_finite():
+            field.data = None
+            raise StopValidation(_l("请填写有效的数字"))
+    return check
+
+
+def bounded(low: int, high: int, message=None):
+    """NumberRange that also forgets a value outside it, so that a page drawn again from the invalid form
+    never queries or stores it (beyond 64 bits the database driver raises instead of answering)."""
+    message = message or _l("数值应在 %(low)s 到 %(high)s 之间", low=low, high=high)
+
+    def check(form, field):
+        if field.data is not None and not low <= field.data <= high:
+            field.data = None
+            raise StopValidation(message)
+    return check

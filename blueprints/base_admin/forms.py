@@ -17,7 +17,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from blueprints.validators import contact_phone
+from blueprints.validators import contact_phone, finite_number
 from models import FIELDS, Category, Mode, ProjectType
 
 
@@ -52,6 +52,7 @@ class CourseForm(FlaskForm):
         default=0,
         validators=[
             InputRequired(_l("请填写费用，免费填 0")),
+            finite_number(),
             NumberRange(0, 100_000, _l("费用应在 0 到 100000 元之间")),
         ],
     )

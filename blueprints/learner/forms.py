@@ -6,7 +6,11 @@ from flask_wtf.file import MultipleFileField
 from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from blueprints.validators import bounded
 from models import Category, DeclarationKind
+
+# The service judges the amounts (domain messages per kind); the form only keeps absurd numbers out of it.
+AMOUNT = (-1_000_000, 1_000_000)
 
 
 class RatingForm(FlaskForm):
@@ -24,10 +28,11 @@ class DeclarationForm(FlaskForm):
     title = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称")), Length(max=200)])
     organiser = StringField(_l("主办单位"), validators=[Optional(), Length(max=200)])
     earned_on = DateField(_l("日期"), validators=[InputRequired(_l("请选择日期"))])
-    minutes = IntegerField(_l("时长（分钟）"), validators=[Optional()],
+    minutes = IntegerField(_l("时长（分钟）"), validators=[Optional(), bounded(*AMOUNT)],
                            description=_l("不足一天的按实际分钟数填写，每 45 分钟折算 1 学时"))
-    days = IntegerField(_l("天数"), validators=[Optional()], description=_l("按天计算的，每天折算 8 学时"))
-    hours = IntegerField(_l("申报学时"), validators=[Optional()],
+    days = IntegerField(_l("天数"), validators=[Optional(), bounded(*AMOUNT)],
+                        description=_l("按天计算的，每天折算 8 学时"))
+    hours = IntegerField(_l("申报学时"), validators=[Optional(), bounded(*AMOUNT)],
                          description=_l("竞赛、成果论文、学历教育、自学等直接填写申报学时"))
     files = MultipleFileField(_l("证明材料"), description=_l("PDF、JPEG 或 PNG，每个不超过 10 MB，可多选"))
 

@@ -7,6 +7,7 @@ from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
+from blueprints.validators import bounded
 from models import BaseStatus, BaseType, Outcome
 
 
@@ -47,7 +48,8 @@ class PlanDecisionForm(FlaskForm):
 
 class TargetForm(FlaskForm):
     base_type = SelectField(_l("基地类型"), choices=BaseType.choices(), default=BaseType.CITY.value)
-    year = IntegerField(_l("年度"), validators=[InputRequired(_l("请填写年度")), NumberRange(2000, 2100)])
+    # bounded, not NumberRange: the page shows the targets of form.year.data even when the form is invalid.
+    year = IntegerField(_l("年度"), validators=[InputRequired(_l("请填写年度")), bounded(2000, 2100)])
     min_trainees = IntegerField(
         _l("培训人数目标"), validators=[InputRequired(_l("请填写人数")), NumberRange(0, 10_000_000, _l("不能为负数"))]
     )

@@ -4,6 +4,7 @@ under random names and only ever served as downloads."""
 import hashlib
 import re
 import secrets
+import warnings
 from io import BytesIO
 from pathlib import Path
 
@@ -30,10 +31,24 @@ def _kind(data: bytes) -> str:
             raise EvidenceRejected("PDF 文件不完整或已损坏")
         return "PDF"
     try:
-        with PILImage.open(BytesIO(data)) as probe:
-            kind = probe.format
-            probe.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            with PILImage.open(BytesIO(data)) as probe:
+                kind = probe.format
+                width, height = probe.size
+                probe.verify()
+            if kind in ("JPEG", "MPO", "PNG"):
+                # A picture that cannot be shown is no evidence: refused when it claims more pixels than an
+                # image upload may have (a bomb in a small file), or when it does not decode to the end
+                # (verify() reads a JPEG's headers only, so a truncated one would pass).
+                if width * height > current_app.config["IMAGE_MAX_PIXELS"]:
+                    raise EvidenceRejected("图片像素过多，请缩小后再上传")
+                with PILImage.open(BytesIO(data)) as image:
+                    image.load()
+    except EvidenceRejected:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, PILImage.DecompressionBombError,
+            PILImage.DecompressionBombWarning) as exc:
         raise EvidenceRejected("证明材料只接受 PDF、JPEG 或 PNG 文件") from exc
     if kind == "MPO":
         kind = "JPEG"

@@ -36,7 +36,10 @@ class CatalogSearchForm(FlaskForm):
         self.base.choices = [("", _l("全部基地"))] + [(str(b.id), b.name) for b in bases]
 
     def _int_or_none(self, field) -> int | None:
-        return int(field.data) if (field.data or "").isdigit() else None
+        # ASCII digits only ("²".isdigit() is true, and int() refuses it) and at most 18 of them, so that the
+        # id fits the database's 64-bit integers (beyond them the driver raises instead of finding nothing).
+        value = field.data or ""
+        return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
     def filters(self) -> CourseFilters:
         """The valid part of the request as filters: a field that failed validation is left out."""

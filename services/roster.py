@@ -2,6 +2,7 @@
 
 import csv
 import io
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -29,6 +30,8 @@ from services.errors import DomainError
 from services.locking import locked
 
 MAX_ROSTER_ROWS = 20_000
+# 20,000 rows unpack to a few megabytes; far beyond that is a zip bomb, not a roster.
+MAX_XLSX_UNPACKED_BYTES = 100 * 2**20
 # Short enough to list on one page; longer (online) courses take no daily attendance.
 MAX_ATTENDANCE_DAYS = 31
 
@@ -147,7 +150,19 @@ class RosterRejected(DomainError):
         self.report = report
 
 
+def _unpacked_size(data: bytes) -> int:
+    """What the XLSX (a zip) says it unpacks to; zipfile stops reading a member at its declared size."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DomainError("无法读取该 XLSX 文件，请确认文件未损坏") from exc
+
+
 def _rows_from_xlsx(data: bytes):
+    # A zip bomb (a 10 MB file unpacking to gigabytes in one cell) would be parsed into memory whole.
+    if _unpacked_size(data) > MAX_XLSX_UNPACKED_BYTES:
+        raise DomainError("该 XLSX 文件解压后过大，请另存为 CSV 或删去多余内容后再导入")
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file

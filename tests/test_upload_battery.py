@@ -8,6 +8,7 @@ client's file name. The figures (uploads refused by category) are printed at the
 import re
 import struct
 import time
+import zipfile
 import zlib
 from collections import Counter
 from datetime import timedelta
@@ -22,6 +23,7 @@ from PIL import Image as PILImage
 from extensions import db
 from models import Declaration, Employer, Enrollment, EnrollmentStatus, Evidence, HoursRecord, Image, Role, RuleSet
 from services import accounts, clock, identity
+from services.roster import MAX_XLSX_UNPACKED_BYTES
 from tests.conftest import PASSWORD, login
 
 REFUSED = Counter()
@@ -271,7 +273,22 @@ def xlsx_bytes(rows) -> bytes:
     return out.getvalue()
 
 
+def xlsx_bomb() -> bytes:
+    """A real XLSX of ~120 KB whose one extra cell unpacks to 110 MB (deflate packs repetition ~1000:1)."""
+    plain = zipfile.ZipFile(BytesIO(xlsx_bytes([["姓名", "手机号"], ["陈晓", "13900000088"]])))
+    out = BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for info in plain.infolist():
+            data = plain.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                cell = b'<row r="3"><c r="A3" t="inlineStr"><is><t>' + b"A" * (MAX_XLSX_UNPACKED_BYTES + 10 * 2**20)
+                data = data.replace(b"</sheetData>", cell + b"</t></is></c></row></sheetData>")
+            bomb.writestr(info.filename, data)
+    return out.getvalue()
+
+
 HOSTILE_ROSTERS = [
+    ("zip bomb", xlsx_bomb, "名单.xlsx"),  # built when its test runs: 120 MB in memory for a moment
     ("disguised", HTML, "名单.xlsx"), ("disguised", SVG, "名单.csv"), ("disguised", png(), "名单.xlsx"),
     ("disguised", b"%PDF-1.4\n%%EOF\n", "名单.csv"),
     ("truncated", xlsx_bytes([["姓名", "手机号"], ["陈晓", "13900000088"]])[:400], "名单.xlsx"),
@@ -287,6 +304,7 @@ HOSTILE_ROSTERS = [
                          ids=[f"{c}-{i}" for i, (c, _d, _n) in enumerate(HOSTILE_ROSTERS)])
 def test_hostile_rosters_are_refused_and_record_nothing(app, world, category, data, name):
     TRIED[f"roster {category}"] += 1
+    data = data() if callable(data) else data
     url = f"/manage/bases/{world.base.id}/courses/{world.course.id}/roster/import"
     response = world.admin_client.post(url, content_type="multipart/form-data",
                                        data={"roster": (BytesIO(data), name)})

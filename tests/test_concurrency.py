@@ -71,7 +71,7 @@ class Client:
         status, _ = self.request("POST", "/login", f"csrf_token={self.csrf}&login={login}&password={PASSWORD}")
         assert status == 302, "sign-in failed"
         # Signing in starts a new session, with a CSRF token of its own (the sign-out form carries it).
-        status, page = self.request("GET", "/me/")
+        status, page = self.request("GET", "/")
         assert status == 200
         self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 

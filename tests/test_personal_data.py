@@ -5,6 +5,7 @@ import io
 import json
 import logging
 import re
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import AuditLog, Role
-from services import enrollment
+from services import backup, enrollment
 from tests.conftest import login
 from tests.test_declarations import app_config, declare, on, regions, signed_in, world  # noqa: F401 - fixtures
 from tests.test_roster import make_learner  # noqa: F401 - a fixture
@@ -98,9 +99,9 @@ def test_a_learner_downloads_everything_held_about_them_and_only_that(app, seate
         AuditLog.action == "learner.export_own_data", AuditLog.actor_id == learner.id)) == 1
 
 
-def test_no_full_number_in_the_database_logs_or_exports(app, client, city, seated, caplog):
-    """Register through the form with logging at DEBUG, export the roster, then search the database dump,
-    the logs and the export for any full ID number: none is there."""
+def test_no_full_number_in_the_database_logs_exports_or_backups(app, client, city, seated, caplog, tmp_path):
+    """Register through the form with logging at DEBUG, export the roster, back the database up, then search
+    the database dump, the logs, the export and the backup file for any full ID number: none is there."""
     caplog.set_level(logging.DEBUG)
     admin, course, _learner, _held, number = seated
     registered = "51010419850615" + "123"
@@ -125,6 +126,11 @@ def test_no_full_number_in_the_database_logs_or_exports(app, client, city, seate
     raw = db.session.connection().connection.driver_connection
     dump = "\n".join(raw.iterdump())
     assert "5101**********1238" in dump  # the masked form is there, so the dump did read the users
-    for where, text in (("database", dump), ("logs", caplog.text), ("roster export", cells)):
+    copy = tmp_path / "backup.sqlite3"
+    backup.backup_sqlite(Path(db.engine.url.database), copy)
+    backed_up = copy.read_bytes().decode("latin-1")
+    assert "5101**********1238" in backed_up
+    for where, text in (("database", dump), ("logs", caplog.text), ("roster export", cells),
+                        ("backup file", backed_up)):
         found = set(ID_PATTERN.findall(text)) & secrets
         assert not found, f"full ID number in the {where}"

@@ -3,6 +3,7 @@
 import re
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from wtforms.validators import Regexp, StopValidation
 
 # A mainland mobile number, or a landline with area code (028-61234567, 0535-6123456, extension allowed).
@@ -39,3 +40,21 @@ def bounded(low: int, high: int, message=None):
             field.data = None
             raise StopValidation(message)
     return check
+
+
+# C0 control characters other than tab, newline and carriage return, and DEL. PostgreSQL refuses NUL in text
+# outright (the insert raises), and none of them belongs in anything a person types into a form.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_control_characters(value):
+    return CONTROL_CHARACTERS.sub("", value) if isinstance(value, str) else value
+
+
+class InputForm(FlaskForm):
+    """A FlaskForm whose every field drops control characters from its text before validation."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            filters = [*unbound_field.kwargs.get("filters", ()), strip_control_characters]
+            return unbound_field.bind(form=form, filters=filters, **options)

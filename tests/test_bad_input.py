@@ -449,3 +449,23 @@ def test_huge_and_odd_ids_in_paths_are_404_not_500(app, world, path):
         FIGURES["tried"] += 1
         response = client.get(path.format(n=n, s=s))
         assert response.status_code in {404, 200, 302}, (path, n, s, response.status_code)
+
+
+def test_control_characters_are_dropped_before_validation_and_storage(app, world):
+    """PostgreSQL refuses NUL in text (the insert raises): the forms drop C0 controls, keeping tab and newline."""
+    admin = signed_in(app, world.admin)
+    response = admin.post(f"/manage/bases/{world.base.id}/courses/new", data={
+        **course_fields(world), "title": "护理\x00新进展\x1b", "description": "第一行\n第二行\t\x7f\x08"})
+    assert response.status_code == 302
+    course_id = int(re.search(r"/courses/(\d+)/edit", response.location).group(1))
+    from models import Course
+    course = db.session.get(Course, course_id)
+    assert (course.title, course.description) == ("护理新进展", "第一行\n第二行")
+
+
+def test_forms_keep_their_csrf_protection_under_the_control_character_filter(app):
+    from blueprints.base_admin.forms import CourseForm
+    from blueprints.catalog.forms import CatalogSearchForm
+    app.config["WTF_CSRF_ENABLED"] = True
+    with app.test_request_context():
+        assert "csrf_token" in CourseForm() and "csrf_token" not in CatalogSearchForm()

@@ -3,7 +3,6 @@
 import re
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import (
@@ -17,7 +16,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from blueprints.validators import contact_phone, finite_number
+from blueprints.validators import InputForm, contact_phone, finite_number
 from models import FIELDS, Category, Mode, ProjectType
 
 
@@ -25,7 +24,7 @@ def _required(label):
     return DataRequired(message=_l("请填写%(label)s", label=label))
 
 
-class CourseForm(FlaskForm):
+class CourseForm(InputForm):
     title = StringField(_l("课程名称"), validators=[_required("课程名称"), Length(max=200)])
     description = TextAreaField(_l("课程简介"), validators=[Optional(), Length(max=5000)])
     category = SelectField(_l("科目类别"), choices=Category.choices(), validators=[InputRequired()])
@@ -86,7 +85,7 @@ class CourseForm(FlaskForm):
         return data
 
 
-class DisclosureForm(FlaskForm):
+class DisclosureForm(InputForm):
     scope = TextAreaField(_l("培训范围"), validators=[Optional(), Length(max=5000)])
     content = TextAreaField(_l("培训内容"), validators=[Optional(), Length(max=5000)])
     fee_items = TextAreaField(_l("收费项目及标准"), validators=[Optional(), Length(max=5000)])
@@ -108,27 +107,27 @@ class DisclosureForm(FlaskForm):
     logo = FileField(_l("基地标志"), description=_l("JPEG、PNG 或 WebP，不超过 5 MB"))
 
 
-class CancelForm(FlaskForm):
+class CancelForm(InputForm):
     reason = StringField(_l("取消原因"), validators=[_required("取消原因"), Length(max=255)])
 
 
-class StatusForm(FlaskForm):
+class StatusForm(InputForm):
     """Publish / unpublish / close: only the CSRF token and the target state."""
 
     status = SelectField(choices=[("published", ""), ("draft", ""), ("closed", "")])
 
 
-class RosterImportForm(FlaskForm):
+class RosterImportForm(InputForm):
     roster = FileField(
         _l("名单文件"), description=_l("XLSX 或 CSV；表头：姓名、手机号或身份证号、学时（可不填，默认全部学时）")
     )
 
 
-class AttendanceForm(FlaskForm):
+class AttendanceForm(InputForm):
     """Attendance for one day: the present enrollment ids come as a list of checkboxes."""
 
 
-class ClassPlanForm(FlaskForm):
+class ClassPlanForm(InputForm):
     start_date = DateField(_l("开班日期"), validators=[InputRequired(_l("请选择开班日期"))])
     end_date = DateField(_l("结束日期"), validators=[InputRequired(_l("请选择结束日期"))])
     place = StringField(_l("培训地点"), validators=[_required("培训地点"), Length(max=255)])

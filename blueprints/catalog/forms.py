@@ -1,15 +1,15 @@
 """The catalog's search and filter form (GET, no CSRF: it changes nothing)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional, Regexp
 
+from blueprints.validators import InputForm
 from models import FIELDS, Category, Mode
 from services.catalog import SORTS, CourseFilters
 
 
-class CatalogSearchForm(FlaskForm):
+class CatalogSearchForm(InputForm):
     class Meta:
         csrf = False
 

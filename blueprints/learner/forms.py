@@ -1,19 +1,18 @@
 """Learners' forms: rating a completed course, declaring hours, choosing the employer."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from blueprints.validators import bounded
+from blueprints.validators import InputForm, bounded
 from models import Category, DeclarationKind
 
 # The service judges the amounts (domain messages per kind); the form only keeps absurd numbers out of it.
 AMOUNT = (-1_000_000, 1_000_000)
 
 
-class RatingForm(FlaskForm):
+class RatingForm(InputForm):
     rating = RadioField(
         _l("评分"), coerce=int, choices=[(n, str(n)) for n in range(5, 0, -1)],
         validators=[InputRequired(_l("请选择 1 到 5 分"))],
@@ -21,7 +20,7 @@ class RatingForm(FlaskForm):
     comment = TextAreaField(_l("评价（选填）"), validators=[Optional(), Length(max=1000)])
 
 
-class DeclarationForm(FlaskForm):
+class DeclarationForm(InputForm):
     kind = SelectField(_l("类型"), choices=DeclarationKind.choices())
     category = SelectField(_l("科目类别"), choices=[(c.value, c.label) for c in Category],
                            description=_l("技能竞赛可选公需或专业；其他类型按规定计入专业科目"))
@@ -41,5 +40,5 @@ class DeclarationForm(FlaskForm):
                 ("kind", "category", "title", "organiser", "earned_on", "minutes", "days", "hours")}
 
 
-class EmployerForm(FlaskForm):
+class EmployerForm(InputForm):
     employer = SelectField(_l("工作单位"), coerce=int)

@@ -2,16 +2,15 @@
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
-from blueprints.validators import bounded
+from blueprints.validators import InputForm, bounded
 from models import BaseStatus, BaseType, Outcome
 
 
-class DesignateForm(FlaskForm):
+class DesignateForm(InputForm):
     name = StringField(_l("基地名称"), validators=[DataRequired(_l("请填写基地名称")), Length(max=128)])
     type = SelectField(_l("基地类型"), choices=BaseType.choices())
     # Any region id is accepted here: the service answers for the scope (outside it is a 404).
@@ -36,17 +35,17 @@ class DesignateForm(FlaskForm):
         return list(dict.fromkeys(e.strip().lower() for e in raw if e.strip()))
 
 
-class StatusChangeForm(FlaskForm):
+class StatusChangeForm(InputForm):
     status = SelectField(_l("新状态"), choices=BaseStatus.choices())
     reason = TextAreaField(_l("原因"), validators=[DataRequired(_l("请填写变更原因")), Length(max=2000)])
 
 
-class PlanDecisionForm(FlaskForm):
+class PlanDecisionForm(InputForm):
     decision = SelectField(choices=[("approve", _l("批准")), ("reject", _l("驳回"))])
     reason = StringField(_l("意见"), validators=[Length(max=1000)])
 
 
-class TargetForm(FlaskForm):
+class TargetForm(InputForm):
     base_type = SelectField(_l("基地类型"), choices=BaseType.choices(), default=BaseType.CITY.value)
     # bounded, not NumberRange: the page shows the targets of form.year.data even when the form is invalid.
     year = IntegerField(_l("年度"), validators=[InputRequired(_l("请填写年度")), bounded(2000, 2100)])
@@ -58,21 +57,21 @@ class TargetForm(FlaskForm):
     )
 
 
-class RunEvaluationForm(FlaskForm):
+class RunEvaluationForm(InputForm):
     year = IntegerField(_l("年度"), validators=[InputRequired(_l("请填写年度")), NumberRange(2000, 2100)])
     region = SelectField(_l("地区"), coerce=int)
 
 
-class OverrideForm(FlaskForm):
+class OverrideForm(InputForm):
     outcome = SelectField(_l("结论"), choices=Outcome.choices())
     reason = StringField(_l("调整理由"), validators=[Length(max=1000)])
 
 
-class CalendarForm(FlaskForm):
+class CalendarForm(InputForm):
     schedule = FileField(_l("节假日安排（CSV）"),
                          description=_l("列：date,kind,name；kind 为 holiday（放假）或 workday（调休上班）"))
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(InputForm):
     code = StringField(_l("证书验证码"), validators=[DataRequired(_l("请填写验证码")), Length(max=32)])
     reason = TextAreaField(_l("撤销原因"), validators=[DataRequired(_l("请填写撤销原因")), Length(max=1000)])

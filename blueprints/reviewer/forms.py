@@ -1,12 +1,13 @@
 """The review form."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
 
+from blueprints.validators import InputForm
 
-class ReviewForm(FlaskForm):
+
+class ReviewForm(InputForm):
     decision = SelectField(_l("审核结果"), choices=[("approve", _l("通过")), ("reject", _l("驳回"))])
     hours = IntegerField(_l("认定学时"), validators=[Optional(), NumberRange(1, 1000, _l("学时应为正整数"))],
                          description=_l("可核减，核减时须填写理由"))

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
+from sqlalchemy.exc import DataError
 from wtforms import Form, StringField
 
 from blueprints.validators import PHONE_PATTERN, contact_phone, mobile_phone
@@ -469,3 +470,23 @@ def test_forms_keep_their_csrf_protection_under_the_control_character_filter(app
     app.config["WTF_CSRF_ENABLED"] = True
     with app.test_request_context():
         assert "csrf_token" in CourseForm() and "csrf_token" not in CatalogSearchForm()
+
+
+class TestOnPostgreSQL:
+    """NUL is harmless on SQLite but refused by PostgreSQL, where production runs: every form again there."""
+
+    @pytest.fixture
+    def app(self, pg_app):
+        return pg_app
+
+    @pytest.mark.parametrize("name", sorted(set(FORMS) - {"register", "login"}))
+    def test_nul_in_any_field_is_no_server_error_on_postgresql(self, app, world, name):
+        clients = {}
+        for field in sorted(FORMS[name][2](world)):
+            for value in ("\x00", "护理\x00新进展", "a\x00" * 1000):
+                post_bad(app, world, name, field, value, clients)
+
+    @pytest.mark.xfail(strict=True, raises=DataError, reason="hole outside this battery's files: the auth forms (blueprints/auth) "
+                                           "do not use InputForm, and PostgreSQL refuses the NUL")
+    def test_nul_in_registration_is_no_server_error_on_postgresql(self, app, world):
+        post_bad(app, world, "register", "employer_name", "医院\x00", {})

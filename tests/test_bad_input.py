@@ -486,7 +486,8 @@ class TestOnPostgreSQL:
             for value in ("\x00", "护理\x00新进展", "a\x00" * 1000):
                 post_bad(app, world, name, field, value, clients)
 
-    @pytest.mark.xfail(strict=True, raises=DataError, reason="hole outside this battery's files: the auth forms (blueprints/auth) "
-                                           "do not use InputForm, and PostgreSQL refuses the NUL")
+    @pytest.mark.xfail(strict=True, raises=DataError,
+                       reason="hole outside this battery's files: the auth forms (blueprints/auth) do not use "
+                              "InputForm, and PostgreSQL refuses the NUL")
     def test_nul_in_registration_is_no_server_error_on_postgresql(self, app, world):
         post_bad(app, world, "register", "employer_name", "医院\x00", {})

@@ -9,6 +9,7 @@ from flask_babel import format_date, format_datetime
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 import models
 from config import config_from_environment
@@ -17,8 +18,16 @@ from extensions import babel, csrf, db, limiter, login_manager, migrate
 VENDOR_DIR = Path(__import__("flask_bootstrap").__file__).parent / "static" / "bootstrap5"
 
 
+class DatabaseId(IntegerConverter):
+    """``<int:…>`` in routes: at most 18 digits, so that an id beyond a 64-bit integer is a 404, not an
+    overflow in the database driver."""
+
+    regex = r"\d{1,18}"
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
+    app.url_map.converters["int"] = DatabaseId
     app.config.from_object(config_from_environment())
     if config:
         app.config.update(config)

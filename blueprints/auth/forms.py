@@ -1,23 +1,22 @@
 """Sign-in, learner registration and password change forms."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from blueprints.validators import mobile_phone
+from blueprints.validators import InputForm, mobile_phone
 
 SECTORS = ("卫生", "教育", "工程", "农业", "经济", "会计", "信息技术", "社会工作", "新闻出版", "科研", "其他")
 TITLES = ("正高级", "副高级", "中级", "助理级", "员级", "暂无职称")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(InputForm):
     login = StringField(_l("手机号或邮箱"), validators=[DataRequired(_l("请填写手机号或邮箱")), Length(max=255)])
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请填写密码")), Length(max=128)])
     remember = BooleanField(_l("记住我"))
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(InputForm):
     name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名")), Length(max=64)])
     phone = StringField(_l("手机号"), validators=[DataRequired(_l("请填写手机号")), mobile_phone()])
     email = EmailField(
@@ -48,7 +47,7 @@ class RegisterForm(FlaskForm):
         }
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(InputForm):
     current_password = PasswordField(
         _l("当前密码"), validators=[DataRequired(_l("请填写当前密码")), Length(max=128)]
     )

@@ -39,6 +39,11 @@ def _load_base(base_id: int):
     return base
 
 
+def _ids(name: str) -> list[int]:
+    """The row ids a form posted under ``name``: ASCII digits that fit a database integer; others ignored."""
+    return [int(v) for v in request.form.getlist(name) if v.isascii() and v.isdigit() and len(v) <= 18]
+
+
 def _load_course(base_id: int, course_id: int):
     """The base and the course, loaded together.
 
@@ -202,7 +207,7 @@ def roster_complete(base_id: int, course_id: int):
     _base, course = _load_course(base_id, course_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    ids = [int(v) for v in request.form.getlist("enrollment") if v.isdigit()]
+    ids = _ids("enrollment")
     try:
         count = enrollment_service.complete(current_user, course, ids)
     except DomainError as error:
@@ -227,7 +232,7 @@ def attendance(base_id: int, course_id: int):
         abort(404)
     form = AttendanceForm()
     if form.validate_on_submit():
-        present = {int(v) for v in request.form.getlist("present") if v.isdigit()}
+        present = set(_ids("present"))
         try:
             roster_service.record_attendance(current_user, course, day, present)
         except DomainError as error:

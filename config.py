@@ -28,7 +28,7 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     UPLOAD_FOLDER = str(INSTANCE / "uploads")
     # Requests above this size get a 413 page; images are refused earlier, by the form (IMAGE_MAX_BYTES).
-    MAX_CONTENT_LENGTH = 48 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 25 * 1024 * 1024  # two 10 MB evidence files and the form; a 30 MB body is refused
     IMAGE_MAX_BYTES = 5 * 1024 * 1024
     IMAGE_MAX_PIXELS = 40_000_000
     ROSTER_MAX_BYTES = 10 * 1024 * 1024

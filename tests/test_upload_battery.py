@@ -222,7 +222,8 @@ def test_client_file_names_never_become_stored_names(app, world, tmp_path, name)
 
 def test_body_over_the_request_limit_is_refused_before_the_view_runs(app, world, monkeypatch):
     """As in production (CSRF on), the body is refused while the CSRF check reads the form: the view never
-    runs and nothing is stored. The limit is config.MAX_CONTENT_LENGTH (48 MB: several 10 MB evidence files)."""
+    runs and nothing is stored. The limit is config.MAX_CONTENT_LENGTH (25 MB: two 10 MB evidence files and
+    the form)."""
     called = []
     endpoint = "base_admin.course_new"
     view = app.view_functions[endpoint]
@@ -237,14 +238,22 @@ def test_body_over_the_request_limit_is_refused_before_the_view_runs(app, world,
     REFUSED["body over the request limit"] += 1
 
 
-def test_30_mb_cover_is_refused_by_the_form_and_nothing_is_stored(app, world, monkeypatch):
-    """30 MB is under the request limit (48 MB), so it reaches the form, which refuses it unread past 5 MB."""
+def test_a_30_mb_body_is_refused_before_the_view_runs_and_nothing_is_stored(app, world, monkeypatch):
+    """Issue 7: a 30 MB body is over the request limit (25 MB): refused while the CSRF check reads the form,
+    so neither the view nor the image decoder runs."""
     import services.images as images
-    decoded = []
+    decoded, called = [], []
     monkeypatch.setattr(images, "_decode", lambda *a: decoded.append(1))
-    data = b"\xff\xd8\xff" + b"\0" * (30 * 2**20)
-    assert_refused(app, send_cover(world, data, "huge.jpg"), "30 MB file", [Image])
-    assert decoded == []
+    endpoint = "base_admin.course_new"
+    view = app.view_functions[endpoint]
+    monkeypatch.setitem(app.view_functions, endpoint, lambda **kw: called.append(kw) or view(**kw))
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    TRIED["30 MB body"] += 1
+    response = send_cover(world, b"\xff\xd8\xff" + b"\0" * (30 * 2**20), "huge.jpg")
+    assert response.status_code in (303, 413)
+    assert called == [] and decoded == []
+    assert files_under(app.config["UPLOAD_FOLDER"]) == [] and count(Image) == 0
+    REFUSED["30 MB body"] += 1
 
 
 def test_exif_gps_and_comment_do_not_survive_in_stored_cover_or_logo(app, world):

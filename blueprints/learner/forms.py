@@ -33,7 +33,8 @@ class DeclarationForm(InputForm):
                         description=_l("按天计算的，每天折算 8 学时"))
     hours = IntegerField(_l("申报学时"), validators=[Optional(), bounded(*AMOUNT)],
                          description=_l("竞赛、成果论文、学历教育、自学等直接填写申报学时"))
-    files = MultipleFileField(_l("证明材料"), description=_l("PDF、JPEG 或 PNG，每个不超过 10 MB，可多选"))
+    files = MultipleFileField(_l("证明材料"),
+                              description=_l("PDF、JPEG 或 PNG，每个不超过 10 MB，一次合计不超过 25 MB，可多选"))
 
     def declaration_data(self) -> dict:
         return {name: self[name].data for name in

@@ -4,7 +4,7 @@ import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, flash, jsonify, redirect, render_template, request, session
+from flask import Flask, jsonify, render_template, request, session
 from flask_babel import format_date, format_datetime
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
@@ -136,13 +136,12 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error):
-        # The body was refused unread, so the form cannot be shown again with the error beside the
-        # field: send the user back to the same form with the reason instead of a bare error page.
+        # The body is refused unread, before any view runs, so the form cannot be shown again with the
+        # error beside the field: a 413 page says why and leads back to the same form.
         limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-        if request.method == "POST" and request.endpoint:
-            flash(f"上传的文件过大（一次最多 {limit} MB），未保存任何内容。请压缩或拆分后重试。", "danger")
-            return redirect(request.path, code=303)
-        return render_template("errors/error.html", code=413, title=titles[413], message=None), 413
+        message = f"上传的文件过大（一次最多 {limit} MB），未保存任何内容。请压缩或拆分后重试。"
+        back = request.path if request.method == "POST" and request.endpoint else None
+        return render_template("errors/error.html", code=413, title=titles[413], message=message, back=back), 413
 
     @app.errorhandler(HTTPException)
     def http_error(error):

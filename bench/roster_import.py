@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import flask_migrate  # noqa: E402
 
 from app import create_app  # noqa: E402
+from bench.common import Database  # noqa: E402
 from extensions import db  # noqa: E402
 from models import (  # noqa: E402
     BaseType,
@@ -39,24 +40,6 @@ from models import (  # noqa: E402
 from services import clock, roster  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROSTER_ROWS", "10000"))
-
-
-def _config(folder: Path) -> dict:
-    url = os.environ.get("DATABASE_URL")
-    config = {"SECRET_KEY": "bench", "ID_NUMBER_KEY": "YmVuY2gtb25seS1pZC1udW1iZXIta2V5LTMyYnl0ZXM=",
-              "UPLOAD_FOLDER": str(folder / "uploads")}
-    if url:
-        schema = f"jidi_bench_{secrets.token_hex(4)}"
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
-        config["SQLALCHEMY_DATABASE_URI"] = url
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-csearch_path={schema}"}}
-        config["_schema"] = schema
-    else:
-        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{folder / 'bench.sqlite3'}"
-    return config
 
 
 def _setup(n: int) -> tuple[User, list[Course], list[tuple[str, str]]]:
@@ -104,10 +87,8 @@ def _xlsx(learners) -> bytes:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        config = _config(Path(tmp))
-        schema = config.pop("_schema", None)
-        app = create_app(config)
+    with tempfile.TemporaryDirectory() as tmp, Database(Path(tmp)) as database:
+        app = create_app(database.config())
         results = []
         with app.app_context():
             flask_migrate.upgrade()
@@ -119,12 +100,8 @@ def main() -> None:
                 assert report.completed == ROWS, report.errors[:5]
                 results.append((label, ROWS, seconds))
             db.session.remove()
-            if schema:
-                with db.engine.begin() as conn:
-                    conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
             db.engine.dispose()
-    dialect = "PostgreSQL" if schema else "SQLite"
-    print(f"\nRoster import ({dialect})")
+    print(f"\nRoster import ({database.dialect})")
     print("| file | rows | seconds | rows/s |")
     print("|---|---:|---:|---:|")
     for label, rows, seconds in results:

@@ -12,7 +12,8 @@ from extensions import db
 from models import AuditLog, TrainingBase, User
 
 
-def _plain(value):
+def plain(value):
+    """A value as JSON can hold it: enums by value, decimals as text, dates in ISO form."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
@@ -31,8 +32,8 @@ def diff(obj, fields) -> dict:
         if history.has_changes():
             old = history.deleted[0] if history.deleted else None
             new = history.added[0] if history.added else None
-            if _plain(old) != _plain(new):
-                changes[name] = [_plain(old), _plain(new)]
+            if plain(old) != plain(new):
+                changes[name] = [plain(old), plain(new)]
     return changes
 
 
@@ -50,7 +51,7 @@ def record(actor, action: str, obj, *, base_id: int | None = None, details: dict
         object_id=obj.id if obj is not None else None,
         base_id=base_id,
         details={
-            key: [_plain(x) for x in value] if isinstance(value, list) else _plain(value)
+            key: [plain(x) for x in value] if isinstance(value, list) else plain(value)
             for key, value in (details or {}).items()
         },
     )

@@ -24,13 +24,8 @@ def reveal_id_number(actor, learner: User, *, context: str, base_id: int | None 
     return identity.decrypt(learner.id_number_ciphertext)
 
 
-def _plain(row, names) -> dict:
-    out = {}
-    for name in names:
-        value = getattr(row, name)
-        out[name] = value.value if hasattr(value, "value") else value.isoformat() if hasattr(value, "isoformat") \
-            else value
-    return out
+def _fields(row, names) -> dict:
+    return {name: audit.plain(getattr(row, name)) for name in names}
 
 
 def own_data(learner: User) -> dict:
@@ -49,22 +44,22 @@ def own_data(learner: User) -> dict:
         sa.select(Notice).where(Notice.user_id == learner.id).order_by(Notice.id)).all()
     data = {
         "profile": {
-            **_plain(learner, ("name", "email", "phone", "employer_name", "sector", "professional_title",
+            **_fields(learner, ("name", "email", "phone", "employer_name", "sector", "professional_title",
                                "created_at", "last_login_at")),
             "id_number": identity.decrypt(learner.id_number_ciphertext) if learner.id_number_ciphertext else None,
         },
         "enrollments": [{
             "course": e.course.title, "base": e.course.base.name, "hours": e.course.hours,
-            **_plain(e, ("status", "source", "created_at", "confirmed_at", "cancelled_at", "completed_at",
+            **_fields(e, ("status", "source", "created_at", "confirmed_at", "cancelled_at", "completed_at",
                          "rating", "rating_comment")),
         } for e in enrollments],
-        "hours": [_plain(h, ("year", "category", "hours", "source", "note", "created_at")) for h in hours],
-        "declarations": [_plain(d, ("kind", "category", "title", "organiser", "earned_on", "year", "hours_claimed",
+        "hours": [_fields(h, ("year", "category", "hours", "source", "note", "created_at")) for h in hours],
+        "declarations": [_fields(d, ("kind", "category", "title", "organiser", "earned_on", "year", "hours_claimed",
                                     "hours_approved", "hours_credited", "status", "submitted_at", "reviewed_at",
                                     "review_note")) for d in declarations],
-        "certificates": [_plain(c, ("code", "year", "status", "issued_at", "revoked_at", "revoke_reason"))
+        "certificates": [_fields(c, ("code", "year", "status", "issued_at", "revoked_at", "revoke_reason"))
                          for c in certificates],
-        "notices": [_plain(n, ("message", "link", "created_at", "read_at")) for n in notices],
+        "notices": [_fields(n, ("message", "link", "created_at", "read_at")) for n in notices],
     }
     with unit_of_work():
         audit.record(learner, "learner.export_own_data", learner)

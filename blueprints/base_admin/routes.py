@@ -198,8 +198,7 @@ def reveal_id_number(base_id: int, course_id: int, enrollment_id: int):
     number = personal_data.reveal_id_number(current_user, enrollment.learner, base_id=base.id,
                                             context=f"roster of course {course.id}")
     back = url_for(".roster", base_id=base.id, course_id=course.id)
-    return render_template("id_number.html", learner=enrollment.learner, number=number, back=back), 200, \
-        {"Cache-Control": "no-store"}
+    return render_template("id_number.html", learner=enrollment.learner, number=number, back=back)
 
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/complete", methods=["POST"])

@@ -177,5 +177,5 @@ def registration_form(year: int, fmt: str):
 def own_data():
     """Everything the site holds about the learner, as JSON (recorded in the audit log)."""
     body = json.dumps(personal_data.own_data(current_user), ensure_ascii=False, indent=2)
-    return body, 200, {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store",
+    return body, 200, {"Content-Type": "application/json; charset=utf-8",
                        "Content-Disposition": "attachment; filename=my-jidi-data.json"}

@@ -47,5 +47,4 @@ def reveal_id_number(declaration_id: int):
     number = personal_data.reveal_id_number(current_user, declaration.learner,
                                             context=f"declaration {declaration.id}")
     back = url_for(".review", declaration_id=declaration.id)
-    return render_template("id_number.html", learner=declaration.learner, number=number, back=back), 200, \
-        {"Cache-Control": "no-store"}
+    return render_template("id_number.html", learner=declaration.learner, number=number, back=back)

@@ -1,13 +1,16 @@
 """Public pages: home, course search, course page, base directory, base disclosure page, images."""
 
-from flask import abort, current_app, render_template, request, send_file
+import time
+
+from flask import abort, current_app, make_response, render_template, request, send_file
 from flask_login import current_user
 
 from blueprints.catalog import bp
 from blueprints.catalog.forms import CatalogSearchForm
 from blueprints.common_forms import ActionForm
+from extensions import limiter
 from models import BaseType, Role
-from services import catalog, certificates, clock, enrollment, evaluation, images, ratelimit
+from services import catalog, certificates, clock, enrollment, evaluation, images
 from services import learner as learner_queries
 from services.pagecache import cached_page
 
@@ -84,16 +87,28 @@ def published_list(year: int | None = None):
                            grouped=evaluation.published_list(year), types=list(BaseType))
 
 
+def _no_code_asked() -> bool:
+    """The empty form is not a lookup and is not counted."""
+    return not ((request.view_args or {}).get("code") or request.args.get("code", "").strip())
+
+
+def _too_many_lookups(limit):
+    response = make_response(render_template("errors/error.html", code=429, title="查询过于频繁",
+                                             message="请稍后再试。"), 429)
+    response.headers["Retry-After"] = str(max(int(limit.reset_at - time.time()), 1))
+    return response
+
+
 @bp.route("/verify", methods=["GET"])
 @bp.route("/verify/<code>")
+# Per client address (remote_addr: the peer, or what trusted proxies said under PROXY_COUNT; a client cannot
+# choose it), against guessing codes; counted in Redis when REDIS_URL is set, like the sign-in limits.
+@limiter.limit(lambda: current_app.config["VERIFY_RATE_LIMIT"], exempt_when=_no_code_asked,
+               on_breach=_too_many_lookups, scope="verify")
 def verify(code: str | None = None):
     code = code or request.args.get("code", "").strip()
     if not code:
         return render_template("catalog/verify.html", certificate=None, code="")
-    # remote_addr is the peer, or what trusted proxies (PROXY_COUNT) said: a client cannot choose it.
-    if not ratelimit.hit(f"verify:{request.remote_addr}", current_app.config["VERIFY_RATE_LIMIT"]):
-        return render_template("errors/error.html", code=429, title="查询过于频繁",
-                               message="请稍后再试。"), 429
     certificate = certificates.find(code)
     if certificate is None:
         return render_template("catalog/verify.html", certificate=None, code=code, not_found=True), 404

@@ -8,27 +8,37 @@ from flask import Flask, jsonify, render_template, request, session
 from flask_babel import format_date, format_datetime
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 import models
 from config import config_from_environment
 from extensions import babel, csrf, db, limiter, login_manager, migrate
+from models._common import MAX_ID
 
 VENDOR_DIR = Path(__import__("flask_bootstrap").__file__).parent / "static" / "bootstrap5"
 
 
 class DatabaseId(IntegerConverter):
-    """``<int:…>`` in routes: at most 18 digits, so that an id beyond a 64-bit integer is a 404, not an
-    overflow in the database driver."""
+    """``<int:…>`` in routes: ASCII digits up to the largest id a column holds (models._common.MAX_ID), so
+    that a larger id is a 404, not an out-of-range error from PostgreSQL."""
 
-    regex = r"\d{1,18}"
+    regex = r"[0-9]{1,10}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ID:
+            # NotFound at once rather than "this rule does not match", which would make werkzeug answer 405
+            # for a PATCH whose path also has a GET rule.
+            raise NotFound()
+        return number
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.url_map.converters["int"] = DatabaseId
     app.config.from_object(config_from_environment())
+    app.json.ensure_ascii = False  # the API and the data download: Chinese as UTF-8 text, not \u escapes
     if config:
         app.config.update(config)
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
@@ -85,6 +95,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from flask import Blueprint
 
+    from blueprints.api import bp as api_bp
     from blueprints.auth import bp as auth_bp
     from blueprints.base_admin import bp as base_admin_bp
     from blueprints.catalog import bp as catalog_bp
@@ -122,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(regulator_bp)
     app.register_blueprint(reviewer_bp)
     app.register_blueprint(files_bp)
+    app.register_blueprint(api_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -134,8 +146,16 @@ def register_errorhandlers(app: Flask) -> None:
         return render_template("errors/error.html", code=400, title="页面已过期",
                                message="表单已失效，请返回刷新页面后再提交。"), 400
 
+    from blueprints.api.problems import ApiProblem, from_http_exception, response_for
+
+    def for_api() -> bool:
+        # The API answers in problem documents, also where routing failed before its blueprint was known.
+        return request.path.startswith("/api/")
+
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error):
+        if for_api():
+            return from_http_exception(error)
         # The body is refused unread, before any view runs, so the form cannot be shown again with the
         # error beside the field: a 413 page says why and leads back to the same form.
         limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
@@ -145,6 +165,10 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error):
+        if for_api():
+            return from_http_exception(error)
+        if error.response is not None:  # an answer made for this case (a limit's on_breach page)
+            return error.response
         code = error.code or 500
         response = app.make_response((
             render_template("errors/error.html", code=code, title=titles.get(code, error.name),
@@ -156,6 +180,8 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(500)
     def server_error(error):
         db.session.rollback()
+        if for_api():
+            return response_for(ApiProblem(500, "服务器出错了，请稍后再试"))
         return render_template("errors/error.html", code=500, title="服务器出错了",
                                message="请稍后再试；如果问题持续存在，请联系管理员。"), 500
 

@@ -5,6 +5,10 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+# Ids are INTEGER columns: 32-bit on PostgreSQL, which refuses a larger value outright (an error, not "no
+# row"), so every id a client sends is bounded by this before it reaches a query.
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     """Naive UTC now, the form every timestamp is stored in (shown in Asia/Shanghai)."""

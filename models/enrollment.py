@@ -19,6 +19,7 @@ class EnrollmentStatus(LabelledEnum):
 class EnrollmentSource(LabelledEnum):
     ONLINE = "online", "在线报名"
     IMPORT = "import", "名单导入"
+    API = "api", "接口推送"
 
 
 # The statuses that hold a place in the course (and count in course.seats_taken).

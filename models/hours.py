@@ -14,6 +14,7 @@ class HoursSource(LabelledEnum):
     COURSE = "course", "基地课程"
     IMPORT = "import", "名单导入"
     DECLARATION = "declaration", "学时申报"
+    API = "api", "接口推送"
 
 
 class HoursRecord(db.Model):

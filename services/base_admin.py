@@ -62,3 +62,23 @@ def courses_of(base: TrainingBase, status: CourseStatus | None = None) -> tuple[
         ).all()
     )
     return courses, {s: counts.get(s, 0) for s in CourseStatus}
+
+
+def course_of(base: TrainingBase, course_id: int) -> Course | None:
+    """One of the base's courses, or None (missing, or another base's). One query."""
+    return db.session.execute(
+        sa.select(Course).where(Course.id == course_id, Course.base_id == base.id)
+    ).scalar_one_or_none()
+
+
+def course_page(base: TrainingBase, per_page: int, before_id: int | None = None,
+                status: CourseStatus | None = None) -> tuple[list[Course], bool]:
+    """The base's courses newest first, ``per_page`` of them after the one with ``before_id`` (keyset),
+    and whether more follow. One query."""
+    stmt = sa.select(Course).where(Course.base_id == base.id)
+    if status is not None:
+        stmt = stmt.where(Course.status == status)
+    if before_id is not None:
+        stmt = stmt.where(Course.id < before_id)
+    rows = db.session.execute(stmt.order_by(Course.id.desc()).limit(per_page + 1)).scalars().all()
+    return rows[:per_page], len(rows) > per_page

@@ -18,6 +18,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from extensions import db
 from models import BaseStatus, BaseType, Course, CourseStatus, Region, TrainingBase
+from models._common import MAX_ID
 from services import clock, search
 
 PUBLIC_STATUSES = (CourseStatus.PUBLISHED, CourseStatus.CLOSED)
@@ -33,8 +34,24 @@ class SortKey:
     parse: Callable[[str], object]
 
 
+def _column_int(text: str) -> int:
+    """An id or a count from a cursor, within what an INTEGER column holds (else PostgreSQL errors)."""
+    value = int(text)
+    if not 0 <= value <= MAX_ID:
+        raise ValueError(text)
+    return value
+
+
+def _fee(text: str) -> Decimal:
+    """A fee from a cursor: a finite amount within the column's NUMERIC(10, 2)."""
+    value = Decimal(text)
+    if not value.is_finite() or not 0 <= value < 10**8:
+        raise ValueError(text)
+    return value
+
+
 _START = SortKey(Course.start_date, True, lambda c: c.start_date, date.fromisoformat)
-_ID_UP = SortKey(Course.id, True, lambda c: c.id, int)
+_ID_UP = SortKey(Course.id, True, lambda c: c.id, _column_int)
 # A course closed without ever being published has no published_at: it sorts by when it was created.
 _PUBLISHED = SortKey(sa.func.coalesce(Course.published_at, Course.created_at), False,
                      lambda c: c.published_at or c.created_at, datetime.fromisoformat)
@@ -42,9 +59,9 @@ _PUBLISHED = SortKey(sa.func.coalesce(Course.published_at, Course.created_at), F
 # Every order ends in the id, so that it is total and a cursor names one position.
 SORTS = {
     "start": ("开课时间", (_START, _ID_UP)),
-    "new": ("最新发布", (_PUBLISHED, SortKey(Course.id, False, lambda c: c.id, int))),
-    "hours": ("学时从多到少", (SortKey(Course.hours, False, lambda c: c.hours, int), _START, _ID_UP)),
-    "fee": ("费用从低到高", (SortKey(Course.fee, True, lambda c: c.fee, Decimal), _START, _ID_UP)),
+    "new": ("最新发布", (_PUBLISHED, SortKey(Course.id, False, lambda c: c.id, _column_int))),
+    "hours": ("学时从多到少", (SortKey(Course.hours, False, lambda c: c.hours, _column_int), _START, _ID_UP)),
+    "fee": ("费用从低到高", (SortKey(Course.fee, True, lambda c: c.fee, _fee), _START, _ID_UP)),
 }
 
 
@@ -280,3 +297,11 @@ def get_public_base(base_id: int) -> tuple[TrainingBase, list[Course]] | None:
 
 def latest_courses(limit: int = 6) -> list[Course]:
     return search_courses(CourseFilters(sort="start"), limit).items
+
+
+def current_course_count(base_id: int) -> int:
+    """How many of the base's courses the public catalog lists now (as list_bases_by_type counts them)."""
+    return db.session.execute(
+        sa.select(sa.func.count(Course.id)).where(
+            Course.base_id == base_id, Course.status.in_(PUBLIC_STATUSES), Course.end_date >= clock.today())
+    ).scalar_one()

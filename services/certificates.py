@@ -53,8 +53,8 @@ def records(learner_id: int, year: int) -> list[dict]:
 
 
 def progress_of(learner, year: int) -> hours.Progress:
-    totals = hours.totals_by_year(learner.id).get(year)
-    return hours.progress(year, hours.rules_for(learner.region, [year]).get(year), totals)
+    """The learner's hours of ``year`` against the rule in force. One query."""
+    return hours.ledger(learner, year).years[year]
 
 
 def _summary(learner, year: int, progress: hours.Progress) -> dict:
@@ -222,14 +222,12 @@ def _draw_qr(page, text: str, x: float, y: float, size: float) -> None:
 
 def overview(learner) -> list[tuple[int, bool, Certificate | None]]:
     """The learner's years with hours (and this one): complete or not, and the valid certificate if any.
-    Three queries, however many years."""
-    totals = hours.totals_by_year(learner.id)
-    years = sorted(set(totals) | {clock.today().year}, reverse=True)
-    rules = hours.rules_for(learner.region, years)
+    Two queries, however many years: the ledger with its rules, and the certificates."""
+    ledger = hours.ledger(learner, clock.today().year)
     valid = {
         c.year: c for c in db.session.execute(
             sa.select(Certificate).where(Certificate.learner_id == learner.id,
                                          Certificate.status == CertificateStatus.VALID)
         ).scalars()
     }
-    return [(y, hours.progress(y, rules.get(y), totals.get(y)).complete, valid.get(y)) for y in years]
+    return [(y, ledger.years[y].complete, valid.get(y)) for y in sorted(ledger.years, reverse=True)]

@@ -80,17 +80,26 @@ def update_course(actor, course: Course, data: dict, cover_stream=None) -> Cours
         raise DomainError("已取消的课程不能修改")
     stored = []
     with unit_of_work(stored):
-        _apply(course, data)
-        _check_rules(course)
-        changes = audit.diff(course, EDITABLE_FIELDS)
-        if cover_stream is not None:
-            images.replace(course, "cover", cover_stream, actor, stored, changes)
-        refresh_search_tokens(course, course.base)
-        audit.record(actor, "course.update", course, base_id=course.base_id, details=changes)
+        changes = _save_fields(actor, course, data, cover_stream, stored)
+    _after_save(course, changes)
+    return course
+
+
+def _save_fields(actor, course: Course, data: dict, cover_stream, stored: list) -> dict:
+    _apply(course, data)
+    _check_rules(course)
+    changes = audit.diff(course, EDITABLE_FIELDS)
+    if cover_stream is not None:
+        images.replace(course, "cover", cover_stream, actor, stored, changes)
+    refresh_search_tokens(course, course.base)
+    audit.record(actor, "course.update", course, base_id=course.base_id, details=changes)
+    return changes
+
+
+def _after_save(course: Course, changes: dict) -> None:
     if "capacity" in changes:
         # A larger capacity (or none) frees seats: the waitlist moves up at once.
         fill_free_seats(course.id)
-    return course
 
 
 def change_status(actor, course: Course, status: CourseStatus, reason: str = "") -> Course:
@@ -102,25 +111,56 @@ def change_status(actor, course: Course, status: CourseStatus, reason: str = "")
     """
     ensure_can_manage(actor, course.base)
     _ensure_writable(course.base)
+    _check_move(course, status, reason)
+    with unit_of_work([]):
+        _move(actor, course, status, reason)
+    return course
+
+
+def edit_course(actor, course: Course, data: dict | None, status: CourseStatus | None = None,
+                reason: str = "") -> Course:
+    """Save edited fields (``data``, may be None) and move the course to ``status`` (None or the current
+    one: no move) in one transaction: both or neither. The move is judged on the edited course, so a new
+    end date counts when publishing.
+
+    :raise NotAllowed, InvalidTransition, DomainError: as update_course and change_status.
+    """
+    ensure_can_manage(actor, course.base)
+    _ensure_writable(course.base)
+    if data and not course.is_editable:
+        raise DomainError("已取消的课程不能修改")
+    changes = {}
+    with unit_of_work([]):
+        if data:
+            changes = _save_fields(actor, course, data, None, [])
+        if status is not None and status != course.status:
+            _check_move(course, status, reason)
+            _move(actor, course, status, reason)
+    _after_save(course, changes)
+    return course
+
+
+def _check_move(course: Course, status: CourseStatus, reason: str) -> None:
     if not course.can_move_to(status):
         raise InvalidTransition(f"课程当前状态为“{course.status.label}”，不能改为“{status.label}”")
     if status == CourseStatus.PUBLISHED and course.end_date < clock.today():
         raise DomainError("课程已结束，不能发布")
     if status == CourseStatus.CANCELLED and not reason.strip():
         raise DomainError("取消课程必须填写原因", field="reason")
-    with unit_of_work([]):
-        old = course.status
-        course.status = status
-        if status == CourseStatus.PUBLISHED and course.published_at is None:
-            course.published_at = utcnow()
-        if status == CourseStatus.CANCELLED:
-            course.cancel_reason = reason.strip()
-            _cancel_enrollments(course)
-        audit.record(
-            actor, f"course.{status.value}", course, base_id=course.base_id,
-            details={"status": [old.value, status.value], **({"reason": reason.strip()} if reason else {})},
-        )
-    return course
+
+
+def _move(actor, course: Course, status: CourseStatus, reason: str) -> None:
+    old = course.status
+    course.status = status
+    if status == CourseStatus.PUBLISHED and course.published_at is None:
+        course.published_at = utcnow()
+    if status == CourseStatus.CANCELLED:
+        course.cancel_reason = reason.strip()
+        _cancel_enrollments(course)
+    audit.record(
+        actor, f"course.{status.value}", course, base_id=course.base_id,
+        details={"status": [old.value, status.value], **({"reason": reason.strip()} if reason else {})},
+    )
 
 
 def _cancel_enrollments(course: Course) -> None:

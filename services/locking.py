@@ -42,6 +42,17 @@ def install_sqlite_transactions(engine) -> None:
 
 
 @contextmanager
+def writing():
+    """Transactions begun inside the block take SQLite's write lock when they begin (BEGIN IMMEDIATE), so
+    a write made during a GET waits its turn instead of failing at once with "database is locked"."""
+    token = _immediate.set(True)
+    try:
+        yield
+    finally:
+        _immediate.reset(token)
+
+
+@contextmanager
 def locked(model, object_id: int, *options):
     """Run the block as one unit of work holding the write lock for one row, which it yields, fresh.
 

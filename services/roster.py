@@ -215,17 +215,17 @@ def _read_rows(data: bytes) -> list[tuple[int, dict]]:
     return result
 
 
-def _chunks(items, size=500):
+def chunks(items, size=500):
     items = list(items)
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
 
-def _learners_by(column, values) -> dict:
+def learners_by(column, values) -> dict:
     """{value: (id, name, role)} for accounts whose ``column`` is among ``values``; plain rows, not ORM
     objects, so that nothing is reloaded one by one after the transaction boundary of the import."""
     found = {}
-    for chunk in _chunks(values):
+    for chunk in chunks(values):
         rows = db.session.execute(sa.select(column, User.id, User.name, User.role).where(column.in_(chunk)))
         for key, user_id, name, role in rows:
             found[key] = (user_id, name, role)
@@ -256,8 +256,8 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
                 report.errors.append((number, problem))
             else:
                 fingerprints[number] = identity.fingerprint(normalised)
-    by_phone = _learners_by(User.phone, phones)
-    by_hmac = _learners_by(User.id_number_hmac, set(fingerprints.values()))
+    by_phone = learners_by(User.phone, phones)
+    by_hmac = learners_by(User.id_number_hmac, set(fingerprints.values()))
     actor_id, course_id = actor.id, course.id
 
     with locked(Course, course_id) as course:
@@ -304,17 +304,14 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
                 report.errors.append((number, "该学员已记录结业，请勿重复导入"))
                 continue
             planned[learner_id] = (number, credited)
-        needing_seat = [
-            lid for lid in planned
-            if existing.get(lid) is None or existing[lid].status == EnrollmentStatus.WAITLISTED
-        ]
+        needing_seat = [lid for lid in planned if needs_seat(existing.get(lid))]
         if course.capacity is not None and course.seats_taken + len(needing_seat) > course.capacity:
             free = course.capacity - course.seats_taken
             report.errors.append((0, f"名单中有 {len(needing_seat)} 人未占名额，但课程只剩 {free} 个名额"))
         if report.errors:
             report.errors.sort()
             raise RosterRejected(report)
-        _apply_import(course, planned, existing, needing_seat, actor_id)
+        apply_completions(course, planned, existing, needing_seat, actor_id)
         report.completed = len(planned)
         report.added = len(needing_seat)
         audit.record(actor, "course.import", course, base_id=course.base_id,
@@ -322,8 +319,17 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
     return report
 
 
-def _apply_import(course, planned, existing, needing_seat, actor_id) -> None:
-    """Bulk writes: new enrollments, status updates, one ledger row per learner, the seat counter."""
+def needs_seat(enrollment: Enrollment | None) -> bool:
+    """A completion takes a seat for a learner who holds none: not enrolled, or on the waitlist."""
+    return enrollment is None or enrollment.status == EnrollmentStatus.WAITLISTED
+
+
+def apply_completions(course, planned, existing, needing_seat, actor_id, *,
+                      enrollment_source=EnrollmentSource.IMPORT, hours_source=HoursSource.IMPORT) -> dict[int, int]:
+    """Bulk writes: new enrollments, status updates, one ledger row per learner, the seat counter.
+    ``planned`` is {learner id: (row or item number, hours)}, ``existing`` their live enrollments, and
+    ``needing_seat`` those of them that take a seat (needs_seat). Shared by the roster import and the API's
+    completion batches. Returns {learner id: enrollment id} for the learners of ``planned``."""
     now = utcnow()
     new_ids = [lid for lid in needing_seat if existing.get(lid) is None]
     waitlisted_ids = [existing[lid].id for lid in needing_seat if existing.get(lid) is not None]
@@ -334,13 +340,13 @@ def _apply_import(course, planned, existing, needing_seat, actor_id) -> None:
             sa.insert(Enrollment).returning(Enrollment.id, Enrollment.learner_id),
             [
                 {"course_id": course.id, "learner_id": lid, "status": EnrollmentStatus.COMPLETED,
-                 "source": EnrollmentSource.IMPORT, "created_at": now, "confirmed_at": now, "completed_at": now,
+                 "source": enrollment_source, "created_at": now, "confirmed_at": now, "completed_at": now,
                  "completed_by_id": actor_id, "rating_comment": ""}
                 for lid in new_ids
             ],
         ).all()
         enrollment_of.update({learner_id: enrollment_id for enrollment_id, learner_id in inserted})
-    for chunk in _chunks(waitlisted_ids + confirmed_ids):
+    for chunk in chunks(waitlisted_ids + confirmed_ids):
         db.session.execute(
             sa.update(Enrollment).where(Enrollment.id.in_(chunk))
             .values(status=EnrollmentStatus.COMPLETED, completed_at=now, completed_by_id=actor_id,
@@ -352,7 +358,7 @@ def _apply_import(course, planned, existing, needing_seat, actor_id) -> None:
         sa.insert(HoursRecord),
         [
             {"learner_id": lid, "year": year, "category": course.category, "hours": credited,
-             "source": HoursSource.IMPORT, "course_id": course.id, "enrollment_id": enrollment_of[lid],
+             "source": hours_source, "course_id": course.id, "enrollment_id": enrollment_of[lid],
              "note": "", "created_by_id": actor_id, "created_at": now}
             for lid, (_number, credited) in planned.items()
         ],
@@ -363,6 +369,7 @@ def _apply_import(course, planned, existing, needing_seat, actor_id) -> None:
             .values(seats_taken=Course.seats_taken + len(needing_seat))
             .execution_options(synchronize_session=False)
         )
+    return enrollment_of
 
 
 def export_xlsx(actor, course: Course) -> bytes:
@@ -396,3 +403,25 @@ def enrollment_in(course: Course, enrollment_id: int) -> Enrollment | None:
         sa.select(Enrollment).where(Enrollment.id == enrollment_id, Enrollment.course_id == course.id)
         .options(joinedload(Enrollment.learner))
     ).scalar_one_or_none()
+
+
+def roster_page(course: Course, per_page: int, after_id: int | None = None,
+                status: EnrollmentStatus | None = None) -> tuple[dict, list, bool]:
+    """The course's enrollment counts by status, and ``per_page`` enrollments in the order they were made
+    after the one with ``after_id`` (keyset) as (enrollment, learner, hours credited or None), and whether
+    more follow. Two queries."""
+    counts = dict(db.session.execute(
+        sa.select(Enrollment.status, sa.func.count(Enrollment.id)).where(Enrollment.course_id == course.id)
+        .group_by(Enrollment.status)).all())
+    stmt = (
+        sa.select(Enrollment, User, HoursRecord.hours)
+        .join(User, User.id == Enrollment.learner_id)
+        .outerjoin(HoursRecord, HoursRecord.enrollment_id == Enrollment.id)
+        .where(Enrollment.course_id == course.id)
+    )
+    if status is not None:
+        stmt = stmt.where(Enrollment.status == status)
+    if after_id is not None:
+        stmt = stmt.where(Enrollment.id > after_id)
+    rows = db.session.execute(stmt.order_by(Enrollment.id).limit(per_page + 1)).tuples().all()
+    return {s: counts.get(s, 0) for s in EnrollmentStatus}, rows[:per_page], len(rows) > per_page

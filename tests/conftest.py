@@ -91,7 +91,13 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture
-def app(sqlite_template, tmp_path, app_config):
+def app(sqlite_app):
+    """The app on a fresh copy of the migrated SQLite database; modules on PostgreSQL override it with pg_app."""
+    return sqlite_app
+
+
+@pytest.fixture
+def sqlite_app(sqlite_template, tmp_path, app_config):
     path = tmp_path / "jidi.sqlite3"
     shutil.copy(sqlite_template, path)
     app = create_app(_config(tmp_path, f"sqlite:///{path}", **app_config))
@@ -239,6 +245,26 @@ def make_course(app):
     return make
 
 
+_bulk = count(1)
+_phones = count(1)
+CHEAP_HASH = generate_password_hash(PASSWORD, "pbkdf2:sha256:1")
+
+
+def bulk_learners(n: int) -> list[int]:
+    """``n`` learner accounts inserted in one statement (unique email and mobile number each); their ids in
+    order."""
+    tag = f"b{next(_bulk)}x{secrets.token_hex(3)}"
+    db.session.execute(sa.insert(User), [
+        {"name": f"学员{i}", "email": f"{tag}-{i}@bulk.example", "phone": f"13{next(_phones):09d}",
+         "password_hash": CHEAP_HASH, "role": Role.LEARNER, "session_token": secrets.token_urlsafe(16)}
+        for i in range(n)
+    ])
+    db.session.commit()
+    return db.session.scalars(
+        sa.select(User.id).where(User.email.like(f"{tag}-%@bulk.example")).order_by(User.id)
+    ).all()
+
+
 @pytest.fixture
 def admin_and_base(make_user, make_base):
     admin = make_user(Role.BASE_ADMIN)
@@ -285,3 +311,7 @@ def page_queries(client, path: str) -> list[str]:
         response = client.get(path)
     assert response.status_code == 200, path
     return statements
+
+
+# The API tests' fixtures (a base with a token, started courses, learners), for every module that asks.
+from tests.api_fixtures import api, base_a, base_b, learner, running, token_a  # noqa: E402,F401

@@ -2,16 +2,13 @@
 as data, overrides, confirmation and its effects, concurrency, the published list and `flask evaluate`."""
 
 import re
-import secrets
 import threading
 from datetime import date, datetime, timedelta
 from io import BytesIO
-from itertools import count
 
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
 from extensions import db
 from models import (
@@ -35,32 +32,15 @@ from models import (
 from services import demo, evaluation, registry
 from services.errors import DomainError
 from services.exports import EVALUATION_COLUMNS
-from tests.conftest import PASSWORD, count_queries, login
+from tests.conftest import bulk_learners, count_queries, login
 
 # A year the seeded targets (data/targets.csv) and rubrics cover; bases are made as designated on 1 January.
 YEAR = 2026
 DESIGNATED = datetime(YEAR, 1, 1)
 FULL_DISCLOSURE = {key: "已公开" for key in ("scope", "content", "fee_items", "training_plan", "staff", "rules")}
-CHEAP_HASH = generate_password_hash(PASSWORD, "pbkdf2:sha256:1")
-_bulk = count(1)
-_phones = count(1)
 
 
 # --- building data fast -----------------------------------------------------------------------------------
-
-def bulk_learners(n: int) -> list[int]:
-    """``n`` learner accounts inserted in one statement (unique email and phone each); their ids in order."""
-    tag = f"b{next(_bulk)}x{secrets.token_hex(3)}"
-    db.session.execute(sa.insert(User), [
-        {"name": f"学员{i}", "email": f"{tag}-{i}@bulk.example", "phone": f"1{next(_phones):010d}",
-         "password_hash": CHEAP_HASH, "role": Role.LEARNER, "session_token": secrets.token_urlsafe(16)}
-        for i in range(n)
-    ])
-    db.session.commit()
-    return db.session.scalars(
-        sa.select(User.id).where(User.email.like(f"{tag}-%@bulk.example")).order_by(User.id)
-    ).all()
-
 
 def add_enrollments(course, learner_ids, status=EnrollmentStatus.COMPLETED, rating=None) -> None:
     """Enrollments of ``learner_ids`` in ``course`` inserted in one statement (completed by default)."""

@@ -175,3 +175,21 @@ def test_regulators_base_page_query_count_does_not_grow_with_history_or_trainees
     many = page_queries(browser, f"/regulator/bases/{large}")
 
     assert few == len(many) <= MAX_QUERIES + 2, "\n".join(many)
+
+
+def test_learners_certificates_page_issues_the_same_queries_for_one_year_and_many(app, make_user, city):
+    """The user, the hours ledger with each year's rule (one statement), the valid certificates."""
+    from models import HoursRecord, HoursSource
+
+    one, many = make_user(Role.LEARNER), make_user(Role.LEARNER)
+    for year in range(TODAY.year - 9, TODAY.year + 1):
+        for learner in ([one, many] if year == TODAY.year else [many]):
+            db.session.add(HoursRecord(learner_id=learner.id, year=year, category=Category.PUBLIC, hours=30,
+                                       source=HoursSource.IMPORT, note="导入"))
+    db.session.commit()
+
+    first, second = signed_in(app, one), signed_in(app, many)
+    few = counted(first, "/me/certificates")
+    ten_years = page_queries(second, "/me/certificates")
+
+    assert few == len(ten_years) == 3, "\n".join(ten_years)

@@ -25,7 +25,9 @@ def _new_id_number_key() -> str:
 
 class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'jidi.sqlite3'}"
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: a failed statement's error (and so the log) shows the SQL, not the values, which
+    # may be personal data.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     UPLOAD_FOLDER = str(INSTANCE / "uploads")
     # Requests above this size get a 413 page; images are refused earlier, by the form (IMAGE_MAX_BYTES).
     MAX_CONTENT_LENGTH = 25 * 1024 * 1024  # two 10 MB evidence files and the form; a 30 MB body is refused
@@ -38,7 +40,12 @@ class Config:
     PDF_FONT_PATH = os.environ.get("PDF_FONT_PATH", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
     # Shared counters for rate limits (certificate lookups); without it each process counts alone.
     REDIS_URL = os.environ.get("REDIS_URL", "")
-    VERIFY_RATE_LIMIT = 30  # lookups per minute and client address
+    # The open API (/api/v1): requests per client address, and per token on top; a batch's body limit.
+    API_RATE_LIMIT_PER_ADDRESS = os.environ.get("API_RATE_LIMIT_PER_ADDRESS", "600 per minute")
+    API_RATE_LIMIT_PER_TOKEN = os.environ.get("API_RATE_LIMIT_PER_TOKEN", "300 per minute")
+    API_MAX_BODY_BYTES = 8 * 1024 * 1024  # 10,000 completions take about 1.5 MB
+    # Certificate lookups per client address (Flask-Limiter syntax), counted like sign-ins: Redis when set.
+    VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "30 per minute")
     # Failed sign-ins allowed per account and per client address (Flask-Limiter syntax; several limits
     # separated by ";"). Only failures count, so an office behind one address is not locked out by its own
     # successful sign-ins; once a limit is reached even the right password gets the 429 page until it resets.

@@ -1,5 +1,6 @@
 """The data model. Importing this package registers every table on db.metadata."""
 
+from models.api import ApiCompletion, ApiToken
 from models.audit import AuditLog
 from models.course import FIELDS, Category, Course, CourseStatus, Mode, ProjectType
 from models.declaration import (
@@ -33,6 +34,7 @@ from models.training_base import BaseMembership, BaseStatus, BaseType, TrainingB
 from models.user import Role, User
 
 __all__ = [
+    "ApiCompletion", "ApiToken",
     "FIELDS", "Attendance", "AuditLog", "BaseMembership", "BaseStatus", "BaseType", "Category", "Course",
     "CourseStatus", "Enrollment", "EnrollmentSource", "EnrollmentStatus", "HoursRecord", "HoursSource", "Image",
     "Mode", "Notice", "Region", "RegionLevel", "Role", "RuleSet", "TrainingBase", "User", "BaseStatusChange",

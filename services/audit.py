@@ -5,6 +5,7 @@ from decimal import Decimal
 from enum import Enum
 
 import sqlalchemy as sa
+from flask import g, has_app_context
 from sqlalchemy import inspect
 from sqlalchemy.orm import aliased, joinedload
 
@@ -40,10 +41,15 @@ def diff(obj, fields) -> dict:
 def record(actor, action: str, obj, *, base_id: int | None = None, details: dict | None = None,
            object_type: str | None = None) -> AuditLog:
     """Add an entry to the session. ``obj`` may be None for an event about no stored object (a sign-in
-    with an unknown login), with ``object_type`` naming what it was about."""
+    with an unknown login), with ``object_type`` naming what it was about. A change made through the API
+    names the token it came with (``api_token``: its displayed prefix) beside the admin who made it."""
     # Views pass Flask-Login's current_user, a proxy: record the object behind it.
     obj = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
     actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
+    details = dict(details or {})
+    principal = g.get("api_principal") if has_app_context() else None
+    if principal is not None:
+        details.setdefault("api_token", principal.token.prefix)
     entry = AuditLog(
         actor_id=actor.id if actor is not None else None,
         action=action,
@@ -52,7 +58,7 @@ def record(actor, action: str, obj, *, base_id: int | None = None, details: dict
         base_id=base_id,
         details={
             key: [plain(x) for x in value] if isinstance(value, list) else plain(value)
-            for key, value in (details or {}).items()
+            for key, value in details.items()
         },
     )
     db.session.add(entry)

@@ -1,4 +1,4 @@
-"""Forms of the base admin's area: course, disclosure, cancellation, roster import."""
+"""Forms of the base admin's area: course, disclosure, cancellation, roster import, API tokens."""
 
 import re
 
@@ -141,3 +141,13 @@ class ClassPlanForm(InputForm):
     def validate_end_date(self, field):
         if self.start_date.data and field.data and field.data < self.start_date.data:
             raise ValidationError(_l("结束日期不能早于开班日期"))
+
+
+class ApiTokenForm(InputForm):
+    """A new API token: only its name; the secret is made by the service."""
+
+    name = StringField(
+        _l("令牌名称"),
+        description=_l("用于区分令牌，如“教务系统对接”"),
+        validators=[_required("令牌名称"), Length(max=64, message=_l("令牌名称不能超过 64 个字"))],
+    )

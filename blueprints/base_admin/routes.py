@@ -10,6 +10,7 @@ from werkzeug.datastructures import FileStorage
 
 from blueprints.base_admin import bp
 from blueprints.base_admin.forms import (
+    ApiTokenForm,
     AttendanceForm,
     CancelForm,
     ClassPlanForm,
@@ -20,6 +21,7 @@ from blueprints.base_admin.forms import (
 )
 from blueprints.common_forms import ActionForm, field_error
 from models import CourseStatus
+from services import api_tokens as token_service
 from services import base_admin as queries
 from services import bases as base_service
 from services import courses as course_service
@@ -310,3 +312,34 @@ def class_plan(base_id: int, course_id: int):
 def compliance(base_id: int):
     base = _load_base(base_id)
     return render_template("base_admin/compliance.html", base=base, compliance=evaluation_service.compliance(base))
+
+
+@bp.route("/bases/<int:base_id>/api-tokens", methods=["GET", "POST"])
+def api_tokens(base_id: int):
+    """The base's API tokens. A new token's secret is shown on the page that answers its creation and
+    nowhere else: no redirect, flash or URL carries it, and only its hash is stored."""
+    base = _load_base(base_id)
+    form = ApiTokenForm()
+    secret = None
+    if form.validate_on_submit():
+        try:
+            _token, secret = token_service.create_token(current_user, base, form.name.data)
+        except DomainError as error:
+            field_error(form, error)
+        else:
+            form = ApiTokenForm(formdata=None)
+    return render_template(
+        "base_admin/api_tokens.html", base=base, form=form, secret=secret,
+        tokens=token_service.tokens_of(base),
+    )
+
+
+@bp.route("/bases/<int:base_id>/api-tokens/<int:token_id>/revoke", methods=["POST"])
+def api_token_revoke(base_id: int, token_id: int):
+    base = _load_base(base_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if token_service.revoke_token(current_user, base, token_id) is None:
+        abort(404)
+    flash(_("令牌已吊销，立即失效"), "success")
+    return redirect(url_for(".api_tokens", base_id=base.id))

@@ -1,0 +1,260 @@
+"""The JSON schemas of the API (OpenAPI 3.1, JSON Schema 2020-12): requests are checked against them and
+the published document shows them. Limits match the site's forms (blueprints/base_admin/forms.py)."""
+
+from models import FIELDS, BaseStatus, BaseType, Category, CourseStatus, EnrollmentStatus, Mode, ProjectType
+from models._common import MAX_ID
+from models.declaration import CertificateStatus
+
+# No control characters (PostgreSQL refuses NUL in text, and none belongs in a name or a description).
+_CTRL = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f"
+TEXT = f"^[^{_CTRL}]*$"
+# Text that must say something: at least one character that is not a space.
+SOMETHING = f"^[^{_CTRL}]*[^\\s{_CTRL}][^{_CTRL}]*$"
+PHONE = "^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)$"
+MOBILE = "^1[3-9][0-9]{9}$"
+ID_NUMBER = "^[0-9]{17}[0-9Xx]$"
+FEE = "^(0|[1-9][0-9]{0,5})(\\.[0-9]{1,2})?$"
+EXTERNAL_ID = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+DATE = {"type": "string", "format": "date"}
+DATETIME = {"type": "string", "format": "date-time", "description": "UTC，ISO 8601"}
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def enum(members, description: str = "") -> dict:
+    labels = "；".join(f"{m.value} = {m.label}" for m in members)
+    return {"type": "string", "enum": [m.value for m in members],
+            "description": f"{description}（{labels}）" if description else labels}
+
+
+def text(max_length: int, description: str = "", required: bool = False) -> dict:
+    schema = {"type": "string", "maxLength": max_length, "pattern": SOMETHING if required else TEXT}
+    if required:
+        schema["minLength"] = 1
+        schema["x-pattern-message"] = "不能为空，且不能含控制字符"
+    else:
+        schema["x-pattern-message"] = "不能含控制字符"
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def nullable(schema: dict) -> dict:
+    kind = schema.get("type")
+    if kind:
+        return {**schema, "type": [kind, "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict, required=None, *, closed: bool = True, **extra) -> dict:
+    schema = {"type": "object", "properties": properties,
+              "required": list(properties) if required is None else list(required), **extra}
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+PROBLEM = {
+    "type": {"type": "string", "description": "问题类型（URI）；about:blank 表示只看状态码"},
+    "title": {"type": "string"},
+    "status": {"type": "integer", "minimum": 400, "maximum": 599},
+    "detail": {"type": "string"},
+    "instance": {"type": "string"},
+}
+FIELD_ERROR = obj({"field": {"type": "string", "description": "JSON Pointer（请求体）或参数名（查询参数）"},
+                   "message": {"type": "string"}})
+CONFLICT_ITEM = obj({"index": {"type": "integer", "minimum": 0}, "external_id": {"type": "string"},
+                     "message": {"type": "string"}})
+
+BASE_BRIEF = obj({"id": ID, "name": {"type": "string"}})
+REGION = obj({"id": ID, "name": {"type": "string"}})
+
+COURSE_PROPERTIES = {
+    "id": ID,
+    "base": BASE_BRIEF,
+    "title": {"type": "string"},
+    "description": {"type": "string"},
+    "category": enum(Category, "科目类别"),
+    "field": {"type": "string", "enum": list(FIELDS), "description": "领域（知识更新工程统计口径）"},
+    "project_type": enum(ProjectType, "项目类型"),
+    "hours": {"type": "integer", "minimum": 1},
+    "start_date": DATE,
+    "end_date": DATE,
+    "mode": enum(Mode, "培训方式"),
+    "place": {"type": "string"},
+    "audience": {"type": "string"},
+    "capacity": {"type": ["integer", "null"], "minimum": 1, "description": "名额；null 表示不限"},
+    "seats_taken": {"type": "integer", "minimum": 0},
+    "seats_left": {"type": ["integer", "null"], "minimum": 0},
+    "fee": {"type": "string", "pattern": "^[0-9]+\\.[0-9]{2}$", "description": "费用（元），两位小数的字符串"},
+    "fee_standard": {"type": "string"},
+    "contact_person": {"type": "string"},
+    "contact_phone": {"type": "string"},
+    "open_to_city": {"type": "boolean"},
+    "status": enum(CourseStatus, "状态"),
+    "enrollment_open": {"type": "boolean", "description": "此刻是否可以在网站上报名"},
+    "url": {"type": "string", "description": "网站上的课程页面（相对地址）"},
+}
+MANAGED_COURSE_PROPERTIES = {
+    **COURSE_PROPERTIES,
+    "plan_status": {"type": ["string", "null"], "description": "最近一份办班计划的状态；null 表示未提交"},
+    "cancel_reason": {"type": "string"},
+    "published_at": nullable(DATETIME),
+    "created_at": DATETIME,
+    "updated_at": DATETIME,
+}
+
+# What a base sends to create a course: the site's course form, field for field.
+COURSE_INPUT = {
+    "title": text(200, "课程名称", required=True),
+    "description": text(5000, "课程简介"),
+    "category": enum(Category, "科目类别"),
+    "field": {"type": "string", "enum": list(FIELDS), "description": "领域"},
+    "project_type": enum(ProjectType, "项目类型，默认 job_training"),
+    "hours": {"type": "integer", "minimum": 1, "maximum": 500, "description": "学时"},
+    "start_date": DATE,
+    "end_date": {**DATE, "description": "不早于 start_date"},
+    "mode": enum(Mode, "培训方式"),
+    "place": text(255, "培训地点；面授和线上线下结合的课程必填"),
+    "audience": text(255, "培训对象", required=True),
+    "capacity": {"type": ["integer", "null"], "minimum": 1, "maximum": 100_000,
+                 "description": "名额；null 或不填表示不限"},
+    "fee": {"type": "string", "pattern": FEE, "x-pattern-message": "应为 0 到 999999.99 之间、最多两位小数的金额",
+            "description": "费用（元），如 \"0\" 或 \"680.00\"；不超过 100000"},
+    "fee_standard": text(255, "收费标准"),
+    "contact_person": text(64, "联系人", required=True),
+    "contact_phone": {"type": "string", "pattern": PHONE, "maxLength": 32,
+                      "x-pattern-message": "应为手机号或带区号的固定电话，如 028-61234567", "description": "联系电话"},
+    "open_to_city": {"type": "boolean", "description": "面向全市，默认 true"},
+}
+COURSE_REQUIRED = ("title", "category", "field", "hours", "start_date", "end_date", "mode", "audience",
+                   "contact_person", "contact_phone")
+
+COURSE_STATUS_CHANGE = {
+    "status": {"type": "string", "enum": ["draft", "published", "closed", "cancelled"],
+               "description": "改变课程状态：发布、撤回为草稿、结束报名或取消（取消须附 cancel_reason）"},
+    "cancel_reason": text(255, "取消原因"),
+}
+
+ENROLLMENT_COUNTS = obj({s.value: {"type": "integer", "minimum": 0} for s in EnrollmentStatus})
+
+CERTIFICATE_LINE = obj({"label": {"type": "string"}, "earned": {"type": "integer"},
+                        "required": {"type": ["integer", "null"]}})
+CERTIFICATE_RECORD = obj({"category": enum(Category), "hours": {"type": "integer"}, "title": {"type": "string"}})
+
+COMPLETION_ITEM = obj(
+    {
+        "external_id": {"type": "string", "pattern": EXTERNAL_ID, "maxLength": 64,
+                        "x-pattern-message": "应为 1 到 64 位字母、数字或 . _ : -，以字母或数字开头",
+                        "description": "贵方系统中这条结业记录的编号；同一编号重复提交只记录一次"},
+        "course_id": {**ID, "description": "本基地的课程"},
+        "name": text(64, "学员姓名，须与注册账号一致", required=True),
+        "phone": {"type": "string", "pattern": MOBILE, "x-pattern-message": "应为 11 位手机号",
+                  "description": "学员注册的手机号；与 id_number 至少给一个，两个都给时按手机号查找"},
+        "id_number": {"type": "string", "pattern": ID_NUMBER, "x-pattern-message": "应为 18 位身份证号",
+                      "description": "学员的身份证号"},
+        "hours": {"type": "integer", "minimum": 1, "maximum": 500,
+                  "description": "实际获得的学时，不超过课程学时；不填表示课程的全部学时"},
+    },
+    required=("external_id", "course_id", "name"),
+    anyOf=[{"required": ["phone"]}, {"required": ["id_number"]}],
+)
+
+MAX_BATCH = 10_000
+
+COMPONENTS = {
+    "Problem": {"type": "object", "properties": {**PROBLEM, "conflicts": {"type": "array", "items": CONFLICT_ITEM}},
+     "required": ["type", "title", "status"], "description": "RFC 9457 问题详情"},
+    "ValidationProblem": {"type": "object", "description": "RFC 9457 问题详情，附每个字段的错误",
+                          "properties": {**PROBLEM, "errors": {"type": "array", "items": FIELD_ERROR}},
+                          "required": ["type", "title", "status", "errors"]},
+    "Course": obj(COURSE_PROPERTIES),
+    "CoursePage": obj({
+        "items": {"type": "array", "items": ref("Course")},
+        "total": {"type": "integer", "minimum": 0, "description": "符合条件的课程总数"},
+        "per_page": {"type": "integer", "minimum": 1},
+        "next_cursor": {"type": ["string", "null"], "description": "下一页的 cursor；null 表示没有下一页"},
+        "prev_cursor": {"type": ["string", "null"],
+                        "description": "上一页的 cursor；null 表示上一页是第一页或没有上一页"},
+    }),
+    "Base": obj({
+        "id": ID, "name": {"type": "string"}, "type": enum(BaseType, "类型"), "status": enum(BaseStatus, "状态"),
+        "region": REGION, "website": {"type": "string"}, "address": {"type": "string"},
+        "contact_person": {"type": "string"}, "contact_phone": {"type": "string"},
+        "current_courses": {"type": "integer", "minimum": 0, "description": "正在公布的未结束课程数"},
+        "url": {"type": "string"},
+    }),
+    "BaseList": obj({"items": {"type": "array", "items": ref("Base")}}),
+    "BaseDetail": obj({
+        "base": ref("Base"),
+        "disclosure": obj({"scope": {"type": "string"}, "content": {"type": "string"},
+                           "fee_items": {"type": "string"}, "training_plan": {"type": "string"},
+                           "staff": {"type": "string"}, "rules": {"type": "string"}},
+                          description="信息公开：培训范围、内容、收费项目及标准、年度计划、师资、管理制度"),
+        "disclosure_missing": {"type": "array", "items": {"type": "string"}, "description": "尚未公开的项目"},
+        "courses": {"type": "array", "items": ref("Course")},
+    }),
+    "PublishedList": obj({
+        "year": {"type": "integer"},
+        "bases": {"type": "array", "items": obj({"id": ID, "name": {"type": "string"}, "type": enum(BaseType),
+                                                 "region": REGION})},
+    }),
+    "Certificate": obj({
+        "code": {"type": "string"}, "status": enum(CertificateStatus, "状态"), "year": {"type": "integer"},
+        "masked_name": {"type": "string"}, "masked_id_number": {"type": "string"},
+        "total_hours": {"type": "integer", "minimum": 0},
+        "requirement": {"type": "array", "items": CERTIFICATE_LINE},
+        "records": {"type": "array", "items": CERTIFICATE_RECORD},
+        "issued_at": DATETIME, "revoke_reason": {"type": ["string", "null"]},
+    }),
+    "TokenInfo": obj({
+        "base": ref("Base"),
+        "token": obj({"name": {"type": "string"}, "prefix": {"type": "string"}, "created_at": DATETIME}),
+    }),
+    "ManagedCourse": obj(MANAGED_COURSE_PROPERTIES),
+    "ManagedCoursePage": obj({"items": {"type": "array", "items": ref("ManagedCourse")},
+                              "next_cursor": {"type": ["string", "null"]}}),
+    "CourseInput": obj(COURSE_INPUT, COURSE_REQUIRED),
+    "CoursePatch": obj({**COURSE_INPUT, **COURSE_STATUS_CHANGE}, (), minProperties=1,
+                       description="只需给出要修改的字段；status 改变课程状态，与其他字段一起给出时先保存字段"),
+    "RosterEntry": obj({
+        "enrollment_id": ID, "status": enum(EnrollmentStatus), "source": {"type": "string"},
+        "name": {"type": "string"}, "phone_masked": {"type": "string"}, "id_number_masked": {"type": "string"},
+        "employer": {"type": "string"}, "professional_title": {"type": "string"},
+        "enrolled_at": DATETIME, "completed_at": nullable(DATETIME),
+        "hours": {"type": ["integer", "null"], "description": "已记入的学时；未结业为 null"},
+    }),
+    "RosterPage": obj({
+        "course_id": ID, "counts": ENROLLMENT_COUNTS,
+        "items": {"type": "array", "items": ref("RosterEntry")},
+        "next_cursor": {"type": ["string", "null"]},
+    }),
+    "CompletionBatch": obj({"completions": {"type": "array", "items": COMPLETION_ITEM, "minItems": 1,
+                                            "maxItems": MAX_BATCH}}),
+    "BatchResult": obj({
+        "received": {"type": "integer", "minimum": 1},
+        "recorded": {"type": "integer", "minimum": 0, "description": "本次新记录的结业"},
+        "already_recorded": {"type": "integer", "minimum": 0,
+                             "description": "此前已用同一外部编号记录、本次未重复记录的"},
+        "added_to_roster": {"type": "integer", "minimum": 0, "description": "此前未报名、由本次结业加入名单的学员"},
+    }),
+    "Completion": obj({
+        "external_id": {"type": "string"}, "course_id": ID, "enrollment_id": ID,
+        "name": {"type": "string"}, "phone_masked": {"type": "string"}, "id_number_masked": {"type": "string"},
+        "hours": {"type": "integer", "minimum": 1}, "category": enum(Category), "year": {"type": "integer"},
+        "recorded_at": DATETIME,
+    }),
+    "Compliance": obj({
+        "year": {"type": "integer"}, "trainees": {"type": "integer", "minimum": 0},
+        "projects": {"type": "integer", "minimum": 0},
+        "target_trainees": {"type": ["integer", "null"]}, "target_projects": {"type": ["integer", "null"]},
+        "projected_trainees": {"type": "integer", "minimum": 0},
+        "projected_projects": {"type": "integer", "minimum": 0},
+        "monthly_trainees": {"type": "array", "items": {"type": "integer"}, "description": "每月末累计培训人数"},
+        "monthly_projects": {"type": "array", "items": {"type": "integer"}},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    }),
+}

@@ -1,0 +1,147 @@
+"""API tokens of a base: made and revoked by its admins, checked on every API request.
+
+A token is ``jidi_`` and 43 random URL-safe characters. The site shows it once, at creation, and keeps only
+its SHA-256. A token acts for its base with the right of the admin who made it, so it stops working the
+moment it is revoked, or that admin is disabled or no longer manages the base.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
+
+from extensions import db
+from models import ApiToken, BaseMembership, Role, TrainingBase, User
+from models._common import utcnow
+from services import audit
+from services.courses import ensure_can_manage
+from services.errors import DomainError
+from services.locking import writing
+
+PREFIX = "jidi_"
+NAME_LENGTH = 64
+# How many live tokens a base may hold: enough for every system it feeds, few enough to review at a glance.
+MAX_ACTIVE_PER_BASE = 20
+# last_used_at is a hint for the admin ("unused for months: revoke it?"), so it is written at most this often.
+LAST_USED_GRANULARITY = timedelta(minutes=5)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _maker_may_act():
+    """True where the token's maker may still act for its base: active, a base admin, a member of it.
+    (A token is also refused once revoked.) Needs User joined as the maker."""
+    return sa.and_(
+        User.active.is_(True), User.role == Role.BASE_ADMIN,
+        sa.exists().where(BaseMembership.base_id == ApiToken.base_id, BaseMembership.user_id == ApiToken.created_by_id),
+    )
+
+
+def tokens_of(base: TrainingBase) -> list[tuple[ApiToken, bool]]:
+    """The base's tokens, live ones first, newest first, with their makers, each with whether its maker may
+    still act for the base (if not, the API refuses it although it was never revoked). One query."""
+    return db.session.execute(
+        sa.select(ApiToken, _maker_may_act())
+        .join(User, User.id == ApiToken.created_by_id)
+        .where(ApiToken.base_id == base.id)
+        .options(contains_eager(ApiToken.created_by))
+        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
+    ).tuples().all()
+
+
+def create_token(actor, base: TrainingBase, name: str) -> tuple[ApiToken, str]:
+    """Make a token for the base; returns it and its secret, which is never available again.
+
+    :raise NotAllowed: the actor does not manage the base.
+    :raise DomainError: the base has exited, the name is empty or taken, or the base has too many tokens.
+    """
+    ensure_can_manage(actor, base)
+    name = (name or "").strip()
+    if not base.can_publish:
+        raise DomainError("本基地已退出，不能再创建接口令牌")
+    if not name:
+        raise DomainError("请填写令牌名称", field="name")
+    if len(name) > NAME_LENGTH:
+        raise DomainError(f"令牌名称不能超过 {NAME_LENGTH} 个字", field="name")
+    live = db.session.execute(
+        sa.select(ApiToken.name).where(ApiToken.base_id == base.id, ApiToken.revoked_at.is_(None))
+    ).scalars().all()
+    if name in live:
+        raise DomainError("已有同名的有效令牌，请换一个名称", field="name")
+    if len(live) >= MAX_ACTIVE_PER_BASE:
+        raise DomainError(f"每个基地最多 {MAX_ACTIVE_PER_BASE} 个有效令牌，请先吊销不用的令牌")
+    secret = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(base_id=base.id, name=name, token_hash=digest(secret), prefix=secret[:len(PREFIX) + 4],
+                     created_by_id=actor.id)
+    db.session.add(token)
+    try:
+        db.session.flush()
+    except IntegrityError as error:  # the same name made at the same moment by another request
+        db.session.rollback()
+        raise DomainError("已有同名的有效令牌，请换一个名称", field="name") from error
+    audit.record(actor, "api_token.create", token, base_id=base.id, details={"name": name, "prefix": token.prefix})
+    db.session.commit()
+    return token, secret
+
+
+def revoke_token(actor, base: TrainingBase, token_id: int) -> ApiToken | None:
+    """Revoke one of the base's tokens; it is refused from the next request on. None: no such token of
+    this base. Revoking a revoked token changes nothing.
+
+    :raise NotAllowed: the actor does not manage the base.
+    """
+    ensure_can_manage(actor, base)
+    token = db.session.execute(
+        sa.select(ApiToken).where(ApiToken.id == token_id, ApiToken.base_id == base.id)
+    ).scalar_one_or_none()
+    if token is None or token.revoked_at is not None:
+        return token
+    token.revoked_at = utcnow()
+    token.revoked_by_id = actor.id
+    audit.record(actor, "api_token.revoke", token, base_id=base.id,
+                 details={"name": token.name, "prefix": token.prefix})
+    db.session.commit()
+    return token
+
+
+@dataclass
+class Principal:
+    """Who an API request acts as: the token, its base and the admin whose right it carries."""
+
+    token: ApiToken
+    base: TrainingBase
+    user: User
+
+
+def authenticate(secret: str) -> Principal | None:
+    """The principal of a live token, or None (unknown, revoked, its maker disabled or no longer an admin
+    of the base). One query, plus a write at most every few minutes to note the token's last use."""
+    if not secret.startswith(PREFIX) or len(secret) > 100:
+        return None
+    row = db.session.execute(
+        sa.select(ApiToken, TrainingBase, User)
+        .join(TrainingBase, TrainingBase.id == ApiToken.base_id)
+        .join(User, User.id == ApiToken.created_by_id)
+        .where(ApiToken.token_hash == digest(secret), ApiToken.revoked_at.is_(None), _maker_may_act())
+    ).first()
+    if row is None:
+        return None
+    token, base, user = row
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
+        # A write in a request that may be a GET: its own short transaction, begun as a writer.
+        db.session.commit()
+        with writing():
+            db.session.execute(
+                sa.update(ApiToken)
+                .where(ApiToken.id == token.id,
+                       sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_GRANULARITY))
+                .values(last_used_at=now).execution_options(synchronize_session=False))
+            db.session.commit()
+    return Principal(token=token, base=base, user=user)

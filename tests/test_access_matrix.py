@@ -14,6 +14,7 @@ from werkzeug.datastructures import FileStorage
 
 from extensions import db
 from models import (
+    ApiToken,
     Attendance,
     Category,
     ClassPlan,
@@ -33,6 +34,7 @@ from models import (
 )
 from services import (
     accounts,
+    api_tokens,
     certificates,
     clock,
     declarations,
@@ -40,7 +42,6 @@ from services import (
     evaluation,
     identity,
     images,
-    ratelimit,
 )
 from services.demo import seed_reference
 from tests.conftest import PASSWORD, login
@@ -68,6 +69,11 @@ def gated(role_members: set, allow: set, post=None):
     """Behind a role gate: ``allow`` succeed; the other members of the role get 404 (another's object);
     other signed-in principals get 403; anonymous visitors and the disabled account are sent to sign in."""
     return {"public": False, "members": role_members, "allow": allow, "post": post}
+
+
+def fixed(status: int, **extra):
+    """The same answer for every principal, signed in or not."""
+    return {"public": False, "fixed": status, "post": lambda w: {}, **extra}
 
 
 def signed_in_only(post=None):
@@ -112,6 +118,8 @@ TABLE = {
     "/manage/": gated(ADMINS, ADMINS),
     "/manage/bases/<int:base_id>": gated(ADMINS, {AA}),
     "/manage/bases/<int:base_id>/compliance": gated(ADMINS, {AA}),
+    "/manage/bases/<int:base_id>/api-tokens": gated(ADMINS, {AA}, post=lambda w: {"name": "矩阵令牌"}),
+    "/manage/bases/<int:base_id>/api-tokens/<int:token_id>/revoke": gated(ADMINS, {AA}, post=lambda w: {}),
     "/manage/bases/<int:base_id>/disclosure": gated(ADMINS, {AA}, post=lambda w: {"scope": "矩阵写入"}),
     "/manage/bases/<int:base_id>/courses/new": gated(ADMINS, {AA}, post=lambda w: VALID_COURSE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/edit": gated(ADMINS, {AA}, post=lambda w: VALID_COURSE),
@@ -153,6 +161,17 @@ TABLE = {
                                             post=lambda w: {"code": w.certificate_a.code, "reason": "矩阵撤销"}),
     # the holiday calendar is kept by a province-level regulator; both of ours are city-level
     "/regulator/calendar": {"public": False, "members": set(), "allow": set(), "post": lambda w: {}},
+    # the open API: its public operations answer everyone; a base's operations take its token and nothing
+    # else, so a signed-in session (whatever its role) is 401 there. test_api covers the tokens themselves.
+    "/api/v1/openapi.json": public(), "/api/v1/courses": public(), "/api/v1/courses/<int:course_id>": public(),
+    "/api/v1/bases": public(), "/api/v1/bases/<int:base_id>": public(),
+    "/api/v1/certificates/<code>": public(),
+    # the world's evaluation is still a draft: no year's list is published, to anyone
+    "/api/v1/published-lists/<int:year>": fixed(404),
+    "/api/v1/base": fixed(401), "/api/v1/base/compliance": fixed(401), "/api/v1/base/courses": fixed(401),
+    "/api/v1/base/courses/<int:course_id>": fixed(401), "/api/v1/base/courses/<int:course_id>/roster": fixed(401),
+    "/api/v1/base/completions": fixed(401),
+    "/api/v1/base/completions/<external_id>": fixed(401, params=lambda w: {"external_id": "ext-1"}),
 }
 # Side effects last: cancellations and sign-out must not change what the routes before them see.
 LAST = ["/manage/bases/<int:base_id>/courses/<int:course_id>/cancel", "/me/enrollments/<int:enrollment_id>/cancel",
@@ -205,14 +224,13 @@ def _declare(learner, title: str) -> Declaration:
 
 @pytest.fixture
 def app_config(tmp_path):
-    return {"EVIDENCE_FOLDER": str(tmp_path / "evidence"), "VERIFY_RATE_LIMIT": 10_000}
+    return {"EVIDENCE_FOLDER": str(tmp_path / "evidence"), "VERIFY_RATE_LIMIT": "10000 per minute"}
 
 
 @pytest.fixture
 def world(app, monkeypatch, make_user, make_base, make_course):
     """Base A and learner A with one of everything (and the same for B), and a user per principal."""
     monkeypatch.setattr(clock, "today", lambda: TODAY)
-    monkeypatch.setattr(ratelimit, "_local", {})
     regions = seed_reference()
     w = World()
     w.chengdu, w.yantai = regions["510100"], regions["370600"]
@@ -257,13 +275,15 @@ def world(app, monkeypatch, make_user, make_base, make_course):
     db.session.commit()
     w.certificate_a = certificates.issue(w.users[LA], YEAR)
     w.certificate_b = certificates.issue(w.users[LB], YEAR)
+    w.token_a, _secret = api_tokens.create_token(w.users[AA], w.base_a, "甲基地的令牌")
+    w.token_b, _secret = api_tokens.create_token(w.users[AB], w.base_b, "乙基地的令牌")
     w.evaluation = evaluation.run(w.users[REG], YEAR, w.chengdu.id)
     w.result = next(r for r in w.evaluation.results if r.base_id == w.base_a.id)
     w.params = {
         "base_id": w.base_a.id, "course_id": w.course_a.id, "enrollment_id": w.enrollment_a.id,
         "declaration_id": w.declaration_a.id, "key": w.evidence_a, "year": YEAR, "fmt": "pdf",
         "evaluation_id": w.evaluation.id, "result_id": w.result.id, "plan_id": w.plan.id,
-        "code": w.certificate_a.code, "variant": "thumb",
+        "code": w.certificate_a.code, "variant": "thumb", "token_id": w.token_a.id,
     }
     return w
 
@@ -305,6 +325,8 @@ def expected(spec: dict, principal: str) -> str:
     """'ok', 'login', 403 or 404."""
     if spec.get("any"):
         return "any"
+    if "fixed" in spec:
+        return spec["fixed"]
     if spec["public"]:
         return "ok"
     if principal in (ANON, DISABLED):
@@ -386,6 +408,7 @@ def foreign_objects(w, owner: str) -> dict:
     side = "a" if owner == LA else "b"
     base, course = getattr(w, f"base_{side}"), getattr(w, f"course_{side}")
     enrollment_, declaration = getattr(w, f"enrollment_{side}"), getattr(w, f"declaration_{side}")
+    token = getattr(w, f"token_{side}")
     roster = f"/manage/bases/{base.id}/courses/{course.id}/roster"
     # the base id of the prober's own base with the other base's course: still the other base's roster
     return {
@@ -399,11 +422,14 @@ def foreign_objects(w, owner: str) -> dict:
                   ("POST", f"{roster}/{enrollment_.id}/id-number"),
                   ("GET", roster + "/import"), ("POST", roster + "/complete"),
                   ("GET", f"/manage/bases/{base.id}"),
+                  ("GET", f"/manage/bases/{base.id}/api-tokens"), ("POST", f"/manage/bases/{base.id}/api-tokens"),
+                  ("POST", f"/manage/bases/{base.id}/api-tokens/{token.id}/revoke"),
                   ("GET", f"/files/evidence/{getattr(w, f'evidence_{side}')}")],
         "own_base_other_course": [("GET", f"/manage/bases/{{own}}/courses/{course.id}/roster"),
                                   ("GET", f"/manage/bases/{{own}}/courses/{course.id}/roster.xlsx"),
                                   ("POST", f"/manage/bases/{{own}}/courses/{{own_course}}/roster/{enrollment_.id}"
-                                           "/id-number")],
+                                           "/id-number"),
+                                  ("POST", f"/manage/bases/{{own}}/api-tokens/{token.id}/revoke")],
         "reviewer": [("GET", f"/review/{declaration.id}"), ("POST", f"/review/{declaration.id}"),
                      ("POST", f"/review/{declaration.id}/id-number"),
                      ("GET", f"/files/evidence/{getattr(w, f'evidence_{side}')}")],
@@ -444,6 +470,7 @@ def _state(w) -> dict:
         "enrollments": sorted(db.session.execute(sa.select(Enrollment.id, Enrollment.status)).all()),
         "declarations": sorted(db.session.execute(
             sa.select(Declaration.id, Declaration.status, Declaration.title, Declaration.hours_claimed)).all()),
+        "api_tokens": sorted(db.session.execute(sa.select(ApiToken.id, ApiToken.name, ApiToken.revoked_at)).all()),
     }
 
 

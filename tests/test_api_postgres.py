@@ -1,0 +1,86 @@
+"""Completion batches on PostgreSQL: 10,000 in one call, resent, and the same batch sent twice at once."""
+
+import base64
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from extensions import db
+from models import ApiCompletion, Enrollment, HoursRecord
+from tests.api_fixtures import learners_with_phones
+from tests.api_schema import CheckedClient
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def app(pg_app):
+    pg_app.test_client_class = CheckedClient
+    return pg_app
+
+
+def counts() -> tuple[int, int, int]:
+    return tuple(db.session.scalar(sa.select(sa.func.count(model.id)))
+                 for model in (HoursRecord, Enrollment, ApiCompletion))
+
+
+def test_ten_thousand_completions_on_postgresql(api, base_a, token_a, running):
+    courses = [running(base_a, capacity=None) for _ in range(4)]
+    batch = {"completions": [
+        {"external_id": f"hr-{n:05d}", "course_id": courses[n % 4].id, "name": name, "phone": phone}
+        for n, (_id, name, phone) in enumerate(learners_with_phones(10_000))
+    ]}
+
+    first = api.post("/api/v1/base/completions", json=batch, headers=token_a).get_json()
+    again = api.post("/api/v1/base/completions", json=batch, headers=token_a).get_json()
+
+    assert first["recorded"] == 10_000 and again["recorded"] == 0 and again["already_recorded"] == 10_000
+    assert counts() == (10_000, 10_000, 10_000)
+
+
+def test_the_same_batch_sent_twice_at_once_records_once(app, base_a, token_a, running):
+    course = running(base_a, capacity=None)
+    batch = {"completions": [
+        {"external_id": f"dup-{n}", "course_id": course.id, "name": name, "phone": phone}
+        for n, (_id, name, phone) in enumerate(learners_with_phones(500))
+    ]}
+    answers = []
+    start = threading.Barrier(2)
+
+    def send():
+        client = app.test_client()
+        start.wait()
+        answers.append(client.post("/api/v1/base/completions", json=batch, headers=token_a).get_json())
+
+    db.session.commit()
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted((a["recorded"], a["already_recorded"]) for a in answers) == [(0, 500), (500, 0)]
+    assert counts() == (500, 500, 500)
+
+
+def test_ids_beyond_an_integer_column_are_refused_not_errors(api, token_a, base_a, running):
+    """PostgreSQL's INTEGER ends at 2**31 - 1 and errors past it: every id a client sends stops before."""
+    from services import catalog
+
+    too_big = 2**31
+    course = running(base_a)
+    catalog_cursor = catalog.encode_cursor(catalog.Position("start", 2, True, (course.start_date, too_big)))
+    own_cursor = base64.urlsafe_b64encode(str(too_big).encode()).decode().rstrip("=")
+
+    answers = [
+        api.get(f"/api/v1/courses/{too_big}"), api.get(f"/api/v1/courses?base_id={too_big}"),
+        api.get(f"/api/v1/courses?cursor={catalog_cursor}"),
+        api.get(f"/api/v1/base/courses/{too_big}/roster", headers=token_a),
+        api.get(f"/api/v1/base/courses?cursor={own_cursor}", headers=token_a),
+        api.post("/api/v1/base/completions", headers=token_a, json={"completions": [
+            {"external_id": "x", "course_id": too_big, "name": "某", "phone": "13800000000"}]}),
+    ]
+
+    assert [a.status_code for a in answers] == [404, 400, 400, 404, 400, 400]
+    assert api.get(f"/courses/{too_big}").status_code == 404  # the site's routes share the converter

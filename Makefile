@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run serve test lint bench bench-import system-deps browser-deps db seed clean
+.PHONY: run serve test lint bench bench-import bench-api system-deps browser-deps db seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,10 @@ bench: $(VENV)/.installed-dev
 # Issue 3's figure: a 10,000-row completion roster imported from CSV and XLSX.
 bench-import: $(VENV)/.installed-dev
 	$(BIN)/python bench/roster_import.py
+
+# Issue 8's figure: one API call pushing 10,000 completions, and the same batch again.
+bench-api: $(VENV)/.installed-dev
+	$(BIN)/python bench/api_batch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -140,3 +140,71 @@ def machine(database: Database) -> str:
         version = f"SQLite {sqlite3.sqlite_version} (WAL)"
     return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}, {version}, "
             f"gunicorn 2 sync workers, wrk 2 threads; load generator and database on the same machine")
+
+
+def base_with_courses(count: int, **course) -> tuple:
+    """A city-level base in a region of its own, with an admin (a member of it) and ``count`` published
+    courses that started two days ago, added to the session and flushed: (admin, base, courses). ``course``
+    overrides the courses' columns."""
+    from datetime import timedelta
+
+    from extensions import db
+    from models import (
+        BaseMembership,
+        BaseType,
+        Category,
+        Course,
+        CourseStatus,
+        Mode,
+        Region,
+        RegionLevel,
+        Role,
+        TrainingBase,
+        User,
+    )
+    from services import clock
+
+    region = Region(code="519999", name="基准市", level=RegionLevel.CITY)
+    base = TrainingBase(name="基准测试基地", type=BaseType.CITY, region=region)
+    admin = User(name="管理员", email="bench-admin@example.com", role=Role.BASE_ADMIN, password_hash="x")
+    start = clock.today() - timedelta(days=2)
+    columns = {"category": Category.PROFESSIONAL, "field": "卫生", "hours": 16, "start_date": start,
+               "end_date": start + timedelta(days=1), "mode": Mode.OFFLINE, "place": "教室", "audience": "护士",
+               "capacity": None, "status": CourseStatus.PUBLISHED, "search_tokens": "", "plan_status": "approved",
+               **course}
+    courses = [Course(base=base, title=f"基准课程{k}", **columns) for k in range(count)]
+    db.session.add_all([region, base, admin, *courses])
+    db.session.flush()
+    db.session.add(BaseMembership(user_id=admin.id, base_id=base.id))
+    db.session.flush()
+    return admin, base, courses
+
+
+def made_up_id_number(n: int) -> str:
+    """The ``n``-th of a series of valid-looking resident ID numbers that belong to nobody."""
+    from services import identity
+
+    first17 = f"510104{19700101 + (n // 1000) * 10000:08d}{n % 1000:03d}"
+    return first17 + identity.check_character(first17)
+
+
+def insert_learners(region_id: int, count: int, with_id_numbers: bool = False) -> list[tuple[str, str, str | None]]:
+    """``count`` learner accounts in one statement, committed: (name, phone, ID number or None) of each. With
+    ID numbers, their keyed hash and masked form are stored as registration stores them (not the cipher)."""
+    from werkzeug.security import generate_password_hash
+
+    from extensions import db
+    from models import Role, User
+    from services import identity
+
+    password_hash = generate_password_hash("bench", method="pbkdf2:sha256:1")
+    learners = [(f"学员{i}", f"13{i:09d}", made_up_id_number(i) if with_id_numbers else None) for i in range(count)]
+    db.session.execute(sa.insert(User), [
+        {"name": name, "phone": phone, "password_hash": password_hash, "role": Role.LEARNER, "region_id": region_id,
+         "active": True, "session_token": secrets.token_hex(8), "id_number_ciphertext": "" if number else None,
+         "id_number_hmac": identity.fingerprint(number) if number else None,
+         "id_number_masked": identity.mask(number) if number else ""}
+        for name, phone, number in learners
+    ])
+    db.session.commit()
+    return learners

@@ -7,63 +7,32 @@ works in a private schema that it drops afterwards. Prints the rows, the seconds
 import csv
 import io
 import os
-import secrets
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
 from openpyxl import Workbook
-from werkzeug.security import generate_password_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import flask_migrate  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench.common import Database  # noqa: E402
+from bench.common import Database, base_with_courses, insert_learners  # noqa: E402
 from extensions import db  # noqa: E402
 from models import (  # noqa: E402
-    BaseType,
-    Category,
     Course,
-    CourseStatus,
-    Mode,
-    Region,
-    RegionLevel,
-    Role,
-    TrainingBase,
     User,
 )
-from services import clock, roster  # noqa: E402
+from services import roster  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROSTER_ROWS", "10000"))
 
 
 def _setup(n: int) -> tuple[User, list[Course], list[tuple[str, str]]]:
-    region = Region(code="519999", name="基准市", level=RegionLevel.CITY)
-    base = TrainingBase(name="基准测试基地", type=BaseType.CITY, region=region)
-    admin = User(name="管理员", email="bench-admin@example.com", role=Role.BASE_ADMIN, password_hash="x")
-    start = clock.today() - timedelta(days=2)
-    courses = [
-        Course(base=base, title=f"基准课程{k}", category=Category.PROFESSIONAL, field="卫生", hours=16,
-               start_date=start, end_date=start + timedelta(days=1), mode=Mode.OFFLINE, place="教室",
-               audience="护士", capacity=None, status=CourseStatus.PUBLISHED, search_tokens="",
-               plan_status="approved")
-        for k in range(2)
-    ]
-    db.session.add_all([region, base, admin, *courses])
-    db.session.flush()
-    password_hash = generate_password_hash("bench", method="pbkdf2:sha256:1")
-    learners = [(f"学员{i}", f"13{i:09d}") for i in range(n)]
-    db.session.execute(sa.insert(User), [
-        {"name": name, "phone": phone, "password_hash": password_hash, "role": Role.LEARNER,
-         "region_id": region.id, "active": True, "session_token": secrets.token_hex(8)}
-        for name, phone in learners
-    ])
-    db.session.commit()
+    admin, base, courses = base_with_courses(2)
+    learners = [(name, phone) for name, phone, _number in insert_learners(base.region_id, n)]
     return admin, courses, learners
 
 

@@ -37,9 +37,11 @@ def racy_enroll(course_id: int):
     taken = db.session.scalar(sa.select(sa.func.count(Enrollment.id)).where(
         Enrollment.course_id == course_id, Enrollment.status == EnrollmentStatus.CONFIRMED))
     db.session.commit()
-    # The window every check-then-insert has, made wide enough to hit; uneven, so that two workers do not
-    # fall into step and land exactly on the capacity.
-    time.sleep(random.uniform(0.002, 0.010))
+    # The window every check-then-insert has, made wide enough to hit every time: several times longer than
+    # the rest of the request, so that while one worker waits here the others have read the same count.
+    # Uneven, so that the workers do not fall into step and land exactly on the capacity. (A window of 2 to
+    # 10 ms was once missed: the count came out at exactly the capacity and the canary failed in CI.)
+    time.sleep(random.uniform(0.05, 0.15))
     status = EnrollmentStatus.CONFIRMED if taken < capacity else EnrollmentStatus.WAITLISTED
     db.session.add(Enrollment(course_id=course_id, learner_id=current_user.id, status=status))
     db.session.commit()

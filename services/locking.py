@@ -5,7 +5,8 @@ both read a free seat; waiting writers queue on busy_timeout instead of failing 
 Every transaction of a request that may write (POST and the like) begins that way too: a transaction that
 reads first and writes later cannot wait for the lock in WAL mode and would fail at once under load.
 Reads (GET) begin deferred and run beside the writer.
-PostgreSQL: the course row is locked with SELECT ... FOR UPDATE.
+A long check that only reads, inside a POST, may say so (``reading()``) to run beside the writer instead.
+PostgreSQL: the row is locked with SELECT ... FOR NO KEY UPDATE.
 """
 
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from extensions import db
 from services.transaction import unit_of_work
 
 _immediate = ContextVar("sqlite_begin_immediate", default=False)
+_deferred = ContextVar("sqlite_begin_deferred", default=False)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -37,7 +39,7 @@ def install_sqlite_transactions(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        writing = has_request_context() and request.method not in SAFE_METHODS
+        writing = has_request_context() and request.method not in SAFE_METHODS and not _deferred.get()
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing or _immediate.get() else "BEGIN")
 
 
@@ -53,18 +55,35 @@ def writing():
 
 
 @contextmanager
+def reading():
+    """Transactions begun inside the block begin deferred even in a POST: for checks that only read, and
+    whose writes come later in a transaction of their own (``locked()`` commits before it locks), so that
+    on SQLite a long check does not hold the write lock the site's other writers wait for."""
+    token = _deferred.set(True)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+
+
+@contextmanager
 def locked(model, object_id: int, *options):
     """Run the block as one unit of work holding the write lock for one row, which it yields, fresh.
 
     Whatever the session had open is committed first (in a view it holds only reads). The block's
     changes commit when it ends and roll back if it raises; the lock lasts until then. ``options`` load
     related rows in the same query (they are read, not locked).
+
+    On PostgreSQL the lock is FOR NO KEY UPDATE, the one an UPDATE takes: it keeps out other writers of the
+    row but not the inserts of rows that refer to it (an audit entry naming the base, an enrollment of the
+    course), which FOR UPDATE would make wait, and which deadlocked with a transaction holding a row of the
+    other kind (a course locked, then an audit entry for its base inserted).
     """
     db.session.commit()
     token = _immediate.set(True)
     try:
         row = db.session.execute(
-            sa.select(model).where(model.id == object_id).options(*options).with_for_update(of=model)
+            sa.select(model).where(model.id == object_id).options(*options).with_for_update(of=model, key_share=True)
             .execution_options(populate_existing=True)
         ).unique().scalar_one_or_none()
     except BaseException:

@@ -84,3 +84,52 @@ def test_ids_beyond_an_integer_column_are_refused_not_errors(api, token_a, base_
 
     assert [a.status_code for a in answers] == [404, 400, 400, 404, 400, 400]
     assert api.get(f"/courses/{too_big}").status_code == 404  # the site's routes share the converter
+
+
+def test_a_batch_waits_for_a_site_write_on_its_course_and_neither_deadlocks(app, base_a, token_a, running):
+    """The site's writes lock a course (services.locking.locked) and then insert rows naming its base (the
+    audit entry). A batch locks the base and then its courses. With FOR UPDATE on the base, the site's
+    insert waited for the batch while the batch waited for the course: a deadlock, and a 500 for the client.
+    The batch must simply wait its turn."""
+    from models import AuditLog
+
+    course = running(base_a, capacity=None)
+    (_id, name, phone), = learners_with_phones(1)
+    base_id, course_id = base_a.id, course.id
+    db.session.commit()
+    answers = []
+
+    def send():
+        client = app.test_client()
+        answers.append(client.post("/api/v1/base/completions", headers=token_a, json={"completions": [
+            {"external_id": "while-site-writes", "course_id": course_id, "name": name, "phone": phone}]}))
+
+    with db.engine.connect() as site:
+        # What a site write holds from its start: the course's row, as locked() takes it.
+        site.execute(sa.text("SELECT id FROM course WHERE id = :id FOR NO KEY UPDATE"), {"id": course_id})
+        batch = threading.Thread(target=send)
+        batch.start()
+        assert _waits_for_a_lock(), "the batch should be waiting for the course's row"
+        # ... and later in the same transaction, its audit entry naming the base.
+        site.execute(sa.insert(AuditLog).values(action="course.update", object_type="course",
+                                                object_id=course_id, base_id=base_id, details={}))
+        site.commit()
+    batch.join(timeout=30)
+
+    assert [a.status_code for a in answers] == [200], [a.get_json() for a in answers]
+    assert answers[0].get_json()["recorded"] == 1
+
+
+def _waits_for_a_lock(seconds: float = 10) -> bool:
+    """Whether another session waits for a row lock, within ``seconds``. Asked on a connection of its
+    own each time: pg_stat_activity is a snapshot taken once per transaction."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with db.engine.connect() as probe:
+            if probe.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                     " AND datname = current_database()")).scalar_one():
+                return True
+        time.sleep(0.05)
+    return False

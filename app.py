@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import Flask, jsonify, render_template, request, session
 from flask_babel import format_date, format_datetime
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
@@ -177,6 +177,25 @@ def register_errorhandlers(app: Flask) -> None:
             response.headers.setdefault("Retry-After", "60")
         return response
 
+    @app.errorhandler(OperationalError)
+    def database_busy(error):
+        """A transaction the database gave up on for another's sake (a deadlock, a serialization failure,
+        a lock it would not wait for, SQLite's lock held past busy_timeout) is nothing the client did wrong
+        and will likely pass: 503 with Retry-After, nothing saved. Any other database error stays a 500."""
+        state = transient_state(error)
+        if state is None:
+            raise error
+        db.session.rollback()
+        app.logger.warning("database busy (%s) on %s %s: answered 503", state, request.method, request.path)
+        message = "系统繁忙，本次操作未保存，请稍后重试。"
+        if for_api():
+            response = response_for(ApiProblem(503, message, headers={"Retry-After": "1"}))
+        else:
+            response = app.make_response((render_template("errors/error.html", code=503, title="系统繁忙",
+                                                          message=message), 503))
+            response.headers["Retry-After"] = "1"
+        return response
+
     @app.errorhandler(500)
     def server_error(error):
         db.session.rollback()
@@ -184,6 +203,21 @@ def register_errorhandlers(app: Flask) -> None:
             return response_for(ApiProblem(500, "服务器出错了，请稍后再试"))
         return render_template("errors/error.html", code=500, title="服务器出错了",
                                message="请稍后再试；如果问题持续存在，请联系管理员。"), 500
+
+
+# SQLSTATEs of transactions PostgreSQL abandoned so that others could go on: retrying is the remedy.
+TRANSIENT_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock", "55P03": "lock not available"}
+
+
+def transient_state(error: OperationalError) -> str | None:
+    """What made the database give up on the transaction, if retrying it may succeed; else None."""
+    original = getattr(error, "orig", None)
+    state = getattr(original, "sqlstate", None)
+    if state in TRANSIENT_SQLSTATES:
+        return TRANSIENT_SQLSTATES[state]
+    if "database is locked" in str(original):  # SQLite: another writer held the lock past busy_timeout
+        return "database is locked"
+    return None
 
 
 def register_template_helpers(app: Flask) -> None:

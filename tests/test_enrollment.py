@@ -383,6 +383,34 @@ def test_enroll_view_refuses_with_the_reason(client, learners, admin_and_base, m
     assert seats(course.id) == 0
 
 
+def test_a_database_that_gives_up_on_the_transaction_gets_a_busy_page_not_a_500(client, learners, course,
+                                                                                 monkeypatch):
+    """A deadlock or SQLite's lock held too long is the server's moment, not the user's error: 503 with
+    Retry-After and nothing saved. Any other database error is still a server error."""
+    import psycopg.errors
+    from sqlalchemy.exc import OperationalError
+
+    def gives_up(error):
+        def enroll(*_args, **_kwargs):
+            db.session.add(Notice(user_id=student_id, message="写了一半"))
+            db.session.flush()
+            raise OperationalError("UPDATE course SET seats_taken=…", None, error)
+        return enroll
+
+    student = learners(1)[0]
+    student_id = student.id
+    signed_in(client, student)
+    for error in (psycopg.errors.DeadlockDetected("deadlock detected"), Exception("database is locked")):
+        monkeypatch.setattr(enrollment, "enroll", gives_up(error))
+        response = client.post(f"/me/courses/{course.id}/enroll")
+        assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+        assert "系统繁忙" in response.text
+    assert enrollments_of(course.id) == [] and db.session.scalar(sa.select(sa.func.count(Notice.id))) == 0
+    monkeypatch.setattr(enrollment, "enroll", gives_up(Exception("no such table: course")))
+    with pytest.raises(OperationalError):  # the testing app lets a server error through instead of a 500
+        client.post(f"/me/courses/{course.id}/enroll")
+
+
 def test_enroll_view_twice_says_already_enrolled(client, learners, course):
     signed_in(client, learners(1)[0])
     client.post(f"/me/courses/{course.id}/enroll")

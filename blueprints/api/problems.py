@@ -24,6 +24,7 @@ TITLES = {
     415: "请求体应为 JSON",
     429: "请求过于频繁",
     500: "服务器出错了",
+    503: "系统繁忙",
 }
 
 
@@ -85,7 +86,9 @@ def from_http_exception(error: HTTPException):
         detail = "请求过于频繁，请按 Retry-After 所示的秒数稍后再试"
     elif status == 404:
         detail = "没有找到该资源"
-    return response_for(ApiProblem(status, detail, headers=headers))
+    # Every 400 carries its field errors, as the document promises; one werkzeug raised itself (a body it
+    # could not read) has none to name.
+    return response_for(ApiProblem(status, detail, headers=headers, errors=[] if status == 400 else None))
 
 
 def _retry_after() -> int:

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError, val
 
 from blueprints.api.problems import PROBLEM_TYPE, ApiProblem, invalid
 from blueprints.api.schemas import COMPONENTS
+from extensions import db
 from models._common import MAX_ID
 from services.api_tokens import authenticate
 
@@ -53,6 +54,10 @@ def operation(**spec):
         def checked(**path):
             if op.token:
                 g.api_principal = _authenticated()
+                if op.body:
+                    # A write's transaction holds SQLite's write lock from its start: end the token check's
+                    # before reading and checking a body of up to 8 MB.
+                    db.session.commit()
             if op.query:
                 path["query"] = parse_query(op)
             if op.body:
@@ -243,6 +248,7 @@ COMMON_ERRORS = {
     413: "请求体超过上限",
     415: "请求体不是 JSON",
     429: "请求过于频繁；Retry-After 给出需等待的秒数",
+    503: "系统繁忙（数据库暂时让本次请求让路），未保存任何内容；按 Retry-After 稍后原样重发",
 }
 
 
@@ -263,7 +269,7 @@ def _problem_response(status: int) -> dict:
     schema = "ValidationProblem" if status == 400 else "Problem"
     response = {"description": COMMON_ERRORS[status],
                 "content": {PROBLEM_TYPE: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
-    if status == 429:
+    if status in (429, 503):
         response["headers"] = {"Retry-After": {"schema": {"type": "string"}, "description": "需等待的秒数"}}
     return response
 
@@ -279,7 +285,7 @@ def _operation_document(op: Operation, path_params: list[dict]) -> dict:
         if status in op.response_headers:
             response["headers"] = {name: {"schema": s} for name, s in op.response_headers[status].items()}
         responses[str(status)] = response
-    errors = {429}
+    errors = {429, 503}
     if op.query or op.body:
         errors.add(400)
     if op.token:

@@ -19,6 +19,7 @@ from models import (
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
+    HoursRecord,
     HoursSource,
     Role,
     TrainingBase,
@@ -28,7 +29,7 @@ from models._common import utcnow
 from services import audit, identity, roster
 from services.enrollment import completion_problem
 from services.errors import DomainError
-from services.locking import locked
+from services.locking import locked, reading
 
 CHUNK = 500
 
@@ -65,6 +66,7 @@ class _Item:
     digest: str  # of the item as the client sent it
     learner_id: int | None = None
     hours: int | None = None
+    problem: str = ""  # why its course cannot take completions now (found before the learner was looked for)
 
 
 def _digests(raw_items: list[dict]) -> list[str]:
@@ -89,7 +91,11 @@ def _pointer(index: int, name: str) -> str:
 def _resolve(base: TrainingBase, raw_items: list[dict], digests: list[str], recorded: set[str]):
     """Each item's course and learner, and the field errors; items whose external id is ``recorded``
     already are only checked against their earlier sending, later. A fixed number of queries per 500 items.
-    Returns (items, courses by id, errors)."""
+    Returns (items, courses by id, errors).
+
+    What can be judged without the learner (the course, its state, the hours) is judged first, and an item
+    refused for it is not matched to anybody: the answer to an item must not depend on whether the person
+    it names is registered, or a token could test that without recording anything."""
     errors: list[dict] = []
     course_ids = {raw["course_id"] for raw in raw_items if raw["external_id"] not in recorded}
     courses = {c.id: c for chunk in roster.chunks(course_ids, CHUNK) for c in db.session.execute(
@@ -97,7 +103,7 @@ def _resolve(base: TrainingBase, raw_items: list[dict], digests: list[str], reco
     phones = {raw["phone"] for raw in raw_items if raw.get("phone")}
     fingerprints: dict[int, str] = {}
     for index, raw in enumerate(raw_items):
-        if not raw.get("phone") and raw["external_id"] not in recorded:
+        if raw.get("id_number") and raw["external_id"] not in recorded:
             number = identity.normalise(raw["id_number"])
             problem = identity.problem(number)
             if problem:
@@ -122,23 +128,36 @@ def _resolve(base: TrainingBase, raw_items: list[dict], digests: list[str], reco
         if course is None:
             errors.append({"field": _pointer(index, "course_id"), "message": "本基地没有该课程"})
             continue
-        if raw.get("phone"):
-            learner, where = by_phone.get(raw["phone"]), "phone"
-        elif index in fingerprints:
-            learner, where = by_hmac.get(fingerprints[index]), "id_number"
-        else:
-            continue  # the ID number's own error is reported
-        # One answer for "nobody" and "somebody else's name": a token may not probe who is registered.
-        if learner is None or learner[2] != Role.LEARNER or raw["name"].strip() != learner[1]:
-            label = "手机号" if where == "phone" else "身份证号"
-            errors.append({"field": _pointer(index, where), "message": f"未找到姓名与{label}都相符的注册学员"})
-            continue
         hours = raw.get("hours", course.hours)
         if hours > course.hours:
             errors.append({"field": _pointer(index, "hours"), "message": f"不能超过课程的 {course.hours} 学时"})
             continue
-        item.learner_id, item.hours = learner[0], hours
+        item.problem = completion_problem(course) or ""
+        if item.problem or (raw.get("id_number") and index not in fingerprints):
+            continue  # a conflict for the course, or the ID number's own error, is reported
+        learner, where = _learner_of(raw, by_phone.get(raw.get("phone")), by_hmac.get(fingerprints.get(index)))
+        if learner is None:
+            label = {"phone": "手机号", "id_number": "身份证号", "both": "手机号、身份证号"}[where]
+            errors.append({"field": _pointer(index, "phone" if where == "both" else where),
+                           "message": f"未找到姓名与{label}都相符的注册学员"})
+            continue
+        item.learner_id, item.hours = learner, hours
     return items, courses, errors
+
+
+def _learner_of(raw: dict, by_phone, by_id_number) -> tuple[int | None, str]:
+    """The id of the learner the item names, or None, and which field named them ("phone", "id_number" or
+    "both": then both must be the same account's). One answer for "nobody", "somebody else's name" and
+    "two different people": a token may not probe who is registered."""
+    if raw.get("phone") and raw.get("id_number"):
+        where, learner = "both", by_phone if by_phone == by_id_number else None
+    elif raw.get("phone"):
+        where, learner = "phone", by_phone
+    else:
+        where, learner = "id_number", by_id_number
+    if learner is None or learner[2] != Role.LEARNER or raw["name"].strip() != learner[1]:
+        return None, where
+    return learner[0], where
 
 
 def _recorded(base_id: int, external_ids: list[str]) -> dict[str, str]:
@@ -182,9 +201,13 @@ def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None 
     :raise BatchConflict: an item clashes with the records: its external id was used for something else,
         the learner's completion is already recorded, the course cannot take completions or lacks seats.
     """
-    digests = _digests(raw_items)
-    earlier = _recorded(base.id, [raw["external_id"] for raw in raw_items])
-    items, courses, errors = _resolve(base, raw_items, digests, set(earlier))
+    # The checks only read; on SQLite they run beside the site's writers, in a transaction of their own
+    # (the request's so far, which in a POST holds the write lock, ends first). locked() below writes.
+    db.session.commit()
+    with reading():
+        digests = _digests(raw_items)
+        earlier = _recorded(base.id, [raw["external_id"] for raw in raw_items])
+        items, courses, errors = _resolve(base, raw_items, digests, set(earlier))
     pairs: dict[tuple[int, int], int] = {}
     for item in items:
         if item.learner_id is None:
@@ -206,7 +229,7 @@ def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None 
     # then the courses' rows, in id order, against online enrollments taking seats meanwhile.
     with locked(TrainingBase, base_id):
         locked_courses = {c.id: c for c in db.session.execute(
-            sa.select(Course).where(Course.id.in_(list(courses))).order_by(Course.id).with_for_update()
+            sa.select(Course).where(Course.id.in_(list(courses))).order_by(Course.id).with_for_update(key_share=True)
             .execution_options(populate_existing=True)).scalars()}
         # Again, now that no other batch of the base can be writing: one may have recorded some meanwhile.
         recorded = _recorded(base_id, [item.external_id for item in items])
@@ -218,6 +241,8 @@ def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None 
                 result.already_recorded += 1
             elif previous is not None:
                 conflicts.append(_clash(item, "该外部编号已用于另一条结业记录（课程、学员或学时不同）"))
+            elif item.problem:
+                conflicts.append(_clash(item, item.problem))
             elif item.learner_id is None:  # recorded when checked, gone since (its course deleted)
                 conflicts.append(_clash(item, "该外部编号的记录已不存在，请去掉 external_id 重复项后重新提交"))
             else:
@@ -271,10 +296,12 @@ def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None 
 
 
 def find(base: TrainingBase, external_id: str):
-    """(ApiCompletion, learner, course) recorded by the base under ``external_id``, or None. One query."""
+    """(ApiCompletion, learner, course, its hours record or None) recorded by the base under
+    ``external_id``, or None. One query. The hours record says the year and category the hours count in."""
     return db.session.execute(
-        sa.select(ApiCompletion, User, Course)
+        sa.select(ApiCompletion, User, Course, HoursRecord)
         .join(User, User.id == ApiCompletion.learner_id)
         .join(Course, Course.id == ApiCompletion.course_id)
+        .outerjoin(HoursRecord, HoursRecord.enrollment_id == ApiCompletion.enrollment_id)
         .where(ApiCompletion.base_id == base.id, ApiCompletion.external_id == external_id)
     ).first()

@@ -222,11 +222,13 @@ def chunks(items, size=500):
 
 
 def learners_by(column, values) -> dict:
-    """{value: (id, name, role)} for accounts whose ``column`` is among ``values``; plain rows, not ORM
-    objects, so that nothing is reloaded one by one after the transaction boundary of the import."""
+    """{value: (id, name, role)} for active accounts whose ``column`` is among ``values`` (a disabled
+    account is credited with nothing, as if it were not there); plain rows, not ORM objects, so that nothing
+    is reloaded one by one after the transaction boundary of the import."""
     found = {}
     for chunk in chunks(values):
-        rows = db.session.execute(sa.select(column, User.id, User.name, User.role).where(column.in_(chunk)))
+        rows = db.session.execute(sa.select(column, User.id, User.name, User.role).where(
+            column.in_(chunk), User.active.is_(True)))
         for key, user_id, name, role in rows:
             found[key] = (user_id, name, role)
     return found

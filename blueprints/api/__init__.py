@@ -22,10 +22,11 @@ def _address() -> str:
 
 
 def _token_key() -> str:
-    header = request.headers.get("Authorization", "")
-    # Keyed on a hash of whatever was presented: a valid token has its own budget; random ones share the
-    # address's budget, which limits them too.
-    return "api-token:" + hashlib.sha256(header.encode()).hexdigest()[:32]
+    # Keyed on a hash of the secret as the token check reads it (any case of "Bearer", spaces around), so
+    # that one token written several ways still has one budget; random ones also share the address's budget.
+    scheme, _sep, secret = request.headers.get("Authorization", "").partition(" ")
+    presented = secret.strip() if scheme.lower() == "bearer" else request.headers.get("Authorization", "")
+    return "api-token:" + hashlib.sha256(presented.encode()).hexdigest()[:32]
 
 
 limiter.limit(lambda: current_app.config["API_RATE_LIMIT_PER_ADDRESS"], key_func=_address,

@@ -20,7 +20,7 @@ COURSE_FILTERS = {
     "category": {"type": "string", "enum": [c.value for c in Category], "description": "科目类别"},
     "field": {"type": "string", "enum": list(FIELDS), "description": "领域"},
     "mode": {"type": "string", "enum": [m.value for m in Mode], "description": "培训方式"},
-    "month": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "x-pattern-message": "应为 YYYY-MM",
+    "month": {"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])$", "x-pattern-message": "应为 YYYY-MM",
               "description": "在该月内有培训的课程，YYYY-MM"},
     "open_to_city": {"type": "boolean", "description": "只看面向全市的课程"},
     "has_seats": {"type": "boolean", "description": "只看还有名额、可报名的课程"},

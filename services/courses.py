@@ -3,9 +3,9 @@
 import sqlalchemy as sa
 
 from extensions import db
-from models import Course, CourseStatus, Enrollment, EnrollmentStatus, Notice, TrainingBase
+from models import Course, CourseStatus, Enrollment, EnrollmentStatus, HoursRecord, Notice, TrainingBase
 from models._common import utcnow
-from services import audit, clock, images, search
+from services import audit, clock, hours, images, search
 from services.enrollment import fill_free_seats
 from services.errors import DomainError, InvalidTransition, NotAllowed
 from services.transaction import unit_of_work
@@ -33,6 +33,38 @@ def _check_rules(course: Course) -> None:
         raise DomainError(f"已有 {course.seats_taken} 人报名，名额不能少于此数", field="capacity")
     if course.end_date < course.start_date:
         raise DomainError("结束日期不能早于开始日期", field="end_date")
+    _check_credited(course)
+
+
+def _previous(course: Course, name: str):
+    """The value ``name`` had before this edit, or None where it is unchanged (or the course is new)."""
+    deleted = sa.inspect(course).attrs[name].history.deleted
+    return deleted[0] if deleted else None
+
+
+def _check_credited(course: Course) -> None:
+    """Hours already credited for the course were booked under its category, in the year it ended, and at
+    most its hours: an edit may not make the ledger and the course disagree. One query, only when one of
+    those fields changed."""
+    old_category, old_end, old_hours = (_previous(course, name) for name in ("category", "end_date", "hours"))
+    category_moved = old_category is not None and old_category != course.category
+    year_moved = old_end is not None and hours.credit_year(old_end) != hours.credit_year(course.end_date)
+    hours_cut = old_hours is not None and course.hours < old_hours
+    if course.id is None or not (category_moved or year_moved or hours_cut):
+        return
+    credited, most = db.session.execute(
+        sa.select(sa.func.count(HoursRecord.id), sa.func.max(HoursRecord.hours))
+        .where(HoursRecord.course_id == course.id)
+    ).one()
+    if not credited:
+        return
+    if category_moved:
+        raise DomainError(f"已有 {credited} 人按本课程记了学时，不能再改类别", field="category")
+    if year_moved:
+        raise DomainError(f"已有 {credited} 人按本课程记了{hours.credit_year(old_end)}年的学时，"
+                          "结束日期不能改到另一年", field="end_date")
+    if course.hours < most:
+        raise DomainError(f"已有学员按本课程记了 {most} 学时，课程学时不能少于此数", field="hours")
 
 
 def refresh_search_tokens(course: Course, base: TrainingBase) -> None:

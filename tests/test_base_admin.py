@@ -288,6 +288,26 @@ def test_capacity_below_seats_taken_is_refused_next_to_the_field(admin_and_base,
     assert audit_rows("course.update") == []
 
 
+def test_a_course_with_credited_hours_cannot_change_its_category(admin_and_base, login_as, make_course, make_user):
+    """The hours already credited were booked under the category: the form says why next to the field."""
+    from models import HoursRecord, HoursSource
+
+    admin, base = admin_and_base
+    course = make_course(base, category=Category.PROFESSIONAL)
+    db.session.add(HoursRecord(learner_id=make_user().id, year=course.end_date.year, category=course.category,
+                               hours=course.hours, source=HoursSource.COURSE, course_id=course.id))
+    db.session.commit()
+    client = login_as(admin)
+
+    response = client.post(f"/manage/bases/{base.id}/courses/{course.id}/edit",
+                           data=edit_form(course, category=Category.PUBLIC.value, title="改过的名称"))
+
+    assert response.status_code == 200
+    assert "已有 1 人按本课程记了学时，不能再改类别" in errors_next_to(response.get_data(as_text=True), "category")
+    course = reload(course)
+    assert course.category == Category.PROFESSIONAL and course.title != "改过的名称"
+
+
 def test_unlimited_capacity_is_allowed_with_seats_taken(admin_and_base, login_as, make_course):
     admin, base = admin_and_base
     course = make_course(base, capacity=50, seats_taken=30)

@@ -76,10 +76,14 @@ def roster_entry(e, u, credited: int | None) -> dict:
     }
 
 
-def completion(record, u, c: Course) -> dict:
+def completion(record, u, c: Course, credited) -> dict:
+    """A pushed completion; year and category as the hours record booked them (the course may have been
+    edited since in ways the ledger does not follow), else as the course says."""
     return {
         "external_id": record.external_id, "course_id": record.course_id, "enrollment_id": record.enrollment_id,
-        **learner(u), "hours": record.hours, "category": c.category.value, "year": hours.credit_year(c.end_date),
+        **learner(u), "hours": record.hours,
+        "category": (credited.category if credited else c.category).value,
+        "year": credited.year if credited else hours.credit_year(c.end_date),
         "recorded_at": timestamp(record.created_at),
     }
 

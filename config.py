@@ -44,6 +44,10 @@ class Config:
     API_RATE_LIMIT_PER_ADDRESS = os.environ.get("API_RATE_LIMIT_PER_ADDRESS", "600 per minute")
     API_RATE_LIMIT_PER_TOKEN = os.environ.get("API_RATE_LIMIT_PER_TOKEN", "300 per minute")
     API_MAX_BODY_BYTES = 8 * 1024 * 1024  # 10,000 completions take about 1.5 MB
+    # What a base admin may choose as a new token's lifetime, in days (0: until revoked); the first is the
+    # default. A platform's security policy may shorten the list (e.g. "90,30": no token lives longer).
+    API_TOKEN_LIFETIME_DAYS = tuple(int(days) for days in
+                                    os.environ.get("API_TOKEN_LIFETIME_DAYS", "365,180,90,30,0").split(","))
     # Certificate lookups per client address (Flask-Limiter syntax), counted like sign-ins: Redis when set.
     VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "30 per minute")
     # Failed sign-ins allowed per account and per client address (Flask-Limiter syntax; several limits

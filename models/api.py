@@ -30,6 +30,8 @@ class ApiToken(db.Model):
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+    # None: valid until revoked. From this moment on the API refuses it, as if revoked.
+    expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
 
@@ -38,7 +40,12 @@ class ApiToken(db.Model):
 
     @property
     def is_active(self) -> bool:
+        """Not revoked (it may still have expired: see is_expired)."""
         return self.revoked_at is None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} base={self.base_id} {self.prefix}>"

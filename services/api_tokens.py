@@ -2,7 +2,8 @@
 
 A token is ``jidi_`` and 43 random URL-safe characters. The site shows it once, at creation, and keeps only
 its SHA-256. A token acts for its base with the right of the admin who made it, so it stops working the
-moment it is revoked, or that admin is disabled or no longer manages the base.
+moment it is revoked, expires (its lifetime is chosen when it is made), or that admin is disabled or no
+longer manages the base.
 """
 
 import hashlib
@@ -55,14 +56,20 @@ def tokens_of(base: TrainingBase) -> list[tuple[ApiToken, bool]]:
     ).tuples().all()
 
 
-def create_token(actor, base: TrainingBase, name: str) -> tuple[ApiToken, str]:
-    """Make a token for the base; returns it and its secret, which is never available again.
+def create_token(actor, base: TrainingBase, name: str, lifetime_days: int = 0,
+                 allowed_lifetimes=(0,)) -> tuple[ApiToken, str]:
+    """Make a token for the base, valid for ``lifetime_days`` (0: until revoked), which must be one of
+    ``allowed_lifetimes`` (the platform's API_TOKEN_LIFETIME_DAYS); returns the token and its secret, which
+    is never available again.
 
     :raise NotAllowed: the actor does not manage the base.
-    :raise DomainError: the base has exited, the name is empty or taken, or the base has too many tokens.
+    :raise DomainError: the base has exited, the name is empty or taken, the lifetime is not offered, or
+        the base has too many tokens.
     """
     ensure_can_manage(actor, base)
     name = (name or "").strip()
+    if lifetime_days not in allowed_lifetimes:
+        raise DomainError("请选择列出的有效期", field="lifetime")
     if not base.can_publish:
         raise DomainError("本基地已退出，不能再创建接口令牌")
     if not name:
@@ -73,19 +80,22 @@ def create_token(actor, base: TrainingBase, name: str) -> tuple[ApiToken, str]:
         sa.select(ApiToken.name).where(ApiToken.base_id == base.id, ApiToken.revoked_at.is_(None))
     ).scalars().all()
     if name in live:
-        raise DomainError("已有同名的有效令牌，请换一个名称", field="name")
+        raise DomainError("已有同名的未吊销令牌（过期的也算），请换一个名称或先吊销旧令牌", field="name")
     if len(live) >= MAX_ACTIVE_PER_BASE:
-        raise DomainError(f"每个基地最多 {MAX_ACTIVE_PER_BASE} 个有效令牌，请先吊销不用的令牌")
+        raise DomainError(f"每个基地最多 {MAX_ACTIVE_PER_BASE} 个未吊销的令牌，请先吊销不用的或已过期的令牌")
     secret = PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
     token = ApiToken(base_id=base.id, name=name, token_hash=digest(secret), prefix=secret[:len(PREFIX) + 4],
-                     created_by_id=actor.id)
+                     created_by_id=actor.id, created_at=now,
+                     expires_at=now + timedelta(days=lifetime_days) if lifetime_days else None)
     db.session.add(token)
     try:
         db.session.flush()
     except IntegrityError as error:  # the same name made at the same moment by another request
         db.session.rollback()
         raise DomainError("已有同名的有效令牌，请换一个名称", field="name") from error
-    audit.record(actor, "api_token.create", token, base_id=base.id, details={"name": name, "prefix": token.prefix})
+    audit.record(actor, "api_token.create", token, base_id=base.id,
+                 details={"name": name, "prefix": token.prefix, "expires_at": token.expires_at})
     db.session.commit()
     return token, secret
 
@@ -120,20 +130,21 @@ class Principal:
 
 
 def authenticate(secret: str) -> Principal | None:
-    """The principal of a live token, or None (unknown, revoked, its maker disabled or no longer an admin
-    of the base). One query, plus a write at most every few minutes to note the token's last use."""
+    """The principal of a live token, or None (unknown, revoked, expired, its maker disabled or no longer
+    an admin of the base). One query, plus a write at most every few minutes to note the token's last use."""
     if not secret.startswith(PREFIX) or len(secret) > 100:
         return None
+    now = utcnow()
     row = db.session.execute(
         sa.select(ApiToken, TrainingBase, User)
         .join(TrainingBase, TrainingBase.id == ApiToken.base_id)
         .join(User, User.id == ApiToken.created_by_id)
-        .where(ApiToken.token_hash == digest(secret), ApiToken.revoked_at.is_(None), _maker_may_act())
+        .where(ApiToken.token_hash == digest(secret), ApiToken.revoked_at.is_(None),
+               sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now), _maker_may_act())
     ).first()
     if row is None:
         return None
     token, base, user = row
-    now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
         # A write in a request that may be a GET: its own short transaction, begun as a writer.
         db.session.commit()

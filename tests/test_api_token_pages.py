@@ -116,7 +116,8 @@ def test_a_live_tokens_name_cannot_be_taken_again_but_a_revoked_ones_can(admin_c
     again = client.post(tokens_url(base), data={"name": " 教务系统 "})
 
     body = again.get_data(as_text=True)
-    assert "已有同名的有效令牌，请换一个名称" in body and 'id="new-token-secret"' not in body
+    assert "已有同名的未吊销令牌（过期的也算），请换一个名称或先吊销旧令牌" in body
+    assert 'id="new-token-secret"' not in body
     assert len(tokens_of(base)) == 1
 
     [first] = tokens_of(base)
@@ -226,3 +227,53 @@ def test_a_token_whose_maker_left_the_base_is_shown_as_no_longer_working(admin_a
 
     assert "旧管理员的令牌" in body and "创建人已无本基地管理权限" in body
     assert ">有效<" not in body
+
+
+# --- lifetimes ----------------------------------------------------------------------------------------------
+
+def test_a_token_lives_as_long_as_chosen_one_year_unless_said_otherwise(admin_client):
+    from datetime import timedelta
+
+    from models._common import utcnow
+
+    client, _admin, base = admin_client
+    page = client.get(tokens_url(base)).get_data(as_text=True)
+    offered = re.findall(r'<option[^>]*value="(\d+)"[^>]*>([^<]*)</option>', page)
+    selected = re.search(r'<option[^>]*selected[^>]*value="(\d+)"|<option[^>]*value="(\d+)"[^>]*selected', page)
+
+    client.post(tokens_url(base), data={"name": "一个月", "lifetime": "30"})
+    client.post(tokens_url(base), data={"name": "长期", "lifetime": "0"})
+    client.post(tokens_url(base), data={"name": "没说"})
+    refused = client.post(tokens_url(base), data={"name": "七天", "lifetime": "7"})
+
+    assert offered == [("365", "1 年"), ("180", "180 天"), ("90", "90 天"), ("30", "30 天"),
+                       ("0", "长期有效（直到吊销）")]
+    assert "365" in selected.groups()
+    lifetimes = {t.name: t.expires_at - t.created_at if t.expires_at else None for t in tokens_of(base)}
+    assert lifetimes == {"一个月": timedelta(days=30), "长期": None, "没说": timedelta(days=365)}
+    assert refused.status_code == 200 and 'id="new-token-secret"' not in refused.get_data(as_text=True)
+    assert "不是有效的选择" in refused.get_data(as_text=True)
+    listed = client.get(tokens_url(base)).get_data(as_text=True)
+    assert "直到吊销" in listed and (utcnow() + timedelta(days=30)).strftime("%Y-%m-") in listed
+
+
+def test_an_expired_token_is_refused_at_once_and_shown_expired(admin_client, app):
+    from datetime import timedelta
+
+    from models._common import utcnow
+
+    client, _admin, base = admin_client
+    secret = secret_in(client.post(tokens_url(base), data={"name": "到期", "lifetime": "30"}))
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    before = api.get("/api/v1/base", headers=headers)
+    [token] = tokens_of(base)
+    token.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+
+    after = api.get("/api/v1/base", headers=headers)
+
+    assert before.status_code == 200 and before.get_json()["token"]["expires_at"].endswith("Z")
+    assert after.status_code == 401
+    listed = client.get(tokens_url(base)).get_data(as_text=True)
+    assert "已过期" in listed and "请吊销，另建新令牌" in listed

@@ -78,7 +78,8 @@ def whoami():
     principal = _principal()
     token, base = principal.token, principal.base
     return jsonify(base=show.base(base, catalog.current_course_count(base.id)),
-                   token={"name": token.name, "prefix": token.prefix, "created_at": show.timestamp(token.created_at)})
+                   token={"name": token.name, "prefix": token.prefix, "created_at": show.timestamp(token.created_at),
+                          "expires_at": show.timestamp(token.expires_at)})
 
 
 # --- courses ----------------------------------------------------------------------------------------

@@ -212,7 +212,9 @@ COMPONENTS = {
     }),
     "TokenInfo": obj({
         "base": ref("Base"),
-        "token": obj({"name": {"type": "string"}, "prefix": {"type": "string"}, "created_at": DATETIME}),
+        "token": obj({"name": {"type": "string"}, "prefix": {"type": "string"}, "created_at": DATETIME,
+                      "expires_at": {**nullable(DATETIME),
+                                     "description": "到期时间（UTC）；null 表示直到吊销一直有效"}}),
     }),
     "ManagedCourse": obj(MANAGED_COURSE_PROPERTIES),
     "ManagedCoursePage": obj({"items": {"type": "array", "items": ref("ManagedCourse")},

@@ -151,3 +151,12 @@ class ApiTokenForm(InputForm):
         description=_l("用于区分令牌，如“教务系统对接”"),
         validators=[_required("令牌名称"), Length(max=64, message=_l("令牌名称不能超过 64 个字"))],
     )
+    # Choices are the platform's (config API_TOKEN_LIFETIME_DAYS), set by the view; 0 means until revoked.
+    lifetime = SelectField(_l("有效期"), coerce=int, validate_choice=True,
+                           description=_l("到期后令牌自动失效；对接系统应在到期前换用新令牌"))
+
+    def offer_lifetimes(self, days) -> None:
+        self.lifetime.choices = [(d, _l("长期有效（直到吊销）") if d == 0 else
+                                  _l("1 年") if d == 365 else _l("%(n)s 天", n=d)) for d in days]
+        if self.lifetime.data is None:
+            self.lifetime.data = days[0]

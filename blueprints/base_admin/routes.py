@@ -319,15 +319,19 @@ def api_tokens(base_id: int):
     """The base's API tokens. A new token's secret is shown on the page that answers its creation and
     nowhere else: no redirect, flash or URL carries it, and only its hash is stored."""
     base = _load_base(base_id)
+    lifetimes = current_app.config["API_TOKEN_LIFETIME_DAYS"]
     form = ApiTokenForm()
+    form.offer_lifetimes(lifetimes)
     secret = None
     if form.validate_on_submit():
         try:
-            _token, secret = token_service.create_token(current_user, base, form.name.data)
+            _token, secret = token_service.create_token(current_user, base, form.name.data, form.lifetime.data,
+                                                        lifetimes)
         except DomainError as error:
             field_error(form, error)
         else:
             form = ApiTokenForm(formdata=None)
+            form.offer_lifetimes(lifetimes)
     return render_template(
         "base_admin/api_tokens.html", base=base, form=form, secret=secret,
         tokens=token_service.tokens_of(base),

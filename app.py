@@ -146,7 +146,7 @@ def register_errorhandlers(app: Flask) -> None:
         return render_template("errors/error.html", code=400, title="页面已过期",
                                message="表单已失效，请返回刷新页面后再提交。"), 400
 
-    from blueprints.api.problems import ApiProblem, from_http_exception, response_for
+    from blueprints.api.problems import ApiProblem, database_busy_problem, from_http_exception, response_for
 
     def for_api() -> bool:
         # The API answers in problem documents, also where routing failed before its blueprint was known.
@@ -177,23 +177,26 @@ def register_errorhandlers(app: Flask) -> None:
             response.headers.setdefault("Retry-After", "60")
         return response
 
+    from services.transaction import transient_state
+
     @app.errorhandler(OperationalError)
     def database_busy(error):
         """A transaction the database gave up on for another's sake (a deadlock, a serialization failure,
         a lock it would not wait for, SQLite's lock held past busy_timeout) is nothing the client did wrong
         and will likely pass: 503 with Retry-After, nothing saved. Any other database error stays a 500."""
-        state = transient_state(error)
-        if state is None:
+        if transient_state(error) is None:
             raise error
-        db.session.rollback()
-        app.logger.warning("database busy (%s) on %s %s: answered 503", state, request.method, request.path)
-        message = "系统繁忙，本次操作未保存，请稍后重试。"
         if for_api():
-            response = response_for(ApiProblem(503, message, headers={"Retry-After": "1"}))
-        else:
-            response = app.make_response((render_template("errors/error.html", code=503, title="系统繁忙",
-                                                          message=message), 503))
-            response.headers["Retry-After"] = "1"
+            return database_busy_problem(error)
+        db.session.rollback()
+        app.logger.warning("database busy (%s) on %s %s: answered 503", transient_state(error), request.method,
+                           request.path)
+        # "May not": a view that saves in two steps (a course edit, then the waitlist moving up) may have
+        # saved the first.
+        response = app.make_response((render_template(
+            "errors/error.html", code=503, title="系统繁忙",
+            message="系统繁忙，本次操作可能没有完成。请稍后刷新页面查看，需要时再试一次。"), 503))
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.errorhandler(500)
@@ -203,21 +206,6 @@ def register_errorhandlers(app: Flask) -> None:
             return response_for(ApiProblem(500, "服务器出错了，请稍后再试"))
         return render_template("errors/error.html", code=500, title="服务器出错了",
                                message="请稍后再试；如果问题持续存在，请联系管理员。"), 500
-
-
-# SQLSTATEs of transactions PostgreSQL abandoned so that others could go on: retrying is the remedy.
-TRANSIENT_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock", "55P03": "lock not available"}
-
-
-def transient_state(error: OperationalError) -> str | None:
-    """What made the database give up on the transaction, if retrying it may succeed; else None."""
-    original = getattr(error, "orig", None)
-    state = getattr(original, "sqlstate", None)
-    if state in TRANSIENT_SQLSTATES:
-        return TRANSIENT_SQLSTATES[state]
-    if "database is locked" in str(original):  # SQLite: another writer held the lock past busy_timeout
-        return "database is locked"
-    return None
 
 
 def register_template_helpers(app: Flask) -> None:

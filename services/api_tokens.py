@@ -25,6 +25,7 @@ from services.locking import writing
 
 PREFIX = "jidi_"
 NAME_LENGTH = 64
+NAME_TAKEN = "已有同名的未吊销令牌（过期的也算），请换一个名称或先吊销旧令牌"
 # How many live tokens a base may hold: enough for every system it feeds, few enough to review at a glance.
 MAX_ACTIVE_PER_BASE = 20
 # last_used_at is a hint for the admin ("unused for months: revoke it?"), so it is written at most this often.
@@ -80,7 +81,7 @@ def create_token(actor, base: TrainingBase, name: str, lifetime_days: int = 0,
         sa.select(ApiToken.name).where(ApiToken.base_id == base.id, ApiToken.revoked_at.is_(None))
     ).scalars().all()
     if name in live:
-        raise DomainError("已有同名的未吊销令牌（过期的也算），请换一个名称或先吊销旧令牌", field="name")
+        raise DomainError(NAME_TAKEN, field="name")
     if len(live) >= MAX_ACTIVE_PER_BASE:
         raise DomainError(f"每个基地最多 {MAX_ACTIVE_PER_BASE} 个未吊销的令牌，请先吊销不用的或已过期的令牌")
     secret = PREFIX + secrets.token_urlsafe(32)
@@ -93,7 +94,7 @@ def create_token(actor, base: TrainingBase, name: str, lifetime_days: int = 0,
         db.session.flush()
     except IntegrityError as error:  # the same name made at the same moment by another request
         db.session.rollback()
-        raise DomainError("已有同名的有效令牌，请换一个名称", field="name") from error
+        raise DomainError(NAME_TAKEN, field="name") from error
     audit.record(actor, "api_token.create", token, base_id=base.id,
                  details={"name": name, "prefix": token.prefix, "expires_at": token.expires_at})
     db.session.commit()
@@ -127,6 +128,10 @@ class Principal:
     token: ApiToken
     base: TrainingBase
     user: User
+    # Plain values, read while the rows were loaded: a write ends the token check's transaction before it
+    # reads its body, which expires the objects above, and these stay readable without a query.
+    token_id: int
+    token_prefix: str
 
 
 def authenticate(secret: str) -> Principal | None:
@@ -155,4 +160,4 @@ def authenticate(secret: str) -> Principal | None:
                        sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_GRANULARITY))
                 .values(last_used_at=now).execution_options(synchronize_session=False))
             db.session.commit()
-    return Principal(token=token, base=base, user=user)
+    return Principal(token=token, base=base, user=user, token_id=token.id, token_prefix=token.prefix)

@@ -49,7 +49,7 @@ def record(actor, action: str, obj, *, base_id: int | None = None, details: dict
     details = dict(details or {})
     principal = g.get("api_principal") if has_app_context() else None
     if principal is not None:
-        details.setdefault("api_token", principal.token.prefix)
+        details.setdefault("api_token", principal.token_prefix)
     entry = AuditLog(
         actor_id=actor.id if actor is not None else None,
         action=action,

@@ -21,3 +21,19 @@ def unit_of_work(stored_images: list | None = None):
         for image in stored_images:
             images.discard_files(image)
         raise
+
+
+# SQLSTATEs of transactions PostgreSQL abandoned so that others could go on: retrying is the remedy.
+TRANSIENT_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock", "55P03": "lock not available"}
+
+
+def transient_state(error) -> str | None:
+    """What made the database give up on the transaction (an OperationalError), if retrying may succeed;
+    else None."""
+    original = getattr(error, "orig", None)
+    state = getattr(original, "sqlstate", None)
+    if state in TRANSIENT_SQLSTATES:
+        return TRANSIENT_SQLSTATES[state]
+    if "database is locked" in str(original):  # SQLite: another writer held the lock past busy_timeout
+        return "database is locked"
+    return None

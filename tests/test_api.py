@@ -499,7 +499,7 @@ def test_a_refused_batch_leaves_a_trace_in_the_audit_log(api, base_a, token_a, r
                                  .order_by(AuditLog.id)).scalars().all()
     token = db.session.execute(sa.select(ApiToken)).scalar_one()
     assert [e.details for e in entries] == [
-        {"received": 2, "errors": 2, "api_token": token.prefix},
+        {"received": 2, "errors": 2, "unmatched": 1, "api_token": token.prefix},
         {"received": 2, "conflicts": 1, "api_token": token.prefix},
     ]
     assert {e.base_id for e in entries} == {base_a.id} and hours_rows() == 0
@@ -538,30 +538,37 @@ def test_on_sqlite_the_site_can_write_while_a_batch_is_checked(app, api, base_a,
     waiting."""
     import sqlite3
 
+    from blueprints.api import spec
     from services import completions
 
     path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    lock_was_free = []
-    original_resolve = completions._resolve
+    lock_was_free = {}
 
-    def resolve(*args):
-        other_writer = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            other_writer.execute("BEGIN IMMEDIATE")
-            other_writer.execute("ROLLBACK")
-            lock_was_free.append(True)
-        except sqlite3.OperationalError:
-            lock_was_free.append(False)
-        finally:
-            other_writer.close()
-        return original_resolve(*args)
+    def probed(name, original):
+        def call(*args, **kwargs):
+            other_writer = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                other_writer.execute("BEGIN IMMEDIATE")
+                other_writer.execute("ROLLBACK")
+                lock_was_free[name] = True
+            except sqlite3.OperationalError:
+                lock_was_free[name] = False
+            finally:
+                other_writer.close()
+            return original(*args, **kwargs)
+        return call
 
-    monkeypatch.setattr(completions, "_resolve", resolve)
+    # While the body is read and checked against the schema, when the batch is handed over, and during
+    # the lookups.
+    monkeypatch.setattr(spec, "parse_body", probed("schema check", spec.parse_body))
+    monkeypatch.setattr(completions, "push", probed("handed over", completions.push))
+    monkeypatch.setattr(completions, "_resolve", probed("lookups", completions._resolve))
     course = running(base_a)
     response = api.post("/api/v1/base/completions", json={"completions": [item(1, course, learner())]},
                         headers=token_a)
 
-    assert response.get_json()["recorded"] == 1 and lock_was_free == [True]
+    assert response.get_json()["recorded"] == 1
+    assert lock_was_free == {"schema check": True, "handed over": True, "lookups": True}
 
 
 def test_schema_errors_point_into_the_batch(api, token_a):
@@ -866,3 +873,30 @@ def test_a_400_werkzeug_raised_itself_still_has_its_errors_list(app):
         response = from_http_exception(BadRequest())
 
     assert response.status_code == 400 and response.get_json()["errors"] == []
+
+
+def test_a_database_that_gives_up_is_a_503_to_send_again_and_other_errors_stay_500(app, api, base_a, token_a,
+                                                                                  running, learner, monkeypatch):
+    """A deadlock is the server's moment: 503, Retry-After, a problem document the OpenAPI document lists.
+    (The blueprint's catch-all once took it first and answered 500.)"""
+    import psycopg.errors
+    from flask.testing import FlaskClient
+    from sqlalchemy.exc import OperationalError
+
+    from services import completions
+
+    def failing(original):
+        def push(*_args, **_kwargs):
+            raise OperationalError("INSERT INTO enrollment …", None, original)
+        return push
+
+    batch = {"completions": [item(1, running(base_a), learner())]}
+    monkeypatch.setattr(completions, "push", failing(psycopg.errors.DeadlockDetected("deadlock detected")))
+    busy = api.post("/api/v1/base/completions", json=batch, headers=token_a)  # checked against the document
+    monkeypatch.setattr(completions, "push", failing(Exception("no such table: enrollment")))
+    broken = FlaskClient(app).post("/api/v1/base/completions", json=batch, headers=token_a)
+
+    # Flask-Limiter raises Retry-After to the end of the rate window it counts in (at most a minute).
+    assert busy.status_code == 503 and 1 <= int(busy.headers["Retry-After"]) <= 60
+    assert busy.mimetype == "application/problem+json" and busy.get_json()["status"] == 503
+    assert broken.status_code == 500 and broken.get_json()["status"] == 500

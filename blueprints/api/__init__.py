@@ -8,10 +8,12 @@ reads the session cookie, so CSRF does not apply to it.
 import hashlib
 
 from flask import Blueprint, current_app, g, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from blueprints.api.problems import ApiProblem, from_http_exception, response_for
+from blueprints.api.problems import ApiProblem, database_busy_problem, from_http_exception, response_for
 from extensions import csrf, db, limiter
+from services.transaction import transient_state
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -59,6 +61,14 @@ def api_http_error(error: HTTPException):
     # Needed beside app.py's handler (which sees the routing errors): without it, an HTTP error raised here
     # (a rate limit) would be taken by the catch-all below as a 500.
     return from_http_exception(error)
+
+
+@bp.errorhandler(OperationalError)
+def api_database_busy(error: OperationalError):
+    # Here as well as in app.py: the blueprint's catch-all below would otherwise take it first.
+    if transient_state(error) is None:
+        return api_server_error(error)
+    return database_busy_problem(error)
 
 
 @bp.errorhandler(Exception)

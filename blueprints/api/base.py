@@ -203,9 +203,9 @@ def get_roster(course_id: int, query):
 def push_completions(body):
     principal = _principal()
     try:
-        result = completions.push(principal.user, principal.base, body["completions"], principal.token.id)
+        result = completions.push(principal.user, principal.base, body["completions"], principal.token_id)
     except completions.BatchInvalid as error:
-        _refused(principal, len(body["completions"]), errors=len(error.errors))
+        _refused(principal, len(body["completions"]), errors=len(error.errors), unmatched=error.unmatched)
         raise invalid(error.errors, error.message) from error
     except completions.BatchConflict as error:
         _refused(principal, len(body["completions"]), conflicts=len(error.conflicts))
@@ -215,8 +215,9 @@ def push_completions(body):
 
 
 def _refused(principal, received: int, **counts) -> None:
-    """A refused batch records nothing, but leaves its trace in the audit log (counts only), so that a
-    token sending names and numbers that match nobody is seen by the base and its regulator."""
+    """A refused batch records nothing, but leaves its trace in the audit log (counts only, among them the
+    items that matched nobody): a refusal lists the items whose person was not found, so a token could
+    otherwise test names and numbers against the register unseen."""
     audit.record_now(principal.user, "api.completions_refused", principal.base, base_id=principal.base.id,
                      details={"received": received, **counts})
 

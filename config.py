@@ -23,6 +23,17 @@ def _new_id_number_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
+def _lifetimes(text: str) -> tuple[int, ...]:
+    """A comma-separated list of whole days, at least one, none negative; a wrong setting stops the start."""
+    try:
+        days = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        days = ()
+    if not days or min(days) < 0:
+        raise ValueError(f"API_TOKEN_LIFETIME_DAYS: expected whole days separated by commas, got {text!r}")
+    return days
+
+
 class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'jidi.sqlite3'}"
     # hide_parameters: a failed statement's error (and so the log) shows the SQL, not the values, which
@@ -45,9 +56,9 @@ class Config:
     API_RATE_LIMIT_PER_TOKEN = os.environ.get("API_RATE_LIMIT_PER_TOKEN", "300 per minute")
     API_MAX_BODY_BYTES = 8 * 1024 * 1024  # 10,000 completions take about 1.5 MB
     # What a base admin may choose as a new token's lifetime, in days (0: until revoked); the first is the
-    # default. A platform's security policy may shorten the list (e.g. "90,30": no token lives longer).
-    API_TOKEN_LIFETIME_DAYS = tuple(int(days) for days in
-                                    os.environ.get("API_TOKEN_LIFETIME_DAYS", "365,180,90,30,0").split(","))
+    # default. A platform's security policy may shorten the list (e.g. "90,30": no new token lives longer;
+    # tokens made before keep the lifetime they were given).
+    API_TOKEN_LIFETIME_DAYS = _lifetimes(os.environ.get("API_TOKEN_LIFETIME_DAYS", "365,180,90,30,0"))
     # Certificate lookups per client address (Flask-Limiter syntax), counted like sign-ins: Redis when set.
     VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "30 per minute")
     # Failed sign-ins allowed per account and per client address (Flask-Limiter syntax; several limits

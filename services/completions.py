@@ -37,9 +37,10 @@ CHUNK = 500
 class BatchInvalid(DomainError):
     """Items that are wrong in themselves: ``errors`` lists {"field": JSON pointer, "message"}."""
 
-    def __init__(self, errors: list[dict]):
+    def __init__(self, errors: list[dict], unmatched: int = 0):
         super().__init__(f"有 {len(errors)} 处错误，未记录任何结业")
         self.errors = errors
+        self.unmatched = unmatched  # how many items named nobody registered (under that name)
 
 
 class BatchConflict(DomainError):
@@ -91,7 +92,7 @@ def _pointer(index: int, name: str) -> str:
 def _resolve(base: TrainingBase, raw_items: list[dict], digests: list[str], recorded: set[str]):
     """Each item's course and learner, and the field errors; items whose external id is ``recorded``
     already are only checked against their earlier sending, later. A fixed number of queries per 500 items.
-    Returns (items, courses by id, errors).
+    Returns (items, courses by id, errors, how many items matched no learner).
 
     What can be judged without the learner (the course, its state, the hours) is judged first, and an item
     refused for it is not matched to anybody: the answer to an item must not depend on whether the person
@@ -114,6 +115,7 @@ def _resolve(base: TrainingBase, raw_items: list[dict], digests: list[str], reco
     by_hmac = roster.learners_by(User.id_number_hmac, set(fingerprints.values()))
     seen_external: dict[str, int] = {}
     items = []
+    unmatched = 0
     for index, raw in enumerate(raw_items):
         item = _Item(index, raw["external_id"], raw["course_id"], digests[index])
         items.append(item)
@@ -140,9 +142,10 @@ def _resolve(base: TrainingBase, raw_items: list[dict], digests: list[str], reco
             label = {"phone": "手机号", "id_number": "身份证号", "both": "手机号、身份证号"}[where]
             errors.append({"field": _pointer(index, "phone" if where == "both" else where),
                            "message": f"未找到姓名与{label}都相符的注册学员"})
+            unmatched += 1
             continue
         item.learner_id, item.hours = learner, hours
-    return items, courses, errors
+    return items, courses, errors, unmatched
 
 
 def _learner_of(raw: dict, by_phone, by_id_number) -> tuple[int | None, str]:
@@ -207,7 +210,7 @@ def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None 
     with reading():
         digests = _digests(raw_items)
         earlier = _recorded(base.id, [raw["external_id"] for raw in raw_items])
-        items, courses, errors = _resolve(base, raw_items, digests, set(earlier))
+        items, courses, errors, unmatched = _resolve(base, raw_items, digests, set(earlier))
     pairs: dict[tuple[int, int], int] = {}
     for item in items:
         if item.learner_id is None:
@@ -221,7 +224,7 @@ def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None 
             pairs[pair] = item.index
     if errors:
         errors.sort(key=lambda e: (int(e["field"].split("/")[2]), e["field"]))
-        raise BatchInvalid(errors)
+        raise BatchInvalid(errors, unmatched)
 
     result = BatchResult(received=len(items))
     actor_id, base_id = actor.id, base.id

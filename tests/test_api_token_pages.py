@@ -232,9 +232,8 @@ def test_a_token_whose_maker_left_the_base_is_shown_as_no_longer_working(admin_a
 # --- lifetimes ----------------------------------------------------------------------------------------------
 
 def test_a_token_lives_as_long_as_chosen_one_year_unless_said_otherwise(admin_client):
-    from datetime import timedelta
-
-    from models._common import utcnow
+    from datetime import UTC, timedelta
+    from zoneinfo import ZoneInfo
 
     client, _admin, base = admin_client
     page = client.get(tokens_url(base)).get_data(as_text=True)
@@ -254,7 +253,9 @@ def test_a_token_lives_as_long_as_chosen_one_year_unless_said_otherwise(admin_cl
     assert refused.status_code == 200 and 'id="new-token-secret"' not in refused.get_data(as_text=True)
     assert "不是有效的选择" in refused.get_data(as_text=True)
     listed = client.get(tokens_url(base)).get_data(as_text=True)
-    assert "直到吊销" in listed and (utcnow() + timedelta(days=30)).strftime("%Y-%m-") in listed
+    month = [t for t in tokens_of(base) if t.name == "一个月"][0]
+    shown = month.expires_at.replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))  # stored naive UTC
+    assert "直到吊销" in listed and shown.strftime("%Y-%m-%d %H:%M") in listed
 
 
 def test_an_expired_token_is_refused_at_once_and_shown_expired(admin_client, app):
@@ -277,3 +278,15 @@ def test_an_expired_token_is_refused_at_once_and_shown_expired(admin_client, app
     assert after.status_code == 401
     listed = client.get(tokens_url(base)).get_data(as_text=True)
     assert "已过期" in listed and "请吊销，另建新令牌" in listed
+
+
+@pytest.mark.parametrize(("setting", "lifetimes"), [("90,30", (90, 30)), (" 30 , 0 ", (30, 0)), ("", None),
+                                                    ("30,-1", None), ("一年", None)])
+def test_the_lifetimes_setting_is_whole_days_or_the_app_does_not_start(setting, lifetimes):
+    from config import _lifetimes
+
+    if lifetimes is None:
+        with pytest.raises(ValueError, match="API_TOKEN_LIFETIME_DAYS"):
+            _lifetimes(setting)
+    else:
+        assert _lifetimes(setting) == lifetimes

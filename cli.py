@@ -52,6 +52,22 @@ def register(app: Flask) -> None:
                 handle.write(exports.evaluation_rows_xlsx(title, results))
             click.echo(f"已写出 {out}")
 
+    @app.cli.command("grant-app-role")
+    @click.argument("role")
+    def grant_app_role_command(role):
+        """PostgreSQL: let ROLE, the role the web application connects as, read and write rows but not alter
+        tables or the audit log (run as the owner after every migration; see docs/DEPLOY.md)."""
+        from services.db_roles import grant_app_role
+        from services.errors import DomainError
+
+        try:
+            statements = grant_app_role(role)
+        except DomainError as error:
+            raise click.ClickException(error.message) from error
+        for statement in statements:
+            click.echo(statement)
+        click.echo(f"已授权应用角色 {role}")
+
     @app.cli.command("bench-data")
     @click.option("--tier", type=click.Choice(["1x", "10x", "test"]), default="1x", help="1x 一个城市，10x 一个省")
     @click.option("--seed", type=int, default=20261122, help="随机种子（同一种子生成同样的数据）")

@@ -142,6 +142,51 @@ def test_base_admin_publishes_a_course_with_cover_that_visitors_find(site, page,
     visitor.context.close()
 
 
+def test_base_admin_makes_an_api_token_the_api_accepts_and_revokes_it(site, page):
+    """The token page as an admin uses it: name and lifetime, the secret shown once, then revoked; the
+    API, called over HTTP like a provincial platform would, follows each step."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    def whoami(secret: str):
+        request = urllib.request.Request(site.url + "/api/v1/base", headers={"Authorization": f"Bearer {secret}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    shot = Shots("api-token")
+    page.goto(site.url + "/login")
+    page.get_by_label("手机号或邮箱").fill("admin01@jidi.demo")
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("link", name="接口令牌").click()
+    expect(page.get_by_label("有效期")).to_have_value("365")
+    page.get_by_label("令牌名称").fill("省公共服务平台")
+    page.get_by_label("有效期").select_option(label="90 天")
+    shot(page, "form")
+    page.get_by_role("button", name="创建令牌").click()
+    expect(page.get_by_text("请立即复制保存，此令牌只显示这一次")).to_be_visible()
+    secret = page.locator("#new-token-secret").input_value()
+    shot(page, "secret-shown-once")
+
+    status, body = whoami(secret)
+    assert status == 200 and body["base"]["name"] == "成都大学继续教育学院"
+    assert body["token"]["name"] == "省公共服务平台" and body["token"]["expires_at"] is not None
+
+    page.get_by_role("link", name="接口令牌").click()
+    expect(page.locator("#new-token-secret")).to_have_count(0)  # shown once: not when the page is opened again
+    row = page.locator("#api-tokens tr").filter(has_text="省公共服务平台")
+    expect(row).to_contain_text("有效")
+    row.get_by_role("button", name="吊销").click()
+    expect(page.get_by_text("令牌已吊销，立即失效")).to_be_visible()
+    expect(page.locator("#api-tokens tr").filter(has_text="省公共服务平台")).to_contain_text("已吊销")
+    shot(page, "revoked")
+    assert whoami(secret)[0] == 401
+
+
 def test_catalog_fits_a_phone_screen(site, browser):
     shot = Shots("phone")
     context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)

@@ -7,7 +7,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from extensions import db
-from models import BaseMembership, BaseStatus, BaseStatusChange, BaseType, Role, Target, TrainingBase, User
+from models import (
+    BaseMembership,
+    BaseStatus,
+    BaseStatusChange,
+    BaseType,
+    RegionLevel,
+    Role,
+    Target,
+    TrainingBase,
+    User,
+)
 from services import audit, scope
 from services.errors import DomainError, NotAllowed
 
@@ -104,14 +114,24 @@ def history(base: TrainingBase) -> list[BaseStatusChange]:
     ).scalars().all()
 
 
+# The province-level types: their targets are the province's alone (a city may not lower them for the
+# province-level bases on its territory); CITY bases' targets are their city's, with the province's as default.
+PROVINCE_SET_TYPES = frozenset({BaseType.PROVINCIAL, BaseType.RURAL_REVITALIZATION})
+
+
 def targets_of_year(year: int) -> list[Target]:
     """Every target row of the year (a handful): load once, then pick per base with pick_target."""
     return db.session.execute(sa.select(Target).where(Target.year == year)).scalars().all()
 
 
 def pick_target(targets: list[Target], base_type: BaseType, region) -> Target | None:
-    """The most specific target for the type: the region's own, else its province's, else the general."""
+    """The most specific target for the type: the region's own, else its province's, else the general.
+
+    For the province-level types a city's row never counts, not even one stored before set_target refused
+    them: the base gets its province's target (or the general one)."""
     chain = scope.region_chain(region)
+    if base_type in PROVINCE_SET_TYPES and region is not None and region.level != RegionLevel.PROVINCE:
+        chain = [region_id for region_id in chain if region_id != region.id]
     matching = [t for t in targets if t.base_type == base_type and t.region_id in chain]
     return max(matching, key=lambda t: chain.index(t.region_id), default=None)
 
@@ -120,12 +140,27 @@ def target_for(base_type: BaseType, year: int, region) -> Target | None:
     return pick_target(targets_of_year(year), base_type, region)
 
 
-def set_target(regulator, base_type: BaseType, year: int, min_trainees: int, min_projects: int) -> Target:
-    """Set the target of the regulator's own region for a base type and year (city-level bases' targets
-    are the city's to set; the province-level ones come from the province).
+def may_set_target(regulator, base_type: BaseType) -> bool:
+    """Whether the regulator may set targets of ``base_type`` for their region: a province's regulator any
+    type (for CITY bases that is the province-wide default, which a city's own row overrides), a city's
+    regulator only CITY."""
+    if base_type not in PROVINCE_SET_TYPES:
+        return True
+    return regulator.region is not None and regulator.region.level == RegionLevel.PROVINCE
 
-    :raise DomainError: negative numbers.
+
+def set_target(regulator, base_type: BaseType, year: int, min_trainees: int, min_projects: int) -> Target:
+    """Set the target of the regulator's own region for a base type and year. City-level bases' targets are
+    the city's to set, and a province's regulator may set a province-wide default for them that applies
+    where the city has set none; the province-level ones (PROVINCIAL, RURAL_REVITALIZATION) come from the
+    province alone.
+
+    :raise DomainError: a province-level type set by a regulator who is not a province's (field
+        ``base_type``), or negative numbers.
     """
+    if not may_set_target(regulator, base_type):
+        raise DomainError(f"{base_type.label}的目标由省级人社部门设定，市级人社部门只能设定市级继续教育基地的目标",
+                          field="base_type")
     if min_trainees < 0 or min_projects < 0:
         raise DomainError("目标不能为负数")
     target = db.session.execute(

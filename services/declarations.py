@@ -79,7 +79,8 @@ def claimed_hours(kind: DeclarationKind, data: dict, rule) -> int:
     converted = hours.hours_from_minutes(minutes, rule)
     if converted < 1:
         raise DomainError(f"不足 {rule.minutes_per_hour} 分钟，不能折算学时", field="minutes")
-    return converted
+    # Minutes are for less than a day: however long it ran, it is never worth more than a whole day.
+    return min(converted, hours.hours_from_days(1, rule))
 
 
 def _check(learner, data: dict) -> tuple[DeclarationKind, Category, int]:

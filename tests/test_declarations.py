@@ -179,6 +179,8 @@ def form_data(kind="conference", category="professional", title="学术年会", 
 @pytest.mark.parametrize(("amounts", "hours"), [
     ({"minutes": 100}, 2), ({"minutes": 90}, 2), ({"minutes": 45}, 1), ({"minutes": 89}, 1),
     ({"days": 3}, 24), ({"days": 1}, 8),
+    # Less than a day is never worth more than a day: 8 blocks of 45 minutes and beyond give 8 hours.
+    ({"minutes": 359}, 7), ({"minutes": 360}, 8), ({"minutes": 400}, 8), ({"minutes": 1440}, 8),
 ])
 def test_conference_converts_whole_45_minute_blocks_and_8_hour_days(world, amounts, hours):
     declaration = declare(world.learner, "conference", **amounts)

@@ -3,11 +3,12 @@
 import sqlalchemy as sa
 
 from extensions import db
-from models import Course, CourseStatus, Enrollment, EnrollmentStatus, HoursRecord, Notice, TrainingBase
+from models import Course, CourseStatus, Enrollment, EnrollmentStatus, HoursRecord, Notice, PlanStatus, TrainingBase
 from models._common import utcnow
 from services import audit, clock, hours, images, search
 from services.enrollment import fill_free_seats
 from services.errors import DomainError, InvalidTransition, NotAllowed
+from services.locking import locked
 from services.transaction import unit_of_work
 
 # The fields a base admin edits in the course form, in the order the audit log reports them.
@@ -103,24 +104,44 @@ def create_course(actor, base: TrainingBase, data: dict, cover_stream=None) -> C
 
 def update_course(actor, course: Course, data: dict, cover_stream=None) -> Course:
     """Save the edited fields of a course (and a new cover); the audit log keeps old and new values.
+    Holds the course's row lock, as enrolling does, so that the capacity is judged against the seats
+    actually taken.
 
     :raise NotAllowed, DomainError, ImageRejected: as for create_course; also a cancelled course.
     """
     ensure_can_manage(actor, course.base)
     _ensure_writable(course.base)
-    if not course.is_editable:
-        raise DomainError("已取消的课程不能修改")
     stored = []
-    with unit_of_work(stored):
+    with locked(Course, course.id) as course, unit_of_work(stored):
+        if not course.is_editable:
+            raise DomainError("已取消的课程不能修改")
         changes = _save_fields(actor, course, data, cover_stream, stored)
     _after_save(course, changes)
     return course
 
 
+# What a class plan is approved for: when one of these changes, the approval no longer covers the course.
+PLAN_FIELDS = ("start_date", "end_date", "place", "mode")
+
+
+def _void_outdated_plan(course: Course) -> dict:
+    """An approved (or pending) class plan was judged on the course's dates, place and way of teaching:
+    once one of them changes, the course needs a new plan (filed in the window before it starts) before it
+    takes enrollments again. Returns the change for the audit log."""
+    if course.plan_status not in (PlanStatus.PENDING.value, PlanStatus.APPROVED.value):
+        return {}
+    state = sa.inspect(course)
+    if not any(state.attrs[name].history.has_changes() for name in PLAN_FIELDS):
+        return {}
+    old, course.plan_status = course.plan_status, None
+    return {"plan_status": [old, None]}
+
+
 def _save_fields(actor, course: Course, data: dict, cover_stream, stored: list) -> dict:
     _apply(course, data)
     _check_rules(course)
-    changes = audit.diff(course, EDITABLE_FIELDS)
+    voided = _void_outdated_plan(course)
+    changes = {**audit.diff(course, EDITABLE_FIELDS), **voided}
     if cover_stream is not None:
         images.replace(course, "cover", cover_stream, actor, stored, changes)
     refresh_search_tokens(course, course.base)
@@ -143,8 +164,10 @@ def change_status(actor, course: Course, status: CourseStatus, reason: str = "")
     """
     ensure_can_manage(actor, course.base)
     _ensure_writable(course.base)
-    _check_move(course, status, reason)
-    with unit_of_work([]):
+    # Under the course's row lock, as enrolling: a cancellation sees every seat taken before it, and no
+    # enrollment slips in after it.
+    with locked(Course, course.id) as course:
+        _check_move(course, status, reason)
         _move(actor, course, status, reason)
     return course
 
@@ -159,10 +182,10 @@ def edit_course(actor, course: Course, data: dict | None, status: CourseStatus |
     """
     ensure_can_manage(actor, course.base)
     _ensure_writable(course.base)
-    if data and not course.is_editable:
-        raise DomainError("已取消的课程不能修改")
     changes = {}
-    with unit_of_work([]):
+    with locked(Course, course.id) as course:
+        if data and not course.is_editable:
+            raise DomainError("已取消的课程不能修改")
         if data:
             changes = _save_fields(actor, course, data, None, [])
         if status is not None and status != course.status:

@@ -590,6 +590,55 @@ def test_approved_plan_opens_the_course_to_enrollment(app, pending_plan, plan_co
         EnrollmentStatus.CONFIRMED)
 
 
+def _approve(app, plan, regulators):
+    response = signed_in(app, regulators["city"]).post(f"/regulator/plans/{plan.id}/decide",
+                                                       data={"decision": "approve", "reason": ""})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("change", [
+    {"start_date": START + timedelta(days=200), "end_date": START + timedelta(days=201)},
+    {"place": "另一个城市的酒店"},
+    {"mode": Mode.BLENDED},  # still face to face in part: it still needs a plan
+])
+def test_moving_an_approved_course_voids_its_plan_until_a_new_one_is_approved(app, pending_plan, plan_course,
+                                                                             regulators, admin_and_base, learner,
+                                                                             change):
+    """The plan was approved for those dates, that place and that way of teaching: changed, the course
+    would take enrollments no regulator looked at (and could skip the filing window)."""
+    from services import courses
+
+    _approve(app, pending_plan, regulators)
+    course = reload(Course, plan_course.id)
+    courses.update_course(admin_and_base[0], course, change)
+
+    course = reload(Course, plan_course.id)
+    assert course.plan_status is None
+    with pytest.raises(DomainError):
+        enrollment.enroll(learner, course.id)
+    entry = db.session.execute(sa.select(AuditLog).where(AuditLog.action == "course.update")).scalar_one()
+    assert entry.details["plan_status"] == ["approved", None]
+
+
+def test_an_edit_that_keeps_dates_place_and_mode_keeps_the_plan(app, pending_plan, plan_course, regulators,
+                                                               admin_and_base, login_as):
+    _approve(app, pending_plan, regulators)
+    admin, base = admin_and_base
+    course = reload(Course, plan_course.id)
+    form = {"title": "急危重症护理新进展（第二期）", "description": course.description,
+            "category": course.category.value, "field": course.field, "project_type": course.project_type.value,
+            "hours": str(course.hours), "start_date": course.start_date.isoformat(),
+            "end_date": course.end_date.isoformat(), "mode": course.mode.value, "place": course.place,
+            "audience": course.audience, "capacity": str(course.capacity), "fee": str(course.fee),
+            "contact_person": course.contact_person, "contact_phone": course.contact_phone}
+
+    response = login_as(admin).post(f"/manage/bases/{base.id}/courses/{course.id}/edit", data=form)
+
+    assert response.status_code == 302
+    course = reload(Course, plan_course.id)
+    assert course.title == "急危重症护理新进展（第二期）" and course.plan_status == PlanStatus.APPROVED.value
+
+
 @pytest.mark.parametrize("reason", ["", "  "])
 def test_rejecting_a_plan_needs_a_reason(app, pending_plan, regulators, reason):
     response = signed_in(app, regulators["city"]).post(

@@ -133,12 +133,16 @@ def course_edit(base_id: int, course_id: int):
         form.mode.data = course.mode.value
         form.project_type.data = course.project_type.value
     if form.validate_on_submit():
+        had_plan = course.plan_status
         try:
             course_service.update_course(current_user, course, form.course_data(), _uploaded(form.cover))
         except DomainError as error:
             _show_error(form, error, "cover")
         else:
             flash(_("课程已保存"), "success")
+            if had_plan and course.plan_status is None:
+                flash(_("课程的时间、地点或培训方式已改，原办班计划不再适用：请重新填报办班计划，获批前不能报名"),
+                      "warning")
             return redirect(url_for(".course_edit", base_id=base.id, course_id=course.id))
     return render_template(
         "base_admin/course_form.html", base=base, form=form, course=course,

@@ -8,7 +8,7 @@ with at least one completion.
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +43,12 @@ DISCLOSURE_KEYS = [key for key, _label in DISCLOSURE_FIELDS] + ["contact_phone"]
 
 def _year_bounds(year: int) -> tuple[date, date]:
     return date(year, 1, 1), date(year, 12, 31)
+
+
+def _year_end(year: int) -> datetime:
+    """The moment the year ends where the users live (local midnight of 1 January next), as the naive UTC
+    timestamps are stored: 16:00 on 31 December UTC for Asia/Shanghai."""
+    return datetime(year + 1, 1, 1, tzinfo=clock.LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
 
 
 def figures(year: int, bases_where, until: date | None = None) -> dict[int, dict]:
@@ -168,9 +174,9 @@ def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> t
 def compute(year: int, region_id: int | None) -> list[EvaluationResult]:
     """The year's figures, scores and proposed outcomes for the listed bases of a region (and the cities
     below it), or of every region when ``region_id`` is None; unsaved results, one per base. Bases that
-    had exited, or were designated only after the year, are not evaluated for it."""
-    bases_where = sa.and_(TrainingBase.status != BaseStatus.EXITED,
-                          TrainingBase.created_at < datetime(year + 1, 1, 1))
+    had exited, or were designated only after the year (local time: 04:00 on 1 January in Shanghai is the
+    next year's, though stored as 31 December UTC), are not evaluated for it."""
+    bases_where = sa.and_(TrainingBase.status != BaseStatus.EXITED, TrainingBase.created_at < _year_end(year))
     if region_id is not None:
         bases_where = sa.and_(bases_where, TrainingBase.region_id.in_(scope.region_ids(region_id)))
     bases = db.session.execute(
@@ -203,11 +209,20 @@ def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
     """Evaluate every base of the region (and the cities below it) for the year; a confirmed evaluation is
     returned unchanged. Re-running a draft recomputes it and keeps the overrides already written.
 
+    The running year may be run, as a trial (试算): a regulator may want to see where the bases stand
+    before the year is out, as the compliance page shows each base its own progress. Its figures stop at
+    the day it is run, when almost every base is still short of its target, so a draft run
+    before its year ended can never be confirmed (see ``is_trial`` and ``confirm``): it must be run again
+    once the year is over. A later year has no figures at all and is refused.
+
     :raise NotAllowed: the region is outside the regulator's scope.
+    :raise DomainError: the year has not begun (field ``year``).
     """
     region_id = region_id or regulator.region_id
     if not scope.oversees_region(regulator, region_id):
         raise NotAllowed("该地区不在您的管辖范围内")
+    if year > clock.today().year:
+        raise DomainError(f"{year}年度尚未开始，不能进行评估", field="year")
     evaluation = db.session.execute(
         sa.select(Evaluation).where(Evaluation.year == year, Evaluation.region_id == region_id)
     ).scalar_one_or_none()
@@ -215,7 +230,7 @@ def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
         return evaluation
     kept_overrides = {}
     if evaluation is None:
-        evaluation = Evaluation(year=year, region_id=region_id, run_by_id=regulator.id)
+        evaluation = Evaluation(year=year, region_id=region_id, run_by_id=regulator.id, run_at=utcnow())
         db.session.add(evaluation)
     else:
         kept_overrides = {r.base_id: (r.final, r.override_reason) for r in evaluation.results if r.final}
@@ -245,6 +260,15 @@ def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
             sa.select(Evaluation).where(Evaluation.year == year, Evaluation.region_id == region_id)
         ).scalar_one()
     return evaluation
+
+
+def is_trial(evaluation: Evaluation) -> bool:
+    """A draft run before its year ended (试算): its figures stop at that day and it cannot be confirmed."""
+    return evaluation.status == EvaluationStatus.DRAFT and _run_before_year_ended(evaluation)
+
+
+def _run_before_year_ended(evaluation: Evaluation) -> bool:
+    return evaluation.run_at < _year_end(evaluation.year)
 
 
 def get(regulator, evaluation_id: int) -> Evaluation | None:
@@ -288,8 +312,16 @@ def confirm(regulator, evaluation_id: int) -> Evaluation:
     """Confirm the evaluation: its outcomes take effect (exit and rectify change the base's status, keep
     ends a rectification) and it never changes again. Of two regulators confirming at once, one records.
 
+    Only a year that has ended is confirmed, from a draft run after it ended: mid-year figures would send
+    almost every base to rectify or exit, and a confirmed year is never redone. A base is decided once a
+    year: when another evaluation (the province's, say, and this the city's, or the other way round) has
+    been confirmed since this draft was run and decided some of its bases, nothing is confirmed and the
+    regulator is asked to run the draft again, which leaves those bases out. Refusing rather than skipping
+    them keeps what the confirmed evaluation shows equal to what took effect.
+
     :raise LookupError: no such evaluation in the regulator's scope.
-    :raise DomainError: already confirmed.
+    :raise DomainError: already confirmed; the year has not ended; the draft was run before it ended; a
+        base of the draft has been decided for the year by another confirmed evaluation.
     """
     if get(regulator, evaluation_id) is None:
         raise LookupError(evaluation_id)
@@ -299,6 +331,7 @@ def confirm(regulator, evaluation_id: int) -> Evaluation:
 
 
 def _confirm_locked(regulator, evaluation: Evaluation) -> None:
+    # Every refusal below raises after this update: locked() rolls the whole unit of work back.
     won = db.session.execute(
         sa.update(Evaluation)
         .where(Evaluation.id == evaluation.id, Evaluation.status == EvaluationStatus.DRAFT)
@@ -307,6 +340,11 @@ def _confirm_locked(regulator, evaluation: Evaluation) -> None:
     ).rowcount
     if won != 1:
         raise DomainError("该评估已确认，不能重复确认")
+    if evaluation.year >= clock.today().year:
+        raise DomainError(f"{evaluation.year}年度尚未结束，不能确认评估结果")
+    if _run_before_year_ended(evaluation):
+        raise DomainError(f"本评估是{evaluation.year}年度结束前的试算，数据不完整，不能确认；请重新运行评估后再确认")
+    _refuse_bases_decided_elsewhere(evaluation)
     effects = {Outcome.EXIT: BaseStatus.EXITED, Outcome.RECTIFY: BaseStatus.RECTIFYING, Outcome.KEEP: BaseStatus.ACTIVE}
     for result in evaluation.results:
         result.final = result.final or result.proposed
@@ -318,6 +356,34 @@ def _confirm_locked(regulator, evaluation: Evaluation) -> None:
         registry.apply_status(regulator, result.base, effects[result.final], reason, evaluation.id)
     audit.record(regulator, "evaluation.confirm", evaluation, details={
         "year": evaluation.year, "outcomes": {r.base_id: r.final.value for r in evaluation.results}})
+
+
+def _refuse_bases_decided_elsewhere(evaluation: Evaluation) -> None:
+    """Refuse when a base of the draft has a confirmed result for the year from another evaluation.
+
+    The draft's bases are locked first, in id order: on PostgreSQL the lock held is the evaluation's row,
+    and two evaluations of overlapping regions (the province's and a city's) confirmed at once would each
+    find the other not yet confirmed. On SQLite the transaction already holds the database's write lock.
+
+    :raise DomainError: naming the bases (a few of them) and asking for the draft to be run again.
+    """
+    of_draft = sa.select(EvaluationResult.base_id).where(EvaluationResult.evaluation_id == evaluation.id)
+    db.session.execute(
+        sa.select(TrainingBase.id).where(TrainingBase.id.in_(of_draft)).order_by(TrainingBase.id)
+        .with_for_update(of=TrainingBase, key_share=True)
+    ).all()
+    decided = db.session.execute(
+        sa.select(TrainingBase.name)
+        .join(EvaluationResult, EvaluationResult.base_id == TrainingBase.id)
+        .join(Evaluation, Evaluation.id == EvaluationResult.evaluation_id)
+        .where(Evaluation.year == evaluation.year, Evaluation.status == EvaluationStatus.CONFIRMED,
+               Evaluation.id != evaluation.id, TrainingBase.id.in_(of_draft))
+        .distinct().order_by(TrainingBase.name)
+    ).scalars().all()
+    if decided:
+        names = "、".join(decided[:5]) + (f"等 {len(decided)} 个基地" if len(decided) > 5 else "")
+        raise DomainError(f"{names}的{evaluation.year}年度评估结论已由其他评估确认，本评估未确认；"
+                          f"请重新运行本评估（已确认的基地不再列入）后再确认")
 
 
 def evaluations_of(regulator) -> list[Evaluation]:

@@ -29,7 +29,7 @@ from models import (
     TrainingBase,
     User,
 )
-from services import demo, evaluation, registry
+from services import clock, demo, evaluation, registry
 from services.errors import DomainError
 from services.exports import EVALUATION_COLUMNS
 from tests.conftest import bulk_learners, count_queries, login
@@ -58,6 +58,21 @@ def spread(courses, learner_ids) -> None:
     """Each learner completes one of ``courses``, round robin (every course gets one if there are enough)."""
     for index, course in enumerate(courses):
         add_enrollments(course, learner_ids[index::len(courses)])
+
+
+@pytest.fixture
+def after_the_year(monkeypatch):
+    """Mid-January after YEAR, in Shanghai (clock.today) and in stored UTC (the evaluation's run_at): the year
+    has ended, so that its evaluation, run now, may be confirmed."""
+    monkeypatch.setattr(clock, "today", lambda: date(YEAR + 1, 1, 15))
+    monkeypatch.setattr(evaluation, "utcnow", lambda: datetime(YEAR + 1, 1, 15, 2, 0))
+
+
+@pytest.fixture
+def during_the_year(monkeypatch):
+    """6 December of YEAR: the year is still running."""
+    monkeypatch.setattr(clock, "today", lambda: date(YEAR, 12, 6))
+    monkeypatch.setattr(evaluation, "utcnow", lambda: datetime(YEAR, 12, 6, 1, 0))
 
 
 @pytest.fixture
@@ -133,6 +148,20 @@ def test_provincial_base_needs_2000_distinct_trainees(reference, evaluated_base,
     assert result.proposed == proposed
     # The rest of the work is excellent: the score alone would keep the base, the missed target does not.
     assert result.score >= 90
+
+
+@pytest.mark.parametrize(("created_at", "evaluated_in"), [
+    (datetime(YEAR, 12, 31, 15, 59), YEAR),  # 23:59 on 31 December in Shanghai
+    (datetime(YEAR, 12, 31, 20, 0), YEAR + 1),  # 04:00 on 1 January in Shanghai, though 31 December in UTC
+])
+def test_a_base_is_evaluated_from_the_year_it_was_designated_in_local_time(reference, make_base, city, created_at,
+                                                                          evaluated_in):
+    base = make_base(created_at=created_at)
+
+    in_year = {r.base_id for r in evaluation.compute(YEAR, city.id)}
+    in_next = {r.base_id for r in evaluation.compute(YEAR + 1, city.id)}
+
+    assert (base.id in in_year, base.id in in_next) == (evaluated_in == YEAR, True)
 
 
 def test_learner_with_three_completed_courses_at_one_base_counts_once(reference, evaluated_base, year_courses):
@@ -387,7 +416,8 @@ def test_override_with_reason_is_kept_and_choosing_the_proposal_again_clears_it(
     assert (idle.final, idle.override_reason, idle.outcome) == (None, "", Outcome.EXIT)
 
 
-def test_confirm_applies_outcomes_and_records_each_change_with_the_evaluation(regulator, three_bases, city):
+def test_confirm_applies_outcomes_and_records_each_change_with_the_evaluation(regulator, three_bases, city,
+                                                                              after_the_year):
     kept, short, idle = three_bases
     found = evaluation.run(regulator, YEAR, city.id)
     idle_result = results_by_base(found.results)[idle.id]
@@ -413,7 +443,7 @@ def test_confirm_applies_outcomes_and_records_each_change_with_the_evaluation(re
         kept.id: Outcome.KEEP, short.id: Outcome.RECTIFY, idle.id: Outcome.RECTIFY}
 
 
-def test_confirmed_exit_makes_the_base_exited(regulator, three_bases, city):
+def test_confirmed_exit_makes_the_base_exited(regulator, three_bases, city, after_the_year):
     idle = three_bases[2]
     found = evaluation.run(regulator, YEAR, city.id)
 
@@ -425,7 +455,7 @@ def test_confirmed_exit_makes_the_base_exited(regulator, three_bases, city):
     assert "退出" in change.reason
 
 
-def test_second_confirm_is_refused_and_changes_nothing(regulator, three_bases, city, make_user):
+def test_second_confirm_is_refused_and_changes_nothing(regulator, three_bases, city, make_user, after_the_year):
     found = evaluation.run(regulator, YEAR, city.id)
     evaluation.confirm(regulator, found.id)
     changes = db.session.scalar(sa.select(sa.func.count(BaseStatusChange.id)))
@@ -437,7 +467,7 @@ def test_second_confirm_is_refused_and_changes_nothing(regulator, three_bases, c
     assert db.session.get(Evaluation, found.id).confirmed_by_id == regulator.id
 
 
-def test_override_after_confirmation_is_refused(regulator, three_bases, city):
+def test_override_after_confirmation_is_refused(regulator, three_bases, city, after_the_year):
     found = evaluation.run(regulator, YEAR, city.id)
     evaluation.confirm(regulator, found.id)
     short = results_by_base(found.results)[three_bases[1].id]
@@ -446,7 +476,7 @@ def test_override_after_confirmation_is_refused(regulator, three_bases, city):
         evaluation.override(regulator, short.id, Outcome.EXIT, "改判")
 
 
-def test_rerunning_a_confirmed_year_changes_nothing(regulator, three_bases, city, year_courses):
+def test_rerunning_a_confirmed_year_changes_nothing(regulator, three_bases, city, year_courses, after_the_year):
     kept, short, idle = three_bases
     found = evaluation.run(regulator, YEAR, city.id)
     evaluation.confirm(regulator, found.id)
@@ -505,7 +535,7 @@ def test_rerun_does_not_keep_a_keep_override_for_a_base_that_now_misses_its_targ
     assert result.outcome != Outcome.KEEP
 
 
-def test_confirm_does_not_bring_back_a_base_that_exited_after_the_run(regulator, three_bases, city):
+def test_confirm_does_not_bring_back_a_base_that_exited_after_the_run(regulator, three_bases, city, after_the_year):
     kept = three_bases[0]
     found = evaluation.run(regulator, YEAR, city.id)
     assert results_by_base(found.results)[kept.id].proposed == Outcome.KEEP
@@ -521,6 +551,145 @@ def signed_in(app, user):
     client = app.test_client()
     assert login(client, user).status_code == 302
     return client
+
+
+# --- only a year that has ended is confirmed ------------------------------------------------------------------
+
+def snapshot_of(bases) -> list:
+    """The bases' statuses and the status changes recorded, read fresh."""
+    db.session.expire_all()
+    return [fresh_base(base.id).status for base in bases] + [db.session.scalar(sa.select(sa.func.count(
+        BaseStatusChange.id)))]
+
+
+def test_confirming_the_running_year_is_refused_and_changes_no_base(regulator, three_bases, city, during_the_year):
+    found = evaluation.run(regulator, YEAR, city.id)
+    before = snapshot_of(three_bases)
+
+    with pytest.raises(DomainError, match=f"{YEAR}年度尚未结束，不能确认评估结果"):
+        evaluation.confirm(regulator, found.id)
+
+    assert snapshot_of(three_bases) == before
+    assert db.session.get(Evaluation, found.id).status == EvaluationStatus.DRAFT
+    assert all(r.final is None for r in db.session.get(Evaluation, found.id).results)
+
+
+def test_running_a_later_year_is_refused(app, regulator, three_bases, city, during_the_year):
+    with pytest.raises(DomainError, match=f"{YEAR + 1}年度尚未开始") as refused:
+        evaluation.run(regulator, YEAR + 1, city.id)
+    client = signed_in(app, regulator)
+
+    response = client.post("/regulator/evaluations", data={"year": str(YEAR + 1), "region": str(city.id)},
+                           follow_redirects=True)
+
+    assert refused.value.field == "year"
+    assert response.status_code == 200
+    assert any(f"{YEAR + 1}年度尚未开始" in m for m in flashed(response.get_data(as_text=True)))
+    assert db.session.scalar(sa.select(sa.func.count(Evaluation.id))) == 0
+
+
+def test_a_trial_of_the_running_year_says_so_and_cannot_be_confirmed_on_the_page(app, regulator, three_bases, city,
+                                                                                during_the_year):
+    client = signed_in(app, regulator)
+    form = client.get("/regulator/").get_data(as_text=True)
+    ran = client.post("/regulator/evaluations", data={"year": str(YEAR), "region": str(city.id)})
+    found = db.session.execute(sa.select(Evaluation).where(Evaluation.year == YEAR)).scalar_one()
+
+    page = client.get(ran.location).get_data(as_text=True)
+    refused = client.post(f"/regulator/evaluations/{found.id}/confirm", follow_redirects=True)
+
+    assert re.search(rf'name="year"[^>]*value="{YEAR - 1}"', form)  # the form proposes last year
+    assert 'id="evaluation-trial"' in page and "试算" in page
+    assert 'id="confirm-evaluation"' not in page
+    assert refused.status_code == 200
+    assert any("尚未结束" in m for m in flashed(refused.get_data(as_text=True)))
+    assert db.session.get(Evaluation, found.id).status == EvaluationStatus.DRAFT
+    assert db.session.scalar(sa.select(sa.func.count(BaseStatusChange.id))) == 0
+
+
+def test_a_trial_run_during_the_year_must_be_run_again_before_it_is_confirmed(monkeypatch, regulator, three_bases,
+                                                                               city, during_the_year):
+    """The trial's figures stop in December; confirmed in January as it stands, it would decide on them."""
+    kept, short, idle = three_bases
+    trial = evaluation.run(regulator, YEAR, city.id)
+    evaluation.override(regulator, results_by_base(trial.results)[idle.id].id, Outcome.RECTIFY, "给予整改期")
+    monkeypatch.setattr(clock, "today", lambda: date(YEAR + 1, 1, 15))
+    monkeypatch.setattr(evaluation, "utcnow", lambda: datetime(YEAR + 1, 1, 15, 2, 0))
+    assert evaluation.is_trial(db.session.get(Evaluation, trial.id))
+
+    with pytest.raises(DomainError, match="试算.*重新运行"):
+        evaluation.confirm(regulator, trial.id)
+    assert db.session.scalar(sa.select(sa.func.count(BaseStatusChange.id))) == 0
+
+    again = evaluation.run(regulator, YEAR, city.id)
+    assert again.id == trial.id and not evaluation.is_trial(again)
+    evaluation.confirm(regulator, again.id)
+
+    assert [fresh_base(b.id).status for b in three_bases] == [BaseStatus.ACTIVE, BaseStatus.RECTIFYING,
+                                                              BaseStatus.RECTIFYING]
+
+
+# --- a base is decided once a year ----------------------------------------------------------------------------
+
+@pytest.fixture
+def province_and_city_drafts(make_user, make_base, city, after_the_year):
+    """Base X of the city and base Z of the province itself, both proposed for exit; the province regulator's
+    province-wide draft, run first; then the city regulator's draft, with X overridden to rectify, confirmed."""
+    province = city.parent
+    x = make_base(name="基地X", created_at=DESIGNATED)
+    z = make_base(name="基地Z", created_at=DESIGNATED, region_id=province.id)
+    province_regulator = make_user(Role.REGULATOR, region_id=province.id)
+    city_regulator = make_user(Role.REGULATOR, region_id=city.id)
+    province_draft = evaluation.run(province_regulator, YEAR, province.id)
+    assert set(results_by_base(province_draft.results)) == {x.id, z.id}
+    city_draft = evaluation.run(city_regulator, YEAR, city.id)
+    evaluation.override(city_regulator, results_by_base(city_draft.results)[x.id].id, Outcome.RECTIFY, "给予整改期")
+    evaluation.confirm(city_regulator, city_draft.id)
+    return x, z, province_regulator, province_draft.id, city_draft.id
+
+
+def test_confirming_a_draft_with_a_base_decided_since_by_another_evaluation_is_refused(province_and_city_drafts):
+    x, z, province_regulator, province_draft_id, city_draft_id = province_and_city_drafts
+
+    with pytest.raises(DomainError, match=f"基地X的{YEAR}年度评估结论已由其他评估确认.*重新运行"):
+        evaluation.confirm(province_regulator, province_draft_id)
+
+    db.session.expire_all()
+    assert db.session.get(Evaluation, province_draft_id).status == EvaluationStatus.DRAFT
+    assert (fresh_base(x.id).status, fresh_base(z.id).status) == (BaseStatus.RECTIFYING, BaseStatus.ACTIVE)
+    (change,) = status_changes(x.id)
+    assert (change.to_status, change.evaluation_id) == (BaseStatus.RECTIFYING, city_draft_id)
+    assert status_changes(z.id) == []
+    confirmed_of_x = sa.select(sa.func.count(EvaluationResult.id)).join(Evaluation).where(
+        EvaluationResult.base_id == x.id, Evaluation.status == EvaluationStatus.CONFIRMED)
+    assert db.session.scalar(confirmed_of_x) == 1
+
+
+def test_the_draft_run_again_leaves_out_the_decided_base_and_confirms(province_and_city_drafts):
+    x, z, province_regulator, province_draft_id, city_draft_id = province_and_city_drafts
+
+    again = evaluation.run(province_regulator, YEAR, x.region.parent_id)
+    evaluation.confirm(province_regulator, again.id)
+
+    assert again.id == province_draft_id
+    assert set(results_by_base(again.results)) == {z.id}
+    assert (fresh_base(x.id).status, fresh_base(z.id).status) == (BaseStatus.RECTIFYING, BaseStatus.EXITED)
+    assert [c.evaluation_id for c in status_changes(x.id)] == [city_draft_id]
+
+
+def test_confirm_of_a_draft_with_a_base_decided_elsewhere_is_refused_on_the_page(app, province_and_city_drafts):
+    x, z, province_regulator, province_draft_id, _city_draft_id = province_and_city_drafts
+    client = signed_in(app, province_regulator)
+
+    response = client.post(f"/regulator/evaluations/{province_draft_id}/confirm", follow_redirects=True)
+
+    assert response.status_code == 200
+    assert any("基地X" in m and "重新运行" in m for m in flashed(response.get_data(as_text=True)))
+    assert fresh_base(x.id).status == BaseStatus.RECTIFYING
+
+
+def flashed(html: str, category: str = "danger") -> list[str]:
+    return re.findall(rf'<div class="alert alert-{category}" role="alert">(.*?)</div>', html, re.S)
 
 
 # --- two regulators confirming at once ----------------------------------------------------------------------
@@ -584,7 +753,8 @@ def assert_one_decision(bases, evaluation_id):
     assert db.session.scalar(confirmations) == 1
 
 
-def test_two_regulators_confirming_at_once_record_one_decision(app, monkeypatch, make_user, make_base, city):
+def test_two_regulators_confirming_at_once_record_one_decision(app, monkeypatch, make_user, make_base, city,
+                                                                after_the_year):
     assert db.engine.dialect.name == "sqlite" and db.engine.url.database  # a file, shared by the threads
     bases, regulators, evaluation_id = two_idle_bases_with_a_draft(make_user, make_base, city)
 
@@ -595,7 +765,8 @@ def test_two_regulators_confirming_at_once_record_one_decision(app, monkeypatch,
 
 
 def test_the_slower_of_two_regulators_confirming_at_once_is_told_it_is_already_confirmed(app, monkeypatch,
-                                                                                          make_user, make_base, city):
+                                                                                          make_user, make_base, city,
+                                                                                          after_the_year):
     """confirm() promises DomainError("已确认") to the loser, whoever calls it (a view, the CLI, a job)."""
     bases, regulators, evaluation_id = two_idle_bases_with_a_draft(make_user, make_base, city)
 
@@ -605,7 +776,7 @@ def test_the_slower_of_two_regulators_confirming_at_once_is_told_it_is_already_c
     assert outcomes[1].startswith("refused: ") and "已确认" in outcomes[1], outcomes
 
 
-def test_two_regulators_posting_confirm_at_once_record_one_decision(app, make_user, make_base, city):
+def test_two_regulators_posting_confirm_at_once_record_one_decision(app, make_user, make_base, city, after_the_year):
     bases, regulators, evaluation_id = two_idle_bases_with_a_draft(make_user, make_base, city)
     clients = [signed_in(app, regulator) for regulator in regulators]
     barrier = threading.Barrier(2)
@@ -633,7 +804,7 @@ class TestOnPostgres:
         return pg_app
 
     def test_two_regulators_confirming_at_once_record_one_decision(self, app, monkeypatch, make_user, make_base,
-                                                                    city):
+                                                                    city, after_the_year):
         assert db.engine.dialect.name == "postgresql"
         bases, regulators, evaluation_id = two_idle_bases_with_a_draft(make_user, make_base, city)
 
@@ -642,6 +813,10 @@ class TestOnPostgres:
         assert outcomes[0] == "confirmed", outcomes
         assert outcomes[1].startswith("refused: ") and "已确认" in outcomes[1], outcomes
         assert_one_decision(bases, evaluation_id)
+
+    def test_confirming_a_draft_with_a_base_decided_since_elsewhere_is_refused(self, province_and_city_drafts):
+        assert db.engine.dialect.name == "postgresql"
+        test_confirming_a_draft_with_a_base_decided_since_by_another_evaluation_is_refused(province_and_city_drafts)
 
     def test_counting_matches_sqlite_on_postgresql(self, reference, evaluated_base, year_courses):
         base = evaluated_base()
@@ -709,7 +884,7 @@ def test_evaluation_page_and_export_show_the_results(app, regulator, three_bases
 # --- the published list -------------------------------------------------------------------------------------
 
 def test_published_list_shows_the_bases_kept_and_hides_exited_ones(app, client, regulator, three_bases, city,
-                                                                   evaluated_base, year_courses):
+                                                                   evaluated_base, year_courses, after_the_year):
     kept, short, idle = three_bases
     found = evaluation.run(regulator, YEAR, city.id)
     draft_page = client.get(f"/list/{YEAR}").get_data(as_text=True)

@@ -45,7 +45,8 @@ def _year_arg() -> int:
 
 @bp.route("/")
 def index():
-    run_form = RunEvaluationForm(year=clock.today().year)
+    # Last year by default: the running year can only be a trial (试算), never confirmed.
+    run_form = RunEvaluationForm(year=clock.today().year - 1)
     run_form.region.choices = [(r.id, r.full_name) for r in scope.regions_in_scope(current_user)]
     return render_template(
         "regulator/index.html", bases=scope.bases_overview(current_user), plans=plans.pending_plans(current_user),
@@ -146,6 +147,9 @@ def run_evaluation():
         result = evaluation.run(current_user, form.year.data, form.region.data)
     except NotAllowed:
         abort(404)
+    except DomainError as error:
+        flash(error.message, "danger")
+        return redirect(url_for(".index"))
     return redirect(url_for(".evaluation_page", evaluation_id=result.id))
 
 
@@ -155,7 +159,7 @@ def evaluation_page(evaluation_id: int):
     if found is None:
         abort(404)
     return render_template("regulator/evaluation.html", evaluation=found, action_form=ActionForm(),
-                           override_form=OverrideForm(), outcomes=list(Outcome))
+                           override_form=OverrideForm(), outcomes=list(Outcome), trial=evaluation.is_trial(found))
 
 
 @bp.route("/evaluations/results/<int:result_id>/override", methods=["POST"])

@@ -2,7 +2,7 @@
 base may still do, class plans in their filing window, targets, compliance charts and the XLSX reports."""
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from io import BytesIO
 from urllib.parse import parse_qs, urlsplit
 
@@ -111,9 +111,11 @@ def learner(make_user):
 
 
 @pytest.fixture
-def world(admin_and_base, make_course, regulators, city, learner):
+def world(admin_and_base, make_course, regulators, city, learner, monkeypatch):
     """A base of the city with a course awaiting its class plan's approval, a completion this year and the
-    city's draft evaluation of this year."""
+    city's draft evaluation of this year, as if run in January after it (a draft run while its year runs
+    is a trial that cannot be confirmed): tests that confirm it also set today after the year
+    (``after_the_year``)."""
     admin, base = admin_and_base
     today = clock.today()
     course = make_course(base, title="待批办班课程", plan_status=PlanStatus.PENDING.value,
@@ -123,9 +125,18 @@ def world(admin_and_base, make_course, regulators, city, learner):
                      status=PlanStatus.PENDING)
     db.session.add(plan)
     complete(make_course(base, start_date=today, end_date=today), learner)
-    found = evaluation.run(regulators["city"], today.year, city.id)
+    with monkeypatch.context() as later:
+        later.setattr(evaluation, "utcnow", lambda: datetime(today.year + 1, 1, 15, 2, 0))
+        found = evaluation.run(regulators["city"], today.year, city.id)
     (result,) = found.results
     return {"admin": admin, "base": base, "course": course, "plan": plan, "evaluation": found, "result": result}
+
+
+def after_the_year(monkeypatch) -> None:
+    """Mid-January after this year: its evaluation may be confirmed."""
+    year = clock.today().year
+    monkeypatch.setattr(clock, "today", lambda: date(year + 1, 1, 15))
+    monkeypatch.setattr(evaluation, "utcnow", lambda: datetime(year + 1, 1, 15, 2, 0))
 
 
 def snapshot(world) -> dict:
@@ -401,16 +412,19 @@ def test_setting_the_same_status_again_is_refused(app, world, regulators):
 
 
 @pytest.fixture
-def exited_world(app, world, regulators, make_course, make_base, learner, make_user):
+def exited_world(app, world, regulators, make_course, make_base, learner, make_user, monkeypatch):
     """The world's base, kept by a confirmed evaluation of this year, then exited by the regulator; it has a
     future course with an enrollment and a draft course."""
     base = world["base"]
     db.session.execute(sa.update(TrainingBase).where(TrainingBase.id == base.id).values(**FULL_DISCLOSURE))
     db.session.commit()
     year = clock.today().year
-    found = evaluation.run(regulators["city"], year, base.region_id)
-    assert found.results[0].proposed == Outcome.KEEP
-    evaluation.confirm(regulators["city"], found.id)
+    with monkeypatch.context() as later:
+        later.setattr(clock, "today", lambda: date(year + 1, 1, 15))
+        later.setattr(evaluation, "utcnow", lambda: datetime(year + 1, 1, 15, 2, 0))
+        found = evaluation.run(regulators["city"], year, base.region_id)
+        assert found.results[0].proposed == Outcome.KEEP
+        evaluation.confirm(regulators["city"], found.id)
     future = make_course(base, title="退出前发布的课程", start_date=clock.today() + timedelta(days=15))
     enrolled = make_user(Role.LEARNER)
     complete(future, enrolled, status=EnrollmentStatus.CONFIRMED)
@@ -877,7 +891,8 @@ def test_override_without_a_reason_is_refused_on_the_page(app, world, regulators
     assert reload(EvaluationResult, world["result"].id).final is None
 
 
-def test_confirm_on_the_page_applies_the_outcome_and_locks_the_evaluation(app, world, regulators):
+def test_confirm_on_the_page_applies_the_outcome_and_locks_the_evaluation(app, world, regulators, monkeypatch):
+    after_the_year(monkeypatch)
     client = signed_in(app, regulators["city"])
     client.post(f"/regulator/evaluations/results/{world['result'].id}/override",
                 data={"outcome": "rectify", "reason": "课程质量投诉较多"})

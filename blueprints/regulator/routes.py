@@ -119,19 +119,22 @@ def decide_plan(plan_id: int):
 @bp.route("/targets", methods=["GET", "POST"])
 def targets():
     form = TargetForm(year=clock.today().year)
+    # A city's regulator is offered the city-level type alone: the province sets the province-level ones.
+    settable = [t for t in BaseType if registry.may_set_target(current_user, t)]
+    form.base_type.choices = [(t.value, t.label) for t in settable]
     if form.validate_on_submit():
         try:
             registry.set_target(current_user, BaseType(form.base_type.data), form.year.data, form.min_trainees.data,
                                 form.min_projects.data)
         except DomainError as error:
-            flash(error.message, "danger")
+            field_error(form, error)
         else:
             flash(_("目标已保存"), "success")
             return redirect(url_for(".targets"))
     year = form.year.data or clock.today().year
     targets = registry.targets_of_year(year)
     rows = [(t, registry.pick_target(targets, t, current_user.region)) for t in BaseType]
-    return render_template("regulator/targets.html", form=form, rows=rows, year=year)
+    return render_template("regulator/targets.html", form=form, rows=rows, year=year, settable=settable)
 
 
 @bp.route("/evaluations", methods=["POST"])
@@ -215,8 +218,10 @@ def export_knowledge():
 
 @bp.route("/reviews")
 def reviews():
+    years = workdays.years_loaded()
     return render_template("regulator/reviews.html", overdue=declaration_service.overdue_by_employer(current_user),
-                           calendar_form=CalendarForm(), revoke_form=RevokeForm(), years=workdays.years_loaded())
+                           calendar_form=CalendarForm(), revoke_form=RevokeForm(), years=years,
+                           missing=workdays.years_missing(clock.today(), years))
 
 
 @bp.route("/calendar", methods=["POST"])

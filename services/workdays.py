@@ -78,3 +78,10 @@ def load_schedule(text: str) -> int:
 def years_loaded() -> list[int]:
     days = db.session.execute(sa.select(CalendarDay.day)).scalars().all()
     return sorted({d.year for d in days})
+
+
+def years_missing(today: date, loaded: list[int]) -> list[int]:
+    """Years a review deadline counted from ``today`` may reach (within the horizon) whose schedule is not
+    loaded: there, deadlines count weekends only and may fall on a public holiday."""
+    reach = range(today.year, (today + timedelta(days=_HORIZON_DAYS)).year + 1)
+    return [year for year in reach if year not in loaded]

@@ -734,7 +734,10 @@ def days_of(year: int) -> int:
     return count_rows(CalendarDay, CalendarDay.day.between(date(year, 1, 1), date(year, 12, 31)))
 
 
-def test_a_province_regulator_uploads_next_years_holidays_and_deadlines_follow(app, world):
+def test_a_province_regulator_uploads_next_years_holidays_and_deadlines_follow(app, world, monkeypatch):
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 12, 6))
+    warned = signed_in(app, world.province_regulator).get("/regulator/reviews").text
+    assert "2027 年的节假日安排尚未导入" in warned  # a deadline from today may reach into 2027
     assert workdays.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 1)
     assert workdays.add_working_days(date(2027, 2, 4), 2) == date(2027, 2, 8)
     client = signed_in(app, world.province_regulator)
@@ -743,6 +746,7 @@ def test_a_province_regulator_uploads_next_years_holidays_and_deadlines_follow(a
     assert flashed(response.text, "success") == ["已导入 8 个日期"]
     assert days_of(2027) == 8
     assert 2027 in workdays.years_loaded()
+    assert "节假日安排尚未导入" not in client.get("/regulator/reviews").text
     assert workdays.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
     # 02-05 off, Saturday 02-06 a workday, 02-08..02-12 off.
     assert workdays.add_working_days(date(2027, 2, 4), 2) == date(2027, 2, 15)

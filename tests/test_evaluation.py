@@ -601,6 +601,8 @@ def test_a_trial_of_the_running_year_says_so_and_cannot_be_confirmed_on_the_page
     assert re.search(rf'name="year"[^>]*value="{YEAR - 1}"', form)  # the form proposes last year
     assert 'id="evaluation-trial"' in page and "试算" in page
     assert 'id="confirm-evaluation"' not in page
+    listed = client.get("/regulator/").get_data(as_text=True)
+    assert re.search(rf'{YEAR} 年度 · [^<]*</a><span class="badge[^"]*">试算</span>', listed)  # not "草稿"
     assert refused.status_code == 200
     assert any("尚未结束" in m for m in flashed(refused.get_data(as_text=True)))
     assert db.session.get(Evaluation, found.id).status == EvaluationStatus.DRAFT

@@ -48,9 +48,11 @@ def index():
     # Last year by default: the running year can only be a trial (试算), never confirmed.
     run_form = RunEvaluationForm(year=clock.today().year - 1)
     run_form.region.choices = [(r.id, r.full_name) for r in scope.regions_in_scope(current_user)]
+    evaluations = evaluation.evaluations_of(current_user)
     return render_template(
         "regulator/index.html", bases=scope.bases_overview(current_user), plans=plans.pending_plans(current_user),
-        evaluations=evaluation.evaluations_of(current_user), run_form=run_form, year=clock.today().year,
+        evaluations=evaluations, trials={e.id for e in evaluations if evaluation.is_trial(e)}, run_form=run_form,
+        year=clock.today().year,
     )
 
 

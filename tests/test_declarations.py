@@ -28,6 +28,7 @@ from models import (
     HoursRecord,
     HoursSource,
     Role,
+    RuleSet,
 )
 from services import accounts, clock, declarations, evidence, identity, workdays
 from services.demo import seed_reference
@@ -817,3 +818,20 @@ def test_unknown_evidence_is_404_and_anonymous_visitors_are_sent_to_sign_in(app,
     assert signed_in(app, world.learner).get("/files/evidence/" + "0" * 32).status_code == 404
     response = app.test_client().get(f"/files/evidence/{key}")
     assert response.status_code == 302 and response.location.startswith("/login")
+
+
+def test_the_forms_conversions_are_the_learners_regions_rule(app, world):
+    """The help text beside minutes and days states the region's rule of the year, not the usual 45 and 8."""
+    year = clock.today().year
+    rule = db.session.execute(sa.select(RuleSet).where(RuleSet.region_id == world.chengdu.id,
+                                                       RuleSet.year == year)).scalar_one_or_none()
+    if rule is None:
+        rule = RuleSet(region_id=world.chengdu.id, year=year)
+        db.session.add(rule)
+    rule.minutes_per_hour, rule.hours_per_day = 50, 6
+    db.session.commit()
+
+    page = signed_in(app, world.learner).get("/me/declarations/new").get_data(as_text=True)
+
+    assert "每 50 分钟折算 1 学时" in page and "每天折算 6 学时" in page
+    assert "每 45 分钟" not in page and "每天折算 8 学时" not in page

@@ -10,7 +10,7 @@ from flask_login import current_user
 from blueprints.common_forms import ActionForm, field_error
 from blueprints.learner import bp
 from blueprints.learner.forms import DeclarationForm, EmployerForm, RatingForm
-from services import accounts, personal_data
+from services import accounts, clock, hours, personal_data
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services import enrollment as enrollment_service
@@ -106,6 +106,12 @@ def declarations():
 
 
 def _declaration_form_page(form, declaration=None):
+    # The conversions the help text states are the learner's region's rule of this year (data), not the
+    # notices' usual 45 minutes and 8 hours.
+    rule = hours.rule_for(current_user.region, clock.today().year)
+    form.minutes.description = _("不足一天的按实际分钟数填写，每 %(m)s 分钟折算 1 学时，最多按一天计",
+                                 m=rule.minutes_per_hour)
+    form.days.description = _("按天计算的，每天折算 %(h)s 学时", h=rule.hours_per_day)
     return render_template("learner/declaration_form.html", form=form, declaration=declaration,
                            rules=declaration_service.KIND_RULES)
 

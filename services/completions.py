@@ -195,6 +195,28 @@ def _live_enrollments(course_ids, learner_ids) -> dict[tuple[int, int], Enrollme
 
 
 def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None = None) -> BatchResult:
+    """Record a batch of completions (see ``_record``). A refused batch records nothing but leaves its trace
+    in the audit log, in a transaction of its own (counts only, among them the items that matched nobody):
+    a refusal lists the items whose person was not found, so a token could otherwise test names and
+    numbers against the register unseen.
+
+    :raise BatchInvalid, BatchConflict: as ``_record``.
+    """
+    try:
+        return _record(actor, base, raw_items, token_id)
+    except BatchInvalid as error:
+        _refused(actor, base, len(raw_items), errors=len(error.errors), unmatched=error.unmatched)
+        raise
+    except BatchConflict as error:
+        _refused(actor, base, len(raw_items), conflicts=len(error.conflicts))
+        raise
+
+
+def _refused(actor, base: TrainingBase, received: int, **counts) -> None:
+    audit.record_now(actor, "api.completions_refused", base, base_id=base.id, details={"received": received, **counts})
+
+
+def _record(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None = None) -> BatchResult:
     """Record a batch of completions for the base's courses, all or none.
 
     Each item names a course of the base, a registered learner by phone or ID number (the name must match

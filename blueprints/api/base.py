@@ -16,7 +16,7 @@ from blueprints.api.spec import operation
 from blueprints.base_admin.forms import CourseForm
 from models import Course, CourseStatus, EnrollmentStatus
 from models._common import MAX_ID
-from services import audit, base_admin, catalog, completions, evaluation, roster
+from services import base_admin, catalog, completions, evaluation, roster
 from services import courses as course_service
 from services.errors import DomainError, InvalidTransition, NotAllowed
 
@@ -205,21 +205,11 @@ def push_completions(body):
     try:
         result = completions.push(principal.user, principal.base, body["completions"], principal.token_id)
     except completions.BatchInvalid as error:
-        _refused(principal, len(body["completions"]), errors=len(error.errors), unmatched=error.unmatched)
         raise invalid(error.errors, error.message) from error
     except completions.BatchConflict as error:
-        _refused(principal, len(body["completions"]), conflicts=len(error.conflicts))
         raise conflict(error.message, conflicts=error.conflicts) from error
     return jsonify(received=result.received, recorded=result.recorded, already_recorded=result.already_recorded,
                    added_to_roster=result.added_to_roster)
-
-
-def _refused(principal, received: int, **counts) -> None:
-    """A refused batch records nothing, but leaves its trace in the audit log (counts only, among them the
-    items that matched nobody): a refusal lists the items whose person was not found, so a token could
-    otherwise test names and numbers against the register unseen."""
-    audit.record_now(principal.user, "api.completions_refused", principal.base, base_id=principal.base.id,
-                     details={"received": received, **counts})
 
 
 @bp.get("/base/completions/<external_id>")

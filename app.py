@@ -177,7 +177,7 @@ def register_errorhandlers(app: Flask) -> None:
             response.headers.setdefault("Retry-After", "60")
         return response
 
-    from services.transaction import transient_state
+    from services.transaction import give_up, transient_state
 
     @app.errorhandler(OperationalError)
     def database_busy(error):
@@ -188,9 +188,7 @@ def register_errorhandlers(app: Flask) -> None:
             raise error
         if for_api():
             return database_busy_problem(error)
-        db.session.rollback()
-        app.logger.warning("database busy (%s) on %s %s: answered 503", transient_state(error), request.method,
-                           request.path)
+        give_up(error)
         # "May not": a view that saves in two steps (a course edit, then the waitlist moving up) may have
         # saved the first.
         response = app.make_response((render_template(

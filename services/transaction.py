@@ -2,6 +2,8 @@
 
 from contextlib import contextmanager
 
+from flask import current_app, request
+
 from extensions import db
 from services import images
 
@@ -37,3 +39,11 @@ def transient_state(error) -> str | None:
     if "database is locked" in str(original):  # SQLite: another writer held the lock past busy_timeout
         return "database is locked"
     return None
+
+
+def give_up(error) -> None:
+    """Roll back a transaction the database abandoned (``transient_state``) and note it as a warning: the
+    client is answered 503 and asked to send the request again."""
+    db.session.rollback()
+    current_app.logger.warning("database busy (%s) on %s %s: answered 503", transient_state(error), request.method,
+                               request.path)

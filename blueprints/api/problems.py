@@ -5,8 +5,8 @@ import time
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from extensions import db, limiter
-from services.transaction import transient_state
+from extensions import limiter
+from services.transaction import give_up
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -102,9 +102,7 @@ def _retry_after() -> int:
 def database_busy_problem(error):
     """503 for a transaction the database gave up on (services.transaction.transient_state): rolled back,
     logged as a warning, to be sent again as it was."""
-    db.session.rollback()
-    current_app.logger.warning("database busy (%s) on %s %s: answered 503", transient_state(error), request.method,
-                               request.path)
+    give_up(error)
     return response_for(ApiProblem(
         503, "系统繁忙，本次请求没有完成；请稍后原样重发（批量推送有外部编号，重发不会重复记录）",
         headers={"Retry-After": "1"}))

@@ -10,7 +10,7 @@ import os
 import secrets
 import shutil
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import count
 
@@ -243,6 +243,15 @@ def make_course(app):
         return course
 
     return make
+
+
+def after_the_year(patch, year: int) -> None:
+    """Mid-January after ``year``, in Shanghai (clock.today) and in stored UTC (an evaluation's run_at): the
+    year has ended, so its evaluation, run now, may be confirmed. ``patch``: a MonkeyPatch or its context."""
+    from services import evaluation
+
+    patch.setattr(clock, "today", lambda: date(year + 1, 1, 15))
+    patch.setattr(evaluation, "utcnow", lambda: datetime(year + 1, 1, 15, 2, 0))
 
 
 _bulk = count(1)

@@ -6,7 +6,7 @@ Screenshots of every step are kept under artifacts/screenshots/ as test artifact
 import io
 import shutil
 import subprocess
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -31,10 +31,11 @@ from models import (
     TrainingBase,
     User,
 )
-from services import clock, evaluation, identity
+from services import clock, identity
 from services.courses import refresh_search_tokens
 from services.demo import DEMO_PASSWORD, seed_demo
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Shots
+from tests.conftest import after_the_year
 
 pytestmark = pytest.mark.browser
 
@@ -319,8 +320,7 @@ def test_regulator_evaluates_overrides_confirms_and_the_public_pages_follow(app,
     # server runs in this process, so the clock it reads is the one patched here.
     later = pytest.MonkeyPatch()
     request.addfinalizer(later.undo)  # also when an assertion below fails
-    later.setattr(clock, "today", lambda: date(year + 1, 1, 15))
-    later.setattr(evaluation, "utcnow", lambda: datetime(year + 1, 1, 15, 2, 0))
+    after_the_year(later, year)
     page.goto(site.url + "/regulator/")
     page.locator("#run-evaluation").get_by_label("年度").fill(str(year))
     page.locator("#run-evaluation").get_by_label("地区").select_option(label="四川省成都市")

@@ -32,6 +32,7 @@ from models import (
 from services import clock, demo, evaluation, registry
 from services.errors import DomainError
 from services.exports import EVALUATION_COLUMNS
+from tests.conftest import after_the_year as year_ended
 from tests.conftest import bulk_learners, count_queries, login
 
 # A year the seeded targets (data/targets.csv) and rubrics cover; bases are made as designated on 1 January.
@@ -64,8 +65,7 @@ def spread(courses, learner_ids) -> None:
 def after_the_year(monkeypatch):
     """Mid-January after YEAR, in Shanghai (clock.today) and in stored UTC (the evaluation's run_at): the year
     has ended, so that its evaluation, run now, may be confirmed."""
-    monkeypatch.setattr(clock, "today", lambda: date(YEAR + 1, 1, 15))
-    monkeypatch.setattr(evaluation, "utcnow", lambda: datetime(YEAR + 1, 1, 15, 2, 0))
+    year_ended(monkeypatch, YEAR)
 
 
 @pytest.fixture

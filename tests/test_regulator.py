@@ -39,7 +39,7 @@ from models import (
 from services import clock, enrollment, evaluation, registry
 from services.errors import DomainError
 from services.exports import CATALOG_COLUMNS
-from tests.conftest import login
+from tests.conftest import after_the_year, login
 
 FULL_DISCLOSURE = {key: "已公开" for key in ("scope", "content", "fee_items", "training_plan", "staff", "rules")}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -130,13 +130,6 @@ def world(admin_and_base, make_course, regulators, city, learner, monkeypatch):
         found = evaluation.run(regulators["city"], today.year, city.id)
     (result,) = found.results
     return {"admin": admin, "base": base, "course": course, "plan": plan, "evaluation": found, "result": result}
-
-
-def after_the_year(monkeypatch) -> None:
-    """Mid-January after this year: its evaluation may be confirmed."""
-    year = clock.today().year
-    monkeypatch.setattr(clock, "today", lambda: date(year + 1, 1, 15))
-    monkeypatch.setattr(evaluation, "utcnow", lambda: datetime(year + 1, 1, 15, 2, 0))
 
 
 def snapshot(world) -> dict:
@@ -420,8 +413,7 @@ def exited_world(app, world, regulators, make_course, make_base, learner, make_u
     db.session.commit()
     year = clock.today().year
     with monkeypatch.context() as later:
-        later.setattr(clock, "today", lambda: date(year + 1, 1, 15))
-        later.setattr(evaluation, "utcnow", lambda: datetime(year + 1, 1, 15, 2, 0))
+        after_the_year(later, year)
         found = evaluation.run(regulators["city"], year, base.region_id)
         assert found.results[0].proposed == Outcome.KEEP
         evaluation.confirm(regulators["city"], found.id)
@@ -892,7 +884,7 @@ def test_override_without_a_reason_is_refused_on_the_page(app, world, regulators
 
 
 def test_confirm_on_the_page_applies_the_outcome_and_locks_the_evaluation(app, world, regulators, monkeypatch):
-    after_the_year(monkeypatch)
+    after_the_year(monkeypatch, clock.today().year)
     client = signed_in(app, regulators["city"])
     client.post(f"/regulator/evaluations/results/{world['result'].id}/override",
                 data={"outcome": "rectify", "reason": "课程质量投诉较多"})

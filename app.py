@@ -241,9 +241,13 @@ STATIC_ENDPOINTS = frozenset({"static", "vendor.static"})
 
 def register_security_headers(app: Flask) -> None:
     remember_cookie = app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    hsts_max_age = app.config.get("HSTS_MAX_AGE", 0)
 
     @app.after_request
     def security_headers(response):
+        if hsts_max_age:
+            # On every answer, HTTP ones included: browsers ignore it there, and the proxy redirects HTTP anyway.
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts_max_age}; includeSubDomains")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")

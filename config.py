@@ -80,6 +80,9 @@ class Config:
     # Public pages are served again to anonymous visitors for this many seconds (services/pagecache.py).
     PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "10"))
     PAGE_CACHE_ENTRIES = 256  # per process, when there is no Redis
+    # Strict-Transport-Security, in seconds; 0 sends none. Only production turns it on: a browser told so by
+    # a development server would refuse http://localhost for every project on that port until it expired.
+    HSTS_MAX_AGE = 0
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
@@ -132,6 +135,9 @@ class ProductionConfig(Config):
     PREFERRED_URL_SCHEME = "https"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    # Browsers that once reached the site over HTTPS refuse plain HTTP to it (and to its subdomains) for a
+    # year, so a network in between cannot strip TLS from a later visit (app.register_security_headers).
+    HSTS_MAX_AGE = 365 * 24 * 3600
 
     def __init__(self):
         """:raise RuntimeError: a missing, short or published key, no DATABASE_URL, or FLASK_DEBUG on."""

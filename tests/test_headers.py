@@ -178,6 +178,29 @@ def test_production_starts_with_real_keys_debug_off_and_strict_cookies(productio
         assert app.config[f"{prefix}_COOKIE_SAMESITE"] == "Lax"
 
 
+def test_production_sends_hsts_for_a_year_with_subdomains(app, production, tmp_path):
+    production.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])  # the fixture's database
+    client = production_app(tmp_path).test_client()
+    for path in ("/", "/login", "/healthz", "/static/css/site.css", "/no-such-page", "/api/v1/courses"):
+        header = client.get(path, base_url="https://jidi.example").headers.get("Strict-Transport-Security", "")
+        directives = {part.strip().split("=")[0].lower(): part.strip() for part in header.split(";")}
+        assert "includesubdomains" in directives, (path, header)
+        assert int(directives["max-age"].split("=")[1]) >= 365 * 24 * 3600, (path, header)
+
+
+def test_development_sends_no_hsts_which_would_pin_localhost(client):
+    for path in ("/", "/login", "/api/v1/courses"):
+        assert "Strict-Transport-Security" not in client.get(path).headers
+
+
+def test_deploy_guide_has_nginx_send_hsts_once():
+    guide = (ROOT / "docs" / "DEPLOY.md").read_text()
+    nginx = re.search(r"```nginx\n(.*?)```", guide, re.DOTALL).group(1)
+    assert re.search(r'add_header Strict-Transport-Security "max-age=(\d+); includeSubDomains" always;', nginx)
+    assert int(re.search(r"max-age=(\d+)", nginx).group(1)) >= 365 * 24 * 3600
+    assert "proxy_hide_header Strict-Transport-Security;" in nginx  # the app's copy is not sent twice
+
+
 def test_production_cookies_are_secure_httponly_samesite(app, make_user, production, tmp_path):
     user = make_user(Role.LEARNER)
     production.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])  # the fixture's database

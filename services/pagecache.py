@@ -2,7 +2,7 @@
 
 In the December rush most catalog traffic is anonymous and asks for the same few pages; rendering one
 costs far more than sending it (docs/PERFORMANCE.md, R1). A page is kept for PAGE_CACHE_SECONDS (0 turns
-the cache off) under its path and sorted query string: in Redis when REDIS_URL is set, so every gunicorn
+the cache off) under its path and query parameters (``_key``): in Redis when REDIS_URL is set, so every gunicorn
 worker shares it, otherwise in a small per-process store.
 
 Only requests without a session or remember-me cookie use it, and only 200 answers that left the session
@@ -12,12 +12,14 @@ listings up to PAGE_CACHE_SECONDS old; enrollment itself always checks the live 
 """
 
 import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
 from functools import wraps
 
 from flask import current_app, make_response, request, session
+from flask_babel import get_locale
 
 from extensions import redis_client
 
@@ -26,9 +28,16 @@ _lock = threading.Lock()
 
 
 def _key() -> str:
-    query = "&".join(f"{k}={v}" for k, v in sorted(request.args.items(multi=True)))
-    digest = hashlib.sha256(f"{request.path}?{query}".encode()).hexdigest()
-    return f"jidi:page:{digest}"
+    """The entry of this request: a hash of a JSON list of everything a public page is rendered from.
+
+    JSON, not "k=v&…" text, so that no value can pass for a separator (q="a&b=c" was the entry of q=a and
+    b=c, and a visitor could fill it with an empty answer). Pairs are ordered by name only: the sort is
+    stable, so a name given twice keeps its values in order, since forms read the first. The locale is
+    in it should pages ever be served in another language. The host is not: pages link by path only.
+    """
+    pairs = sorted(request.args.items(multi=True), key=lambda pair: pair[0])
+    material = json.dumps([request.script_root, request.path, str(get_locale()), pairs], ensure_ascii=False)
+    return "jidi:page:" + hashlib.sha256(material.encode()).hexdigest()
 
 
 def _anonymous() -> bool:

@@ -109,3 +109,71 @@ def test_workers_share_the_pages_through_redis(tmp_path, sqlite_template, make_b
     assert second.headers["X-Page-Cache"] == "hit" and second.data == first.data
     assert redis.Redis.from_url(url).ttl(next(iter(redis.Redis.from_url(url).scan_iter("jidi:page:*")))) <= 60
     redis.Redis.from_url(url).flushdb()
+
+
+# --- the key: one entry per distinct request (issue 13, finding 11) ---------------------------------------------
+
+@pytest.fixture
+def two_courses(make_base, make_course):
+    base = make_base()
+    make_course(base, title="护理课程", hours=8)
+    make_course(base, title="数字经济课程", hours=20)
+
+
+def test_an_escaped_ampersand_does_not_fill_the_entry_of_two_parameters(client, two_courses):
+    # One parameter q = "护理&sort=hours" (nothing matches) against q = "护理" and sort = "hours": joined without
+    # escaping, both were "q=护理&sort=hours" and the empty answer was served for the real search.
+    poisoned = client.get("/courses?q=%E6%8A%A4%E7%90%86%26sort%3Dhours")
+    assert "护理课程" not in poisoned.text
+    real = client.get("/courses?q=护理&sort=hours")
+    assert "X-Page-Cache" not in real.headers
+    assert "护理课程" in real.text
+
+
+def test_an_escaped_equals_sign_does_not_fill_another_entry(client, two_courses):
+    client.get("/courses?q%3D%E6%8A%A4%E7%90%86%26x=")  # one parameter named "q=护理&x", blank
+    real = client.get("/courses?q=护理&x=")
+    assert "X-Page-Cache" not in real.headers and "护理课程" in real.text
+
+
+def test_repeated_keys_keep_their_order_since_the_page_reads_the_first(client, two_courses):
+    nursing = client.get("/courses?q=护理&q=数字")
+    assert "护理课程" in nursing.text and "数字经济课程" not in nursing.text
+    digital = client.get("/courses?q=数字&q=护理")
+    assert "X-Page-Cache" not in digital.headers
+    assert "数字经济课程" in digital.text and "护理课程" not in digital.text
+    # Keys in another order are the same request: still one entry.
+    assert client.get("/courses?sort=hours&q=护理&q=数字").data == client.get("/courses?q=护理&q=数字&sort=hours").data
+
+
+@pytest.fixture
+def echo(app):
+    """A cached page at /__echo__ and /__echo__<rest> that shows what it was asked; the requests it rendered."""
+    from flask import request
+
+    seen = []
+
+    def view(rest=""):
+        seen.append((request.path, sorted(request.args.items(multi=True))))
+        return f"<p>{seen[-1]}</p>"
+
+    app.add_url_rule("/__echo__", view_func=pagecache.cached_page(view))
+    app.add_url_rule("/__echo__<rest>", endpoint="echo_rest", view_func=pagecache.cached_page(view))
+    return seen
+
+
+def test_a_question_mark_in_the_path_is_not_the_query(client, echo):
+    first = client.get("/__echo__%3Fa?b=1")  # the path "/__echo__?a", b = 1
+    second = client.get("/__echo__?a%3Fb=1")  # the path "/__echo__", "a?b" = 1
+    assert "X-Page-Cache" not in second.headers and second.data != first.data
+    assert len(echo) == 2
+
+
+def test_blank_and_missing_values_get_entries_of_their_own(client, echo):
+    for url in ("/__echo__", "/__echo__?", "/__echo__?a", "/__echo__?a=", "/__echo__?a=&b=", "/__echo__?a%26b=",
+                "/__echo__?a=1", "/__echo__?a=1&a=", "/__echo__?a=&a=1"):
+        response = client.get(url)
+        assert response.data.decode().startswith("<p>"), url
+    # "?" is no query and "?a" is a blank a (the same requests as the ones before them); each other one was
+    # rendered, none got another's page.
+    assert len(echo) == 7

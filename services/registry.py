@@ -12,6 +12,7 @@ from models import (
     BaseStatus,
     BaseStatusChange,
     BaseType,
+    Region,
     RegionLevel,
     Role,
     Target,
@@ -42,14 +43,19 @@ def designate_base(regulator, data: dict) -> tuple[TrainingBase, dict[str, str]]
     passwords of admin accounts created for it ({email: password}).
 
     :raise NotAllowed: the region is outside the regulator's scope.
-    :raise DomainError: the name is taken, or an email belongs to an account of another role.
+    :raise DomainError: a type the regulator may not designate (field ``type``), a city-level base outside
+        a city (field ``region``), the name is taken, or an email belongs to an account of another role.
     """
     if not scope.oversees_region(regulator, data["region_id"]):
         raise NotAllowed("该地区不在您的管辖范围内")
+    base_type = BaseType(data["type"])
+    problem = designation_problem(regulator, base_type, db.session.get(Region, data["region_id"]))
+    if problem:
+        raise DomainError(*problem)
     name = data["name"].strip()
     if db.session.scalar(sa.select(TrainingBase.id).where(TrainingBase.name == name)):
         raise DomainError("已有同名基地", field="name")
-    base = TrainingBase(name=name, type=BaseType(data["type"]), region_id=data["region_id"],
+    base = TrainingBase(name=name, type=base_type, region_id=data["region_id"],
                         status=BaseStatus.ACTIVE)
     db.session.add(base)
     db.session.flush()
@@ -91,11 +97,14 @@ def change_status(regulator, base_id: int, status: BaseStatus, reason: str) -> T
     """Set a base to active, rectifying or exited, with a written reason.
 
     :raise LookupError: no such base in the regulator's region.
-    :raise DomainError: no reason, or the base already has that status.
+    :raise DomainError: a province-level base and a city's regulator (field ``status``), no reason, or the
+        base already has that status.
     """
     base = scope.base_in_scope(regulator, base_id)
     if base is None:
         raise LookupError(base_id)
+    if not may_govern(regulator, base):
+        raise DomainError(f"{base.type.label}的状态由省级人社部门决定", field="status")
     if not reason.strip():
         raise DomainError("请填写变更原因", field="reason")
     if base.status == status:
@@ -114,9 +123,47 @@ def history(base: TrainingBase) -> list[BaseStatusChange]:
     ).scalars().all()
 
 
-# The province-level types: their targets are the province's alone (a city may not lower them for the
-# province-level bases on its territory); CITY bases' targets are their city's, with the province's as default.
+# The province-level types are the province's alone: it designates them, decides their status and sets
+# their targets (a city may not lower them for the province-level bases on its territory); CITY bases'
+# targets are their city's, with the province's as default.
 PROVINCE_SET_TYPES = frozenset({BaseType.PROVINCIAL, BaseType.RURAL_REVITALIZATION})
+
+
+def is_province_regulator(user) -> bool:
+    return user.role == Role.REGULATOR and user.region is not None and user.region.level == RegionLevel.PROVINCE
+
+
+def may_decide_type(regulator, base_type: BaseType) -> bool:
+    """The one rule behind designation, status decisions and targets: a province-level type is decided by a
+    province's regulator only; a city-level one by any regulator over the region."""
+    return base_type not in PROVINCE_SET_TYPES or is_province_regulator(regulator)
+
+
+def designatable_types(regulator) -> list[BaseType]:
+    """The base types the designation form offers the regulator (and designate_base accepts)."""
+    return [t for t in BaseType if may_decide_type(regulator, t)]
+
+
+def designation_problem(regulator, base_type: BaseType, region) -> tuple[str, str] | None:
+    """(message, field) when the regulator may not designate a base of ``base_type`` in ``region`` (a region
+    in their scope), else None. A city-level base belongs to a city: at the province's own level there is
+    no city bureau to oversee it."""
+    if not may_decide_type(regulator, base_type):
+        return f"{base_type.label}由省级人社部门认定，市级人社部门只能认定市级继续教育基地", "type"
+    if base_type == BaseType.CITY and (region is None or region.level != RegionLevel.CITY):
+        return "市级继续教育基地应认定在市（请选择所在的市）", "region"
+    return None
+
+
+def may_govern(regulator, base: TrainingBase) -> bool:
+    """Whether the regulator (who has the base in scope) decides the base's status: a province-level base's
+    status is its province's, as its designation was."""
+    return may_decide_type(regulator, base.type)
+
+
+def status_choices(base: TrainingBase) -> list[BaseStatus]:
+    """The statuses a base may be moved to: any but the one it has."""
+    return [s for s in BaseStatus if s != base.status]
 
 
 def targets_of_year(year: int) -> list[Target]:
@@ -144,9 +191,7 @@ def may_set_target(regulator, base_type: BaseType) -> bool:
     """Whether the regulator may set targets of ``base_type`` for their region: a province's regulator any
     type (for CITY bases that is the province-wide default, which a city's own row overrides), a city's
     regulator only CITY."""
-    if base_type not in PROVINCE_SET_TYPES:
-        return True
-    return regulator.region is not None and regulator.region.level == RegionLevel.PROVINCE
+    return may_decide_type(regulator, base_type)
 
 
 def set_target(regulator, base_type: BaseType, year: int, min_trainees: int, min_projects: int) -> Target:

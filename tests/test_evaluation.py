@@ -110,6 +110,16 @@ def year_courses(make_course):
     return make
 
 
+def province_regulator(city) -> User:
+    """A regulator of the city's province, who decides the status of its province-level bases."""
+    user = User(name="四川省人社厅 赵处长", email=f"province-{city.parent_id}@test.example", role=Role.REGULATOR,
+                region_id=city.parent_id)
+    user.set_password("unused")
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
 def results_by_base(results) -> dict[int, EvaluationResult]:
     return {r.base_id: r for r in results}
 
@@ -539,7 +549,8 @@ def test_confirm_does_not_bring_back_a_base_that_exited_after_the_run(regulator,
     kept = three_bases[0]
     found = evaluation.run(regulator, YEAR, city.id)
     assert results_by_base(found.results)[kept.id].proposed == Outcome.KEEP
-    registry.change_status(regulator, kept.id, BaseStatus.EXITED, "违规收费，撤销基地资格")
+    # a province-level base's status is its province's to decide (registry.may_govern)
+    registry.change_status(province_regulator(city), kept.id, BaseStatus.EXITED, "违规收费，撤销基地资格")
 
     evaluation.confirm(regulator, found.id)
 
@@ -899,7 +910,7 @@ def test_published_list_shows_the_bases_kept_and_hides_exited_ones(app, client, 
     assert kept.name not in draft_page  # a draft publishes nothing
     assert kept.name in html
     assert short.name not in html and idle.name not in html
-    registry.change_status(regulator, kept.id, BaseStatus.EXITED, "违规颁发证书，撤销基地资格")
+    registry.change_status(province_regulator(city), kept.id, BaseStatus.EXITED, "违规颁发证书，撤销基地资格")
     assert kept.name not in client.get(f"/list/{YEAR}").get_data(as_text=True)
     assert kept.name not in client.get("/bases").get_data(as_text=True)
 

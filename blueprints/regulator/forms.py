@@ -4,7 +4,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from blueprints.validators import InputForm, bounded
 from models import BaseStatus, BaseType, Outcome
@@ -12,7 +12,10 @@ from models import BaseStatus, BaseType, Outcome
 
 class DesignateForm(InputForm):
     name = StringField(_l("基地名称"), validators=[DataRequired(_l("请填写基地名称")), Length(max=128)])
-    type = SelectField(_l("基地类型"), choices=BaseType.choices())
+    # The view offers the types the regulator may designate (registry.designatable_types); any known type
+    # passes here, so that a forged one meets the service's refusal and its message beside this field.
+    type = SelectField(_l("基地类型"), choices=BaseType.choices(), validate_choice=False,
+                       validators=[AnyOf([t.value for t in BaseType], message=_l("请选择列出的基地类型"))])
     # Any region id is accepted here: the service answers for the scope (outside it is a 404).
     region = SelectField(_l("所在地区"), coerce=int, validate_choice=False)
     admin_emails = TextAreaField(
@@ -36,6 +39,7 @@ class DesignateForm(InputForm):
 
 
 class StatusChangeForm(InputForm):
+    # The view narrows the choices to registry.status_choices(base); the service refuses the current status.
     status = SelectField(_l("新状态"), choices=BaseStatus.choices())
     reason = TextAreaField(_l("原因"), validators=[DataRequired(_l("请填写变更原因")), Length(max=2000)])
 

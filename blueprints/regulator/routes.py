@@ -59,6 +59,7 @@ def index():
 @bp.route("/bases/new", methods=["GET", "POST"])
 def designate():
     form = DesignateForm()
+    form.type.choices = [(t.value, t.label) for t in registry.designatable_types(current_user)]
     form.region.choices = [(r.id, r.full_name) for r in scope.regions_in_scope(current_user)]
     if form.validate_on_submit():
         data = {"name": form.name.data, "type": form.type.data, "region_id": form.region.data,
@@ -78,17 +79,27 @@ def designate():
     return render_template("regulator/designate.html", form=form)
 
 
+def _status_form(base) -> StatusChangeForm:
+    form = StatusChangeForm()
+    form.status.choices = [(s.value, s.label) for s in registry.status_choices(base)]
+    return form
+
+
+def _base_page(base, form):
+    return render_template("regulator/base.html", base=base, form=form, history=registry.history(base),
+                           compliance=evaluation.compliance(base), governs=registry.may_govern(current_user, base))
+
+
 @bp.route("/bases/<int:base_id>")
 def base(base_id: int):
     base = _load_base(base_id)
-    form = StatusChangeForm(status=base.status.value)
-    return render_template("regulator/base.html", base=base, form=form, history=registry.history(base),
-                           compliance=evaluation.compliance(base))
+    return _base_page(base, _status_form(base))
 
 
 @bp.route("/bases/<int:base_id>/status", methods=["POST"])
 def base_status(base_id: int):
     base = _load_base(base_id)
+    # Any status passes the form: the service refuses the current one and a base the regulator does not govern.
     form = StatusChangeForm()
     if form.validate_on_submit():
         try:
@@ -98,8 +109,8 @@ def base_status(base_id: int):
         else:
             flash(_("基地状态已改为“%(label)s”", label=BaseStatus(form.status.data).label), "success")
             return redirect(url_for(".base", base_id=base.id))
-    return render_template("regulator/base.html", base=base, form=form, history=registry.history(base),
-                           compliance=evaluation.compliance(base)), 400
+    form.status.choices = [(s.value, s.label) for s in registry.status_choices(base)]
+    return _base_page(base, form), 400
 
 
 @bp.route("/plans/<int:plan_id>/decide", methods=["POST"])

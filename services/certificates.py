@@ -18,7 +18,7 @@ from reportlab.pdfgen import canvas
 from extensions import db
 from models import Category, Certificate, CertificateStatus, Course, Declaration, HoursRecord, HoursSource, Role, User
 from models._common import utcnow
-from services import audit, clock, hours, scope
+from services import audit, clock, hours, identifiers, scope
 from services.errors import DomainError
 from services.locking import locked
 
@@ -118,7 +118,8 @@ def _issue_locked(learner, year: int) -> Certificate:
 
 
 def find(code: str) -> Certificate | None:
-    code = (code or "").strip().upper()
+    # Typed back from paper or a phone: full-width letters, grouping spaces or dashes are the same code.
+    code = identifiers.code(code)
     if len(code) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in code):
         return None
     return db.session.execute(sa.select(Certificate).where(Certificate.code == code)).scalar_one_or_none()

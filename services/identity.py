@@ -7,7 +7,6 @@ enforced on an HMAC of it, and pages show the masked form (5101**********1234).
 import base64
 import hashlib
 import hmac
-import unicodedata
 from datetime import date
 
 from cryptography.fernet import Fernet
@@ -15,16 +14,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
-from services import clock
+from services import clock, identifiers
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"
 
 
-def normalise(raw: str) -> str:
-    """Half-width, upper-case, without the spaces and hyphens people type to group the digits."""
-    text = unicodedata.normalize("NFKC", raw or "").upper()
-    return "".join(ch for ch in text if not ch.isspace() and ch != "-")
+# The one spelling of an ID number (services.identifiers): ASCII digits of any script's, upper-case X, without
+# grouping spaces, dashes or invisible characters. The same function, under the name this module's callers use.
+normalise = identifiers.id_number
 
 
 def check_character(first17: str) -> str:
@@ -35,7 +33,10 @@ def problem(id_number: str) -> str | None:
     """Why ``id_number`` (normalised) is not a valid resident ID number, or None if it is."""
     if len(id_number) != 18:
         return "身份证号应为 18 位"
-    if not id_number[:17].isdigit() or not (id_number[17].isdigit() or id_number[17] == "X"):
+    # ASCII only: isdigit() alone takes "١" or "²", which would be stored (and hashed) as another number.
+    if not identifiers.is_ascii_digits(id_number[:17]) or not (
+        identifiers.is_ascii_digits(id_number[17]) or id_number[17] == "X"
+    ):
         return "身份证号前 17 位应为数字，最后一位为数字或 X"
     try:
         born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))

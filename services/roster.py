@@ -24,7 +24,7 @@ from models import (
 )
 from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
-from services import audit, clock, hours, identity
+from services import audit, clock, hours, identifiers, identity
 from services.enrollment import completion_problem
 from services.errors import DomainError
 from services.locking import locked
@@ -248,6 +248,10 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
         raise DomainError(problem)
     rows = _read_rows(data)
     report = ImportReport()
+    for _number, record in rows:
+        # One spelling for the phone, as registration stored it: a spreadsheet's full-width digits or a
+        # number typed in groups still names the learner (the ID number is normalised below, the same way).
+        record["phone"] = identifiers.phone(record["phone"])
     phones = {r["phone"] for _n, r in rows if r["phone"]}
     fingerprints = {}
     for number, record in rows:

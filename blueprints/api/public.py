@@ -7,6 +7,7 @@ from blueprints.api import representations as show
 from blueprints.api.problems import invalid, not_found
 from blueprints.api.schemas import ID, TEXT
 from blueprints.api.spec import document, operation
+from blueprints.certificate_lookups import lookup_limit
 from models import FIELDS, BaseType, Category, Mode
 from services import catalog, certificates, evaluation
 
@@ -106,9 +107,13 @@ def published_list(year: int):
 
 
 @bp.get("/certificates/<code>")
+# The site's verification page and this operation spend one budget per client (VERIFY_RATE_LIMIT), on top of
+# the API's own limits (override_defaults=False keeps them); a refusal is the blueprint's 429 problem.
+@lookup_limit(override_defaults=False)
 @operation(summary="验证证书", tag=PUBLIC, responses={200: "Certificate"},
            path_params={"code": "证书上的验证码"},
-           description="与网站的证书验证页相同：姓名与身份证号只显示脱敏形式。")
+           description="与网站的证书验证页相同：姓名与身份证号只显示脱敏形式。两者共用每个客户端地址的查询次数"
+           "（默认每分钟 30 次），超出后为 429，Retry-After 给出需等待的秒数。")
 def verify_certificate(code: str):
     certificate = certificates.find(code)
     if certificate is None:

@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from blueprints.catalog import bp
 from blueprints.catalog.forms import CatalogSearchForm
+from blueprints.certificate_lookups import lookup_limit
 from blueprints.common_forms import ActionForm
-from extensions import limiter
 from models import BaseType, Role
 from services import catalog, certificates, clock, enrollment, evaluation, images
 from services import learner as learner_queries
@@ -87,11 +87,6 @@ def published_list(year: int | None = None):
                            grouped=evaluation.published_list(year), types=list(BaseType))
 
 
-def _no_code_asked() -> bool:
-    """The empty form is not a lookup and is not counted."""
-    return not ((request.view_args or {}).get("code") or request.args.get("code", "").strip())
-
-
 def _too_many_lookups(limit):
     response = make_response(render_template("errors/error.html", code=429, title="查询过于频繁",
                                              message="请稍后再试。"), 429)
@@ -101,10 +96,8 @@ def _too_many_lookups(limit):
 
 @bp.route("/verify", methods=["GET"])
 @bp.route("/verify/<code>")
-# Per client address (remote_addr: the peer, or what trusted proxies said under PROXY_COUNT; a client cannot
-# choose it), against guessing codes; counted in Redis when REDIS_URL is set, like the sign-in limits.
-@limiter.limit(lambda: current_app.config["VERIFY_RATE_LIMIT"], exempt_when=_no_code_asked,
-               on_breach=_too_many_lookups, scope="verify")
+# The same budget as the API's certificate operation: guessing codes there does not start a fresh count.
+@lookup_limit(on_breach=_too_many_lookups)
 def verify(code: str | None = None):
     code = code or request.args.get("code", "").strip()
     if not code:

@@ -1,50 +1,22 @@
-"""The regulator's XLSX reports in the official layouts (notice 004) and the evaluation table.
+"""The regulator's XLSX reports in the official layouts (notice 004) and the evaluation table, written by
+services.spreadsheets (which keeps any text from running as a formula)."""
 
-Every text cell that begins with =, +, - or @ is written with a leading apostrophe, so that no
-spreadsheet program ever runs it as a formula.
-"""
-
-import io
 from datetime import date
 
 import sqlalchemy as sa
-from openpyxl import Workbook
 
 from extensions import db
 from models import FIELDS, Course, CourseStatus, Enrollment, EnrollmentStatus, Evaluation, ProjectType, TrainingBase
-from services import audit, scope
+from services import audit, scope, spreadsheets
 
-FORMULA_STARTS = ("=", "+", "-", "@")
 CATALOG_COLUMNS = [
     "序号", "承办单位", "培训项目名称", "学时", "培训时间", "培训地点", "培训对象", "联系人及电话", "是否面向全市",
 ]
 
 
-def safe(value):
-    """A cell value that cannot be taken for a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def _audit_export(actor, action: str, year: int) -> None:
     audit.record(actor, action, actor, details={"year": year})
     db.session.commit()
-
-
-def _workbook(title: str, header_rows: list[list]) -> tuple[Workbook, object]:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title
-    for row in header_rows:
-        sheet.append([safe(v) for v in row])
-    return book, sheet
-
-
-def _bytes(book: Workbook) -> bytes:
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def _period(course: Course) -> str:
@@ -63,16 +35,13 @@ def project_catalog(regulator, year: int) -> bytes:
                Course.start_date >= date(year, 1, 1), Course.start_date <= date(year, 12, 31))
         .order_by(TrainingBase.id, Course.start_date, Course.id)
     ).all()
-    book, sheet = _workbook("培训项目目录", [
-        [f"{year}年度专业技术人员继续教育培训项目目录"],
-        CATALOG_COLUMNS,
-    ])
+    rows = [[f"{year}年度专业技术人员继续教育培训项目目录"], CATALOG_COLUMNS]
     for number, (course, base_name) in enumerate(courses, start=1):
-        sheet.append([safe(v) for v in (
+        rows.append([
             number, base_name, course.title, course.hours, _period(course), course.place, course.audience,
             f"{course.contact_person} {course.contact_phone}".strip(), "是" if course.open_to_city else "否",
-        )])
-    return _bytes(book)
+        ])
+    return spreadsheets.xlsx("培训项目目录", rows)
 
 
 def knowledge_update_statistics(regulator, year: int) -> bytes:
@@ -103,19 +72,19 @@ def knowledge_update_statistics(regulator, year: int) -> bytes:
     for base_id, field, kind, places in planned:
         table.setdefault((base_id, field), {"now": {}, "next": {}})["next"][ProjectType(kind)] = int(places or 0)
     kinds = (ProjectType.URGENT_TALENT, ProjectType.JOB_TRAINING, ProjectType.ABROAD)
-    book, sheet = _workbook("知识更新工程统计", [
+    rows = [
         [f"{year}年度专业技术人才知识更新工程实施情况统计表"],
         ["单位名称", "具体推进实施部门、机构", "专项经费（万元）", "领域", "今年任务完成情况", "", "",
          "明年计划", "", "", "备注"],
         ["", "", "", "", *[k.label + "（人数）" for k in kinds], *[k.label + "（人数）" for k in kinds], ""],
-    ])
+    ]
     field_order = {name: index for index, name in enumerate(FIELDS)}
     for (base_id, field), counts in sorted(table.items(), key=lambda kv: (kv[0][0], field_order.get(kv[0][1], 99))):
-        sheet.append([safe(v) for v in (
+        rows.append([
             names[base_id], names[base_id], "", field,
             *[counts["now"].get(k, 0) for k in kinds], *[counts["next"].get(k, 0) for k in kinds], "",
-        )])
-    return _bytes(book)
+        ])
+    return spreadsheets.xlsx("知识更新工程统计", rows)
 
 
 def evaluation_table(actor, evaluation: Evaluation) -> bytes:
@@ -133,11 +102,11 @@ EVALUATION_COLUMNS = [
 
 
 def evaluation_rows_xlsx(title: str, results) -> bytes:
-    book, sheet = _workbook("年度评估", [[title], EVALUATION_COLUMNS])
+    rows = [[title], EVALUATION_COLUMNS]
     for number, r in enumerate(results, start=1):
-        sheet.append([safe(v) for v in (
+        rows.append([
             number, r.base.name, r.base.type.label, r.trainees, r.target_trainees, r.projects, r.target_projects,
             r.completion_rate, r.average_rating, r.disclosure_rate, r.overdue_plans, r.score, r.proposed.label,
             r.final.label if r.final else "", r.override_reason,
-        )])
-    return _bytes(book)
+        ])
+    return spreadsheets.xlsx("年度评估", rows)

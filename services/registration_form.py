@@ -5,15 +5,14 @@ papers / grassroots service, other); the year's total."""
 import io
 
 import sqlalchemy as sa
-from openpyxl import Workbook
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
 from extensions import db
 from models import Category, Course, Declaration, DeclarationKind, HoursRecord, HoursSource, TrainingBase
+from services import spreadsheets
 from services.certificates import font_name
-from services.exports import safe
 
 GROUPS = (
     ("公需科目", ""),
@@ -63,26 +62,23 @@ def rows(learner, year: int) -> list[tuple[int, list[dict]]]:
 
 
 def xlsx(learner, year: int) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "登记表"
-    sheet.append([f"{year}年度专业技术人员继续教育情况登记表"])
-    sheet.append([safe(v) for v in (f"姓名：{learner.name}", f"身份证号：{learner.id_number_masked}",
-                                    f"工作单位：{learner.employer_name}", f"职称：{learner.professional_title}")])
-    sheet.append(["类别", "分类", "序号", "项目名称", "主办单位", "时间", "地点/类型", "学时"])
+    table = [
+        [f"{year}年度专业技术人员继续教育情况登记表"],
+        [f"姓名：{learner.name}", f"身份证号：{learner.id_number_masked}", f"工作单位：{learner.employer_name}",
+         f"职称：{learner.professional_title}"],
+        ["类别", "分类", "序号", "项目名称", "主办单位", "时间", "地点/类型", "学时"],
+    ]
     total = 0
     for index, items in rows(learner, year):
         category, kind = GROUPS[index]
         subtotal = sum(i["hours"] for i in items)
         total += subtotal
         for number, item in enumerate(items, start=1):
-            sheet.append([safe(v) for v in (category, kind, number, item["title"], item["organiser"], item["when"],
-                                            item["place"], item["hours"])])
-        sheet.append([category, kind, "小计", "", "", "", "", subtotal])
-    sheet.append(["年度合计", "", "", "", "", "", "", total])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+            table.append([category, kind, number, item["title"], item["organiser"], item["when"], item["place"],
+                          item["hours"]])
+        table.append([category, kind, "小计", "", "", "", "", subtotal])
+    table.append(["年度合计", "", "", "", "", "", "", total])
+    return spreadsheets.xlsx("登记表", table)
 
 
 def pdf(learner, year: int) -> bytes:

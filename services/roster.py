@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy.orm import contains_eager, joinedload
 
 from extensions import db
@@ -24,7 +24,7 @@ from models import (
 )
 from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
-from services import audit, clock, hours, identifiers, identity
+from services import audit, clock, hours, identifiers, identity, spreadsheets
 from services.enrollment import completion_problem
 from services.errors import DomainError
 from services.locking import locked
@@ -383,20 +383,16 @@ def export_xlsx(actor, course: Course) -> bytes:
     audit.record(actor, "course.export_roster", course, base_id=course.base_id)
     db.session.commit()
     data = roster(course)
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("名单")
-    sheet.append([course.title])
-    sheet.append(["序号", "姓名", "手机号", "身份证号", "工作单位", "职称", "状态", "报名方式", "结业时间"])
+    rows = [[course.title], ["序号", "姓名", "手机号", "身份证号", "工作单位", "职称", "状态", "报名方式", "结业时间"]]
     for number, e in enumerate(data.seated + data.waitlisted, start=1):
         learner = e.learner
-        sheet.append([
+        rows.append([
             number, learner.name, mask_phone(learner.phone), learner.id_number_masked, learner.employer_name,
             learner.professional_title, e.status.label, e.source.label,
             e.completed_at.strftime("%Y-%m-%d") if e.completed_at else "",
         ])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    # Names and employers are what learners typed: the writer keeps them from running as formulas.
+    return spreadsheets.xlsx("名单", rows)
 
 
 def mask_phone(phone: str | None) -> str:

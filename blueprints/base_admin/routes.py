@@ -1,13 +1,13 @@
 """Base admin views: thin, one service call each; another base's objects are 404."""
 
-import io
 from datetime import date
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 
+from blueprints import downloads
 from blueprints.base_admin import bp
 from blueprints.base_admin.forms import (
     ApiTokenForm,
@@ -20,6 +20,7 @@ from blueprints.base_admin.forms import (
     StatusForm,
 )
 from blueprints.common_forms import ActionForm, field_error
+from blueprints.query import form_ids
 from models import CourseStatus
 from services import api_tokens as token_service
 from services import base_admin as queries
@@ -39,11 +40,6 @@ def _load_base(base_id: int):
     if base is None:
         abort(404)
     return base
-
-
-def _ids(name: str) -> list[int]:
-    """The row ids a form posted under ``name``: ASCII digits that fit a database integer; others ignored."""
-    return [int(v) for v in request.form.getlist(name) if v.isascii() and v.isdigit() and len(v) <= 18]
 
 
 def _load_course(base_id: int, course_id: int):
@@ -212,7 +208,7 @@ def roster_complete(base_id: int, course_id: int):
     _base, course = _load_course(base_id, course_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    ids = _ids("enrollment")
+    ids = form_ids("enrollment")
     try:
         count = enrollment_service.complete(current_user, course, ids)
     except DomainError as error:
@@ -237,7 +233,7 @@ def attendance(base_id: int, course_id: int):
         abort(404)
     form = AttendanceForm()
     if form.validate_on_submit():
-        present = set(_ids("present"))
+        present = set(form_ids("present"))
         try:
             roster_service.record_attendance(current_user, course, day, present)
         except DomainError as error:
@@ -284,11 +280,8 @@ def roster_import(base_id: int, course_id: int):
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster.xlsx")
 def roster_export(base_id: int, course_id: int):
     _base, course = _load_course(base_id, course_id)
-    return send_file(
-        io.BytesIO(roster_service.export_xlsx(current_user, course)), as_attachment=True,
-        download_name=f"{course.title}-名单.xlsx",
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
+    # The title may hold anything stored before the forms refused line breaks: downloads makes it a safe name.
+    return downloads.xlsx(roster_service.export_xlsx(current_user, course), f"{course.title}-名单.xlsx")
 
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/plan", methods=["GET", "POST"])

@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional, Regexp
 
+from blueprints.query import parse_int
 from blueprints.validators import InputForm
 from models import FIELDS, Category, Mode
 from services.catalog import SORTS, CourseFilters
@@ -36,10 +37,8 @@ class CatalogSearchForm(InputForm):
         self.base.choices = [("", _l("全部基地"))] + [(str(b.id), b.name) for b in bases]
 
     def _int_or_none(self, field) -> int | None:
-        # ASCII digits only ("²".isdigit() is true, and int() refuses it) and at most 18 of them, so that the
-        # id fits the database's 64-bit integers (beyond them the driver raises instead of finding nothing).
-        value = field.data or ""
-        return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+        # An id the database can hold, in ASCII digits (blueprints.query); anything else filters nothing.
+        return parse_int(field.data)
 
     def filters(self) -> CourseFilters:
         """The valid part of the request as filters: a field that failed validation is left out."""

@@ -1,12 +1,12 @@
 """Learner views: thin, one service call each."""
 
-import io
 import json
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from blueprints import downloads
 from blueprints.common_forms import ActionForm, field_error
 from blueprints.learner import bp
 from blueprints.learner.forms import DeclarationForm, EmployerForm, RatingForm
@@ -163,19 +163,17 @@ def certificate_pdf(year: int):
     except DomainError as error:
         flash(error.message, "danger")
         return redirect(url_for(".certificates"))
-    return send_file(io.BytesIO(certificate_service.pdf(certificate)), mimetype="application/pdf",
-                     as_attachment=True, download_name=f"{year}年度继续教育证书-{certificate.code}.pdf")
+    return downloads.attachment(certificate_service.pdf(certificate), f"{year}年度继续教育证书-{certificate.code}.pdf",
+                                "application/pdf")
 
 
 @bp.route("/registration-form/<int:year>.<fmt>")
 def registration_form(year: int, fmt: str):
     if fmt == "xlsx":
-        return send_file(io.BytesIO(registration_form_service.xlsx(current_user, year)), as_attachment=True,
-                         download_name=f"{year}年度继续教育情况登记表.xlsx",
-                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return downloads.xlsx(registration_form_service.xlsx(current_user, year), f"{year}年度继续教育情况登记表.xlsx")
     if fmt == "pdf":
-        return send_file(io.BytesIO(registration_form_service.pdf(current_user, year)), as_attachment=True,
-                         download_name=f"{year}年度继续教育情况登记表.pdf", mimetype="application/pdf")
+        return downloads.attachment(registration_form_service.pdf(current_user, year),
+                                    f"{year}年度继续教育情况登记表.pdf", "application/pdf")
     abort(404)
 
 
@@ -183,5 +181,4 @@ def registration_form(year: int, fmt: str):
 def own_data():
     """Everything the site holds about the learner, as JSON (recorded in the audit log)."""
     body = json.dumps(personal_data.own_data(current_user), ensure_ascii=False, indent=2)
-    return body, 200, {"Content-Type": "application/json; charset=utf-8",
-                       "Content-Disposition": "attachment; filename=my-jidi-data.json"}
+    return downloads.attachment(body.encode(), "my-jidi-data.json", "application/json")

@@ -1,12 +1,12 @@
 """Regulator views: thin, one service call each; anything outside the regulator's region is 404."""
 
-import io
-
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from blueprints import downloads
 from blueprints.common_forms import ActionForm, field_error
+from blueprints.query import query_int
 from blueprints.regulator import bp
 from blueprints.regulator.forms import (
     CalendarForm,
@@ -24,12 +24,6 @@ from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _xlsx(data: bytes, name: str):
-    return send_file(io.BytesIO(data), as_attachment=True, download_name=name, mimetype=XLSX)
-
 
 def _load_base(base_id: int):
     base = scope.base_in_scope(current_user, base_id)
@@ -39,8 +33,7 @@ def _load_base(base_id: int):
 
 
 def _year_arg() -> int:
-    year = request.args.get("year", "")
-    return int(year) if year.isdigit() and 2000 <= int(year) <= 2100 else clock.today().year
+    return query_int("year", 2000, 2100, default=clock.today().year)
 
 
 @bp.route("/")
@@ -214,19 +207,19 @@ def evaluation_export(evaluation_id: int):
     found = evaluation.get(current_user, evaluation_id)
     if found is None:
         abort(404)
-    return _xlsx(exports.evaluation_table(current_user, found), f"{found.year}年度基地评估.xlsx")
+    return downloads.xlsx(exports.evaluation_table(current_user, found), f"{found.year}年度基地评估.xlsx")
 
 
 @bp.route("/exports/catalog.xlsx")
 def export_catalog():
     year = _year_arg()
-    return _xlsx(exports.project_catalog(current_user, year), f"{year}年度培训项目目录.xlsx")
+    return downloads.xlsx(exports.project_catalog(current_user, year), f"{year}年度培训项目目录.xlsx")
 
 
 @bp.route("/exports/knowledge-update.xlsx")
 def export_knowledge():
     year = _year_arg()
-    return _xlsx(exports.knowledge_update_statistics(current_user, year), f"{year}年度知识更新工程统计表.xlsx")
+    return downloads.xlsx(exports.knowledge_update_statistics(current_user, year), f"{year}年度知识更新工程统计表.xlsx")
 
 
 @bp.route("/reviews")
@@ -282,8 +275,7 @@ def revoke_certificate():
 def audit_log():
     """The audit log of the region, newest first, read-only."""
     action = request.args.get("action", "")[:64]
-    before = request.args.get("before", "")
-    entries = audit.entries_for(current_user, action, int(before) if before.isdigit() else None)
+    entries = audit.entries_for(current_user, action, query_int("before", 1))
     return render_template("regulator/audit.html", entries=entries, action=action, page_size=audit.PAGE_SIZE,
                            actions=AUDIT_ACTIONS)
 

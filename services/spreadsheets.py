@@ -1,0 +1,69 @@
+"""The one writer of every spreadsheet the site hands out (XLSX and CSV): no text in a cell can run as a formula.
+
+Whoever typed the text (a learner's name or employer, a course title, a base's name, a regulator's reason),
+a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a line break is written with a leading
+apostrophe (OWASP's advice against CSV injection), and in XLSX it is also typed as a string, never a
+formula. Numbers, dates and booleans stay what they are: a negative number is a number, not a formula.
+"""
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+# Excel, LibreOffice and Google Sheets read a cell beginning with one of these as a formula; tab and CR (and LF)
+# too, since some of them skip those before looking at the next character.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MIMETYPE = "text/csv; charset=utf-8"
+_KEPT_AS_IS = (bool, int, float, Decimal, date, datetime, time)
+
+
+def neutralise(text: str) -> str:
+    """``text`` as a spreadsheet may show it: an apostrophe before a formula's first character, and without
+    the control characters XLSX cannot hold (openpyxl raises on them; text stored before the forms dropped
+    them must not make an export fail)."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def cell_value(value):
+    """What a cell holds: numbers, dates, booleans and None as they are, anything else as neutralised text."""
+    if value is None or isinstance(value, _KEPT_AS_IS):
+        return value
+    return neutralise(str(value))
+
+
+def xlsx(sheet_title: str, rows: Iterable[Sequence]) -> bytes:
+    """A workbook of one sheet named ``sheet_title`` holding ``rows``, every text cell neutralised."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(sheet_title)
+    for row in rows:
+        sheet.append([_xlsx_cell(sheet, value) for value in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _xlsx_cell(sheet, value):
+    value = cell_value(value)
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(sheet, value)
+    # openpyxl takes any text beginning with "=" for a formula; typed as a string it never is one.
+    cell.data_type = "s"
+    return cell
+
+
+def csv_bytes(rows: Iterable[Sequence]) -> bytes:
+    """``rows`` as UTF-8 CSV, every text cell neutralised. The byte-order mark makes Excel read UTF-8 as such."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in rows:
+        writer.writerow(["" if value is None else cell_value(value) for value in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -66,6 +66,10 @@ class Config:
     # successful sign-ins; once a limit is reached even the right password gets the 429 page until it resets.
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute; 20 per hour")
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per minute; 100 per hour")
+    # Refused registrations allowed per client address (same syntax): each one may tell a stranger that a phone,
+    # e-mail or ID number is taken. Successful ones are not counted, so an office registering its staff from one
+    # address is not stopped; a form returned for a typing mistake is.
+    REGISTER_LIMIT_PER_ADDRESS = os.environ.get("REGISTER_LIMIT_PER_ADDRESS", "20 per hour; 100 per day")
     # Flask-Limiter: its storage is REDIS_URL when set (app.py), so every worker counts the same attempts;
     # if Redis goes away each process counts alone rather than refusing every sign-in.
     RATELIMIT_KEY_PREFIX = "jidi"

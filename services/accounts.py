@@ -1,11 +1,13 @@
 """Learner accounts: registration with a validated, encrypted resident ID number."""
 
+from typing import NoReturn
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import Employer, Region, RegionLevel, Role, User
-from services import identity
+from services import audit, auth, identifiers, identity
 from services.errors import DomainError
 
 
@@ -21,48 +23,66 @@ def find_by_id_number(id_number: str) -> User | None:
     ).scalar_one_or_none()
 
 
+# One answer whichever identifier is taken, naming none (OWASP ASVS 5.0 requirement 6.3.8: valid users cannot
+# be deduced from error messages, response codes or times, "registration … must also have this protection").
+# Without an SMS or e-mail check the registrant proves none of the three is theirs, so the answer says only
+# that these details cannot open a new account, and where to go if they already have one.
+IDENTIFIER_TAKEN = ("无法使用这些信息注册新账号。如果您以前注册过，请用手机号或邮箱直接登录；"
+                    "忘记密码的，请联系所在地人社部门。")
+
+
 def register_learner(data: dict) -> User:
     """Create a learner account.
 
     ``data``: name, phone, email (optional), password, id_number, employer_name, sector, region_id,
-    professional_title.
-    :raise DomainError: with ``field`` set, for an invalid ID number or a phone, email or ID number that
-        another account already has.
+    professional_title. Phone, e-mail and ID number are stored in their one spelling (services.identifiers),
+    so that a number typed in other digits is still the same number.
+    :raise DomainError: with ``field`` set for an invalid ID number; without a field, IDENTIFIER_TAKEN, when
+        another account already has the phone, the e-mail or the ID number (audited, masked).
     """
     id_number = identity.normalise(data["id_number"])
     problem = identity.problem(id_number)
     if problem:
         raise DomainError(problem, field="id_number")
-    phone = data["phone"].strip()
-    email = (data.get("email") or "").strip().lower() or None
+    phone = identifiers.phone(data["phone"])
+    email = auth.normalise_login(data.get("email")) or None
     fingerprint = identity.fingerprint(id_number)
-    taken = db.session.execute(
-        sa.select(User.phone, User.email, User.id_number_hmac).where(
-            sa.or_(User.phone == phone, User.email == email, User.id_number_hmac == fingerprint)
-        )
-    ).all()
-    for other_phone, other_email, other_hmac in taken:
-        if other_phone == phone:
-            raise DomainError("该手机号已注册，请直接登录", field="phone")
-        if email and other_email == email:
-            raise DomainError("该邮箱已注册，请直接登录", field="email")
-        if other_hmac == fingerprint:
-            raise DomainError("该身份证号已注册，请直接登录", field="id_number")
     user = User(
         name=data["name"].strip(), phone=phone, email=email, role=Role.LEARNER, region_id=data["region_id"],
         id_number_ciphertext=identity.encrypt(id_number), id_number_hmac=fingerprint,
         id_number_masked=identity.mask(id_number), employer_name=(data.get("employer_name") or "").strip(),
         sector=(data.get("sector") or "").strip(), professional_title=(data.get("professional_title") or "").strip(),
     )
+    # Hashed before the duplicate check, so that a taken identifier is answered after the same slow hash as
+    # a new account: the time of the answer does not tell the two apart.
     user.set_password(data["password"])
+    # Without an e-mail there is no e-mail to compare: "email == None" would be IS NULL, everybody without one.
+    same = [User.phone == phone, User.id_number_hmac == fingerprint] + ([User.email == email] if email else [])
+    taken = db.session.execute(sa.select(User.phone, User.email, User.id_number_hmac).where(sa.or_(*same))).all()
+    if taken:
+        hits = {"phone": False, "email": False, "id_number": False}
+        for other_phone, other_email, other_hmac in taken:
+            hits["phone"] |= other_phone == phone
+            hits["email"] |= email is not None and other_email == email
+            hits["id_number"] |= other_hmac == fingerprint
+        _refused([name for name, hit in hits.items() if hit], phone, email, id_number)
     db.session.add(user)
     try:
         db.session.commit()
     except IntegrityError:
         # A concurrent registration took the phone, email or ID number between the check and the insert.
         db.session.rollback()
-        raise DomainError("该手机号、邮箱或身份证号已注册，请直接登录", field="phone") from None
+        _refused(["concurrent"], phone, email, id_number)
     return user
+
+
+def _refused(fields: list[str], phone: str, email: str | None, id_number: str) -> NoReturn:
+    """Audit a registration refused for a taken identifier (masked: the log is read by regulators and is
+    itself personal data) and raise the one neutral answer."""
+    audit.record_now(None, "auth.register_refused", None, object_type="user", details={
+        "taken": fields, "phone": auth.masked(phone), "email": auth.masked(email) if email else None,
+        "id_number": identity.mask(id_number)})
+    raise DomainError(IDENTIFIER_TAKEN)
 
 
 def employers_near(user) -> list[Employer]:

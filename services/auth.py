@@ -9,7 +9,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from extensions import db
 from models import User
 from models._common import utcnow
-from services import audit
+from services import audit, identifiers, identity
 from services.errors import DomainError
 
 
@@ -19,21 +19,45 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_hex(16))
 
 
-def normalise_login(login: str) -> str:
-    return login.strip().lower()
+def normalise_login(login: str | None) -> str:
+    """The one spelling of a sign-in name, used by the form, the rate limit and the lookup alike (and by
+    registration for the e-mail it stores): full-width letters and digits of any script as ASCII, no invisible
+    characters, no spaces around, lower case; a phone typed in groups ("139 0000-0001") without them.
+    Were any of them to read the typed text another way, one account would have several attempt budgets."""
+    text = identifiers.canonical(login).lower()
+    digits = identifiers.compact(text)
+    return digits if identifiers.is_ascii_digits(digits) else text
+
+
+def _account_for(login: str) -> User | None:
+    """The account (active or not) whose phone or e-mail is ``login`` (normalised)."""
+    return db.session.execute(
+        sa.select(User).where(sa.or_(User.phone == login, User.email == login))
+    ).scalar_one_or_none()
+
+
+def attempt_key(login: str | None) -> str:
+    """What failed sign-ins are counted against: the account ``login`` reaches, whichever of its phone or
+    e-mail and however it was typed; only when it reaches none, the normalised text. The text is kept as a
+    keyed hash: the counter's key lands in Redis and in the limiter's log line, and a phone is personal data."""
+    login = normalise_login(login)[:255]
+    user_id = db.session.execute(
+        sa.select(User.id).where(sa.or_(User.phone == login, User.email == login))
+    ).scalar_one_or_none()
+    if user_id is not None:
+        return f"user:{user_id}"
+    return "login:" + identity.keyed_digests(b"sign-in attempts", [login])[0][:32]
 
 
 def authenticate(login: str, password: str) -> User | None:
     """The active account whose phone or email is ``login`` and whose password matches, else None."""
     login = normalise_login(login)
-    user = db.session.execute(
-        sa.select(User).where(sa.or_(User.phone == login, User.email == login))
-    ).scalar_one_or_none()
+    user = _account_for(login)
     if user is None:
         check_password_hash(_dummy_hash(), password)
         # The login itself is personal data: only its shape is kept.
         audit.record_now(None, "auth.sign_in_failed", None, object_type="user",
-                         details={"result": "unknown account", "login": _masked(login)})
+                         details={"result": "unknown account", "login": masked(login)})
         return None
     if not user.check_password(password) or not user.active:
         audit.record_now(None, "auth.sign_in_failed", user,
@@ -45,7 +69,8 @@ def authenticate(login: str, password: str) -> User | None:
     return user
 
 
-def _masked(login: str) -> str:
+def masked(login: str) -> str:
+    """A phone or e-mail as the audit log may keep it: its shape, not the person (139****5678, c***@x.cn)."""
     name, at, domain = login.partition("@")
     if at:
         return f"{name[:1]}***@{domain}"

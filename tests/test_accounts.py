@@ -92,20 +92,26 @@ def test_dashboard_shows_masked_number(client, city):
     assert ID_NUMBER not in page and ID_NUMBER[6:14] not in page
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("phone", "13800000000", "该手机号已注册，请直接登录"),
-    ("email", "taken@example.com", "该邮箱已注册，请直接登录"),
-    ("email", "TAKEN@Example.com", "该邮箱已注册，请直接登录"),
-    ("id_number", ID_NUMBER, "该身份证号已注册，请直接登录"),
-    ("id_number", ID_NUMBER.lower(), "该身份证号已注册，请直接登录"),
-    ("id_number", f" {ID_NUMBER}\t", "该身份证号已注册，请直接登录"),
-    ("id_number", "".join(chr(ord(c) + 0xFEE0) for c in ID_NUMBER), "该身份证号已注册，请直接登录"),
+def neutral_refusal(html: str) -> bool:
+    """The one answer to a taken phone, e-mail or ID number, above the form, beside no field."""
+    return accounts.IDENTIFIER_TAKEN in html and not any(
+        errors_next_to(html, name) for name in ("phone", "email", "id_number"))
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("phone", "13800000000"),
+    ("email", "taken@example.com"),
+    ("email", "TAKEN@Example.com"),
+    ("id_number", ID_NUMBER),
+    ("id_number", ID_NUMBER.lower()),
+    ("id_number", f" {ID_NUMBER}\t"),
+    ("id_number", "".join(chr(ord(c) + 0xFEE0) for c in ID_NUMBER)),
 ])
-def test_duplicate_is_refused_next_to_its_field(client, city, registered, field, value, message):
+def test_duplicate_is_refused_with_one_answer_naming_no_field(client, city, registered, field, value):
     before = user_count()
     response = client.post("/register", data=form(city, **{field: value}))
     assert response.status_code == 200
-    assert errors_next_to(response.text, field) == [message]
+    assert neutral_refusal(response.text)
     assert user_count() == before
     with client.session_transaction() as session:
         assert "_user_id" not in session
@@ -116,8 +122,7 @@ def test_duplicate_id_number_typed_with_other_spacing_creates_no_account(client,
     before = user_count()
     response = client.post("/register", data=form(city, id_number=value))
     assert response.status_code == 200
-    errors = errors_next_to(response.text, "id_number")
-    assert errors and all("身份证号" in e for e in errors)
+    assert neutral_refusal(response.text)
     assert user_count() == before
 
 

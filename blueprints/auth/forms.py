@@ -5,22 +5,29 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from blueprints.validators import InputForm, mobile_phone
+from services import identifiers
+from services.auth import normalise_login
 
 SECTORS = ("卫生", "教育", "工程", "农业", "经济", "会计", "信息技术", "社会工作", "新闻出版", "科研", "其他")
 TITLES = ("正高级", "副高级", "中级", "助理级", "员级", "暂无职称")
 
 
 class LoginForm(InputForm):
-    login = StringField(_l("手机号或邮箱"), validators=[DataRequired(_l("请填写手机号或邮箱")), Length(max=255)])
+    # The login's one spelling (services.auth.normalise_login), as the rate limit and the lookup read it.
+    login = StringField(_l("手机号或邮箱"), filters=[normalise_login],
+                        validators=[DataRequired(_l("请填写手机号或邮箱")), Length(max=255)])
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请填写密码")), Length(max=128)])
     remember = BooleanField(_l("记住我"))
 
 
 class RegisterForm(InputForm):
     name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名")), Length(max=64)])
-    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请填写手机号")), mobile_phone()])
+    # Identifiers are checked in the spelling they are stored and compared in (services.identifiers): a phone
+    # typed in full-width digits or in groups is the same phone, not a refusal or another account.
+    phone = StringField(_l("手机号"), filters=[identifiers.phone],
+                        validators=[DataRequired(_l("请填写手机号")), mobile_phone()])
     email = EmailField(
-        _l("邮箱（选填）"),
+        _l("邮箱（选填）"), filters=[normalise_login],
         validators=[Optional(), Email(_l("邮箱格式不正确"), check_deliverability=False), Length(max=255)],
     )
     password = PasswordField(
@@ -30,7 +37,7 @@ class RegisterForm(InputForm):
         _l("确认密码"), validators=[DataRequired(_l("请再次输入密码")), EqualTo("password", _l("两次输入的密码不一致"))]
     )
     id_number = StringField(
-        _l("身份证号"), description=_l("仅加密保存，页面上只显示部分号码"),
+        _l("身份证号"), description=_l("仅加密保存，页面上只显示部分号码"), filters=[identifiers.id_number],
         validators=[DataRequired(_l("请填写身份证号")), Length(max=40, message=_l("身份证号应为 18 位"))],
     )
     region = SelectField(_l("所在地区"), coerce=int, validate_choice=True)

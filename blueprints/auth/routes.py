@@ -50,8 +50,19 @@ def _login_limit_per_address() -> str:
     return current_app.config["LOGIN_LIMIT_PER_ADDRESS"]
 
 
+def _register_limit_per_address() -> str:
+    return current_app.config["REGISTER_LIMIT_PER_ADDRESS"]
+
+
 def _account_key() -> str:
-    return "account:" + auth_service.normalise_login(request.form.get("login", ""))[:255]
+    # The account the login reaches, not the text typed: a phone and an e-mail, or a login with an invisible
+    # character added, would otherwise each be a fresh budget for the same account. The limiter asks once per
+    # limit of the decorator, so the lookup is kept in the request's environ (g lives as long as the app
+    # context, which a test client or a streamed response may share between requests).
+    key = request.environ.get("jidi.login_attempt_key")
+    if key is None:
+        key = request.environ["jidi.login_attempt_key"] = auth_service.attempt_key(request.form.get("login", ""))
+    return key
 
 
 def _user_key() -> str:
@@ -67,6 +78,8 @@ def _home_for(user) -> str:
         return url_for("reviewer.index")
     if user.role == Role.REGULATOR:
         return url_for("regulator.index")
+    if user.role == Role.PLATFORM_ADMIN:
+        return url_for("platform.index")
     return url_for("catalog.index")
 
 
@@ -99,6 +112,10 @@ def logout():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+# Each refused registration may tell whether an identifier is taken (ASVS 5.0 6.3.8 asks that registration not
+# reveal valid users; without an SMS or e-mail check it can only be said neutrally and slowly): refused
+# attempts are counted per address, in Redis when configured, like failed sign-ins.
+@limiter.limit(_register_limit_per_address, methods=["POST"], deduct_when=_failed, scope="register-address")
 def register():
     if current_user.is_authenticated:
         return redirect(_home_for(current_user))
@@ -108,7 +125,9 @@ def register():
         try:
             user = accounts.register_learner(form.registration_data())
         except DomainError as error:
-            field_error(form, error, "phone")
+            # An invalid ID number beside its field; a taken identifier as one message above the form that
+            # names no field (services.accounts.IDENTIFIER_TAKEN).
+            field_error(form, error)
         else:
             _sign_in(user)
             flash(_("注册成功，欢迎您，%(name)s", name=user.name), "success")

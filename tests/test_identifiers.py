@@ -1,0 +1,151 @@
+"""One spelling per identifier (issue 13, finding 5): an ID number or a phone written in full-width or
+Arabic-Indic digits, in groups or with an invisible character is the same number at registration, in the
+lookups, in a roster import and in a certificate code, never a second account."""
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from extensions import db
+from models import Category, Certificate, HoursRecord, Role, User
+from services import accounts, certificates, clock, identifiers, identity, roster
+from services.errors import DomainError
+from tests.conftest import PASSWORD
+
+ID_NUMBER = "11010519491231002X"
+OTHER_ID_NUMBER = "51010419900307123" + identity.check_character("51010419900307123")
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+EXTENDED_ARABIC_INDIC = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+DEVANAGARI = str.maketrans("0123456789", "०१२३४५६७८९")
+FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+
+SPELLINGS = {
+    "arabic-indic": lambda n: n.translate(ARABIC_INDIC),
+    "extended arabic-indic": lambda n: n.translate(EXTENDED_ARABIC_INDIC),
+    "devanagari": lambda n: n.translate(DEVANAGARI),
+    "full-width": lambda n: n.translate(FULL_WIDTH),
+    "zero-width space inside": lambda n: n[:6] + "\u200b" + n[6:],
+    "byte-order mark and bidi marks": lambda n: "\ufeff\u200e" + n + "\u200f",
+    "en dash and ideographic space": lambda n: n[:6] + "\u2013" + n[6:14] + "\u3000" + n[14:],
+}
+
+
+def user_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count(User.id)))
+
+
+def register(city, **overrides):
+    data = {"name": "王芳", "phone": "13800000000", "email": "taken@example.com", "password": PASSWORD,
+            "id_number": ID_NUMBER, "region_id": city.id, "employer_name": "四川大学华西医院", "sector": "卫生",
+            "professional_title": "副高级"}
+    data.update(overrides)
+    return accounts.register_learner(data)
+
+
+def form(city, **overrides) -> dict:
+    data = {"name": "陈晓", "phone": "13912345678", "email": "chenxiao@example.com", "password": PASSWORD,
+            "confirm": PASSWORD, "id_number": OTHER_ID_NUMBER, "region": str(city.id),
+            "employer_name": "成都市第一人民医院", "sector": "卫生", "professional_title": "中级"}
+    data.update(overrides)
+    return data
+
+
+# --- the one function --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spelling", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_every_spelling_of_an_id_number_normalises_to_ascii(spelling):
+    assert identifiers.id_number(spelling(ID_NUMBER)) == ID_NUMBER
+    assert identity.normalise(spelling(ID_NUMBER.lower())) == ID_NUMBER
+
+
+@pytest.mark.parametrize("digits", ["١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "１１０１０５１９４９１２３１００２X", "²" * 17 + "X"])
+def test_validation_takes_ascii_digits_only(digits):
+    # identity.problem() is given text that skipped normalisation: non-ASCII digits are refused, not read.
+    assert identity.problem(digits) == "身份证号前 17 位应为数字，最后一位为数字或 X"
+
+
+def test_phone_and_code_normalise_the_same_way():
+    assert identifiers.phone("１３９ ٠٠٠٠-0001\u200b") == "13900000001"
+    assert identifiers.code(" ａｂｃd-2345\u200befgh ") == "ABCD2345EFGH"
+    assert identifiers.is_ascii_digits("2026") and not identifiers.is_ascii_digits("２０２６")
+
+
+# --- registration: one person, one account ------------------------------------------------------------------
+
+@pytest.mark.parametrize("spelling", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_id_number_in_other_digits_cannot_register_a_second_account(client, city, spelling):
+    register(city)
+    before = user_count()
+    response = client.post("/register", data=form(city, id_number=spelling(ID_NUMBER)))
+    assert response.status_code == 200
+    assert accounts.IDENTIFIER_TAKEN in response.text
+    assert user_count() == before
+
+
+def test_id_number_in_arabic_indic_digits_is_stored_in_ascii(client, city):
+    response = client.post("/register", data=form(city, id_number=OTHER_ID_NUMBER.translate(ARABIC_INDIC)))
+    assert response.status_code == 302
+    user = db.session.execute(sa.select(User).where(User.phone == "13912345678")).scalar_one()
+    assert identity.decrypt(user.id_number_ciphertext) == OTHER_ID_NUMBER
+    assert user.id_number_hmac == identity.fingerprint(OTHER_ID_NUMBER)
+    assert user.id_number_masked == identity.mask(OTHER_ID_NUMBER)
+
+
+def test_phone_in_full_width_digits_is_stored_in_ascii_and_signs_in(app, client, city):
+    response = client.post("/register", data=form(city, phone="１３９ １２３４ ５６７８"))
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(User.phone).where(User.email == "chenxiao@example.com")) == "13912345678"
+    signed_in = app.test_client().post("/login", data={"login": "13912345678", "password": PASSWORD})
+    assert signed_in.status_code == 302
+
+
+def test_phone_in_other_digits_is_the_same_taken_phone(city):
+    register(city)
+    with pytest.raises(DomainError) as refused:
+        register(city, phone="١٣٨٠٠٠٠٠٠٠٠", email="", id_number=OTHER_ID_NUMBER)
+    assert refused.value.message == accounts.IDENTIFIER_TAKEN
+
+
+def test_numbers_written_in_chinese_numerals_are_refused_beside_the_field(city):
+    # 一二三 are letters to Unicode, not digits: there is no number to normalise to, so it is refused.
+    with pytest.raises(DomainError) as refused:
+        register(city, id_number="一一〇一〇五一九四九一二三一〇〇二X")
+    assert (refused.value.field, refused.value.message) == ("id_number", "身份证号前 17 位应为数字，最后一位为数字或 X")
+    assert user_count() == 0
+
+
+# --- lookups --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spelling", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_learner_lookup_by_id_number_finds_every_spelling(city, spelling):
+    learner = register(city)
+    assert accounts.find_by_id_number(spelling(ID_NUMBER)) == learner
+
+
+def test_certificate_code_typed_in_full_width_or_groups_is_found(city):
+    learner = register(city)
+    db.session.add(Certificate(code="ABCDEFGH2345", learner_id=learner.id, year=2025, summary={}))
+    db.session.commit()
+    for typed in ("ＡＢＣＤ ＥＦＧＨ ２３４５", "abcd-efgh-2345", "ABCDEFGH2345\u200b"):
+        assert certificates.find(typed) is not None, typed
+
+
+# --- the roster import ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("column", ["身份证号", "手机号"])
+def test_roster_import_reads_other_digits_as_the_same_learner(monkeypatch, admin_and_base, make_course, make_user,
+                                                              column):
+    number = "51010419900101777" + identity.check_character("51010419900101777")
+    learner = make_user(Role.LEARNER, name="张三", phone="13900000777", id_number_ciphertext=identity.encrypt(number),
+                        id_number_hmac=identity.fingerprint(number), id_number_masked=identity.mask(number))
+    course = make_course(admin_and_base[1], start_date=date(2025, 12, 1), end_date=date(2025, 12, 2), hours=16,
+                         capacity=10, category=Category.PROFESSIONAL)
+    monkeypatch.setattr(clock, "today", lambda: date(2025, 12, 5))
+    value = (number if column == "身份证号" else learner.phone).translate(ARABIC_INDIC)
+    data = f"姓名,{column}\n张三,{value}\n".encode()
+
+    report = roster.import_completions(admin_and_base[0], course, data)
+
+    assert report.ok
+    assert db.session.scalar(sa.select(HoursRecord.learner_id).where(HoursRecord.course_id == course.id)) == learner.id

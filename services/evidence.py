@@ -1,5 +1,10 @@
 """Evidence files of declarations: PDF, JPEG or PNG checked by content, at most 10 MB, stored privately
-under random names and only ever served as downloads."""
+under random names and only ever served as downloads.
+
+A picture is stored stripped of its metadata (services.images.without_metadata: upright, pixels only, no
+EXIF GPS or camera, comments or text chunks). A PDF is stored as uploaded, its document information (author,
+producer, dates) included: rewriting it could change what it shows, and it is what the learner chose to send.
+"""
 
 import hashlib
 import re
@@ -15,6 +20,7 @@ from PIL import UnidentifiedImageError
 
 from extensions import db
 from models import Evidence
+from services import images
 from services.errors import DomainError
 
 TYPES = {"PDF": "application/pdf", "JPEG": "image/jpeg", "PNG": "image/png"}
@@ -78,7 +84,12 @@ def store(upload) -> tuple[Evidence, Path]:
         raise EvidenceRejected("上传的文件是空的")
     if len(data) > limit:
         raise EvidenceRejected(f"每个文件不能超过 {limit / 2**20:g} MB")
-    content_type = TYPES[_kind(data)]
+    kind = _kind(data)
+    if kind != "PDF":
+        # Reviewers and regulators download what is stored: a phone's photo would hand them where and when
+        # it was taken, the camera and whatever comments it carries. PDFs are kept as uploaded (see the note).
+        data = images.without_metadata(data, kind)
+    content_type = TYPES[kind]
     key = secrets.token_hex(16)
     path = root() / key[:2] / key
     path.parent.mkdir(parents=True, exist_ok=True)

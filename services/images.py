@@ -51,7 +51,7 @@ def _decode(data: bytes, max_pixels: int) -> PILImage.Image:
     return image
 
 
-def _clean_pixels(image: PILImage.Image) -> tuple[PILImage.Image, bool]:
+def clean_pixels(image: PILImage.Image) -> tuple[PILImage.Image, bool]:
     """Upright pixels only: EXIF orientation applied, then a new image built from the raw pixels.
 
     Building from bytes leaves EXIF, GPS, ICC, XMP and comments behind (a plain re-save keeps some).
@@ -61,6 +61,20 @@ def _clean_pixels(image: PILImage.Image) -> tuple[PILImage.Image, bool]:
     mode = "RGBA" if has_alpha else "RGB"
     converted = image.convert(mode)
     return PILImage.frombytes(mode, converted.size, converted.tobytes()), has_alpha
+
+
+def without_metadata(data: bytes, kind: str) -> bytes:
+    """A JPEG or PNG (``kind``, already checked and decoded once by the caller) again in the same format,
+    upright, with its pixels only (clean_pixels): no EXIF (GPS, camera, owner), comments, PNG text chunks,
+    XMP or ICC profile. Same size in pixels; a JPEG is encoded again at quality 95, a PNG without loss."""
+    with PILImage.open(BytesIO(data)) as image:
+        pixels, _alpha = clean_pixels(image)
+    out = BytesIO()
+    if kind == "PNG":
+        pixels.save(out, "PNG")
+    else:
+        pixels.save(out, "JPEG", quality=95)
+    return out.getvalue()
 
 
 def _encode(image: PILImage.Image, bounds: tuple[int, int], as_png: bool) -> bytes:
@@ -85,7 +99,7 @@ def store_image(stream, uploaded_by=None) -> Image:
     """
     config = current_app.config
     data = _read_limited(stream, config["IMAGE_MAX_BYTES"])
-    pixels, as_png = _clean_pixels(_decode(data, config["IMAGE_MAX_PIXELS"]))
+    pixels, as_png = clean_pixels(_decode(data, config["IMAGE_MAX_PIXELS"]))
     image = Image(
         key=secrets.token_hex(16),
         content_type="image/png" if as_png else "image/jpeg",

@@ -101,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.catalog import bp as catalog_bp
     from blueprints.files import bp as files_bp
     from blueprints.learner import bp as learner_bp
+    from blueprints.platform import bp as platform_bp
     from blueprints.regulator import bp as regulator_bp
     from blueprints.reviewer import bp as reviewer_bp
 
@@ -132,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(learner_bp)
     app.register_blueprint(regulator_bp)
     app.register_blueprint(reviewer_bp)
+    app.register_blueprint(platform_bp)
     app.register_blueprint(files_bp)
     app.register_blueprint(api_bp)
 

@@ -24,6 +24,25 @@ def register(app: Flask) -> None:
         click.echo("演示数据已就绪：" + "，".join(f"{k} {v}" for k, v in counts.items()))
         click.echo(f"演示账号密码：{DEMO_PASSWORD}（见 README）")
 
+    @app.cli.command("create-platform-admin")
+    @click.argument("email")
+    @click.argument("name")
+    def create_platform_admin_command(email, name):
+        """Make a platform administrator (keeps the holiday calendar). The password is read from
+        JIDI_PLATFORM_ADMIN_PASSWORD, else prompted twice; never an argument, which the process list shows."""
+        import os
+
+        from services.errors import DomainError
+        from services.platform import create_platform_admin
+
+        password = os.environ.get("JIDI_PLATFORM_ADMIN_PASSWORD") or click.prompt(
+            "密码", hide_input=True, confirmation_prompt="再次输入密码")
+        try:
+            user = create_platform_admin(email, name, password)
+        except DomainError as error:
+            raise click.ClickException(error.message) from error
+        click.echo(f"已创建平台管理员 {user.email}（{user.name}）")
+
     @app.cli.command("evaluate")
     @click.option("--year", type=int, required=True, help="评估年度")
     @click.option("--region", "region_code", default=None, help="地区代码，如 510100；不填则评估全部基地")

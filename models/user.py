@@ -21,6 +21,8 @@ class Role(LabelledEnum):
     BASE_ADMIN = "base_admin", "基地管理员"
     REVIEWER = "reviewer", "单位审核员"
     REGULATOR = "regulator", "人社局监管人员"
+    # Owns what is national rather than regional: the holiday calendar, and later regions and regulators.
+    PLATFORM_ADMIN = "platform_admin", "平台管理员"
 
 
 class User(UserMixin, db.Model):

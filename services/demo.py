@@ -67,6 +67,8 @@ REGIONS = (
 CITY_CODES = {"成都市": "510100", "烟台市": "370600"}
 AREA_CODES = {"成都市": "028", "烟台市": "0535"}
 
+# Keeps the national holiday calendar; belongs to no region.
+PLATFORM_ADMIN = ("admin@jidi.demo", "平台管理员 孙工")
 REGULATORS = (
     ("regulator.chengdu@jidi.demo", "成都市人社局 王科长", "510100"),
     ("regulator.yantai@jidi.demo", "烟台市人社局 李科长", "370600"),
@@ -289,6 +291,7 @@ def seed_demo() -> dict:
     regions = seed_reference()
     for email, name, code in REGULATORS:
         _user(email, name, Role.REGULATOR, regions[code].id)
+    _user(PLATFORM_ADMIN[0], PLATFORM_ADMIN[1], Role.PLATFORM_ADMIN, None)
     employers = {}
     for name, code in DEMO_EMPLOYERS:
         employers[name] = _get_or_add(Employer, {"name": name, "region_id": regions[code].id})

@@ -53,10 +53,11 @@ DESIGNATED = datetime(2024, 3, 1)  # before the evaluated year, so that the eval
 
 ANON, LA, LB, AA, AB = "anonymous", "learner_a", "learner_b", "admin_a", "admin_b"
 REVIEWER, REG_OTHER, REG, DISABLED = "reviewer", "regulator_other", "regulator", "disabled"
-PRINCIPALS = [ANON, LA, LB, AA, AB, REVIEWER, REG_OTHER, REG, DISABLED]
+PLATFORM = "platform_admin"
+PRINCIPALS = [ANON, LA, LB, AA, AB, REVIEWER, REG_OTHER, REG, PLATFORM, DISABLED]
 SIGNED_IN = set(PRINCIPALS) - {ANON}
 ROLE_OF = {LA: Role.LEARNER, LB: Role.LEARNER, AA: Role.BASE_ADMIN, AB: Role.BASE_ADMIN, REVIEWER: Role.REVIEWER,
-           REG_OTHER: Role.REGULATOR, REG: Role.REGULATOR, DISABLED: Role.LEARNER}
+           REG_OTHER: Role.REGULATOR, REG: Role.REGULATOR, PLATFORM: Role.PLATFORM_ADMIN, DISABLED: Role.LEARNER}
 LEARNERS, ADMINS, REGULATORS = {LA, LB}, {AA, AB}, {REG, REG_OTHER}
 
 
@@ -159,8 +160,11 @@ TABLE = {
     "/regulator/evaluations/<int:evaluation_id>/confirm": gated(REGULATORS, {REG}, post=lambda w: {}),
     "/regulator/certificates/revoke": gated(REGULATORS, {REG},
                                             post=lambda w: {"code": w.certificate_a.code, "reason": "矩阵撤销"}),
-    # the holiday calendar is kept by a province-level regulator; both of ours are city-level
-    "/regulator/calendar": {"public": False, "members": set(), "allow": set(), "post": lambda w: {}},
+    # the platform administrator: the national holiday calendar (an empty upload or confirm is refused by
+    # its form); every other role is 403 here, and the platform administrator is 403 in every other area
+    "/platform/": gated({PLATFORM}, {PLATFORM}),
+    "/platform/calendar": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
+    "/platform/calendar/confirm": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
     # the open API: its public operations answer everyone; a base's operations take its token and nothing
     # else, so a signed-in session (whatever its role) is 401 there. test_api covers the tokens themselves.
     "/api/v1/openapi.json": public(), "/api/v1/courses": public(), "/api/v1/courses/<int:course_id>": public(),
@@ -246,6 +250,7 @@ def world(app, monkeypatch, make_user, make_base, make_course):
         REVIEWER: make_user(Role.REVIEWER, employer_id=w.hospital.id, region_id=w.chengdu.id),
         REG_OTHER: make_user(Role.REGULATOR, region_id=w.yantai.id),
         REG: make_user(Role.REGULATOR, region_id=w.chengdu.id),
+        PLATFORM: make_user(Role.PLATFORM_ADMIN, region_id=None),
         DISABLED: make_user(Role.LEARNER, region_id=w.chengdu.id),
     }
     w.base_a = make_base(name="甲基地", admin=w.users[AA], region_id=w.chengdu.id, created_at=DESIGNATED)

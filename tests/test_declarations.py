@@ -1,7 +1,7 @@
 """Declared hours: conversions by kind, categories, dates, evidence checked by content and never half-saved,
 yearly caps from the cap rows, the review (one ledger row, reasons, no self-review, employer scope), the
-working-day deadline on the Chinese calendar with its make-up workdays, overdue reviews, the regulator's
-calendar upload, and evidence served only as a sandboxed download to those who may see it."""
+working-day deadline on the Chinese calendar with its make-up workdays, overdue reviews, and evidence served
+only as a sandboxed download to those who may see it (the calendar's upload: tests/test_platform.py)."""
 
 import hashlib
 import re
@@ -17,7 +17,6 @@ from werkzeug.datastructures import FileStorage
 from extensions import db
 from models import (
     AuditLog,
-    CalendarDay,
     Category,
     Declaration,
     DeclarationCap,
@@ -717,69 +716,6 @@ def test_overdue_reviews_are_listed_for_the_regulator_by_employer_in_their_regio
 def test_the_overdue_list_is_for_regulators_only(app, world):
     assert signed_in(app, world.reviewer).get("/regulator/reviews").status_code == 403
     assert signed_in(app, world.learner).get("/regulator/reviews").status_code == 403
-
-
-# --- the regulator's calendar upload --------------------------------------------------------------------
-
-CSV_2027 = "date,kind,name\n2027-01-01,holiday,元旦\n2027-02-05,holiday,春节\n2027-02-06,workday,春节\n" + "".join(
-    f"2027-02-{d:02d},holiday,春节\n" for d in range(8, 13))
-
-
-def upload_calendar(client, text: str | bytes, filename="holidays-2027.csv"):
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    return client.post("/regulator/calendar", data={"schedule": (BytesIO(data), filename)},
-                       content_type="multipart/form-data", follow_redirects=True)
-
-
-def days_of(year: int) -> int:
-    return count_rows(CalendarDay, CalendarDay.day.between(date(year, 1, 1), date(year, 12, 31)))
-
-
-def test_a_province_regulator_uploads_next_years_holidays_and_deadlines_follow(app, world, monkeypatch):
-    monkeypatch.setattr(clock, "today", lambda: date(2026, 12, 6))
-    warned = signed_in(app, world.province_regulator).get("/regulator/reviews").text
-    assert "2027 年的节假日安排尚未导入" in warned  # a deadline from today may reach into 2027
-    assert workdays.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 1)
-    assert workdays.add_working_days(date(2027, 2, 4), 2) == date(2027, 2, 8)
-    client = signed_in(app, world.province_regulator)
-    response = upload_calendar(client, "\ufeff" + CSV_2027)  # a byte-order mark, as Excel writes
-    assert response.status_code == 200
-    assert flashed(response.text, "success") == ["已导入 8 个日期"]
-    assert days_of(2027) == 8
-    assert 2027 in workdays.years_loaded()
-    assert "节假日安排尚未导入" not in client.get("/regulator/reviews").text
-    assert workdays.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
-    # 02-05 off, Saturday 02-06 a workday, 02-08..02-12 off.
-    assert workdays.add_working_days(date(2027, 2, 4), 2) == date(2027, 2, 15)
-    assert workdays.add_working_days(date(2027, 2, 4), 1) == date(2027, 2, 6)
-
-
-@pytest.mark.parametrize(("text", "message"), [
-    ("date,kind,name\n2027-01-01,holiday,元旦\n2027-13-01,holiday,坏日期\n", "第 3 行格式不正确"),
-    ("date,kind,name\n2027-01-01,holiday,元旦\n2027-02-06,vacation,春节\n", "第 3 行格式不正确"),
-    ("date,kind,name\n2027-01-01,holiday,元旦\n2027-02-08,workday,春节\n", "第 3 行：2027-02-08 是工作日"),
-    ("day,type\n2027-01-01,holiday\n", "第 2 行格式不正确"),
-    ("date,kind,name\n", "文件中没有日期"),
-    ("date,kind,name\n2027-01-01,holiday,元旦\n".encode("gbk") + "2027-02-05,holiday,春节\n".encode("gbk"),
-     "UTF-8"),
-])
-def test_a_bad_calendar_file_is_refused_with_nothing_saved(app, world, text, message):
-    before = count_rows(CalendarDay)
-    response = upload_calendar(signed_in(app, world.province_regulator), text)
-    assert response.status_code == 200
-    errors = flashed(response.text)
-    assert len(errors) == 1 and message in errors[0]
-    assert count_rows(CalendarDay) == before
-    assert days_of(2027) == 0
-
-
-@pytest.mark.parametrize("who", ["reviewer", "regulator"])
-def test_only_province_regulators_upload_the_national_calendar(app, world, who):
-    client = signed_in(app, getattr(world, who))
-    response = client.post("/regulator/calendar", data={"schedule": (BytesIO(CSV_2027.encode()), "h.csv")},
-                           content_type="multipart/form-data")
-    assert response.status_code == 403
-    assert days_of(2027) == 0
 
 
 # --- evidence downloads ------------------------------------------------------------------------------------

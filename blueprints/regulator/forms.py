@@ -2,7 +2,6 @@
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, ValidationError
 
@@ -69,11 +68,6 @@ class RunEvaluationForm(InputForm):
 class OverrideForm(InputForm):
     outcome = SelectField(_l("结论"), choices=Outcome.choices())
     reason = StringField(_l("调整理由"), validators=[Length(max=1000)])
-
-
-class CalendarForm(InputForm):
-    schedule = FileField(_l("节假日安排（CSV）"),
-                         description=_l("列：date,kind,name；kind 为 holiday（放假）或 workday（调休上班）"))
 
 
 class RevokeForm(InputForm):

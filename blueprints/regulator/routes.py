@@ -9,7 +9,6 @@ from blueprints.common_forms import ActionForm, field_error
 from blueprints.query import query_int
 from blueprints.regulator import bp
 from blueprints.regulator.forms import (
-    CalendarForm,
     DesignateForm,
     OverrideForm,
     PlanDecisionForm,
@@ -18,7 +17,7 @@ from blueprints.regulator.forms import (
     StatusChangeForm,
     TargetForm,
 )
-from models import BaseStatus, BaseType, Outcome, RegionLevel
+from models import BaseStatus, BaseType, Outcome
 from services import audit, clock, evaluation, exports, plans, registry, scope, workdays
 from services import certificates as certificate_service
 from services import declarations as declaration_service
@@ -224,32 +223,11 @@ def export_knowledge():
 
 @bp.route("/reviews")
 def reviews():
+    # The holiday calendar is national and kept by the platform administrator: regulators see its years.
     years = workdays.years_loaded()
     return render_template("regulator/reviews.html", overdue=declaration_service.overdue_by_employer(current_user),
-                           calendar_form=CalendarForm(), revoke_form=RevokeForm(), years=years,
+                           revoke_form=RevokeForm(), years=years,
                            missing=workdays.years_missing(clock.today(), years))
-
-
-@bp.route("/calendar", methods=["POST"])
-def calendar_upload():
-    # The holiday schedule is national: a province-level regulator keeps it, not each city.
-    if current_user.region is None or current_user.region.level != RegionLevel.PROVINCE:
-        abort(403)
-    form = CalendarForm()
-    upload = form.schedule.data if form.validate_on_submit() else None
-    if upload is None or not getattr(upload, "filename", ""):
-        flash(_("请选择节假日安排 CSV 文件"), "danger")
-        return redirect(url_for(".reviews"))
-    try:
-        text = upload.read(1_000_000).decode("utf-8-sig")
-        count = workdays.load_schedule(text)
-    except UnicodeDecodeError:
-        flash(_("文件应为 UTF-8 编码的 CSV"), "danger")
-    except DomainError as error:
-        flash(error.message, "danger")
-    else:
-        flash(_("已导入 %(n)s 个日期", n=count), "success")
-    return redirect(url_for(".reviews"))
 
 
 @bp.route("/certificates/revoke", methods=["POST"])

@@ -1,0 +1,12 @@
+"""Platform administrators' area: what is national rather than any region's (the holiday calendar; regions
+and regulators, read-only for now)."""
+
+from flask import Blueprint
+
+from blueprints.access import require_role
+from models import Role
+
+bp = Blueprint("platform", __name__, url_prefix="/platform")
+bp.before_request(require_role(Role.PLATFORM_ADMIN))
+
+from blueprints.platform import routes  # noqa: E402,F401

@@ -149,3 +149,21 @@ def test_roster_import_reads_other_digits_as_the_same_learner(monkeypatch, admin
 
     assert report.ok
     assert db.session.scalar(sa.select(HoursRecord.learner_id).where(HoursRecord.course_id == course.id)) == learner.id
+
+
+# --- the API: ASCII digits only, said as a problem ----------------------------------------------------------
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("id_number", ID_NUMBER.translate(ARABIC_INDIC)), ("id_number", ID_NUMBER.translate(FULL_WIDTH)),
+    ("phone", "13800000000".translate(ARABIC_INDIC)), ("external_id", "ext-" + "12".translate(DEVANAGARI)),
+])
+def test_api_batch_refuses_identifiers_in_other_digits_with_a_problem(api, base_a, token_a, running, field, value):
+    # The schema the OpenAPI document publishes says [0-9]; a client is told which item and field, and nothing
+    # is recorded (the site's forms normalise instead: a person typed it, a program can send ASCII).
+    course = running(base_a, hours=16)
+    item = {"external_id": "ext-1", "course_id": course.id, "name": "张三", "phone": "13800000000", field: value}
+    response = api.post("/api/v1/base/completions", json={"completions": [item]}, headers=token_a)
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert any(error.get("field", "").endswith(field) for error in response.get_json().get("errors", []))
+    assert db.session.scalar(sa.select(sa.func.count(HoursRecord.id))) == 0

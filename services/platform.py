@@ -7,7 +7,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from extensions import db
 from models import AuditLog, Region, Role, User
-from services import clock, workdays
+from services import auth, clock, workdays
 from services.errors import DomainError
 
 MIN_PASSWORD_LENGTH = 8  # as the sign-up and password-change forms ask
@@ -18,15 +18,17 @@ def create_platform_admin(email: str, name: str, password: str) -> User:
 
     :raise DomainError: an invalid e-mail, an empty name, a short password, or an e-mail already in use.
     """
+    # Stored in the spelling sign-in reads (services.auth.normalise_login), or nobody could sign in with it.
+    email = auth.normalise_login(email)
     try:
-        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
+        validate_email(email, check_deliverability=False)
     except EmailNotValidError as error:
         raise DomainError(f"邮箱格式不正确：{error}", field="email") from error
     if not name.strip():
         raise DomainError("请填写姓名", field="name")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(f"密码至少 {MIN_PASSWORD_LENGTH} 位", field="password")
-    if db.session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == email)):
+    if db.session.scalar(sa.select(User.id).where(User.email == email)):
         raise DomainError(f"{email} 已有账号", field="email")
     user = User(email=email, name=name.strip()[:64], role=Role.PLATFORM_ADMIN, region_id=None)
     user.set_password(password)

@@ -301,7 +301,7 @@ def test_only_a_platform_admin_applies_a_schedule_in_the_service(app, world):
 def test_the_command_makes_a_platform_admin_who_can_sign_in(app, runner, monkeypatch):
     monkeypatch.setenv("JIDI_PLATFORM_ADMIN_PASSWORD", PASSWORD)
 
-    result = runner.invoke(args=["create-platform-admin", "Ops@Example.cn", "平台运维"])
+    result = runner.invoke(args=["create-platform-admin", "Ｏps@Example.cn", "平台运维"])  # a full-width Ｏ
 
     assert result.exit_code == 0, result.output
     user = db.session.execute(sa.select(User).where(User.email == "ops@example.cn")).scalar_one()

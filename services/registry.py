@@ -19,12 +19,15 @@ from models import (
     TrainingBase,
     User,
 )
-from services import audit, scope
+from services import audit, auth, scope
 from services.errors import DomainError, NotAllowed
 
 
 def _admin_for(email: str, base_name: str) -> tuple[User, str | None]:
     """The base-admin account for ``email``; a new one gets a one-time password, returned to show once."""
+    # Stored and looked up in the spelling sign-in reads (a full-width or zero-width character would make an
+    # account nobody can sign in to, or a second account for the same address).
+    email = auth.normalise_login(email)
     user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
     if user is not None:
         if user.role != Role.BASE_ADMIN:
@@ -60,8 +63,12 @@ def designate_base(regulator, data: dict) -> tuple[TrainingBase, dict[str, str]]
     db.session.add(base)
     db.session.flush()
     passwords = {}
+    admins = set()
     for email in data["admin_emails"]:
         user, password = _admin_for(email, name)
+        if user.id in admins:  # the same address typed twice, in two spellings
+            continue
+        admins.add(user.id)
         db.session.add(BaseMembership(user_id=user.id, base_id=base.id))
         if password:
             passwords[email] = password

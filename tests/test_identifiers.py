@@ -167,3 +167,19 @@ def test_api_batch_refuses_identifiers_in_other_digits_with_a_problem(api, base_
     assert response.headers["Content-Type"].startswith("application/problem+json")
     assert any(error.get("field", "").endswith(field) for error in response.get_json().get("errors", []))
     assert db.session.scalar(sa.select(sa.func.count(HoursRecord.id))) == 0
+
+
+# --- accounts made by a regulator ----------------------------------------------------------------------------
+
+def test_a_base_admin_designated_by_an_odd_spelling_of_an_email_can_sign_in(app, make_user, city):
+    from services import registry
+
+    regulator = make_user(Role.REGULATOR, region_id=city.id)
+    typed = ["ｎｅｗ.ａｄｍｉｎ@test.example", "new.admin@test.example\u200b"]
+    _base, passwords = registry.designate_base(regulator, {
+        "name": "成都市护理继续教育基地", "type": "city", "region_id": city.id, "admin_emails": typed})
+    admins = db.session.scalars(sa.select(User).where(User.role == Role.BASE_ADMIN)).all()
+    assert [admin.email for admin in admins] == ["new.admin@test.example"]
+    (password,) = passwords.values()
+    response = app.test_client().post("/login", data={"login": "new.admin@test.example", "password": password})
+    assert response.status_code == 302

@@ -4,6 +4,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
 from wtforms.validators import Regexp, StopValidation
 
 # A mainland mobile number, or a landline with area code (028-61234567, 0535-6123456, extension allowed).
@@ -51,10 +52,25 @@ def strip_control_characters(value):
     return CONTROL_CHARACTERS.sub("", value) if isinstance(value, str) else value
 
 
+# Line breaks the filter above keeps (for text areas): CR, LF, NEL and the Unicode line and paragraph separators.
+LINE_BREAKS = re.compile("[\r\n\x85\u2028\u2029]")
+
+
+def single_line(form, field):
+    """A one-line field refuses a line break: pasted into a course title it would end up splitting a download's
+    header, a CSV row or a log line, and nobody can type one into an <input>."""
+    if isinstance(field.data, str) and LINE_BREAKS.search(field.data):
+        raise StopValidation(_l("不能包含换行"))
+
+
 class InputForm(FlaskForm):
-    """A FlaskForm whose every field drops control characters from its text before validation."""
+    """A FlaskForm whose every field drops control characters from its text before validation, and whose
+    one-line text fields (StringField, not TextAreaField) refuse line breaks."""
 
     class Meta:
         def bind_field(self, form, unbound_field, options):
             filters = [*unbound_field.kwargs.get("filters", ()), strip_control_characters]
-            return unbound_field.bind(form=form, filters=filters, **options)
+            field = unbound_field.bind(form=form, filters=filters, **options)
+            if isinstance(field, StringField) and not isinstance(field, TextAreaField):
+                field.validators = [single_line, *field.validators]
+            return field

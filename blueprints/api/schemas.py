@@ -7,9 +7,13 @@ from models.declaration import CertificateStatus
 
 # No control characters (PostgreSQL refuses NUL in text, and none belongs in a name or a description).
 _CTRL = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f"
+# A one-line field (the site's <input>, not its <textarea>) holds no line break either: CR, LF, NEL, U+2028/2029.
+_BREAKS = "\\r\\n\\u0085\\u2028\\u2029"
 TEXT = f"^[^{_CTRL}]*$"
+LINE = f"^[^{_CTRL}{_BREAKS}]*$"
 # Text that must say something: at least one character that is not a space.
 SOMETHING = f"^[^{_CTRL}]*[^\\s{_CTRL}][^{_CTRL}]*$"
+SOMETHING_ON_ONE_LINE = f"^[^{_CTRL}{_BREAKS}]*[^\\s{_CTRL}{_BREAKS}][^{_CTRL}{_BREAKS}]*$"
 PHONE = "^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)$"
 MOBILE = "^1[3-9][0-9]{9}$"
 ID_NUMBER = "^[0-9]{17}[0-9Xx]$"
@@ -30,13 +34,18 @@ def enum(members, description: str = "") -> dict:
             "description": f"{description}（{labels}）" if description else labels}
 
 
-def text(max_length: int, description: str = "", required: bool = False) -> dict:
-    schema = {"type": "string", "maxLength": max_length, "pattern": SOMETHING if required else TEXT}
+def text(max_length: int, description: str = "", required: bool = False, multiline: bool = False) -> dict:
+    """A string of the site's forms: one line (their <input>) unless ``multiline`` (their <textarea>)."""
+    if multiline:
+        pattern, refused = (SOMETHING if required else TEXT), "控制字符"
+    else:
+        pattern, refused = (SOMETHING_ON_ONE_LINE if required else LINE), "换行或控制字符"
+    schema = {"type": "string", "maxLength": max_length, "pattern": pattern}
     if required:
         schema["minLength"] = 1
-        schema["x-pattern-message"] = "不能为空，且不能含控制字符"
+        schema["x-pattern-message"] = f"不能为空，且不能包含{refused}"
     else:
-        schema["x-pattern-message"] = "不能含控制字符"
+        schema["x-pattern-message"] = f"不能包含{refused}"
     if description:
         schema["description"] = description
     return schema
@@ -110,7 +119,7 @@ MANAGED_COURSE_PROPERTIES = {
 # What a base sends to create a course: the site's course form, field for field.
 COURSE_INPUT = {
     "title": text(200, "课程名称", required=True),
-    "description": text(5000, "课程简介"),
+    "description": text(5000, "课程简介", multiline=True),
     "category": enum(Category, "科目类别"),
     "field": {"type": "string", "enum": list(FIELDS), "description": "领域"},
     "project_type": enum(ProjectType, "项目类型，默认 job_training"),

@@ -300,7 +300,9 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
             raw_hours = record["hours"].removesuffix(".0")
             if not raw_hours:
                 credited = course.hours
-            elif not (raw_hours.isascii() and raw_hours.isdigit()) or not 1 <= int(raw_hours) <= course.hours:
+            # At most 4 ASCII digits: int() raises on more than 4,300 of them, and no course has 10,000 hours.
+            elif (not (raw_hours.isascii() and raw_hours.isdigit()) or len(raw_hours) > 4
+                  or not 1 <= int(raw_hours) <= course.hours):
                 report.errors.append((number, f"学时应为 1 到 {course.hours} 之间的整数"))
                 continue
             else:

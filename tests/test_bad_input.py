@@ -649,6 +649,17 @@ def test_the_api_refuses_line_breaks_in_one_line_fields_naming_the_field(api, ad
     assert pushed.status_code == 400 and pushed.get_json()["errors"][0]["field"] == "/completions/0/name"
 
 
+@pytest.mark.parametrize("hours", ["9" * 5000, "9" * 23, "١٢", "２", "²"])
+def test_odd_hours_in_an_imported_roster_are_a_row_error_not_a_server_error(app, world, hours):
+    """int() refuses more than 4,300 digits with a ValueError: a roster cell of 5,000 was a 500."""
+    admin = signed_in(app, world.admin)
+    data = f"姓名,手机号,学时\n陈晓,13900000099,{hours}\n".encode()
+    response = admin.post(f"/manage/bases/{world.base.id}/courses/{world.course.id}/roster/import",
+                          data={"roster": (BytesIO(data), "名单.csv")}, content_type="multipart/form-data")
+    FIGURES["tried"] += 1
+    assert response.status_code == 200 and "学时应为 1 到" in response.get_data(as_text=True)
+
+
 def test_text_with_line_breaks_already_stored_is_shown_by_every_page_and_export(app, world):
     """Stored before the forms and the API refused line breaks: every page and export still answers."""
     broken = "护理\r\n新进展\u2028第三行\x85"

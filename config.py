@@ -84,6 +84,10 @@ class Config:
     # Public pages are served again to anonymous visitors for this many seconds (services/pagecache.py).
     PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "10"))
     PAGE_CACHE_ENTRIES = 256  # per process, when there is no Redis
+    # An event a user can repeat at will (a refused page, an ID number shown again, an export) is written to
+    # the append-only audit log once per actor, subject and window of this many seconds, and counted after
+    # that (services.audit.record_repeatable); 0 writes every one.
+    AUDIT_REPEAT_WINDOW_SECONDS = int(os.environ.get("AUDIT_REPEAT_WINDOW_SECONDS", "3600"))
     # Strict-Transport-Security, in seconds; 0 sends none. Only production turns it on: a browser told so by
     # a development server would refuse http://localhost for every project on that port until it expired.
     HSTS_MAX_AGE = 0

@@ -1,7 +1,7 @@
 """The data model. Importing this package registers every table on db.metadata."""
 
 from models.api import ApiCompletion, ApiToken
-from models.audit import AuditLog
+from models.audit import AuditLog, AuditRepeat
 from models.course import FIELDS, Category, Course, CourseStatus, Mode, ProjectType
 from models.declaration import (
     CalendarDay,
@@ -35,7 +35,7 @@ from models.user import Role, User
 
 __all__ = [
     "ApiCompletion", "ApiToken",
-    "FIELDS", "Attendance", "AuditLog", "BaseMembership", "BaseStatus", "BaseType", "Category", "Course",
+    "FIELDS", "Attendance", "AuditLog", "AuditRepeat", "BaseMembership", "BaseStatus", "BaseType", "Category", "Course",
     "CourseStatus", "Enrollment", "EnrollmentSource", "EnrollmentStatus", "HoursRecord", "HoursSource", "Image",
     "Mode", "Notice", "Region", "RegionLevel", "Role", "RuleSet", "TrainingBase", "User", "BaseStatusChange",
     "ClassPlan", "Evaluation", "EvaluationResult", "EvaluationStatus", "Outcome", "PlanStatus", "ProjectType",

@@ -25,3 +25,27 @@ class AuditLog(db.Model):
 
     actor = relationship("User")
     base = relationship("TrainingBase")
+    # Loaded with the entry (services.audit.entries_for joins it): no query per row.
+    repeat = relationship("AuditRepeat", uselist=False, viewonly=True)
+
+
+class AuditRepeat(db.Model):
+    """How often an entry's event happened again within its window: an event a user can repeat at will (a
+    refused page, an ID number shown again, an export) is an entry the first time in a window, then a count.
+
+    The log itself stays append-only; only this counter changes (services.audit.record_repeatable)."""
+
+    __tablename__ = "audit_repeat"
+    __table_args__ = (sa.UniqueConstraint("actor_id", "action", "subject", "window_start",
+                                          name="audit_repeat_actor_action_subject_window"),)
+
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("audit_log.id"), primary_key=True, autoincrement=False)
+    actor_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    # What the event was about, as the caller names it: the path of a refused request, "user:12" for an ID
+    # number shown, an export and its year.
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    window_start: Mapped[datetime]
+    # Times the event happened again after the entry, within the window; the last of them at last_at.
+    repeats: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_at: Mapped[datetime]

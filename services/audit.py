@@ -1,16 +1,19 @@
 """Writing the audit log. Callers add the row to their own transaction; it commits with the change."""
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
 import sqlalchemy as sa
-from flask import g, has_app_context
+from flask import current_app, g, has_app_context
 from sqlalchemy import inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased, joinedload
 
 from extensions import db
-from models import AuditLog, TrainingBase, User
+from models import AuditLog, AuditRepeat, TrainingBase, User
+from models._common import utcnow
+from services.locking import writing
 
 
 def plain(value):
@@ -71,7 +74,8 @@ PAGE_SIZE = 100
 def entries_for(regulator, action: str = "", before: int | None = None) -> list[AuditLog]:
     """The newest entries a regulator may read (read-only: the log is append-only in the database), one
     page of PAGE_SIZE before the entry ``before``: those about a base in their region, or made by someone
-    of their region. ``action`` filters by prefix ("identity.", "auth."). One query."""
+    of their region, each with its count of repeats (AuditRepeat). ``action`` filters by prefix ("identity.",
+    "auth."). One query."""
     from services.scope import region_ids
 
     if regulator.region_id is None:
@@ -83,7 +87,7 @@ def entries_for(regulator, action: str = "", before: int | None = None) -> list[
         .outerjoin(actor, actor.id == AuditLog.actor_id)
         .outerjoin(base, base.id == AuditLog.base_id)
         .where(sa.or_(base.region_id.in_(regions), actor.region_id.in_(regions)))
-        .options(joinedload(AuditLog.actor), joinedload(AuditLog.base))
+        .options(joinedload(AuditLog.actor), joinedload(AuditLog.base), joinedload(AuditLog.repeat))
         .order_by(AuditLog.id.desc())
         .limit(PAGE_SIZE)
     )
@@ -99,3 +103,63 @@ def record_now(actor, action: str, obj, **kw) -> None:
     db.session.rollback()
     record(actor, action, obj, **kw)
     db.session.commit()
+
+
+EPOCH = datetime(1970, 1, 1)
+
+
+def window_of(at: datetime, seconds: int) -> datetime:
+    """The start of the window holding ``at``: windows are whole multiples of ``seconds`` from the epoch, so
+    that every worker of every server puts an event in the same one."""
+    elapsed = int((at - EPOCH).total_seconds())
+    return EPOCH + timedelta(seconds=elapsed - elapsed % seconds)
+
+
+def record_repeatable(actor, action: str, obj, *, subject: str, **kw) -> AuditLog | None:
+    """Record, in a transaction of its own, an event a signed-in user can repeat at will (a refused page, an
+    ID number shown again, an export): an entry the first time in a window of AUDIT_REPEAT_WINDOW_SECONDS
+    for this actor, action and ``subject`` (what it was about), one more on that entry's count (AuditRepeat)
+    each time after, so that repeating it cannot bury the log. Returns the new entry, or None for a repeat.
+
+    Two workers may both find no entry and both write one: the counter's unique key lets one stay, and the
+    other rolls its entry back and counts instead (on SQLite the write lock, taken first, serialises them).
+    """
+    seconds = current_app.config["AUDIT_REPEAT_WINDOW_SECONDS"]
+    if seconds <= 0:  # counting turned off: every event is an entry
+        record_now(actor, action, obj, **kw)
+        return None
+    actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
+    now = utcnow()
+    key = {"actor_id": actor.id, "action": action, "subject": subject[:255], "window_start": window_of(now, seconds)}
+    db.session.rollback()
+    with writing():
+        if _count_repeat(key, now):
+            db.session.commit()
+            return None
+        entry = record(actor, action, obj, **kw)
+        db.session.flush()
+        if _insert_counter(entry.id, key, now):
+            db.session.commit()
+            return entry
+        db.session.rollback()  # another worker's entry came first: ours was never committed
+        _count_repeat(key, now)
+        db.session.commit()
+        return None
+
+
+def _count_repeat(key: dict, now: datetime) -> bool:
+    """One more repeat on the counter of ``key``, if there is one."""
+    found = db.session.execute(
+        sa.update(AuditRepeat).where(*(getattr(AuditRepeat, name) == value for name, value in key.items()))
+        .values(repeats=AuditRepeat.repeats + 1, last_at=now)
+        .execution_options(synchronize_session=False))
+    return found.rowcount == 1
+
+
+def _insert_counter(entry_id: int, key: dict, now: datetime) -> bool:
+    """The counter of a new entry, unless one of ``key`` exists already (INSERT … ON CONFLICT DO NOTHING)."""
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(AuditRepeat).values(entry_id=entry_id, repeats=0, last_at=now, **key) \
+        .on_conflict_do_nothing(index_elements=list(key)).returning(AuditRepeat.entry_id)
+    # RETURNING, not rowcount: run through the session, the INSERT reported no rowcount of 1 on PostgreSQL.
+    return db.session.execute(statement).scalar_one_or_none() is not None

@@ -15,8 +15,8 @@ CATALOG_COLUMNS = [
 
 
 def _audit_export(actor, action: str, year: int) -> None:
-    audit.record(actor, action, actor, details={"year": year})
-    db.session.commit()
+    # The same report again within the window is a count on its entry (services.audit.record_repeatable).
+    audit.record_repeatable(actor, action, actor, subject=f"year {year}", details={"year": year})
 
 
 def _period(course: Course) -> str:
@@ -89,8 +89,8 @@ def knowledge_update_statistics(regulator, year: int) -> bytes:
 
 def evaluation_table(actor, evaluation: Evaluation) -> bytes:
     """The evaluation's figures, scores and outcomes, one row per base (the export is audited)."""
-    audit.record(actor, "export.evaluation", evaluation, details={"year": evaluation.year})
-    db.session.commit()
+    audit.record_repeatable(actor, "export.evaluation", evaluation, subject=f"evaluation {evaluation.id}",
+                            details={"year": evaluation.year})
     title = f"{evaluation.year}年度继续教育基地评估结果（{evaluation.region.name}，{evaluation.status.label}）"
     return evaluation_rows_xlsx(title, evaluation.results)
 

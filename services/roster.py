@@ -382,8 +382,8 @@ def apply_completions(course, planned, existing, needing_seat, actor_id, *,
 
 def export_xlsx(actor, course: Course) -> bytes:
     """The roster as an XLSX workbook (personal numbers masked); the export is audited."""
-    audit.record(actor, "course.export_roster", course, base_id=course.base_id)
-    db.session.commit()
+    audit.record_repeatable(actor, "course.export_roster", course, subject=f"course {course.id}",
+                            base_id=course.base_id)
     data = roster(course)
     rows = [[course.title], ["序号", "姓名", "手机号", "身份证号", "工作单位", "职称", "状态", "报名方式", "结业时间"]]
     for number, e in enumerate(data.seated + data.waitlisted, start=1):

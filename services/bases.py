@@ -30,5 +30,6 @@ def update_disclosure(actor, base: TrainingBase, data: dict, logo_stream=None) -
         changes = audit.diff(base, DISCLOSURE_EDITABLE)
         if logo_stream is not None:
             images.replace(base, "logo", logo_stream, actor, stored, changes)
-        audit.record(actor, "base.disclosure", base, base_id=base.id, details=changes)
+        if changes:  # a form sent again unchanged is no event: it cannot fill the append-only log
+            audit.record(actor, "base.disclosure", base, base_id=base.id, details=changes)
     return base

@@ -145,7 +145,8 @@ def _save_fields(actor, course: Course, data: dict, cover_stream, stored: list) 
     if cover_stream is not None:
         images.replace(course, "cover", cover_stream, actor, stored, changes)
     refresh_search_tokens(course, course.base)
-    audit.record(actor, "course.update", course, base_id=course.base_id, details=changes)
+    if changes:  # a form sent again unchanged is no event: it cannot fill the append-only log
+        audit.record(actor, "course.update", course, base_id=course.base_id, details=changes)
     return changes
 
 

@@ -139,6 +139,9 @@ def declare(learner, data: dict, uploads: list) -> Declaration:
     return declaration
 
 
+EDITED_FIELDS = ("category", "title", "organiser", "earned_on", "year", "minutes", "days", "hours_claimed")
+
+
 def edit(learner, declaration_id: int, data: dict) -> Declaration:
     """Change a declaration still awaiting review (not its evidence).
 
@@ -155,7 +158,8 @@ def edit(learner, declaration_id: int, data: dict) -> Declaration:
     declaration.organiser = (data.get("organiser") or "").strip()
     declaration.earned_on, declaration.year = data["earned_on"], data["earned_on"].year
     declaration.minutes, declaration.days, declaration.hours_claimed = data.get("minutes"), data.get("days"), claimed
-    audit.record(learner, "declaration.edit", declaration, details={"hours": claimed})
+    if audit.diff(declaration, EDITED_FIELDS):  # a form sent again unchanged is no event for the log
+        audit.record(learner, "declaration.edit", declaration, details={"hours": claimed})
     db.session.commit()
     return declaration
 

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from extensions import db
-from models import AuditLog, AuditRepeat, Role
+from models import AuditLog, AuditRepeat, Employer, Role
 from models._common import utcnow
 from services import audit
 from tests.conftest import login, page_queries
@@ -241,3 +241,37 @@ def test_racing_workers_write_one_entry_on_postgresql(pg_app, pg_user):
 @pytest.mark.postgres
 def test_a_lost_race_counts_on_the_winners_entry_on_postgresql(pg_app, pg_user, monkeypatch):
     check_lost_race(pg_app, pg_user, monkeypatch)
+
+
+# --- a form sent again unchanged is no event ---------------------------------------------------------------------
+
+def test_saving_a_course_or_a_disclosure_unchanged_writes_no_entry(admin_and_base, make_course):
+    from services import bases, courses
+
+    admin, base = admin_and_base
+    course = make_course(base, title="原来的课程名")
+    for _ in range(3):
+        courses.update_course(admin, course, {"title": "改过的课程名"})
+        bases.update_disclosure(admin, base, {"scope": "护理、公共卫生"})
+    course_updates, disclosures = entries("course.update"), entries("base.disclosure")
+    assert [e.details["title"] for e in course_updates] == [["原来的课程名", "改过的课程名"]]
+    assert [e.details["scope"][1] for e in disclosures] == ["护理、公共卫生"]
+
+
+def test_saving_a_declaration_unchanged_writes_no_entry(app, make_user):
+    from services import clock, declarations
+    from tests.test_declarations import pdf_bytes, upload
+
+    learner = make_user(Role.LEARNER)
+    employer = Employer(name="成都市第一人民医院", region_id=learner.region_id)
+    db.session.add(employer)
+    db.session.flush()
+    learner.employer_id = employer.id
+    db.session.commit()
+    today = clock.today()
+    data = {"kind": "conference", "category": None, "title": "学术会议", "organiser": "成都市医学会",
+            "earned_on": today, "minutes": None, "days": 1, "hours": None}
+    declaration = declarations.declare(learner, data, [upload(pdf_bytes(), "证明.pdf")])
+    for title in ("学术会议（修订）", "学术会议（修订）", "学术会议（修订）"):
+        declarations.edit(learner, declaration.id, {**data, "title": title, "earned_on": today})
+    assert len(entries("declaration.edit")) == 1

@@ -28,6 +28,7 @@ from models import (
     Mode,
     Outcome,
     Region,
+    RegionLevel,
     Rubric,
     TrainingBase,
 )
@@ -215,6 +216,8 @@ def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
     before its year ended can never be confirmed (see ``is_trial`` and ``confirm``): it must be run again
     once the year is over. A later year has no figures at all and is refused.
 
+    A city's evaluation holds only the bases it decides, its city-level ones (registry.region_decides_type).
+
     :raise NotAllowed: the region is outside the regulator's scope.
     :raise DomainError: the year has not begun (field ``year``).
     """
@@ -243,7 +246,11 @@ def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
         sa.select(EvaluationResult.base_id).join(Evaluation)
         .where(Evaluation.year == year, Evaluation.status == EvaluationStatus.CONFIRMED)
     ).scalars())
-    results = [r for r in compute(year, region_id) if r.base_id not in decided]
+    # A city's evaluation decides its city-level bases only: the province-level bases located there are
+    # decided by the province's evaluation (the page lists them for information, see decided_by_province).
+    region = db.session.get(Region, region_id)
+    results = [r for r in compute(year, region_id)
+               if r.base_id not in decided and registry.region_decides_type(region, r.base.type)]
     for result in results:
         final, reason = kept_overrides.get(result.base_id, (None, ""))
         if final == Outcome.KEEP and result.missed_target:
@@ -282,16 +289,26 @@ def get(regulator, evaluation_id: int) -> Evaluation | None:
     return evaluation
 
 
+def evaluation_of_result(regulator, result_id: int) -> Evaluation | None:
+    """The evaluation holding the result, as ``get`` reads it (None outside the regulator's scope)."""
+    evaluation_id = db.session.scalar(sa.select(EvaluationResult.evaluation_id).where(EvaluationResult.id == result_id))
+    return None if evaluation_id is None else get(regulator, evaluation_id)
+
+
 def override(regulator, result_id: int, outcome: Outcome, reason: str) -> EvaluationResult:
     """Set a base's outcome against the proposal, with a written reason; choosing the proposal again clears
     the override.
 
     :raise LookupError: no such result in the regulator's scope.
-    :raise DomainError: the evaluation is confirmed, no reason, or "keep" for a base that missed a target.
+    :raise DomainError: a base the evaluation or the regulator does not decide (a province-level base in a
+        city's draft run before they were left out; field ``outcome``), the evaluation is confirmed, no reason,
+        or "keep" for a base that missed a target.
     """
     result = db.session.get(EvaluationResult, result_id)
     if result is None or not scope.oversees_region(regulator, result.evaluation.region_id):
         raise LookupError(result_id)
+    if not decides(regulator, result.evaluation, result.base):
+        raise DomainError(_decided_by_province(result.base), field="outcome")
     if result.evaluation.status == EvaluationStatus.CONFIRMED:
         raise DomainError("评估已确认，不能再修改")
     if outcome == result.proposed:
@@ -344,6 +361,11 @@ def _confirm_locked(regulator, evaluation: Evaluation) -> None:
         raise DomainError(f"{evaluation.year}年度尚未结束，不能确认评估结果")
     if _run_before_year_ended(evaluation):
         raise DomainError(f"本评估是{evaluation.year}年度结束前的试算，数据不完整，不能确认；请重新运行评估后再确认")
+    # A city's draft run before province-level bases were left out still holds them: they are information,
+    # not decisions, and leave the evaluation rather than take effect.
+    for result in [r for r in evaluation.results if not decides(regulator, evaluation, r.base)]:
+        evaluation.results.remove(result)
+    db.session.flush()
     _refuse_bases_decided_elsewhere(evaluation)
     effects = {Outcome.EXIT: BaseStatus.EXITED, Outcome.RECTIFY: BaseStatus.RECTIFYING, Outcome.KEEP: BaseStatus.ACTIVE}
     for result in evaluation.results:
@@ -356,6 +378,41 @@ def _confirm_locked(regulator, evaluation: Evaluation) -> None:
         registry.apply_status(regulator, result.base, effects[result.final], reason, evaluation.id)
     audit.record(regulator, "evaluation.confirm", evaluation, details={
         "year": evaluation.year, "outcomes": {r.base_id: r.final.value for r in evaluation.results}})
+
+
+def decides(regulator, evaluation: Evaluation, base: TrainingBase) -> bool:
+    """Whether the evaluation decides the base, confirmed or overridden by this regulator: a province-level
+    base only in its province's evaluation, by a province's regulator (registry.may_decide_type)."""
+    return registry.region_decides_type(evaluation.region, base.type) and registry.may_govern(regulator, base)
+
+
+def _decided_by_province(base: TrainingBase) -> str:
+    return f"{base.name}是{base.type.label}，年度评估结论由省级人社部门决定"
+
+
+def decided_by_province(evaluation: Evaluation) -> list[tuple[TrainingBase, EvaluationResult | None]]:
+    """For a city's evaluation, the province-level bases of the city it would have evaluated, listed for
+    information (the city supervises them day to day, notice 004) with the province's result of the year,
+    draft or confirmed, when there is one; nothing for a province's evaluation. One query."""
+    region = evaluation.region
+    if region.level == RegionLevel.PROVINCE or region.parent_id is None:
+        return []
+    in_provinces = sa.and_(
+        EvaluationResult.base_id == TrainingBase.id,
+        EvaluationResult.evaluation_id.in_(sa.select(Evaluation.id).where(
+            Evaluation.year == evaluation.year, Evaluation.region_id == region.parent_id)),
+    )
+    listed = sa.and_(TrainingBase.region_id == region.id,
+                     TrainingBase.type.in_(registry.PROVINCE_SET_TYPES),
+                     TrainingBase.created_at < _year_end(evaluation.year),
+                     sa.or_(TrainingBase.status != BaseStatus.EXITED, EvaluationResult.id.is_not(None)),
+                     TrainingBase.id.not_in(sa.select(EvaluationResult.base_id)
+                                            .where(EvaluationResult.evaluation_id == evaluation.id)))
+    rows = db.session.execute(
+        sa.select(TrainingBase, EvaluationResult).outerjoin(EvaluationResult, in_provinces).where(listed)
+        .options(joinedload(EvaluationResult.evaluation)).order_by(TrainingBase.type, TrainingBase.id)
+    ).all()
+    return [(base, result) for base, result in rows]
 
 
 def _refuse_bases_decided_elsewhere(evaluation: Evaluation) -> None:

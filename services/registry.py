@@ -141,9 +141,16 @@ def is_province_regulator(user) -> bool:
 
 
 def may_decide_type(regulator, base_type: BaseType) -> bool:
-    """The one rule behind designation, status decisions and targets: a province-level type is decided by a
-    province's regulator only; a city-level one by any regulator over the region."""
+    """The one rule behind designation, status decisions, targets and evaluations: a province-level type is
+    decided by a province's regulator only; a city-level one by any regulator over the region."""
     return base_type not in PROVINCE_SET_TYPES or is_province_regulator(regulator)
+
+
+def region_decides_type(region, base_type: BaseType) -> bool:
+    """may_decide_type for a region's evaluation rather than for a person: a province's evaluation decides
+    any type, a city's the city-level bases only. An evaluation is one row per year and region that the
+    province's and the city's regulators both may run and confirm, so what it decides follows its region."""
+    return base_type not in PROVINCE_SET_TYPES or (region is not None and region.level == RegionLevel.PROVINCE)
 
 
 def designatable_types(regulator) -> list[BaseType]:

@@ -32,8 +32,8 @@ from models import (
 from services import clock, demo, evaluation, registry
 from services.errors import DomainError
 from services.exports import EVALUATION_COLUMNS
+from tests.conftest import PASSWORD, bulk_learners, count_queries, login
 from tests.conftest import after_the_year as year_ended
-from tests.conftest import bulk_learners, count_queries, login
 
 # A year the seeded targets (data/targets.csv) and rubrics cover; bases are made as designated on 1 January.
 YEAR = 2026
@@ -111,13 +111,23 @@ def year_courses(make_course):
 
 
 def province_regulator(city) -> User:
-    """A regulator of the city's province, who decides the status of its province-level bases."""
-    user = User(name="四川省人社厅 赵处长", email=f"province-{city.parent_id}@test.example", role=Role.REGULATOR,
-                region_id=city.parent_id)
-    user.set_password("unused")
-    db.session.add(user)
-    db.session.commit()
+    """The regulator of the city's province (made on first call), who decides the status of its province-level
+    bases and runs the evaluation that decides them."""
+    email = f"province-{city.parent_id}@test.example"
+    user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
+    if user is None:
+        user = User(name="四川省人社厅 赵处长", email=email, role=Role.REGULATOR, region_id=city.parent_id)
+        user.set_password(PASSWORD)  # signs in like the factories' users
+        db.session.add(user)
+        db.session.commit()
     return user
+
+
+@pytest.fixture
+def province(city) -> User:
+    """Province-level bases are decided by the province's evaluation (registry.region_decides_type): tests that
+    decide them run and confirm the province's, which also holds the city-level bases of its cities."""
+    return province_regulator(city)
 
 
 def results_by_base(results) -> dict[int, EvaluationResult]:
@@ -380,10 +390,10 @@ def three_bases(reference, evaluated_base, year_courses, city):
     return kept, short, idle
 
 
-def test_run_proposes_keep_rectify_and_exit(regulator, three_bases, city):
+def test_run_proposes_keep_rectify_and_exit(province, three_bases, city):
     kept, short, idle = three_bases
 
-    found = evaluation.run(regulator, YEAR, city.id)
+    found = evaluation.run(province, YEAR, city.parent_id)
 
     results = results_by_base(found.results)
     assert found.status == EvaluationStatus.DRAFT
@@ -403,12 +413,12 @@ def test_override_without_a_reason_is_refused(regulator, three_bases, city, reas
     assert db.session.get(EvaluationResult, idle.id).final is None
 
 
-def test_keep_is_refused_for_a_base_that_missed_its_target(regulator, three_bases, city):
-    found = evaluation.run(regulator, YEAR, city.id)
+def test_keep_is_refused_for_a_base_that_missed_its_target(province, three_bases, city):
+    found = evaluation.run(province, YEAR, city.parent_id)
     short = results_by_base(found.results)[three_bases[1].id]
 
     with pytest.raises(DomainError, match="不能评为合格"):
-        evaluation.override(regulator, short.id, Outcome.KEEP, "只差一人，酌情合格")
+        evaluation.override(province, short.id, Outcome.KEEP, "只差一人，酌情合格")
 
     db.session.expire_all()
     assert db.session.get(EvaluationResult, short.id).final is None
@@ -426,14 +436,14 @@ def test_override_with_reason_is_kept_and_choosing_the_proposal_again_clears_it(
     assert (idle.final, idle.override_reason, idle.outcome) == (None, "", Outcome.EXIT)
 
 
-def test_confirm_applies_outcomes_and_records_each_change_with_the_evaluation(regulator, three_bases, city,
+def test_confirm_applies_outcomes_and_records_each_change_with_the_evaluation(province, three_bases, city,
                                                                               after_the_year):
     kept, short, idle = three_bases
-    found = evaluation.run(regulator, YEAR, city.id)
+    found = evaluation.run(province, YEAR, city.parent_id)
     idle_result = results_by_base(found.results)[idle.id]
-    evaluation.override(regulator, idle_result.id, Outcome.RECTIFY, "新认定基地，给予整改期")
+    evaluation.override(province, idle_result.id, Outcome.RECTIFY, "新认定基地，给予整改期")
 
-    evaluation.confirm(regulator, found.id)
+    evaluation.confirm(province, found.id)
 
     assert fresh_base(kept.id).status == BaseStatus.ACTIVE  # keep ends a rectification
     assert fresh_base(short.id).status == BaseStatus.RECTIFYING
@@ -443,12 +453,12 @@ def test_confirm_applies_outcomes_and_records_each_change_with_the_evaluation(re
                                 (idle, BaseStatus.ACTIVE, BaseStatus.RECTIFYING)]:
         (change,) = status_changes(base.id)
         assert (change.from_status, change.to_status) == (before, after)
-        assert (change.evaluation_id, change.actor_id) == (found.id, regulator.id)
+        assert (change.evaluation_id, change.actor_id) == (found.id, province.id)
         assert change.at is not None
         assert str(YEAR) in change.reason
     assert "新认定基地，给予整改期" in status_changes(idle.id)[0].reason
     confirmed = db.session.get(Evaluation, found.id)
-    assert (confirmed.status, confirmed.confirmed_by_id) == (EvaluationStatus.CONFIRMED, regulator.id)
+    assert (confirmed.status, confirmed.confirmed_by_id) == (EvaluationStatus.CONFIRMED, province.id)
     assert {r.base_id: r.final for r in confirmed.results} == {
         kept.id: Outcome.KEEP, short.id: Outcome.RECTIFY, idle.id: Outcome.RECTIFY}
 
@@ -477,25 +487,25 @@ def test_second_confirm_is_refused_and_changes_nothing(regulator, three_bases, c
     assert db.session.get(Evaluation, found.id).confirmed_by_id == regulator.id
 
 
-def test_override_after_confirmation_is_refused(regulator, three_bases, city, after_the_year):
-    found = evaluation.run(regulator, YEAR, city.id)
-    evaluation.confirm(regulator, found.id)
+def test_override_after_confirmation_is_refused(province, three_bases, city, after_the_year):
+    found = evaluation.run(province, YEAR, city.parent_id)
+    evaluation.confirm(province, found.id)
     short = results_by_base(found.results)[three_bases[1].id]
 
     with pytest.raises(DomainError, match="已确认"):
-        evaluation.override(regulator, short.id, Outcome.EXIT, "改判")
+        evaluation.override(province, short.id, Outcome.EXIT, "改判")
 
 
-def test_rerunning_a_confirmed_year_changes_nothing(regulator, three_bases, city, year_courses, after_the_year):
+def test_rerunning_a_confirmed_year_changes_nothing(province, three_bases, city, year_courses, after_the_year):
     kept, short, idle = three_bases
-    found = evaluation.run(regulator, YEAR, city.id)
-    evaluation.confirm(regulator, found.id)
+    found = evaluation.run(province, YEAR, city.parent_id)
+    evaluation.confirm(province, found.id)
     before = [(r.id, r.base_id, r.trainees, r.projects, r.score, r.final) for r in found.results]
     changes = db.session.scalar(sa.select(sa.func.count(BaseStatusChange.id)))
     # New completions arrive after the decision: the short base would now reach its target.
     add_enrollments(year_courses(short, n=1)[0], bulk_learners(5))
 
-    again = evaluation.run(regulator, YEAR, city.id)
+    again = evaluation.run(province, YEAR, city.parent_id)
 
     db.session.expire_all()
     again = db.session.get(Evaluation, again.id)
@@ -506,13 +516,13 @@ def test_rerunning_a_confirmed_year_changes_nothing(regulator, three_bases, city
     assert db.session.scalar(sa.select(sa.func.count(Evaluation.id))) == 1
 
 
-def test_rerunning_a_draft_recomputes_figures_and_keeps_the_overrides(regulator, three_bases, city, year_courses):
+def test_rerunning_a_draft_recomputes_figures_and_keeps_the_overrides(province, three_bases, city, year_courses):
     kept, short, idle = three_bases
-    found = evaluation.run(regulator, YEAR, city.id)
-    evaluation.override(regulator, results_by_base(found.results)[idle.id].id, Outcome.RECTIFY, "给予整改期")
+    found = evaluation.run(province, YEAR, city.parent_id)
+    evaluation.override(province, results_by_base(found.results)[idle.id].id, Outcome.RECTIFY, "给予整改期")
     add_enrollments(year_courses(short, n=1)[0], bulk_learners(5))
 
-    again = evaluation.run(regulator, YEAR, city.id)
+    again = evaluation.run(province, YEAR, city.parent_id)
 
     results = results_by_base(again.results)
     assert again.id == found.id
@@ -545,14 +555,14 @@ def test_rerun_does_not_keep_a_keep_override_for_a_base_that_now_misses_its_targ
     assert result.outcome != Outcome.KEEP
 
 
-def test_confirm_does_not_bring_back_a_base_that_exited_after_the_run(regulator, three_bases, city, after_the_year):
+def test_confirm_does_not_bring_back_a_base_that_exited_after_the_run(province, three_bases, city, after_the_year):
     kept = three_bases[0]
-    found = evaluation.run(regulator, YEAR, city.id)
+    found = evaluation.run(province, YEAR, city.parent_id)
     assert results_by_base(found.results)[kept.id].proposed == Outcome.KEEP
     # a province-level base's status is its province's to decide (registry.may_govern)
     registry.change_status(province_regulator(city), kept.id, BaseStatus.EXITED, "违规收费，撤销基地资格")
 
-    evaluation.confirm(regulator, found.id)
+    evaluation.confirm(province, found.id)
 
     assert fresh_base(kept.id).status == BaseStatus.EXITED
     assert kept.id not in {b.id for rows in evaluation.published_list(YEAR).values() for b in rows}
@@ -573,12 +583,12 @@ def snapshot_of(bases) -> list:
         BaseStatusChange.id)))]
 
 
-def test_confirming_the_running_year_is_refused_and_changes_no_base(regulator, three_bases, city, during_the_year):
-    found = evaluation.run(regulator, YEAR, city.id)
+def test_confirming_the_running_year_is_refused_and_changes_no_base(province, three_bases, city, during_the_year):
+    found = evaluation.run(province, YEAR, city.parent_id)
     before = snapshot_of(three_bases)
 
     with pytest.raises(DomainError, match=f"{YEAR}年度尚未结束，不能确认评估结果"):
-        evaluation.confirm(regulator, found.id)
+        evaluation.confirm(province, found.id)
 
     assert snapshot_of(three_bases) == before
     assert db.session.get(Evaluation, found.id).status == EvaluationStatus.DRAFT
@@ -620,23 +630,23 @@ def test_a_trial_of_the_running_year_says_so_and_cannot_be_confirmed_on_the_page
     assert db.session.scalar(sa.select(sa.func.count(BaseStatusChange.id))) == 0
 
 
-def test_a_trial_run_during_the_year_must_be_run_again_before_it_is_confirmed(monkeypatch, regulator, three_bases,
+def test_a_trial_run_during_the_year_must_be_run_again_before_it_is_confirmed(monkeypatch, province, three_bases,
                                                                                city, during_the_year):
     """The trial's figures stop in December; confirmed in January as it stands, it would decide on them."""
     kept, short, idle = three_bases
-    trial = evaluation.run(regulator, YEAR, city.id)
-    evaluation.override(regulator, results_by_base(trial.results)[idle.id].id, Outcome.RECTIFY, "给予整改期")
+    trial = evaluation.run(province, YEAR, city.parent_id)
+    evaluation.override(province, results_by_base(trial.results)[idle.id].id, Outcome.RECTIFY, "给予整改期")
     monkeypatch.setattr(clock, "today", lambda: date(YEAR + 1, 1, 15))
     monkeypatch.setattr(evaluation, "utcnow", lambda: datetime(YEAR + 1, 1, 15, 2, 0))
     assert evaluation.is_trial(db.session.get(Evaluation, trial.id))
 
     with pytest.raises(DomainError, match="试算.*重新运行"):
-        evaluation.confirm(regulator, trial.id)
+        evaluation.confirm(province, trial.id)
     assert db.session.scalar(sa.select(sa.func.count(BaseStatusChange.id))) == 0
 
-    again = evaluation.run(regulator, YEAR, city.id)
+    again = evaluation.run(province, YEAR, city.parent_id)
     assert again.id == trial.id and not evaluation.is_trial(again)
-    evaluation.confirm(regulator, again.id)
+    evaluation.confirm(province, again.id)
 
     assert [fresh_base(b.id).status for b in three_bases] == [BaseStatus.ACTIVE, BaseStatus.RECTIFYING,
                                                               BaseStatus.RECTIFYING]
@@ -872,11 +882,11 @@ def test_base_with_no_activity_in_the_year_gets_zeros_not_an_error(reference, ev
     assert result.overdue_plans == 0
 
 
-def test_evaluation_page_and_export_show_the_results(app, regulator, three_bases, city):
+def test_evaluation_page_and_export_show_the_results(app, province, three_bases, city):
     kept, short, idle = three_bases
-    found = evaluation.run(regulator, YEAR, city.id)
-    evaluation.override(regulator, results_by_base(found.results)[idle.id].id, Outcome.RECTIFY, "=HYPERLINK(\"x\")")
-    client = signed_in(app, regulator)
+    found = evaluation.run(province, YEAR, city.parent_id)
+    evaluation.override(province, results_by_base(found.results)[idle.id].id, Outcome.RECTIFY, "=HYPERLINK(\"x\")")
+    client = signed_in(app, province)
 
     page = client.get(f"/regulator/evaluations/{found.id}")
     export = client.get(f"/regulator/evaluations/{found.id}.xlsx")
@@ -896,12 +906,12 @@ def test_evaluation_page_and_export_show_the_results(app, regulator, three_bases
 
 # --- the published list -------------------------------------------------------------------------------------
 
-def test_published_list_shows_the_bases_kept_and_hides_exited_ones(app, client, regulator, three_bases, city,
+def test_published_list_shows_the_bases_kept_and_hides_exited_ones(app, client, province, three_bases, city,
                                                                    evaluated_base, year_courses, after_the_year):
     kept, short, idle = three_bases
-    found = evaluation.run(regulator, YEAR, city.id)
+    found = evaluation.run(province, YEAR, city.parent_id)
     draft_page = client.get(f"/list/{YEAR}").get_data(as_text=True)
-    evaluation.confirm(regulator, found.id)
+    evaluation.confirm(province, found.id)
 
     listed = client.get(f"/list/{YEAR}")
 

@@ -3,15 +3,28 @@ may choose, and the server refuses the others when the POST is forged (nothing s
 done). Each rule lives once in services/registry.py and serves the form and the service alike."""
 
 import re
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
 
 from extensions import db
-from models import AuditLog, BaseMembership, BaseStatus, BaseStatusChange, BaseType, Role, TrainingBase, User
-from services import registry
+from models import (
+    AuditLog,
+    BaseMembership,
+    BaseStatus,
+    BaseStatusChange,
+    BaseType,
+    Evaluation,
+    EvaluationResult,
+    Outcome,
+    Role,
+    TrainingBase,
+    User,
+)
+from services import evaluation, registry
 from services.errors import DomainError, NotAllowed
-from tests.conftest import login
+from tests.conftest import after_the_year, login
 
 PROVINCE_LEVEL = [BaseType.PROVINCIAL.value, BaseType.RURAL_REVITALIZATION.value]
 
@@ -210,3 +223,144 @@ def test_an_out_of_scope_region_is_not_allowed_by_the_service(app, regulators, o
 
     db.session.rollback()
     nothing_designated("x@test.example")
+
+
+# --- annual evaluations --------------------------------------------------------------------------------------
+
+YEAR = 2026
+EFFECTS = {Outcome.EXIT: BaseStatus.EXITED, Outcome.RECTIFY: BaseStatus.RECTIFYING, Outcome.KEEP: BaseStatus.ACTIVE}
+
+
+@pytest.fixture
+def evaluated(make_base, city, monkeypatch):
+    """A city-level base and the two province-level types located in the city, designated at the start of
+    YEAR and idle all year (each proposed for a decision that changes its status); today is after YEAR."""
+    after_the_year(monkeypatch, YEAR)
+    made = {t: make_base(name=f"评估{t.label}", type=t, created_at=datetime(YEAR, 1, 1)) for t in BaseType}
+    return made[BaseType.CITY], [made[BaseType.PROVINCIAL], made[BaseType.RURAL_REVITALIZATION]]
+
+
+def changes_of(base) -> list[BaseStatusChange]:
+    return db.session.execute(sa.select(BaseStatusChange).where(BaseStatusChange.base_id == base.id)).scalars().all()
+
+
+def old_city_draft(regulators, city, base) -> EvaluationResult:
+    """The city's draft holding a result for ``base`` as drafts did before province-level bases were left out
+    (stored before the rule, so still in the database)."""
+    draft = evaluation.run(regulators["city"], YEAR, city.id)
+    held = {r.base_id: r for r in draft.results}
+    if base.id not in held:
+        (computed,) = [r for r in evaluation.compute(YEAR, city.id) if r.base_id == base.id]
+        draft.results.append(computed)
+        db.session.commit()
+        held[base.id] = computed
+    return held[base.id]
+
+
+@pytest.mark.parametrize("who", ["city", "province"])
+def test_a_citys_evaluation_decides_only_its_city_level_bases_whoever_runs_it(app, regulators, city, evaluated,
+                                                                              who):
+    city_base, province_level = evaluated
+
+    draft = evaluation.run(regulators[who], YEAR, city.id)
+
+    assert [r.base_id for r in draft.results] == [city_base.id]
+    listed = evaluation.decided_by_province(draft)
+    assert [(base.id, result) for base, result in listed] == [(base.id, None) for base in province_level]
+
+
+def test_confirming_a_citys_evaluation_leaves_the_province_level_bases_to_the_provinces(app, regulators, city,
+                                                                                       evaluated):
+    city_base, province_level = evaluated
+    city_draft = evaluation.run(regulators["city"], YEAR, city.id)
+
+    evaluation.confirm(regulators["city"], city_draft.id)
+
+    db.session.expire_all()
+    assert db.session.get(TrainingBase, city_base.id).status != BaseStatus.ACTIVE  # the city decided its own
+    for base in province_level:
+        assert db.session.get(TrainingBase, base.id).status == BaseStatus.ACTIVE
+        assert changes_of(base) == []
+        assert count(AuditLog, AuditLog.action == "base.status", AuditLog.base_id == base.id) == 0
+    # the province's evaluation decides them
+    province_draft = evaluation.run(regulators["province"], YEAR, city.parent_id)
+    proposed = {r.base_id: r.proposed for r in province_draft.results}
+    assert sorted(proposed) == sorted(base.id for base in province_level)
+
+    evaluation.confirm(regulators["province"], province_draft.id)
+
+    db.session.expire_all()
+    for base in province_level:
+        assert db.session.get(TrainingBase, base.id).status == EFFECTS[proposed[base.id]] != BaseStatus.ACTIVE
+        (change,) = changes_of(base)
+        assert (change.evaluation_id, change.actor_id) == (province_draft.id, regulators["province"].id)
+
+
+def test_the_citys_evaluation_page_shows_province_level_bases_as_information(app, regulators, city, evaluated):
+    city_base, province_level = evaluated
+    draft = evaluation.run(regulators["city"], YEAR, city.id)
+    province_draft = evaluation.run(regulators["province"], YEAR, city.parent_id)
+    scores = {r.base_id: r.score for r in province_draft.results}
+
+    page = signed_in(app, regulators["city"]).get(f"/regulator/evaluations/{draft.id}").get_data(as_text=True)
+
+    section = re.search(r'<section[^>]*id="decided-by-province".*?</section>', page, re.S).group(0)
+    for base in province_level:
+        row = re.search(rf'<tr data-base="{re.escape(base.name)}">.*?</tr>', section, re.S).group(0)
+        assert "由省级人社部门决定" in row and str(scores[base.id]) in row and "待确认" in row
+        assert f'aria-label="结论 {base.name}"' not in page  # no override form for it
+    assert f'aria-label="结论 {city_base.name}"' in page
+
+
+@pytest.mark.parametrize("held_by", ["old_city_draft", "province_draft"])
+def test_a_city_regulator_forging_an_override_of_a_province_level_base_is_refused(app, regulators, city,
+                                                                                evaluated, held_by):
+    _city_base, (base, _rural) = evaluated
+    if held_by == "old_city_draft":
+        result = old_city_draft(regulators, city, base)
+    else:
+        (result,) = [r for r in evaluation.run(regulators["province"], YEAR, city.parent_id).results
+                     if r.base_id == base.id]
+    result_id = result.id
+
+    response = signed_in(app, regulators["city"]).post(f"/regulator/evaluations/results/{result_id}/override",
+                                                       data={"outcome": "keep", "reason": "越级改判"})
+
+    if held_by == "old_city_draft":
+        assert response.status_code == 400
+        assert "年度评估结论由省级人社部门决定" in response.get_data(as_text=True)
+    else:
+        assert response.status_code == 404  # the province's evaluation is not the city's to see
+    db.session.expire_all()
+    stored = db.session.get(EvaluationResult, result_id)
+    assert (stored.final, stored.override_reason) == (None, "")
+    assert count(AuditLog, AuditLog.action == "evaluation.override") == 0
+
+
+def test_the_service_refuses_an_override_of_a_province_level_base_in_a_citys_draft(app, regulators, city,
+                                                                                  evaluated):
+    _city_base, (base, _rural) = evaluated
+    result = old_city_draft(regulators, city, base)
+
+    for who in ("city", "province"):  # the city's evaluation does not decide it, whoever overrides
+        with pytest.raises(DomainError, match="由省级人社部门决定") as refused:
+            evaluation.override(regulators[who], result.id, Outcome.RECTIFY, "越级改判")
+        assert refused.value.field == "outcome"
+    db.session.expire_all()
+    assert db.session.get(EvaluationResult, result.id).final is None
+
+
+def test_confirming_an_old_city_draft_holding_a_province_level_base_leaves_it_alone(app, regulators, city,
+                                                                                   evaluated):
+    city_base, (base, _rural) = evaluated
+    result = old_city_draft(regulators, city, base)
+    evaluation_id = result.evaluation_id
+
+    evaluation.confirm(regulators["city"], evaluation_id)
+
+    db.session.expire_all()
+    assert db.session.get(TrainingBase, base.id).status == BaseStatus.ACTIVE
+    assert changes_of(base) == []
+    confirmed = db.session.get(Evaluation, evaluation_id)
+    assert [r.base_id for r in confirmed.results] == [city_base.id]  # what it shows is what took effect
+    assert db.session.get(TrainingBase, city_base.id).status != BaseStatus.ACTIVE

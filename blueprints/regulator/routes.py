@@ -161,13 +161,20 @@ def run_evaluation():
     return redirect(url_for(".evaluation_page", evaluation_id=result.id))
 
 
+def _evaluation_page(found):
+    return render_template(
+        "regulator/evaluation.html", evaluation=found, action_form=ActionForm(), override_form=OverrideForm(),
+        outcomes=list(Outcome), trial=evaluation.is_trial(found),
+        decided={r.id for r in found.results if evaluation.decides(current_user, found, r.base)},
+        by_province=evaluation.decided_by_province(found))
+
+
 @bp.route("/evaluations/<int:evaluation_id>")
 def evaluation_page(evaluation_id: int):
     found = evaluation.get(current_user, evaluation_id)
     if found is None:
         abort(404)
-    return render_template("regulator/evaluation.html", evaluation=found, action_form=ActionForm(),
-                           override_form=OverrideForm(), outcomes=list(Outcome), trial=evaluation.is_trial(found))
+    return _evaluation_page(found)
 
 
 @bp.route("/evaluations/results/<int:result_id>/override", methods=["POST"])
@@ -180,8 +187,10 @@ def override(result_id: int):
     except LookupError:
         abort(404)
     except DomainError as error:
+        # The evaluation again, answered 400 with the refusal (a forged outcome, no reason...) above it.
         flash(error.message, "danger")
-        return redirect(request.referrer or url_for(".index"))
+        found = evaluation.evaluation_of_result(current_user, result_id)
+        return _evaluation_page(found), 400
     flash(_("已将“%(name)s”的结论调整为“%(label)s”", name=result.base.name, label=result.outcome.label), "success")
     return redirect(url_for(".evaluation_page", evaluation_id=result.evaluation_id))
 

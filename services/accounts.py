@@ -37,9 +37,16 @@ def register_learner(data: dict) -> User:
     ``data``: name, phone, email (optional), password, id_number, employer_name, sector, region_id,
     professional_title. Phone, e-mail and ID number are stored in their one spelling (services.identifiers),
     so that a number typed in other digits is still the same number.
-    :raise DomainError: with ``field`` set for an invalid ID number; without a field, IDENTIFIER_TAKEN, when
-        another account already has the phone, the e-mail or the ID number (audited, masked).
+    :raise DomainError: with ``field`` set for a region that is not a city or an invalid ID number; without a
+        field, IDENTIFIER_TAKEN, when another account already has the phone, the e-mail or the ID number
+        (audited, masked).
     """
+    # A learner belongs to a city: their hour rules, deadlines and employers are a city's (the form offers
+    # cities(); this is the rule, for a forged choice too). An id beyond the column's range is no region.
+    region_id = data["region_id"]
+    region = db.session.get(Region, region_id) if isinstance(region_id, int) and 0 < region_id < 2**31 else None
+    if region is None or region.level != RegionLevel.CITY:
+        raise DomainError("请选择所在的市", field="region")
     id_number = identity.normalise(data["id_number"])
     problem = identity.problem(id_number)
     if problem:

@@ -22,9 +22,9 @@ from models import (
     TrainingBase,
     User,
 )
-from services import evaluation, registry
+from services import accounts, evaluation, registry
 from services.errors import DomainError, NotAllowed
-from tests.conftest import after_the_year, login
+from tests.conftest import PASSWORD, after_the_year, login
 
 PROVINCE_LEVEL = [BaseType.PROVINCIAL.value, BaseType.RURAL_REVITALIZATION.value]
 
@@ -364,3 +364,40 @@ def test_confirming_an_old_city_draft_holding_a_province_level_base_leaves_it_al
     confirmed = db.session.get(Evaluation, evaluation_id)
     assert [r.base_id for r in confirmed.results] == [city_base.id]  # what it shows is what took effect
     assert db.session.get(TrainingBase, city_base.id).status != BaseStatus.ACTIVE
+
+
+# --- registration: the region --------------------------------------------------------------------------------
+
+REGISTRATION = {"name": "陈晓", "phone": "13912345678", "email": "chenxiao@example.com", "password": PASSWORD,
+                "confirm": PASSWORD, "id_number": "11010519491231002X", "employer_name": "成都市第一人民医院",
+                "sector": "卫生", "professional_title": "中级"}
+
+
+def nobody_registered() -> None:
+    db.session.expire_all()
+    assert count(User, User.role == Role.LEARNER) == 0
+    assert count(AuditLog, AuditLog.action.like("auth.%")) == 0
+
+
+@pytest.mark.parametrize("where", ["province", "unknown", "beyond 64 bits"])
+def test_a_forged_registration_region_that_is_not_a_city_is_refused_beside_the_region(app, client, city, where):
+    region = {"province": str(city.parent_id), "unknown": "99999", "beyond 64 bits": str(2**70)}[where]
+    page = client.get("/register").get_data(as_text=True)
+    assert options(page, "region") == [str(city.id)]  # the form offers cities alone
+
+    response = client.post("/register", data={**REGISTRATION, "region": region})
+
+    assert response.status_code == 200
+    assert "请选择所在的市" in field_errors(response.get_data(as_text=True))
+    nobody_registered()
+
+
+def test_the_service_refuses_a_learner_region_that_is_not_a_city(app, city):
+    data = {**REGISTRATION, "region_id": city.parent_id}
+
+    with pytest.raises(DomainError) as refused:
+        accounts.register_learner(data)
+
+    assert (refused.value.field, refused.value.message) == ("region", "请选择所在的市")
+    nobody_registered()
+    assert accounts.register_learner({**data, "region_id": city.id}).region_id == city.id  # the control

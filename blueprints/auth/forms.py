@@ -40,7 +40,9 @@ class RegisterForm(InputForm):
         _l("身份证号"), description=_l("仅加密保存，页面上只显示部分号码"), filters=[identifiers.id_number],
         validators=[DataRequired(_l("请填写身份证号")), Length(max=40, message=_l("身份证号应为 18 位"))],
     )
-    region = SelectField(_l("所在地区"), coerce=int, validate_choice=True)
+    # The view offers accounts.cities(); any number passes here, so that a forged region meets the service's
+    # refusal (services.accounts.register_learner) and its message beside this field.
+    region = SelectField(_l("所在地区"), coerce=int, validate_choice=False)
     employer_name = StringField(_l("工作单位"), validators=[DataRequired(_l("请填写工作单位")), Length(max=128)])
     sector = SelectField(_l("行业"), choices=[(s, s) for s in SECTORS])
     professional_title = SelectField(_l("职称"), choices=[(t, t) for t in TITLES])

@@ -6,9 +6,11 @@ Every transaction of a request that may write (POST and the like) begins that wa
 reads first and writes later cannot wait for the lock in WAL mode and would fail at once under load.
 Reads (GET) begin deferred and run beside the writer.
 A long check that only reads, inside a POST, may say so (``reading()``) to run beside the writer instead.
-PostgreSQL: the row is locked with SELECT ... FOR NO KEY UPDATE.
+PostgreSQL: the row is locked with SELECT ... FOR NO KEY UPDATE; a write that checks a whole set of rows
+rather than one (the holiday calendar) takes a transaction-level advisory lock instead (``exclusive()``).
 """
 
+import hashlib
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -93,3 +95,36 @@ def locked(model, object_id: int, *options):
         _immediate.reset(token)
     with unit_of_work():
         yield row
+
+
+def _advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for ``name`` (pg_advisory_xact_lock takes a bigint)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def exclusive(name: str):
+    """Run the block as one unit of work that no other block holding ``name`` runs beside: for a use case
+    that checks a set of rows and then writes it (a schedule confirmed against the calendar as previewed),
+    where no single row stands for the set and two checks could both pass before either writes.
+
+    Whatever the session had open is committed first, so that the block reads after the lock. SQLite: the
+    transaction begins IMMEDIATE, holding the database's write lock. PostgreSQL: pg_advisory_xact_lock on a
+    key of ``name``, released at commit or rollback; a block that waited then reads what the first one
+    committed (READ COMMITTED reads afresh at each statement). The block's changes commit when it ends and
+    roll back if it raises.
+    """
+    db.session.commit()
+    token = _immediate.set(True)
+    try:
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(name))))
+        else:
+            db.session.execute(sa.select(1))  # begins the transaction, IMMEDIATE
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        _immediate.reset(token)
+    with unit_of_work():
+        yield

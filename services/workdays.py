@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models import CalendarDay, CalendarDayKind, Declaration, DeclarationStatus, Employer, Region, Role, User
-from services import audit, clock, hours
+from services import audit, clock, hours, locking
 from services.errors import DomainError, NotAllowed
 
 # Far enough for any review step; bounded so a missing year cannot loop for ever.
@@ -196,7 +196,9 @@ def _moved_deadlines(changes: list[DayChange]) -> list[MovedDeadline]:
 def apply_schedule(actor, raw: bytes, digest: str, fingerprint: str, filename: str = "") -> SchedulePlan:
     """Load exactly the previewed schedule: add or change its days, move the open deadlines the preview
     listed, and audit who did it, the file's digest and every day added or changed with its old and new
-    kind. One transaction.
+    kind. One transaction, serialised with every other confirm (locking.exclusive): two confirms at once, of
+    one preview sent twice or of two files previewed against the same calendar, cannot both pass the check
+    that the calendar is still the one previewed; the later one finds it changed and is refused.
 
     :raise NotAllowed: the actor is not a platform administrator.
     :raise DomainError: the file is not the previewed one (digest), the calendar changed since the preview
@@ -206,31 +208,35 @@ def apply_schedule(actor, raw: bytes, digest: str, fingerprint: str, filename: s
         raise NotAllowed("节假日安排由平台管理员维护")
     if not hmac.compare_digest(hashlib.sha256(raw).hexdigest(), digest or ""):
         raise DomainError("文件与预览的不一致（摘要不同），未导入；请重新上传并预览")
-    plan = preview_schedule(raw)
-    if plan.fingerprint != fingerprint:
-        raise DomainError("预览之后日历已有变动，未导入；请重新上传并预览")
-    if not plan.changes:
-        raise DomainError("文件中的日期与现有日历相同，没有需要导入的变更")
-    stored = {row.day: row for row in db.session.execute(
-        sa.select(CalendarDay).where(CalendarDay.day.in_([c.day for c in plan.changes]))).scalars()}
-    for change in plan.changes:
-        row = stored.get(change.day)
-        if row is None:
-            db.session.add(CalendarDay(day=change.day, kind=change.new_kind, name=change.new_name))
-        else:
-            row.kind, row.name = change.new_kind, change.new_name
-    due = {m.declaration_id: m.new_due for m in plan.moved}
-    for declaration in db.session.execute(sa.select(Declaration).where(Declaration.id.in_(due))).scalars():
-        declaration.due_on = due[declaration.id]
-    audit.record(actor, "calendar.load", None, object_type="calendar_day", details={
-        "sha256": plan.digest, "filename": filename[:200], "rows": plan.rows,
-        "added": [f"{c.day} {c.new_kind.value} {c.new_name}" for c in plan.changes if c.old_kind is None],
-        "changed": [f"{c.day} {c.old_kind.value}→{c.new_kind.value} {c.new_name}"
-                    for c in plan.changes if c.old_kind is not None],
-        "deadlines_moved": len(plan.moved),
-        "deadlines_by_region": {region: n for region, n in plan.moved_by_region()},
-    })
-    db.session.commit()
+    with locking.exclusive("calendar_day"):
+        plan = preview_schedule(raw)
+        if plan.fingerprint != fingerprint:
+            raise DomainError("预览之后日历已有变动，未导入；请重新上传并预览")
+        if not plan.changes:
+            raise DomainError("文件中的日期与现有日历相同，没有需要导入的变更")
+        stored = {row.day: row for row in db.session.execute(
+            sa.select(CalendarDay).where(CalendarDay.day.in_([c.day for c in plan.changes]))).scalars()}
+        for change in plan.changes:
+            row = stored.get(change.day)
+            if row is None:
+                db.session.add(CalendarDay(day=change.day, kind=change.new_kind, name=change.new_name))
+            else:
+                row.kind, row.name = change.new_kind, change.new_name
+        for moved in plan.moved:
+            # Only while still pending: a reviewer deciding it meanwhile is not serialised with this lock, and
+            # the condition is read again once their row lock is released.
+            db.session.execute(
+                sa.update(Declaration)
+                .where(Declaration.id == moved.declaration_id, Declaration.status == DeclarationStatus.PENDING)
+                .values(due_on=moved.new_due).execution_options(synchronize_session=False))
+        audit.record(actor, "calendar.load", None, object_type="calendar_day", details={
+            "sha256": plan.digest, "filename": filename[:200], "rows": plan.rows,
+            "added": [f"{c.day} {c.new_kind.value} {c.new_name}" for c in plan.changes if c.old_kind is None],
+            "changed": [f"{c.day} {c.old_kind.value}→{c.new_kind.value} {c.new_name}"
+                        for c in plan.changes if c.old_kind is not None],
+            "deadlines_moved": len(plan.moved),
+            "deadlines_by_region": {region: n for region, n in plan.moved_by_region()},
+        })
     return plan
 
 

@@ -19,6 +19,11 @@ from wtforms.validators import (
 from blueprints.validators import InputForm, contact_phone, finite_number
 from models import FIELDS, Category, Mode, ProjectType
 
+# What the pickers offer (a hint: the services judge the content): services.images takes JPEG, PNG and WebP;
+# services.roster an XLSX or a CSV.
+IMAGE_ACCEPT = {"accept": "image/jpeg,image/png,image/webp"}
+ROSTER_ACCEPT = {"accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv"}
+
 
 def _required(label):
     return DataRequired(message=_l("请填写%(label)s", label=label))
@@ -59,7 +64,7 @@ class CourseForm(InputForm):
     contact_person = StringField(_l("联系人"), validators=[_required("联系人"), Length(max=64)])
     contact_phone = StringField(_l("联系电话"), validators=[_required("联系电话"), contact_phone()])
     open_to_city = BooleanField(_l("面向全市"), default=True)
-    cover = FileField(_l("封面图片"), description=_l("JPEG、PNG 或 WebP，不超过 5 MB"))
+    cover = FileField(_l("封面图片"), description=_l("JPEG、PNG 或 WebP，不超过 5 MB"), render_kw=IMAGE_ACCEPT)
 
     def validate_end_date(self, field):
         if self.start_date.data and field.data and field.data < self.start_date.data:
@@ -104,7 +109,7 @@ class DisclosureForm(InputForm):
             Length(max=255),
         ],
     )
-    logo = FileField(_l("基地标志"), description=_l("JPEG、PNG 或 WebP，不超过 5 MB"))
+    logo = FileField(_l("基地标志"), description=_l("JPEG、PNG 或 WebP，不超过 5 MB"), render_kw=IMAGE_ACCEPT)
 
 
 class CancelForm(InputForm):
@@ -119,7 +124,8 @@ class StatusForm(InputForm):
 
 class RosterImportForm(InputForm):
     roster = FileField(
-        _l("名单文件"), description=_l("XLSX 或 CSV；表头：姓名、手机号或身份证号、学时（可不填，默认全部学时）")
+        _l("名单文件"), description=_l("XLSX 或 CSV；表头：姓名、手机号或身份证号、学时（可不填，默认全部学时）"),
+        render_kw=ROSTER_ACCEPT,
     )
 
 

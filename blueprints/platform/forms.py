@@ -10,7 +10,8 @@ from blueprints.validators import InputForm
 
 class CalendarForm(InputForm):
     schedule = FileField(_l("节假日安排（CSV）"),
-                         description=_l("列：date,kind,name；kind 为 holiday（放假）或 workday（调休上班）"))
+                         description=_l("列：date,kind,name；kind 为 holiday（放假）或 workday（调休上班）"),
+                         render_kw={"accept": ".csv,text/csv"})
 
 
 class ConfirmCalendarForm(InputForm):

@@ -300,15 +300,15 @@ def override(regulator, result_id: int, outcome: Outcome, reason: str) -> Evalua
     the override.
 
     :raise LookupError: no such result in the regulator's scope.
-    :raise DomainError: a base the evaluation or the regulator does not decide (a province-level base in a
-        city's draft run before they were left out; field ``outcome``), the evaluation is confirmed, no reason,
-        or "keep" for a base that missed a target.
+    :raise NotAllowed: a base the evaluation or the regulator does not decide (a province-level base in a
+        city's draft run before they were left out; field ``outcome``).
+    :raise DomainError: the evaluation is confirmed, no reason, or "keep" for a base that missed a target.
     """
     result = db.session.get(EvaluationResult, result_id)
     if result is None or not scope.oversees_region(regulator, result.evaluation.region_id):
         raise LookupError(result_id)
     if not decides(regulator, result.evaluation, result.base):
-        raise DomainError(_decided_by_province(result.base), field="outcome")
+        raise NotAllowed(_decided_by_province(result.base), field="outcome")
     if result.evaluation.status == EvaluationStatus.CONFIRMED:
         raise DomainError("评估已确认，不能再修改")
     if outcome == result.proposed:

@@ -186,11 +186,13 @@ def override(result_id: int):
         result = evaluation.override(current_user, result_id, Outcome(form.outcome.data), form.reason.data or "")
     except LookupError:
         abort(404)
-    except DomainError as error:
-        # The evaluation again, answered 400 with the refusal (a forged outcome, no reason...) above it.
+    except NotAllowed as error:
+        # A base the evaluation does not decide: the page offers no form for it, so this POST was forged.
         flash(error.message, "danger")
-        found = evaluation.evaluation_of_result(current_user, result_id)
-        return _evaluation_page(found), 400
+        return _evaluation_page(evaluation.evaluation_of_result(current_user, result_id)), 400
+    except DomainError as error:
+        flash(error.message, "danger")
+        return redirect(request.referrer or url_for(".index"))
     flash(_("已将“%(name)s”的结论调整为“%(label)s”", name=result.base.name, label=result.outcome.label), "success")
     return redirect(url_for(".evaluation_page", evaluation_id=result.evaluation_id))
 

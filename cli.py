@@ -24,6 +24,13 @@ def register(app: Flask) -> None:
         click.echo("演示数据已就绪：" + "，".join(f"{k} {v}" for k, v in counts.items()))
         click.echo(f"演示账号密码：{DEMO_PASSWORD}（见 README）")
 
+    @app.cli.command("reindex-search")
+    def reindex_search_command():
+        """Cut every course's text for the search index again (once, after an upgrade that changes the cut)."""
+        from services.courses import reindex_search
+
+        click.echo(f"搜索索引已更新：{reindex_search()} 门课程")
+
     @app.cli.command("create-platform-admin")
     @click.argument("email")
     @click.argument("name")

@@ -17,7 +17,6 @@ from sqlalchemy.orm import joinedload
 from extensions import db
 from models import (
     BaseStatus,
-    Category,
     Course,
     CourseStatus,
     Enrollment,
@@ -25,7 +24,6 @@ from models import (
     Evaluation,
     EvaluationResult,
     EvaluationStatus,
-    Mode,
     Outcome,
     Region,
     RegionLevel,
@@ -98,7 +96,7 @@ def figures(year: int, bases_where, until: date | None = None) -> dict[int, dict
     # Face-to-face professional courses that started in the year without an approved class plan.
     started = sa.and_(Course.start_date >= start, Course.start_date <= min(end, clock.today()))
     overdue = sa.and_(
-        started, Course.category == Category.PROFESSIONAL, Course.mode.in_((Mode.OFFLINE, Mode.BLENDED)),
+        started, Course.needs_class_plan,
         Course.status.in_((CourseStatus.PUBLISHED, CourseStatus.CLOSED)),
         sa.or_(Course.plan_status.is_(None), Course.plan_status != "approved"),
     )

@@ -6,24 +6,43 @@ and the database indexes those as words. A Chinese query of two or more characte
 its bigrams, which matches exactly where the query is a substring of the text; a single character becomes
 a prefix query (it starts a bigram, or it is a run's last character). Latin letters and digits are kept
 as lower-cased words and matched by prefix. Each field is cut separately, so no phrase spans two fields.
+
+"Chinese" is every letter or number that is written wide, not a list of blocks: the common ideographs, 〇,
+extension A, extensions B to G in the supplementary planes, the compatibility ideographs (NFKC folds most
+into unified ones), and kana and hangul alike. A fixed block list once left 〇 and the extensions out, so
+a query made of them was dropped (the catalog then listed everything) and a run was cut at them (护𠮷理
+matched 护理). Every other letter or number (accented Latin, Cyrillic …) stays in a word. Only
+punctuation, symbols and spaces separate; nothing that is a character of the text is dropped.
 """
 
 import re
 import unicodedata
+from itertools import groupby
 
 import sqlalchemy as sa
 
-# Chinese characters (CJK unified ideographs and extension A, compatibility ideographs).
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_RUN = re.compile(f"[{_CJK}]+|[a-z0-9]+")
+# Runs of letters and numbers (Python's word characters without the underscore), in any script and plane.
+_WORD = re.compile(r"[^\W_]+")
+_WIDE = frozenset("WF")
+
+
+def _is_wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in _WIDE
 
 
 def _runs(text: str) -> list[str]:
-    return _RUN.findall(unicodedata.normalize("NFKC", text or "").lower())
+    """The text's runs: a word of narrow letters and digits, or a run of wide characters (cut into bigrams)."""
+    runs = []
+    for word in _WORD.findall(unicodedata.normalize("NFKC", text or "").lower()):
+        if word.isascii():
+            runs.append(word)  # the usual case, without a look at each character
+        else:
+            runs.extend("".join(part) for _, part in groupby(word, key=_is_wide))
+    return runs
 
 
 def _is_cjk(run: str) -> bool:
-    return not run[0].isascii()
+    return _is_wide(run[0])
 
 
 def index_tokens(*fields: str) -> str:

@@ -9,7 +9,7 @@ from extensions import db
 from models import Course
 from services import demo, search
 from tests.conftest import count_queries
-from tests.search_cases import QUERIES, make_courses, search_ids, substring_ids
+from tests.search_cases import QUERIES, make_courses, make_generated_courses, mismatches, search_ids, substring_ids
 from tests.test_hours_rules import assert_ledger_matches_totals_and_rules
 
 pytestmark = pytest.mark.postgres
@@ -29,6 +29,11 @@ def test_running_on_postgresql(app):
 def test_search_finds_exactly_what_a_substring_match_finds(app, make_base, make_course, query):
     make_courses(make_base, make_course)
     assert search_ids(query) == substring_ids(query)
+
+
+def test_generated_chinese_finds_exactly_what_a_substring_match_finds(app, make_base, make_course):
+    """〇, extensions A–G and compatibility ideographs: PostgreSQL's parser keeps them in its words too."""
+    assert mismatches(make_generated_courses(make_base, make_course)) == {}
 
 
 def test_two_character_query_finds_matches(app, make_base, make_course):

@@ -35,7 +35,7 @@ COURSES = 4
 
 def _setup(n: int) -> tuple[str, dict]:
     """A base with a token, its running courses and ``n`` registered learners; the secret and the batch."""
-    admin, base, courses = base_with_courses(COURSES, end_date=clock.today() + timedelta(days=3), mode=Mode.ONLINE,
+    admin, base, courses = base_with_courses(COURSES, end_date=clock.today() + timedelta(days=3), mode=Mode.SELF_PACED,
                                              place="线上", plan_status=None)
     items = [
         {"external_id": f"bench-{k:06d}", "course_id": courses[k % COURSES].id, "name": name,

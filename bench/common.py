@@ -169,7 +169,7 @@ def base_with_courses(count: int, **course) -> tuple:
     admin = User(name="管理员", email="bench-admin@example.com", role=Role.BASE_ADMIN, password_hash="x")
     start = clock.today() - timedelta(days=2)
     columns = {"category": Category.PROFESSIONAL, "field": "卫生", "hours": 16, "start_date": start,
-               "end_date": start + timedelta(days=1), "mode": Mode.OFFLINE, "place": "教室", "audience": "护士",
+               "end_date": start + timedelta(days=1), "mode": Mode.FACE_TO_FACE, "place": "教室", "audience": "护士",
                "capacity": None, "status": CourseStatus.PUBLISHED, "search_tokens": "", "plan_status": "approved",
                **course}
     courses = [Course(base=base, title=f"基准课程{k}", **columns) for k in range(count)]

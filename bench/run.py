@@ -134,7 +134,7 @@ def popular_courses(app) -> tuple[list[int], list[int], Path]:
         base = db.session.scalar(sa.select(TrainingBase).order_by(TrainingBase.id).limit(1))
         start = clock.today() + timedelta(days=30)
         courses = [Course(base_id=base.id, title=f"热门课程{n}", category=Category.PROFESSIONAL, field="卫生",
-                          hours=8, start_date=start, end_date=start, mode=Mode.ONLINE, capacity=SEATS,
+                          hours=8, start_date=start, end_date=start, mode=Mode.SELF_PACED, capacity=SEATS,
                           status=CourseStatus.PUBLISHED, plan_status="approved", search_tokens="")
                    for n in range(POPULAR + CANARIES)]
         for n, course in enumerate(courses[POPULAR:]):

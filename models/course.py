@@ -1,9 +1,10 @@
 """Courses (training projects, 培训项目) that bases publish in the catalog."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -17,9 +18,19 @@ class Category(LabelledEnum):
 
 
 class Mode(LabelledEnum):
-    ONLINE = "online", "线上"
-    OFFLINE = "offline", "面授"
+    """How a course is taken (培训方式). It decides the enrollment window (services.enrollment): a class,
+    face to face or live online, takes enrollments until it starts; a self-paced online course (the public
+    subjects' learning platforms of notices 001, 003 and 004) until a deadline within its window."""
+
+    FACE_TO_FACE = "face_to_face", "面授"
     BLENDED = "blended", "线上线下结合"
+    ONLINE_LIVE = "online_live", "线上直播"
+    SELF_PACED = "self_paced", "线上自学"
+
+
+# Taught in a room, at least in part: such a course has a place, and a professional one a class plan
+# (notice 001: 专业科目面授培训 … 填报办班计划).
+IN_PERSON_MODES = (Mode.FACE_TO_FACE, Mode.BLENDED)
 
 
 class ProjectType(LabelledEnum):
@@ -65,6 +76,11 @@ class Course(db.Model):
         sa.CheckConstraint(
             "seats_taken >= 0 AND (capacity IS NULL OR seats_taken <= capacity)", name="seats_within_capacity"
         ),
+        # Only a self-paced course has an enrollment deadline of its own, and it falls within its window.
+        sa.CheckConstraint(
+            "enroll_until IS NULL OR (mode = 'self_paced' AND enroll_until >= start_date AND enroll_until <= end_date)",
+            name="enroll_until_in_window",
+        ),
         sa.Index("ix_course_status_start", "status", "start_date"),
         # The annual evaluation counts per base the courses that ended in the year.
         sa.Index("ix_course_base_end", "base_id", "end_date"),
@@ -80,6 +96,8 @@ class Course(db.Model):
     start_date: Mapped[date]
     end_date: Mapped[date]
     mode: Mapped[Mode] = mapped_column(enum_column(Mode))
+    # A self-paced course's last day of enrollment, within its window; None: its end date.
+    enroll_until: Mapped[date | None]
     place: Mapped[str] = mapped_column(sa.String(255), default="")
     audience: Mapped[str] = mapped_column(sa.String(255), default="")
     # None means no limit (typical of online courses).
@@ -120,10 +138,42 @@ class Course(db.Model):
     def can_move_to(self, status: "CourseStatus | str") -> bool:
         return CourseStatus(status) in TRANSITIONS[self.status]
 
-    @property
+    @hybrid_property
     def needs_class_plan(self) -> bool:
-        """A face-to-face professional course opens for enrollment only with an approved class plan."""
-        return self.category == Category.PROFESSIONAL and self.mode in (Mode.OFFLINE, Mode.BLENDED)
+        """A face-to-face (or blended) professional course opens for enrollment only with an approved class
+        plan (notice 001). Also a SQL expression, for the evaluation's count of courses run without one."""
+        return self.category == Category.PROFESSIONAL and self.mode in IN_PERSON_MODES
+
+    @needs_class_plan.inplace.expression
+    @classmethod
+    def _needs_class_plan_expression(cls) -> sa.ColumnElement[bool]:
+        return sa.and_(cls.category == Category.PROFESSIONAL, cls.mode.in_(IN_PERSON_MODES))
+
+    @property
+    def is_self_paced(self) -> bool:
+        return self.mode == Mode.SELF_PACED
+
+    @property
+    def is_online(self) -> bool:
+        """Taken wholly online: no classroom, so no place to name."""
+        return self.mode not in IN_PERSON_MODES
+
+    @property
+    def enroll_deadline(self) -> date:
+        """The last day a learner may enroll: a class (face to face or live) the day before it starts, a
+        self-paced course its own deadline, else its end date. services.enrollment enforces it."""
+        if self.is_self_paced:
+            return self.enroll_until or self.end_date
+        return self.start_date - timedelta(days=1)
+
+    @classmethod
+    def enrollable_on(cls, day: date) -> sa.ColumnElement[bool]:
+        """SQL: the course's window is open on ``day`` (enroll_deadline >= day), for the catalog's filter.
+        tests/test_enrollment_window.py checks it agrees with enroll_deadline."""
+        return sa.or_(
+            sa.and_(cls.mode == Mode.SELF_PACED, sa.func.coalesce(cls.enroll_until, cls.end_date) >= day),
+            sa.and_(cls.mode != Mode.SELF_PACED, cls.start_date > day),
+        )
 
     @property
     def is_editable(self) -> bool:

@@ -239,6 +239,20 @@ def _indexes_built_after(cursor):
         cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
+# Ways of teaching as the notices describe them: public subjects on the bases' learning platforms (self-paced,
+# notice 004), electives as live lectures, professional courses half in class (with an approved class plan,
+# notice 001), half self-paced online. Capacity stays unlimited, so the figures measure the same work as before.
+PLACES = {Mode.SELF_PACED: "线上学习平台", Mode.ONLINE_LIVE: "线上直播", Mode.FACE_TO_FACE: "培训楼教室"}
+
+
+def _mode_of(index: int, category: Category) -> Mode:
+    if category == Category.PUBLIC:
+        return Mode.SELF_PACED
+    if category == Category.ELECTIVE:
+        return Mode.ONLINE_LIVE
+    return Mode.FACE_TO_FACE if index % 2 == 0 else Mode.SELF_PACED
+
+
 def _plan_courses(rng, tier, regular, cumulative, boundary, year) -> list[tuple[int, date, date, Category]]:
     """(base id, start, end, category) per course: spread over two years by base weight; some end on
     31 December, some run on 1 January; then the boundary bases' projects, ended this year before today."""
@@ -369,15 +383,17 @@ def _generate(tier: Tier, seed: int, connection, cursor) -> dict:
     base_names = dict((b.id, b.name) for b in bases)
     titles = [f"{SUBJECTS[i % len(SUBJECTS)]}{SUFFIXES[(i // len(SUBJECTS)) % len(SUFFIXES)]}（第{i}期）"
               for i in range(len(plan))]
+    modes = [_mode_of(i, category) for i, (_b, _s, _e, category) in enumerate(plan)]
     _write(cursor, "course", ("id", "base_id", "title", "category", "field", "start_date", "end_date",
-                              "seats_taken", "search_tokens"),
+                              "seats_taken", "search_tokens", "mode", "place", "plan_status"),
            ((first_course + i, base_id, titles[i], category.value, FIELDS[i % len(FIELDS)], day(start), day(end),
-             seats[i], search.index_tokens(titles[i], "", base_names[base_id]))
+             seats[i], search.index_tokens(titles[i], "", base_names[base_id]), modes[i].value, PLACES[modes[i]],
+             "approved" if modes[i] == Mode.FACE_TO_FACE and category == Category.PROFESSIONAL else None)
             for i, (base_id, start, end, category) in enumerate(plan)),
-           {"description": "", "hours": COURSE_HOURS, "mode": Mode.ONLINE.value, "place": "线上",
+           {"description": "", "hours": COURSE_HOURS,
             "audience": "专业技术人员", "capacity": None, "fee": Decimal(0), "fee_standard": "免费",
             "contact_person": "联系人", "contact_phone": "028-61234567", "open_to_city": True, "status": "published",
-            "cancel_reason": "", "project_type": "job_training", "plan_status": None, "created_at": stamp,
+            "cancel_reason": "", "project_type": "job_training", "created_at": stamp,
             "updated_at": stamp, "published_at": stamp})
 
     with _indexes_built_after(cursor):

@@ -15,6 +15,7 @@ from services.transaction import unit_of_work
 EDITABLE_FIELDS = (
     "title", "description", "category", "field", "hours", "start_date", "end_date", "mode", "place",
     "audience", "capacity", "fee", "fee_standard", "contact_person", "contact_phone", "open_to_city", "project_type",
+    "enroll_until",
 )
 
 
@@ -34,7 +35,25 @@ def _check_rules(course: Course) -> None:
         raise DomainError(f"已有 {course.seats_taken} 人报名，名额不能少于此数", field="capacity")
     if course.end_date < course.start_date:
         raise DomainError("结束日期不能早于开始日期", field="end_date")
+    _check_deadline(course)
     _check_credited(course)
+
+
+def _check_deadline(course: Course) -> None:
+    """A self-paced course may set its last day of enrollment, within its window; a class (face to face or
+    live) enrolls until it starts and sets none. A deadline left from before the course stopped being
+    self-paced is dropped rather than refused: the edit that changed the way of teaching did not send it."""
+    if course.enroll_until is None:
+        return
+    if not course.is_self_paced:
+        if sa.inspect(course).attrs["enroll_until"].history.has_changes():
+            raise DomainError("只有线上自学的课程可以设报名截止日期；面授和直播课程报名至开课前一天",
+                              field="enroll_until")
+        course.enroll_until = None
+        return
+    if not course.start_date <= course.enroll_until <= course.end_date:
+        raise DomainError(f"报名截止日期应在课程起止日期之内（{course.start_date.isoformat()} 至 "
+                          f"{course.end_date.isoformat()}）", field="enroll_until")
 
 
 def _previous(course: Course, name: str):

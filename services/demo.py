@@ -28,6 +28,7 @@ from models import (
     DeclarationKind,
     Employer,
     Mode,
+    Outcome,
     PlanStatus,
     Region,
     RegionLevel,
@@ -39,7 +40,8 @@ from models import (
     User,
 )
 from models._common import utcnow
-from services import clock, identity
+from models.course import IN_PERSON_MODES
+from services import clock, identity, rules
 from services.courses import refresh_search_tokens
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -82,7 +84,7 @@ class CourseIdea:
     category: Category
     field: str
     mode: Mode
-    days: int  # length in days; an online course runs for this many days at the learner's pace
+    days: int  # length in days; a self-paced course runs for this many days at the learner's pace
     hours: int
     description: str
     audience: str
@@ -93,7 +95,8 @@ def _idea(title, category, field, mode, days, hours, description, audience="全�
 
 
 P, S, E = Category.PUBLIC, Category.PROFESSIONAL, Category.ELECTIVE
-ON, OFF, MIX = Mode.ONLINE, Mode.OFFLINE, Mode.BLENDED
+# Online courses are self-paced learning platforms (notices 003, 004) but for two live ones.
+ON, LIVE, OFF, MIX = Mode.SELF_PACED, Mode.ONLINE_LIVE, Mode.FACE_TO_FACE, Mode.BLENDED
 
 PUBLIC_CHENGDU = (
     _idea("人工智能与健康", P, "信息", ON, 60, 30,
@@ -108,7 +111,7 @@ PUBLIC_YANTAI = (
           "公需科目：数字经济政策、企业数字化转型路径、数据要素与数字政府建设。"),
 )
 ELECTIVES = (
-    _idea("职场心理健康与压力管理", E, "其他现代服务业", ON, 30, 6, "情绪识别、压力调适与心理危机干预的基本方法。"),
+    _idea("职场心理健康与压力管理", E, "其他现代服务业", LIVE, 1, 6, "线上直播讲座：情绪识别、压力调适与心理危机干预的基本方法。"),
     _idea("公文写作与沟通表达", E, "宣传文化", OFF, 1, 8, "常用公文的格式规范与写作要点，工作汇报与跨部门沟通。"),
 )
 
@@ -153,7 +156,7 @@ PROFESSIONAL = (
     (("国信安", "网络", "东软"), (
         _idea("网络安全等级保护 2.0 实务", S, "信息", OFF, 3, 24, "等级保护测评要求、安全建设整改与应急响应。", "信息技术人员"),
         _idea("云计算与大数据平台运维", S, "信息", MIX, 10, 30, "容器、虚拟化与大数据平台的部署、监控和运维。", "信息技术人员"),
-        _idea("人工智能应用开发实践", S, "信息", ON, 30, 30, "机器学习基础、大模型应用开发与部署。", "信息技术人员"),
+        _idea("人工智能应用开发实践", S, "信息", LIVE, 5, 30, "线上直播实训：机器学习基础、大模型应用开发与部署。", "信息技术人员"),
     )),
     (("商务",), (
         _idea("跨境电子商务运营实务", S, "商务服务", MIX, 10, 24, "跨境电商平台规则、选品、物流与支付结算。"),
@@ -223,45 +226,51 @@ def _disclosure(base_name: str, kind: str) -> dict:
 
 
 def seed_reference() -> dict[str, Region]:
-    """Reference data every installation needs: the regions and their yearly hour rules. Idempotent."""
+    """Reference data every installation needs: the regions of the notices and each one's own rules by year
+    (hours, conversions, themes, caps, targets, rubric), and the holiday calendar. Idempotent."""
     regions = {}
     for code, name, parent in REGIONS:
         level = RegionLevel.CITY if parent else RegionLevel.PROVINCE
         regions[code] = _get_or_add(
             Region, {"code": code}, name=name, level=level, parent_id=regions[parent].id if parent else None
         )
+    # Each region's own rules, as its notice states them; a value no notice states is seeded as a default
+    # and listed in ``unconfirmed`` (the regulator's page shows 默认值，待确认 until it is saved).
     with open(DATA_DIR / "hour-rules.csv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            numbers = {
-                key: int(row[key]) if row[key] else None
-                for key in ("total_min", "public_min", "professional_min", "elective_min")
-            }
+            numbers = {key: int(row[key]) if row[key] else None for key in rules.REQUIREMENTS + rules.CONVERSIONS}
+            themes = {key: "\n".join(row[key].split("|")) if row[key] else None for key in rules.THEMES}
             _get_or_add(
                 RuleSet, {"region_id": regions[row["region_code"]].id, "year": int(row["year"])},
-                hours_per_day=int(row["hours_per_day"]), minutes_per_hour=int(row["minutes_per_hour"]),
-                source=row["source"], **numbers,
+                source=row["source"], unconfirmed=row["unconfirmed"].split(), **numbers, **themes,
             )
     with open(DATA_DIR / "targets.csv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            region_id = regions[row["region_code"]].id if row["region_code"] else None
             _get_or_add(
-                Target, {"base_type": BaseType(row["base_type"]), "year": int(row["year"]), "region_id": region_id},
+                Target, {"base_type": BaseType(row["base_type"]), "year": int(row["year"]),
+                         "region_id": regions[row["region_code"]].id},
                 min_trainees=int(row["min_trainees"]), min_projects=int(row["min_projects"]),
             )
     with open(DATA_DIR / "declaration-caps.csv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            region_id = regions[row["region_code"]].id if row["region_code"] else None
             _get_or_add(
                 DeclarationCap,
-                {"kind": DeclarationKind(row["kind"]), "category": Category(row["category"]), "region_id": region_id},
+                {"kind": DeclarationKind(row["kind"]), "category": Category(row["category"]),
+                 "region_id": regions[row["region_code"]].id, "year": int(row["year"])},
                 max_hours=int(row["max_hours"]), source=row["source"],
+            )
+    with open(DATA_DIR / "rubrics.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            values = {key: int(row[key]) for key in rules.RUBRIC_FIELDS if key != "missed_target_outcome"}
+            _get_or_add(
+                Rubric, {"region_id": regions[row["region_code"]].id, "year": int(row["year"])},
+                missed_target_outcome=Outcome(row["missed_target_outcome"]), unconfirmed=row["unconfirmed"].split(),
+                **values,
             )
     with open(DATA_DIR / "cn-holidays-2025-2026.csv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             _get_or_add(CalendarDay, {"day": date.fromisoformat(row["date"])},
                         kind=CalendarDayKind(row["kind"]), name=row["name"])
-    for year in RUBRIC_YEARS:
-        _get_or_add(Rubric, {"year": year})  # the model's defaults: weights 30/20/20/15/15, keep 75, exit 50
     db.session.commit()
     return regions
 
@@ -341,11 +350,12 @@ def seed_demo() -> dict:
             continue
         for number, idea in enumerate(_ideas_for(index, row["name"], city)):
             start = today + timedelta(days=START_OFFSETS[(index + number * 2) % len(START_OFFSETS)])
-            online = idea.mode == Mode.ONLINE
+            online = idea.mode not in IN_PERSON_MODES
+            place = {ON: "线上学习平台", LIVE: "线上直播"}.get(idea.mode, f"{row['name']}培训楼 {number + 1}01 教室")
             course = Course(
                 base=base, title=idea.title, description=idea.description, category=idea.category,
                 field=idea.field, hours=idea.hours, start_date=start, end_date=start + timedelta(days=idea.days - 1),
-                mode=idea.mode, place="线上学习平台" if online else f"{row['name']}培训楼 {number + 1}01 教室",
+                mode=idea.mode, place=place,
                 audience=idea.audience, capacity=None if online else 40 + (index * 7 + number * 13) % 80,
                 fee=Decimal(0) if idea.category == Category.PUBLIC or online else Decimal(300 + 100 * (number + index % 5)),
                 contact_person=base.contact_person, contact_phone=base.contact_phone,

@@ -1,11 +1,22 @@
-"""Enrolling in courses: seats and the first-in-first-out waitlist, cancellation, completion, ratings.
+"""Enrolling in courses: the enrollment window, seats and the first-in-first-out waitlist, cancellation,
+completion, ratings.
 
 Every operation that moves seats runs in a transaction holding the course's write lock (services.locking),
 and the seat counter moves with a conditional UPDATE; the CHECK constraint on course.seats_taken is the
 last guard. So the capacity holds under concurrent requests on SQLite and PostgreSQL alike.
+
+The window follows the way of teaching (models.course.Mode): a class, face to face or live online, takes
+enrollments until the day before it starts; a self-paced course until its deadline (course.enroll_until,
+else its end date), so a learner may join on any day of it. ``availability`` is the one judgement of
+whether a learner can enroll now: enrolling enforces it, and the catalog's cards, the home page, the course
+page and the API show it. Cancelling is possible while the window is open; a seat freed then goes to the
+head of the waitlist. Once the window has closed nobody is promoted (a learner confirmed into a class that
+has begun, or past a deadline the base set, would be taking a seat they cannot use as announced): the
+waitlisted keep their place on the roster, marked 候补, and the base may add them by completion or import.
 """
 
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +34,7 @@ from models import (
     Notice,
     Role,
 )
-from models._common import utcnow
+from models._common import LabelledEnum, utcnow
 from models.regulation import PlanStatus
 from services import audit, clock, hours
 from services.errors import DomainError, NotAllowed
@@ -40,18 +51,62 @@ class EnrollResult:
     position: int | None  # place on the waitlist (1 = next), None when confirmed
 
 
-def _enrollable_problem(course: Course) -> str | None:
+class Availability(LabelledEnum):
+    """Whether a learner can enroll in a course now, as every page and the API say it."""
+
+    OPEN = "open", "报名中"
+    WAITLIST = "waitlist", "已满（可候补）"
+    PLAN_PENDING = "plan_pending", "办班计划待批准"
+    STARTED = "started", "已开课"
+    DEADLINE_PASSED = "deadline_passed", "报名已截止"
+    CLOSED = "closed", "已结束报名"
+    ENDED = "ended", "已结束"
+    UNAVAILABLE = "unavailable", "未开放报名"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A course's availability on a day: its state, the last day of enrollment, and why a learner cannot
+    enroll (None when they can, on a seat or on the waitlist)."""
+
+    state: Availability
+    deadline: date
+    problem: str | None
+
+    @property
+    def can_enroll(self) -> bool:
+        return self.problem is None
+
+
+def availability(course: Course, today: date | None = None) -> Window:
+    """Whether a learner can enroll in ``course`` on ``today`` (default: today in Shanghai), from the
+    course's loaded columns and its base's status alone: no query, so a page of cards costs none."""
+    today = today or clock.today()
+    deadline = course.enroll_deadline
+
+    def shut(state: Availability, problem: str) -> Window:
+        return Window(state, deadline, problem)
+
     if not course.base.can_publish:
-        return "该基地已退出，课程不再接受报名"
+        return shut(Availability.UNAVAILABLE, "该基地已退出，课程不再接受报名")
     if course.status == CourseStatus.CLOSED:
-        return "该课程已结束报名"
+        return shut(Availability.CLOSED, "该课程已结束报名")
     if course.status != CourseStatus.PUBLISHED:
-        return "该课程未开放报名"
-    if course.start_date <= clock.today():
-        return "课程已开始，不能再报名"
+        return shut(Availability.UNAVAILABLE, "该课程未开放报名")
+    if course.end_date < today:
+        return shut(Availability.ENDED, "课程已结束，不能再报名")
+    if deadline < today:
+        if course.is_self_paced:
+            return shut(Availability.DEADLINE_PASSED, f"报名已于{_cn(deadline)}截止")
+        return shut(Availability.STARTED, "课程已开始，不能再报名")
     if course.needs_class_plan and course.plan_status != PlanStatus.APPROVED.value:
-        return "该面授专业课程的办班计划尚未获人社部门批准，暂不接受报名"
-    return None
+        return shut(Availability.PLAN_PENDING, "该面授专业课程的办班计划尚未获人社部门批准，暂不接受报名")
+    full = course.capacity is not None and course.seats_taken >= course.capacity
+    return Window(Availability.WAITLIST if full else Availability.OPEN, deadline, None)
+
+
+def _cn(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def completion_problem(course: Course) -> str | None:
@@ -67,7 +122,7 @@ def completion_problem(course: Course) -> str | None:
 
 def enroll_problem(course: Course) -> str | None:
     """Why nobody can enroll in ``course`` now, or None if enrollment is open."""
-    return _enrollable_problem(course)
+    return availability(course).problem
 
 
 def _take_seat(course_id: int) -> bool:
@@ -106,7 +161,8 @@ def enroll(learner, course_id: int) -> EnrollResult:
 
     :raise NotAllowed: the user is not a learner.
     :raise AlreadyEnrolled: the learner already holds a live enrollment in the course.
-    :raise DomainError: the course is not open (draft, cancelled, closed, started, exited base).
+    :raise DomainError: the course is not open (draft, cancelled, closed, its window past, a class plan
+        not approved, an exited base).
     :raise LookupError: no such course.
     """
     if learner.role != Role.LEARNER:
@@ -115,7 +171,7 @@ def enroll(learner, course_id: int) -> EnrollResult:
     with locked(Course, course_id, joinedload(Course.base, innerjoin=True)) as course:
         if course is None:
             raise LookupError(course_id)
-        problem = _enrollable_problem(course)
+        problem = availability(course).problem
         if problem:
             raise DomainError(problem)
         confirmed = _take_seat(course.id)
@@ -137,8 +193,11 @@ def enroll(learner, course_id: int) -> EnrollResult:
 
 
 def _promote_waitlisted(course: Course) -> list[Enrollment]:
-    """Fill free seats from the head of the waitlist, notifying each promoted learner."""
+    """Fill free seats from the head of the waitlist, notifying each promoted learner; nobody once the
+    enrollment window has closed (see the module's docstring)."""
     promoted = []
+    if course.enroll_deadline < clock.today():
+        return promoted
     while True:
         head = db.session.execute(
             sa.select(Enrollment)
@@ -159,10 +218,11 @@ def _promote_waitlisted(course: Course) -> list[Enrollment]:
 
 
 def cancel(learner, enrollment_id: int) -> Enrollment:
-    """The learner cancels before the course starts; a freed seat goes to the first waitlisted learner.
+    """The learner cancels while the enrollment window is open (a class: before it starts; a self-paced
+    course: until its deadline); a freed seat goes to the first waitlisted learner.
 
     :raise LookupError: no such enrollment of this learner (the view answers 404).
-    :raise DomainError: already cancelled or completed, or the course has started.
+    :raise DomainError: already cancelled or completed, or the window has closed.
     """
     enrollment = db.session.execute(
         sa.select(Enrollment).where(Enrollment.id == enrollment_id, Enrollment.learner_id == learner.id)
@@ -173,8 +233,9 @@ def cancel(learner, enrollment_id: int) -> Enrollment:
         db.session.refresh(enrollment)
         if enrollment.status not in (EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED):
             raise DomainError(f"报名状态为“{enrollment.status.label}”，不能取消")
-        if course.start_date <= clock.today():
-            raise DomainError("课程已开始，不能取消报名")
+        if course.enroll_deadline < clock.today():
+            raise DomainError(f"报名已于{_cn(course.enroll_deadline)}截止，不能取消报名" if course.is_self_paced
+                              else "课程已开始，不能取消报名")
         held_seat = enrollment.status == EnrollmentStatus.CONFIRMED
         enrollment.status = EnrollmentStatus.CANCELLED
         enrollment.cancelled_at = utcnow()

@@ -231,7 +231,7 @@ def make_course(app):
             base=base, title=kw.pop("title", f"课程{next(_serial)}"), description=kw.pop("description", ""),
             category=kw.pop("category", Category.PROFESSIONAL), field=kw.pop("field", "卫生"),
             hours=kw.pop("hours", 16), start_date=start, end_date=kw.pop("end_date", start + timedelta(days=1)),
-            mode=kw.pop("mode", Mode.OFFLINE), place=kw.pop("place", "培训楼 101"), audience="专业技术人员",
+            mode=kw.pop("mode", Mode.FACE_TO_FACE), place=kw.pop("place", "培训楼 101"), audience="专业技术人员",
             capacity=kw.pop("capacity", 50), fee=kw.pop("fee", Decimal("0")), contact_person="张老师",
             contact_phone="028-61234567", status=kw.pop("status", CourseStatus.PUBLISHED), **kw,
         )

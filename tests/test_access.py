@@ -13,7 +13,7 @@ from tests.conftest import PASSWORD
 # Every page of the base admin area; {base} and {course} are filled in per test.
 VALID_COURSE = {
     "title": "越权写入", "category": "public", "field": "信息", "hours": "8", "start_date": "2030-05-10",
-    "end_date": "2030-05-11", "mode": "online", "place": "", "audience": "全体", "capacity": "", "fee": "0",
+    "end_date": "2030-05-11", "mode": "self_paced", "place": "", "audience": "全体", "capacity": "", "fee": "0",
     "contact_person": "某人", "contact_phone": "13800000000",
 }
 MANAGE_URLS = [

@@ -255,8 +255,8 @@ def world(app, monkeypatch, make_user, make_base, make_course):
     }
     w.base_a = make_base(name="甲基地", admin=w.users[AA], region_id=w.chengdu.id, created_at=DESIGNATED)
     w.base_b = make_base(name="乙基地", admin=w.users[AB], region_id=w.chengdu.id, created_at=DESIGNATED)
-    w.course_a = make_course(w.base_a, title="甲基地的课程", mode=Mode.OFFLINE)
-    w.course_b = make_course(w.base_b, title="乙基地的课程", mode=Mode.OFFLINE)
+    w.course_a = make_course(w.base_a, title="甲基地的课程", mode=Mode.FACE_TO_FACE)
+    w.course_b = make_course(w.base_b, title="乙基地的课程", mode=Mode.FACE_TO_FACE)
     w.course_a.cover = images.store_image(BytesIO(_png()))
     w.base_a.logo = images.store_image(BytesIO(_png()))
     db.session.commit()

@@ -48,7 +48,7 @@ def hours_rows() -> int:
 COURSE = {
     "title": "医疗质量管理专题", "category": "professional", "field": "卫生", "hours": 12,
     "start_date": (TODAY + timedelta(days=10)).isoformat(), "end_date": (TODAY + timedelta(days=12)).isoformat(),
-    "mode": "offline", "place": "培训楼 201", "audience": "医务人员", "contact_person": "李老师",
+    "mode": "face_to_face", "place": "培训楼 201", "audience": "医务人员", "contact_person": "李老师",
     "contact_phone": "028-61234567", "capacity": 40, "fee": "680.00",
 }
 
@@ -80,7 +80,7 @@ def test_problem_for_unknown_address_and_wrong_method(api):
 # --- public reads ------------------------------------------------------------------------------------
 
 def test_course_list_filters_and_walks_every_page_by_cursor(api, base_a, make_course):
-    made = [make_course(base_a, category="public" if n % 2 else "professional", mode="online", place="线上")
+    made = [make_course(base_a, category="public" if n % 2 else "professional", mode="self_paced", place="线上")
             for n in range(7)]
     make_course(base_a, status=CourseStatus.DRAFT)
 

@@ -239,7 +239,7 @@ def course_fields(w):
     today = clock.today()
     return {"title": "护理新进展", "description": "简介", "category": "professional", "field": "卫生",
             "project_type": "job_training", "hours": "16", "start_date": (today + timedelta(days=9)).isoformat(),
-            "end_date": (today + timedelta(days=10)).isoformat(), "mode": "offline", "place": "培训楼",
+            "end_date": (today + timedelta(days=10)).isoformat(), "mode": "face_to_face", "place": "培训楼",
             "audience": "护士", "capacity": "30", "fee": "0", "fee_standard": "", "contact_person": "张老师",
             "contact_phone": "028-61234567", "open_to_city": "y"}
 
@@ -617,7 +617,7 @@ def test_a_course_title_with_a_line_break_is_refused_beside_the_field_and_nothin
 
 API_COURSE = {"title": "医疗质量管理专题", "category": "professional", "field": "卫生", "hours": 12,
               "start_date": (clock.today() + timedelta(days=10)).isoformat(),
-              "end_date": (clock.today() + timedelta(days=12)).isoformat(), "mode": "offline", "place": "培训楼 201",
+              "end_date": (clock.today() + timedelta(days=12)).isoformat(), "mode": "face_to_face", "place": "培训楼 201",
               "audience": "医务人员", "contact_person": "李老师", "contact_phone": "028-61234567"}
 
 

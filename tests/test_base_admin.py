@@ -27,7 +27,7 @@ def new_course_form(**overrides) -> dict:
     data = {
         "title": "急危重症护理新进展", "description": "重症监护、气道管理与血流动力学监测的护理要点。",
         "category": "professional", "field": "卫生", "hours": "16", "start_date": start.isoformat(),
-        "end_date": (start + timedelta(days=1)).isoformat(), "mode": "offline", "place": "培训楼 101",
+        "end_date": (start + timedelta(days=1)).isoformat(), "mode": "face_to_face", "place": "培训楼 101",
         "audience": "护理人员", "capacity": "40", "fee": "300", "fee_standard": "每人 300 元（含资料费）",
         "contact_person": "张老师", "contact_phone": "028-61234567", "open_to_city": "y",
     }
@@ -101,7 +101,7 @@ def test_course_created_through_the_form_is_a_draft_with_its_fields_and_audit_ro
     assert course.published_at is None
     assert (course.base_id, course.created_by_id) == (base.id, admin.id)
     assert course.title == form["title"] and course.description == form["description"]
-    assert (course.category, course.field, course.mode) == (Category.PROFESSIONAL, "卫生", Mode.OFFLINE)
+    assert (course.category, course.field, course.mode) == (Category.PROFESSIONAL, "卫生", Mode.FACE_TO_FACE)
     assert (course.hours, course.capacity, course.fee) == (16, 40, Decimal("300"))
     assert course.start_date.isoformat() == form["start_date"] and course.end_date.isoformat() == form["end_date"]
     assert (course.place, course.audience, course.contact_phone) == ("培训楼 101", "护理人员", "028-61234567")
@@ -250,7 +250,7 @@ def test_new_cover_on_edit_is_recorded_and_shown(admin_and_base, login_as, make_
         ({"contact_phone": "12345"}, "contact_phone", "请填写有效的手机号或带区号的固定电话"),
         ({"contact_phone": "028-6123"}, "contact_phone", "请填写有效的手机号或带区号的固定电话"),
         ({"fee": "-1"}, "fee", "费用应在 0 到 100000 元之间"),
-        ({"place": "", "mode": "offline"}, "place", "请填写培训地点"),
+        ({"place": "", "mode": "face_to_face"}, "place", "请填写培训地点"),
         ({"place": " ", "mode": "blended"}, "place", "请填写培训地点"),
     ],
     ids=[

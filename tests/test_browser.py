@@ -224,7 +224,7 @@ def test_learners_enroll_wait_get_promoted_and_see_completed_hours(app, site, pa
     start = clock.today() + timedelta(days=10)
     course = Course(
         base=base, title="急救护理实训班", category=Category.PROFESSIONAL, field="卫生", hours=16,
-        start_date=start, end_date=start + timedelta(days=1), mode=Mode.OFFLINE, place="实训中心 101",
+        start_date=start, end_date=start + timedelta(days=1), mode=Mode.FACE_TO_FACE, place="实训中心 101",
         audience="护理人员", capacity=1, status=CourseStatus.PUBLISHED, plan_status="approved", contact_person="张老师",
         contact_phone="028-61234567",
     )
@@ -298,7 +298,7 @@ def test_regulator_evaluates_overrides_confirms_and_the_public_pages_follow(app,
     course = Course(
         base=passing, title="年度评估样本课程", category=Category.PUBLIC, field="信息", hours=8,
         start_date=today - timedelta(days=today.timetuple().tm_yday - 1), end_date=today,
-        mode=Mode.ONLINE, place="线上", audience="全体", capacity=None, status=CourseStatus.PUBLISHED,
+        mode=Mode.SELF_PACED, place="线上", audience="全体", capacity=None, status=CourseStatus.PUBLISHED,
     )
     db.session.add(course)
     db.session.flush()

@@ -22,7 +22,7 @@ def _bulk_courses(base, n, start_index=0):
         rows.append({
             "base_id": base.id, "title": title, "description": "", "category": Category.PROFESSIONAL,
             "field": "卫生", "hours": 8, "start_date": today + timedelta(days=i % 60),
-            "end_date": today + timedelta(days=i % 60 + 1), "mode": Mode.OFFLINE, "place": "教室",
+            "end_date": today + timedelta(days=i % 60 + 1), "mode": Mode.FACE_TO_FACE, "place": "教室",
             "audience": "护士", "capacity": 40, "seats_taken": 0, "fee": Decimal("0"), "fee_standard": "",
             "contact_person": "张", "contact_phone": "028-61234567", "open_to_city": True,
             "status": CourseStatus.PUBLISHED, "cancel_reason": "",
@@ -74,7 +74,7 @@ def test_filters_narrow_the_results(client, make_region, make_base, make_course)
     yantai_base = make_base(region_id=yantai.id)
     today = clock.today()
     month_later = today + timedelta(days=40)
-    make_course(chengdu_base, title="课程甲", category=Category.PUBLIC, mode=Mode.ONLINE, capacity=None, field="信息")
+    make_course(chengdu_base, title="课程甲", category=Category.PUBLIC, mode=Mode.SELF_PACED, capacity=None, field="信息")
     make_course(chengdu_base, title="课程乙", capacity=10, seats_taken=10, open_to_city=False)
     make_course(yantai_base, title="课程丙", start_date=month_later, end_date=month_later, field="现代农业")
     make_course(yantai_base, title="课程丁", status=CourseStatus.CLOSED)
@@ -85,7 +85,7 @@ def test_filters_narrow_the_results(client, make_region, make_base, make_course)
     assert _titles(client, f"base={chengdu_base.id}") == {"甲", "乙"}
     assert _titles(client, "category=public") == {"甲"}
     assert _titles(client, "field=现代农业") == {"丙"}
-    assert _titles(client, "mode=online") == {"甲"}
+    assert _titles(client, "mode=self_paced") == {"甲"}
     assert _titles(client, "has_seats=y") == {"甲", "丙"}
     assert _titles(client, "open_to_city=y") == {"甲", "丙", "丁"}
     assert _titles(client, f"month={month_later:%Y-%m}") >= {"丙"}

@@ -89,7 +89,7 @@ def _prepare_database(config: dict) -> tuple[list[str], int]:
         for n in range(RUNS + 1):
             db.session.add(Course(
                 base=base, title=f"并发课程{n}", category=Category.PROFESSIONAL, field="卫生", hours=8,
-                start_date=start, end_date=start, mode=Mode.OFFLINE, place="教室", audience="护士",
+                start_date=start, end_date=start, mode=Mode.FACE_TO_FACE, place="教室", audience="护士",
                 capacity=SEATS, status="published", search_tokens="", plan_status="approved",
             ))
         password_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")

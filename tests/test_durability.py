@@ -380,7 +380,7 @@ def _prepare_roster(config: dict) -> tuple[str, list[int], bytes]:
         start = clock.today() - timedelta(days=2)
         courses = [
             Course(base_id=base.id, title=f"面授课程{k}", category=Category.PROFESSIONAL, field="卫生", hours=16,
-                   start_date=start, end_date=start + timedelta(days=1), mode=Mode.OFFLINE, place="教室",
+                   start_date=start, end_date=start + timedelta(days=1), mode=Mode.FACE_TO_FACE, place="教室",
                    audience="护士", capacity=None, status=CourseStatus.PUBLISHED, search_tokens="",
                    plan_status="approved")
             for k in range(ROSTER_ATTEMPTS + 1)

@@ -92,7 +92,7 @@ def world(app, monkeypatch, make_user, make_base, make_course):
                           professional_title=AT, phone="13700000001", employer_id=employer.id)
     other = make_user(Role.LEARNER, region_id=chengdu.id, name=CR, employer_name=PLUS, phone="13700000002")
     w.base = make_base(name=EQ, admin=w.admin, region_id=chengdu.id, created_at=datetime(2024, 3, 1))
-    w.course = make_course(w.base, title=TITLE, place=AT, mode=Mode.OFFLINE,
+    w.course = make_course(w.base, title=TITLE, place=AT, mode=Mode.FACE_TO_FACE,
                            project_type=ProjectType.JOB_TRAINING, start_date=date(YEAR, 3, 2),
                            end_date=date(YEAR, 3, 3))
     w.course.audience = MINUS  # the factory fixes the audience

@@ -259,7 +259,7 @@ def test_failed_transaction_removes_the_files_it_wrote(app, admin_and_base, monk
     start = clock.today() + timedelta(days=5)
     data = {
         "title": "封面测试", "category": Category.PROFESSIONAL, "field": "卫生", "hours": 8, "start_date": start,
-        "end_date": start, "mode": Mode.OFFLINE, "place": "培训楼 101", "audience": "护理人员", "capacity": 10,
+        "end_date": start, "mode": Mode.FACE_TO_FACE, "place": "培训楼 101", "audience": "护理人员", "capacity": 10,
     }
 
     with pytest.raises(RuntimeError):
@@ -303,7 +303,7 @@ def course_form(cover: bytes, filename: str) -> dict:
     return {
         "title": "急危重症护理新进展", "description": "重症监护与气道管理", "category": "professional", "field": "卫生",
         "hours": "16", "start_date": start.isoformat(), "end_date": (start + timedelta(days=1)).isoformat(),
-        "mode": "offline", "place": "培训楼 101", "audience": "护理人员", "capacity": "40", "fee": "0",
+        "mode": "face_to_face", "place": "培训楼 101", "audience": "护理人员", "capacity": "40", "fee": "0",
         "fee_standard": "", "contact_person": "张老师", "contact_phone": "028-61234567", "open_to_city": "y",
         "cover": (BytesIO(cover), filename),
     }

@@ -50,7 +50,7 @@ def add_courses(base, n: int, title: str = "护理实务") -> None:
         rows.append({
             "base_id": base.id, "title": name, "description": "", "category": Category.PROFESSIONAL,
             "field": "卫生", "hours": 8, "start_date": start, "end_date": start + timedelta(days=1),
-            "mode": Mode.OFFLINE, "place": "教室", "audience": "护士", "capacity": 40, "seats_taken": 0,
+            "mode": Mode.FACE_TO_FACE, "place": "教室", "audience": "护士", "capacity": 40, "seats_taken": 0,
             "fee": Decimal("0"), "fee_standard": "", "contact_person": "张", "contact_phone": "028-61234567",
             "open_to_city": True, "status": CourseStatus.PUBLISHED, "cancel_reason": "", "plan_status": "approved",
             "search_tokens": search.index_tokens(name, "", base.name),

@@ -465,7 +465,7 @@ def test_exited_base_admin_can_read_but_publish_nothing(app, exited_world):
     assert client.get(f"/manage/bases/{base.id}/compliance").status_code == 200
     created = client.post(f"/manage/bases/{base.id}/courses/new", data={
         "title": "退出后的新课程", "category": "public", "field": "信息", "hours": "8", "start_date": "2030-05-10",
-        "end_date": "2030-05-11", "mode": "online", "place": "", "audience": "全体", "capacity": "", "fee": "0",
+        "end_date": "2030-05-11", "mode": "self_paced", "place": "", "audience": "全体", "capacity": "", "fee": "0",
         "contact_person": "某人", "contact_phone": "13800000000"})
     published = client.post(f"/manage/bases/{base.id}/courses/{draft.id}/status", data={"status": "published"},
                             follow_redirects=True)
@@ -794,7 +794,7 @@ def test_catalog_export_has_the_official_columns_and_the_years_published_courses
     make_course(base, title="草稿", start_date=start, status=CourseStatus.DRAFT)
     make_course(base, title="已取消", start_date=start, status=CourseStatus.CANCELLED)
     make_course(base, title="下一年度", start_date=date(2031, 1, 5))
-    make_course(base, title="只在本市", start_date=start + timedelta(days=1), open_to_city=False, mode=Mode.ONLINE,
+    make_course(base, title="只在本市", start_date=start + timedelta(days=1), open_to_city=False, mode=Mode.SELF_PACED,
                 place="线上")
 
     sheet = read_sheet(signed_in(app, regulators["city"]).get("/regulator/exports/catalog.xlsx?year=2030"))

@@ -136,7 +136,7 @@ def course_form(**extra) -> dict:
     start = clock.today() + timedelta(days=10)
     return {"title": "护理新进展", "description": "", "category": "professional", "field": "卫生",
             "project_type": "job_training", "hours": "16", "start_date": start.isoformat(),
-            "end_date": (start + timedelta(days=1)).isoformat(), "mode": "offline", "place": "培训楼",
+            "end_date": (start + timedelta(days=1)).isoformat(), "mode": "face_to_face", "place": "培训楼",
             "audience": "护士", "capacity": "30", "fee": "0", "fee_standard": "", "contact_person": "张老师",
             "contact_phone": "028-61234567", "open_to_city": "y", **extra}
 

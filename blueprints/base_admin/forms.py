@@ -18,6 +18,7 @@ from wtforms.validators import (
 
 from blueprints.validators import InputForm, contact_phone, finite_number
 from models import FIELDS, Category, Mode, ProjectType
+from models.course import IN_PERSON_MODES
 
 # What the pickers offer (a hint: the services judge the content): services.images takes JPEG, PNG and WebP;
 # services.roster an XLSX or a CSV.
@@ -41,7 +42,12 @@ class CourseForm(InputForm):
     )
     start_date = DateField(_l("开始日期"), validators=[InputRequired(_l("请选择开始日期"))])
     end_date = DateField(_l("结束日期"), validators=[InputRequired(_l("请选择结束日期"))])
-    mode = SelectField(_l("培训方式"), choices=Mode.choices(), validators=[InputRequired()])
+    mode = SelectField(_l("培训方式"), choices=Mode.choices(), validators=[InputRequired()],
+                       description=_l("面授、线上直播：报名至开课前一天；线上自学：开课后仍可报名，至报名截止日期"))
+    enroll_until = DateField(
+        _l("报名截止日期"), validators=[Optional()],
+        description=_l("仅线上自学课程：须在课程起止日期之内，留空则报名至结束日期"),
+    )
     # Required unless the course is online: validate_place decides, so no Optional() here (it would stop the chain).
     place = StringField(_l("培训地点"), validators=[Length(max=255)])
     audience = StringField(_l("培训对象"), validators=[_required("培训对象"), Length(max=255)])
@@ -71,21 +77,21 @@ class CourseForm(InputForm):
             raise ValidationError(_l("结束日期不能早于开始日期"))
 
     def validate_place(self, field):
-        if self.mode.data != Mode.ONLINE.value and not (field.data or "").strip():
+        if self.mode.data in {m.value for m in IN_PERSON_MODES} and not (field.data or "").strip():
             raise ValidationError(_l("面授或线上线下结合的课程请填写培训地点"))
 
     def course_data(self) -> dict:
         data = {name: self[name].data for name in (
             "title", "description", "category", "field", "hours", "start_date", "end_date", "mode", "place",
             "audience", "capacity", "fee", "fee_standard", "contact_person", "contact_phone", "open_to_city",
-            "project_type",
+            "project_type", "enroll_until",
         )}
         data["category"] = Category(data["category"])
         data["project_type"] = ProjectType(data["project_type"] or ProjectType.JOB_TRAINING.value)
         data["mode"] = Mode(data["mode"])
         for name in ("title", "description", "place", "audience", "fee_standard", "contact_person", "contact_phone"):
             data[name] = (data[name] or "").strip()
-        if data["mode"] == Mode.ONLINE and not data["place"]:
+        if data["mode"] not in IN_PERSON_MODES and not data["place"]:
             data["place"] = "线上"
         return data
 

@@ -77,14 +77,23 @@ def current(learner_id: int, year: int) -> Certificate | None:
     ).scalar_one_or_none()
 
 
+def has_begun(year: int) -> bool:
+    """Whether ``year`` has begun in Asia/Shanghai (services.clock): from 1 January 00:00 there."""
+    return year <= clock.today().year
+
+
 def issue(learner, year: int) -> Certificate:
     """The learner's valid certificate for the year: the current one if nothing changed since, else a new
     one with a new code that supersedes the old. Runs under the learner's row lock, so two downloads at
-    once make one certificate.
+    once make one certificate. It states the ledger rows of that year only (HoursRecord.year, the year the
+    hours were earned in), never another year's.
 
-    :raise DomainError: the year does not meet every minimum of the region's rules (the message says what
-        is missing), or its certificate was revoked and the hours have not changed since.
+    :raise DomainError: the year has not begun (a certificate is never dated before its year), the year does
+        not meet every minimum of the region's rules (the message says what is missing), or its
+        certificate was revoked and the hours have not changed since.
     """
+    if not has_begun(year):
+        raise DomainError(f"{year} 年度尚未开始，{year} 年 1 月 1 日起方可下载该年度证书")
     learner_id = learner.id
     with locked(User, learner_id) as learner:
         return _issue_locked(learner, year)
@@ -221,8 +230,9 @@ def _draw_qr(page, text: str, x: float, y: float, size: float) -> None:
     page.restoreState()
 
 
-def overview(learner) -> list[tuple[int, bool, Certificate | None]]:
-    """The learner's years with hours (and this one): complete or not, and the valid certificate if any.
+def overview(learner) -> list[tuple[int, bool, Certificate | None, bool]]:
+    """The learner's years with hours (and this one): complete or not, the valid certificate if any, and
+    whether the year has begun (a later year's hours, booked ahead, are listed but offer no certificate).
     Two queries, however many years: the ledger with its rules, and the certificates."""
     ledger = hours.ledger(learner, clock.today().year)
     valid = {
@@ -231,4 +241,4 @@ def overview(learner) -> list[tuple[int, bool, Certificate | None]]:
                                          Certificate.status == CertificateStatus.VALID)
         ).scalars()
     }
-    return [(y, ledger.years[y].complete, valid.get(y)) for y in sorted(ledger.years, reverse=True)]
+    return [(y, ledger.years[y].complete, valid.get(y), has_begun(y)) for y in sorted(ledger.years, reverse=True)]

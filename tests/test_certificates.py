@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import threading
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from io import BytesIO
 from itertools import count
 from pathlib import Path
@@ -175,6 +175,67 @@ def test_a_year_without_rules_gets_no_certificate(app, learner):
     credit(learner, 40, year=2024)
     with pytest.raises(DomainError):
         certificates.issue(learner, 2024)
+
+
+# --- only a year that has begun, only its own ledger rows (issue 14) --------------------------------------
+
+REAL_TODAY = clock.today  # read at import, before any fixture patches it
+
+
+def at_instant(monkeypatch, instant: datetime) -> None:
+    """The real clock.today(), its datetime.now() frozen at ``instant`` (aware, UTC): so the Shanghai date
+    is what services.clock itself derives, not what the test decides."""
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return instant.astimezone(tz) if tz is not None else instant.replace(tzinfo=None)
+
+    monkeypatch.setattr(clock, "datetime", Frozen)
+    monkeypatch.setattr(clock, "today", REAL_TODAY)
+
+
+def test_no_certificate_for_a_year_before_1_january_00_00_in_shanghai(app, monkeypatch, learner):
+    credit(learner, 30, year=2027)  # hours booked to 2027 ahead of it (as the ledger did from course end dates)
+    at_instant(monkeypatch, datetime(2026, 12, 31, 15, 59, 59, tzinfo=UTC))  # 23:59:59 in Shanghai
+    with pytest.raises(DomainError) as refused:
+        certificates.issue(learner, 2027)
+    assert refused.value.message == "2027 年度尚未开始，2027 年 1 月 1 日起方可下载该年度证书"
+    client = signed_in(app, learner)
+    response = client.get("/me/certificates/2027.pdf")
+    assert response.status_code == 302 and response.location.endswith("/me/certificates")
+    page = client.get("/me/certificates").text
+    assert flashed(page) == ["2027 年度尚未开始，2027 年 1 月 1 日起方可下载该年度证书"]
+    row = re.search(r'<tr data-year="2027">(.*?)</tr>', page, re.S).group(1)
+    assert "年度尚未开始" in row and "2027 年 1 月 1 日起可下载" in row and "下载证书" not in row
+    assert all_certificates(learner) == []
+
+    at_instant(monkeypatch, datetime(2026, 12, 31, 16, 0, tzinfo=UTC))  # 2027-01-01 00:00 in Shanghai
+    row = re.search(r'<tr data-year="2027">(.*?)</tr>', client.get("/me/certificates").text, re.S).group(1)
+    assert "下载证书" in row
+    download(client, 2027)
+    (certificate,) = all_certificates(learner)
+    assert (certificate.year, certificate.summary["total"]) == (2027, 30)
+
+
+def test_a_certificate_sums_only_the_ledger_rows_of_its_year(app, monkeypatch, learner, make_base, make_course):
+    """The ledger's year decides, not the course's dates: a course ending in 2027 completed in 2026 counts
+    on the 2026 certificate only."""
+    at_instant(monkeypatch, datetime(2027, 3, 1, 2, 0, tzinfo=UTC))
+    spanning = make_course(make_base(), title="跨年线上公需课", category=Category.PUBLIC,
+                           start_date=date(2026, 11, 1), end_date=date(2027, 1, 31))
+    db.session.add(HoursRecord(learner_id=learner.id, year=2026, category=Category.PUBLIC, hours=20,
+                               source=HoursSource.COURSE, course_id=spanning.id))
+    db.session.commit()
+    credit(learner, 10, year=2026, note="2026年的讲座")
+    credit(learner, 7, year=2025, note="2025年的讲座")
+    credit(learner, 30, year=2027, note="2027年的讲座")
+
+    for year, titles in ((2026, {"跨年线上公需课", "2026年的讲座"}), (2027, {"2027年的讲座"})):
+        summary = certificates.issue(learner, year).summary
+        assert summary["total"] == 30
+        assert {row["title"] for row in summary["records"]} == titles
+        assert summary["requirement"] == [{"label": "公需科目", "required": 30, "earned": 30}]
 
 
 # --- the PDF -------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload
 
 from extensions import db
-from models import BaseStatus, BaseType, Course, CourseStatus, Region, TrainingBase
+from models import BaseStatus, BaseType, Course, CourseStatus, PlanStatus, Region, TrainingBase
 from models._common import MAX_ID
 from services import clock, search
 
@@ -75,7 +75,8 @@ class CourseFilters:
     mode: str | None = None
     month: str | None = None  # "YYYY-MM": courses running during that month
     open_to_city: bool = False
-    has_seats: bool = False
+    enrollable: bool = False  # a learner can enroll now, on a seat or the waitlist
+    has_seats: bool = False  # a learner can enroll now, on a seat
     include_past: bool = False
     sort: str = "start"
 
@@ -158,6 +159,17 @@ def _public_courses():
     )
 
 
+def enrollable_now(today: date) -> sa.ColumnElement[bool]:
+    """SQL for a public course that services.enrollment.availability says a learner can enroll in on
+    ``today`` (open or full with a waitlist); tests/test_enrollment_window.py checks the two agree."""
+    return sa.and_(
+        Course.status == CourseStatus.PUBLISHED,
+        Course.end_date >= today,
+        Course.enrollable_on(today),
+        sa.or_(sa.not_(Course.needs_class_plan), Course.plan_status == PlanStatus.APPROVED.value),
+    )
+
+
 def _filtered(filters: CourseFilters):
     stmt = _public_courses()
     if filters.q.strip():
@@ -179,11 +191,10 @@ def _filtered(filters: CourseFilters):
         stmt = stmt.where(Course.start_date <= bounds[1], Course.end_date >= bounds[0])
     if filters.open_to_city:
         stmt = stmt.where(Course.open_to_city.is_(True))
+    if filters.enrollable or filters.has_seats:
+        stmt = stmt.where(enrollable_now(clock.today()))
     if filters.has_seats:
-        stmt = stmt.where(
-            Course.status == CourseStatus.PUBLISHED,
-            sa.or_(Course.capacity.is_(None), Course.seats_taken < Course.capacity),
-        )
+        stmt = stmt.where(sa.or_(Course.capacity.is_(None), Course.seats_taken < Course.capacity))
     if not filters.include_past:
         stmt = stmt.where(Course.end_date >= clock.today())
     return stmt

@@ -24,7 +24,8 @@ COURSE_FILTERS = {
     "month": {"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])$", "x-pattern-message": "应为 YYYY-MM",
               "description": "在该月内有培训的课程，YYYY-MM"},
     "open_to_city": {"type": "boolean", "description": "只看面向全市的课程"},
-    "has_seats": {"type": "boolean", "description": "只看还有名额、可报名的课程"},
+    "enrollable": {"type": "boolean", "description": "只看此刻可以报名的课程（有名额或可候补）"},
+    "has_seats": {"type": "boolean", "description": "只看此刻可以报名且还有名额的课程"},
     "include_past": {"type": "boolean", "description": "包括已结束的课程（默认不包括）"},
     "sort": {"type": "string", "enum": list(catalog.SORTS), "description": "排序：start 开课时间，new 最新发布，"
              "hours 学时从多到少，fee 费用从低到高"},
@@ -52,7 +53,8 @@ def list_courses(query):
         q=query.get("q", ""), region_id=query.get("region_id"), base_id=query.get("base_id"),
         category=query.get("category"), field=query.get("field"), mode=query.get("mode"),
         month=query.get("month"), open_to_city=query.get("open_to_city", False),
-        has_seats=query.get("has_seats", False), include_past=query.get("include_past", False), sort=sort,
+        enrollable=query.get("enrollable", False), has_seats=query.get("has_seats", False),
+        include_past=query.get("include_past", False), sort=sort,
     )
     cursor = query.get("cursor")
     if cursor and catalog.decode_cursor(cursor, sort) is None:

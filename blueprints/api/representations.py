@@ -8,7 +8,7 @@ from flask import url_for
 from models import Course, TrainingBase
 from models.training_base import DISCLOSURE_FIELDS
 from services import hours
-from services.enrollment import enroll_problem
+from services.enrollment import availability
 from services.roster import mask_phone
 
 
@@ -18,16 +18,19 @@ def timestamp(value: datetime | None) -> str | None:
 
 
 def course(c: Course) -> dict:
+    window = availability(c)
     return {
         "id": c.id, "base": {"id": c.base.id, "name": c.base.name}, "title": c.title,
         "description": c.description or "", "category": c.category.value, "field": c.field,
         "project_type": c.project_type.value, "hours": c.hours, "start_date": c.start_date.isoformat(),
-        "end_date": c.end_date.isoformat(), "mode": c.mode.value, "place": c.place or "",
+        "end_date": c.end_date.isoformat(), "mode": c.mode.value,
+        "enroll_until": c.enroll_until.isoformat() if c.enroll_until else None, "place": c.place or "",
         "audience": c.audience or "", "capacity": c.capacity, "seats_taken": c.seats_taken,
         "seats_left": c.seats_left, "fee": f"{c.fee:.2f}", "fee_standard": c.fee_standard or "",
         "contact_person": c.contact_person or "", "contact_phone": c.contact_phone or "",
         "open_to_city": bool(c.open_to_city), "status": c.status.value,
-        "enrollment_open": enroll_problem(c) is None,
+        "enrollment_open": window.can_enroll, "enrollment_status": window.state.value,
+        "enrollment_deadline": window.deadline.isoformat(),
         "url": url_for("catalog.course_detail", course_id=c.id),
     }
 

@@ -4,6 +4,7 @@ the published document shows them. Limits match the site's forms (blueprints/bas
 from models import FIELDS, BaseStatus, BaseType, Category, CourseStatus, EnrollmentStatus, Mode, ProjectType
 from models._common import MAX_ID
 from models.declaration import CertificateStatus
+from services.enrollment import Availability
 
 # No control characters (PostgreSQL refuses NUL in text, and none belongs in a name or a description).
 _CTRL = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f"
@@ -92,7 +93,8 @@ COURSE_PROPERTIES = {
     "hours": {"type": "integer", "minimum": 1},
     "start_date": DATE,
     "end_date": DATE,
-    "mode": enum(Mode, "培训方式"),
+    "mode": enum(Mode, "培训方式：面授、线上线下结合和线上直播报名至开课前一天，线上自学报名至 enrollment_deadline"),
+    "enroll_until": {**nullable(DATE), "description": "线上自学课程自设的报名截止日期；null 表示至结束日期"},
     "place": {"type": "string"},
     "audience": {"type": "string"},
     "capacity": {"type": ["integer", "null"], "minimum": 1, "description": "名额；null 表示不限"},
@@ -104,7 +106,10 @@ COURSE_PROPERTIES = {
     "contact_phone": {"type": "string"},
     "open_to_city": {"type": "boolean"},
     "status": enum(CourseStatus, "状态"),
-    "enrollment_open": {"type": "boolean", "description": "此刻是否可以在网站上报名"},
+    "enrollment_open": {"type": "boolean", "description": "此刻是否可以在网站上报名（有名额或可候补）"},
+    "enrollment_status": enum(Availability, "此刻的报名状态，与网站课程卡片所示相同"),
+    "enrollment_deadline": {**DATE, "description": "最后可报名的一天：线上自学课程为 enroll_until 或结束日期，"
+                            "其他课程为开课前一天"},
     "url": {"type": "string", "description": "网站上的课程页面（相对地址）"},
 }
 MANAGED_COURSE_PROPERTIES = {
@@ -127,6 +132,9 @@ COURSE_INPUT = {
     "start_date": DATE,
     "end_date": {**DATE, "description": "不早于 start_date"},
     "mode": enum(Mode, "培训方式"),
+    "enroll_until": {**nullable(DATE), "description": "报名截止日期，只用于线上自学（self_paced）课程，须在 "
+                     "start_date 与 end_date 之间；不填或 null 表示报名至结束日期。其他课程报名至开课前一天，"
+                     "给出则 400"},
     "place": text(255, "培训地点；面授和线上线下结合的课程必填"),
     "audience": text(255, "培训对象", required=True),
     "capacity": {"type": ["integer", "null"], "minimum": 1, "maximum": 100_000,

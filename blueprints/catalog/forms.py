@@ -24,7 +24,8 @@ class CatalogSearchForm(InputForm):
         _l("月份"), validators=[Optional(), Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", message=_l("月份格式应为 2026-12"))]
     )
     open_to_city = BooleanField(_l("面向全市"))
-    has_seats = BooleanField(_l("尚有名额"))
+    enrollable = BooleanField(_l("可报名（含候补）"))
+    has_seats = BooleanField(_l("可报名且尚有名额"))
     include_past = BooleanField(_l("包括已结束的课程"))
     sort = SelectField(
         _l("排序"), choices=[(key, label) for key, (label, _order) in SORTS.items()], validators=[Optional()]
@@ -54,6 +55,7 @@ class CatalogSearchForm(InputForm):
             mode=ok(self.mode),
             month=ok(self.month),
             open_to_city=bool(self.open_to_city.data),
+            enrollable=bool(self.enrollable.data),
             has_seats=bool(self.has_seats.data),
             include_past=bool(self.include_past.data),
             sort=ok(self.sort) or "start",

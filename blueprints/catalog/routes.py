@@ -45,7 +45,7 @@ def course_detail(course_id: int):
         mine = learner_queries.enrollment_in(current_user.id, course.id)
     return render_template(
         "catalog/course.html", course=course, base=course.base, mine=mine,
-        enroll_problem=enrollment.enroll_problem(course), action_form=ActionForm(),
+        window=enrollment.availability(course), action_form=ActionForm(),
     )
 
 

@@ -456,7 +456,7 @@ def test_xss_payloads_in_every_free_text_field_come_back_escaped(app, world):
 # --- query strings and path ids --------------------------------------------------------------------------
 
 CATALOG_PARAMS = ["q", "region", "base", "category", "field", "mode", "month", "sort", "cursor", "open_to_city",
-                  "has_seats", "include_past"]
+                  "enrollable", "has_seats", "include_past"]
 
 
 @pytest.mark.parametrize("path", ["/", "/courses", "/verify"])

@@ -97,16 +97,21 @@ class Evidence(db.Model):
 
 
 class DeclarationCap(db.Model):
-    """At most this many hours a year of one kind and category count (e.g. competitions: 5 public, 30
-    professional, notice 004). Region None applies everywhere."""
+    """At most this many hours of one kind and category count in a year, in a region and the cities below it
+    that set no cap of their own (e.g. Yantai's competitions: 5 public, 30 professional, notice 004). There
+    is no cap for everywhere: each row belongs to the region whose notice states it."""
 
     __tablename__ = "declaration_cap"
-    __table_args__ = (sa.UniqueConstraint("kind", "category", "region_id", name="kind_category_region"),)
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "category", "region_id", "year", name="kind_category_region_year"),
+        sa.CheckConstraint("max_hours >= 0", name="max_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[DeclarationKind] = mapped_column(enum_column(DeclarationKind))
     category: Mapped[Category] = mapped_column(enum_column(Category))
-    region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("region.id"))
+    region_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"))
+    year: Mapped[int]
     max_hours: Mapped[int]
     source: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
 

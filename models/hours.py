@@ -45,10 +45,20 @@ class HoursRecord(db.Model):
 
 
 class RuleSet(db.Model):
-    """A region's hour requirements for one year; a missing minimum means the region sets none."""
+    """A region's rules for one year: hour requirements, conversions, the class-plan window, the review time
+    and the year's public-subject themes. A column left None is not set here: a city inherits its province's
+    value (services.rules.resolve), and where neither sets one a minimum is not required and a conversion
+    falls back to the platform's default, shown as 默认值，待确认. ``unconfirmed`` names the columns holding a
+    value no notice states (seeded as a default): the regulator's page flags them until they are saved."""
 
     __tablename__ = "rule_set"
-    __table_args__ = (sa.UniqueConstraint("region_id", "year", name="region_year"),)
+    __table_args__ = (
+        sa.UniqueConstraint("region_id", "year", name="region_year"),
+        sa.CheckConstraint(
+            "(total_min IS NULL OR total_min >= 0) AND (public_min IS NULL OR public_min >= 0)"
+            " AND (professional_min IS NULL OR professional_min >= 0)"
+            " AND (elective_min IS NULL OR elective_min >= 0)", name="minimums_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     region_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"))
@@ -57,13 +67,18 @@ class RuleSet(db.Model):
     public_min: Mapped[int | None]
     professional_min: Mapped[int | None]
     elective_min: Mapped[int | None]
-    # Conversions (notice 000): a day of training is 8 hours; under a day, each whole 45 minutes is 1 hour.
-    hours_per_day: Mapped[int] = mapped_column(default=8, server_default="8")
-    minutes_per_hour: Mapped[int] = mapped_column(default=45, server_default="45")
+    # Conversions (notice 000 for Guangdong): a day of training is N hours; under a day, each whole M minutes
+    # is 1 hour.
+    hours_per_day: Mapped[int | None]
+    minutes_per_hour: Mapped[int | None]
     # A face-to-face professional course files its class plan within this many days before it starts (001).
-    plan_window_days: Mapped[int] = mapped_column(default=30, server_default="30")
+    plan_window_days: Mapped[int | None]
     # Working days an employer's reviewer has for each declared-hours review step (notice 002).
-    review_working_days: Mapped[int] = mapped_column(default=5, server_default="5")
+    review_working_days: Mapped[int | None]
+    # The year's public-subject themes, one a line: the required (必修 / 主题) and the elective (选修) ones.
+    public_themes: Mapped[str | None] = mapped_column(sa.Text)
+    public_electives: Mapped[str | None] = mapped_column(sa.Text)
+    unconfirmed: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]")
     source: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
 
     region = relationship("Region")

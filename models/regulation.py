@@ -57,7 +57,8 @@ class ClassPlan(db.Model):
 
 
 class Target(db.Model):
-    """Yearly targets for a type of base; region None applies everywhere, a region's own row wins."""
+    """Yearly targets for a type of base in a region (a city's own row wins over its province's). There is
+    no target for everywhere: each row belongs to the region whose notice (or regulator) sets it."""
 
     __tablename__ = "target"
     __table_args__ = (
@@ -68,36 +69,43 @@ class Target(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     base_type: Mapped[BaseType] = mapped_column(enum_column(BaseType))
     year: Mapped[int]
-    region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("region.id"))
+    region_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"))
     min_trainees: Mapped[int]
     min_projects: Mapped[int]
     set_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
-
-
-class Rubric(db.Model):
-    """The evaluation's weights and thresholds for a year (data a regulator may change)."""
-
-    __tablename__ = "rubric"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    year: Mapped[int] = mapped_column(unique=True)
-    weight_trainees: Mapped[int] = mapped_column(default=30)
-    weight_projects: Mapped[int] = mapped_column(default=20)
-    weight_completion: Mapped[int] = mapped_column(default=20)
-    weight_rating: Mapped[int] = mapped_column(default=15)
-    weight_disclosure: Mapped[int] = mapped_column(default=15)
-    # Points taken off the score for each course that ran without an approved class plan.
-    penalty_per_overdue_plan: Mapped[int] = mapped_column(default=5)
-    # A rating of a course nobody rated counts as this (out of 100), neither reward nor punishment.
-    unrated_score: Mapped[int] = mapped_column(default=60)
-    keep_threshold: Mapped[int] = mapped_column(default=75)
-    exit_threshold: Mapped[int] = mapped_column(default=50)
 
 
 class Outcome(LabelledEnum):
     KEEP = "keep", "合格"
     RECTIFY = "rectify", "整改"
     EXIT = "exit", "退出"
+
+
+class Rubric(db.Model):
+    """A region's evaluation weights and thresholds from a year on (the latest row not after the year counts),
+    and the outcome proposed for a base that missed its target (Henan, notice 002: 退出). A column left None
+    is the province's value (services.rules.resolve); ``unconfirmed`` names the columns seeded as defaults
+    that no notice states."""
+
+    __tablename__ = "rubric"
+    __table_args__ = (sa.UniqueConstraint("region_id", "year", name="rubric_region_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"))
+    year: Mapped[int]
+    weight_trainees: Mapped[int | None]
+    weight_projects: Mapped[int | None]
+    weight_completion: Mapped[int | None]
+    weight_rating: Mapped[int | None]
+    weight_disclosure: Mapped[int | None]
+    # Points taken off the score for each course that ran without an approved class plan.
+    penalty_per_overdue_plan: Mapped[int | None]
+    # A rating of a course nobody rated counts as this (out of 100), neither reward nor punishment.
+    unrated_score: Mapped[int | None]
+    keep_threshold: Mapped[int | None]
+    exit_threshold: Mapped[int | None]
+    missed_target_outcome: Mapped[Outcome | None] = mapped_column(enum_column(Outcome))
+    unconfirmed: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]")
 
 
 class EvaluationStatus(LabelledEnum):

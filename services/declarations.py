@@ -22,7 +22,7 @@ from models import (
     User,
 )
 from models._common import utcnow
-from services import audit, clock, evidence, hours, scope, workdays
+from services import audit, clock, evidence, hours, rules, scope, workdays
 from services.errors import DomainError, NotAllowed
 from services.locking import locked
 
@@ -201,16 +201,10 @@ def queue(reviewer) -> list[Declaration]:
     ).scalars().all()
 
 
-def cap_for(kind: DeclarationKind, category: Category, region) -> DeclarationCap | None:
-    """The most specific cap for the kind and category: the city's, else the province's, else the general."""
-    chain = scope.region_chain(region)
-    caps = db.session.execute(
-        sa.select(DeclarationCap).where(
-            DeclarationCap.kind == kind, DeclarationCap.category == category,
-            sa.or_(DeclarationCap.region_id.is_(None), DeclarationCap.region_id.in_([i for i in chain if i])),
-        )
-    ).scalars().all()
-    return max(caps, key=lambda c: chain.index(c.region_id), default=None)
+def cap_for(kind: DeclarationKind, category: Category, region, year: int) -> DeclarationCap | None:
+    """The cap in force for the kind and category in the learner's region and year: the city's, else the
+    province's, else none (no cap applies everywhere: Yantai's competition caps cap Yantai's learners)."""
+    return rules.caps_in_force(region, year).get((kind, category))
 
 
 def review(reviewer, declaration_id: int, approve: bool, hours_: int | None, reason: str) -> Declaration:
@@ -259,7 +253,7 @@ def review(reviewer, declaration_id: int, approve: bool, hours_: int | None, rea
 
 
 def _apply_cap(declaration: Declaration, learner, approved: int) -> tuple[int, str]:
-    cap = cap_for(declaration.kind, declaration.category, learner.region)
+    cap = cap_for(declaration.kind, declaration.category, learner.region, declaration.year)
     if cap is None:
         return approved, ""
     used = db.session.scalar(

@@ -30,10 +30,10 @@ from models import (
     Rubric,
     TrainingBase,
 )
-from models._common import utcnow, with_defaults
+from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
 from models.training_base import DISCLOSURE_FIELDS
-from services import audit, clock, registry, scope
+from services import audit, clock, registry, rules, scope
 from services.errors import DomainError, NotAllowed
 from services.locking import locked
 
@@ -121,14 +121,12 @@ def _empty_figures() -> dict:
     return {"trainees": 0, "projects": 0, "completed": 0, "seated": 0, "rating": None, "overdue_plans": 0}
 
 
-def rubric_for(year: int) -> Rubric:
-    """The year's rubric, else the latest earlier one, else the defaults."""
-    rubric = db.session.execute(
-        sa.select(Rubric).where(Rubric.year <= year).order_by(Rubric.year.desc()).limit(1)
-    ).scalar_one_or_none()
-    if rubric is not None:
-        return rubric
-    return with_defaults(Rubric, year=year)
+def rubric_for(year: int, region=None, base_type=None) -> Rubric:
+    """The rubric in force for a base of ``base_type`` in ``region`` (services.rules.pick_rubric): per
+    region its latest row not after the year, the city's values before the province's, else the defaults.
+    A province-level base's is its province's."""
+    return rules.pick_rubric(rules.rubrics_up_to(year), region, year,
+                             province_only=base_type in registry.PROVINCE_SET_TYPES)
 
 
 def _ratio(value: int, target: int | None) -> float:
@@ -160,7 +158,10 @@ def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> t
         target_projects is not None and fig["projects"] < target_projects
     )
     if missed:
-        outcome = Outcome.RECTIFY if score >= rubric.exit_threshold else Outcome.EXIT
+        # The region's rule for a base that missed its target (Henan, notice 002: 不能完成培训任务的，取消其
+        # 基地资格, so 退出 whatever the score); never better than the score alone would propose.
+        missed_outcome = rubric.missed_target_outcome or Outcome.RECTIFY
+        outcome = Outcome.EXIT if score < rubric.exit_threshold else missed_outcome
     elif score >= rubric.keep_threshold:
         outcome = Outcome.KEEP
     elif score >= rubric.exit_threshold:
@@ -184,12 +185,14 @@ def compute(year: int, region_id: int | None) -> list[EvaluationResult]:
     # The bases by id rather than bases_where again: its subqueries, compiled once above, would key the
     # figures' statements differently from one call to the next (see figures).
     counted = figures(year, TrainingBase.id.in_([base.id for base in bases]))
-    rubric = rubric_for(year)
+    rubrics = rules.rubrics_up_to(year)
     targets = registry.targets_of_year(year)
     results = []
     for base in bases:
         fig = counted.get(base.id) or _empty_figures()
         target = registry.pick_target(targets, base.type, base.region)
+        rubric = rules.pick_rubric(rubrics, base.region, year,
+                                   province_only=base.type in registry.PROVINCE_SET_TYPES)
         disclosure = disclosure_rate(base)
         score, proposed, _missed = score_and_outcome(fig, target, disclosure, rubric)
         results.append(EvaluationResult(

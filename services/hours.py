@@ -9,6 +9,7 @@ from sqlalchemy.orm import aliased, contains_eager
 from extensions import db
 from models import Category, HoursRecord, Region, RuleSet
 from models._common import with_defaults
+from services import rules
 
 
 def hours_from_minutes(minutes: int, rule: RuleSet) -> int:
@@ -31,26 +32,27 @@ def credit_year(course_end: date) -> int:
 
 
 def rules_for(region: Region | None, years=None) -> dict[int, RuleSet]:
-    """The rules that apply in ``region`` by year: the city's own, else its province's. One query."""
+    """The rules in force in ``region`` by year, value by value the city's own, else its province's
+    (services.rules.merge_rule; unsaved rows). One query."""
     if region is None:
         return {}
-    region_ids = [region.id] + ([region.parent_id] if region.parent_id else [])
+    region_ids = rules.chain_ids(region)
     stmt = sa.select(RuleSet).where(RuleSet.region_id.in_(region_ids))
     if years is not None:
         stmt = stmt.where(RuleSet.year.in_(list(years)))
-    found: dict[int, RuleSet] = {}
+    by_year: dict[int, dict[int, RuleSet]] = {}
     for rule in db.session.execute(stmt).scalars():
-        if rule.year not in found or rule.region_id == region.id:
-            found[rule.year] = rule
-    return found
+        by_year.setdefault(rule.year, {})[rule.region_id] = rule
+    return {year: rules.merge_rule(year, *(rows.get(i) for i in (region_ids + [None])[:2]))
+            for year, rows in by_year.items()}
 
 
 def rule_for(region: Region | None, year: int) -> RuleSet:
-    """The rule in force for the region and year, or, where none is set, one holding the model's
-    defaults (the notices' 8 hours a day, 45 minutes an hour, 30-day plan window, 5 working days).
-    The default rule is never saved and sets no minimums."""
+    """The rule in force for the region and year; where neither the city nor its province sets a value,
+    the platform's default (services.rules.FALLBACK, shown to regulators as 默认值，待确认). Never saved;
+    sets no minimum that no region sets."""
     rule = rules_for(region, [year]).get(year)
-    return rule if rule is not None else with_defaults(RuleSet, year=year)
+    return rule if rule is not None else rules.merge_rule(year, None, with_defaults(RuleSet, year=year))
 
 
 def totals_by_year(learner_id: int) -> dict[int, dict[Category, int]]:
@@ -122,8 +124,9 @@ class Ledger:
 
 def ledger(learner, year: int) -> Ledger:
     """The learner's progress in every year with hours and in ``year`` (shown even before any hours),
-    each against the rule in force: the city's own, else its province's (as ``rules_for`` picks). Also
-    the learner's region with its province in ``region.parent``, so that its full name costs no query.
+    each against the rule in force: value by value the city's own, else its province's (as ``rules_for``
+    merges them). Also the learner's region with its province in ``region.parent``, so that its full name
+    costs no query.
 
     One query: the ledger summed per year, one column per category (the year asked for joins the
     ledger as a row of no hours), beside the region's and the province's rule of that year.
@@ -154,5 +157,5 @@ def ledger(learner, year: int) -> Ledger:
     years = {}
     for row_year, *sums, _region, own_rule, inherited_rule in rows:
         totals = dict(zip(Category, map(int, sums), strict=True))
-        years[row_year] = progress(row_year, own_rule or inherited_rule, totals)
+        years[row_year] = progress(row_year, rules.merge_rule(row_year, own_rule, inherited_rule), totals)
     return Ledger(region=rows[0][-3], years=years)  # there is always a row: the year asked for

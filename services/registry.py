@@ -19,7 +19,7 @@ from models import (
     TrainingBase,
     User,
 )
-from services import audit, auth, scope
+from services import audit, auth, rules, scope
 from services.errors import DomainError, NotAllowed
 
 
@@ -186,15 +186,12 @@ def targets_of_year(year: int) -> list[Target]:
 
 
 def pick_target(targets: list[Target], base_type: BaseType, region) -> Target | None:
-    """The most specific target for the type: the region's own, else its province's, else the general.
-
-    For the province-level types a city's row never counts, not even one stored before set_target refused
-    them: the base gets its province's target (or the general one)."""
-    chain = scope.region_chain(region)
-    if base_type in PROVINCE_SET_TYPES and region is not None and region.level != RegionLevel.PROVINCE:
-        chain = [region_id for region_id in chain if region_id != region.id]
+    """The most specific target for the type: the region's own, else its province's; none applies
+    everywhere (Shandong's 2000 / 3000 / 4 are Shandong's). For the province-level types a city's row never
+    counts, not even one stored before set_target refused them: the base gets its province's target."""
+    chain = rules.chain_ids(region, province_only=base_type in PROVINCE_SET_TYPES)
     matching = [t for t in targets if t.base_type == base_type and t.region_id in chain]
-    return max(matching, key=lambda t: chain.index(t.region_id), default=None)
+    return min(matching, key=lambda t: chain.index(t.region_id), default=None)
 
 
 def target_for(base_type: BaseType, year: int, region) -> Target | None:
@@ -215,23 +212,27 @@ def set_target(regulator, base_type: BaseType, year: int, min_trainees: int, min
     province alone.
 
     :raise DomainError: a province-level type set by a regulator who is not a province's (field
-        ``base_type``), or negative numbers.
+        ``base_type``), negative numbers, or a year whose evaluation is confirmed (field ``year``).
     """
     if not may_set_target(regulator, base_type):
         raise DomainError(f"{base_type.label}的目标由省级人社部门设定，市级人社部门只能设定市级继续教育基地的目标",
                           field="base_type")
     if min_trainees < 0 or min_projects < 0:
         raise DomainError("目标不能为负数")
+    if rules.year_confirmed(regulator.region, year):
+        raise DomainError(f"{year}年度的评估已确认，该年度的目标不能再修改", field="year")
     target = db.session.execute(
         sa.select(Target).where(Target.base_type == base_type, Target.year == year,
                                 Target.region_id == regulator.region_id)
     ).scalar_one_or_none()
+    old = [target.min_trainees, target.min_projects] if target is not None else [None, None]
     if target is None:
         target = Target(base_type=base_type, year=year, region_id=regulator.region_id)
         db.session.add(target)
     target.min_trainees, target.min_projects, target.set_by_id = min_trainees, min_projects, regulator.id
     db.session.flush()
     audit.record(regulator, "target.set", target, details={"type": base_type.value, "year": year,
-                                                            "trainees": min_trainees, "projects": min_projects})
+                                                            "trainees": [old[0], min_trainees],
+                                                            "projects": [old[1], min_projects]})
     db.session.commit()
     return target

@@ -115,6 +115,7 @@ def world(regions, make_user):
     w.colleague = new_learner(w.chengdu, w.hospital)
     w.other_learner = new_learner(w.chengdu, w.clinic)
     w.yantai_learner = new_learner(w.yantai, w.port)
+    w.yantai_colleague = new_learner(w.yantai, w.port)
     w.reviewer = make_user(Role.REVIEWER, employer_id=w.hospital.id, region_id=w.chengdu.id)
     w.clinic_reviewer = make_user(Role.REVIEWER, employer_id=w.clinic.id, region_id=w.chengdu.id)
     w.port_reviewer = make_user(Role.REVIEWER, employer_id=w.port.id, region_id=w.yantai.id)
@@ -392,8 +393,8 @@ def test_a_learner_without_employer_cannot_declare(world):
 # --- yearly caps --------------------------------------------------------------------------------------------
 
 def test_competition_public_cap_credits_3_then_2_and_tells_the_learner_why(app, world):
-    first = approve(world.reviewer, declare(world.learner, "competition", "public", hours=3))
-    second = approve(world.reviewer, declare(world.learner, "competition", "public", hours=4))
+    first = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=3))
+    second = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=4))
     assert (first.hours_credited, reload(second.id).hours_credited) == (3, 2)
     assert reload(second.id).hours_approved == 4
     assert [r.hours for r in records_of(first.id) + records_of(second.id)] == [3, 2]
@@ -401,60 +402,65 @@ def test_competition_public_cap_credits_3_then_2_and_tells_the_learner_why(app, 
     assert "5 学时" in note and "已计入 3 学时" in note and "2 学时未计入" in note
     assert first.review_note == ""
 
-    page = signed_in(app, world.learner).get("/me/declarations").text
+    page = signed_in(app, world.yantai_learner).get("/me/declarations").text
     assert note in page
 
 
 def test_competition_professional_cap_credits_20_then_10_then_nothing(world):
-    first = approve(world.reviewer, declare(world.learner, "competition", "professional", hours=20))
-    second = approve(world.reviewer, declare(world.learner, "competition", "professional", hours=20))
-    third = approve(world.reviewer, declare(world.learner, "competition", "professional", hours=5))
+    first = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "professional", hours=20))
+    second = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "professional", hours=20))
+    third = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "professional", hours=5))
     assert [reload(d.id).hours_credited for d in (first, second, third)] == [20, 10, 0]
     assert [len(records_of(d.id)) for d in (first, second, third)] == [1, 1, 0]
     assert reload(third.id).status == DeclarationStatus.APPROVED
     assert "5 学时未计入" in reload(third.id).review_note
     ledger = db.session.scalar(sa.select(sa.func.sum(HoursRecord.hours)).where(
-        HoursRecord.learner_id == world.learner.id, HoursRecord.category == Category.PROFESSIONAL))
+        HoursRecord.learner_id == world.yantai_learner.id, HoursRecord.category == Category.PROFESSIONAL))
     assert ledger == 30
 
 
 def test_caps_are_per_category_and_per_learner(world):
-    approve(world.reviewer, declare(world.learner, "competition", "public", hours=5))
-    professional = approve(world.reviewer, declare(world.learner, "competition", "professional", hours=8))
-    colleague = approve(world.reviewer, declare(world.colleague, "competition", "public", hours=5))
+    approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=5))
+    professional = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "professional", hours=8))
+    colleague = approve(world.port_reviewer, declare(world.yantai_colleague, "competition", "public", hours=5))
     assert (professional.hours_credited, colleague.hours_credited) == (8, 5)
 
 
 def test_caps_restart_each_year(world, on):
     on(date(2025, 11, 3))
-    approve(world.reviewer, declare(world.learner, "competition", "public", hours=5))
-    over = approve(world.reviewer, declare(world.learner, "competition", "public", hours=2))
+    approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=5))
+    over = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=2))
     assert over.hours_credited == 0
     on(date(2026, 3, 2))
-    fresh = approve(world.reviewer, declare(world.learner, "competition", "public", hours=5))
+    fresh = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=5))
     assert (fresh.year, fresh.hours_credited) == (2026, 5)
     assert records_of(fresh.id)[0].year == 2026
 
 
 def test_caps_come_from_the_cap_rows(world):
     cap = db.session.execute(sa.select(DeclarationCap).filter_by(
-        kind=DeclarationKind.COMPETITION, category=Category.PUBLIC, region_id=None)).scalar_one()
+        kind=DeclarationKind.COMPETITION, category=Category.PUBLIC, region_id=world.yantai.id,
+        year=clock.today().year)).scalar_one()
     assert cap.max_hours == 5
     cap.max_hours = 4
     db.session.commit()
-    approve(world.reviewer, declare(world.learner, "competition", "public", hours=3))
-    second = approve(world.reviewer, declare(world.learner, "competition", "public", hours=4))
+    approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=3))
+    second = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=4))
     assert second.hours_credited == 1
     assert "4 学时" in second.review_note
 
 
-def test_a_city_cap_row_overrides_the_national_one(world):
+def test_a_city_cap_row_caps_that_city_only_and_no_cap_applies_everywhere(world):
+    """Yantai's competition caps (notice 004) are Yantai's: a Chengdu learner is credited in full until
+    Chengdu sets its own cap (issue 14)."""
+    chengdu = approve(world.reviewer, declare(world.learner, "competition", "public", hours=5))
+    over = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=7))
+    assert (chengdu.hours_credited, over.hours_credited) == (5, 5)
     db.session.add(DeclarationCap(kind=DeclarationKind.COMPETITION, category=Category.PUBLIC,
-                                  region_id=world.chengdu.id, max_hours=2))
+                                  region_id=world.chengdu.id, year=clock.today().year, max_hours=2))
     db.session.commit()
-    chengdu = approve(world.reviewer, declare(world.learner, "competition", "public", hours=3))
-    yantai = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=3))
-    assert (chengdu.hours_credited, yantai.hours_credited) == (2, 3)
+    capped = approve(world.reviewer, declare(world.colleague, "competition", "public", hours=3))
+    assert capped.hours_credited == 2
 
 
 def test_kinds_without_a_cap_row_are_credited_in_full(world):

@@ -29,7 +29,7 @@ from models import (
     TrainingBase,
     User,
 )
-from services import clock, demo, evaluation, registry
+from services import clock, demo, evaluation, registry, rules
 from services.errors import DomainError
 from services.exports import EVALUATION_COLUMNS
 from tests.conftest import PASSWORD, bulk_learners, count_queries, login
@@ -76,9 +76,19 @@ def during_the_year(monkeypatch):
 
 
 @pytest.fixture
-def reference(app):
-    """The reference data every installation loads: regions, targets (data/targets.csv), rubrics."""
-    return demo.seed_reference()
+def reference(app, city):
+    """The reference data every installation loads (regions, targets, rubrics: data/*.csv), and the test
+    province given Shandong's targets (2000 / 3000 / 4, notice 004) and the default rubric as its own: no
+    rule applies everywhere (issue 14), so the tests' province states the figures they measure against."""
+    regions = demo.seed_reference()
+    for target in db.session.execute(sa.select(Target).where(Target.region_id == regions["370000"].id)).scalars().all():
+        db.session.add(Target(base_type=target.base_type, year=target.year, region_id=city.parent_id,
+                              min_trainees=target.min_trainees, min_projects=target.min_projects))
+    for rubric in db.session.execute(sa.select(Rubric).where(Rubric.region_id == regions["510000"].id)).scalars().all():
+        db.session.add(Rubric(region_id=city.parent_id, year=rubric.year, unconfirmed=[],
+                              **{key: getattr(rubric, key) for key in rules.RUBRIC_FIELDS}))
+    db.session.commit()
+    return regions
 
 
 @pytest.fixture

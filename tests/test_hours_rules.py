@@ -230,9 +230,13 @@ def test_totals_are_kept_apart_by_learner(regions, make_user, credit):
     assert hours.totals_by_year(two.id)[2026][P] == 7
 
 
+def rule_values(rule) -> dict | None:
+    return None if rule is None else {c.key: getattr(rule, c.key) for c in RuleSet.__table__.columns}
+
+
 def assert_ledger_matches_totals_and_rules(regions, make_user):
-    """hours.ledger, one query, gives what totals_by_year and rules_for give: the city's own rule before its
-    province's, the province's for a city without one, no rule where none is set, and the year asked for
+    """hours.ledger, one query, gives what totals_by_year and rules_for give: the city's own values before its
+    province's, the province's where the city sets none, no rule where none is set, and the year asked for
     even before any hours. (Also run on PostgreSQL by test_postgres.)"""
     db.session.add(RuleSet(region_id=regions["510000"].id, year=2026, total_min=99, public_min=1))
     guangzhou, chengdu = make_user(region_id=regions["440100"].id), make_user(region_id=regions["510100"].id)
@@ -252,8 +256,13 @@ def assert_ledger_matches_totals_and_rules(regions, make_user):
         assert len(statements) == 1 and full_name == region_name
         assert sorted(found.years) == sorted(set(totals) | {2027})
         for year, progress in found.years.items():
-            assert progress == hours.progress(year, rules.get(year), totals.get(year)), (region_name, year)
-    assert hours.ledger(chengdu, 2027).years[2026].rule.total_min is None  # Chengdu's own, not Sichuan's 99
+            expected = hours.progress(year, rules.get(year), totals.get(year))
+            # The rules in force are merged, unsaved rows (a fresh one each time): compared by their values.
+            assert (progress.lines, rule_values(progress.rule)) == (expected.lines, rule_values(expected.rule)), (
+                region_name, year)
+    # Value by value: Chengdu's own public minimum, Sichuan's total where Chengdu sets none (issue 14).
+    assert (hours.ledger(chengdu, 2027).years[2026].rule.public_min,
+            hours.ledger(chengdu, 2027).years[2026].rule.total_min) == (30, 99)
     assert hours.ledger(guangzhou, 2027).years[2026].rule.total_min == 90  # Guangdong's
     assert hours.ledger(guangzhou, 2027).years[2024].rule is None
 

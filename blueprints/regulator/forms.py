@@ -1,9 +1,19 @@
 """Regulators' forms."""
 
+from functools import cache
+
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from blueprints.validators import InputForm, bounded
 from models import BaseStatus, BaseType, Outcome
@@ -73,3 +83,29 @@ class OverrideForm(InputForm):
 class RevokeForm(InputForm):
     code = StringField(_l("证书验证码"), validators=[DataRequired(_l("请填写验证码")), Length(max=32)])
     reason = TextAreaField(_l("撤销原因"), validators=[DataRequired(_l("请填写撤销原因")), Length(max=1000)])
+
+
+@cache
+def rules_form_class():
+    """The rules page's form: one field per editable value (services.rule_edits.EDITABLE). A value left empty
+    is not set here (the province's applies). The form keeps numbers within sane bounds; the service judges
+    them (a negative requirement, a cap above the requirement) and answers beside the field."""
+    from services import rule_edits, rules
+
+    class RulesForm(InputForm):
+        year = IntegerField(_l("年度"), validators=[InputRequired(_l("请填写年度")), bounded(2000, 2100)])
+        # The values whose default (默认值，待确认) the regulator confirms as it stands.
+        confirm = SelectMultipleField(choices=[(key, key) for key in rule_edits.EDITABLE], validate_choice=False)
+        action = SelectField(choices=[("preview", _l("预览")), ("save", _l("保存"))], default="preview")
+
+    for key in rule_edits.EDITABLE:
+        label = rule_edits.LABELS[key]
+        if key in rules.THEMES:
+            field = TextAreaField(label, validators=[Optional(), Length(max=2000)])
+        elif key == "missed_target_outcome":
+            field = SelectField(label, choices=[("", _l("沿用上级（未设定为整改）"))]
+                                + [(o.value, o.label) for o in rule_edits.MISSED_OUTCOMES])
+        else:
+            field = IntegerField(label, validators=[Optional(), bounded(-100_000, 100_000)])
+        setattr(RulesForm, key, field)
+    return RulesForm

@@ -16,9 +16,10 @@ from blueprints.regulator.forms import (
     RunEvaluationForm,
     StatusChangeForm,
     TargetForm,
+    rules_form_class,
 )
 from models import BaseStatus, BaseType, Outcome
-from services import audit, clock, evaluation, exports, plans, registry, scope, workdays
+from services import audit, clock, evaluation, exports, plans, registry, rule_edits, scope, workdays
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
@@ -140,6 +141,46 @@ def targets():
     targets = registry.targets_of_year(year)
     rows = [(t, registry.pick_target(targets, t, current_user.region)) for t in BaseType]
     return render_template("regulator/targets.html", form=form, rows=rows, year=year, settable=settable)
+
+
+def _rules_form_data(found) -> dict:
+    values = {key: getattr(value, "value", value) for key, value in found.own_values().items()}
+    return {**values, "year": found.year, "confirm": []}
+
+
+@bp.route("/rules", methods=["GET", "POST"])
+def rules():
+    """The region's rules for a year: shown (GET), previewed with who each change touches, then saved."""
+    form_class = rules_form_class()
+    changes, status = None, 200
+    if request.method == "GET":
+        year = _year_arg()
+        found = rule_edits.page(current_user, year)
+        form = form_class(data=_rules_form_data(found))
+    else:
+        form = form_class()
+        valid = form.validate_on_submit()
+        year = form.year.data or clock.today().year
+        if valid:
+            data = {key: form[key].data for key in rule_edits.EDITABLE}
+            try:
+                if form.action.data == "save":
+                    saved = rule_edits.save(current_user, year, data, form.confirm.data or [])
+                    flash(_("已保存 %(y)s 年度的规则（%(n)s 项修改）", y=year, n=len(saved)) if saved
+                          else _("没有修改"), "success" if saved else "info")
+                    return redirect(url_for(".rules", year=year))
+                changes = rule_edits.preview(current_user, year, data)
+            except rule_edits.RulesRefused as refused:
+                for name, message in refused.problems.items():
+                    form[name].errors = [*form[name].errors, message]
+                status = 400
+            except DomainError as error:
+                field_error(form, error, "year")
+                status = 400
+        else:
+            status = 400
+        found = rule_edits.page(current_user, year)
+    return render_template("regulator/rules.html", form=form, page=found, year=year, changes=changes), status
 
 
 @bp.route("/evaluations", methods=["POST"])
@@ -272,4 +313,5 @@ def audit_log():
 # The families of audited actions a regulator filters by.
 AUDIT_ACTIONS = {"": "全部", "auth.": "登录与拒绝", "identity.": "查看完整身份证号", "learner.": "学员导出本人数据",
                  "base.": "基地认定与状态", "evaluation.": "年度评估", "export.": "导出", "course.": "课程与名单",
-                 "declaration.": "学时申报", "certificate.": "证书", "class_plan.": "办班计划"}
+                 "declaration.": "学时申报", "certificate.": "证书", "class_plan.": "办班计划",
+                 "rules.": "地区规则", "target.": "年度目标"}

@@ -1,0 +1,398 @@
+"""A regulator edits their region's rules for a year: what the page shows, the preview of who a change
+touches (counted by the database), and the save (validated, audited, refused for a confirmed year).
+
+A regulator edits their own region only: a city's regulator the city's values, a province's regulator the
+province's, which its cities inherit where they set nothing (so province-level values are the province's
+alone, as registry.may_decide_type has it for designations and targets). A value left empty is not set
+here: the city takes its province's.
+"""
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import (
+    BaseStatus,
+    BaseType,
+    Category,
+    DeclarationCap,
+    DeclarationKind,
+    Outcome,
+    Region,
+    RegionLevel,
+    Role,
+    Rubric,
+    RuleSet,
+    TrainingBase,
+    User,
+)
+from services import audit, registry, rules
+from services.declarations import KIND_RULES
+from services.errors import DomainError
+
+LABELS = {
+    "total_min": "总学时要求", "public_min": "公需科目学时要求", "professional_min": "专业科目学时要求",
+    "elective_min": "选修科目学时要求", "hours_per_day": "每天折算学时", "minutes_per_hour": "每学时分钟数",
+    "plan_window_days": "办班计划提前填报天数", "review_working_days": "学时审核时限（工作日）",
+    "public_themes": "公需科目主题（必修），每行一个", "public_electives": "公需科目选修内容，每行一个",
+    "weight_trainees": "权重：培训人数", "weight_projects": "权重：培训项目", "weight_completion": "权重：结业率",
+    "weight_rating": "权重：学员评价", "weight_disclosure": "权重：信息公开", "penalty_per_overdue_plan":
+    "每个未经批准办班计划的课程扣分", "unrated_score": "无人评价时的评价得分", "keep_threshold": "合格分数线",
+    "exit_threshold": "退出分数线", "missed_target_outcome": "未完成年度目标任务的评估结论",
+}
+GROUPS = (("requirements", "学时要求", rules.REQUIREMENTS), ("conversions", "折算与时限", rules.CONVERSIONS),
+          ("themes", "年度公需科目主题", rules.THEMES), ("caps", "各类学习每年可计入学时上限", ()),
+          ("rubric", "年度评估权重与结论", rules.RUBRIC_FIELDS))
+BOUNDS = {"hours_per_day": (1, 24), "minutes_per_hour": (1, 240), "plan_window_days": (1, 365),
+          "review_working_days": (1, 60), "unrated_score": (0, 100), "keep_threshold": (0, 100),
+          "exit_threshold": (0, 100), "penalty_per_overdue_plan": (0, 100)}
+WEIGHTS = rules.RUBRIC_FIELDS[:5]
+MISSED_OUTCOMES = (Outcome.RECTIFY, Outcome.EXIT)  # a base that missed its target is never 合格
+CAP_KINDS = tuple((kind, category) for kind, spec in KIND_RULES.items() for category in spec.categories)
+
+
+def cap_key(kind: DeclarationKind, category: Category) -> str:
+    return f"cap_{kind.value}_{category.value}"
+
+
+CAP_KEYS = {cap_key(kind, category): (kind, category) for kind, category in CAP_KINDS}
+for _key, (_kind, _category) in CAP_KEYS.items():
+    LABELS[_key] = f"{_kind.label}（{_category.label}）"
+EDITABLE = rules.RULE_FIELDS + tuple(CAP_KEYS) + rules.RUBRIC_FIELDS
+
+
+class RulesRefused(DomainError):
+    """Rule values the domain refuses: ``problems`` maps each field to its message, shown beside it."""
+
+    def __init__(self, problems: dict[str, str]):
+        field_, message = next(iter(problems.items()))
+        super().__init__(message, field=field_)
+        self.problems = problems
+
+
+@dataclass
+class Row:
+    """One value on the page: the region's own (None: not set here), and what is in force."""
+
+    key: str
+    label: str
+    own: object
+    in_force: rules.Resolved
+    inherited: rules.Resolved  # what the region would have without its own value
+
+    @property
+    def flagged(self) -> bool:
+        return self.in_force.is_default
+
+
+@dataclass
+class RulesPage:
+    region: Region
+    year: int
+    confirmed: bool
+    groups: list[tuple[str, str, list[Row]]] = field(default_factory=list)
+
+    def own_values(self) -> dict:
+        return {row.key: row.own for _name, _title, rows in self.groups for row in rows}
+
+
+@dataclass
+class Change:
+    key: str
+    label: str
+    old_own: object
+    new_own: object
+    old: object  # in force before
+    new: object  # in force after
+    learners: int | None = None
+    bases: int | None = None
+
+    @property
+    def direction(self) -> str:
+        if self.old is None and self.new is not None:
+            return "设定"
+        if self.new is None and self.old is not None:
+            return "取消"
+        if isinstance(self.old, int) and isinstance(self.new, int) and self.old != self.new:
+            return "降低" if self.new < self.old else "提高"
+        return "修改" if self.old != self.new else "不变"
+
+
+# --- reading ----------------------------------------------------------------------------------------------
+
+@dataclass
+class _Loaded:
+    region: Region
+    year: int
+    own_rule: RuleSet | None
+    province_rule: RuleSet | None
+    own_caps: dict
+    province_caps: dict
+    own_rubric: Rubric | None
+    province_rubric: Rubric | None
+
+
+def _load(region: Region, year: int) -> _Loaded:
+    """The region's and its province's rows of the year: three queries."""
+    chain = rules.chain_ids(region)
+    province_id = chain[1] if len(chain) > 1 else None
+    rule_rows = {r.region_id: r for r in db.session.execute(
+        sa.select(RuleSet).where(RuleSet.region_id.in_(chain), RuleSet.year == year)).scalars()}
+    caps = db.session.execute(
+        sa.select(DeclarationCap).where(DeclarationCap.region_id.in_(chain), DeclarationCap.year == year)
+    ).scalars().all()
+    rubrics = db.session.execute(
+        sa.select(Rubric).where(Rubric.region_id.in_(chain), Rubric.year <= year)).scalars().all()
+
+    def latest(region_id):
+        return max((r for r in rubrics if r.region_id == region_id), key=lambda r: r.year, default=None)
+
+    return _Loaded(
+        region=region, year=year, own_rule=rule_rows.get(region.id), province_rule=rule_rows.get(province_id),
+        own_caps={cap_key(c.kind, c.category): c for c in caps if c.region_id == region.id},
+        province_caps={cap_key(c.kind, c.category): c for c in caps if c.region_id == province_id},
+        own_rubric=latest(region.id), province_rubric=latest(province_id),
+    )
+
+
+def _own(loaded: _Loaded) -> dict:
+    values = {key: getattr(loaded.own_rule, key) if loaded.own_rule else None for key in rules.RULE_FIELDS}
+    values |= {key: cap.max_hours for key, cap in loaded.own_caps.items()}
+    values |= {key: None for key in CAP_KEYS if key not in loaded.own_caps}
+    values |= {key: getattr(loaded.own_rubric, key) if loaded.own_rubric else None for key in rules.RUBRIC_FIELDS}
+    return values
+
+
+class _Values:
+    """A stand-in row holding a region's own values (for rules.resolve)."""
+
+    def __init__(self, region_id, values: dict, unconfirmed=()):
+        self.region_id, self.unconfirmed = region_id, list(unconfirmed)
+        for key, value in values.items():
+            setattr(self, key, value)
+
+
+def _cap_row(region_id, caps: dict) -> _Values:
+    return _Values(region_id, {key: (caps[key].max_hours if key in caps else None) for key in CAP_KEYS})
+
+
+def _resolved(loaded: _Loaded, own: dict, unconfirmed: dict) -> tuple[dict, dict]:
+    """In force with ``own`` as the region's values, and without them (what it inherits)."""
+    region_id = loaded.region.id
+    mine = _Values(region_id, own, unconfirmed.get("rule", ()))
+    mine_rubric = _Values(region_id, own, unconfirmed.get("rubric", ()))
+    province_caps = _cap_row(None, loaded.province_caps)
+    in_force = rules.resolve([mine, loaded.province_rule], rules.RULE_FIELDS, region_id)
+    in_force |= rules.resolve([mine_rubric, loaded.province_rubric], rules.RUBRIC_FIELDS, region_id)
+    in_force |= rules.resolve([mine, province_caps], CAP_KEYS, region_id)
+    inherited = rules.resolve([loaded.province_rule], rules.RULE_FIELDS, region_id)
+    inherited |= rules.resolve([loaded.province_rubric], rules.RUBRIC_FIELDS, region_id)
+    inherited |= rules.resolve([province_caps], CAP_KEYS, region_id)
+    return in_force, inherited
+
+
+def _unconfirmed(loaded: _Loaded) -> dict:
+    return {"rule": loaded.own_rule.unconfirmed if loaded.own_rule else [],
+            "rubric": loaded.own_rubric.unconfirmed if loaded.own_rubric else []}
+
+
+def page(regulator, year: int) -> RulesPage:
+    """The rules of the regulator's region for ``year``: each value's own setting and what is in force,
+    with where it comes from. Four queries."""
+    region = regulator.region
+    loaded = _load(region, year)
+    own = _own(loaded)
+    in_force, inherited = _resolved(loaded, own, _unconfirmed(loaded))
+    result = RulesPage(region=region, year=year, confirmed=rules.year_confirmed(region, year))
+    for name, title, keys in GROUPS:
+        keys = tuple(CAP_KEYS) if name == "caps" else keys
+        result.groups.append((name, title, [Row(k, LABELS[k], own[k], in_force[k], inherited[k]) for k in keys]))
+    return result
+
+
+# --- validating ---------------------------------------------------------------------------------------------
+
+def _problems(values: dict, in_force: dict) -> dict[str, str]:
+    """Why the values (own, and in force with them) cannot be saved, field by field."""
+    problems = {}
+    for key in rules.REQUIREMENTS:
+        if values[key] is not None and values[key] < 0:
+            problems[key] = "学时要求不能为负数"
+    parts = [in_force[k].value for k in ("public_min", "professional_min", "elective_min")]
+    total = in_force["total_min"].value
+    if total is not None and "total_min" not in problems and sum(p or 0 for p in parts) > total:
+        problems["total_min"] = f"各科目学时要求之和（{sum(p or 0 for p in parts)}）超过总学时要求（{total}）"
+    for key, (low, high) in BOUNDS.items():
+        if values[key] is not None and not low <= values[key] <= high:
+            problems[key] = f"应在 {low} 到 {high} 之间"
+    for key, (_kind, category) in CAP_KEYS.items():
+        cap = values[key]
+        if cap is None:
+            continue
+        requirement = in_force[f"{category.value}_min"].value
+        label, requirement = (category.label, requirement) if requirement is not None else (
+            "总学时", in_force["total_min"].value)
+        if cap < 0:
+            problems[key] = "上限不能为负数"
+        elif requirement is not None and cap > requirement:
+            problems[key] = f"上限不能高于{label}的年度学时要求（{requirement} 学时）"
+    for key in WEIGHTS:
+        if values[key] is not None and not 0 <= values[key] <= 1000:
+            problems[key] = "权重应在 0 到 1000 之间"
+    if not any(key in problems for key in WEIGHTS) and sum(in_force[k].value or 0 for k in WEIGHTS) <= 0:
+        problems[WEIGHTS[0]] = "各项权重不能全为 0"
+    keep, exit_ = in_force["keep_threshold"].value, in_force["exit_threshold"].value
+    if "exit_threshold" not in problems and keep is not None and exit_ is not None and exit_ > keep:
+        problems["exit_threshold"] = f"退出分数线不能高于合格分数线（{keep}）"
+    outcome = values["missed_target_outcome"]
+    if outcome is not None and outcome not in MISSED_OUTCOMES:
+        problems["missed_target_outcome"] = "未完成年度目标任务的基地只能评为整改或退出"
+    return problems
+
+
+def _normalised(data: dict) -> dict:
+    values = {}
+    for key in EDITABLE:
+        value = data.get(key)
+        if key in rules.THEMES:
+            lines = [line.strip() for line in (value or "").splitlines() if line.strip()]
+            value = "\n".join(lines) or None
+        elif key == "missed_target_outcome":
+            value = Outcome(value) if value else None
+        values[key] = value
+    return values
+
+
+def _check_may_edit(regulator, year: int) -> Region:
+    if regulator.role != Role.REGULATOR or regulator.region is None:
+        raise DomainError("只有人社部门可以修改本地区的规则")
+    if rules.year_confirmed(regulator.region, year):
+        raise RulesRefused({"year": f"{year}年度的评估已确认，该年度的规则不能再修改"})
+    return regulator.region
+
+
+# --- preview ------------------------------------------------------------------------------------------------
+
+def _changes(loaded: _Loaded, values: dict) -> tuple[list[Change], dict]:
+    own = _own(loaded)
+    unconfirmed = _unconfirmed(loaded)
+    before, _ = _resolved(loaded, own, unconfirmed)
+    after, _ = _resolved(loaded, values, unconfirmed)
+    problems = _problems(values, after)
+    if problems:
+        raise RulesRefused(problems)
+    changes = [Change(key, LABELS[key], own[key], values[key], before[key].value, after[key].value)
+               for key in EDITABLE if own[key] != values[key]]
+    return changes, own
+
+
+def _count_whom(loaded: _Loaded, changes: list[Change]) -> None:
+    """Fill in how many learners (hours, conversions, themes, caps) or bases (rubric) each change touches:
+    those of the region and, for a province, of its cities that set no value of their own for it. Three
+    queries: the cities' own values, the learners and the bases per region, counted by the database."""
+    region = loaded.region
+    cities: dict[int, set[str]] = {}
+    if region.level == RegionLevel.PROVINCE:
+        city_ids = sa.select(Region.id).where(Region.parent_id == region.id)
+        for row in db.session.execute(sa.select(RuleSet).where(RuleSet.region_id.in_(city_ids),
+                                                               RuleSet.year == loaded.year)).scalars():
+            cities.setdefault(row.region_id, set()).update(k for k in rules.RULE_FIELDS if getattr(row, k) is not None)
+        for cap in db.session.execute(sa.select(DeclarationCap).where(DeclarationCap.region_id.in_(city_ids),
+                                                                      DeclarationCap.year == loaded.year)).scalars():
+            cities.setdefault(cap.region_id, set()).add(cap_key(cap.kind, cap.category))
+        for rubric in db.session.execute(sa.select(Rubric).where(Rubric.region_id.in_(city_ids),
+                                                                 Rubric.year <= loaded.year)).scalars():
+            cities.setdefault(rubric.region_id, set()).update(
+                k for k in rules.RUBRIC_FIELDS if getattr(rubric, k) is not None)
+        all_cities = set(db.session.execute(city_ids).scalars())
+        for city_id in all_cities:
+            cities.setdefault(city_id, set())
+    in_scope = [region.id, *cities]
+    learners = dict(db.session.execute(
+        sa.select(User.region_id, sa.func.count()).where(User.role == Role.LEARNER, User.region_id.in_(in_scope))
+        .group_by(User.region_id)).all())
+    bases: dict[tuple[int, BaseType], int] = {
+        (region_id, BaseType(base_type)): n for region_id, base_type, n in db.session.execute(
+            sa.select(TrainingBase.region_id, TrainingBase.type, sa.func.count())
+            .where(TrainingBase.region_id.in_(in_scope), TrainingBase.status != BaseStatus.EXITED)
+            .group_by(TrainingBase.region_id, TrainingBase.type)).all()}
+    for change in changes:
+        reached = [region.id] + [city for city, own in cities.items() if change.key not in own]
+        if change.key in rules.RUBRIC_FIELDS:
+            # A province-level base follows its province's rubric wherever it is located (a city's never
+            # applies to it); a city-level base its city's, else the province's.
+            province_level = region.level == RegionLevel.PROVINCE
+            change.bases = sum(n for (region_id, base_type), n in bases.items()
+                               if (province_level if base_type in registry.PROVINCE_SET_TYPES
+                                   else region_id in reached))
+        else:
+            change.learners = sum(learners.get(region_id, 0) for region_id in reached)
+
+
+def preview(regulator, year: int, data: dict) -> list[Change]:
+    """What saving ``data`` would change for the region's year, each change with the number of learners
+    or bases it touches. Nothing is written.
+
+    :raise RulesRefused: values the domain refuses (beside each field), or a year already confirmed (field
+        ``year``).
+    """
+    region = _check_may_edit(regulator, year)
+    loaded = _load(region, year)
+    changes, _own_values = _changes(loaded, _normalised(data))
+    _count_whom(loaded, changes)
+    return changes
+
+
+# --- saving -------------------------------------------------------------------------------------------------
+
+def save(regulator, year: int, data: dict, confirm=()) -> list[Change]:
+    """Write the region's own values for ``year`` (an empty value: inherit the province's), confirm the
+    defaults listed in ``confirm`` (and every value changed), and audit old and new. One transaction.
+
+    :raise RulesRefused: as ``preview``.
+    :raise DomainError: another regulator saved the same year at the same moment.
+    """
+    region = _check_may_edit(regulator, year)
+    loaded = _load(region, year)
+    values = _normalised(data)
+    changes, own = _changes(loaded, values)
+    changed = {c.key for c in changes}
+    confirmed = {key for key in confirm if key in EDITABLE} - changed
+    if not changes and not confirmed:
+        return []
+    if changed & set(rules.RULE_FIELDS) or confirmed & set(rules.RULE_FIELDS):
+        row = loaded.own_rule or RuleSet(region_id=region.id, year=year, unconfirmed=[])
+        db.session.add(row)
+        for key in rules.RULE_FIELDS:
+            setattr(row, key, values[key])
+        row.unconfirmed = [k for k in row.unconfirmed or [] if k not in changed | confirmed]
+    for key in changed & set(CAP_KEYS):
+        kind, category = CAP_KEYS[key]
+        cap = loaded.own_caps.get(key)
+        if values[key] is None:
+            db.session.delete(cap)
+        elif cap is None:
+            db.session.add(DeclarationCap(kind=kind, category=category, region_id=region.id, year=year,
+                                          max_hours=values[key], source=f"{regulator.name}设定"))
+        else:
+            cap.max_hours = values[key]
+    if changed & set(rules.RUBRIC_FIELDS) or confirmed & set(rules.RUBRIC_FIELDS):
+        rubric = loaded.own_rubric
+        if rubric is None or rubric.year != year:
+            # The region's rubric holds from a year on: this year's row starts from the one in force so far.
+            rubric = Rubric(region_id=region.id, year=year, unconfirmed=list(rubric.unconfirmed) if rubric else [])
+            db.session.add(rubric)
+        for key in rules.RUBRIC_FIELDS:
+            setattr(rubric, key, values[key])
+        rubric.unconfirmed = [k for k in rubric.unconfirmed or [] if k not in changed | confirmed]
+    audit.record(regulator, "rules.set", region, details={
+        "year": year, "changes": {c.key: [audit.plain(c.old_own), audit.plain(c.new_own)] for c in changes},
+        "confirmed": sorted(confirmed)})
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("该年度的规则刚被他人修改，请刷新页面后重试", field="year") from None
+    return changes

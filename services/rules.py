@@ -1,0 +1,146 @@
+"""Which rules apply where: a region's own value for a year, else its province's, else a default to confirm.
+
+Rules are rows per region and year (RuleSet, DeclarationCap, Target, Rubric); none applies everywhere. A city
+that leaves a value open (NULL, or no row) takes its province's; where neither sets one, a requirement is not
+required, a cap does not cap, and a conversion or a rubric value falls back to FALLBACK below, which the
+regulator's page shows as 默认值，待确认 (as it shows every seeded value no notice states).
+"""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from extensions import db
+from models import (
+    DeclarationCap,
+    Evaluation,
+    EvaluationStatus,
+    Outcome,
+    Region,
+    RegionLevel,
+    Rubric,
+    RuleSet,
+)
+
+REQUIREMENTS = ("total_min", "public_min", "professional_min", "elective_min")
+CONVERSIONS = ("hours_per_day", "minutes_per_hour", "plan_window_days", "review_working_days")
+THEMES = ("public_themes", "public_electives")
+RULE_FIELDS = REQUIREMENTS + CONVERSIONS + THEMES
+RUBRIC_FIELDS = ("weight_trainees", "weight_projects", "weight_completion", "weight_rating", "weight_disclosure",
+                 "penalty_per_overdue_plan", "unrated_score", "keep_threshold", "exit_threshold",
+                 "missed_target_outcome")
+
+# Only for a value that no region of the chain sets (a region no notice covers, one a regulator has not yet
+# filled in): the platform must still convert a day of training to hours. Shown as 默认值，待确认.
+FALLBACK = {
+    "hours_per_day": 8, "minutes_per_hour": 45, "plan_window_days": 30, "review_working_days": 5,
+    "weight_trainees": 30, "weight_projects": 20, "weight_completion": 20, "weight_rating": 15,
+    "weight_disclosure": 15, "penalty_per_overdue_plan": 5, "unrated_score": 60, "keep_threshold": 75,
+    "exit_threshold": 50, "missed_target_outcome": Outcome.RECTIFY,
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A value in force and where it comes from: "own" (the region's row), "province", or "default"."""
+
+    value: object
+    origin: str
+    unconfirmed: bool
+
+    @property
+    def is_default(self) -> bool:
+        return self.origin == "default" or self.unconfirmed
+
+
+def resolve(rows: list, fields, region_id: int | None = None) -> dict[str, Resolved]:
+    """Field by field, the first row (most specific first: the city's, then the province's; None for a
+    region without a row) that sets a value, else the fallback (None for a requirement or a theme)."""
+    found = {}
+    for name in fields:
+        for row in rows:
+            if row is not None and getattr(row, name) is not None:
+                origin = "own" if region_id is None or row.region_id == region_id else "province"
+                found[name] = Resolved(getattr(row, name), origin, name in (row.unconfirmed or []))
+                break
+        else:
+            found[name] = Resolved(FALLBACK.get(name), "default", name in FALLBACK)
+    return found
+
+
+def merged(model, rows: list, fields, **keys):
+    """An unsaved ``model`` holding the values in force (see resolve); ``unconfirmed`` lists those that are
+    defaults. Never added to the session."""
+    values = resolve(rows, fields)
+    return model(**keys, **{name: r.value for name, r in values.items()},
+                 unconfirmed=[name for name, r in values.items() if r.is_default])
+
+
+def merge_rule(year: int, own: RuleSet | None, province: RuleSet | None) -> RuleSet | None:
+    """The rule in force from a city's row and its province's row, or None when neither region has one for
+    the year (the learner's page then says the region has published no requirements)."""
+    if own is None and province is None:
+        return None
+    rule = merged(RuleSet, [own, province], RULE_FIELDS, year=year)
+    rule.region_id = (own or province).region_id
+    rule.source = (own or province).source
+    return rule
+
+
+def chain_ids(region: Region | None, province_only: bool = False) -> list[int]:
+    """The region ids whose rows apply in ``region``, most specific first: the city, then its province.
+    ``province_only``: a province-level value (a province-level base's target or rubric) skips the city."""
+    if region is None:
+        return []
+    if region.level == RegionLevel.PROVINCE or region.parent_id is None:
+        return [region.id]
+    return [region.parent_id] if province_only else [region.id, region.parent_id]
+
+
+def caps_in_force(region: Region | None, year: int) -> dict[tuple, DeclarationCap]:
+    """{(kind, category): cap} in force for a learner of ``region`` in ``year``: the city's row, else the
+    province's. One query."""
+    chain = chain_ids(region)
+    if not chain:
+        return {}
+    rows = db.session.execute(
+        sa.select(DeclarationCap).where(DeclarationCap.region_id.in_(chain), DeclarationCap.year == year)
+    ).scalars().all()
+    found: dict[tuple, DeclarationCap] = {}
+    for cap in sorted(rows, key=lambda c: chain.index(c.region_id), reverse=True):
+        found[(cap.kind, cap.category)] = cap  # the more specific row, read last, wins
+    return found
+
+
+def rubrics_up_to(year: int) -> list[Rubric]:
+    """Every rubric row up to ``year`` (a handful a region): load once, pick per base with pick_rubric."""
+    return db.session.execute(sa.select(Rubric).where(Rubric.year <= year)).scalars().all()
+
+
+def pick_rubric(rubrics: list[Rubric], region: Region | None, year: int, province_only: bool = False) -> Rubric:
+    """The rubric in force for a base of ``region`` in ``year``: per region, its latest row not after the
+    year; field by field the city's, then the province's, then the default. ``province_only`` for a
+    province-level base, whose evaluation is the province's (registry.region_decides_type)."""
+    rows = []
+    for region_id in chain_ids(region, province_only):
+        own = [r for r in rubrics if r.region_id == region_id and r.year <= year]
+        rows.append(max(own, key=lambda r: r.year, default=None))
+    rubric = merged(Rubric, rows, RUBRIC_FIELDS, year=year)
+    rubric.region_id = region.id if region is not None else None
+    return rubric
+
+
+def related_region_ids(region: Region):
+    """The regions whose confirmed evaluation a rule of ``region`` could have decided: the region, its
+    province (whose evaluation decides the province-level bases located in the city) and its cities."""
+    return sa.select(Region.id).where(sa.or_(
+        Region.id == region.id, Region.parent_id == region.id,
+        Region.id == (region.parent_id if region.parent_id is not None else -1)))
+
+
+def year_confirmed(region: Region, year: int) -> bool:
+    """Whether an evaluation of ``year`` touching the region's rules has been confirmed: that year is closed."""
+    return db.session.scalar(
+        sa.select(sa.exists().where(Evaluation.year == year, Evaluation.status == EvaluationStatus.CONFIRMED,
+                                    Evaluation.region_id.in_(related_region_ids(region))))
+    )

@@ -50,7 +50,9 @@ class Resolved:
 
     @property
     def is_default(self) -> bool:
-        return self.origin == "default" or self.unconfirmed
+        """A value no notice states: seeded as a default, or the platform's fallback (an unset requirement
+        or cap is no default: nothing is required or capped)."""
+        return self.unconfirmed
 
 
 def resolve(rows: list, fields, region_id: int | None = None) -> dict[str, Resolved]:

@@ -434,3 +434,53 @@ def test_learner_declares_a_competition_reviewer_approves_and_the_certificate_ve
     expect(page.locator("#verify-result")).to_contain_text("证书有效")
     expect(page.locator("#verify-total")).to_have_text("30")
     shot(page, "verified")
+
+
+def test_regulator_lowers_next_years_cap_and_the_learner_dashboard_of_next_year_shows_it(site, page, browser):
+    """Issue 14: a regulator lowers a cap for next year, sees the preview, saves; a learner's dashboard for next
+    year shows it (?year=, the dashboard of any year); this year is unchanged."""
+    shot = Shots("rules-cap")
+    this_year = clock.today().year
+    next_year = this_year + 1
+    yantai = db.session.execute(sa.select(Region).filter_by(code="370600")).scalar_one()
+    learner = User(email="learner.yt@jidi.demo", name="孙烟台", role=Role.LEARNER, region_id=yantai.id)
+    learner.set_password(DEMO_PASSWORD)
+    db.session.add(learner)
+    db.session.commit()
+
+    page.goto(site.url + "/login")
+    page.get_by_label("手机号或邮箱").fill("regulator.yantai@jidi.demo")
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("link", name="地区规则").first.click()
+    page.locator("#year-pick").fill(str(next_year))
+    page.get_by_role("button", name="查看").click()
+    cap_row = page.locator("tr[data-key='cap_competition_public']")
+    expect(cap_row).to_contain_text("5")
+    page.locator("#cap_competition_public").fill("3")
+    shot(page, "edit")
+    page.get_by_role("button", name="预览修改").click()
+    preview = page.locator("#rules-preview")
+    expect(preview).to_contain_text("技能竞赛、技术比武（公需科目）：5 → 3（降低）")
+    expect(preview).to_contain_text("涉及 1 名专业技术人员")
+    shot(page, "preview")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".alert-success")).to_contain_text(f"已保存 {next_year} 年度的规则")
+    expect(page.locator("tr[data-key='cap_competition_public'] input")).to_have_value("3")
+    shot(page, "saved")
+    page.context.close()
+
+    reader = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
+    reader.goto(site.url + "/login")
+    reader.get_by_label("手机号或邮箱").fill("learner.yt@jidi.demo")
+    reader.get_by_label("密码").fill(DEMO_PASSWORD)
+    reader.get_by_role("button", name="登录").click()
+    reader.goto(f"{site.url}/me/?year={next_year}")
+    capped = reader.locator(f"#caps-{next_year} li[data-kind='competition'][data-category='public']")
+    expect(capped).to_contain_text("3 学时")
+    shot(reader, "dashboard-next-year")
+    reader.goto(f"{site.url}/me/?year={this_year}")
+    expect(reader.locator(f"#caps-{this_year} li[data-kind='competition'][data-category='public']")).to_contain_text(
+        "5 学时")
+    shot(reader, "dashboard-this-year")
+    reader.context.close()

@@ -453,9 +453,9 @@ def test_caps_come_from_the_cap_rows(world):
 def test_a_city_cap_row_caps_that_city_only_and_no_cap_applies_everywhere(world):
     """Yantai's competition caps (notice 004) are Yantai's: a Chengdu learner is credited in full until
     Chengdu sets its own cap (issue 14)."""
-    chengdu = approve(world.reviewer, declare(world.learner, "competition", "public", hours=5))
+    chengdu = approve(world.reviewer, declare(world.learner, "competition", "public", hours=7))
     over = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=7))
-    assert (chengdu.hours_credited, over.hours_credited) == (5, 5)
+    assert (chengdu.hours_credited, over.hours_credited) == (7, 5)
     db.session.add(DeclarationCap(kind=DeclarationKind.COMPETITION, category=Category.PUBLIC,
                                   region_id=world.chengdu.id, year=clock.today().year, max_hours=2))
     db.session.commit()

@@ -143,6 +143,7 @@ TABLE = {
     "/regulator/reviews": gated(REGULATORS, REGULATORS),
     "/regulator/audit": gated(REGULATORS, REGULATORS),
     "/regulator/targets": gated(REGULATORS, REGULATORS, post=lambda w: {}),
+    "/regulator/rules": gated(REGULATORS, REGULATORS, post=lambda w: {}),
     "/regulator/bases/new": gated(REGULATORS, REGULATORS, post=lambda w: {}),
     "/regulator/exports/catalog.xlsx": gated(REGULATORS, REGULATORS),
     "/regulator/exports/knowledge-update.xlsx": gated(REGULATORS, REGULATORS),

@@ -186,8 +186,13 @@ def _rows_from_csv(data: bytes):
         raise DomainError("文件不是 XLSX 或 CSV 表格")
     if "\x00" in text:
         raise DomainError("文件不是 XLSX 或 CSV 表格")
-    for values in csv.reader(io.StringIO(text)):
-        yield [v.strip() for v in values]
+    # newline=None reads CR, LF and CRLF alike (old Excel for Mac ends lines with CR alone); what csv still
+    # cannot read (a stray quote, a field beyond its size limit) is the file's fault, said beside the upload.
+    try:
+        for values in csv.reader(io.StringIO(text, newline=None)):
+            yield [v.strip() for v in values]
+    except csv.Error as error:
+        raise DomainError(f"文件不是有效的 CSV 表格：{error}") from error
 
 
 def _read_rows(data: bytes) -> list[tuple[int, dict]]:

@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Regexp, StopValidation
 
+from services import text
+
 # A mainland mobile number, or a landline with area code (028-61234567, 0535-6123456, extension allowed).
 # ASCII digits only and \Z, not $: \d would take Arabic-Indic or full-width digits, and $ a trailing newline.
 PHONE_PATTERN = re.compile(r"\A(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)\Z")
@@ -43,23 +45,15 @@ def bounded(low: int, high: int, message=None):
     return check
 
 
-# C0 control characters other than tab, newline and carriage return, and DEL. PostgreSQL refuses NUL in text
-# outright (the insert raises), and none of them belongs in anything a person types into a form.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def strip_control_characters(value):
-    return CONTROL_CHARACTERS.sub("", value) if isinstance(value, str) else value
-
-
-# Line breaks the filter above keeps (for text areas): CR, LF, NEL and the Unicode line and paragraph separators.
-LINE_BREAKS = re.compile("[\r\n\x85\u2028\u2029]")
+# The rules themselves live in services.text, where a service reading an uploaded file applies them too.
+CONTROL_CHARACTERS, LINE_BREAKS = text.CONTROL_CHARACTERS, text.LINE_BREAKS
+strip_control_characters = text.strip_control_characters
 
 
 def single_line(form, field):
     """A one-line field refuses a line break: pasted into a course title it would end up splitting a download's
     header, a CSV row or a log line, and nobody can type one into an <input>."""
-    if isinstance(field.data, str) and LINE_BREAKS.search(field.data):
+    if text.has_line_break(field.data):
         raise StopValidation(_l("不能包含换行"))
 
 

@@ -121,7 +121,7 @@ def declare(learner, data: dict, uploads: list) -> Declaration:
             title=data["title"].strip(), organiser=(data.get("organiser") or "").strip(),
             earned_on=data["earned_on"], year=data["earned_on"].year, minutes=data.get("minutes"),
             days=data.get("days"), hours_claimed=claimed, status=DeclarationStatus.PENDING,
-            due_on=workdays.add_working_days(clock.today(), rule.review_working_days),
+            due_on=workdays.review_deadline(clock.today(), rule.review_working_days),
         )
         for upload in uploads:
             row, path = evidence.store(upload)

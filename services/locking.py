@@ -7,7 +7,8 @@ reads first and writes later cannot wait for the lock in WAL mode and would fail
 Reads (GET) begin deferred and run beside the writer.
 A long check that only reads, inside a POST, may say so (``reading()``) to run beside the writer instead.
 PostgreSQL: the row is locked with SELECT ... FOR NO KEY UPDATE; a write that checks a whole set of rows
-rather than one (the holiday calendar) takes a transaction-level advisory lock instead (``exclusive()``).
+rather than one (the holiday calendar) takes a transaction-level advisory lock instead (``exclusive()``), and a
+write that only reads that set takes its shared form (``shared()``).
 """
 
 import hashlib
@@ -128,3 +129,16 @@ def exclusive(name: str):
         _immediate.reset(token)
     with unit_of_work():
         yield
+
+
+def shared(name: str) -> None:
+    """Hold, until the transaction under way ends, the shared form of ``exclusive(name)``'s lock: for a write
+    that reads the set ``exclusive(name)`` checks and writes (a review deadline counted on the calendar), so that
+    it waits while such a block runs and holds the next one off until it commits; many run beside each other.
+
+    PostgreSQL: pg_advisory_xact_lock_shared on the same key, taken in the transaction as it is (nothing is
+    committed first: it is the caller's, and commits with its write). SQLite: nothing to take, since a
+    request that writes begins IMMEDIATE and holds the database's write lock, which ``exclusive()`` takes too.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(_advisory_key(name))))

@@ -5,16 +5,29 @@ import csv
 import hashlib
 import hmac
 import io
+import re
+import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from extensions import db
-from models import CalendarDay, CalendarDayKind, Declaration, DeclarationStatus, Employer, Region, Role, User
-from services import audit, clock, hours, locking
+from models import (
+    AuditLog,
+    CalendarDay,
+    CalendarDayKind,
+    Declaration,
+    DeclarationStatus,
+    Employer,
+    Region,
+    Role,
+    RuleSet,
+    User,
+)
+from services import audit, clock, hours, locking, text
 from services.errors import DomainError, NotAllowed
 
 # Far enough for any review step; bounded so a missing year cannot loop for ever.
@@ -47,6 +60,19 @@ def _count_from(start: date, count: int, exceptions: dict) -> date:
 def add_working_days(start: date, count: int) -> date:
     """The ``count``-th working day after ``start`` (the day of submission itself does not count). One query."""
     return _count_from(start, count, _exceptions(start, start + timedelta(days=_HORIZON_DAYS)))
+
+
+# What a calendar confirm holds exclusively, and a deadline counted on the calendar holds shared.
+CALENDAR_LOCK = "calendar_day"
+
+
+def review_deadline(filed_on: date, count: int) -> date:
+    """The deadline of a review filed on ``filed_on`` that takes ``count`` working days, counted while holding
+    the calendar shared (locking.shared) until the caller's transaction commits: a schedule confirmed meanwhile
+    either comes first, and this counts on it, or waits, and then finds and moves this deadline with the others.
+    """
+    locking.shared(CALENDAR_LOCK)
+    return add_working_days(filed_on, count)
 
 
 def working_days_between(start: date, end: date) -> int:
@@ -102,28 +128,39 @@ class SchedulePlan:
 def parse_schedule(raw: bytes) -> list[tuple[date, CalendarDayKind, str]]:
     """The rows of a CSV in the shape of data/cn-holidays-2025-2026.csv (date,kind,name).
 
-    :raise DomainError: too large, not UTF-8, a malformed or repeated row, or no row at all.
+    :raise DomainError: too large, not UTF-8, not CSV, a malformed or repeated row, a name holding a line
+        break, or no row at all.
     """
     if len(raw) > MAX_SCHEDULE_BYTES:
         raise DomainError(f"文件过大：节假日安排应为不超过 {MAX_SCHEDULE_BYTES // 1000} KB 的 CSV", field="schedule")
     try:
-        text = raw.decode("utf-8-sig")
+        content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise DomainError("文件应为 UTF-8 编码的 CSV", field="schedule") from error
+    try:
+        # newline=None reads CR, LF and CRLF alike: old Excel for Mac ends its lines with CR alone.
+        records = list(csv.DictReader(io.StringIO(content, newline=None)))
+    except csv.Error as error:
+        raise DomainError(f"文件不是有效的 CSV：{error}", field="schedule") from error
     rows, seen = [], set()
-    for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+    for number, row in enumerate(records, start=2):
         try:
             day = date.fromisoformat((row.get("date") or "").strip())
             kind = CalendarDayKind((row.get("kind") or "").strip())
         except ValueError as error:
             raise DomainError(f"第 {number} 行格式不正确：日期应为 2027-01-01，类型应为 holiday 或 workday",
                               field="schedule") from error
+        # A day's name is shown on pages and written to the audit log: one line, no control characters (a NUL
+        # previewed fine on SQLite and failed on PostgreSQL at the confirm).
+        name = text.strip_control_characters(row.get("name") or "").strip()
+        if text.has_line_break(name):
+            raise DomainError(f"第 {number} 行：名称不能包含换行", field="schedule")
         if kind == CalendarDayKind.WORKDAY and day.weekday() < 5:
             raise DomainError(f"第 {number} 行：{day} 是工作日，不能标为调休上班", field="schedule")
         if day in seen:
             raise DomainError(f"第 {number} 行：{day} 在文件中重复出现", field="schedule")
         seen.add(day)
-        rows.append((day, kind, (row.get("name") or "").strip()[:64]))
+        rows.append((day, kind, name[:64]))
     if not rows:
         raise DomainError("文件中没有日期", field="schedule")
     return rows
@@ -150,41 +187,76 @@ def preview_schedule(raw: bytes) -> SchedulePlan:
     return SchedulePlan(hashlib.sha256(raw).hexdigest(), len(rows), changes, _moved_deadlines(changes))
 
 
+def new_preview_id() -> str:
+    """A one-time name for a preview, carried signed to its confirm and kept in the load's audit entry."""
+    return secrets.token_urlsafe(16)
+
+
+def _preview_loaded(preview_id: str) -> bool:
+    return db.session.scalar(sa.select(AuditLog.id).where(
+        AuditLog.action == "calendar.load", AuditLog.details["preview"].as_string() == preview_id).limit(1)) is not None
+
+
+# A SHA-256 as the preview shows it. Checked before comparing: hmac.compare_digest raises TypeError on a str
+# holding anything but ASCII, which a forged hidden field may.
+_DIGEST = re.compile("[0-9a-f]{64}")
+
+
 def _submitted_on(declaration: Declaration) -> date:
     """The local day of submission, the day the deadline was counted from (submitted_at is naive UTC)."""
     return declaration.submitted_at.replace(tzinfo=UTC).astimezone(clock.LOCAL_TZ).date()
 
 
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as runs of consecutive days: a year's holidays are a dozen runs, not forty days."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
 def _moved_deadlines(changes: list[DayChange]) -> list[MovedDeadline]:
     """Open deadlines that the changes move: those counted across a changed day. Only the change's own
     effect counts (old and new schedule are both recounted), so a deadline stored under another rule is
-    left alone. The candidates are pending declarations filed before the last changed day whose deadline
-    is still ahead: a few weeks of filings at most."""
+    left alone.
+
+    A deadline moves only if a changed day lies after its filing day and on or before its stored deadline
+    (before that day both schedules count alike), so the database picks the candidates by the runs of changed
+    days, and reads each one's review time in force (the city's value, else its province's) in the same
+    query. Three queries whatever the number of declarations, regions and years."""
     if not changes:
         return []
     today = clock.today()
-    first, last = changes[0].day, changes[-1].day
-    candidates = db.session.execute(
-        sa.select(Declaration)
-        .where(Declaration.status == DeclarationStatus.PENDING, Declaration.due_on >= max(today, first),
-               Declaration.submitted_at < datetime.combine(last, time()))
-        .options(joinedload(Declaration.learner).joinedload(User.region),
-                 joinedload(Declaration.employer).joinedload(Employer.region).joinedload(Region.parent))
+    own, province = aliased(RuleSet), aliased(RuleSet)
+    learner_region = aliased(Region)
+    # submitted_at is naive UTC, a local day begins 8 hours earlier: before midnight UTC of the run's last day
+    # takes a few filings too many, never one too few (each is recounted below).
+    crosses = sa.or_(*(sa.and_(Declaration.submitted_at < datetime.combine(last, time()), Declaration.due_on >= first)
+                       for first, last in _runs([c.day for c in changes])))
+    found = db.session.execute(
+        sa.select(Declaration, sa.func.coalesce(own.review_working_days, province.review_working_days))
+        .join(User, User.id == Declaration.learner_id)
+        .outerjoin(learner_region, learner_region.id == User.region_id)
+        .outerjoin(own, sa.and_(own.region_id == User.region_id, own.year == Declaration.year))
+        .outerjoin(province, sa.and_(province.region_id == learner_region.parent_id, province.year == Declaration.year))
+        .where(Declaration.status == DeclarationStatus.PENDING, Declaration.due_on >= today, crosses)
+        .options(joinedload(Declaration.employer).joinedload(Employer.region).joinedload(Region.parent))
         .order_by(Declaration.due_on, Declaration.id)
-    ).scalars().all()
-    if not candidates:
+    ).all()
+    if not found:
         return []
-    begin = min(_submitted_on(d) for d in candidates)
-    old = _exceptions(begin, max(d.due_on for d in candidates) + timedelta(days=_HORIZON_DAYS))
+    begin = min(_submitted_on(d) for d, _days in found)
+    old = _exceptions(begin, max(d.due_on for d, _days in found) + timedelta(days=_HORIZON_DAYS))
     new = {**old, **{c.day: c.new_kind for c in changes}}
-    rules: dict = {}
     moved = []
-    for declaration in candidates:
-        key = (declaration.learner.region_id, declaration.year)
-        if key not in rules:
-            rules[key] = hours.rule_for(declaration.learner.region, declaration.year).review_working_days
+    for declaration, working_days in found:
+        if working_days is None:  # neither the city nor its province sets one: the platform's default
+            working_days = hours.rule_for(None, declaration.year).review_working_days
         start = _submitted_on(declaration)
-        before, after = _count_from(start, rules[key], old), _count_from(start, rules[key], new)
+        before, after = _count_from(start, working_days, old), _count_from(start, working_days, new)
         if before != after:
             due = max(after, today)
             if due != declaration.due_on:
@@ -193,22 +265,31 @@ def _moved_deadlines(changes: list[DayChange]) -> list[MovedDeadline]:
     return moved
 
 
-def apply_schedule(actor, raw: bytes, digest: str, fingerprint: str, filename: str = "") -> SchedulePlan:
+def apply_schedule(actor, raw: bytes, digest: str, fingerprint: str, filename: str = "", *,
+                   preview_id: str) -> SchedulePlan:
     """Load exactly the previewed schedule: add or change its days, move the open deadlines the preview
     listed, and audit who did it, the file's digest and every day added or changed with its old and new
     kind. One transaction, serialised with every other confirm (locking.exclusive): two confirms at once, of
     one preview sent twice or of two files previewed against the same calendar, cannot both pass the check
     that the calendar is still the one previewed; the later one finds it changed and is refused.
+    ``preview_id`` (new_preview_id) is applied once: the same confirm sent again is refused even where the days
+    are once more as previewed (a file loaded, undone, and its old confirm replayed within the hour). A file of
+    other days loaded meanwhile does not make a preview stale: its days, and the deadlines recounted under
+    the lock, are still what it showed.
 
     :raise NotAllowed: the actor is not a platform administrator.
     :raise DomainError: the file is not the previewed one (digest), the calendar changed since the preview
-        (fingerprint), the file changes nothing, or a parse error (nothing is saved).
+        (fingerprint), the preview was applied already (preview_id), the file changes nothing, or a parse
+        error (nothing is saved).
     """
     if actor.role != Role.PLATFORM_ADMIN:
         raise NotAllowed("节假日安排由平台管理员维护")
-    if not hmac.compare_digest(hashlib.sha256(raw).hexdigest(), digest or ""):
+    if not (isinstance(digest, str) and _DIGEST.fullmatch(digest)) or not hmac.compare_digest(
+            hashlib.sha256(raw).hexdigest(), digest):
         raise DomainError("文件与预览的不一致（摘要不同），未导入；请重新上传并预览")
-    with locking.exclusive("calendar_day"):
+    with locking.exclusive(CALENDAR_LOCK):
+        if _preview_loaded(preview_id):
+            raise DomainError("此预览已导入过，未再导入；请重新上传并预览")
         plan = preview_schedule(raw)
         if plan.fingerprint != fingerprint:
             raise DomainError("预览之后日历已有变动，未导入；请重新上传并预览")
@@ -230,7 +311,7 @@ def apply_schedule(actor, raw: bytes, digest: str, fingerprint: str, filename: s
                 .where(Declaration.id == moved.declaration_id, Declaration.status == DeclarationStatus.PENDING)
                 .values(due_on=moved.new_due).execution_options(synchronize_session=False))
         audit.record(actor, "calendar.load", None, object_type="calendar_day", details={
-            "sha256": plan.digest, "filename": filename[:200], "rows": plan.rows,
+            "sha256": plan.digest, "filename": filename[:200], "rows": plan.rows, "preview": preview_id,
             "added": [f"{c.day} {c.new_kind.value} {c.new_name}" for c in plan.changes if c.old_kind is None],
             "changed": [f"{c.day} {c.old_kind.value}→{c.new_kind.value} {c.new_name}"
                         for c in plan.changes if c.old_kind is not None],

@@ -291,7 +291,8 @@ def test_only_a_platform_admin_applies_a_schedule_in_the_service(app, world):
     plan = workdays.preview_schedule(raw)
 
     with pytest.raises(NotAllowed):
-        workdays.apply_schedule(world.province_regulator, raw, plan.digest, plan.fingerprint)
+        workdays.apply_schedule(world.province_regulator, raw, plan.digest, plan.fingerprint,
+                                preview_id=workdays.new_preview_id())
 
     assert days_of(2027) == 0
 
@@ -345,3 +346,141 @@ def test_a_pending_declaration_of_a_decided_status_is_never_moved(app, world, ad
     assert db.session.get(Declaration, open_deadlines["decided"].id).status == DeclarationStatus.APPROVED
     plan = workdays.preview_schedule(CSV_2027.encode())
     assert {m.declaration_id for m in plan.moved} == {open_deadlines["chengdu"].id, open_deadlines["yantai"].id}
+
+
+# --- odd files and forged confirms (a second read of issue 13) ------------------------------------------------
+
+def test_a_file_whose_lines_end_in_cr_only_is_previewed_and_applied(app, world, admin, on):
+    """Old Excel for Mac ends lines with CR alone: csv raised on it (a 500), now it is read like CRLF."""
+    on(TODAY)
+    client = signed_in(app, admin)
+
+    page = preview(client, CSV_2027.replace("\n", "\r"))
+
+    assert page.status_code == 200
+    client.post("/platform/calendar/confirm", data=confirm_fields(page.get_data(as_text=True)))
+    assert days_of(2027) == 8
+
+
+@pytest.mark.parametrize("text", [
+    'date,kind,name\n2027-01-01,holiday,"元旦\n"x\n',  # a quote closed in the middle of a field
+    "date,kind,name\n" + '2027-01-01,holiday,"' + "元" * 140_000 + '"\n',  # beyond csv's field size limit
+])
+def test_a_file_csv_cannot_read_is_refused_beside_the_field(app, world, admin, text):
+    response = preview(signed_in(app, admin), text.encode()[:workdays.MAX_SCHEDULE_BYTES])
+
+    assert response.status_code == 400
+    errors = re.findall(r'<div class="invalid-feedback d-block">(.*?)</div>', response.get_data(as_text=True))
+    assert len(errors) == 1
+    assert days_of(2027) == 0
+
+
+def test_control_characters_in_a_day_name_are_dropped_before_anything_is_stored(app, world, admin, on):
+    """A NUL previewed fine and failed on PostgreSQL at the confirm."""
+    on(TODAY)
+    client = signed_in(app, admin)
+    page = preview(client, "date,kind,name\n2027-01-01,holiday,元\x00旦\x1b\n").get_data(as_text=True)
+
+    client.post("/platform/calendar/confirm", data=confirm_fields(page))
+
+    assert db.session.get(CalendarDay, date(2027, 1, 1)).name == "元旦"
+
+
+@pytest.mark.parametrize("line_break", ["\r\n", "\n", "\r", "\x85", "\u2028", "\u2029"])
+def test_a_day_name_holding_a_line_break_is_refused_beside_the_field(app, world, admin, line_break):
+    response = preview(signed_in(app, admin), f'date,kind,name\n2027-01-01,holiday,"元{line_break}旦"\n')
+
+    assert response.status_code == 400
+    errors = re.findall(r'<div class="invalid-feedback d-block">(.*?)</div>', response.get_data(as_text=True))
+    assert errors == ["第 2 行：名称不能包含换行"]
+    assert days_of(2027) == 0
+
+
+@pytest.mark.parametrize("digest", ["é" * 64, "١" * 64, "A" * 64, "\u3000" * 64])
+def test_a_forged_digest_of_other_characters_is_refused_not_a_server_error(app, world, admin, on, digest):
+    on(TODAY)
+    client = signed_in(app, admin)
+    fields = confirm_fields(preview(client, CSV_2027).get_data(as_text=True))
+
+    response = client.post("/platform/calendar/confirm", data={**fields, "digest": digest}, follow_redirects=True)
+
+    assert response.status_code == 200 and flashed(response.get_data(as_text=True), "danger")
+    assert days_of(2027) == 0
+    assert count(AuditLog, AuditLog.action == "calendar.load") == 0
+
+
+@pytest.mark.parametrize("digest", ["é" * 64, "0" * 64, "g" * 64])
+def test_the_service_refuses_a_digest_that_is_no_sha256(app, world, admin, on, digest):
+    on(TODAY)
+    raw = CSV_2027.encode()
+    plan = workdays.preview_schedule(raw)
+
+    with pytest.raises(DomainError, match="摘要不同"):
+        workdays.apply_schedule(admin, raw, digest, plan.fingerprint, preview_id=workdays.new_preview_id())
+
+
+def test_a_confirm_replayed_after_an_undo_is_refused_though_the_days_are_as_previewed(app, world, admin, on):
+    """Loaded, undone, then the same confirm sent again within its hour: the days are again as that preview
+    saw them, so only its one-time id, kept in the load's audit entry, tells it was applied."""
+    on(TODAY)
+    client = signed_in(app, admin)
+    first = confirm_fields(preview(client, "date,kind,name\n2027-02-06,workday,春节\n").get_data(as_text=True))
+    client.post("/platform/calendar/confirm", data=first)
+    holiday = confirm_fields(preview(client, "date,kind,name\n2027-02-06,holiday,春节\n").get_data(as_text=True))
+    client.post("/platform/calendar/confirm", data=holiday)
+    undo = confirm_fields(preview(client, "date,kind,name\n2027-02-06,workday,春节\n").get_data(as_text=True))
+    client.post("/platform/calendar/confirm", data=undo)
+    assert count(AuditLog, AuditLog.action == "calendar.load") == 3
+
+    response = client.post("/platform/calendar/confirm", data=holiday, follow_redirects=True)
+
+    assert "此预览已导入过" in flashed(response.get_data(as_text=True))[0]
+    assert db.session.get(CalendarDay, date(2027, 2, 6)).kind == CalendarDayKind.WORKDAY
+    assert count(AuditLog, AuditLog.action == "calendar.load") == 3
+
+
+def test_the_digest_travels_signed_with_the_file(app, world, admin, on):
+    """The hidden digest is checked against the SHA-256 in the signed payload, not only against the file."""
+    on(TODAY)
+    client = signed_in(app, admin)
+    fields = confirm_fields(preview(client, CSV_2027).get_data(as_text=True))
+    from blueprints.platform.routes import _signer
+
+    with app.test_request_context():
+        payload = _signer().loads(fields["payload"])
+    assert payload["sha256"] == fields["digest"] == hashlib.sha256(CSV_2027.encode()).hexdigest()
+
+
+def test_the_preview_counts_deadlines_in_a_fixed_number_of_queries_with_each_regions_review_time(
+        app, world, admin, regions, on, make_user):
+    """Each declaration's review time is its city's value, else its province's (Guangzhou has none of its own),
+    read for every region and year at once: a third region costs no query more."""
+    from models import Employer, RuleSet
+    from tests.conftest import count_queries
+    from tests.test_declarations import new_learner
+
+    on(TODAY)
+    db.session.execute(sa.update(RuleSet).where(RuleSet.region_id == world.yantai.id, RuleSet.year == 2026)
+                       .values(review_working_days=6))
+    db.session.execute(sa.update(RuleSet).where(RuleSet.region_id == regions["440000"].id, RuleSet.year == 2026)
+                       .values(review_working_days=4))
+    db.session.commit()
+    chengdu = filed_on(TODAY, world.learner)
+    yantai = filed_on(TODAY, world.yantai_learner)
+    assert (due(chengdu.id), due(yantai.id)) == (date(2027, 1, 4), date(2027, 1, 5))
+    with count_queries(db.engine) as two_regions:
+        workdays.preview_schedule(CSV_2027.encode())
+    hospital = Employer(name="广州市第一人民医院", region_id=regions["440100"].id)
+    db.session.add(hospital)
+    db.session.commit()
+    guangzhou = filed_on(TODAY, new_learner(regions["440100"], hospital))
+    assert due(guangzhou.id) == date(2027, 1, 1)
+    colleague = filed_on(TODAY, world.colleague)
+
+    with count_queries(db.engine) as statements:
+        plan = workdays.preview_schedule(CSV_2027.encode())
+
+    assert len(statements) == len(two_regions)
+    assert {m.declaration_id: m.new_due for m in plan.moved} == {
+        chengdu.id: date(2027, 1, 5), colleague.id: date(2027, 1, 5), yantai.id: date(2027, 1, 6),
+        guangzhou.id: date(2027, 1, 4)}

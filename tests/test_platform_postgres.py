@@ -26,7 +26,10 @@ from tests.test_platform import (  # noqa: F401
     open_deadlines,
     preview,
     test_a_confirm_after_the_calendar_changed_since_the_preview_is_refused,
+    test_a_confirm_replayed_after_an_undo_is_refused_though_the_days_are_as_previewed,
     test_confirming_applies_the_days_moves_open_deadlines_only_and_audits_everything,
+    test_control_characters_in_a_day_name_are_dropped_before_anything_is_stored,
+    test_the_preview_counts_deadlines_in_a_fixed_number_of_queries_with_each_regions_review_time,
 )
 
 pytestmark = pytest.mark.postgres
@@ -50,6 +53,20 @@ def test_preview_then_confirm_applies_moves_deadlines_and_audits(app, world, adm
 
 def test_a_confirm_after_the_calendar_changed_is_refused(app, world, admin, on):
     test_a_confirm_after_the_calendar_changed_since_the_preview_is_refused(app, world, admin, on)
+
+
+def test_a_replayed_confirm_is_refused(app, world, admin, on):
+    """The one-time id is looked up in the audit entry's JSON: ->> on PostgreSQL, json_extract on SQLite."""
+    test_a_confirm_replayed_after_an_undo_is_refused_though_the_days_are_as_previewed(app, world, admin, on)
+
+
+def test_a_nul_in_a_day_name_is_dropped_before_postgresql_refuses_it(app, world, admin, on):
+    test_control_characters_in_a_day_name_are_dropped_before_anything_is_stored(app, world, admin, on)
+
+
+def test_the_preview_reads_each_regions_review_time_in_its_one_query(app, world, admin, regions, on, make_user):
+    test_the_preview_counts_deadlines_in_a_fixed_number_of_queries_with_each_regions_review_time(
+        app, world, admin, regions, on, make_user)
 
 
 def confirm_at_once(app, monkeypatch, admin, previews: list[str]) -> list[tuple[int, list[str], list[str]]]:
@@ -134,3 +151,39 @@ def test_two_files_of_other_days_confirmed_at_once_both_apply(app, world, admin,
     assert set(db.session.scalars(sa.select(CalendarDay.day).where(IN_2027))) == {
         date(2027, 1, 1), date(2027, 2, 5), date(2027, 2, 6)}
     assert count(AuditLog, AuditLog.action == "calendar.load") == 2
+
+
+def test_a_declaration_filed_during_a_confirm_is_counted_on_the_new_calendar(app, world, admin, on, monkeypatch):
+    """declare counts its deadline holding the calendar lock shared (workdays.review_deadline): filed while a
+    confirm holds it, it waits and counts on the new schedule. Before, it counted on the old one, committed
+    while the confirm was still writing, and the confirm, which had listed the deadlines to move before it
+    existed, left it at the old deadline."""
+    from tests.test_declarations import declare
+
+    on(TODAY)
+    client = signed_in(app, admin)
+    fields = confirm_fields(preview(client, CSV_2027).get_data(as_text=True))
+    db.session.commit()
+    checked, declared = threading.Event(), threading.Event()
+    compare = workdays.preview_schedule
+
+    def compare_then_wait(raw):
+        plan = compare(raw)
+        checked.set()
+        declared.wait(timeout=2)  # the declaration cannot come first while the lock holds it
+        return plan
+
+    monkeypatch.setattr(workdays, "preview_schedule", compare_then_wait)
+    got = []
+    thread = threading.Thread(target=lambda: got.append(
+        client.post("/platform/calendar/confirm", data=fields, follow_redirects=True).get_data(as_text=True)))
+    thread.start()
+    assert checked.wait(timeout=30)
+    declaration = declare(world.learner, minutes=100)
+    declared.set()
+    thread.join(timeout=60)
+    monkeypatch.setattr(workdays, "preview_schedule", compare)
+
+    assert flashed(got[0], "success")
+    assert days_of(2027) == 8
+    assert due(declaration.id) == date(2027, 1, 5)  # 1 January is a holiday in the schedule just loaded

@@ -48,8 +48,11 @@ def calendar_preview():
     except DomainError as error:
         field_error(form, error, "schedule")
         return _home(form, 400)
+    # Signed together: the file, its SHA-256 (the hidden digest, which the page shows, must match it), the day
+    # changes as previewed, and a one-time id, so that the confirm applies this file once, to the calendar seen.
     payload = _signer().dumps({"file": base64.b64encode(raw).decode(), "name": upload.filename[:200],
-                               "fingerprint": plan.fingerprint})
+                               "sha256": plan.digest, "fingerprint": plan.fingerprint,
+                               "preview": workdays.new_preview_id()})
     confirm = ConfirmCalendarForm(payload=payload, digest=plan.digest)
     return render_template("platform/calendar_preview.html", plan=plan, filename=upload.filename[:200],
                            confirm_form=confirm, sample=plan.moved[:20])
@@ -64,12 +67,16 @@ def calendar_confirm():
     try:
         data = _signer().loads(form.payload.data, max_age=PREVIEW_MAX_AGE)
         raw = base64.b64decode(data["file"], validate=True)
+        signed_digest, preview_id = data["sha256"], str(data["preview"])
     except (BadData, KeyError, TypeError, ValueError):
         flash(_("预览已失效或被改动，未导入；请重新上传节假日安排"), "danger")
         return redirect(url_for(".index"))
+    if form.digest.data != signed_digest:
+        flash(_("文件与预览的不一致（摘要不同），未导入；请重新上传并预览"), "danger")
+        return redirect(url_for(".index"))
     try:
         plan = workdays.apply_schedule(current_user, raw, form.digest.data, data.get("fingerprint", ""),
-                                       data.get("name", ""))
+                                       data.get("name", ""), preview_id=preview_id)
     except DomainError as error:
         flash(error.message, "danger")
     else:

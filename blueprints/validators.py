@@ -4,7 +4,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import Regexp, StopValidation
 
 from services import text
@@ -57,14 +57,20 @@ def single_line(form, field):
         raise StopValidation(_l("不能包含换行"))
 
 
+# StringField subclasses that are not one-line text a person types: a text area is many lines; a password is
+# compared as typed (one set before line breaks were refused must still sign in; a new one is refused by the
+# service, services.auth.check_new_password); a hidden field is the page's own value, checked by its view.
+_NOT_ONE_LINE = (TextAreaField, PasswordField, HiddenField)
+
+
 class InputForm(FlaskForm):
     """A FlaskForm whose every field drops control characters from its text before validation, and whose
-    one-line text fields (StringField, not TextAreaField) refuse line breaks."""
+    one-line text fields (StringField, not a text area, a password or a hidden field) refuse line breaks."""
 
     class Meta:
         def bind_field(self, form, unbound_field, options):
             filters = [*unbound_field.kwargs.get("filters", ()), strip_control_characters]
             field = unbound_field.bind(form=form, filters=filters, **options)
-            if isinstance(field, StringField) and not isinstance(field, TextAreaField):
+            if isinstance(field, StringField) and not isinstance(field, _NOT_ONE_LINE):
                 field.validators = [single_line, *field.validators]
             return field

@@ -37,9 +37,9 @@ def register_learner(data: dict) -> User:
     ``data``: name, phone, email (optional), password, id_number, employer_name, sector, region_id,
     professional_title. Phone, e-mail and ID number are stored in their one spelling (services.identifiers),
     so that a number typed in other digits is still the same number.
-    :raise DomainError: with ``field`` set for a region that is not a city or an invalid ID number; without a
-        field, IDENTIFIER_TAKEN, when another account already has the phone, the e-mail or the ID number
-        (audited, masked).
+    :raise DomainError: with ``field`` set for a region that is not a city, an invalid ID number or a password
+        holding a line break; without a field, IDENTIFIER_TAKEN, when another account already has the phone,
+        the e-mail or the ID number (audited, masked).
     """
     # A learner belongs to a city: their hour rules, deadlines and employers are a city's (the form offers
     # cities(); this is the rule, for a forged choice too). An id beyond the column's range is no region.
@@ -60,6 +60,7 @@ def register_learner(data: dict) -> User:
         id_number_masked=identity.mask(id_number), employer_name=(data.get("employer_name") or "").strip(),
         sector=(data.get("sector") or "").strip(), professional_title=(data.get("professional_title") or "").strip(),
     )
+    auth.check_new_password(data["password"])
     # Hashed before the duplicate check, so that a taken identifier is answered after the same slow hash as
     # a new account: the time of the answer does not tell the two apart.
     user.set_password(data["password"])

@@ -9,7 +9,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from extensions import db
 from models import User
 from models._common import utcnow
-from services import audit, identifiers, identity
+from services import audit, identifiers, identity, text
 from services.errors import DomainError
 
 
@@ -71,6 +71,17 @@ def authenticate(login: str, password: str) -> User | None:
     return user
 
 
+def check_new_password(password: str, field: str = "password") -> None:
+    """A new password may not hold a line break (CR, LF, NEL, U+2028/2029): no password box can type one, so a
+    pasted one would be a password its owner cannot type again. One set before this rule still signs in
+    (sign-in compares the password as typed).
+
+    :raise DomainError: on ``field``.
+    """
+    if text.has_line_break(password):
+        raise DomainError("密码不能包含换行", field=field)
+
+
 def masked(login: str) -> str:
     """A phone or e-mail as the audit log may keep it: its shape, not the person (139****5678, c***@x.cn)."""
     name, at, domain = login.partition("@")
@@ -89,10 +100,11 @@ def change_password(user: User, current: str, new: str) -> None:
     """Give ``user`` the password ``new`` and end every session and remember-me cookie issued so far.
 
     :raise DomainError: ``current`` is not the user's password (field ``current_password``), or ``new``
-        is the same password (field ``new_password``).
+        is the same password or holds a line break (field ``new_password``).
     """
     if not user.check_password(current):
         raise DomainError("当前密码不正确", field="current_password")
+    check_new_password(new, "new_password")
     if user.check_password(new):
         raise DomainError("新密码不能与当前密码相同", field="new_password")
     user.set_password(new)

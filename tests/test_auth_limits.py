@@ -238,3 +238,54 @@ def test_registration_limit_holds_across_workers_through_redis(redis_app, sqlite
     other_worker = create_app(_config(tmp_path, f"sqlite:///{path}", REDIS_URL=REDIS_URL, **LIMITS))
     assert other_worker.test_client().post("/register", data={"name": ""},
                                            environ_base={"REMOTE_ADDR": "10.34.0.1"}).status_code == 429
+
+
+# --- passwords and line breaks (a second read of issue 13) ------------------------------------------------------
+# The one-line rule reached every StringField, and PasswordField is one: a password holding U+2028, set before
+# the rule (or by a client that is not the form), could no longer sign in.
+
+@pytest.mark.parametrize("line_break", ["\u2028", "\n", "\r\n", "\x85", "\u2029"])
+def test_a_password_holding_a_line_break_set_before_still_signs_in_and_changes(app, make_user, line_break):
+    password = f"old{line_break}password 1"
+    user = make_user(Role.LEARNER, phone="13800000001", email="breaks@example.com")
+    user.set_password(password)
+    db.session.commit()
+    client = app.test_client()
+
+    response = client.post("/login", data={"login": "breaks@example.com", "password": password})
+
+    assert response.status_code == 302
+    changed = client.post("/account/password", data={
+        "current_password": password, "new_password": "new password 1", "confirm": "new password 1"})
+    assert changed.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, user.id).check_password("new password 1")
+
+
+@pytest.mark.parametrize("line_break", ["\u2028", "\n", "\r"])
+def test_a_new_password_holding_a_line_break_is_refused_beside_its_field(app, make_user, city, line_break):
+    """No password box can type one: a pasted line break would make a password its owner cannot type again."""
+    new = f"new{line_break}password 1"
+    registered = app.test_client().post("/register", data={
+        "name": "王芳", "phone": "13900000123", "email": "", "password": new, "confirm": new,
+        "id_number": ID_NUMBER, "region": str(city.id), "employer_name": "医院", "sector": "卫生",
+        "professional_title": "中级"})
+    assert registered.status_code == 200 and "密码不能包含换行" in registered.get_data(as_text=True)
+    assert not db.session.scalar(sa.select(User.id).where(User.phone == "13900000123"))
+
+    user = make_user(Role.LEARNER, phone="13800000002", email="change@example.com")
+    client = app.test_client()
+    assert client.post("/login", data={"login": "change@example.com", "password": PASSWORD}).status_code == 302
+    changed = client.post("/account/password", data={"current_password": PASSWORD, "new_password": new,
+                                                     "confirm": new})
+    assert changed.status_code == 200 and "密码不能包含换行" in changed.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, user.id).check_password(PASSWORD)
+
+
+def test_the_platform_admin_command_refuses_a_password_holding_a_line_break(app):
+    from services.errors import DomainError
+    from services.platform import create_platform_admin
+
+    with pytest.raises(DomainError, match="密码不能包含换行"):
+        create_platform_admin("ops@example.com", "运维", "long enough\u2028password")

@@ -164,7 +164,8 @@ def _keep_form_rules(case):
     if body["mode"] in ("face_to_face", "blended") and not (body.get("place") or "").strip():
         body["place"] = "培训楼 101"
     deadline = body.get("enroll_until")
-    if deadline is not None and (body["mode"] != "self_paced" or not body["start_date"] <= deadline <= body["end_date"]):
+    if deadline is not None and (body["mode"] != "self_paced"
+                                 or not body["start_date"] <= deadline <= body["end_date"]):
         del body["enroll_until"]
     return case
 

@@ -621,7 +621,8 @@ def test_a_course_title_with_a_line_break_is_refused_beside_the_field_and_nothin
 
 API_COURSE = {"title": "医疗质量管理专题", "category": "professional", "field": "卫生", "hours": 12,
               "start_date": (clock.today() + timedelta(days=10)).isoformat(),
-              "end_date": (clock.today() + timedelta(days=12)).isoformat(), "mode": "face_to_face", "place": "培训楼 201",
+              "end_date": (clock.today() + timedelta(days=12)).isoformat(), "mode": "face_to_face",
+              "place": "培训楼 201",
               "audience": "医务人员", "contact_person": "李老师", "contact_phone": "028-61234567"}
 
 

@@ -1,4 +1,5 @@
-"""What a learner's pages read: the dashboard (hours against the rules, enrollments, notices)."""
+"""What a learner's pages read: the dashboard of a year (hours against that year's rules, enrollments,
+notices) and the year a course's hours will count in."""
 
 from dataclasses import dataclass, field
 from datetime import date
@@ -7,22 +8,56 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased, contains_eager
 
 from extensions import db
-from models import Course, Enrollment, EnrollmentStatus, Notice, Region
+from models import Category, Course, DeclarationCap, DeclarationKind, Enrollment, EnrollmentStatus, Mode, Notice, Region
 from models._common import utcnow
-from services import clock, hours
+from services import clock, hours, rules
+
+# The years the dashboard's ?year= may ask for, around this one: wide enough for any ledger a learner has
+# and for courses published ahead, narrow enough that a made-up year is not a page of nothing.
+YEARS_BACK, YEARS_AHEAD = 50, 5
 
 
 @dataclass
 class Dashboard:
-    year: int
-    days_left: int
+    year: int  # the year shown (this one unless the learner picked another)
+    this_year: int
+    days_left: int | None  # to 31 December of the year shown, when it is this one
     region: Region | None
-    current: hours.Progress
-    history: list[hours.Progress]
+    current: hours.Progress  # the year shown, against its rule
+    history: list[hours.Progress]  # the years before it with hours
+    years: list[int] = field(default_factory=list)  # the picker: years with hours or enrollments, and this one
+    caps: list = field(default_factory=list)  # the year's caps on declared hours in force in the region
     upcoming: list = field(default_factory=list)  # (enrollment, None)
     waitlisted: list = field(default_factory=list)  # (enrollment, position)
     completed: list = field(default_factory=list)
     notices: list = field(default_factory=list)
+
+    @property
+    def is_past(self) -> bool:
+        return self.year < self.this_year
+
+    @property
+    def is_future(self) -> bool:
+        return self.year > self.this_year
+
+
+def year_range(today: date | None = None) -> tuple[int, int]:
+    """The lowest and highest year the dashboard shows (for blueprints.query.query_int)."""
+    year = (today or clock.today()).year
+    return year - YEARS_BACK, year + YEARS_AHEAD
+
+
+def credit_years(course: Course, today: date | None = None) -> list[int]:
+    """The years a completion of ``course`` may still count in (notice 003: 以实际完成时间计入当年): a class
+    (face to face, blended or live) is completed when it ends, so its end date's year; a self-paced course
+    on any day of its window not yet past, so each year from today (or its start) to its end. Empty once
+    the course has ended."""
+    today = today or clock.today()
+    if course.end_date < today:
+        return []
+    if course.mode == Mode.SELF_PACED:
+        return list(range(max(course.start_date, today).year, course.end_date.year + 1))
+    return [course.end_date.year]
 
 
 def _enrollments_with_position(learner_id: int, course_id: int | None = None):
@@ -51,34 +86,72 @@ def _enrollments_with_position(learner_id: int, course_id: int | None = None):
     return db.session.execute(stmt).all()
 
 
-def dashboard(learner) -> Dashboard:
-    """The learner's year at a glance. Three queries whatever the history's length: hours against the
-    rules (with the learner's region), live enrollments, unread notices."""
+def _enrollment_years(enrollment: Enrollment, today: date) -> list[int]:
+    """The years a live enrollment's hours may count in. A completion's year needs no reading here: its
+    ledger row is in that year, and the ledger's years are offered anyway."""
+    if enrollment.status == EnrollmentStatus.COMPLETED:
+        return []
+    return credit_years(enrollment.course, today) or [enrollment.course.end_date.year]
+
+
+@dataclass
+class NoticeLine:
+    message: str
+    link: str
+
+
+def _notices_and_caps(learner_id: int, region: Region | None, year: int) -> tuple[list[NoticeLine], list]:
+    """The learner's unread notices (newest first) and the caps on declared hours in force in the region in
+    ``year`` (by kind, then category), in one statement: two short lists beside the hours, read together so
+    that the dashboard keeps to issue 6's four queries now that it shows the year's caps. Which cap is in
+    force stays services.rules' to say (pick_caps)."""
+    chain = rules.chain_ids(region)
+    notices = sa.select(
+        sa.literal("notice").label("row"), Notice.id.label("id"), Notice.message.label("a"), Notice.link.label("b"),
+        sa.null().label("max_hours"), sa.null().label("region_id"),
+    ).where(Notice.user_id == learner_id, Notice.read_at.is_(None))
+    caps = sa.select(
+        sa.literal("cap"), DeclarationCap.id, sa.cast(DeclarationCap.kind, sa.String),
+        sa.cast(DeclarationCap.category, sa.String), DeclarationCap.max_hours, DeclarationCap.region_id,
+    ).where(DeclarationCap.region_id.in_(chain), DeclarationCap.year == year)
+    rows = db.session.execute(sa.union_all(notices, caps).order_by(sa.desc("id"))).all()
+    unsaved = [DeclarationCap(kind=DeclarationKind(r.a), category=Category(r.b), max_hours=r.max_hours,
+                              region_id=r.region_id, year=year) for r in rows if r.row == "cap"]  # never added
+    found = rules.pick_caps(unsaved, chain)
+    in_order = [found[key] for key in ((kind, category) for kind in DeclarationKind for category in Category)
+                if key in found]
+    return [NoticeLine(r.a, r.b) for r in rows if r.row == "notice"], in_order
+
+
+def dashboard(learner, year: int | None = None) -> Dashboard:
+    """The learner's ``year`` (default this one) at a glance, against the rules of that year. Three queries
+    whatever the year and the history's length: hours against the rules (with the learner's region), live
+    enrollments, and the unread notices with the year's caps."""
     today = clock.today()
-    year = today.year
+    this_year = today.year
+    year = this_year if year is None else year
     ledger = hours.ledger(learner, year)
     board = Dashboard(
         year=year,
-        days_left=(date(year, 12, 31) - today).days,
+        this_year=this_year,
+        days_left=(date(year, 12, 31) - today).days if year == this_year else None,
         region=ledger.region,
         current=ledger.years[year],
         history=[ledger.years[y] for y in sorted(ledger.years, reverse=True) if y < year],
     )
+    offered = {this_year, *ledger.years}
     for enrollment, position in _enrollments_with_position(learner.id):
+        offered.update(_enrollment_years(enrollment, today))
         if enrollment.status == EnrollmentStatus.COMPLETED:
             board.completed.append((enrollment, None))
         elif enrollment.status == EnrollmentStatus.WAITLISTED:
             board.waitlisted.append((enrollment, position))
         else:
             board.upcoming.append((enrollment, None))
-    board.notices = unread_notices(learner.id)
+    low, high = year_range(today)
+    board.years = sorted((y for y in offered if low <= y <= high), reverse=True)
+    board.notices, board.caps = _notices_and_caps(learner.id, ledger.region, year)
     return board
-
-
-def unread_notices(user_id: int) -> list[Notice]:
-    return db.session.execute(
-        sa.select(Notice).where(Notice.user_id == user_id, Notice.read_at.is_(None)).order_by(Notice.id.desc())
-    ).scalars().all()
 
 
 def mark_notices_read(user_id: int) -> None:

@@ -108,6 +108,12 @@ def caps_in_force(region: Region | None, year: int) -> dict[tuple, DeclarationCa
     rows = db.session.execute(
         sa.select(DeclarationCap).where(DeclarationCap.region_id.in_(chain), DeclarationCap.year == year)
     ).scalars().all()
+    return pick_caps(rows, chain)
+
+
+def pick_caps(rows, chain: list[int]) -> dict[tuple, DeclarationCap]:
+    """{(kind, category): cap} from the cap rows of a region chain's year (most specific region first in
+    ``chain``): the city's row, else the province's. For a page that reads the rows in a statement of its own."""
     found: dict[tuple, DeclarationCap] = {}
     for cap in sorted(rows, key=lambda c: chain.index(c.region_id), reverse=True):
         found[(cap.kind, cap.category)] = cap  # the more specific row, read last, wins

@@ -193,3 +193,30 @@ def test_learners_certificates_page_issues_the_same_queries_for_one_year_and_man
     ten_years = page_queries(second, "/me/certificates")
 
     assert few == len(ten_years) == 3, "\n".join(ten_years)
+
+
+def test_learners_dashboard_issues_the_same_queries_for_any_year_and_any_history(app, make_user, make_base, city):
+    """The user, the hours ledger with the year's rule and the region (one statement), the live enrollments
+    with their courses and bases, the unread notices with the year's caps (one statement): four, for last
+    year, this one, next one or ten years back, with nothing or with ten years of hours and thirty
+    enrollments (issue 14)."""
+    from models import HoursRecord, HoursSource
+
+    empty, busy = make_user(Role.LEARNER), make_user(Role.LEARNER)
+    for year in range(TODAY.year - 9, TODAY.year + 2):
+        db.session.add(HoursRecord(learner_id=busy.id, year=year, category=Category.PUBLIC, hours=30,
+                                   source=HoursSource.IMPORT, note="导入"))
+    add_courses(make_base(), 30)
+    courses = db.session.execute(sa.select(Course.id, Course.end_date).order_by(Course.id)).all()
+    for n, (course_id, _end) in enumerate(courses):
+        status = (EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED)[n % 2]
+        db.session.add(Enrollment(course_id=course_id, learner_id=busy.id, status=status))
+    db.session.commit()
+
+    first, second = signed_in(app, empty), signed_in(app, busy)
+    few = counted(first, "/me/")
+    counts = {path: page_queries(second, path)
+              for path in ("/me/", f"/me/?year={TODAY.year - 1}", f"/me/?year={TODAY.year + 1}",
+                           f"/me/?year={TODAY.year - 9}")}
+
+    assert {len(found) for found in counts.values()} == {few} == {MAX_QUERIES}, counts

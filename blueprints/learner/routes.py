@@ -2,7 +2,7 @@
 
 import json
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, get_template_attribute, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -10,6 +10,7 @@ from blueprints import downloads
 from blueprints.common_forms import ActionForm, field_error
 from blueprints.learner import bp
 from blueprints.learner.forms import DeclarationForm, EmployerForm, RatingForm
+from blueprints.query import query_int
 from services import accounts, clock, hours, personal_data
 from services import certificates as certificate_service
 from services import declarations as declaration_service
@@ -21,7 +22,8 @@ from services.errors import DomainError
 
 @bp.route("/")
 def dashboard():
-    board = learner_queries.dashboard(current_user)
+    # ?year= picks the year shown (a browser test opens next year's); absent or out of range: this year.
+    board = learner_queries.dashboard(current_user, query_int("year", *learner_queries.year_range()))
     return render_template("learner/dashboard.html", board=board, action_form=ActionForm())
 
 
@@ -36,8 +38,11 @@ def enroll(course_id: int):
     except DomainError as error:
         flash(error.message, "danger")
     else:
+        # Said again on enrolling: a course finishing next year counts there, not in this year's hours.
+        year_note = str(get_template_attribute("learner/_credit_year.html", "credit_year_note")(
+            learner_queries.credit_years(result.enrollment.course), clock.today().year))
         if result.position is None:
-            flash(_("报名成功，请按时参加培训"), "success")
+            flash(_("报名成功，请按时参加培训") + (f"。{year_note}" if year_note else ""), "success")
         else:
             flash(_("名额已满，您已进入候补名单，当前排第 %(n)s 位；有名额空出时将自动转为正式报名", n=result.position),
                   "warning")

@@ -218,11 +218,12 @@ def _promote_waitlisted(course: Course) -> list[Enrollment]:
 
 
 def cancel(learner, enrollment_id: int) -> Enrollment:
-    """The learner cancels while the enrollment window is open (a class: before it starts; a self-paced
-    course: until its deadline); a freed seat goes to the first waitlisted learner.
+    """The learner gives up a seat while the enrollment window is open (a class: before it starts; a
+    self-paced course: until its deadline), a freed seat going to the first waitlisted learner; or a place
+    on the waitlist, at any time.
 
     :raise LookupError: no such enrollment of this learner (the view answers 404).
-    :raise DomainError: already cancelled or completed, or the window has closed.
+    :raise DomainError: already cancelled or completed, or a seat after the window has closed.
     """
     enrollment = db.session.execute(
         sa.select(Enrollment).where(Enrollment.id == enrollment_id, Enrollment.learner_id == learner.id)
@@ -233,10 +234,12 @@ def cancel(learner, enrollment_id: int) -> Enrollment:
         db.session.refresh(enrollment)
         if enrollment.status not in (EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED):
             raise DomainError(f"报名状态为“{enrollment.status.label}”，不能取消")
-        if course.enroll_deadline < clock.today():
+        held_seat = enrollment.status == EnrollmentStatus.CONFIRMED
+        # A seat is given up only while the window is open; a place on the waitlist, which the closed window
+        # will not turn into a seat, may be given up at any time.
+        if held_seat and course.enroll_deadline < clock.today():
             raise DomainError(f"报名已于{_cn(course.enroll_deadline)}截止，不能取消报名" if course.is_self_paced
                               else "课程已开始，不能取消报名")
-        held_seat = enrollment.status == EnrollmentStatus.CONFIRMED
         enrollment.status = EnrollmentStatus.CANCELLED
         enrollment.cancelled_at = utcnow()
         db.session.flush()

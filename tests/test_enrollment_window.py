@@ -420,3 +420,28 @@ def test_migration_turns_online_into_self_paced_and_back(app, base, make_course)
         Mode.FACE_TO_FACE: "face_to_face", Mode.BLENDED: "blended", Mode.ONLINE_LIVE: "self_paced",
         Mode.SELF_PACED: "self_paced"}
     assert db.session.scalar(sa.select(sa.func.count()).where(Course.enroll_until.is_not(None))) == 0
+
+
+def test_a_waitlisted_learner_may_give_up_the_place_after_the_window_closed(monkeypatch, make_user, base,
+                                                                           make_course):
+    course = make_course(base, capacity=1, start_date=TODAY + timedelta(days=2), end_date=TODAY + timedelta(days=3))
+    enrollment.enroll(make_user(), course.id)
+    learner = make_user()
+    waiting = enrollment.enroll(learner, course.id).enrollment
+    at(monkeypatch, course.start_date)
+
+    enrollment.cancel(learner, waiting.id)
+
+    assert status_of(waiting.id) == EnrollmentStatus.CANCELLED
+
+
+def test_dashboard_offers_cancelling_a_self_paced_course_until_its_deadline(monkeypatch, app, make_user, self_paced):
+    learner = make_user(Role.LEARNER)
+    held = enrollment.enroll(learner, self_paced.id).enrollment
+    client = app.test_client()
+    assert login(client, learner).status_code == 302
+    cancel = f"/me/enrollments/{held.id}/cancel"
+
+    assert cancel in client.get("/me/").get_data(as_text=True)  # day 3 of its window
+    at(monkeypatch, self_paced.end_date + timedelta(days=1))
+    assert cancel not in client.get("/me/").get_data(as_text=True)

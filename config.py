@@ -66,6 +66,9 @@ class Config:
     # successful sign-ins; once a limit is reached even the right password gets the 429 page until it resets.
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute; 20 per hour")
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per minute; 100 per hour")
+    # Successful sign-ins allowed per account (same syntax): each one is an audit entry of its own, never folded
+    # into a count, so this bounds how fast anyone holding the password can write to the append-only log.
+    LOGIN_SUCCESS_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_SUCCESS_LIMIT_PER_ACCOUNT", "30 per hour")
     # Refused registrations allowed per client address (same syntax): each one may tell a stranger that a phone,
     # e-mail or ID number is taken. Successful ones are not counted, so an office registering its staff from one
     # address is not stopped; a form returned for a typing mistake is.

@@ -1,6 +1,7 @@
 """The audit log cannot be flooded at will (issue 13, finding 4): an event a signed-in user can repeat (a
-refused page, an ID number shown again, an export, a sign-in) is an entry the first time in a window and a
-count on it after, correct when workers race, shown to the regulator in a fixed number of queries."""
+refused page, an ID number shown again, an export, their data downloaded) is an entry the first time in a
+window and a count on it after, correct when workers race, shown to the regulator in a fixed number of
+queries. A sign-in is not such an event: each is an entry, bounded by a per-account limit instead."""
 
 import threading
 from datetime import timedelta
@@ -118,12 +119,42 @@ def test_the_same_export_again_is_a_count_another_year_an_entry(app, make_user):
     assert [(e.details["year"], e.repeat.repeats) for e in entries("export.catalog")] == [(2030, 2), (2031, 0)]
 
 
-def test_signing_in_again_and_again_is_a_count(app, make_user):
+def test_every_sign_in_is_its_own_entry_in_order_with_a_password_change(app, make_user):
+    """A second read of issue 13: folded into an hourly count, a stranger's sign-in within the owner's hour was
+    a counter bump, and whether it came before or after the password change was lost."""
+    from tests.conftest import PASSWORD
+
     user = make_user(Role.LEARNER)
-    for _ in range(5):
-        signed_in(app, user)
-    entry, = entries("auth.sign_in")
-    assert entry.repeat.repeats == 4
+    owner = signed_in(app, user)
+    signed_in(app, user)  # someone else, with the same password
+    assert owner.post("/account/password", data={"current_password": PASSWORD, "new_password": "a new secret 1",
+                                                 "confirm": "a new secret 1"}).status_code == 302
+    assert app.test_client().post("/login", data={"login": user.email, "password": "a new secret 1"}).status_code == 302
+
+    db.session.commit()
+    ordered = db.session.scalars(sa.select(AuditLog.action).where(AuditLog.action.startswith("auth."))
+                                 .order_by(AuditLog.id)).all()
+    assert ordered == ["auth.sign_in", "auth.sign_in", "auth.password_changed", "auth.sign_in"]
+    assert not db.session.scalar(sa.select(sa.func.count()).select_from(AuditRepeat)
+                                 .where(AuditRepeat.action == "auth.sign_in"))
+
+
+def test_successful_sign_ins_are_limited_per_account_whichever_login_is_typed(app, make_user):
+    """What bounds the entries instead: LOGIN_SUCCESS_LIMIT_PER_ACCOUNT, counted against the account."""
+    from tests.conftest import PASSWORD
+
+    app.config["LOGIN_SUCCESS_LIMIT_PER_ACCOUNT"] = "3 per hour"
+    user = make_user(Role.LEARNER, phone="13700000003")
+    other = make_user(Role.LEARNER)
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in "13700000003")
+    answers = [app.test_client().post("/login", data={"login": login, "password": PASSWORD}).status_code
+               for login in (user.email, "13700000003", user.email.upper(), full_width, user.email)]
+
+    assert answers == [302, 302, 302, 429, 429]
+    refused = app.test_client().post("/login", data={"login": user.email, "password": PASSWORD})
+    assert refused.status_code == 429 and "尝试次数过多" in refused.get_data(as_text=True)
+    assert len(entries("auth.sign_in")) == 3
+    assert app.test_client().post("/login", data={"login": other.email, "password": PASSWORD}).status_code == 302
 
 
 # --- the regulator's page ---------------------------------------------------------------------------------------
@@ -275,3 +306,23 @@ def test_saving_a_declaration_unchanged_writes_no_entry(app, make_user):
     for title in ("学术会议（修订）", "学术会议（修订）", "学术会议（修订）"):
         declarations.edit(learner, declaration.id, {**data, "title": title, "earned_on": today})
     assert len(entries("declaration.edit")) == 1
+
+
+def test_the_audit_page_names_exactly_the_events_that_are_counted(app, make_user):
+    """The note beside the log says which events are one entry and a count: those record_repeatable is called
+    for in the code, each with its words in the note, and sign-ins no longer among them."""
+    import re
+    from pathlib import Path
+
+    words = {"auth.denied": "被拒绝访问", "identity.reveal": "查看身份证号", "export.": "导出报表或名单",
+             "course.export_roster": "导出报表或名单", "learner.export_own_data": "学员下载本人数据"}
+    root = Path(__file__).resolve().parent.parent
+    called = set()
+    for path in [*root.glob("services/*.py"), *root.glob("blueprints/**/*.py")]:
+        for call in re.findall(r"record_repeatable\(\s*\w+,\s*(f?\"[^\"]+\"|action)", path.read_text()):
+            action = call.strip('f"')
+            called.add("export." if call == "action" or action.startswith("export.") else action)
+    assert called == set(words), called
+    note = signed_in(app, make_user(Role.REGULATOR)).get("/regulator/audit").text
+    counted = re.search(r"重复的同一操作（(.*?)）", note).group(1)
+    assert set(counted.split("、")) == set(words.values())

@@ -46,6 +46,14 @@ def _login_limit_per_account() -> str:
     return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
 
 
+def _succeeded(response) -> bool:
+    return not _failed(response)
+
+
+def _login_success_limit_per_account() -> str:
+    return current_app.config["LOGIN_SUCCESS_LIMIT_PER_ACCOUNT"]
+
+
 def _login_limit_per_address() -> str:
     return current_app.config["LOGIN_LIMIT_PER_ADDRESS"]
 
@@ -87,6 +95,10 @@ def _home_for(user) -> str:
 @limiter.limit(_login_limit_per_account, key_func=_account_key, methods=["POST"], deduct_when=_failed,
                scope="login-account")
 @limiter.limit(_login_limit_per_address, methods=["POST"], deduct_when=_failed, scope="login-address")
+# Each successful sign-in is an audit entry of its own (services.auth.authenticate), so they are bounded here,
+# per account as failures are, rather than folded into a count that would hide a stranger's among the owner's.
+@limiter.limit(_login_success_limit_per_account, key_func=_account_key, methods=["POST"], deduct_when=_succeeded,
+               scope="login-success-account")
 def login():
     if current_user.is_authenticated:
         return redirect(_home_for(current_user))

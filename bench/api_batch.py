@@ -39,7 +39,7 @@ def _setup(n: int) -> tuple[str, dict]:
                                              place="线上", plan_status=None)
     items = [
         {"external_id": f"bench-{k:06d}", "course_id": courses[k % COURSES].id, "name": name,
-         **({"phone": phone} if k % 2 else {"id_number": number})}
+         "completed_on": clock.today().isoformat(), **({"phone": phone} if k % 2 else {"id_number": number})}
         for k, (name, phone, number) in enumerate(insert_learners(base.region_id, n, with_id_numbers=True))
     ]
     _token, secret = api_tokens.create_token(admin, base, "基准")

@@ -37,10 +37,13 @@ class Enrollment(db.Model):
         ),
         # Rosters, counts and the waitlist order (by id, which follows the serialised enroll transactions).
         sa.Index("ix_enrollment_course_status", "course_id", "status", "id"),
-        # The annual evaluation (and any distinct count of a course's completers) reads the completed
-        # learners and their ratings straight from this index, course by course, without the table.
-        sa.Index("ix_enrollment_course_status_learner", "course_id", "status", "learner_id", "rating"),
+        # The annual evaluation (and any distinct count of a course's completers) reads the learners who
+        # completed on the days of a year, and their ratings, straight from this index, course by course.
+        sa.Index("ix_enrollment_course_status_completed_on", "course_id", "status", "completed_on", "learner_id",
+                 "rating"),
         sa.CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating_range"),
+        # A completion without its day would count in no year (services.completions records the day).
+        sa.CheckConstraint("status != 'completed' OR completed_on IS NOT NULL", name="completed_has_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,7 +54,11 @@ class Enrollment(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
-    completed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]  # when the completion was recorded (UTC)
+    # The day the learner completed, in Asia/Shanghai: the hours, the trainee and the project count in its
+    # year (notice 003: 以实际完成时间计入当年有效学时). Within the course's dates, never after the day it was
+    # recorded (services.completions).
+    completed_on: Mapped[date | None]
     completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     rating: Mapped[int | None]
     rating_comment: Mapped[str] = mapped_column(sa.Text, default="", server_default="")

@@ -1,6 +1,6 @@
 """The hours ledger and the yearly hour requirements of each region (RuleSet)."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -28,9 +28,13 @@ class HoursRecord(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     learner_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    # The year the hours count in: a completion's, that of the day the learner completed (earned_on).
     year: Mapped[int]
     category: Mapped[Category] = mapped_column(enum_column(Category))
     hours: Mapped[int]
+    # The day a completion's hours were earned (the enrollment's completed_on); None for declared hours,
+    # which count in the year declared.
+    earned_on: Mapped[date | None]
     source: Mapped[HoursSource] = mapped_column(enum_column(HoursSource))
     course_id: Mapped[int | None] = mapped_column(sa.ForeignKey("course.id"), index=True)
     # A completion credits once: the enrollment it came from is unique here.

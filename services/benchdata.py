@@ -402,18 +402,28 @@ def _generate(tier: Tier, seed: int, connection, cursor) -> dict:
                ((first_user + i, f"学员{i}", str(17_000_000_000 + i), f"bench{i}") for i in range(tier.learners)),
                {"password_hash": generate_password_hash("bench-only", method="pbkdf2:sha256:1"),
                 "role": Role.LEARNER.value, "region_id": city_id, "active": True, "created_at": stamp})
+        # Each completion's day: a day of its course's window, spread over the learners, never after today
+        # (services.completions' rule); its hours, trainee and project count in that day's year.
+        today = clock.today()
+        spans = [(start, max(min(end, today), start)) for _base, start, end, _category in plan]
+
+        def completed_on(course: int, n: int) -> date:
+            start, last = spans[course]
+            return start + timedelta(days=n % ((last - start).days + 1))
+
         enrollments = _write(
-            cursor, "enrollment", ("id", "course_id", "learner_id", "status", "completed_at", "rating"),
+            cursor, "enrollment", ("id", "course_id", "learner_id", "status", "completed_at", "completed_on", "rating"),
             ((first_enrollment + n, first_course + course, learner, "completed" if done else "confirmed",
-              stamp if done else None, (n % 5) + 1 if done and n % 7 == 0 else None)
+              stamp if done else None, day(completed_on(course, n)) if done else None,
+              (n % 5) + 1 if done and n % 7 == 0 else None)
              for n, (course, learner, done) in enumerate(zip(courses, learners, completed, strict=True))),
             {"source": "online", "created_at": stamp, "confirmed_at": stamp})
-        # The ledger: one credit per completion, the course's hours in its category, in the year it ended.
-        ended = [end.year for _base, _start, end, _category in plan]
+        # The ledger: one credit per completion, the course's hours in its category, in its day's year.
         categories = [category.value for _base, _start, _end, category in plan]
         ledger = _write(
-            cursor, "hours_record", ("learner_id", "year", "category", "course_id", "enrollment_id"),
-            ((learner, ended[course], categories[course], first_course + course, first_enrollment + n)
+            cursor, "hours_record", ("learner_id", "year", "earned_on", "category", "course_id", "enrollment_id"),
+            ((learner, completed_on(course, n).year, day(completed_on(course, n)), categories[course],
+              first_course + course, first_enrollment + n)
              for n, (course, learner, done) in enumerate(zip(courses, learners, completed, strict=True)) if done),
             {"hours": COURSE_HOURS, "source": HoursSource.COURSE.value, "note": "", "created_at": stamp})
     if postgres:

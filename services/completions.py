@@ -1,13 +1,31 @@
-"""Completions a base pushes through the API, in batches, each under the client's own external id.
+"""Recording completions, one way whoever records them: the roster page's "mark completed", a roster file
+(services.roster reads the file, then hands its rows here) and the API's batches, each item under the
+client's own external id. A learner's own completion of a self-paced course, when the site offers one, is
+a claim like these.
 
-A batch is all or nothing: every item is checked first (400 for wrong input, 409 for a clash with what is
-recorded), and only a clean batch writes. An external id already recorded with the same content is
-counted and skipped, so a client that retries a batch (after a timeout, say) records nothing twice.
+A completion names a course, a learner, the hours earned and the day the learner completed, in Asia/Shanghai:
+the hours, the trainee and the project count in that day's year (notice 003, 五.二: 以专业技术人员实际完成时间
+计入当年有效学时，不得跨年). The day lies within the course's dates and is not after today. Given none, it is
+the end of a class (face to face, blended or live online) that has ended; a self-paced course, and a class
+that has not ended yet, need each learner's own day.
+
+One rule names a learner, the API's (the stricter of the two the import and the API had): an active learner
+account whose name is the one given, found by its phone or by its ID number, and when both are given, both the
+same account's. Whatever the reason nobody is found (no such phone or number, another name, two different
+people, a disabled account, an account that is not a learner's), the answer is the same: a recorder cannot
+tell a registered person from a made-up one by it.
+
+All or nothing. Every completion is checked first, in a read-only transaction beside the site's writers, and
+those wrong in themselves are refused together (``Invalid``). Then, holding the base's lock and its courses'
+rows, those that clash with the records are refused together (``Conflict``: already completed, the course's
+state, seats), and only a clean set writes. An external id already recorded with the same content is counted
+and skipped, so a client that retries a batch records nothing twice.
 """
 
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -16,6 +34,7 @@ from extensions import db
 from models import (
     ApiCompletion,
     Course,
+    CourseStatus,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
@@ -26,13 +45,494 @@ from models import (
     User,
 )
 from models._common import utcnow
-from services import audit, identity, roster
-from services.enrollment import completion_problem
+from services import audit, clock, hours, identity
 from services.errors import DomainError
 from services.locking import locked, reading
 
 CHUNK = 500
 
+
+# --- what is recorded, by whom ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Channel:
+    """Who records and how: the sources written, and how a refusal names its place."""
+
+    enrollment_source: EnrollmentSource  # of a learner added to the roster by the completion
+    hours_source: HoursSource
+    duplicate: str  # a second completion of one learner in one course; {ref}: the first one's place
+    already: str  # the learner's completion in the course was recorded before
+    # The roster page completes only learners holding a seat; a file or the API may add one to the roster.
+    seated_only: bool = False
+
+
+ROSTER_PAGE = Channel(EnrollmentSource.ONLINE, HoursSource.COURSE, "与所选第 {ref} 项重复",
+                      "该学员在本课程的结业已经记录", seated_only=True)
+ROSTER_FILE = Channel(EnrollmentSource.IMPORT, HoursSource.IMPORT, "与第 {ref} 行重复",
+                      "该学员已记录结业，请勿重复导入")
+API = Channel(EnrollmentSource.API, HoursSource.API, "与第 {ref} 项是同一学员的同一课程",
+              "该学员在本课程的结业已经记录（不是通过这个外部编号）")
+
+
+@dataclass
+class Claim:
+    """One completion as its recorder states it. ``ref`` is its place, as the refusals name it: the item's
+    index in a batch, the row's number in a file, the enrollment's id on the roster page."""
+
+    ref: int
+    course_id: int
+    name: str = ""
+    phone: str = ""  # in its one spelling (services.identifiers.phone)
+    id_number: str = ""  # as given: normalised and checked here
+    hours: int | None = None  # None: all the course's hours
+    completed_on: date | None = None  # None: see default_completed_on
+    external_id: str | None = None
+    digest: str = ""  # of the item as the client sent it (API)
+    learner_id: int | None = None  # given by the roster page (the enrollment's learner), else matched here
+    problem: str = ""  # why its course cannot take completions now (found before the learner was looked for)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    ref: int
+    field: str  # the claim's field at fault: course_id, name, phone, id_number, hours, completed_on, …
+    message: str
+
+
+class Invalid(DomainError):
+    """Claims wrong in themselves; nothing was recorded."""
+
+    def __init__(self, refusals: list[Refusal], unmatched: int = 0):
+        super().__init__(f"有 {len(refusals)} 处错误，未记录任何结业")
+        self.refusals = refusals
+        self.unmatched = unmatched  # how many claims named nobody registered (under that name)
+
+
+class Conflict(DomainError):
+    """Claims that clash with the records; nothing was recorded."""
+
+    def __init__(self, refusals: list[Refusal]):
+        super().__init__(f"有 {len(refusals)} 条记录与已有数据冲突，未记录任何结业")
+        self.refusals = refusals
+
+
+@dataclass
+class BatchResult:
+    received: int
+    recorded: int = 0
+    already_recorded: int = 0
+    added_to_roster: int = 0
+
+
+# --- the rules of a completion ------------------------------------------------------------------------
+
+def course_problem(course: Course) -> str | None:
+    """Why completions cannot be recorded for ``course`` now, or None."""
+    if not course.base.can_publish:
+        return "该基地已退出，不能再记录结业"
+    if course.status not in (CourseStatus.PUBLISHED, CourseStatus.CLOSED):
+        return f"课程状态为“{course.status.label}”，不能记录结业"
+    if course.start_date > clock.today():
+        return "课程尚未开始，不能记录结业"
+    return None
+
+
+def default_completed_on(course: Course, today: date | None = None) -> date | None:
+    """The day of a completion recorded without one: the end of a class (face to face, blended, live) that has
+    ended; None for a self-paced course (each learner finishes on a day of their own) or a class still running
+    (a day must be stated, or a roster sent mid-course would credit hours for a course not yet held)."""
+    today = today or clock.today()
+    if course.is_self_paced or course.end_date > today:
+        return None
+    return course.end_date
+
+
+def suggested_completed_on(course: Course) -> date:
+    """The day the roster page's form offers: the default, else today (the course's last day at most)."""
+    today = clock.today()
+    return default_completed_on(course, today) or min(today, course.end_date)
+
+
+def completed_on_problem(course: Course, day: date, today: date | None = None) -> str | None:
+    """Why ``day`` cannot be the day a learner completed ``course``, or None."""
+    if day > (today or clock.today()):
+        return "结业日期不能晚于今天"
+    if day < course.start_date:
+        return f"结业日期不能早于课程开始日期 {course.start_date:%Y-%m-%d}"
+    if day > course.end_date:
+        return f"结业日期不能晚于课程结束日期 {course.end_date:%Y-%m-%d}"
+    return None
+
+
+def _missing_day(course: Course) -> str:
+    if course.is_self_paced:
+        return "线上自学课程须填写每位学员的结业日期"
+    return "课程尚未结束，须填写结业日期"
+
+
+def needs_seat(enrollment: Enrollment | None) -> bool:
+    """A completion takes a seat for a learner who holds none: not enrolled, or on the waitlist."""
+    return enrollment is None or enrollment.status == EnrollmentStatus.WAITLISTED
+
+
+def chunks(items, size=CHUNK):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def learners_by(column, values) -> dict:
+    """{value: (id, name, role)} for active accounts whose ``column`` is among ``values`` (a disabled
+    account is credited with nothing, as if it were not there); plain rows, not ORM objects, so that nothing
+    is reloaded one by one after a transaction boundary."""
+    found = {}
+    for chunk in chunks(values):
+        rows = db.session.execute(sa.select(column, User.id, User.name, User.role).where(
+            column.in_(chunk), User.active.is_(True)))
+        for key, user_id, name, role in rows:
+            found[key] = (user_id, name, role)
+    return found
+
+
+def _learner_of(claim: Claim, by_phone, by_id_number) -> tuple[int | None, str]:
+    """The id of the learner the claim names, or None, and which field named them ("phone", "id_number" or
+    "both": then both must be the same account's). One answer for "nobody", "somebody else's name" and
+    "two different people": a recorder may not probe who is registered."""
+    if claim.phone and claim.id_number:
+        where, learner = "both", by_phone if by_phone == by_id_number else None
+    elif claim.phone:
+        where, learner = "phone", by_phone
+    else:
+        where, learner = "id_number", by_id_number
+    if learner is None or learner[2] != Role.LEARNER or claim.name.strip() != learner[1]:
+        return None, where
+    return learner[0], where
+
+
+def _where(claim: Claim) -> str:
+    return "phone" if claim.phone else "id_number"
+
+
+# --- checking -----------------------------------------------------------------------------------------
+
+def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[str]):
+    """Each claim's course, hours, day and learner, and the refusals; claims whose external id is
+    ``recorded`` already are only compared with their earlier sending, later. A fixed number of queries per
+    500 claims. Returns (courses by id, refusals, how many claims matched no learner).
+
+    What can be judged without the learner (the course, its state, the hours, the day) is judged first, and
+    a claim refused for it is not matched to anybody: the answer to a claim must not depend on whether the
+    person it names is registered, or a recorder could test that without recording anything."""
+    refusals: list[Refusal] = []
+    seen_external: dict[str, int] = {}
+    fresh = []
+    for claim in claims:
+        if claim.external_id is not None:
+            if claim.external_id in seen_external:
+                refusals.append(Refusal(claim.ref, "external_id",
+                                        f"与第 {seen_external[claim.external_id]} 项的外部编号重复"))
+                continue
+            seen_external[claim.external_id] = claim.ref
+            if claim.external_id in recorded:
+                continue
+        fresh.append(claim)
+    course_ids = {claim.course_id for claim in fresh}
+    courses = {c.id: c for chunk in chunks(course_ids) for c in db.session.execute(
+        sa.select(Course).where(Course.id.in_(chunk), Course.base_id == base_id)).scalars()}
+    fingerprints: dict[int, str] = {}
+    named = []
+    for claim in fresh:
+        if claim.learner_id is not None:
+            named.append(claim)
+            continue
+        if not claim.name.strip():
+            refusals.append(Refusal(claim.ref, "name", "缺少姓名"))
+            continue
+        if not claim.phone and not claim.id_number:
+            refusals.append(Refusal(claim.ref, "phone", "缺少手机号或身份证号"))
+            continue
+        if claim.id_number:
+            number = identity.normalise(claim.id_number)
+            problem = identity.problem(number)
+            if problem:
+                refusals.append(Refusal(claim.ref, "id_number", problem))
+                continue
+            fingerprints[claim.ref] = identity.fingerprint(number)
+        named.append(claim)
+    by_phone = learners_by(User.phone, {c.phone for c in named if c.learner_id is None and c.phone})
+    by_hmac = learners_by(User.id_number_hmac, set(fingerprints.values()))
+    today = clock.today()
+    unmatched = 0
+    pairs: dict[tuple[int, int], int] = {}
+    for claim in named:
+        course = courses.get(claim.course_id)
+        if course is None:
+            refusals.append(Refusal(claim.ref, "course_id", "本基地没有该课程"))
+            continue
+        if claim.hours is None:
+            claim.hours = course.hours
+        elif claim.hours > course.hours:
+            refusals.append(Refusal(claim.ref, "hours", f"不能超过课程的 {course.hours} 学时"))
+            continue
+        claim.problem = course_problem(course) or ""
+        if claim.problem:
+            continue  # a conflict for the course, reported as such
+        if claim.completed_on is None:
+            claim.completed_on = default_completed_on(course, today)
+            problem = _missing_day(course) if claim.completed_on is None else None
+        else:
+            problem = completed_on_problem(course, claim.completed_on, today)
+        if problem:
+            refusals.append(Refusal(claim.ref, "completed_on", problem))
+            continue
+        if claim.learner_id is None:
+            learner, where = _learner_of(claim, by_phone.get(claim.phone), by_hmac.get(fingerprints.get(claim.ref)))
+            if learner is None:
+                label = {"phone": "手机号", "id_number": "身份证号", "both": "手机号、身份证号"}[where]
+                refusals.append(Refusal(claim.ref, "phone" if where == "both" else where,
+                                        f"未找到姓名与{label}都相符的注册学员"))
+                unmatched += 1
+                continue
+            claim.learner_id = learner
+        pair = (claim.course_id, claim.learner_id)
+        if pair in pairs:
+            refusals.append(Refusal(claim.ref, _where(claim), channel.duplicate.format(ref=pairs[pair])))
+        else:
+            pairs[pair] = claim.ref
+    return courses, refusals, unmatched
+
+
+# --- recording ----------------------------------------------------------------------------------------
+
+def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refused: list[Refusal] = (),
+           token_id: int | None = None) -> BatchResult:
+    """Record the claims' completions in the base's courses, all or none; learners not on a course's roster
+    are added to it, seats permitting (not by the roster page, which completes its seated learners only).
+    ``refused``: claims the caller already refused while reading them (a file's unreadable hours, say),
+    reported with the rest.
+
+    :raise Invalid: a claim is wrong in itself (unknown course or learner, too many hours, a day outside the
+        course's dates or in the future, no day where one is needed, a repeat); nothing recorded.
+    :raise Conflict: a claim clashes with the records: its external id was used for something else, the
+        learner's completion is already recorded (or, on the roster page, the learner holds no seat), the
+        course cannot take completions or lacks seats; nothing recorded.
+    """
+    # The checks only read; on SQLite they run beside the site's writers, in a transaction of their own
+    # (the request's so far, which in a POST holds the write lock, ends first). locked() below writes.
+    db.session.commit()
+    with reading():
+        earlier = _recorded(base_id, [c.external_id for c in claims if c.external_id is not None])
+        courses, refusals, unmatched = _check(base_id, claims, channel, set(earlier))
+    refusals = sorted([*refused, *refusals], key=lambda r: (r.ref, r.field))
+    if refusals:
+        raise Invalid(refusals, unmatched)
+
+    result = BatchResult(received=len(claims) + len(refused))
+    actor_id = actor.id
+    # One recording per base at a time, so that two copies of the same batch sent together cannot both
+    # write; then the courses' rows, in id order, against online enrollments taking seats meanwhile.
+    with locked(TrainingBase, base_id):
+        locked_courses = {c.id: c for c in db.session.execute(
+            sa.select(Course).where(Course.id.in_(list(courses))).order_by(Course.id).with_for_update(key_share=True)
+            .execution_options(populate_existing=True)).scalars()}
+        # Again, now that no other recording of the base can be writing: one may have recorded some meanwhile.
+        recorded = _recorded(base_id, [c.external_id for c in claims if c.external_id is not None])
+        conflicts: list[Refusal] = []
+        fresh = []
+        for claim in claims:
+            previous = recorded.get(claim.external_id) if claim.external_id is not None else None
+            if previous is not None and previous == claim.digest:
+                result.already_recorded += 1
+            elif previous is not None:
+                conflicts.append(Refusal(claim.ref, "external_id",
+                                         "该外部编号已用于另一条结业记录（课程、学员、学时或结业日期不同）"))
+            elif claim.problem:
+                conflicts.append(Refusal(claim.ref, "course_id", claim.problem))
+            elif claim.learner_id is None:  # recorded when checked, gone since (its course deleted)
+                conflicts.append(Refusal(claim.ref, "external_id",
+                                         "该外部编号的记录已不存在，请去掉 external_id 重复项后重新提交"))
+            else:
+                fresh.append(claim)
+        existing = _live_enrollments(list({c.course_id for c in fresh}), list({c.learner_id for c in fresh}))
+        today = clock.today()
+        by_course: dict[int, list[Claim]] = defaultdict(list)
+        for claim in fresh:
+            course = locked_courses[claim.course_id]
+            # The course as it is now: edited or closed since the check, its state or dates may refuse.
+            problem = course_problem(course) or completed_on_problem(course, claim.completed_on, today)
+            enrollment = existing.get((claim.course_id, claim.learner_id))
+            if problem:
+                conflicts.append(Refusal(claim.ref, "course_id", problem))
+            elif channel.seated_only and (enrollment is None or enrollment.status != EnrollmentStatus.CONFIRMED):
+                conflicts.append(Refusal(claim.ref, "enrollment", "不是“已报名”状态（候补、已取消或已结业）"))
+            elif enrollment is not None and enrollment.status == EnrollmentStatus.COMPLETED:
+                conflicts.append(Refusal(claim.ref, _where(claim), channel.already))
+            else:
+                by_course[claim.course_id].append(claim)
+        # Per course: its claims' live enrollments, and those who take a seat now.
+        plans = {}
+        for course_id, course_claims in by_course.items():
+            course = locked_courses[course_id]
+            enrolled = {c.learner_id: existing[(course_id, c.learner_id)] for c in course_claims
+                        if (course_id, c.learner_id) in existing}
+            needing = [c for c in course_claims if needs_seat(enrolled.get(c.learner_id))]
+            if course.capacity is not None and course.seats_taken + len(needing) > course.capacity:
+                message = (f"课程“{course.title}”只剩 {course.capacity - course.seats_taken} 个名额，"
+                           f"本次有 {len(needing)} 人未占名额")
+                conflicts.extend(Refusal(c.ref, "capacity", message) for c in needing)
+            plans[course_id] = (enrolled, [c.learner_id for c in needing])
+        if conflicts:
+            conflicts.sort(key=lambda r: (r.ref, r.field))
+            raise Conflict(conflicts)
+        now = utcnow()
+        rows = []
+        for course_id, course_claims in by_course.items():
+            enrolled, needing = plans[course_id]
+            enrollment_of = _apply(locked_courses[course_id], course_claims, enrolled, needing, actor_id, channel, now)
+            result.added_to_roster += len(needing)
+            result.recorded += len(course_claims)
+            rows.extend({"base_id": base_id, "external_id": c.external_id, "course_id": course_id,
+                         "learner_id": c.learner_id, "enrollment_id": enrollment_of[c.learner_id], "hours": c.hours,
+                         "item_digest": c.digest, "token_id": token_id, "created_at": now}
+                        for c in course_claims if c.external_id is not None)
+            if channel is not API:
+                audit.record(actor, "course.import" if channel is ROSTER_FILE else "course.complete",
+                             locked_courses[course_id], base_id=base_id, details=_summary(course_claims, needing))
+        if rows:
+            db.session.execute(sa.insert(ApiCompletion), rows)
+        if channel is API:
+            # The token is named by audit.record itself, as for every change made through the API.
+            audit.record(actor, "api.completions", db.session.get(TrainingBase, base_id), base_id=base_id, details={
+                "received": result.received, "recorded": result.recorded,
+                "already_recorded": result.already_recorded, "added_to_roster": result.added_to_roster})
+    return result
+
+
+def _summary(claims: list[Claim], needing: list[int]) -> dict:
+    """What a course's audit entry says of its completions: how many, added to the roster, on which days."""
+    days = sorted({c.completed_on for c in claims})
+    return {"completed": len(claims), "added": len(needing), "hours": sum(c.hours for c in claims),
+            "days": [d.isoformat() for d in days[:10]] + (["…"] if len(days) > 10 else [])}
+
+
+def _apply(course: Course, claims: list[Claim], existing: dict, needing_seat: list[int], actor_id: int,
+           channel: Channel, now) -> dict[int, int]:
+    """Bulk writes for one course: new enrollments, status updates, one ledger row per learner in the year
+    of the day they completed, the seat counter. ``existing`` holds the claims' learners' live enrollments,
+    ``needing_seat`` those of them who take a seat (needs_seat). Returns {learner id: enrollment id}."""
+    day_of = {c.learner_id: c.completed_on for c in claims}
+    new_ids = [lid for lid in needing_seat if existing.get(lid) is None]
+    enrollment_of = {lid: existing[lid].id for lid in day_of if existing.get(lid) is not None}
+    if new_ids:
+        inserted = db.session.execute(
+            sa.insert(Enrollment).returning(Enrollment.id, Enrollment.learner_id),
+            [
+                {"course_id": course.id, "learner_id": lid, "status": EnrollmentStatus.COMPLETED,
+                 "source": channel.enrollment_source, "created_at": now, "confirmed_at": now, "completed_at": now,
+                 "completed_on": day_of[lid], "completed_by_id": actor_id, "rating_comment": ""}
+                for lid in new_ids
+            ],
+        ).all()
+        enrollment_of.update({learner_id: enrollment_id for enrollment_id, learner_id in inserted})
+    # Existing enrollments, one UPDATE per day and 500 rows (a roster's learners mostly share one day).
+    by_day: dict[date, list[int]] = defaultdict(list)
+    for lid, enrollment in existing.items():
+        by_day[day_of[lid]].append(enrollment.id)
+    for day, ids in by_day.items():
+        for chunk in chunks(ids):
+            db.session.execute(
+                sa.update(Enrollment).where(Enrollment.id.in_(chunk))
+                .values(status=EnrollmentStatus.COMPLETED, completed_at=now, completed_on=day, completed_by_id=actor_id,
+                        confirmed_at=sa.func.coalesce(Enrollment.confirmed_at, now))
+                .execution_options(synchronize_session=False)
+            )
+    db.session.execute(
+        sa.insert(HoursRecord),
+        [
+            {"learner_id": c.learner_id, "year": hours.credit_year(c.completed_on), "earned_on": c.completed_on,
+             "category": course.category, "hours": c.hours, "source": channel.hours_source, "course_id": course.id,
+             "enrollment_id": enrollment_of[c.learner_id], "note": "", "created_by_id": actor_id, "created_at": now}
+            for c in claims
+        ],
+    )
+    if needing_seat:
+        db.session.execute(
+            sa.update(Course).where(Course.id == course.id)
+            .values(seats_taken=Course.seats_taken + len(needing_seat))
+            .execution_options(synchronize_session=False)
+        )
+    return enrollment_of
+
+
+def _recorded(base_id: int, external_ids: list[str]) -> dict[str, str]:
+    """{external id: digest of the item as first sent} already recorded for the base.
+
+    On PostgreSQL the ids go as one array parameter in one statement: repeated 500-value IN lists become a
+    prepared statement whose generic plan compares each row with every value, which took 0.14 s a chunk
+    on a freshly filled table (2.8 s for a resent batch of 10,000); the array is probed through the unique
+    index, or hashed, whatever the table's statistics say."""
+    if not external_ids:
+        return {}
+    columns = (ApiCompletion.external_id, ApiCompletion.item_digest)
+    if db.engine.dialect.name == "postgresql":
+        ids = sa.bindparam("external_ids", external_ids, type_=postgresql.ARRAY(sa.String))
+        statements = [sa.select(*columns).where(ApiCompletion.base_id == base_id,
+                                                ApiCompletion.external_id == sa.any_(ids))]
+    else:
+        statements = [sa.select(*columns).where(ApiCompletion.base_id == base_id, ApiCompletion.external_id.in_(chunk))
+                      for chunk in chunks(external_ids)]
+    found = {}
+    for statement in statements:
+        found.update(db.session.execute(statement).tuples().all())
+    return found
+
+
+def _live_enrollments(course_ids, learner_ids) -> dict[tuple[int, int], Enrollment]:
+    found = {}
+    for chunk in chunks(learner_ids):
+        for e in db.session.execute(sa.select(Enrollment).where(
+                Enrollment.course_id.in_(course_ids), Enrollment.learner_id.in_(chunk),
+                Enrollment.status != EnrollmentStatus.CANCELLED)).scalars():
+            found[(e.course_id, e.learner_id)] = e
+    return found
+
+
+# --- the roster page ----------------------------------------------------------------------------------
+
+def complete_enrollments(actor, course: Course, enrollment_ids: list[int], completed_on: date | None) -> int:
+    """The roster page's "mark completed": the ticked learners of ``course``, each holding a seat, completed
+    on ``completed_on`` (None: default_completed_on) and credited all the course's hours. All or nothing.
+
+    :raise DomainError: nothing ticked; the course cannot take completions; the day is refused (field
+        ``completed_on``); a ticked learner is not a confirmed enrollee of the course (waitlisted, cancelled,
+        already completed, or another course's).
+    """
+    ids = sorted(set(enrollment_ids))
+    if not ids:
+        raise DomainError("请先勾选要记录结业的学员")
+    problem = course_problem(course)
+    if problem:
+        raise DomainError(problem)
+    rows = db.session.execute(sa.select(Enrollment.id, Enrollment.learner_id).where(
+        Enrollment.id.in_(ids), Enrollment.course_id == course.id)).all()
+    if len(rows) != len(ids):
+        raise DomainError("所选学员中有人未报名本课程")
+    claims = [Claim(ref=enrollment_id, course_id=course.id, learner_id=learner_id, completed_on=completed_on)
+              for enrollment_id, learner_id in rows]
+    try:
+        result = record(actor, course.base_id, claims, ROSTER_PAGE)
+    except Invalid as error:  # the day: it is the same for every ticked learner
+        raise DomainError(error.refusals[0].message, field="completed_on") from None
+    except Conflict as error:
+        unseated = [r for r in error.refusals if r.field == "enrollment"]
+        if unseated:
+            raise DomainError(f"所选学员中有 {len(unseated)} 人不是“已报名”状态（候补、已取消或已结业），"
+                              "未做任何记录") from None
+        raise DomainError(error.refusals[0].message) from None
+    return result.recorded
+
+
+# --- the API ------------------------------------------------------------------------------------------
 
 class BatchInvalid(DomainError):
     """Items that are wrong in themselves: ``errors`` lists {"field": JSON pointer, "message"}."""
@@ -51,282 +551,66 @@ class BatchConflict(DomainError):
         self.conflicts = conflicts
 
 
-@dataclass
-class BatchResult:
-    received: int
-    recorded: int = 0
-    already_recorded: int = 0
-    added_to_roster: int = 0
-
-
-@dataclass
-class _Item:
-    index: int
-    external_id: str
-    course_id: int
-    digest: str  # of the item as the client sent it
-    learner_id: int | None = None
-    hours: int | None = None
-    problem: str = ""  # why its course cannot take completions now (found before the learner was looked for)
-
-
 def _digests(raw_items: list[dict]) -> list[str]:
-    """What identifies each item as sent: course, name, phone, ID number, hours (or none given). A resent
-    item is recognised by this, whatever changed since in the records it named (the course's hours, the
-    learner's phone); keyed, since it covers ID numbers."""
+    """What identifies each item as sent: course, name, phone, ID number, hours (or none given), and the
+    day when one is given (an item sent before days were taken is recognised as it was). A resent item is
+    recognised by this, whatever changed since in the records it named (the course's hours, the learner's
+    phone); keyed, since it covers ID numbers."""
     return identity.keyed_digests(b"api completion", (
         json.dumps([raw["course_id"], raw["name"].strip(), raw.get("phone", ""),
-                    identity.normalise(raw.get("id_number", "")), raw.get("hours")],
+                    identity.normalise(raw.get("id_number", "")), raw.get("hours"),
+                    *([raw["completed_on"]] if raw.get("completed_on") else [])],
                    ensure_ascii=False, separators=(",", ":"))
         for raw in raw_items))
-
-
-def _clash(item: _Item, message: str) -> dict:
-    return {"index": item.index, "external_id": item.external_id, "message": message}
 
 
 def _pointer(index: int, name: str) -> str:
     return f"/completions/{index}/{name}"
 
 
-def _resolve(base: TrainingBase, raw_items: list[dict], digests: list[str], recorded: set[str]):
-    """Each item's course and learner, and the field errors; items whose external id is ``recorded``
-    already are only checked against their earlier sending, later. A fixed number of queries per 500 items.
-    Returns (items, courses by id, errors, how many items matched no learner).
-
-    What can be judged without the learner (the course, its state, the hours) is judged first, and an item
-    refused for it is not matched to anybody: the answer to an item must not depend on whether the person
-    it names is registered, or a token could test that without recording anything."""
-    errors: list[dict] = []
-    course_ids = {raw["course_id"] for raw in raw_items if raw["external_id"] not in recorded}
-    courses = {c.id: c for chunk in roster.chunks(course_ids, CHUNK) for c in db.session.execute(
-        sa.select(Course).where(Course.id.in_(chunk), Course.base_id == base.id)).scalars()}
-    phones = {raw["phone"] for raw in raw_items if raw.get("phone")}
-    fingerprints: dict[int, str] = {}
-    for index, raw in enumerate(raw_items):
-        if raw.get("id_number") and raw["external_id"] not in recorded:
-            number = identity.normalise(raw["id_number"])
-            problem = identity.problem(number)
-            if problem:
-                errors.append({"field": _pointer(index, "id_number"), "message": problem})
-            else:
-                fingerprints[index] = identity.fingerprint(number)
-    by_phone = roster.learners_by(User.phone, phones)
-    by_hmac = roster.learners_by(User.id_number_hmac, set(fingerprints.values()))
-    seen_external: dict[str, int] = {}
-    items = []
-    unmatched = 0
-    for index, raw in enumerate(raw_items):
-        item = _Item(index, raw["external_id"], raw["course_id"], digests[index])
-        items.append(item)
-        if item.external_id in seen_external:
-            errors.append({"field": _pointer(index, "external_id"),
-                           "message": f"与第 {seen_external[item.external_id]} 项的外部编号重复"})
-            continue
-        seen_external[item.external_id] = index
-        if item.external_id in recorded:
-            continue
-        course = courses.get(item.course_id)
-        if course is None:
-            errors.append({"field": _pointer(index, "course_id"), "message": "本基地没有该课程"})
-            continue
-        hours = raw.get("hours", course.hours)
-        if hours > course.hours:
-            errors.append({"field": _pointer(index, "hours"), "message": f"不能超过课程的 {course.hours} 学时"})
-            continue
-        item.problem = completion_problem(course) or ""
-        if item.problem or (raw.get("id_number") and index not in fingerprints):
-            continue  # a conflict for the course, or the ID number's own error, is reported
-        learner, where = _learner_of(raw, by_phone.get(raw.get("phone")), by_hmac.get(fingerprints.get(index)))
-        if learner is None:
-            label = {"phone": "手机号", "id_number": "身份证号", "both": "手机号、身份证号"}[where]
-            errors.append({"field": _pointer(index, "phone" if where == "both" else where),
-                           "message": f"未找到姓名与{label}都相符的注册学员"})
-            unmatched += 1
-            continue
-        item.learner_id, item.hours = learner, hours
-    return items, courses, errors, unmatched
-
-
-def _learner_of(raw: dict, by_phone, by_id_number) -> tuple[int | None, str]:
-    """The id of the learner the item names, or None, and which field named them ("phone", "id_number" or
-    "both": then both must be the same account's). One answer for "nobody", "somebody else's name" and
-    "two different people": a token may not probe who is registered."""
-    if raw.get("phone") and raw.get("id_number"):
-        where, learner = "both", by_phone if by_phone == by_id_number else None
-    elif raw.get("phone"):
-        where, learner = "phone", by_phone
-    else:
-        where, learner = "id_number", by_id_number
-    if learner is None or learner[2] != Role.LEARNER or raw["name"].strip() != learner[1]:
-        return None, where
-    return learner[0], where
-
-
-def _recorded(base_id: int, external_ids: list[str]) -> dict[str, str]:
-    """{external id: digest of the item as first sent} already recorded for the base.
-
-    On PostgreSQL the ids go as one array parameter in one statement: repeated 500-value IN lists become a
-    prepared statement whose generic plan compares each row with every value, which took 0.14 s a chunk
-    on a freshly filled table (2.8 s for a resent batch of 10,000); the array is probed through the unique
-    index, or hashed, whatever the table's statistics say."""
-    columns = (ApiCompletion.external_id, ApiCompletion.item_digest)
-    if db.engine.dialect.name == "postgresql":
-        ids = sa.bindparam("external_ids", external_ids, type_=postgresql.ARRAY(sa.String))
-        statements = [sa.select(*columns).where(ApiCompletion.base_id == base_id,
-                                                ApiCompletion.external_id == sa.any_(ids))]
-    else:
-        statements = [sa.select(*columns).where(ApiCompletion.base_id == base_id, ApiCompletion.external_id.in_(chunk))
-                      for chunk in roster.chunks(external_ids, CHUNK)]
-    found = {}
-    for statement in statements:
-        found.update(db.session.execute(statement).tuples().all())
-    return found
-
-
-def _live_enrollments(course_ids, learner_ids) -> dict[tuple[int, int], Enrollment]:
-    found = {}
-    for chunk in roster.chunks(learner_ids, CHUNK):
-        for e in db.session.execute(sa.select(Enrollment).where(
-                Enrollment.course_id.in_(course_ids), Enrollment.learner_id.in_(chunk),
-                Enrollment.status != EnrollmentStatus.CANCELLED)).scalars():
-            found[(e.course_id, e.learner_id)] = e
-    return found
-
-
 def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None = None) -> BatchResult:
-    """Record a batch of completions (see ``_record``). A refused batch records nothing but leaves its trace
-    in the audit log, in a transaction of its own (counts only, among them the items that matched nobody):
-    a refusal lists the items whose person was not found, so a token could otherwise test names and
-    numbers against the register unseen.
+    """Record a batch of completions pushed through the API (items as the CompletionBatch schema checked
+    them), all or none; see ``record``. A refused batch records nothing but leaves its trace in the audit
+    log, in a transaction of its own (counts only, among them the items that matched nobody): a refusal
+    lists the items whose person was not found, so a token could otherwise test names and numbers against
+    the register unseen.
 
-    :raise BatchInvalid, BatchConflict: as ``_record``.
+    :raise BatchInvalid: an item is wrong in itself (400: each field's problem).
+    :raise BatchConflict: an item clashes with the records (409).
     """
+    digests = _digests(raw_items)
+    claims = [
+        Claim(ref=index, course_id=raw["course_id"], name=raw["name"].strip(), phone=raw.get("phone", ""),
+              id_number=raw.get("id_number", ""), hours=raw.get("hours"),
+              completed_on=date.fromisoformat(raw["completed_on"]) if raw.get("completed_on") else None,
+              external_id=raw["external_id"], digest=digests[index])
+        for index, raw in enumerate(raw_items)
+    ]
     try:
-        return _record(actor, base, raw_items, token_id)
-    except BatchInvalid as error:
-        _refused(actor, base, len(raw_items), errors=len(error.errors), unmatched=error.unmatched)
-        raise
-    except BatchConflict as error:
-        _refused(actor, base, len(raw_items), conflicts=len(error.conflicts))
-        raise
+        return record(actor, base.id, claims, API, token_id=token_id)
+    except Invalid as error:
+        _refused(actor, base, len(raw_items), errors=len(error.refusals), unmatched=error.unmatched)
+        raise BatchInvalid([{"field": _pointer(r.ref, r.field), "message": r.message} for r in error.refusals],
+                           error.unmatched) from None
+    except Conflict as error:
+        _refused(actor, base, len(raw_items), conflicts=len(error.refusals))
+        raise BatchConflict([{"index": r.ref, "external_id": raw_items[r.ref]["external_id"], "message": r.message}
+                             for r in error.refusals]) from None
 
 
 def _refused(actor, base: TrainingBase, received: int, **counts) -> None:
     audit.record_now(actor, "api.completions_refused", base, base_id=base.id, details={"received": received, **counts})
 
 
-def _record(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None = None) -> BatchResult:
-    """Record a batch of completions for the base's courses, all or none.
-
-    Each item names a course of the base, a registered learner by phone or ID number (the name must match
-    the account) and the hours earned (default: all the course's). Learners who had not enrolled are added
-    to the roster, seats permitting.
-    :raise BatchInvalid: an item is wrong in itself (unknown course or learner, too many hours, a repeat).
-    :raise BatchConflict: an item clashes with the records: its external id was used for something else,
-        the learner's completion is already recorded, the course cannot take completions or lacks seats.
-    """
-    # The checks only read; on SQLite they run beside the site's writers, in a transaction of their own
-    # (the request's so far, which in a POST holds the write lock, ends first). locked() below writes.
-    db.session.commit()
-    with reading():
-        digests = _digests(raw_items)
-        earlier = _recorded(base.id, [raw["external_id"] for raw in raw_items])
-        items, courses, errors, unmatched = _resolve(base, raw_items, digests, set(earlier))
-    pairs: dict[tuple[int, int], int] = {}
-    for item in items:
-        if item.learner_id is None:
-            continue
-        pair = (item.course_id, item.learner_id)
-        if pair in pairs:
-            where = "phone" if raw_items[item.index].get("phone") else "id_number"
-            errors.append({"field": _pointer(item.index, where),
-                           "message": f"与第 {pairs[pair]} 项是同一学员的同一课程"})
-        else:
-            pairs[pair] = item.index
-    if errors:
-        errors.sort(key=lambda e: (int(e["field"].split("/")[2]), e["field"]))
-        raise BatchInvalid(errors, unmatched)
-
-    result = BatchResult(received=len(items))
-    actor_id, base_id = actor.id, base.id
-    # One batch of a base at a time, so that two copies of the same batch sent together cannot both write;
-    # then the courses' rows, in id order, against online enrollments taking seats meanwhile.
-    with locked(TrainingBase, base_id):
-        locked_courses = {c.id: c for c in db.session.execute(
-            sa.select(Course).where(Course.id.in_(list(courses))).order_by(Course.id).with_for_update(key_share=True)
-            .execution_options(populate_existing=True)).scalars()}
-        # Again, now that no other batch of the base can be writing: one may have recorded some meanwhile.
-        recorded = _recorded(base_id, [item.external_id for item in items])
-        conflicts = []
-        fresh = []
-        for item in items:
-            previous = recorded.get(item.external_id)
-            if previous == item.digest:
-                result.already_recorded += 1
-            elif previous is not None:
-                conflicts.append(_clash(item, "该外部编号已用于另一条结业记录（课程、学员或学时不同）"))
-            elif item.problem:
-                conflicts.append(_clash(item, item.problem))
-            elif item.learner_id is None:  # recorded when checked, gone since (its course deleted)
-                conflicts.append(_clash(item, "该外部编号的记录已不存在，请去掉 external_id 重复项后重新提交"))
-            else:
-                fresh.append(item)
-        existing = _live_enrollments(list({i.course_id for i in fresh}), list({i.learner_id for i in fresh}))
-        by_course: dict[int, list[_Item]] = defaultdict(list)
-        for item in fresh:
-            problem = completion_problem(locked_courses[item.course_id])
-            enrollment = existing.get((item.course_id, item.learner_id))
-            if problem:
-                conflicts.append(_clash(item, problem))
-            elif enrollment is not None and enrollment.status == EnrollmentStatus.COMPLETED:
-                conflicts.append(_clash(item, "该学员在本课程的结业已经记录（不是通过这个外部编号）"))
-            else:
-                by_course[item.course_id].append(item)
-        # Per course: its learners' live enrollments, and those who take a seat now.
-        plans = {}
-        for course_id, course_items in by_course.items():
-            course = locked_courses[course_id]
-            enrolled = {i.learner_id: existing[(course_id, i.learner_id)] for i in course_items
-                        if (course_id, i.learner_id) in existing}
-            needing = [i for i in course_items if roster.needs_seat(enrolled.get(i.learner_id))]
-            if course.capacity is not None and course.seats_taken + len(needing) > course.capacity:
-                message = (f"课程“{course.title}”只剩 {course.capacity - course.seats_taken} 个名额，"
-                           f"本批有 {len(needing)} 人未占名额")
-                conflicts.extend(_clash(i, message) for i in needing)
-            plans[course_id] = (enrolled, [i.learner_id for i in needing])
-        if conflicts:
-            conflicts.sort(key=lambda c: c["index"])
-            raise BatchConflict(conflicts)
-        now = utcnow()
-        rows = []
-        for course_id, course_items in by_course.items():
-            enrolled, needing = plans[course_id]
-            planned = {i.learner_id: (i.index, i.hours) for i in course_items}
-            enrollment_of = roster.apply_completions(
-                locked_courses[course_id], planned, enrolled, needing, actor_id,
-                enrollment_source=EnrollmentSource.API, hours_source=HoursSource.API)
-            result.added_to_roster += len(needing)
-            rows.extend({"base_id": base_id, "external_id": i.external_id, "course_id": course_id,
-                         "learner_id": i.learner_id, "enrollment_id": enrollment_of[i.learner_id], "hours": i.hours,
-                         "item_digest": i.digest, "token_id": token_id, "created_at": now} for i in course_items)
-        if rows:
-            db.session.execute(sa.insert(ApiCompletion), rows)
-        result.recorded = len(rows)
-        # The token is named by audit.record itself, as for every change made through the API.
-        audit.record(actor, "api.completions", base, base_id=base_id, details={
-            "received": result.received, "recorded": result.recorded, "already_recorded": result.already_recorded,
-            "added_to_roster": result.added_to_roster})
-    return result
-
-
 def find(base: TrainingBase, external_id: str):
-    """(ApiCompletion, learner, course, its hours record or None) recorded by the base under
-    ``external_id``, or None. One query. The hours record says the year and category the hours count in."""
+    """(ApiCompletion, learner, course, its hours record or None, the day the learner completed) recorded by
+    the base under ``external_id``, or None. One query. The hours record says the year and category the hours
+    count in."""
     return db.session.execute(
-        sa.select(ApiCompletion, User, Course, HoursRecord)
+        sa.select(ApiCompletion, User, Course, HoursRecord, Enrollment.completed_on)
         .join(User, User.id == ApiCompletion.learner_id)
         .join(Course, Course.id == ApiCompletion.course_id)
+        .outerjoin(Enrollment, Enrollment.id == ApiCompletion.enrollment_id)
         .outerjoin(HoursRecord, HoursRecord.enrollment_id == ApiCompletion.enrollment_id)
         .where(ApiCompletion.base_id == base.id, ApiCompletion.external_id == external_id)
     ).first()

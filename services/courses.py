@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from extensions import db
 from models import Course, CourseStatus, Enrollment, EnrollmentStatus, HoursRecord, Notice, PlanStatus, TrainingBase
 from models._common import utcnow
-from services import audit, clock, hours, images, search
+from services import audit, clock, images, search
 from services.enrollment import fill_free_seats
 from services.errors import DomainError, InvalidTransition, NotAllowed
 from services.locking import locked
@@ -66,26 +66,31 @@ def _previous(course: Course, name: str):
 
 
 def _check_credited(course: Course) -> None:
-    """Hours already credited for the course were booked under its category, in the year it ended, and at
-    most its hours: an edit may not make the ledger and the course disagree. One query, only when one of
-    those fields changed."""
-    old_category, old_end, old_hours = (_previous(course, name) for name in ("category", "end_date", "hours"))
+    """Hours already credited for the course were booked under its category, on the days learners completed
+    (within the course's dates, services.completions), and at most its hours: an edit may not make the
+    ledger and the course disagree. One query, only when one of those fields changed."""
+    old_category, old_start, old_end, old_hours = (
+        _previous(course, name) for name in ("category", "start_date", "end_date", "hours"))
     category_moved = old_category is not None and old_category != course.category
-    year_moved = old_end is not None and hours.credit_year(old_end) != hours.credit_year(course.end_date)
+    # A narrower window could leave a completion's day outside the course's dates.
+    window_cut = (old_start is not None and course.start_date > old_start) or (
+        old_end is not None and course.end_date < old_end)
     hours_cut = old_hours is not None and course.hours < old_hours
-    if course.id is None or not (category_moved or year_moved or hours_cut):
+    if course.id is None or not (category_moved or window_cut or hours_cut):
         return
-    credited, most = db.session.execute(
-        sa.select(sa.func.count(HoursRecord.id), sa.func.max(HoursRecord.hours))
+    credited, most, first_day, last_day = db.session.execute(
+        sa.select(sa.func.count(HoursRecord.id), sa.func.max(HoursRecord.hours), sa.func.min(HoursRecord.earned_on),
+                  sa.func.max(HoursRecord.earned_on))
         .where(HoursRecord.course_id == course.id)
     ).one()
     if not credited:
         return
     if category_moved:
         raise DomainError(f"已有 {credited} 人按本课程记了学时，不能再改类别", field="category")
-    if year_moved:
-        raise DomainError(f"已有 {credited} 人按本课程记了{hours.credit_year(old_end)}年的学时，"
-                          "结束日期不能改到另一年", field="end_date")
+    if first_day is not None and course.start_date > first_day:
+        raise DomainError(f"已有学员于 {first_day.isoformat()} 结业，开始日期不能晚于这一天", field="start_date")
+    if last_day is not None and course.end_date < last_day:
+        raise DomainError(f"已有学员于 {last_day.isoformat()} 结业，结束日期不能早于这一天", field="end_date")
     if course.hours < most:
         raise DomainError(f"已有学员按本课程记了 {most} 学时，课程学时不能少于此数", field="hours")
 

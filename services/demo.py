@@ -27,6 +27,8 @@ from models import (
     DeclarationCap,
     DeclarationKind,
     Employer,
+    Enrollment,
+    EnrollmentStatus,
     Mode,
     Outcome,
     PlanStatus,
@@ -41,7 +43,7 @@ from models import (
 )
 from models._common import utcnow
 from models.course import IN_PERSON_MODES
-from services import clock, identity, rules
+from services import clock, completions, identity, rules
 from services.courses import refresh_search_tokens
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -295,6 +297,27 @@ def _seed_demo_regulation(regions: dict[str, Region], new_courses: list[Course])
     db.session.commit()
 
 
+def _seed_demo_completion(learner: User) -> None:
+    """The demo learner finished yesterday a published course that had begun by then (a self-paced one if
+    there is), recorded the one way completions are (services.completions), so the ledger, the dashboard and
+    the roster show a dated completion. Once: a learner with a completion already is left alone."""
+    if db.session.execute(sa.select(Enrollment.id).where(
+            Enrollment.learner_id == learner.id, Enrollment.status == EnrollmentStatus.COMPLETED).limit(1)).first():
+        return
+    yesterday = clock.today() - timedelta(days=1)
+    course = db.session.execute(
+        sa.select(Course).where(Course.status == CourseStatus.PUBLISHED, Course.start_date <= yesterday,
+                                Course.end_date >= yesterday)
+        .order_by((Course.mode == Mode.SELF_PACED).desc(), Course.id).limit(1)
+    ).scalar_one_or_none()
+    if course is None:
+        return
+    admin = db.session.execute(sa.select(User).join(BaseMembership, BaseMembership.user_id == User.id)
+                               .where(BaseMembership.base_id == course.base_id).limit(1)).scalar_one()
+    completions.record(admin, course.base_id, [completions.Claim(
+        ref=1, course_id=course.id, learner_id=learner.id, completed_on=yesterday)], completions.ROSTER_FILE)
+
+
 def seed_demo() -> dict:
     """Load the demo data (reference data included); return counts of what exists afterwards."""
     regions = seed_reference()
@@ -370,6 +393,7 @@ def seed_demo() -> dict:
             new_courses.append(course)
     db.session.commit()
     _seed_demo_regulation(regions, new_courses)
+    _seed_demo_completion(learner)
     return {
         "regions": db.session.scalar(sa.select(sa.func.count(Region.id))),
         "bases": db.session.scalar(sa.select(sa.func.count(TrainingBase.id))),

@@ -29,14 +29,12 @@ from models import (
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
-    HoursRecord,
-    HoursSource,
     Notice,
     Role,
 )
 from models._common import LabelledEnum, utcnow
 from models.regulation import PlanStatus
-from services import audit, clock, hours
+from services import clock
 from services.errors import DomainError, NotAllowed
 from services.locking import locked
 
@@ -107,17 +105,6 @@ def availability(course: Course, today: date | None = None) -> Window:
 
 def _cn(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
-
-
-def completion_problem(course: Course) -> str | None:
-    """Why completions cannot be recorded for ``course`` now, or None."""
-    if not course.base.can_publish:
-        return "该基地已退出，不能再记录结业"
-    if course.status not in (CourseStatus.PUBLISHED, CourseStatus.CLOSED):
-        return f"课程状态为“{course.status.label}”，不能记录结业"
-    if course.start_date > clock.today():
-        return "课程尚未开始，不能记录结业"
-    return None
 
 
 def enroll_problem(course: Course) -> str | None:
@@ -254,48 +241,6 @@ def fill_free_seats(course_id: int) -> list[Enrollment]:
     with locked(Course, course_id) as course:
         promoted = _promote_waitlisted(course)
     return promoted
-
-
-def _credit(enrollment: Enrollment, course: Course, actor_id: int | None, source: HoursSource, hours_: int):
-    return HoursRecord(
-        learner_id=enrollment.learner_id, year=hours.credit_year(course.end_date), category=course.category,
-        hours=hours_, source=source, course_id=course.id, enrollment_id=enrollment.id, created_by_id=actor_id,
-    )
-
-
-def complete(actor, course: Course, enrollment_ids: list[int]) -> int:
-    """Record completion for confirmed learners of ``course``; each is credited the course's hours in the
-    course's category, in the year the course ended. All or nothing.
-
-    :raise DomainError: nothing selected, the course has not started, or a selected learner is not a
-        confirmed enrollee (waitlisted, cancelled, already completed, or not in this course).
-    """
-    ids = sorted(set(enrollment_ids))
-    if not ids:
-        raise DomainError("请先勾选要记录结业的学员")
-    problem = completion_problem(course)
-    if problem:
-        raise DomainError(problem)
-    actor_id, course_id = actor.id, course.id
-    with locked(Course, course_id) as course:
-        rows = db.session.execute(
-            sa.select(Enrollment).where(Enrollment.id.in_(ids), Enrollment.course_id == course_id)
-        ).scalars().all()
-        wrong = [e for e in rows if e.status != EnrollmentStatus.CONFIRMED]
-        if len(rows) != len(ids):
-            raise DomainError("所选学员中有人未报名本课程")
-        if wrong:
-            raise DomainError(f"所选学员中有 {len(wrong)} 人不是“已报名”状态（候补、已取消或已结业），未做任何记录")
-        now = utcnow()
-        for enrollment in rows:
-            enrollment.status = EnrollmentStatus.COMPLETED
-            enrollment.completed_at = now
-            enrollment.completed_by_id = actor_id
-            db.session.add(_credit(enrollment, course, actor_id, HoursSource.COURSE, course.hours))
-        db.session.flush()
-        audit.record(actor, "course.complete", course, base_id=course.base_id,
-                     details={"enrollments": ids, "hours": course.hours})
-    return len(ids)
 
 
 def rate(learner, enrollment_id: int, rating: int, comment: str) -> Enrollment:

@@ -1,9 +1,11 @@
 """The annual evaluation of bases, the published list and each base's compliance figures.
 
 The figures are counted by the database (GROUP BY, COUNT DISTINCT) over enrollments and courses; Python
-only sees one row per base. A base's trainees are the distinct learners who completed a course there that
-ended in the year (a learner counts once per base); its projects are the courses that ended in the year
-with at least one completion.
+only sees one row per base. Everything counts in the year of the day the learner completed (Asia/Shanghai,
+enrollment.completed_on; notice 003: 以实际完成时间计入当年), not the year the course ends: a base's
+trainees are the distinct learners who completed a course there on a day of the year (a learner counts once
+per base); its projects are the courses with at least one completion dated in the year (an online course
+whose learners finish in December and in January is a project of both years, as it trained people in both).
 """
 
 import calendar
@@ -55,18 +57,22 @@ def figures(year: int, bases_where, until: date | None = None) -> dict[int, dict
 
     ``bases_where`` selects the bases (a clause on TrainingBase); ``until`` stops the count at a date
     (for the figures so far this year). Two GROUP BY queries, both served by the covering index
-    ix_enrollment_course_status_learner. The first passes once over the completed enrollments of the
-    courses that ended in the period, course by course and base by base, as a plain distinct count of the
-    trainees would: the trainees, the completions and their average rating (only a completed enrollment can
-    be rated, services.enrollment.rate, so these are all the ratings). The second reads a row per course
-    with two index probes each, rather than a second pass over the enrollments: whether it has a completion
-    (a project), the seats held without one, and whether it is a face-to-face course that started without
-    an approved class plan.
+    ix_enrollment_course_status_completed_on. The first passes once over the enrollments completed on the
+    days of the period, course by course and base by base, as a plain distinct count of the trainees would:
+    the trainees, the completions and their average rating (only a completed enrollment can be rated,
+    services.enrollment.rate, so these are all the ratings). The second reads a row per course with two
+    index probes each, rather than a second pass over the enrollments: whether it has a completion dated in
+    the period (a project), the seats held without one in a course that ended in it, and whether it is a
+    face-to-face course that started without an approved class plan.
     """
     start, end = _year_bounds(year)
     if until is not None:
         end = min(end, until)
-    completed = Enrollment.status == EnrollmentStatus.COMPLETED
+    completed = sa.and_(Enrollment.status == EnrollmentStatus.COMPLETED,
+                        Enrollment.completed_on >= start, Enrollment.completed_on <= end)
+    # A completion's day lies within its course's dates (services.completions, services.courses), so only
+    # the courses overlapping the period can hold one: the rest are left out through ix_course_base_end.
+    overlapping = sa.and_(Course.end_date >= start, Course.start_date <= end)
     ended = sa.and_(Course.end_date >= start, Course.end_date <= end)
 
     def in_scope():
@@ -78,7 +84,7 @@ def figures(year: int, bases_where, until: date | None = None) -> dict[int, dict
         sa.select(Course.base_id, sa.func.count(sa.distinct(Enrollment.learner_id)), sa.func.count(),
                   sa.func.avg(Enrollment.rating))
         .join(Enrollment, Enrollment.course_id == Course.id)
-        .where(in_scope(), ended, completed)
+        .where(in_scope(), overlapping, completed)
         .group_by(Course.base_id)
     ).all()
     result = {
@@ -103,11 +109,11 @@ def figures(year: int, bases_where, until: date | None = None) -> dict[int, dict
     courses = db.session.execute(
         sa.select(
             Course.base_id,
-            sa.func.sum(sa.case((sa.and_(ended, has_completion), 1), else_=0)),
+            sa.func.sum(sa.case((has_completion, 1), else_=0)),
             sa.func.sum(sa.case((ended, held_not_completed), else_=0)),
             sa.func.sum(sa.case((overdue, 1), else_=0)),
         )
-        .where(in_scope(), sa.or_(ended, started))
+        .where(in_scope(), sa.or_(overlapping, started))
         .group_by(Course.base_id)
     ).all()
     for base_id, projects, held, overdue_plans in courses:  # PostgreSQL sums counts as numeric: int()
@@ -500,13 +506,14 @@ class Compliance:
 def compliance(base: TrainingBase) -> Compliance:
     """The base's trainees and projects so far this year against its targets, projected linearly to
     31 December, with the cumulative monthly series for the chart. Two queries: the month each trainee
-    first completed and the month of each project, counted per month in one statement; the targets."""
+    first completed and the month of each project's first completion (by the days learners completed, as
+    ``figures`` counts), counted per month in one statement; the targets."""
     today = clock.today()
     year = today.year
     start = date(year, 1, 1)
     completed = sa.and_(Enrollment.status == EnrollmentStatus.COMPLETED, Course.base_id == base.id,
-                        Course.end_date >= start, Course.end_date <= today)
-    month = sa.extract("month", Course.end_date)
+                        Course.end_date >= start, Enrollment.completed_on >= start, Enrollment.completed_on <= today)
+    month = sa.extract("month", Enrollment.completed_on)
     completions = sa.select().select_from(Enrollment).join(Course, Course.id == Enrollment.course_id).where(completed)
     firsts = sa.union_all(
         completions.add_columns(sa.func.min(month).label("m"), sa.literal(1).label("trainee"),

@@ -46,7 +46,8 @@ def project_catalog(regulator, year: int) -> bytes:
 
 def knowledge_update_statistics(regulator, year: int) -> bytes:
     """附件3 知识更新工程实施情况统计表: per base and field, people trained this year by kind of project
-    (distinct learners who completed), and next year's plan (places in courses starting next year)."""
+    (distinct learners who completed on a day of the year, services.evaluation's count), and next year's plan
+    (places in courses starting next year)."""
     _audit_export(regulator, "export.knowledge_update", year)
     done = db.session.execute(
         sa.select(Course.base_id, Course.field, Course.project_type,
@@ -54,7 +55,8 @@ def knowledge_update_statistics(regulator, year: int) -> bytes:
         .join(Enrollment, Enrollment.course_id == Course.id)
         .join(TrainingBase, TrainingBase.id == Course.base_id)
         .where(scope.bases_clause(regulator), Enrollment.status == EnrollmentStatus.COMPLETED,
-               Course.end_date >= date(year, 1, 1), Course.end_date <= date(year, 12, 31))
+               Course.end_date >= date(year, 1, 1),  # a completion's day lies within its course's dates
+               Enrollment.completed_on >= date(year, 1, 1), Enrollment.completed_on <= date(year, 12, 31))
         .group_by(Course.base_id, Course.field, Course.project_type)
     ).all()
     planned = db.session.execute(

@@ -26,9 +26,11 @@ def hours_from_days(days: int, rule: RuleSet) -> int:
     return days * rule.hours_per_day
 
 
-def credit_year(course_end: date) -> int:
-    """Hours count in the year the course ended, and never carry over."""
-    return course_end.year
+def credit_year(completed_on: date) -> int:
+    """Hours count in the year of the day the learner completed, Asia/Shanghai's (notice 003, 五.二: 以实际
+    完成时间计入当年有效学时，不得跨年), not the year the course ends, and never carry over. The day is the
+    local one already (services.completions takes it from clock.today() or from the recorder)."""
+    return completed_on.year
 
 
 def rules_for(region: Region | None, years=None) -> dict[int, RuleSet]:

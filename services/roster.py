@@ -2,9 +2,10 @@
 
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from openpyxl import load_workbook
@@ -15,19 +16,14 @@ from models import (
     Attendance,
     Course,
     Enrollment,
-    EnrollmentSource,
     EnrollmentStatus,
     HoursRecord,
-    HoursSource,
-    Role,
     User,
 )
 from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
-from services import audit, clock, hours, identifiers, identity, spreadsheets
-from services.enrollment import completion_problem
+from services import audit, clock, completions, identifiers, spreadsheets
 from services.errors import DomainError
-from services.locking import locked
 
 MAX_ROSTER_ROWS = 20_000
 # 20,000 rows unpack to a few megabytes; far beyond that is a zip bomb, not a roster.
@@ -129,7 +125,7 @@ def record_attendance(actor, course: Course, day: date, present_ids: set[int]) -
 
 HEADERS = {
     "姓名": "name", "手机号": "phone", "手机": "phone", "身份证号": "id_number", "身份证号码": "id_number",
-    "学时": "hours",
+    "学时": "hours", "结业日期": "completed_on", "完成日期": "completed_on",
 }
 
 
@@ -170,7 +166,9 @@ def _rows_from_xlsx(data: bytes):
     try:
         sheet = book.worksheets[0]
         for values in sheet.iter_rows(values_only=True):
-            yield ["" if v is None else str(v).strip() for v in values]
+            # A date cell is a datetime: its day, in the spelling _day reads.
+            yield ["" if v is None else v.date().isoformat() if isinstance(v, datetime) else str(v).strip()
+                   for v in values]
     finally:
         book.close()
 
@@ -196,21 +194,22 @@ def _rows_from_csv(data: bytes):
 
 
 def _read_rows(data: bytes) -> list[tuple[int, dict]]:
-    """The file's data rows as (row number, {name, phone, id_number, hours}); the first row is the header."""
+    """The file's data rows as (row number, {name, phone, id_number, hours, completed_on}); the first row is
+    the header."""
     rows = _rows_from_xlsx(data) if data[:4] == b"PK\x03\x04" else _rows_from_csv(data)
     header = next(rows, None)
     if not header:
         raise DomainError("文件是空的")
     columns = {index: HEADERS[h.replace(" ", "")] for index, h in enumerate(header) if h.replace(" ", "") in HEADERS}
     if "name" not in columns.values() or not {"phone", "id_number"} & set(columns.values()):
-        raise DomainError("表头应包含“姓名”，以及“手机号”或“身份证号”（可选“学时”）")
+        raise DomainError("表头应包含“姓名”，以及“手机号”或“身份证号”（可选“学时”“结业日期”）")
     result = []
     for number, values in enumerate(rows, start=2):
         if not any(values):
             continue
         if len(result) >= MAX_ROSTER_ROWS:
             raise DomainError(f"名单不能超过 {MAX_ROSTER_ROWS} 行")
-        record = {"name": "", "phone": "", "id_number": "", "hours": ""}
+        record = {"name": "", "phone": "", "id_number": "", "hours": "", "completed_on": ""}
         for index, key in columns.items():
             if index < len(values):
                 record[key] = values[index]
@@ -220,169 +219,80 @@ def _read_rows(data: bytes) -> list[tuple[int, dict]]:
     return result
 
 
-def chunks(items, size=500):
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def _hours(raw: str, most: int) -> int | None:
+    """A row's hours: blank is None (all the course's); else a whole number from 1 to ``most``.
+    :raise ValueError: anything else."""
+    raw = raw.removesuffix(".0")
+    if not raw:
+        return None
+    # At most 4 ASCII digits: int() raises on more than 4,300 of them, and no course has 10,000 hours.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4 or not 1 <= int(raw) <= most:
+        raise ValueError(raw)
+    return int(raw)
 
 
-def learners_by(column, values) -> dict:
-    """{value: (id, name, role)} for active accounts whose ``column`` is among ``values`` (a disabled
-    account is credited with nothing, as if it were not there); plain rows, not ORM objects, so that nothing
-    is reloaded one by one after the transaction boundary of the import."""
-    found = {}
-    for chunk in chunks(values):
-        rows = db.session.execute(sa.select(column, User.id, User.name, User.role).where(
-            column.in_(chunk), User.active.is_(True)))
-        for key, user_id, name, role in rows:
-            found[key] = (user_id, name, role)
-    return found
+_DAY = re.compile(r"([0-9]{4})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*日?(?:\s+0{1,2}:00(?::00)?)?")
+
+
+def _day(raw: str) -> date | None:
+    """A row's completion day: blank is None; else 2026-12-31, 2026/12/31, 2026.12.31 or 2026年12月31日 (a
+    spreadsheet's date cell arrives as 2026-12-31 00:00:00), in any script's digits.
+    :raise ValueError: anything else, or no such day."""
+    text = identifiers.canonical(raw)
+    if not text:
+        return None
+    match = _DAY.fullmatch(text)
+    if match is None:
+        raise ValueError(raw)
+    return date(*(int(part) for part in match.groups()))
 
 
 def import_completions(actor, course: Course, data: bytes) -> ImportReport:
-    """Record completions for a face-to-face class from an XLSX or CSV roster: all rows or none.
+    """Record completions for a course from an XLSX or CSV roster: all rows or none (services.completions
+    records them, as it records the roster page's and the API's).
 
-    Each row names a registered learner by phone or ID number (the name must match the account) and may
-    give the hours attended (whole hours, at most the course's; blank means all of them). Learners who did
-    not enroll online are added, seats permitting.
-    :raise DomainError: the file cannot be read or lacks the columns.
+    Each row names a registered learner by phone and/or ID number (the name must match the account), and may
+    give the hours attended (whole hours, at most the course's; blank means all of them) and the day the
+    learner completed (blank: the course's end, for a class that has ended; a self-paced course, or a class
+    still running, needs each row's day). Learners who did not enroll online are added, seats permitting.
+    :raise DomainError: the course cannot take completions, or the file cannot be read or lacks the columns.
     :raise RosterRejected: with the row-by-row report, when any row is wrong; nothing is saved.
     """
-    problem = completion_problem(course)
+    problem = completions.course_problem(course)
     if problem:
         raise DomainError(problem)
     rows = _read_rows(data)
-    report = ImportReport()
-    for _number, record in rows:
-        # One spelling for the phone, as registration stored it: a spreadsheet's full-width digits or a
-        # number typed in groups still names the learner (the ID number is normalised below, the same way).
-        record["phone"] = identifiers.phone(record["phone"])
-    phones = {r["phone"] for _n, r in rows if r["phone"]}
-    fingerprints = {}
+    refused, claims = [], []
     for number, record in rows:
-        if record["id_number"] and not record["phone"]:
-            normalised = identity.normalise(record["id_number"])
-            problem = identity.problem(normalised)
-            if problem:
-                report.errors.append((number, problem))
-            else:
-                fingerprints[number] = identity.fingerprint(normalised)
-    by_phone = learners_by(User.phone, phones)
-    by_hmac = learners_by(User.id_number_hmac, set(fingerprints.values()))
-    actor_id, course_id = actor.id, course.id
+        try:
+            credited = _hours(record["hours"], course.hours)
+        except ValueError:
+            refused.append(completions.Refusal(number, "hours", f"学时应为 1 到 {course.hours} 之间的整数"))
+            continue
+        try:
+            day = _day(record["completed_on"])
+        except ValueError:
+            refused.append(completions.Refusal(number, "completed_on", "结业日期应为 YYYY-MM-DD 格式的日期"))
+            continue
+        # One spelling for the phone, as registration stored it: a spreadsheet's full-width digits or a
+        # number typed in groups still names the learner (the ID number is normalised the same way).
+        claims.append(completions.Claim(
+            ref=number, course_id=course.id, name=record["name"], phone=identifiers.phone(record["phone"]),
+            id_number=record["id_number"], hours=credited, completed_on=day))
+    try:
+        result = completions.record(actor, course.base_id, claims, completions.ROSTER_FILE, refused=refused)
+    except (completions.Invalid, completions.Conflict) as error:
+        raise RosterRejected(_report(error.refusals)) from None
+    return ImportReport(completed=result.recorded, added=result.added_to_roster)
 
-    with locked(Course, course_id) as course:
-        existing = {
-            e.learner_id: e
-            for e in db.session.execute(
-                sa.select(Enrollment).where(
-                    Enrollment.course_id == course_id, Enrollment.status != EnrollmentStatus.CANCELLED
-                )
-            ).scalars()
-        }
-        planned: dict[int, tuple[int, int]] = {}  # learner id -> (row number, hours)
-        rejected_rows = {n for n, _reason in report.errors}
-        for number, record in rows:
-            if number in rejected_rows:
-                continue
-            learner = by_phone.get(record["phone"]) if record["phone"] else by_hmac.get(fingerprints.get(number))
-            if not record["phone"] and not record["id_number"]:
-                report.errors.append((number, "缺少手机号或身份证号"))
-                continue
-            if learner is None or learner[2] != Role.LEARNER:
-                report.errors.append((number, "未找到该学员的注册账号"))
-                continue
-            learner_id, learner_name, _role = learner
-            if not record["name"]:
-                report.errors.append((number, "缺少姓名"))
-                continue
-            if record["name"] != learner_name:
-                report.errors.append((number, f"姓名“{record['name']}”与账号不符"))
-                continue
-            if learner_id in planned:
-                report.errors.append((number, f"与第 {planned[learner_id][0]} 行重复"))
-                continue
-            raw_hours = record["hours"].removesuffix(".0")
-            if not raw_hours:
-                credited = course.hours
-            # At most 4 ASCII digits: int() raises on more than 4,300 of them, and no course has 10,000 hours.
-            elif (not (raw_hours.isascii() and raw_hours.isdigit()) or len(raw_hours) > 4
-                  or not 1 <= int(raw_hours) <= course.hours):
-                report.errors.append((number, f"学时应为 1 到 {course.hours} 之间的整数"))
-                continue
-            else:
-                credited = int(raw_hours)
-            enrollment = existing.get(learner_id)
-            if enrollment is not None and enrollment.status == EnrollmentStatus.COMPLETED:
-                report.errors.append((number, "该学员已记录结业，请勿重复导入"))
-                continue
-            planned[learner_id] = (number, credited)
-        needing_seat = [lid for lid in planned if needs_seat(existing.get(lid))]
-        if course.capacity is not None and course.seats_taken + len(needing_seat) > course.capacity:
-            free = course.capacity - course.seats_taken
-            report.errors.append((0, f"名单中有 {len(needing_seat)} 人未占名额，但课程只剩 {free} 个名额"))
-        if report.errors:
-            report.errors.sort()
-            raise RosterRejected(report)
-        apply_completions(course, planned, existing, needing_seat, actor_id)
-        report.completed = len(planned)
-        report.added = len(needing_seat)
-        audit.record(actor, "course.import", course, base_id=course.base_id,
-                     details={"completed": report.completed, "added": report.added})
+
+def _report(refusals) -> ImportReport:
+    """The refusals as the import page lists them: by row, and a shortage of seats once, for the whole file."""
+    report = ImportReport()
+    seats = [r for r in refusals if r.field == "capacity"]
+    report.errors = sorted([(r.ref, r.message) for r in refusals if r.field != "capacity"]
+                           + ([(0, seats[0].message)] if seats else []))
     return report
-
-
-def needs_seat(enrollment: Enrollment | None) -> bool:
-    """A completion takes a seat for a learner who holds none: not enrolled, or on the waitlist."""
-    return enrollment is None or enrollment.status == EnrollmentStatus.WAITLISTED
-
-
-def apply_completions(course, planned, existing, needing_seat, actor_id, *,
-                      enrollment_source=EnrollmentSource.IMPORT, hours_source=HoursSource.IMPORT) -> dict[int, int]:
-    """Bulk writes: new enrollments, status updates, one ledger row per learner, the seat counter.
-    ``planned`` is {learner id: (row or item number, hours)}, ``existing`` their live enrollments, and
-    ``needing_seat`` those of them that take a seat (needs_seat). Shared by the roster import and the API's
-    completion batches. Returns {learner id: enrollment id} for the learners of ``planned``."""
-    now = utcnow()
-    new_ids = [lid for lid in needing_seat if existing.get(lid) is None]
-    waitlisted_ids = [existing[lid].id for lid in needing_seat if existing.get(lid) is not None]
-    confirmed_ids = [existing[lid].id for lid in planned if lid not in needing_seat]
-    enrollment_of = {lid: existing[lid].id for lid in planned if existing.get(lid) is not None}
-    if new_ids:
-        inserted = db.session.execute(
-            sa.insert(Enrollment).returning(Enrollment.id, Enrollment.learner_id),
-            [
-                {"course_id": course.id, "learner_id": lid, "status": EnrollmentStatus.COMPLETED,
-                 "source": enrollment_source, "created_at": now, "confirmed_at": now, "completed_at": now,
-                 "completed_by_id": actor_id, "rating_comment": ""}
-                for lid in new_ids
-            ],
-        ).all()
-        enrollment_of.update({learner_id: enrollment_id for enrollment_id, learner_id in inserted})
-    for chunk in chunks(waitlisted_ids + confirmed_ids):
-        db.session.execute(
-            sa.update(Enrollment).where(Enrollment.id.in_(chunk))
-            .values(status=EnrollmentStatus.COMPLETED, completed_at=now, completed_by_id=actor_id,
-                    confirmed_at=sa.func.coalesce(Enrollment.confirmed_at, now))
-            .execution_options(synchronize_session=False)
-        )
-    year = hours.credit_year(course.end_date)
-    db.session.execute(
-        sa.insert(HoursRecord),
-        [
-            {"learner_id": lid, "year": year, "category": course.category, "hours": credited,
-             "source": hours_source, "course_id": course.id, "enrollment_id": enrollment_of[lid],
-             "note": "", "created_by_id": actor_id, "created_at": now}
-            for lid, (_number, credited) in planned.items()
-        ],
-    )
-    if needing_seat:
-        db.session.execute(
-            sa.update(Course).where(Course.id == course.id)
-            .values(seats_taken=Course.seats_taken + len(needing_seat))
-            .execution_options(synchronize_session=False)
-        )
-    return enrollment_of
 
 
 def export_xlsx(actor, course: Course) -> bytes:
@@ -390,13 +300,13 @@ def export_xlsx(actor, course: Course) -> bytes:
     audit.record_repeatable(actor, "course.export_roster", course, subject=f"course {course.id}",
                             base_id=course.base_id)
     data = roster(course)
-    rows = [[course.title], ["序号", "姓名", "手机号", "身份证号", "工作单位", "职称", "状态", "报名方式", "结业时间"]]
+    rows = [[course.title], ["序号", "姓名", "手机号", "身份证号", "工作单位", "职称", "状态", "报名方式", "结业日期"]]
     for number, e in enumerate(data.seated + data.waitlisted, start=1):
         learner = e.learner
         rows.append([
             number, learner.name, mask_phone(learner.phone), learner.id_number_masked, learner.employer_name,
             learner.professional_title, e.status.label, e.source.label,
-            e.completed_at.strftime("%Y-%m-%d") if e.completed_at else "",
+            e.completed_on.isoformat() if e.completed_on else "",
         ])
     # Names and employers are what learners typed: the writer keeps them from running as formulas.
     return spreadsheets.xlsx("名单", rows)

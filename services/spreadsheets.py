@@ -1,9 +1,12 @@
 """The one writer of every spreadsheet the site hands out (XLSX and CSV): no text in a cell can run as a formula.
 
 Whoever typed the text (a learner's name or employer, a course title, a base's name, a regulator's reason),
-a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a line break is written with a leading
-apostrophe (OWASP's advice against CSV injection), and in XLSX it is also typed as a string, never a
-formula. Numbers, dates and booleans stay what they are: a negative number is a number, not a formula.
+a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a line break can never run. In CSV it is written
+with a leading apostrophe (OWASP's advice against CSV injection: CSV has no types). In XLSX it is typed as a
+string and styled quotePrefix, the flag Excel sets itself when one types an apostrophe first: the cell shows
+the text as typed, apostrophe-free, and is never evaluated, even once edited (in XLSX an apostrophe written
+into the text is shown as part of it). Numbers, dates and booleans stay what they are: a negative number is a
+number, not a formula.
 """
 
 import csv
@@ -24,23 +27,27 @@ CSV_MIMETYPE = "text/csv; charset=utf-8"
 _KEPT_AS_IS = (bool, int, float, Decimal, date, datetime, time)
 
 
+def cleaned(text: str) -> str:
+    """``text`` without the control characters XLSX cannot hold (openpyxl raises on them; text stored before
+    the forms dropped them must not make an export fail)."""
+    return ILLEGAL_CHARACTERS_RE.sub("", text)
+
+
 def neutralise(text: str) -> str:
-    """``text`` as a spreadsheet may show it: an apostrophe before a formula's first character, and without
-    the control characters XLSX cannot hold (openpyxl raises on them; text stored before the forms dropped
-    them must not make an export fail)."""
-    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    """``text`` as a CSV cell may hold it: cleaned, and an apostrophe before a formula's first character."""
+    text = cleaned(text)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def cell_value(value):
-    """What a cell holds: numbers, dates, booleans and None as they are, anything else as neutralised text."""
+    """What a CSV cell holds: numbers, dates, booleans and None as they are, anything else neutralised text."""
     if value is None or isinstance(value, _KEPT_AS_IS):
         return value
     return neutralise(str(value))
 
 
 def xlsx(sheet_title: str, rows: Iterable[Sequence]) -> bytes:
-    """A workbook of one sheet named ``sheet_title`` holding ``rows``, every text cell neutralised."""
+    """A workbook of one sheet named ``sheet_title`` holding ``rows``, every text cell a string that cannot run."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(sheet_title)
     for row in rows:
@@ -51,12 +58,15 @@ def xlsx(sheet_title: str, rows: Iterable[Sequence]) -> bytes:
 
 
 def _xlsx_cell(sheet, value):
-    value = cell_value(value)
-    if not isinstance(value, str):
+    if value is None or isinstance(value, _KEPT_AS_IS):
         return value
-    cell = WriteOnlyCell(sheet, value)
-    # openpyxl takes any text beginning with "=" for a formula; typed as a string it never is one.
+    text = cleaned(str(value))
+    cell = WriteOnlyCell(sheet, text)
+    # openpyxl takes any text beginning with "=" for a formula; typed as a string it never is one, and
+    # quotePrefix keeps Excel from reading it as one when the cell is edited.
     cell.data_type = "s"
+    if text.startswith(FORMULA_STARTS):
+        cell.quotePrefix = True
     return cell
 
 

@@ -37,8 +37,13 @@ from tests.conftest import count_queries
 TODAY = clock.today()
 
 
+# The day pushed completions are dated: the running courses' (started two days ago, ending in five) today.
+DAY = TODAY.isoformat()
+
+
 def item(n, course, user, **kw):
-    return {"external_id": f"ext-{n}", "course_id": course.id, "name": user.name, "phone": user.phone, **kw}
+    return {"external_id": f"ext-{n}", "course_id": course.id, "name": user.name, "phone": user.phone,
+            "completed_on": DAY, **kw}
 
 
 def hours_rows() -> int:
@@ -383,6 +388,7 @@ def test_completions_by_phone_or_id_number_and_resent_batch_records_nothing(api,
     batch = {"completions": [
         item(1, course, by_phone),
         {"external_id": "ext-2", "course_id": course.id, "name": by_id.name, "id_number": "11010519491231002x",
+         "completed_on": DAY,
          "hours": 10},
         item(3, course, enrolled),
     ]}
@@ -411,7 +417,8 @@ def test_batch_with_one_wrong_item_records_nothing(api, base_a, token_a, running
         item(2, course, other, hours=9),
         {**item(3, course, stranger), "name": "别人"},
         {**item(4, course, good), "phone": "13000000000"},
-        {"external_id": "ext-5", "course_id": course.id, "name": "某人", "id_number": "110105194912310021"},
+        {"external_id": "ext-5", "course_id": course.id, "name": "某人", "id_number": "110105194912310021",
+         "completed_on": DAY},
         item(1, course, other),
         item(7, course, good),
     ]}
@@ -443,7 +450,7 @@ def test_an_item_gets_the_same_answer_whether_its_person_is_registered_or_not(ap
         answers = []
         for who in ({"name": person.name, "phone": person.phone}, made_up):
             response = api.post("/api/v1/base/completions", headers=token_a, json={"completions": [
-                {"external_id": "probe", "course_id": course.id, **who, **extra}]})
+                {"external_id": "probe", "course_id": course.id, "completed_on": DAY, **who, **extra}]})
             body = response.get_json()
             answers.append((response.status_code, body.get("errors"), body.get("conflicts")))
         assert answers[0] == answers[1], (course.title, answers)
@@ -490,7 +497,7 @@ def test_a_disabled_account_is_credited_with_nothing(api, base_a, token_a, runni
 def test_a_refused_batch_leaves_a_trace_in_the_audit_log(api, base_a, token_a, running, learner):
     course = running(base_a, hours=4)
     api.post("/api/v1/base/completions", headers=token_a, json={"completions": [
-        {"external_id": "a", "course_id": course.id, "name": "查无此人", "phone": "13999999999"},
+        {"external_id": "a", "course_id": course.id, "name": "查无此人", "phone": "13999999999", "completed_on": DAY},
         item(2, course, learner(), hours=5)]})
     api.post("/api/v1/base/completions", headers=token_a, json={"completions": [
         item(3, course, learner()), item(4, running(base_a, capacity=0), learner())]})
@@ -505,22 +512,23 @@ def test_a_refused_batch_leaves_a_trace_in_the_audit_log(api, base_a, token_a, r
     assert {e.base_id for e in entries} == {base_a.id} and hours_rows() == 0
 
 
-def test_a_course_with_credited_hours_keeps_its_category_year_and_enough_hours(api, base_a, token_a, running,
-                                                                               learner):
-    """The hours ledger booked the completion under the course's category, in the year it ended, for at most
-    its hours: an edit that would make course and ledger disagree is refused on its field."""
+def test_a_course_with_credited_hours_keeps_its_category_its_completions_days_and_enough_hours(
+        api, base_a, token_a, running, learner):
+    """The hours ledger booked the completion under the course's category, on the day the learner completed
+    (within the course's dates), for at most its hours: an edit that would make course and ledger disagree is
+    refused on its field. Moving the end into another year is not such an edit: the hours stay in the year
+    of the completion's day."""
     course = running(base_a, hours=16)
     api.post("/api/v1/base/completions", json={"completions": [item(1, course, learner(), hours=12)]},
              headers=token_a)
     url = f"/api/v1/base/courses/{course.id}"
-    end = course.end_date
-    next_year = end.replace(year=end.year + 1, month=1, day=15)
-    same_year = end + timedelta(days=1) if (end + timedelta(days=1)).year == end.year else end - timedelta(days=1)
+    next_year = course.end_date.replace(year=course.end_date.year + 1, month=1, day=15)
     other = "public" if course.category.value != "public" else "professional"
 
     refused = [api.patch(url, json=change, headers=token_a)
-               for change in ({"category": other}, {"end_date": next_year.isoformat()}, {"hours": 11})]
-    allowed = api.patch(url, json={"hours": 12, "end_date": same_year.isoformat()}, headers=token_a)
+               for change in ({"category": other}, {"end_date": (TODAY - timedelta(days=1)).isoformat()},
+                              {"hours": 11})]
+    allowed = api.patch(url, json={"hours": 12, "end_date": next_year.isoformat()}, headers=token_a)
 
     assert [(r.status_code, r.get_json()["errors"][0]["field"]) for r in refused] == [
         (400, "/category"), (400, "/end_date"), (400, "/hours")]
@@ -529,6 +537,7 @@ def test_a_course_with_credited_hours_keeps_its_category_year_and_enough_hours(a
     shown = api.get("/api/v1/base/completions/ext-1", headers=token_a).get_json()
     record = db.session.execute(sa.select(HoursRecord)).scalar_one()
     assert (shown["year"], shown["category"], shown["hours"]) == (record.year, record.category.value, 12)
+    assert record.year == TODAY.year and shown["completed_on"] == DAY
 
 
 def test_on_sqlite_the_site_can_write_while_a_batch_is_checked(app, api, base_a, token_a, running, learner,
@@ -562,7 +571,7 @@ def test_on_sqlite_the_site_can_write_while_a_batch_is_checked(app, api, base_a,
     # the lookups.
     monkeypatch.setattr(spec, "parse_body", probed("schema check", spec.parse_body))
     monkeypatch.setattr(completions, "push", probed("handed over", completions.push))
-    monkeypatch.setattr(completions, "_resolve", probed("lookups", completions._resolve))
+    monkeypatch.setattr(completions, "_check", probed("lookups", completions._check))
     course = running(base_a)
     response = api.post("/api/v1/base/completions", json={"completions": [item(1, course, learner())]},
                         headers=token_a)
@@ -592,7 +601,8 @@ def test_reused_external_id_with_other_content_is_a_conflict(api, base_a, token_
 
     assert response.status_code == 409
     assert response.get_json()["conflicts"] == [{
-        "index": 1, "external_id": "ext-1", "message": "该外部编号已用于另一条结业记录（课程、学员或学时不同）"}]
+        "index": 1, "external_id": "ext-1",
+        "message": "该外部编号已用于另一条结业记录（课程、学员、学时或结业日期不同）"}]
     assert hours_rows() == 1  # the second learner was not recorded either
 
 
@@ -634,7 +644,8 @@ def test_ten_thousand_completions_in_one_call_and_again_records_nothing(api, bas
     courses = [running(base_a, capacity=None) for _ in range(4)]
     people = learners_with_phones(10_000)
     batch = {"completions": [
-        {"external_id": f"hr-2026-{n:05d}", "course_id": courses[n % 4].id, "name": name, "phone": phone}
+        {"external_id": f"hr-2026-{n:05d}", "course_id": courses[n % 4].id, "name": name, "phone": phone,
+         "completed_on": DAY}
         for n, (_id, name, phone) in enumerate(people)
     ]}
 

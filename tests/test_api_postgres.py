@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import ApiCompletion, Enrollment, HoursRecord
-from tests.api_fixtures import learners_with_phones
+from tests.api_fixtures import TODAY, learners_with_phones
 from tests.api_schema import CheckedClient
 
 pytestmark = pytest.mark.postgres
@@ -28,7 +28,8 @@ def counts() -> tuple[int, int, int]:
 def test_ten_thousand_completions_on_postgresql(api, base_a, token_a, running):
     courses = [running(base_a, capacity=None) for _ in range(4)]
     batch = {"completions": [
-        {"external_id": f"hr-{n:05d}", "course_id": courses[n % 4].id, "name": name, "phone": phone}
+        {"external_id": f"hr-{n:05d}", "course_id": courses[n % 4].id, "name": name, "phone": phone,
+         "completed_on": TODAY.isoformat()}
         for n, (_id, name, phone) in enumerate(learners_with_phones(10_000))
     ]}
 
@@ -42,7 +43,8 @@ def test_ten_thousand_completions_on_postgresql(api, base_a, token_a, running):
 def test_the_same_batch_sent_twice_at_once_records_once(app, base_a, token_a, running):
     course = running(base_a, capacity=None)
     batch = {"completions": [
-        {"external_id": f"dup-{n}", "course_id": course.id, "name": name, "phone": phone}
+        {"external_id": f"dup-{n}", "course_id": course.id, "name": name, "phone": phone,
+         "completed_on": TODAY.isoformat()}
         for n, (_id, name, phone) in enumerate(learners_with_phones(500))
     ]}
     answers = []
@@ -102,7 +104,8 @@ def test_a_batch_waits_for_a_site_write_on_its_course_and_neither_deadlocks(app,
     def send():
         client = app.test_client()
         answers.append(client.post("/api/v1/base/completions", headers=token_a, json={"completions": [
-            {"external_id": "while-site-writes", "course_id": course_id, "name": name, "phone": phone}]}))
+            {"external_id": "while-site-writes", "course_id": course_id, "name": name, "phone": phone,
+             "completed_on": TODAY.isoformat()}]}))
 
     with db.engine.connect() as site:
         # What a site write holds from its start: the course's row, as locked() takes it.

@@ -82,13 +82,14 @@ def world(app, city, make_user, make_base, make_course, admin_and_base):
     _other_token, w.other_secret = api_tokens.create_token(other_admin, w.other_base, "其他基地")
     # Completions already pushed, under the short external ids generated strings start with.
     completions.push(w.admin, w.base, [
-        {"external_id": "0", "course_id": w.courses[0].id, "name": w.learners[0].name, "phone": w.learners[0].phone},
+        {"external_id": "0", "course_id": w.courses[0].id, "name": w.learners[0].name, "phone": w.learners[0].phone,
+         "completed_on": today.isoformat()},
         {"external_id": "00", "course_id": w.courses[1].id, "name": w.learners[1].name,
-         "id_number": _id_number(2)},
+         "id_number": _id_number(2), "completed_on": today.isoformat()},
     ])
     # A certificate to verify (the region asks for 1 hour in the year of the first completion), and a
     # confirmed evaluation of last year that kept the base, so that those reads reach their 200 too.
-    year = w.courses[0].end_date.year
+    year = today.year
     db.session.add(RuleSet(region_id=city.id, year=year, total_min=1))
     db.session.commit()
     w.certificate_code = certificates.issue(w.learners[0], year).code

@@ -309,7 +309,8 @@ def test_regulator_evaluates_overrides_confirms_and_the_public_pages_follow(app,
                        region_id=chengdu.id, password_hash="x")
         db.session.add(learner)
         db.session.flush()
-        db.session.add(Enrollment(course_id=course.id, learner_id=learner.id, status=EnrollmentStatus.COMPLETED))
+        db.session.add(Enrollment(course_id=course.id, learner_id=learner.id, status=EnrollmentStatus.COMPLETED,
+                                  completed_on=course.end_date))
     db.session.commit()
     names = {"passing": passing.name, "failing": failing.name, "spared": spared.name}
     db.session.rollback()

@@ -66,9 +66,11 @@ def test_the_app_role_does_the_sites_and_the_apis_work(pg_app, app_role, tmp_pat
     signed_in = site.post("/login", data={"login": learner.email, "password": PASSWORD})
     enrolled = site.post(f"/me/courses/{open_course.id}/enroll")
     pushed = api.post("/api/v1/base/completions", headers=bearer, json={"completions": [
-        {"external_id": "r-1", "course_id": running.id, "name": learner.name, "phone": learner.phone}]})
+        {"external_id": "r-1", "course_id": running.id, "name": learner.name, "phone": learner.phone,
+         "completed_on": clock.today().isoformat()}]})
     refused = api.post("/api/v1/base/completions", headers=bearer, json={"completions": [
-        {"external_id": "r-2", "course_id": running.id, "name": "查无此人", "phone": "13900000000"}]})
+        {"external_id": "r-2", "course_id": running.id, "name": "查无此人", "phone": "13900000000",
+         "completed_on": clock.today().isoformat()}]})
     edited = api.patch(f"/api/v1/base/courses/{open_course.id}", headers=bearer, json={"capacity": 8})
     with restricted.app_context():
         db.engine.dispose()

@@ -22,7 +22,7 @@ from models import (
     User,
 )
 from models.enrollment import SEAT_HOLDING
-from services import clock, demo, enrollment
+from services import clock, completions, demo, enrollment
 from services import courses as course_service
 from services.errors import DomainError, NotAllowed
 from tests.conftest import login, page_queries
@@ -303,7 +303,8 @@ def test_seats_taken_matches_enrollments_after_every_operation(monkeypatch, lear
     enrollment.enroll(a, course.id)
     assert seats(course.id) == 4
     at(monkeypatch, course.start_date)
-    enrollment.complete(admin, db.session.get(Course, course.id), [eb.id, ec.id])
+    completions.complete_enrollments(admin, db.session.get(Course, course.id), [eb.id, ec.id],
+                                     course.start_date)
     assert seats(course.id) == 4
     course_service.change_status(admin, db.session.get(Course, course.id), CourseStatus.CANCELLED, "场地维修")
     assert seats(course.id) == 2  # the two completed learners keep their place in the record
@@ -314,7 +315,7 @@ def test_seats_taken_matches_enrollments_after_every_operation(monkeypatch, lear
 def completed_enrollment(monkeypatch, admin, course, student) -> Enrollment:
     row = enrollment.enroll(student, course.id).enrollment
     at(monkeypatch, course.start_date)
-    enrollment.complete(admin, db.session.get(Course, course.id), [row.id])
+    completions.complete_enrollments(admin, db.session.get(Course, course.id), [row.id], course.start_date)
     return db.session.get(Enrollment, row.id)
 
 
@@ -487,7 +488,8 @@ def test_ratings_average_is_shown_to_the_base_admin(monkeypatch, app, learners, 
     students = learners(3)
     rows = [enrollment.enroll(s, course.id).enrollment for s in students]
     at(monkeypatch, course.start_date)
-    enrollment.complete(admin, db.session.get(Course, course.id), [r.id for r in rows])
+    completions.complete_enrollments(admin, db.session.get(Course, course.id), [r.id for r in rows],
+                                     course.start_date)
     for student, row, stars in zip(students[:2], rows[:2], ("4", "5"), strict=True):
         learner_client = app.test_client()
         login(learner_client, student)
@@ -587,7 +589,8 @@ def test_dashboard_query_count_does_not_grow_with_history(monkeypatch, app, make
         course = make_course(base, start_date=date(2026, 6, 1) + timedelta(days=n - 20), capacity=1)
         if statuses[n % 3] == WAITLISTED:
             db.session.add(Enrollment(course_id=course.id, learner_id=other.id, status=CONFIRMED))
-        db.session.add(Enrollment(course_id=course.id, learner_id=big.id, status=statuses[n % 3]))
+        db.session.add(Enrollment(course_id=course.id, learner_id=big.id, status=statuses[n % 3],
+                                  completed_on=course.end_date if statuses[n % 3] == COMPLETED else None))
         db.session.add(HoursRecord(learner_id=big.id, year=2024 + n % 3, category=list(Category)[n % 3],
                                    hours=1 + n % 7, source=HoursSource.DECLARATION))
     db.session.commit()

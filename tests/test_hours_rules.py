@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import Category, EnrollmentStatus, HoursRecord, HoursSource, Role, RuleSet
-from services import clock, demo, enrollment, hours, learner
+from services import clock, completions, demo, enrollment, hours, learner
 from tests.conftest import count_queries
 
 P, S, E = Category.PUBLIC, Category.PROFESSIONAL, Category.ELECTIVE
@@ -171,7 +171,7 @@ def test_negative_durations_are_refused(regions):
     (date(2025, 12, 31), date(2026, 1, 1), 2026),
     (date(2025, 12, 29), date(2026, 1, 2), 2026),
 ])
-def test_completion_counts_in_the_year_the_course_ended(
+def test_a_class_completed_without_a_day_counts_in_the_year_it_ended(
     monkeypatch, regions, make_user, make_course, admin_and_base, start, end, year
 ):
     admin, base = admin_and_base
@@ -180,7 +180,7 @@ def test_completion_counts_in_the_year_the_course_ended(
     student = make_user(region_id=regions["440100"].id)
     enrolled = enrollment.enroll(student, course.id).enrollment
     at(monkeypatch, date(2026, 1, 5))
-    assert enrollment.complete(admin, course, [enrolled.id]) == 1
+    assert completions.complete_enrollments(admin, course, [enrolled.id], None) == 1
 
     record = db.session.execute(sa.select(HoursRecord).where(HoursRecord.learner_id == student.id)).scalar_one()
     assert (record.year, record.category, record.hours, record.course_id) == (year, E, 16, course.id)

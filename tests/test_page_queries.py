@@ -71,8 +71,11 @@ def add_learners(n: int, region_id: int) -> list[int]:
 
 
 def enroll(course_id: int, learner_ids, status: EnrollmentStatus) -> None:
+    # A completion is dated (services.completions): here the course's last day.
+    day = db.session.get(Course, course_id).end_date if status == EnrollmentStatus.COMPLETED else None
     db.session.execute(sa.insert(Enrollment), [
-        {"course_id": course_id, "learner_id": learner_id, "status": status} for learner_id in learner_ids
+        {"course_id": course_id, "learner_id": learner_id, "status": status, "completed_on": day}
+        for learner_id in learner_ids
     ])
     db.session.commit()
 

@@ -199,7 +199,8 @@ def get_roster(course_id: int, query):
            responses={200: "BatchResult"},
            description=(f"一次最多 {MAX_BATCH} 条，全部通过才记录，否则一条也不记录（400 列出每个字段的问题，"
                         "409 列出冲突的记录）。external_id 是贵方系统中这条记录的编号：同一批再次提交时，"
-                        "已记录的不会重复记录，计入 already_recorded。"))
+                        "已记录的不会重复记录，计入 already_recorded。completed_on 是学员实际完成的日期，"
+                        "学时计入其所在年度；未来、早于课程开始或晚于课程结束的日期整批拒绝（400）。"))
 def push_completions(body):
     principal = _principal()
     try:

@@ -75,18 +75,20 @@ def roster_entry(e, u, credited: int | None) -> dict:
     return {
         "enrollment_id": e.id, "status": e.status.value, "source": e.source.value, **learner(u),
         "employer": u.employer_name or "", "professional_title": u.professional_title or "",
-        "enrolled_at": timestamp(e.created_at), "completed_at": timestamp(e.completed_at), "hours": credited,
+        "enrolled_at": timestamp(e.created_at), "completed_at": timestamp(e.completed_at),
+        "completed_on": e.completed_on.isoformat() if e.completed_on else None, "hours": credited,
     }
 
 
-def completion(record, u, c: Course, credited) -> dict:
+def completion(record, u, c: Course, credited, completed_on) -> dict:
     """A pushed completion; year and category as the hours record booked them (the course may have been
-    edited since in ways the ledger does not follow), else as the course says."""
+    edited since in ways the ledger does not follow), else as its day and the course say."""
     return {
         "external_id": record.external_id, "course_id": record.course_id, "enrollment_id": record.enrollment_id,
         **learner(u), "hours": record.hours,
         "category": (credited.category if credited else c.category).value,
-        "year": credited.year if credited else hours.credit_year(c.end_date),
+        "completed_on": completed_on.isoformat() if completed_on else None,
+        "year": credited.year if credited else hours.credit_year(completed_on or c.end_date),
         "recorded_at": timestamp(record.created_at),
     }
 

@@ -21,6 +21,8 @@ ID_NUMBER = "^[0-9]{17}[0-9Xx]$"
 FEE = "^(0|[1-9][0-9]{0,5})(\\.[0-9]{1,2})?$"
 EXTERNAL_ID = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 DATE = {"type": "string", "format": "date"}
+# A day sent to us: the format, and ASCII digits only (the format check alone is not documented to refuse others).
+DAY = {**DATE, "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "x-pattern-message": "应为 YYYY-MM-DD 格式的日期"}
 DATETIME = {"type": "string", "format": "date-time", "description": "UTC，ISO 8601"}
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
@@ -175,6 +177,10 @@ COMPLETION_ITEM = obj(
                       "description": "学员的身份证号（校验位须正确）"},
         "hours": {"type": "integer", "minimum": 1, "maximum": 500,
                   "description": "实际获得的学时，不超过课程学时；不填表示课程的全部学时"},
+        "completed_on": {**DAY, "description": (
+            "学员实际完成学习的日期（北京时间），学时、培训人数与项目计入这一天所在的年度。须在课程起止日期之内、"
+            "不晚于今天。不填时：已结束的面授、线上线下结合或直播课程取课程结束日期；线上自学课程或尚未结束的"
+            "课程必须填写，否则 400")},
     },
     required=("external_id", "course_id", "name"),
     anyOf=[{"required": ["phone"]}, {"required": ["id_number"]}],
@@ -244,6 +250,7 @@ COMPONENTS = {
         "name": {"type": "string"}, "phone_masked": {"type": "string"}, "id_number_masked": {"type": "string"},
         "employer": {"type": "string"}, "professional_title": {"type": "string"},
         "enrolled_at": DATETIME, "completed_at": nullable(DATETIME),
+        "completed_on": {**nullable(DATE), "description": "结业日期（学员实际完成的日期）；未结业为 null"},
         "hours": {"type": ["integer", "null"], "description": "已记入的学时；未结业为 null"},
     }),
     "RosterPage": obj({
@@ -263,7 +270,9 @@ COMPONENTS = {
     "Completion": obj({
         "external_id": {"type": "string"}, "course_id": ID, "enrollment_id": ID,
         "name": {"type": "string"}, "phone_masked": {"type": "string"}, "id_number_masked": {"type": "string"},
-        "hours": {"type": "integer", "minimum": 1}, "category": enum(Category), "year": {"type": "integer"},
+        "hours": {"type": "integer", "minimum": 1}, "category": enum(Category),
+        "completed_on": {**nullable(DATE), "description": "结业日期（学员实际完成的日期）"},
+        "year": {"type": "integer", "description": "学时计入的年度：结业日期所在的年度"},
         "recorded_at": DATETIME,
     }),
     "Compliance": obj({

@@ -130,9 +130,19 @@ class StatusForm(InputForm):
 
 class RosterImportForm(InputForm):
     roster = FileField(
-        _l("名单文件"), description=_l("XLSX 或 CSV；表头：姓名、手机号或身份证号、学时（可不填，默认全部学时）"),
+        _l("名单文件"),
+        description=_l("XLSX 或 CSV；表头：姓名、手机号和/或身份证号、学时（可不填，默认全部学时）、结业日期（如 "
+                       "2026-12-20；已结束的面授或直播课程可不填，默认结束日期；线上自学或尚未结束的课程必填）"),
         render_kw=ROSTER_ACCEPT,
     )
+
+
+class CompletionForm(InputForm):
+    """The roster page's "mark completed": the ticked enrollment ids come as a list of checkboxes, and the day
+    they completed (services.completions judges it: within the course's dates, not after today)."""
+
+    completed_on = DateField(_l("结业日期"), validators=[Optional()],
+                             description=_l("学员实际完成学习的日期，学时计入这一天所在的年度"))
 
 
 class AttendanceForm(InputForm):

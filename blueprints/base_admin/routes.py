@@ -14,6 +14,7 @@ from blueprints.base_admin.forms import (
     AttendanceForm,
     CancelForm,
     ClassPlanForm,
+    CompletionForm,
     CourseForm,
     DisclosureForm,
     RosterImportForm,
@@ -25,8 +26,8 @@ from models import CourseStatus
 from services import api_tokens as token_service
 from services import base_admin as queries
 from services import bases as base_service
+from services import completions as completion_service
 from services import courses as course_service
-from services import enrollment as enrollment_service
 from services import evaluation as evaluation_service
 from services import personal_data
 from services import plans as plan_service
@@ -179,13 +180,20 @@ def course_cancel(base_id: int, course_id: int):
     return redirect(url_for(".course_edit", base_id=base.id, course_id=course.id))
 
 
+def _roster_page(base, course, form: CompletionForm | None = None):
+    if form is None:
+        form = CompletionForm(formdata=None)
+        form.completed_on.data = completion_service.suggested_completed_on(course)
+    return render_template(
+        "base_admin/roster.html", base=base, course=course, roster=roster_service.roster(course),
+        action_form=ActionForm(), completion_form=form, days=roster_service.course_days(course),
+    )
+
+
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster")
 def roster(base_id: int, course_id: int):
     base, course = _load_course(base_id, course_id)
-    return render_template(
-        "base_admin/roster.html", base=base, course=course, roster=roster_service.roster(course),
-        action_form=ActionForm(), days=roster_service.course_days(course),
-    )
+    return _roster_page(base, course)
 
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/<int:enrollment_id>/id-number", methods=["POST"])
@@ -205,13 +213,19 @@ def reveal_id_number(base_id: int, course_id: int, enrollment_id: int):
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/complete", methods=["POST"])
 def roster_complete(base_id: int, course_id: int):
-    _base, course = _load_course(base_id, course_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    ids = form_ids("enrollment")
+    base, course = _load_course(base_id, course_id)
+    form = CompletionForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors or not form.completed_on.errors:
+            abort(400)
+        return _roster_page(base, course, form)  # a day that is not a date: said beside the field
     try:
-        count = enrollment_service.complete(current_user, course, ids)
+        count = completion_service.complete_enrollments(current_user, course, form_ids("enrollment"),
+                                                        form.completed_on.data)
     except DomainError as error:
+        if error.field == "completed_on":
+            field_error(form, error)
+            return _roster_page(base, course, form)
         flash(error.message, "danger")
     else:
         flash(_("已为 %(n)s 名学员记录结业，学时已计入其年度学时", n=count), "success")

@@ -70,7 +70,8 @@ def reload(model, object_id):
 def complete(course, *learners, status=EnrollmentStatus.COMPLETED) -> None:
     for learner in learners:
         db.session.add(Enrollment(course_id=course.id, learner_id=learner.id, status=status,
-                                  source=EnrollmentSource.IMPORT))
+                                  source=EnrollmentSource.IMPORT,
+                                  completed_on=course.end_date if status == EnrollmentStatus.COMPLETED else None))
     db.session.commit()
 
 

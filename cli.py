@@ -67,11 +67,14 @@ def register(app: Flask) -> None:
             region = db.session.execute(sa.select(Region).where(Region.code == region_code)).scalar_one_or_none()
             if region is None:
                 raise click.BadParameter(f"没有代码为 {region_code} 的地区", param_hint="--region")
-        results = evaluation.compute(year, region.id if region else None)
+        # What the regulator's page would store: a city's evaluation leaves its province-level bases out.
+        results = evaluation.decided_results(year, region.id if region else None)
         click.echo(f"{year} 年度评估（{region.full_name if region else '全部地区'}）：{len(results)} 个基地")
         click.echo("基地\t培训人数\t项目\t得分\t建议结论")
         for r in results:
             click.echo(f"{r.base.name}\t{r.trainees}\t{r.projects}\t{r.score}\t{r.proposed.label}")
+        if region is not None and region.parent_id is not None:
+            click.echo("市级评估只含市级基地；省级基地（含乡村振兴基地）由省级人社部门评估")
         if out:
             title = f"{year}年度继续教育基地评估结果（{region.full_name if region else '全部地区'}，试算）"
             with open(out, "wb") as handle:

@@ -40,7 +40,8 @@ class AuditRepeat(db.Model):
                                           name="audit_repeat_actor_action_subject_window"),)
 
     entry_id: Mapped[int] = mapped_column(sa.ForeignKey("audit_log.id"), primary_key=True, autoincrement=False)
-    actor_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    # As on the entry: an account deleted leaves the entry and its count, naming nobody (None).
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(sa.String(64))
     # What the event was about, as the caller names it: the path of a refused request, "user:12" for an ID
     # number shown, an export and its year.

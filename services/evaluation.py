@@ -213,6 +213,17 @@ def compute(year: int, region_id: int | None) -> list[EvaluationResult]:
     return results
 
 
+def decided_results(year: int, region_id: int | None) -> list[EvaluationResult]:
+    """compute() for the bases the region's evaluation decides (registry.region_decides_type): a city's
+    leaves out the province-level bases located in it, which the province's evaluation decides; every base
+    when ``region_id`` is None. What run() stores and ``flask evaluate`` prints."""
+    results = compute(year, region_id)
+    if region_id is None:
+        return results
+    region = db.session.get(Region, region_id)
+    return [r for r in results if registry.region_decides_type(region, r.base.type)]
+
+
 def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
     """Evaluate every base of the region (and the cities below it) for the year; a confirmed evaluation is
     returned unchanged. Re-running a draft recomputes it and keeps the overrides already written.
@@ -255,9 +266,7 @@ def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
     ).scalars())
     # A city's evaluation decides its city-level bases only: the province-level bases located there are
     # decided by the province's evaluation (the page lists them for information, see decided_by_province).
-    region = db.session.get(Region, region_id)
-    results = [r for r in compute(year, region_id)
-               if r.base_id not in decided and registry.region_decides_type(region, r.base.type)]
+    results = [r for r in decided_results(year, region_id) if r.base_id not in decided]
     for result in results:
         final, reason = kept_overrides.get(result.base_id, (None, ""))
         if final == Outcome.KEEP and result.missed_target:

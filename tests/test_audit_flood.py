@@ -326,3 +326,19 @@ def test_the_audit_page_names_exactly_the_events_that_are_counted(app, make_user
     note = signed_in(app, make_user(Role.REGULATOR)).get("/regulator/audit").text
     counted = re.search(r"重复的同一操作（(.*?)）", note).group(1)
     assert set(counted.split("、")) == set(words.values())
+
+
+@pytest.mark.parametrize("on_postgresql", [False, pytest.param(True, marks=pytest.mark.postgres)])
+def test_the_counter_names_its_actor_as_the_entry_does_set_null_on_delete(request, on_postgresql):
+    """audit_repeat.actor_id, as migrated, is SET NULL on delete like audit_log.actor_id and every other
+    foreign key naming who acted (it had none). Deleting an account that acted is refused anyway while the
+    log is append-only; should that change, the counter must not be what holds it."""
+    request.getfixturevalue("pg_app" if on_postgresql else "app")
+    inspector = sa.inspect(db.engine)
+
+    def on_delete(table: str) -> str | None:
+        (fk,) = [fk for fk in inspector.get_foreign_keys(table) if fk["constrained_columns"] == ["actor_id"]]
+        return (fk.get("options") or {}).get("ondelete")
+
+    assert on_delete("audit_repeat") == on_delete("audit_log") == "SET NULL"
+    assert next(c for c in inspector.get_columns("audit_repeat") if c["name"] == "actor_id")["nullable"]

@@ -942,7 +942,8 @@ def test_cli_prints_the_bases_and_writes_a_workbook(app, three_bases, city, tmp_
     kept, short, idle = three_bases
     out = tmp_path / "evaluation.xlsx"
 
-    result = app.test_cli_runner().invoke(args=["evaluate", "--year", str(YEAR), "--region", city.code,
+    # The province's evaluation: two of the three are province-level bases, which a city's leaves out.
+    result = app.test_cli_runner().invoke(args=["evaluate", "--year", str(YEAR), "--region", city.parent.code,
                                                 "--out", str(out)])
 
     assert result.exit_code == 0, result.output
@@ -957,6 +958,25 @@ def test_cli_prints_the_bases_and_writes_a_workbook(app, three_bases, city, tmp_
     assert [r[1] for r in sheet.iter_rows(min_row=3, values_only=True)] == [kept.name, short.name, idle.name]
     # A trial run: nothing saved, nothing changed.
     assert db.session.scalar(sa.select(sa.func.count(Evaluation.id))) == 0
+
+
+def test_cli_for_a_city_leaves_out_the_province_level_bases_as_the_page_does(app, three_bases, city, make_base,
+                                                                            make_user):
+    """A second read of issue 13: the command listed the province-level bases of the city, the page's run
+    leaves them to the province (registry.region_decides_type, through evaluation.decided_results)."""
+    kept, short, idle = three_bases  # kept and short are province-level, idle is the city's
+    rural = make_base(name="乡村振兴基地乙", type=BaseType.RURAL_REVITALIZATION)
+    db.session.commit()
+    page = evaluation.run(make_user(Role.REGULATOR, region_id=city.id), YEAR, city.id)
+
+    result = app.test_cli_runner().invoke(args=["evaluate", "--year", str(YEAR), "--region", city.code])
+
+    assert result.exit_code == 0, result.output
+    listed = {line.split("\t")[0] for line in result.output.splitlines()[2:] if "\t" in line}
+    assert listed == {r.base.name for r in page.results} == {idle.name}
+    assert "1 个基地" in result.output and "由省级人社部门评估" in result.output
+    province = app.test_cli_runner().invoke(args=["evaluate", "--year", str(YEAR), "--region", city.parent.code])
+    assert all(base.name in province.output for base in (kept, short, idle, rural))
 
 
 def test_cli_with_an_unknown_region_code_fails_with_a_message(app, reference):

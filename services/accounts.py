@@ -73,7 +73,7 @@ def register_learner(data: dict) -> User:
             hits["phone"] |= other_phone == phone
             hits["email"] |= email is not None and other_email == email
             hits["id_number"] |= other_hmac == fingerprint
-        _refused([name for name, hit in hits.items() if hit], phone, email, id_number)
+        _refused([name for name, hit in hits.items() if hit], phone, email, id_number, region.id)
     db.session.add(user)
     try:
         db.session.commit()
@@ -84,12 +84,14 @@ def register_learner(data: dict) -> User:
     return user
 
 
-def _refused(fields: list[str], phone: str, email: str | None, id_number: str) -> NoReturn:
+def _refused(fields: list[str], phone: str, email: str | None, id_number: str, region_id: int) -> NoReturn:
     """Audit a registration refused for a taken identifier (masked: the log is read by regulators and is
-    itself personal data) and raise the one neutral answer."""
+    itself personal data) and raise the one neutral answer. The entry has no actor and no base, so it names
+    the city chosen (``region_id``), by which the regulators of that city and its province see it
+    (services.audit.entries_for)."""
     audit.record_now(None, "auth.register_refused", None, object_type="user", details={
         "taken": fields, "phone": auth.masked(phone), "email": auth.masked(email) if email else None,
-        "id_number": identity.mask(id_number)})
+        "id_number": identity.mask(id_number), "region_id": region_id})
     raise DomainError(IDENTIFIER_TAKEN)
 
 

@@ -69,13 +69,16 @@ def record(actor, action: str, obj, *, base_id: int | None = None, details: dict
 
 
 PAGE_SIZE = 100
+# Entries of nobody signed in and about no base that name their region in details["region_id"].
+REGION_NAMED = ("auth.register_refused",)
 
 
 def entries_for(regulator, action: str = "", before: int | None = None) -> list[AuditLog]:
     """The newest entries a regulator may read (read-only: the log is append-only in the database), one
-    page of PAGE_SIZE before the entry ``before``: those about a base in their region, or made by someone
-    of their region, each with its count of repeats (AuditRepeat). ``action`` filters by prefix ("identity.",
-    "auth."). One query."""
+    page of PAGE_SIZE before the entry ``before``: those about a base in their region, made by someone of
+    their region, or, for an event of nobody signed in that names a region (REGION_NAMED: a registration
+    refused, by the city chosen), naming one of theirs; each with its count of repeats (AuditRepeat).
+    ``action`` filters by prefix ("identity.", "auth."). One query."""
     from services.scope import region_ids
 
     if regulator.region_id is None:
@@ -86,7 +89,9 @@ def entries_for(regulator, action: str = "", before: int | None = None) -> list[
         sa.select(AuditLog)
         .outerjoin(actor, actor.id == AuditLog.actor_id)
         .outerjoin(base, base.id == AuditLog.base_id)
-        .where(sa.or_(base.region_id.in_(regions), actor.region_id.in_(regions)))
+        .where(sa.or_(base.region_id.in_(regions), actor.region_id.in_(regions),
+                      sa.and_(AuditLog.action.in_(REGION_NAMED),
+                              AuditLog.details["region_id"].as_integer().in_(regions))))
         .options(joinedload(AuditLog.actor), joinedload(AuditLog.base), joinedload(AuditLog.repeat))
         .order_by(AuditLog.id.desc())
         .limit(PAGE_SIZE)

@@ -289,3 +289,50 @@ def test_the_platform_admin_command_refuses_a_password_holding_a_line_break(app)
 
     with pytest.raises(DomainError, match="密码不能包含换行"):
         create_platform_admin("ops@example.com", "运维", "long enough\u2028password")
+
+
+# --- refused registrations on the regulators' audit page (a second read of issue 13) ------------------------------
+# Written with no actor and no base, auth.register_refused reached nobody's page: audit.entries_for finds entries
+# by the base's or the actor's region. The entry now names the city chosen.
+
+def test_a_refused_registration_is_shown_to_the_regulators_of_the_city_chosen_and_its_province(
+        app, make_region, make_user):
+    from tests.conftest import page_queries
+
+    province = make_region("四川省")
+    chengdu, mianyang = make_region("成都市", parent=province), make_region("绵阳市", parent=province)
+    make_user(Role.LEARNER, phone="13800000000", email="taken@example.com")
+    regulators = {name: make_user(Role.REGULATOR, region_id=region.id)
+                  for name, region in (("chengdu", chengdu), ("province", province), ("mianyang", mianyang))}
+    clients = {name: app.test_client() for name in regulators}
+    for name, client in clients.items():
+        assert client.post("/login", data={"login": regulators[name].email, "password": PASSWORD}).status_code == 302
+    chosen = form(chengdu, phone="13800000000")
+    chengdu_id = chengdu.id
+    counted_before = len(page_queries(clients["chengdu"], "/regulator/audit?action=auth."))
+
+    for n in range(3):
+        register(app, {**chosen, "email": f"new{n}@example.com"}, f"10.33.0.{n}")
+
+    (entry, *_rest) = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "auth.register_refused"))
+    assert entry.details["region_id"] == chengdu_id
+    pages = {name: client.get("/regulator/audit?action=auth.").text for name, client in clients.items()}
+    assert pages["chengdu"].count("auth.register_refused") == 3
+    assert pages["province"].count("auth.register_refused") == 3
+    assert "auth.register_refused" not in pages["mianyang"]
+    assert "138****0000" in pages["chengdu"] and "13800000000" not in pages["chengdu"]
+    assert len(page_queries(clients["chengdu"], "/regulator/audit?action=auth.")) == counted_before
+
+
+@pytest.mark.postgres
+class TestRefusalsOnPostgreSQL:
+    """The entry's region is read from its JSON details: json_extract on SQLite, ->> on PostgreSQL."""
+
+    @pytest.fixture
+    def app(self, pg_app):
+        return pg_app
+
+    def test_a_refused_registration_is_shown_to_the_regulators_of_the_city_chosen(self, app, make_region,
+                                                                                  make_user):
+        test_a_refused_registration_is_shown_to_the_regulators_of_the_city_chosen_and_its_province(
+            app, make_region, make_user)

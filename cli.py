@@ -31,6 +31,28 @@ def register(app: Flask) -> None:
 
         click.echo(f"搜索索引已更新：{reindex_search()} 门课程")
 
+    @app.cli.command("normalise-identifiers")
+    @click.option("--apply", is_flag=True, help="写入更改（不加此项只列出将要更改的内容）")
+    def normalise_identifiers_command(apply):
+        """Re-spell e-mails, phones and ID numbers stored before they had one spelling (once, after upgrading;
+        see docs/DEPLOY.md). A dry run unless --apply; collisions are reported, never merged."""
+        import time
+
+        from services.respell import normalise_identifiers
+
+        began = time.perf_counter()
+        report = normalise_identifiers(apply=apply)
+        for change in report.changed:
+            click.echo(f"用户 #{change.user_id}\t{change.field}\t{change.old_masked} → {change.new_masked}")
+        for name, masked, user_ids in report.collisions:
+            click.echo(f"冲突：{name} {masked} 将由多个账号共用（" + "、".join(f"#{i}" for i in user_ids) +
+                       "），均未更改，请人工核对")
+        for user_id, name, masked in report.invalid:
+            click.echo(f"无效：用户 #{user_id} 的 {name} {masked} 统一写法后仍不是有效号码，未更改")
+        verb = "已更改" if report.applied else "将更改（试运行，未写入；加 --apply 写入）"
+        click.echo(f"{verb} {len(report.changed)} 项，冲突 {len(report.collisions)} 处，无效 {len(report.invalid)} 项；"
+                   f"解密身份证号 {report.id_numbers_read} 个，用时 {time.perf_counter() - began:.1f} 秒")
+
     @app.cli.command("create-platform-admin")
     @click.argument("email")
     @click.argument("name")

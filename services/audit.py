@@ -70,7 +70,7 @@ def record(actor, action: str, obj, *, base_id: int | None = None, details: dict
 
 PAGE_SIZE = 100
 # Entries of nobody signed in and about no base that name their region in details["region_id"].
-REGION_NAMED = ("auth.register_refused",)
+REGION_NAMED = ("auth.register_refused", "identity.respelt")
 
 
 def entries_for(regulator, action: str = "", before: int | None = None) -> list[AuditLog]:

@@ -534,23 +534,6 @@ def complete_enrollments(actor, course: Course, enrollment_ids: list[int], compl
 
 # --- the API ------------------------------------------------------------------------------------------
 
-class BatchInvalid(DomainError):
-    """Items that are wrong in themselves: ``errors`` lists {"field": JSON pointer, "message"}."""
-
-    def __init__(self, errors: list[dict], unmatched: int = 0):
-        super().__init__(f"有 {len(errors)} 处错误，未记录任何结业")
-        self.errors = errors
-        self.unmatched = unmatched  # how many items named nobody registered (under that name)
-
-
-class BatchConflict(DomainError):
-    """Items that clash with what is recorded: ``conflicts`` lists {"index", "external_id", "message"}."""
-
-    def __init__(self, conflicts: list[dict]):
-        super().__init__(f"有 {len(conflicts)} 条记录与已有数据冲突，未记录任何结业")
-        self.conflicts = conflicts
-
-
 def _digests(raw_items: list[dict]) -> list[str]:
     """What identifies each item as sent: course, name, phone, ID number, hours (or none given), and the
     day when one is given (an item sent before days were taken is recognised as it was). A resent item is
@@ -564,10 +547,6 @@ def _digests(raw_items: list[dict]) -> list[str]:
         for raw in raw_items))
 
 
-def _pointer(index: int, name: str) -> str:
-    return f"/completions/{index}/{name}"
-
-
 def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None = None) -> BatchResult:
     """Record a batch of completions pushed through the API (items as the CompletionBatch schema checked
     them), all or none; see ``record``. A refused batch records nothing but leaves its trace in the audit
@@ -575,8 +554,8 @@ def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None 
     lists the items whose person was not found, so a token could otherwise test names and numbers against
     the register unseen.
 
-    :raise BatchInvalid: an item is wrong in itself (400: each field's problem).
-    :raise BatchConflict: an item clashes with the records (409).
+    :raise Invalid: an item is wrong in itself (the API answers 400 with each field's problem).
+    :raise Conflict: an item clashes with the records (409); a refusal's ``ref`` is the item's index.
     """
     digests = _digests(raw_items)
     claims = [
@@ -590,12 +569,10 @@ def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None 
         return record(actor, base.id, claims, API, token_id=token_id)
     except Invalid as error:
         _refused(actor, base, len(raw_items), errors=len(error.refusals), unmatched=error.unmatched)
-        raise BatchInvalid([{"field": _pointer(r.ref, r.field), "message": r.message} for r in error.refusals],
-                           error.unmatched) from None
+        raise
     except Conflict as error:
         _refused(actor, base, len(raw_items), conflicts=len(error.refusals))
-        raise BatchConflict([{"index": r.ref, "external_id": raw_items[r.ref]["external_id"], "message": r.message}
-                             for r in error.refusals]) from None
+        raise
 
 
 def _refused(actor, base: TrainingBase, received: int, **counts) -> None:

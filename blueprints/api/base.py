@@ -205,10 +205,14 @@ def push_completions(body):
     principal = _principal()
     try:
         result = completions.push(principal.user, principal.base, body["completions"], principal.token_id)
-    except completions.BatchInvalid as error:
-        raise invalid(error.errors, error.message) from error
-    except completions.BatchConflict as error:
-        raise conflict(error.message, conflicts=error.conflicts) from error
+    except completions.Invalid as error:
+        errors = [{"field": f"/completions/{r.ref}/{r.field}", "message": r.message} for r in error.refusals]
+        raise invalid(errors, error.message) from error
+    except completions.Conflict as error:
+        items = body["completions"]
+        conflicts = [{"index": r.ref, "external_id": items[r.ref]["external_id"], "message": r.message}
+                     for r in error.refusals]
+        raise conflict(error.message, conflicts=conflicts) from error
     return jsonify(received=result.received, recorded=result.recorded, already_recorded=result.already_recorded,
                    added_to_roster=result.added_to_roster)
 

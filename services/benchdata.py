@@ -39,6 +39,7 @@ from models import (
     Region,
     RegionLevel,
     Role,
+    Target,
     TrainingBase,
     User,
 )
@@ -72,6 +73,9 @@ BOUNDARY_BASES = (
     (BaseType.PROVINCIAL, 2_000, 3, False),
 )
 BOUNDARY_PREFIX = "基准边界基地"
+# The bench province's targets of the year, the figures of Shandong's 考核要求 (notice 004) that the boundary
+# bases straddle: targets are a province's own rows, so the generated province needs its own.
+BENCH_TARGETS = {BaseType.PROVINCIAL: (2_000, 4), BaseType.RURAL_REVITALIZATION: (3_000, 4)}
 
 SUBJECTS = ("人工智能与健康", "临床护理质量", "急救技能", "数字经济", "装配式建筑", "设施农业", "网络安全",
             "社区社会工作", "食品安全检验", "跨境电子商务", "大数据分析", "职业道德与能力建设", "5G+智慧城市")
@@ -338,6 +342,9 @@ def _generate(tier: Tier, seed: int, connection, cursor) -> dict:
         code=PROVINCE_CODE, name="基准省", level=RegionLevel.PROVINCE)).inserted_primary_key[0]
     city_id = connection.execute(sa.insert(Region).values(
         code=CITY_CODE, name="基准市", level=RegionLevel.CITY, parent_id=province_id)).inserted_primary_key[0]
+    connection.execute(sa.insert(Target), [
+        {"base_type": kind.value, "year": year, "region_id": province_id, "min_trainees": trainees,
+         "min_projects": projects} for kind, (trainees, projects) in BENCH_TARGETS.items()])
     # Dates and times as each bulk path takes them: objects for PostgreSQL's binary COPY, the text that
     # SQLAlchemy itself stores for SQLite.
     created = datetime(year - 2, 1, 1)

@@ -150,7 +150,7 @@ def two_bases(admin_and_base, make_base, make_course, city):
         db.session.add(actor)
         db.session.flush()
         db.session.add(BaseStatusChange(base_id=large.id, to_status=status, reason="检查", actor_id=actor.id))
-    for region_id in (None, city.parent_id, city.id):
+    for region_id in (city.parent_id, city.id):  # the province's and the city's own
         db.session.add(Target(base_type=BaseType.CITY, year=TODAY.year, region_id=region_id, min_trainees=500,
                               min_projects=4))
     db.session.commit()

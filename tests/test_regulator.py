@@ -816,8 +816,8 @@ def test_exported_text_never_becomes_a_formula(app, regulators, admin_and_base, 
     sheet = read_sheet(signed_in(app, regulators["city"]).get("/regulator/exports/catalog.xlsx?year=2030"))
 
     cells = [row[2] for row in sheet.iter_rows(min_row=3)]
-    assert [c.value for c in cells] == ["'" + title for title in FORMULA_TITLES]
-    assert all(c.data_type != "f" for c in cells)
+    assert [c.value for c in cells] == FORMULA_TITLES  # shown as typed, no apostrophe in the text
+    assert all(c.data_type == "s" and c.quotePrefix for c in cells)
 
 
 def test_knowledge_update_export_counts_distinct_learners_per_field_and_kind(app, regulators, admin_and_base,

@@ -393,8 +393,8 @@ def test_learner_declares_a_competition_reviewer_approves_and_the_certificate_ve
 
     # Whatever the demo has booked this year, at least 25 public hours, so that the 5 declared reach 30.
     if booked(Category.PUBLIC) < 25:
-        db.session.add(HoursRecord(learner_id=learner.id, year=year, category=Category.PUBLIC,
-                                   hours=25 - booked(Category.PUBLIC), source=HoursSource.COURSE, note="人工智能与健康"))
+        db.session.add(HoursRecord(learner_id=learner.id, year=year, category=Category.PUBLIC, note="人工智能与健康",
+                                   hours=25 - booked(Category.PUBLIC), source=HoursSource.COURSE))
         db.session.commit()
     public_after, total_after = booked(Category.PUBLIC) + 5, booked() + 5
     db.session.rollback()

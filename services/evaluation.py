@@ -146,6 +146,14 @@ def disclosure_rate(base: TrainingBase) -> float:
     return round(100 * filled / len(DISCLOSURE_KEYS), 1)
 
 
+def missed_target(fig: dict, target) -> bool:
+    """Whether a base with figures ``fig`` misses ``target`` (None: no target, never missed). The one rule the
+    evaluation and the targets page's preview both apply."""
+    if target is None:
+        return False
+    return fig["trainees"] < target.min_trainees or fig["projects"] < target.min_projects
+
+
 def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> tuple[float, Outcome, bool]:
     """The weighted score (0–100), the proposed outcome and whether a target was missed."""
     target_trainees = target.min_trainees if target else None
@@ -160,9 +168,7 @@ def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> t
     total_weight = sum(w for w, _v in parts) or 1
     score = sum(w * v for w, v in parts) / total_weight - rubric.penalty_per_overdue_plan * fig["overdue_plans"]
     score = round(max(0.0, min(100.0, score)), 1)
-    missed = (target_trainees is not None and fig["trainees"] < target_trainees) or (
-        target_projects is not None and fig["projects"] < target_projects
-    )
+    missed = missed_target(fig, target)
     if missed:
         # The region's rule for a base that missed its target (Henan, notice 002: 不能完成培训任务的，取消其
         # 基地资格, so 退出 whatever the score); never better than the score alone would propose.
@@ -177,12 +183,17 @@ def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> t
     return score, outcome, missed
 
 
+def evaluated_in(year: int):
+    """The clause on TrainingBase of the bases evaluated for ``year`` (see compute)."""
+    return sa.and_(TrainingBase.status != BaseStatus.EXITED, TrainingBase.created_at < _year_end(year))
+
+
 def compute(year: int, region_id: int | None) -> list[EvaluationResult]:
     """The year's figures, scores and proposed outcomes for the listed bases of a region (and the cities
     below it), or of every region when ``region_id`` is None; unsaved results, one per base. Bases that
     had exited, or were designated only after the year (local time: 04:00 on 1 January in Shanghai is the
     next year's, though stored as 31 December UTC), are not evaluated for it."""
-    bases_where = sa.and_(TrainingBase.status != BaseStatus.EXITED, TrainingBase.created_at < _year_end(year))
+    bases_where = evaluated_in(year)
     if region_id is not None:
         bases_where = sa.and_(bases_where, TrainingBase.region_id.in_(scope.region_ids(region_id)))
     bases = db.session.execute(

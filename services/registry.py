@@ -203,36 +203,3 @@ def may_set_target(regulator, base_type: BaseType) -> bool:
     type (for CITY bases that is the province-wide default, which a city's own row overrides), a city's
     regulator only CITY."""
     return may_decide_type(regulator, base_type)
-
-
-def set_target(regulator, base_type: BaseType, year: int, min_trainees: int, min_projects: int) -> Target:
-    """Set the target of the regulator's own region for a base type and year. City-level bases' targets are
-    the city's to set, and a province's regulator may set a province-wide default for them that applies
-    where the city has set none; the province-level ones (PROVINCIAL, RURAL_REVITALIZATION) come from the
-    province alone.
-
-    :raise DomainError: a province-level type set by a regulator who is not a province's (field
-        ``base_type``), negative numbers, or a year whose evaluation is confirmed (field ``year``).
-    """
-    if not may_set_target(regulator, base_type):
-        raise DomainError(f"{base_type.label}的目标由省级人社部门设定，市级人社部门只能设定市级继续教育基地的目标",
-                          field="base_type")
-    if min_trainees < 0 or min_projects < 0:
-        raise DomainError("目标不能为负数")
-    if rules.year_confirmed(regulator.region, year):
-        raise DomainError(f"{year}年度的评估已确认，该年度的目标不能再修改", field="year")
-    target = db.session.execute(
-        sa.select(Target).where(Target.base_type == base_type, Target.year == year,
-                                Target.region_id == regulator.region_id)
-    ).scalar_one_or_none()
-    old = [target.min_trainees, target.min_projects] if target is not None else [None, None]
-    if target is None:
-        target = Target(base_type=base_type, year=year, region_id=regulator.region_id)
-        db.session.add(target)
-    target.min_trainees, target.min_projects, target.set_by_id = min_trainees, min_projects, regulator.id
-    db.session.flush()
-    audit.record(regulator, "target.set", target, details={"type": base_type.value, "year": year,
-                                                            "trainees": [old[0], min_trainees],
-                                                            "projects": [old[1], min_projects]})
-    db.session.commit()
-    return target

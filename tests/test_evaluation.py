@@ -29,7 +29,7 @@ from models import (
     TrainingBase,
     User,
 )
-from services import clock, demo, evaluation, registry, rules
+from services import clock, demo, evaluation, registry, rules, target_edits
 from services.errors import DomainError
 from services.exports import EVALUATION_COLUMNS
 from tests.conftest import PASSWORD, bulk_learners, count_queries, login
@@ -552,12 +552,12 @@ def test_rerun_does_not_keep_a_keep_override_for_a_base_that_now_misses_its_targ
     learners = bulk_learners(10)
     add_enrollments(course, learners[:1])
     add_enrollments(course, learners[1:], status=EnrollmentStatus.CONFIRMED)  # nine never finished
-    registry.set_target(regulator, BaseType.CITY, YEAR, 1, 1)
+    target_edits.save(regulator, BaseType.CITY, YEAR, 1, 1, seen=None)
     found = evaluation.run(regulator, YEAR, city.id)
     (result,) = found.results
     assert (result.missed_target, result.proposed) == (False, Outcome.RECTIFY)
     evaluation.override(regulator, result.id, Outcome.KEEP, "结业率低系疫情所致，酌情合格")
-    registry.set_target(regulator, BaseType.CITY, YEAR, 5, 1)
+    target_edits.save(regulator, BaseType.CITY, YEAR, 5, 1, seen=target_edits.Figures(1, 1))
 
     again = evaluation.run(regulator, YEAR, city.id)
 

@@ -28,7 +28,7 @@ from models import (
     User,
 )
 from services import clock, search
-from tests.conftest import login, page_queries
+from tests.conftest import count_queries, login, page_queries
 
 MAX_QUERIES = 4
 TODAY = date(2026, 9, 15)
@@ -223,3 +223,40 @@ def test_learners_dashboard_issues_the_same_queries_for_any_year_and_any_history
                            f"/me/?year={TODAY.year - 9}")}
 
     assert {len(found) for found in counts.values()} == {few} == {MAX_QUERIES}, counts
+
+
+# --- the targets page's preview -----------------------------------------------------------------------------
+
+def targets_preview_queries(client) -> list[str]:
+    """The statements of one preview of the province's city-level default (a POST), the session emptied."""
+    data = {"base_type": "city", "year": str(TODAY.year), "min_trainees": "40", "min_projects": "2"}
+    assert client.post("/regulator/targets", data=data).status_code == 200
+    db.session.remove()
+    with count_queries(db.engine) as statements:
+        response = client.post("/regulator/targets", data=data)
+    assert response.status_code == 200 and 'id="targets-preview"' in response.text
+    return statements
+
+
+def test_targets_preview_issues_the_same_queries_for_one_idle_base_and_thirty_busy_ones(
+        app, make_user, make_base, make_region, make_course, city):
+    """The user and the region, the confirmed year, the year's targets, the bases reached (one COUNT), their
+    figures (the evaluation's two GROUP BY statements) and the table's targets: however many bases and
+    completions, and whichever cities set their own target (issue 14, item 3)."""
+    make_base(region_id=city.id)
+    quiet = signed_in(app, make_user(Role.REGULATOR, region_id=city.parent_id))
+    busy_province = make_region("山东省")
+    cities = [make_region(parent=busy_province) for _ in range(3)]
+    db.session.add(Target(base_type=BaseType.CITY, year=TODAY.year, region_id=cities[1].id, min_trainees=1,
+                          min_projects=1))
+    db.session.commit()
+    learners = add_learners(300, cities[0].id)
+    for n in range(30):
+        base = make_base(region_id=cities[n % 3].id)
+        course = make_course(base, start_date=TODAY - timedelta(days=3), end_date=TODAY - timedelta(days=2))
+        enroll(course.id, learners[n * 10:n * 10 + 10], EnrollmentStatus.COMPLETED)
+    busy = signed_in(app, make_user(Role.REGULATOR, region_id=busy_province.id))
+
+    few, many = targets_preview_queries(quiet), targets_preview_queries(busy)
+
+    assert len(few) == len(many) <= MAX_QUERIES + 4, "\n".join(many)

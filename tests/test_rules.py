@@ -22,7 +22,7 @@ from models import (
     RuleSet,
     Target,
 )
-from services import demo, evaluation, hours, registry, rule_edits, rules
+from services import demo, evaluation, hours, registry, rule_edits, rules, target_edits
 from tests.conftest import login
 
 YEAR, NEXT = 2026, 2027
@@ -194,7 +194,7 @@ def test_a_year_whose_evaluation_is_confirmed_is_refused(regions, regulator, cod
         rule_edits.save(user, 2025, own_values(user, 2025) | {"public_min": 20})
     assert refused.value.problems == {"year": "2025年度的评估已确认，该年度的规则不能再修改"}
     with pytest.raises(Exception, match="已确认"):
-        registry.set_target(user, BaseType.CITY, 2025, 1, 1)
+        target_edits.save(user, BaseType.CITY, 2025, 1, 1, seen=None)
     db.session.rollback()
     assert hours.rule_for(regions["370600"], 2025).public_min == 30
     chengdu = regulator("510100")

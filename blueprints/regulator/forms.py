@@ -68,6 +68,10 @@ class TargetForm(InputForm):
     min_projects = IntegerField(
         _l("培训项目目标"), validators=[InputRequired(_l("请填写项目数")), NumberRange(0, 100_000, _l("不能为负数"))]
     )
+    action = SelectField(choices=[("preview", _l("预览")), ("save", _l("保存"))], default="preview")
+    # The region's own target the preview showed (both empty: it had none); the save refuses if it changed.
+    seen_trainees = IntegerField(validators=[Optional(), bounded(0, 10_000_000)])
+    seen_projects = IntegerField(validators=[Optional(), bounded(0, 100_000)])
 
 
 class RunEvaluationForm(InputForm):

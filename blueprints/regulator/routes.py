@@ -19,7 +19,18 @@ from blueprints.regulator.forms import (
     rules_form_class,
 )
 from models import BaseStatus, BaseType, Outcome
-from services import audit, clock, evaluation, exports, plans, registry, rule_edits, scope, workdays
+from services import (
+    audit,
+    clock,
+    evaluation,
+    exports,
+    plans,
+    registry,
+    rule_edits,
+    scope,
+    target_edits,
+    workdays,
+)
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
@@ -124,23 +135,41 @@ def decide_plan(plan_id: int):
 
 @bp.route("/targets", methods=["GET", "POST"])
 def targets():
-    form = TargetForm(year=clock.today().year)
+    """The targets in force for a year; a new one is previewed (what changes for whom), then confirmed."""
+    form = TargetForm(year=_year_arg()) if request.method == "GET" else TargetForm()
     # A city's regulator is offered the city-level type alone: the province sets the province-level ones.
     settable = [t for t in BaseType if registry.may_set_target(current_user, t)]
     form.base_type.choices = [(t.value, t.label) for t in settable]
-    if form.validate_on_submit():
-        try:
-            registry.set_target(current_user, BaseType(form.base_type.data), form.year.data, form.min_trainees.data,
-                                form.min_projects.data)
-        except DomainError as error:
-            field_error(form, error)
-        else:
-            flash(_("目标已保存"), "success")
-            return redirect(url_for(".targets"))
+    # Any known type passes the form, so that a forged province-level one meets the service's refusal.
+    form.base_type.validate_choice = False
+    preview, status = None, 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit() and form.base_type.data in {t.value for t in BaseType}:
+            args = (current_user, BaseType(form.base_type.data), form.year.data, form.min_trainees.data,
+                    form.min_projects.data)
+            try:
+                if form.action.data == "save":
+                    seen = (target_edits.Figures(form.seen_trainees.data, form.seen_projects.data)
+                            if form.seen_trainees.data is not None and form.seen_projects.data is not None else None)
+                    target_edits.save(*args, seen=seen)
+                    flash(_("已保存 %(y)s 年度%(t)s的目标：培训人数 %(n)s，培训项目 %(p)s", y=form.year.data,
+                            t=BaseType(form.base_type.data).label, n=form.min_trainees.data,
+                            p=form.min_projects.data), "success")
+                    return redirect(url_for(".targets", year=form.year.data))
+                preview, status = target_edits.preview(*args), 200
+            except rule_edits.RulesRefused as refused:
+                for name, message in refused.problems.items():
+                    form[name].errors = [*form[name].errors, message]
+            except DomainError as error:  # a stale preview: flashed above the table of what is stored now
+                field_error(form, error)
+        elif form.base_type.data not in {t.value for t in BaseType}:
+            form.base_type.errors = [*form.base_type.errors, _("请选择列出的基地类型")]
     year = form.year.data or clock.today().year
     targets = registry.targets_of_year(year)
     rows = [(t, registry.pick_target(targets, t, current_user.region)) for t in BaseType]
-    return render_template("regulator/targets.html", form=form, rows=rows, year=year, settable=settable)
+    return render_template("regulator/targets.html", form=form, rows=rows, year=year, settable=settable,
+                           preview=preview), status
 
 
 def _rules_form_data(found) -> dict:

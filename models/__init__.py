@@ -4,6 +4,7 @@ from models.api import ApiCompletion, ApiToken
 from models.audit import AuditLog, AuditRepeat
 from models.course import FIELDS, Category, Course, CourseStatus, Mode, ProjectType
 from models.declaration import (
+    KIND_UNITS,
     CalendarDay,
     CalendarDayKind,
     Certificate,
@@ -11,6 +12,7 @@ from models.declaration import (
     Declaration,
     DeclarationCap,
     DeclarationKind,
+    DeclarationKindRule,
     DeclarationStatus,
     Employer,
     Evidence,
@@ -40,5 +42,6 @@ __all__ = [
     "Mode", "Notice", "Region", "RegionLevel", "Role", "RuleSet", "TrainingBase", "User", "BaseStatusChange",
     "ClassPlan", "Evaluation", "EvaluationResult", "EvaluationStatus", "Outcome", "PlanStatus", "ProjectType",
     "Rubric", "Target", "CalendarDay", "CalendarDayKind", "Certificate", "CertificateStatus", "Declaration",
-    "DeclarationCap", "DeclarationKind", "DeclarationStatus", "Employer", "Evidence",
+    "DeclarationCap", "DeclarationKind", "DeclarationKindRule", "KIND_UNITS", "DeclarationStatus", "Employer",
+    "Evidence",
 ]

@@ -29,12 +29,22 @@ class DeclarationKind(LabelledEnum):
 
     CONFERENCE = "conference", "学术会议、讲座、研讨班"
     COMPETITION = "competition", "技能竞赛、技术比武"
-    ABROAD = "abroad", "出国（境）研修考察（20 天以上）"
+    # No minimum in the label: Chengdu's 20 days (003) is Chengdu's (DeclarationKindRule.min_days).
+    ABROAD = "abroad", "出国（境）研修考察"
     RESEARCH = "research", "科研成果、专利、论文著作"
     DEGREE = "degree", "在职学历（学位）教育"
     SELF_STUDY = "self_study", "自学"
     GRASSROOTS = "grassroots", "服务基层"
     OTHER = "other", "其他"
+
+
+# How each kind is measured: the nature of the kind, not a region's rule. "time": minutes (under a day) or
+# days; "days": whole days only; "hours": the hours claimed, as the evidence states them.
+KIND_UNITS = {
+    DeclarationKind.CONFERENCE: "time", DeclarationKind.COMPETITION: "hours", DeclarationKind.ABROAD: "days",
+    DeclarationKind.RESEARCH: "hours", DeclarationKind.DEGREE: "hours", DeclarationKind.SELF_STUDY: "hours",
+    DeclarationKind.GRASSROOTS: "days", DeclarationKind.OTHER: "time",
+}
 
 
 class DeclarationStatus(LabelledEnum):
@@ -113,6 +123,32 @@ class DeclarationCap(db.Model):
     region_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"))
     year: Mapped[int]
     max_hours: Mapped[int]
+    source: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+
+
+class DeclarationKindRule(db.Model):
+    """A region's rule for one kind of declared learning in one year: whether the region accepts it at all,
+    the categories it may be declared as, and the fewest days it may be declared for (Chengdu's study abroad
+    of 20 days or more, notice 003). A column left None is not set here: a city inherits its province's
+    (services.rules.kinds_in_force); where neither sets one, the general list applies, shown as 默认值，待确认.
+    ``unconfirmed`` names the columns holding a value no notice states (seeded as a default)."""
+
+    __tablename__ = "declaration_kind_rule"
+    __table_args__ = (
+        sa.UniqueConstraint("region_id", "year", "kind", name="region_year_kind"),
+        sa.CheckConstraint("min_days IS NULL OR (min_days >= 0 AND min_days <= 366)", name="min_days_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"))
+    year: Mapped[int]
+    kind: Mapped[DeclarationKind] = mapped_column(enum_column(DeclarationKind))
+    accepted: Mapped[bool | None]
+    # Category values, e.g. ["public", "professional"]; never empty when set (services.rule_edits refuses it).
+    categories: Mapped[list | None] = mapped_column(sa.JSON)
+    # 0: no minimum, set here (overriding a province's); None: not set here.
+    min_days: Mapped[int | None]
+    unconfirmed: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]")
     source: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
 
 

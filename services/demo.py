@@ -26,6 +26,7 @@ from models import (
     CourseStatus,
     DeclarationCap,
     DeclarationKind,
+    DeclarationKindRule,
     Employer,
     Enrollment,
     EnrollmentStatus,
@@ -229,7 +230,7 @@ def _disclosure(base_name: str, kind: str) -> dict:
 
 def seed_reference() -> dict[str, Region]:
     """Reference data every installation needs: the regions of the notices and each one's own rules by year
-    (hours, conversions, themes, caps, targets, rubric), and the holiday calendar. Idempotent."""
+    (hours, conversions, themes, caps, kinds of declared learning, targets, rubric), and the holiday calendar. Idempotent."""
     regions = {}
     for code, name, parent in REGIONS:
         level = RegionLevel.CITY if parent else RegionLevel.PROVINCE
@@ -260,6 +261,19 @@ def seed_reference() -> dict[str, Region]:
                 {"kind": DeclarationKind(row["kind"]), "category": Category(row["category"]),
                  "region_id": regions[row["region_code"]].id, "year": int(row["year"])},
                 max_hours=int(row["max_hours"]), source=row["source"],
+            )
+    # The kinds of declared learning each notice's region accepts (Chengdu's and Yantai's lists; Guangdong and
+    # Henan list none, so the general list, every value to confirm), their categories and Chengdu's 20 days.
+    with open(DATA_DIR / "declaration-kinds.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            _get_or_add(
+                DeclarationKindRule,
+                {"region_id": regions[row["region_code"]].id, "year": int(row["year"]),
+                 "kind": DeclarationKind(row["kind"])},
+                accepted={"yes": True, "no": False}.get(row["accepted"]),
+                categories=[Category(c).value for c in row["categories"].split()] or None,
+                min_days=int(row["min_days"]) if row["min_days"] else None,
+                unconfirmed=row["unconfirmed"].split(), source=row["source"],
             )
     with open(DATA_DIR / "rubrics.csv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):

@@ -12,7 +12,11 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import (
+    KIND_UNITS,
+    Category,
     DeclarationCap,
+    DeclarationKind,
+    DeclarationKindRule,
     Evaluation,
     EvaluationStatus,
     Outcome,
@@ -21,6 +25,7 @@ from models import (
     Rubric,
     RuleSet,
 )
+from models._common import LabelledEnum
 
 REQUIREMENTS = ("total_min", "public_min", "professional_min", "elective_min")
 CONVERSIONS = ("hours_per_day", "minutes_per_hour", "plan_window_days", "review_working_days")
@@ -38,6 +43,45 @@ FALLBACK = {
     "weight_disclosure": 15, "penalty_per_overdue_plan": 5, "unrated_score": 60, "keep_threshold": 75,
     "exit_threshold": 50, "missed_target_outcome": Outcome.RECTIFY,
 }
+
+# The kinds of declared learning (DeclarationKindRule): a region whose notice lists ways of learning accepts
+# those (Chengdu 003, Yantai 004); where no row of the chain says, every kind is accepted with the general
+# categories below, shown as 默认值，待确认. A minimum of days is never a default: none is required unless a
+# region sets one (Chengdu's 20 days abroad).
+KIND_FIELDS = ("accepted", "categories", "min_days")
+P, S, E = Category.PUBLIC, Category.PROFESSIONAL, Category.ELECTIVE
+GENERAL_CATEGORIES = {
+    DeclarationKind.CONFERENCE: (S,), DeclarationKind.COMPETITION: (P, S), DeclarationKind.ABROAD: (S,),
+    DeclarationKind.RESEARCH: (S,), DeclarationKind.DEGREE: (S,), DeclarationKind.SELF_STUDY: (S,),
+    DeclarationKind.GRASSROOTS: (S,), DeclarationKind.OTHER: (P, S, E),
+}
+
+
+class Accepted(LabelledEnum):
+    """Whether a region accepts a kind of declared learning (stored as DeclarationKindRule.accepted)."""
+
+    YES = "yes", "接受"
+    NO = "no", "不接受"
+
+
+class Categories(tuple):
+    """The categories a kind may be declared as, in the enum's order; labelled for the regulator's page."""
+
+    @property
+    def label(self) -> str:
+        return "、".join(c.label for c in self)
+
+
+def kind_key(kind: DeclarationKind, name: str) -> str:
+    return f"kind_{kind.value}_{name}"
+
+
+# A minimum of days only means something for a kind counted in whole days (abroad, service at the grassroots).
+KIND_KEYS = {kind_key(kind, name): (kind, name) for kind in DeclarationKind for name in KIND_FIELDS
+             if name != "min_days" or KIND_UNITS[kind] == "days"}
+for _kind, _categories in GENERAL_CATEGORIES.items():
+    FALLBACK[kind_key(_kind, "accepted")] = Accepted.YES
+    FALLBACK[kind_key(_kind, "categories")] = Categories(_categories)
 
 
 @dataclass(frozen=True)
@@ -118,6 +162,59 @@ def pick_caps(rows, chain: list[int]) -> dict[tuple, DeclarationCap]:
     for cap in sorted(rows, key=lambda c: chain.index(c.region_id), reverse=True):
         found[(cap.kind, cap.category)] = cap  # the more specific row, read last, wins
     return found
+
+
+class KindValues:
+    """A region's DeclarationKindRule rows of a year as one row of KIND_KEYS (for resolve): None where the
+    region sets nothing."""
+
+    def __init__(self, region_id, rows=()):
+        self.region_id, self.unconfirmed = region_id, []
+        for key in KIND_KEYS:
+            setattr(self, key, None)
+        for row in rows:
+            for name in KIND_FIELDS:
+                key = kind_key(row.kind, name)
+                if key not in KIND_KEYS:
+                    continue
+                value = getattr(row, name)
+                if name == "categories" and value is not None:
+                    value = Categories(c for c in Category if c.value in value)
+                elif name == "accepted" and value is not None:
+                    value = Accepted.YES if value else Accepted.NO
+                setattr(self, key, value)
+                if name in (row.unconfirmed or []):
+                    self.unconfirmed.append(key)
+
+
+@dataclass(frozen=True)
+class KindInForce:
+    """What a learner of a region may declare of one kind in a year."""
+
+    kind: DeclarationKind
+    accepted: bool
+    categories: tuple[Category, ...]
+    min_days: int  # 0: no minimum
+
+
+def kind_rows(rows, chain: list[int]) -> list[KindValues]:
+    """The chain's KindValues, most specific region first, from the rows of its year."""
+    return [KindValues(region_id, [r for r in rows if r.region_id == region_id]) for region_id in chain]
+
+
+def kinds_in_force(region: Region | None, year: int) -> dict[DeclarationKind, KindInForce]:
+    """{kind: what is in force} for a learner of ``region`` in ``year``, field by field the city's value, else
+    the province's, else the general list (every kind accepted, no minimum of days). One query."""
+    chain = chain_ids(region)
+    rows = db.session.execute(
+        sa.select(DeclarationKindRule).where(DeclarationKindRule.region_id.in_(chain),
+                                             DeclarationKindRule.year == year)
+    ).scalars().all() if chain else []
+    found = resolve(kind_rows(rows, chain), KIND_KEYS)
+    return {kind: KindInForce(
+        kind, found[kind_key(kind, "accepted")].value == Accepted.YES, tuple(found[kind_key(kind, "categories")].value),
+        (found[kind_key(kind, "min_days")].value or 0) if kind_key(kind, "min_days") in KIND_KEYS else 0)
+        for kind in DeclarationKind}
 
 
 def rubrics_up_to(year: int) -> list[Rubric]:

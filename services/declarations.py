@@ -2,7 +2,6 @@
 their employer approves (possibly fewer hours, with a reason) or rejects within the working-day deadline.
 Yearly caps apply at approval; approval is the only thing that writes the ledger for a declaration."""
 
-from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
@@ -10,6 +9,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from extensions import db
 from models import (
+    KIND_UNITS,
     Category,
     Declaration,
     DeclarationCap,
@@ -31,34 +31,20 @@ MAX_DAYS = 366
 MAX_MINUTES = 24 * 60
 
 
-@dataclass(frozen=True)
-class KindRule:
-    unit: str  # "time" (minutes or days), "days" or "hours"
-    categories: tuple[Category, ...]
-    min_days: int = 0
+# Which kinds a region accepts, as what categories and from how many days, are rules per region and year
+# (models.DeclarationKindRule, services.rules.kinds_in_force); how a kind is measured (KIND_UNITS) is its
+# nature and stays in code.
 
 
-P, S, E = Category.PUBLIC, Category.PROFESSIONAL, Category.ELECTIVE
-KIND_RULES = {
-    DeclarationKind.CONFERENCE: KindRule("time", (S,)),
-    DeclarationKind.COMPETITION: KindRule("hours", (P, S)),
-    DeclarationKind.ABROAD: KindRule("days", (S,), min_days=20),
-    DeclarationKind.RESEARCH: KindRule("hours", (S,)),
-    DeclarationKind.DEGREE: KindRule("hours", (S,)),
-    DeclarationKind.SELF_STUDY: KindRule("hours", (S,)),
-    DeclarationKind.GRASSROOTS: KindRule("days", (S,)),
-    DeclarationKind.OTHER: KindRule("time", (P, S, E)),
-}
+def claimed_hours(kind: DeclarationKind, data: dict, rule, min_days: int = 0) -> int:
+    """The hours a declaration claims, converted by the region's rules (``rule``: its RuleSet in force;
+    ``min_days``: the fewest days the region accepts for the kind, 0 for none).
 
-
-def claimed_hours(kind: DeclarationKind, data: dict, rule) -> int:
-    """The hours a declaration claims, converted by the region's rules.
-
-    :raise DomainError: with ``field``, for missing, negative or absurd amounts.
+    :raise DomainError: with ``field``, for missing, negative or absurd amounts, or too few days.
     """
-    spec = KIND_RULES[kind]
+    unit = KIND_UNITS[kind]
     minutes, days, hours_ = data.get("minutes"), data.get("days"), data.get("hours")
-    if spec.unit == "hours":
+    if unit == "hours":
         if hours_ is None:
             raise DomainError("请填写申报学时", field="hours")
         if not 1 <= hours_ <= MAX_CLAIMED_HOURS:
@@ -67,10 +53,10 @@ def claimed_hours(kind: DeclarationKind, data: dict, rule) -> int:
     if days:
         if not 1 <= days <= MAX_DAYS:
             raise DomainError(f"天数应在 1 到 {MAX_DAYS} 之间", field="days")
-        if days < spec.min_days:
-            raise DomainError(f"出国（境）研修考察须满 {spec.min_days} 天才能申报", field="days")
+        if days < min_days:
+            raise DomainError(f"{kind.label}须满 {min_days} 天才能申报", field="days")
         return hours.hours_from_days(days, rule)
-    if spec.unit == "days":
+    if unit == "days":
         raise DomainError("请填写天数", field="days")
     if minutes is None:
         raise DomainError("请填写时长（分钟）或天数", field="minutes")
@@ -83,19 +69,53 @@ def claimed_hours(kind: DeclarationKind, data: dict, rule) -> int:
     return min(converted, hours.hours_from_days(1, rule))
 
 
-def _check(learner, data: dict) -> tuple[DeclarationKind, Category, int]:
-    kind = DeclarationKind(data["kind"])
-    category = Category(data.get("category") or KIND_RULES[kind].categories[0])
-    if category not in KIND_RULES[kind].categories:
-        raise DomainError(f"“{kind.label}”只能申报为{'、'.join(c.label for c in KIND_RULES[kind].categories)}",
-                          field="category")
+def _enum(enum_cls, value, field: str, message: str):
+    try:
+        return enum_cls(value)
+    except ValueError:
+        raise DomainError(message, field=field) from None
+
+
+def _check(learner, data: dict, filed: Declaration | None = None) -> tuple[DeclarationKind, Category, int]:
+    """The kind, category and hours of a declaration, by the rules of the learner's region in force for the
+    year of its date. A declaration already filed (``filed``, being edited) keeps the rule it was filed
+    under: what it held then (its kind, its category, its days) stays acceptable after the region changes
+    the year's rule; a value the learner changes is judged by the rule in force.
+
+    :raise DomainError: with ``field``.
+    """
+    kind = _enum(DeclarationKind, data.get("kind"), "kind", "请选择列表中的申报类型")
     today = clock.today()
     earned_on: date = data["earned_on"]
     if earned_on > today:
         raise DomainError("日期不能晚于今天", field="earned_on")
     if earned_on.year != today.year:
         raise DomainError(f"只能申报 {today.year} 年度取得的学时（学时不能跨年度补报）", field="earned_on")
-    return kind, category, claimed_hours(kind, data, hours.rule_for(learner.region, earned_on.year))
+    spec = rules.kinds_in_force(learner.region, earned_on.year)[kind]
+    if not spec.accepted and filed is None:
+        region = learner.region.name if learner.region else "您所在地区"
+        raise DomainError(f"{region}{earned_on.year}年度不接受“{kind.label}”申报学时", field="kind")
+    allowed = spec.categories + ((filed.category,) if filed is not None else ())
+    category = _enum(Category, data.get("category") or allowed[0], "category", "请选择列表中的科目类别")
+    if category not in allowed:
+        raise DomainError(f"“{kind.label}”只能申报为{'、'.join(c.label for c in spec.categories)}",
+                          field="category")
+    min_days = spec.min_days
+    if filed is not None and data.get("days") is not None and data.get("days") == filed.days:
+        min_days = 0
+    return kind, category, claimed_hours(kind, data, hours.rule_for(learner.region, earned_on.year), min_days)
+
+
+def kinds_offered(learner, year: int, filed: Declaration | None = None) -> list[rules.KindInForce]:
+    """The kinds the learner's region accepts in ``year``, with their categories and minimum days, for the
+    declaration form; with ``filed`` (being edited), its kind even if no longer accepted (see _check)."""
+    return [spec for spec in rules.kinds_in_force(learner.region, year).values()
+            if spec.accepted or (filed is not None and spec.kind == filed.kind)]
+
+
+def caps_of_year(learner, year: int) -> list[DeclarationCap]:
+    """The caps on declared hours in force for the learner in ``year`` (for the declaration form)."""
+    return sorted(rules.caps_in_force(learner.region, year).values(), key=lambda c: (c.kind.value, c.category.value))
 
 
 def declare(learner, data: dict, uploads: list) -> Declaration:
@@ -153,7 +173,7 @@ def edit(learner, declaration_id: int, data: dict) -> Declaration:
         raise LookupError(declaration_id)
     if declaration.status != DeclarationStatus.PENDING:
         raise DomainError(f"申报已{declaration.status.label}，不能再修改")
-    kind, category, claimed = _check(learner, {**data, "kind": declaration.kind.value})
+    kind, category, claimed = _check(learner, {**data, "kind": declaration.kind.value}, filed=declaration)
     declaration.category, declaration.title = category, data["title"].strip()
     declaration.organiser = (data.get("organiser") or "").strip()
     declaration.earned_on, declaration.year = data["earned_on"], data["earned_on"].year

@@ -19,6 +19,7 @@ from models import (
     Category,
     DeclarationCap,
     DeclarationKind,
+    DeclarationKindRule,
     Outcome,
     Region,
     RegionLevel,
@@ -29,7 +30,6 @@ from models import (
     User,
 )
 from services import audit, registry, rules
-from services.declarations import KIND_RULES
 from services.errors import DomainError
 
 LABELS = {
@@ -43,14 +43,18 @@ LABELS = {
     "exit_threshold": "退出分数线", "missed_target_outcome": "未完成年度目标任务的评估结论",
 }
 GROUPS = (("requirements", "学时要求", rules.REQUIREMENTS), ("conversions", "折算与时限", rules.CONVERSIONS),
-          ("themes", "年度公需科目主题", rules.THEMES), ("caps", "各类学习每年可计入学时上限", ()),
+          ("themes", "年度公需科目主题", rules.THEMES), ("kinds", "可申报学时的学习形式", tuple(rules.KIND_KEYS)),
+          ("caps", "各类学习每年可计入学时上限", ()),
           ("rubric", "年度评估权重与结论", rules.RUBRIC_FIELDS))
 BOUNDS = {"hours_per_day": (1, 24), "minutes_per_hour": (1, 240), "plan_window_days": (1, 365),
           "review_working_days": (1, 60), "unrated_score": (0, 100), "keep_threshold": (0, 100),
           "exit_threshold": (0, 100), "penalty_per_overdue_plan": (0, 100)}
+BOUNDS |= {key: (0, 366) for key, (_kind, name) in rules.KIND_KEYS.items() if name == "min_days"}
 WEIGHTS = rules.RUBRIC_FIELDS[:5]
 MISSED_OUTCOMES = (Outcome.RECTIFY, Outcome.EXIT)  # a base that missed its target is never 合格
-CAP_KINDS = tuple((kind, category) for kind, spec in KIND_RULES.items() for category in spec.categories)
+# Caps are offered for the general list's categories of each kind (a region's own categories may be fewer).
+CAP_KINDS = tuple((kind, category) for kind, categories in rules.GENERAL_CATEGORIES.items()
+                  for category in categories)
 
 
 def cap_key(kind: DeclarationKind, category: Category) -> str:
@@ -60,7 +64,10 @@ def cap_key(kind: DeclarationKind, category: Category) -> str:
 CAP_KEYS = {cap_key(kind, category): (kind, category) for kind, category in CAP_KINDS}
 for _key, (_kind, _category) in CAP_KEYS.items():
     LABELS[_key] = f"{_kind.label}（{_category.label}）"
-EDITABLE = rules.RULE_FIELDS + tuple(CAP_KEYS) + rules.RUBRIC_FIELDS
+KIND_LABELS = {"accepted": "是否接受申报", "categories": "可计入的科目类别", "min_days": "最少天数（0 为不限）"}
+for _key, (_kind, _name) in rules.KIND_KEYS.items():
+    LABELS[_key] = f"{_kind.label}：{KIND_LABELS[_name]}"
+EDITABLE = rules.RULE_FIELDS + tuple(rules.KIND_KEYS) + tuple(CAP_KEYS) + rules.RUBRIC_FIELDS
 
 
 class RulesRefused(DomainError):
@@ -115,7 +122,8 @@ class Change:
             return "设定"
         if self.new is None and self.old is not None:
             return "取消"
-        if isinstance(self.old, int) and isinstance(self.new, int) and self.old != self.new:
+        numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in (self.old, self.new))
+        if numbers and self.old != self.new:
             return "降低" if self.new < self.old else "提高"
         return "修改" if self.old != self.new else "不变"
 
@@ -132,10 +140,12 @@ class _Loaded:
     province_caps: dict
     own_rubric: Rubric | None
     province_rubric: Rubric | None
+    own_kinds: rules.KindValues
+    province_kinds: rules.KindValues | None
 
 
 def _load(region: Region, year: int) -> _Loaded:
-    """The region's and its province's rows of the year: three queries."""
+    """The region's and its province's rows of the year: four queries."""
     chain = rules.chain_ids(region)
     province_id = chain[1] if len(chain) > 1 else None
     rule_rows = {r.region_id: r for r in db.session.execute(
@@ -146,6 +156,11 @@ def _load(region: Region, year: int) -> _Loaded:
     rubrics = db.session.execute(
         sa.select(Rubric).where(Rubric.region_id.in_(chain), Rubric.year <= year)).scalars().all()
 
+    kind_rows = db.session.execute(
+        sa.select(DeclarationKindRule).where(DeclarationKindRule.region_id.in_(chain),
+                                             DeclarationKindRule.year == year)).scalars().all()
+    own_kinds, *province_kinds = rules.kind_rows(kind_rows, chain)
+
     def latest(region_id):
         return max((r for r in rubrics if r.region_id == region_id), key=lambda r: r.year, default=None)
 
@@ -154,6 +169,7 @@ def _load(region: Region, year: int) -> _Loaded:
         own_caps={cap_key(c.kind, c.category): c for c in caps if c.region_id == region.id},
         province_caps={cap_key(c.kind, c.category): c for c in caps if c.region_id == province_id},
         own_rubric=latest(region.id), province_rubric=latest(province_id),
+        own_kinds=own_kinds, province_kinds=province_kinds[0] if province_kinds else None,
     )
 
 
@@ -162,6 +178,7 @@ def _own(loaded: _Loaded) -> dict:
     values |= {key: cap.max_hours for key, cap in loaded.own_caps.items()}
     values |= {key: None for key in CAP_KEYS if key not in loaded.own_caps}
     values |= {key: getattr(loaded.own_rubric, key) if loaded.own_rubric else None for key in rules.RUBRIC_FIELDS}
+    values |= {key: getattr(loaded.own_kinds, key) for key in rules.KIND_KEYS}
     return values
 
 
@@ -187,20 +204,24 @@ def _resolved(loaded: _Loaded, own: dict, unconfirmed: dict) -> tuple[dict, dict
     in_force = rules.resolve([mine, loaded.province_rule], rules.RULE_FIELDS, region_id)
     in_force |= rules.resolve([mine_rubric, loaded.province_rubric], rules.RUBRIC_FIELDS, region_id)
     in_force |= rules.resolve([mine, province_caps], CAP_KEYS, region_id)
+    mine_kinds = _Values(region_id, own, unconfirmed.get("kinds", ()))
+    in_force |= rules.resolve([mine_kinds, loaded.province_kinds], rules.KIND_KEYS, region_id)
     inherited = rules.resolve([loaded.province_rule], rules.RULE_FIELDS, region_id)
     inherited |= rules.resolve([loaded.province_rubric], rules.RUBRIC_FIELDS, region_id)
     inherited |= rules.resolve([province_caps], CAP_KEYS, region_id)
+    inherited |= rules.resolve([loaded.province_kinds], rules.KIND_KEYS, region_id)
     return in_force, inherited
 
 
 def _unconfirmed(loaded: _Loaded) -> dict:
     return {"rule": loaded.own_rule.unconfirmed if loaded.own_rule else [],
-            "rubric": loaded.own_rubric.unconfirmed if loaded.own_rubric else []}
+            "rubric": loaded.own_rubric.unconfirmed if loaded.own_rubric else [],
+            "kinds": loaded.own_kinds.unconfirmed}
 
 
 def page(regulator, year: int) -> RulesPage:
     """The rules of the regulator's region for ``year``: each value's own setting and what is in force,
-    with where it comes from. Four queries."""
+    with where it comes from. Five queries."""
     region = regulator.region
     loaded = _load(region, year)
     own = _own(loaded)
@@ -261,8 +282,29 @@ def _normalised(data: dict) -> dict:
             value = "\n".join(lines) or None
         elif key == "missed_target_outcome":
             value = Outcome(value) if value else None
+        elif key in rules.KIND_KEYS:
+            value = _kind_value(key, value)
         values[key] = value
     return values
+
+
+def _kind_value(key: str, value):
+    """A kind's value as the page or a caller sends it: accepted Accepted or None, categories rules.Categories
+    (none chosen: not set here, the province's applies), min_days a number.
+
+    :raise RulesRefused: a category that does not exist.
+    """
+    name = rules.KIND_KEYS[key][1]
+    if name == "accepted":
+        return {True: rules.Accepted.YES, "yes": rules.Accepted.YES, False: rules.Accepted.NO,
+                "no": rules.Accepted.NO}.get(value)
+    if name == "categories":
+        chosen = [value] if isinstance(value, str) else list(value or ())
+        known = {c.value for c in Category}
+        if any(c not in known for c in chosen):
+            raise RulesRefused({key: "请选择列表中的科目类别"})
+        return rules.Categories(c for c in Category if c.value in chosen) or None
+    return value
 
 
 def _check_may_edit(regulator, year: int) -> Region:
@@ -302,6 +344,10 @@ def _count_whom(loaded: _Loaded, changes: list[Change]) -> None:
         for cap in db.session.execute(sa.select(DeclarationCap).where(DeclarationCap.region_id.in_(city_ids),
                                                                       DeclarationCap.year == loaded.year)).scalars():
             cities.setdefault(cap.region_id, set()).add(cap_key(cap.kind, cap.category))
+        for row in db.session.execute(sa.select(DeclarationKindRule).where(
+                DeclarationKindRule.region_id.in_(city_ids), DeclarationKindRule.year == loaded.year)).scalars():
+            cities.setdefault(row.region_id, set()).update(
+                rules.kind_key(row.kind, name) for name in rules.KIND_FIELDS if getattr(row, name) is not None)
         for rubric in db.session.execute(sa.select(Rubric).where(Rubric.region_id.in_(city_ids),
                                                                  Rubric.year <= loaded.year)).scalars():
             cities.setdefault(rubric.region_id, set()).update(
@@ -347,6 +393,37 @@ def preview(regulator, year: int, data: dict) -> list[Change]:
 
 # --- saving -------------------------------------------------------------------------------------------------
 
+def _save_kinds(regulator, loaded: _Loaded, values: dict, changed: set, confirmed: set) -> None:
+    """Write the region's DeclarationKindRule rows of the year for the kinds with a changed or confirmed
+    value (one row per kind; a row left with nothing set is deleted: the province's applies)."""
+    touched = {rules.KIND_KEYS[key][0] for key in (changed | confirmed) & set(rules.KIND_KEYS)}
+    if not touched:
+        return
+    rows = {row.kind: row for row in db.session.execute(sa.select(DeclarationKindRule).where(
+        DeclarationKindRule.region_id == loaded.region.id, DeclarationKindRule.year == loaded.year)).scalars()}
+    for kind in touched:
+        row = rows.get(kind) or DeclarationKindRule(region_id=loaded.region.id, year=loaded.year, kind=kind,
+                                                    unconfirmed=[], source=f"{regulator.name}设定")
+        db.session.add(row)
+        for name in rules.KIND_FIELDS:
+            key = rules.kind_key(kind, name)
+            if key in rules.KIND_KEYS:
+                value = values[key]
+                if name == "categories" and value is not None:
+                    value = [c.value for c in value]
+                elif name == "accepted" and value is not None:
+                    value = value == rules.Accepted.YES
+                setattr(row, name, value)
+        done = {rules.KIND_KEYS[key][1] for key in changed | confirmed
+                if key in rules.KIND_KEYS and rules.KIND_KEYS[key][0] == kind}
+        row.unconfirmed = [name for name in row.unconfirmed or [] if name not in done]
+        if all(getattr(row, name) is None for name in rules.KIND_FIELDS):
+            if row.id is None:
+                db.session.expunge(row)
+            else:
+                db.session.delete(row)
+
+
 def save(regulator, year: int, data: dict, confirm=()) -> list[Change]:
     """Write the region's own values for ``year`` (an empty value: inherit the province's), confirm the
     defaults listed in ``confirm`` (and every value changed), and audit old and new. One transaction.
@@ -378,6 +455,7 @@ def save(regulator, year: int, data: dict, confirm=()) -> list[Change]:
                                           max_hours=values[key], source=f"{regulator.name}设定"))
         else:
             cap.max_hours = values[key]
+    _save_kinds(regulator, loaded, values, changed, confirmed)
     if changed & set(rules.RUBRIC_FIELDS) or confirmed & set(rules.RUBRIC_FIELDS):
         rubric = loaded.own_rubric
         if rubric is None or rubric.year != year:

@@ -160,11 +160,11 @@ def test_only_ascii_phone_numbers_pass_and_nothing_raises(app, text):
 
 
 @FUZZ
-@given(kind=st.sampled_from(list(declarations.KIND_RULES)),
+@given(kind=st.sampled_from(list(declarations.KIND_UNITS)),
        minutes=st.one_of(st.none(), st.integers()), days=st.one_of(st.none(), st.integers()),
        hours=st.one_of(st.none(), st.integers()))
-@example(kind=next(iter(declarations.KIND_RULES)), minutes=-1, days=None, hours=None)
-@example(kind=next(iter(declarations.KIND_RULES)), minutes=None, days=10**30, hours=10**30)
+@example(kind=next(iter(declarations.KIND_UNITS)), minutes=-1, days=None, hours=None)
+@example(kind=next(iter(declarations.KIND_UNITS)), minutes=None, days=10**30, hours=10**30)
 def test_claimed_hours_are_in_range_or_a_field_error(app, kind, minutes, days, hours):
     FIGURES["tried"] += 1
     rule = RuleSet(year=2026, hours_per_day=8, minutes_per_hour=45)

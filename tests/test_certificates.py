@@ -499,14 +499,17 @@ PUBLIC, TRAINING, SELF_STUDY, RESULTS, GRASSROOTS, OTHER = (
 
 
 @pytest.fixture
-def ledger(chengdu, make_user, make_base, make_course):
-    """A learner's year from every source, and what the form should show per group."""
-    employer = Employer(name="成都市第一人民医院", region_id=chengdu.id)
+def ledger(regions, make_user, make_base, make_course):
+    """A learner's year from every source, and what the form should show per group. In Yantai, whose form it
+    is (notice 004, annex 2) and which accepts every kind of declared learning below (Chengdu's list, 003,
+    has no self-study, service at the grassroots or competition)."""
+    yantai = regions["370600"]
+    employer = Employer(name="烟台市芝罘区人民医院", region_id=yantai.id)
     db.session.add(employer)
     db.session.commit()
-    learner = new_learner(chengdu, "李华", employer)
-    reviewer = make_user(Role.REVIEWER, employer_id=employer.id, region_id=chengdu.id)
-    base = make_base(name="成都市继续教育基地", region_id=chengdu.id)
+    learner = new_learner(yantai, "李华", employer)
+    reviewer = make_user(Role.REVIEWER, employer_id=employer.id, region_id=yantai.id)
+    base = make_base(name="烟台市继续教育基地", region_id=yantai.id)
     for title, category, hours in (("人工智能与健康", Category.PUBLIC, 30),
                                    ("临床护理质量与患者安全", Category.PROFESSIONAL, 16)):
         course = make_course(base, title=title, category=category, hours=hours)

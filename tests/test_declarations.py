@@ -21,6 +21,7 @@ from models import (
     Declaration,
     DeclarationCap,
     DeclarationKind,
+    DeclarationKindRule,
     DeclarationStatus,
     Employer,
     Evidence,
@@ -206,11 +207,12 @@ def test_abroad_needs_at_least_20_days(world):
 
 @pytest.mark.parametrize("kind", ["competition", "research", "degree", "self_study"])
 def test_hours_kinds_take_1_to_200_hours(world, kind):
-    assert declare(world.learner, kind, hours=1).hours_claimed == 1
-    assert declare(world.learner, kind, hours=200).hours_claimed == 200
+    # Yantai accepts every one of these kinds (notice 004); Chengdu's list (003) has no competition or self-study.
+    assert declare(world.yantai_learner, kind, hours=1).hours_claimed == 1
+    assert declare(world.yantai_learner, kind, hours=200).hours_claimed == 200
     for wrong in (None, 0, 201):
         with pytest.raises(DomainError) as refused:
-            declare(world.learner, kind, hours=wrong)
+            declare(world.yantai_learner, kind, hours=wrong)
         assert refused.value.field == "hours"
     assert count_rows(Declaration) == 2
 
@@ -230,7 +232,7 @@ def test_hours_kinds_take_1_to_200_hours(world, kind):
 ])
 def test_negative_missing_or_absurd_amounts_are_field_errors(world, kind, amounts, field):
     with pytest.raises(DomainError) as refused:
-        declare(world.learner, kind, **amounts)
+        declare(world.yantai_learner, kind, **amounts)  # Yantai accepts every kind listed
     assert refused.value.field == field
     assert count_rows(Declaration) == 0
     assert stored_files() == []
@@ -258,12 +260,13 @@ def test_negative_minutes_in_the_form_show_next_to_the_field(app, world):
     ("abroad", "public", False),
 ])
 def test_category_is_allowed_only_where_the_kind_allows_it(world, kind, category, allowed):
+    """By Yantai's rules of the year (notice 004: competitions count as public or professional hours)."""
     amounts = {"days": 20} if kind == "abroad" else {"hours": 4}
     if allowed:
-        assert declare(world.learner, kind, category, **amounts).category == Category(category)
+        assert declare(world.yantai_learner, kind, category, **amounts).category == Category(category)
     else:
         with pytest.raises(DomainError) as refused:
-            declare(world.learner, kind, category, **amounts)
+            declare(world.yantai_learner, kind, category, **amounts)
         assert refused.value.field == "category"
         assert count_rows(Declaration) == 0
 
@@ -452,7 +455,12 @@ def test_caps_come_from_the_cap_rows(world):
 
 def test_a_city_cap_row_caps_that_city_only_and_no_cap_applies_everywhere(world):
     """Yantai's competition caps (notice 004) are Yantai's: a Chengdu learner is credited in full until
-    Chengdu sets its own cap (issue 14)."""
+    Chengdu sets its own cap (issue 14). Chengdu's notice (003) lists no competitions: its regulator accepts
+    them for the year first."""
+    db.session.execute(sa.update(DeclarationKindRule).where(
+        DeclarationKindRule.region_id == world.chengdu.id, DeclarationKindRule.year == clock.today().year,
+        DeclarationKindRule.kind == DeclarationKind.COMPETITION).values(accepted=True, categories=["public"]))
+    db.session.commit()
     chengdu = approve(world.reviewer, declare(world.learner, "competition", "public", hours=7))
     over = approve(world.port_reviewer, declare(world.yantai_learner, "competition", "public", hours=7))
     assert (chengdu.hours_credited, over.hours_credited) == (7, 5)
@@ -534,7 +542,7 @@ def test_approving_twice_is_refused(app, world):
 
 
 def test_a_reviewer_cannot_approve_their_own_declaration(app, world):
-    declaration = declare(world.learner, "competition", "public", hours=5)
+    declaration = declare(world.learner, "research", hours=5)
     declaration.learner_id = world.reviewer.id  # a reviewer who is also a learner of the employer
     db.session.commit()
     with pytest.raises(DomainError) as refused:

@@ -144,8 +144,8 @@ def test_the_page_shows_the_refusal_beside_the_field_and_saves_nothing(app, regi
     yantai = regulator("370600")
     client = app.test_client()
     assert login(client, yantai).status_code == 302
-    form = {key: "" if value is None else getattr(value, "value", value)
-            for key, value in own_values(yantai, NEXT).items()}
+    form = {key: "" if value is None else [c.value for c in value] if isinstance(value, tuple)
+            else getattr(value, "value", value) for key, value in own_values(yantai, NEXT).items()}
     response = client.post("/regulator/rules", data=form | {"year": NEXT, CAP: "31", "action": "save"})
     assert response.status_code == 400
     row = re.search(rf'<tr data-key="{CAP}">.*?</tr>', response.text, re.S).group(0)

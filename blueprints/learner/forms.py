@@ -22,9 +22,10 @@ class RatingForm(InputForm):
 
 
 class DeclarationForm(InputForm):
-    kind = SelectField(_l("类型"), choices=DeclarationKind.choices())
-    category = SelectField(_l("科目类别"), choices=[(c.value, c.label) for c in Category],
-                           description=_l("技能竞赛可选公需或专业；其他类型按规定计入专业科目"))
+    # The view offers what the learner's region accepts this year (services.rules.kinds_in_force); any other
+    # value passes the form so that the service refuses it beside the field, saying why.
+    kind = SelectField(_l("类型"), choices=DeclarationKind.choices(), validate_choice=False)
+    category = SelectField(_l("科目类别"), choices=[(c.value, c.label) for c in Category], validate_choice=False)
     title = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称")), Length(max=200)])
     organiser = StringField(_l("主办单位"), validators=[Optional(), Length(max=200)])
     earned_on = DateField(_l("日期"), validators=[InputRequired(_l("请选择日期"))])

@@ -11,6 +11,7 @@ from blueprints.common_forms import ActionForm, field_error
 from blueprints.learner import bp
 from blueprints.learner.forms import DeclarationForm, EmployerForm, RatingForm
 from blueprints.query import query_int
+from models import Category
 from services import accounts, clock, hours, personal_data
 from services import certificates as certificate_service
 from services import declarations as declaration_service
@@ -111,14 +112,19 @@ def declarations():
 
 
 def _declaration_form_page(form, declaration=None):
-    # The conversions the help text states are the learner's region's rule of this year (data), not the
-    # notices' usual 45 minutes and 8 hours.
-    rule = hours.rule_for(current_user.region, clock.today().year)
+    # The conversions the help text states, the kinds offered and their categories are the learner's
+    # region's rules of this year (data; declarations are of this year only), not one region's for all.
+    year = clock.today().year
+    rule = hours.rule_for(current_user.region, year)
     form.minutes.description = _("不足一天的按实际分钟数填写，每 %(m)s 分钟折算 1 学时，最多按一天计",
                                  m=rule.minutes_per_hour)
     form.days.description = _("按天计算的，每天折算 %(h)s 学时", h=rule.hours_per_day)
-    return render_template("learner/declaration_form.html", form=form, declaration=declaration,
-                           rules=declaration_service.KIND_RULES)
+    kinds = declaration_service.kinds_offered(current_user, year, declaration)
+    form.kind.choices = [(k.kind.value, k.kind.label) for k in kinds]
+    offered = {c for k in kinds for c in k.categories} | ({declaration.category} if declaration else set())
+    form.category.choices = [(c.value, c.label) for c in Category if c in offered]
+    return render_template("learner/declaration_form.html", form=form, declaration=declaration, kinds=kinds,
+                           caps=declaration_service.caps_of_year(current_user, year), year=year)
 
 
 @bp.route("/declarations/new", methods=["GET", "POST"])

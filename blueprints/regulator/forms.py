@@ -16,7 +16,7 @@ from wtforms.validators import (
 )
 
 from blueprints.validators import InputForm, bounded
-from models import BaseStatus, BaseType, Outcome
+from models import BaseStatus, BaseType, Category, Outcome
 
 
 class DesignateForm(InputForm):
@@ -109,6 +109,13 @@ def rules_form_class():
         elif key == "missed_target_outcome":
             field = SelectField(label, choices=[("", _l("沿用上级（未设定为整改）"))]
                                 + [(o.value, o.label) for o in rule_edits.MISSED_OUTCOMES])
+        elif rules.KIND_KEYS.get(key, (None, None))[1] == "accepted":
+            # A kind's acceptance as the page sends it and fills it ("yes", "no"; "": not set here).
+            field = SelectField(label, coerce=lambda v: rules.Accepted(v) if v else None,
+                                choices=[("", _l("沿用上级"))] + rules.Accepted.choices())
+        elif rules.KIND_KEYS.get(key, (None, None))[1] == "categories":
+            # None chosen: not set here (the province's applies).
+            field = SelectMultipleField(label, coerce=Category, choices=[(c.value, c.label) for c in Category])
         else:
             field = IntegerField(label, validators=[Optional(), bounded(-100_000, 100_000)])
         setattr(RulesForm, key, field)

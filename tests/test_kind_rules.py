@@ -279,3 +279,18 @@ def test_a_filed_declaration_keeps_the_rule_it_was_filed_under(regions, regulato
 
     reviewer = make_user(Role.REVIEWER, employer_id=learner.employer_id, region_id=regions["370600"].id)
     assert declarations.review(reviewer, filed.id, True, None, "").hours_credited == 15 * 8
+
+
+def test_a_default_kind_value_is_confirmed_as_it_stands(regions, regulator):
+    guangdong = regulator("440000")
+
+    def flagged():
+        return {row.key for _name, _title, rows in rule_edits.page(guangdong, NEXT).groups for row in rows
+                if row.flagged and row.key in rules.KIND_KEYS}
+
+    assert ACCEPTED in flagged()
+    rule_edits.save(guangdong, NEXT, own_values(guangdong, NEXT), confirm=[ACCEPTED])
+    assert ACCEPTED not in flagged() and rules.kind_key(ABROAD, "categories") in flagged()
+    assert rules.kinds_in_force(regions["440100"], NEXT)[ABROAD].accepted
+    entry = db.session.execute(sa.select(AuditLog).where(AuditLog.action == "rules.set")).scalar_one()
+    assert entry.details["confirmed"] == [ACCEPTED]

@@ -1,5 +1,6 @@
 """A regulator edits their region's rules for a year: what the page shows, the preview of who a change
-touches (counted by the database), and the save (validated, audited, refused for a confirmed year).
+touches (counted by the database), and the save of exactly what was previewed (validated, audited, refused
+for a confirmed year).
 
 A regulator edits their own region only: a city's regulator the city's values, a province's regulator the
 province's, which its cities inherit where they set nothing (so province-level values are the province's
@@ -7,6 +8,8 @@ alone, as registry.may_decide_type has it for designations and targets). A value
 here: the city takes its province's.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -79,6 +82,11 @@ class RulesRefused(DomainError):
         self.problems = problems
 
 
+class StalePreview(DomainError):
+    """The save is not of what was previewed: the stored values changed since the preview (another regulator
+    saved), or the values sent differ from the previewed ones. Preview again."""
+
+
 @dataclass
 class Row:
     """One value on the page: the region's own (None: not set here), and what is in force."""
@@ -126,6 +134,16 @@ class Change:
         if numbers and self.old != self.new:
             return "降低" if self.new < self.old else "提高"
         return "修改" if self.old != self.new else "不变"
+
+
+@dataclass
+class RulesPreview:
+    """What a save would change, and the two digests the save checks so that it applies exactly this."""
+
+    changes: list[Change]
+    confirmed: list[str]  # the defaults confirmed as they stand, in the page's order
+    seen: str  # the region's stored values for the year (and those in force) when previewed
+    digest: str  # the values previewed and the defaults to confirm
 
 
 # --- reading ----------------------------------------------------------------------------------------------
@@ -274,18 +292,43 @@ def _problems(values: dict, in_force: dict) -> dict[str, str]:
 
 
 def _normalised(data: dict) -> dict:
-    values = {}
+    """The values as the domain holds them. Whatever the caller sends (the page's form checks its own, a
+    direct call or a forged one checks nothing) is refused beside its field rather than crash further on.
+
+    :raise RulesRefused: a value of the wrong kind.
+    """
+    values, problems = {}, {}
     for key in EDITABLE:
-        value = data.get(key)
-        if key in rules.THEMES:
-            lines = [line.strip() for line in (value or "").splitlines() if line.strip()]
-            value = "\n".join(lines) or None
-        elif key == "missed_target_outcome":
-            value = Outcome(value) if value else None
-        elif key in rules.KIND_KEYS:
-            value = _kind_value(key, value)
-        values[key] = value
+        try:
+            values[key] = _value(key, data.get(key))
+        except RulesRefused as refused:
+            problems |= refused.problems
+    if problems:
+        raise RulesRefused(problems)
     return values
+
+
+def _value(key: str, value):
+    if key in rules.THEMES:
+        if value is not None and not isinstance(value, str):
+            raise RulesRefused({key: "请填写文字"})
+        lines = [line.strip() for line in (value or "").splitlines() if line.strip()]
+        return "\n".join(lines) or None
+    if key == "missed_target_outcome":
+        if not value:
+            return None
+        if not isinstance(value, str) or value not in {o.value for o in Outcome}:
+            raise RulesRefused({key: "请选择列表中的评估结论"})
+        return Outcome(value)
+    if key in rules.KIND_KEYS:
+        return _kind_value(key, value)
+    return _integer(key, value)
+
+
+def _integer(key: str, value) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise RulesRefused({key: "请填写整数"})
+    return value
 
 
 def _kind_value(key: str, value):
@@ -296,15 +339,22 @@ def _kind_value(key: str, value):
     """
     name = rules.KIND_KEYS[key][1]
     if name == "accepted":
-        return {True: rules.Accepted.YES, "yes": rules.Accepted.YES, False: rules.Accepted.NO,
-                "no": rules.Accepted.NO}.get(value)
+        if value is None or value == "":
+            return None
+        # Checked, not looked up with a default: an unknown answer must not read as "not set here".
+        accepted = {True: rules.Accepted.YES, "yes": rules.Accepted.YES, False: rules.Accepted.NO,
+                    "no": rules.Accepted.NO}.get(value) if isinstance(value, bool | str) else None
+        if accepted is None:
+            raise RulesRefused({key: "请选择列表中的选项"})
+        return accepted
     if name == "categories":
-        chosen = [value] if isinstance(value, str) else list(value or ())
+        chosen = [value] if isinstance(value, str) else list(value or ()) if isinstance(
+            value, list | tuple | set | frozenset | type(None)) else [None]
         known = {c.value for c in Category}
-        if any(c not in known for c in chosen):
+        if any(not isinstance(c, str) or c not in known for c in chosen):
             raise RulesRefused({key: "请选择列表中的科目类别"})
         return rules.Categories(c for c in Category if c.value in chosen) or None
-    return value
+    return _integer(key, value)
 
 
 def _check_may_edit(regulator, year: int) -> Region:
@@ -377,18 +427,48 @@ def _count_whom(loaded: _Loaded, changes: list[Change]) -> None:
             change.learners = sum(learners.get(region_id, 0) for region_id in reached)
 
 
-def preview(regulator, year: int, data: dict) -> list[Change]:
-    """What saving ``data`` would change for the region's year, each change with the number of learners
-    or bases it touches. Nothing is written.
+def _plain(value):
+    return [audit.plain(v) for v in value] if isinstance(value, tuple) else audit.plain(value)
+
+
+def _digest(payload) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _stored_digest(loaded: _Loaded) -> str:
+    """The region's own values, their flags and what is in force (the province's too, which the preview's
+    old values come from): any of them changed since the preview makes it stale."""
+    own = _own(loaded)
+    before, _ = _resolved(loaded, own, _unconfirmed(loaded))
+    return _digest({key: [_plain(own[key]), _plain(before[key].value), before[key].origin, before[key].unconfirmed]
+                    for key in EDITABLE})
+
+
+def _values_digest(values: dict, confirmed: list[str]) -> str:
+    return _digest({"values": {key: _plain(value) for key, value in values.items()}, "confirm": confirmed})
+
+
+def _confirmed(confirm, changed: set) -> list[str]:
+    """The defaults to confirm as they stand (a changed value is confirmed by its change), in EDITABLE's order."""
+    return [key for key in EDITABLE if key in set(confirm or ()) and key not in changed]
+
+
+def preview(regulator, year: int, data: dict, confirm=()) -> RulesPreview:
+    """What saving ``data`` (and confirming the defaults in ``confirm``) would change for the region's year,
+    each change with the number of learners or bases it touches, and the digests ``save`` checks. Nothing is
+    written.
 
     :raise RulesRefused: values the domain refuses (beside each field), or a year already confirmed (field
         ``year``).
     """
     region = _check_may_edit(regulator, year)
     loaded = _load(region, year)
-    changes, _own_values = _changes(loaded, _normalised(data))
+    values = _normalised(data)
+    changes, _own_values = _changes(loaded, values)
     _count_whom(loaded, changes)
-    return changes
+    confirmed = _confirmed(confirm, {c.key for c in changes})
+    return RulesPreview(changes=changes, confirmed=confirmed, seen=_stored_digest(loaded),
+                        digest=_values_digest(values, confirmed))
 
 
 # --- saving -------------------------------------------------------------------------------------------------
@@ -424,19 +504,36 @@ def _save_kinds(regulator, loaded: _Loaded, values: dict, changed: set, confirme
                 db.session.delete(row)
 
 
-def save(regulator, year: int, data: dict, confirm=()) -> list[Change]:
+def save(regulator, year: int, data: dict, confirm=(), *, seen: str | None, previewed: str | None) -> list[Change]:
     """Write the region's own values for ``year`` (an empty value: inherit the province's), confirm the
     defaults listed in ``confirm`` (and every value changed), and audit old and new. One transaction.
 
+    ``seen`` and ``previewed`` are the preview's digests (``RulesPreview.seen``, ``.digest``): the save applies
+    exactly what was previewed, on the stored values the preview was made from, or nothing.
+
     :raise RulesRefused: as ``preview``.
-    :raise DomainError: another regulator saved the same year at the same moment.
+    :raise StalePreview: no preview, values other than the previewed ones, or stored values changed since
+        the preview (another regulator saved); nothing is written or audited.
     """
     region = _check_may_edit(regulator, year)
+    # The region's row is locked until the commit on PostgreSQL, so that two saves of previews of the same
+    # stored values cannot both pass the check below (SQLite's write transaction is already exclusive).
+    db.session.execute(sa.select(Region.id).where(Region.id == region.id).with_for_update())
     loaded = _load(region, year)
     values = _normalised(data)
     changes, own = _changes(loaded, values)
     changed = {c.key for c in changes}
-    confirmed = {key for key in confirm if key in EDITABLE} - changed
+    confirmed = _confirmed(confirm, changed)
+    if seen is None or previewed is None:
+        db.session.rollback()
+        raise StalePreview("请先预览修改，确认无误后再保存", field="year")
+    if _values_digest(values, confirmed) != previewed:
+        db.session.rollback()
+        raise StalePreview("预览之后又修改了数值或确认项，未保存；请重新预览", field="year")
+    if _stored_digest(loaded) != seen:
+        db.session.rollback()
+        raise StalePreview("该年度的规则在预览之后已被他人修改，未保存；请查看现行数值后重新预览", field="year")
+    confirmed = set(confirmed)
     if not changes and not confirmed:
         return []
     if changed & set(rules.RULE_FIELDS) or confirmed & set(rules.RULE_FIELDS):

@@ -484,6 +484,29 @@ def test_regulator_lowers_next_years_cap_and_the_learner_dashboard_of_next_year_
     shot(page, "saved")
     page.context.close()
 
+    # On a phone: a value changed after the preview is not saved unseen. 保存 refuses (409, the one error the
+    # browser logs), nothing changes, and 保存 is offered again only after a new preview.
+    phone = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
+    errors = []
+    phone.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    phone.goto(site.url + "/login")
+    phone.get_by_label("手机号或邮箱").fill("regulator.yantai@jidi.demo")
+    phone.get_by_label("密码").fill(DEMO_PASSWORD)
+    phone.get_by_role("button", name="登录").click()
+    phone.goto(f"{site.url}/regulator/rules?year={next_year}")
+    phone.locator("#cap_competition_public").fill("2")
+    phone.get_by_role("button", name="预览修改").click()
+    expect(phone.locator("#rules-preview")).to_contain_text("技能竞赛、技术比武（公需科目）：3 → 2（降低）")
+    shot(phone, "phone-preview")
+    phone.locator("#cap_competition_public").fill("1")
+    phone.get_by_role("button", name="保存").click()
+    expect(phone.locator(".alert-danger")).to_contain_text("预览之后又修改了数值")
+    expect(phone.locator("#rules-save")).to_have_count(0)
+    expect(phone.locator("tr[data-key='cap_competition_public'] td").nth(1)).to_contain_text("3")
+    shot(phone, "phone-edited-after-preview")
+    assert [e for e in errors if "409" not in e] == [] and len(errors) == 1
+    phone.context.close()
+
     reader = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
     reader.goto(site.url + "/login")
     reader.get_by_label("手机号或邮箱").fill("learner.yt@jidi.demo")

@@ -78,6 +78,12 @@ def own_values(user, year) -> dict:
     return dict(rule_edits.page(user, year).own_values())
 
 
+def save_previewed(user, year, values, confirm=()):
+    """Save as the page does: preview, then save what was previewed."""
+    preview = rule_edits.preview(user, year, values, confirm)
+    return rule_edits.save(user, year, values, confirm, seen=preview.seen, previewed=preview.digest)
+
+
 def declaration_count() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Declaration))
 
@@ -167,10 +173,10 @@ def test_guangdong_and_henan_accept_the_general_list_as_defaults_to_confirm(regi
 def test_a_city_inherits_its_provinces_kind_rules_where_it_sets_none(regions, regulator, make_region):
     qingdao = make_region("青岛市", parent=regions["370000"])
     shandong, yantai = regulator("370000"), regulator("370600")
-    rule_edits.save(shandong, NEXT, own_values(shandong, NEXT) | {MIN_DAYS: 10})
+    save_previewed(shandong, NEXT, own_values(shandong, NEXT) | {MIN_DAYS: 10})
     assert rules.kinds_in_force(qingdao, NEXT)[ABROAD].min_days == 10
     assert rules.kinds_in_force(regions["370600"], NEXT)[ABROAD].min_days == 10  # Yantai sets no minimum
-    rule_edits.save(yantai, NEXT, own_values(yantai, NEXT) | {MIN_DAYS: 0})  # 0: none, set here
+    save_previewed(yantai, NEXT, own_values(yantai, NEXT) | {MIN_DAYS: 0})  # 0: none, set here
     assert rules.kinds_in_force(regions["370600"], NEXT)[ABROAD].min_days == 0
     assert rules.kinds_in_force(qingdao, NEXT)[ABROAD].min_days == 10
     assert rules.kinds_in_force(regions["370600"], YEAR)[ABROAD].min_days == 0  # this year untouched
@@ -186,12 +192,12 @@ def test_preview_counts_the_learners_a_kind_change_reaches_and_writes_nothing(re
             make_user(Role.LEARNER, region_id=region.id)
     yantai, shandong = regulator("370600"), regulator("370000")
 
-    (change,) = rule_edits.preview(yantai, NEXT, own_values(yantai, NEXT) | {MIN_DAYS: 20})
+    (change,) = rule_edits.preview(yantai, NEXT, own_values(yantai, NEXT) | {MIN_DAYS: 20}).changes
     assert (change.key, change.old, change.new, change.direction, change.learners) == (MIN_DAYS, None, 20, "设定", 3)
     assert rules.kinds_in_force(regions["370600"], NEXT)[ABROAD].min_days == 0
 
     # Shandong's refusal of study abroad reaches its own learners and Qingdao's; Yantai accepts it itself.
-    (change,) = rule_edits.preview(shandong, NEXT, own_values(shandong, NEXT) | {ACCEPTED: "no"})
+    (change,) = rule_edits.preview(shandong, NEXT, own_values(shandong, NEXT) | {ACCEPTED: "no"}).changes
     assert (change.old, change.new, change.learners) == (rules.Accepted.YES, rules.Accepted.NO, 1 + 2)
     assert rules.kinds_in_force(qingdao, NEXT)[ABROAD].accepted
 
@@ -199,7 +205,7 @@ def test_preview_counts_the_learners_a_kind_change_reaches_and_writes_nothing(re
 def test_saving_a_kind_rule_audits_it_and_leaves_this_years_declarations_alone(regions, regulator):
     yantai = regulator("370600")
     categories = rules.kind_key(DeclarationKind.COMPETITION, "categories")
-    rule_edits.save(yantai, NEXT, own_values(yantai, NEXT) | {MIN_DAYS: 20, categories: ["professional"]})
+    save_previewed(yantai, NEXT, own_values(yantai, NEXT) | {MIN_DAYS: 20, categories: ["professional"]})
 
     entry = db.session.execute(sa.select(AuditLog).where(AuditLog.action == "rules.set")).scalar_one()
     assert (entry.actor_id, entry.object_id, entry.details["year"]) == (yantai.id, regions["370600"].id, NEXT)
@@ -215,10 +221,11 @@ def test_saving_a_kind_rule_audits_it_and_leaves_this_years_declarations_alone(r
 def test_bad_kind_values_are_refused_beside_the_field_and_nothing_is_saved(app, regions, regulator):
     yantai = regulator("370600")
     with pytest.raises(rule_edits.RulesRefused) as refused:
-        rule_edits.save(yantai, NEXT, own_values(yantai, NEXT) | {MIN_DAYS: 400})
+        rule_edits.save(yantai, NEXT, own_values(yantai, NEXT) | {MIN_DAYS: 400}, seen=None, previewed=None)
     assert refused.value.problems == {MIN_DAYS: "应在 0 到 366 之间"}
     with pytest.raises(rule_edits.RulesRefused) as refused:
-        rule_edits.save(yantai, NEXT, own_values(yantai, NEXT) | {rules.kind_key(ABROAD, "categories"): ["x"]})
+        rule_edits.save(yantai, NEXT, own_values(yantai, NEXT) | {rules.kind_key(ABROAD, "categories"): ["x"]},
+                        seen=None, previewed=None)
     assert refused.value.problems == {rules.kind_key(ABROAD, "categories"): "请选择列表中的科目类别"}
     db.session.rollback()
 
@@ -250,7 +257,7 @@ def test_a_confirmed_year_refuses_a_kind_change(regions, regulator):
     db.session.commit()
     chengdu = regulator("510100")
     with pytest.raises(rule_edits.RulesRefused) as refused:
-        rule_edits.save(chengdu, 2025, own_values(chengdu, 2025) | {MIN_DAYS: 10})
+        rule_edits.save(chengdu, 2025, own_values(chengdu, 2025) | {MIN_DAYS: 10}, seen=None, previewed=None)
     assert refused.value.problems == {"year": "2025年度的评估已确认，该年度的规则不能再修改"}
     db.session.rollback()
     assert rules.kinds_in_force(regions["510100"], 2025)[ABROAD].min_days == 20
@@ -265,7 +272,7 @@ def test_a_filed_declaration_keeps_the_rule_it_was_filed_under(regions, regulato
     learner = learner_of(regions["370600"])
     filed = declare(learner, days=15)
     yantai = regulator("370600")
-    rule_edits.save(yantai, YEAR, own_values(yantai, YEAR) | {MIN_DAYS: 20, ACCEPTED: "no"})
+    save_previewed(yantai, YEAR, own_values(yantai, YEAR) | {MIN_DAYS: 20, ACCEPTED: "no"})
     with pytest.raises(DomainError):
         declare(learner_of(regions["370600"]), days=25)  # a new one is refused: not accepted now
 
@@ -289,7 +296,7 @@ def test_a_default_kind_value_is_confirmed_as_it_stands(regions, regulator):
                 if row.flagged and row.key in rules.KIND_KEYS}
 
     assert ACCEPTED in flagged()
-    rule_edits.save(guangdong, NEXT, own_values(guangdong, NEXT), confirm=[ACCEPTED])
+    save_previewed(guangdong, NEXT, own_values(guangdong, NEXT), confirm=[ACCEPTED])
     assert ACCEPTED not in flagged() and rules.kind_key(ABROAD, "categories") in flagged()
     assert rules.kinds_in_force(regions["440100"], NEXT)[ABROAD].accepted
     entry = db.session.execute(sa.select(AuditLog).where(AuditLog.action == "rules.set")).scalar_one()

@@ -18,12 +18,14 @@ from models import (
     Evaluation,
     EvaluationStatus,
     Outcome,
+    Region,
     Role,
     RuleSet,
     Target,
+    User,
 )
 from services import demo, evaluation, hours, registry, rule_edits, rules, target_edits
-from tests.conftest import login
+from tests.conftest import count_queries, login, page_queries
 
 YEAR, NEXT = 2026, 2027
 CAP = rule_edits.cap_key(DeclarationKind.COMPETITION, Category.PUBLIC)
@@ -45,6 +47,12 @@ def regulator(make_user, regions):
 def own_values(user, year) -> dict:
     """The form as the page fills it: the region's own values, changed by the test before saving."""
     return dict(rule_edits.page(user, year).own_values())
+
+
+def save_previewed(user, year, values, confirm=()):
+    """Save as the page does: preview, then save what was previewed."""
+    preview = rule_edits.preview(user, year, values, confirm)
+    return rule_edits.save(user, year, values, confirm, seen=preview.seen, previewed=preview.digest)
 
 
 def learners(make_user, region, n) -> None:
@@ -102,7 +110,7 @@ def test_a_city_without_its_own_value_gets_its_provinces(regions, regulator, mak
     qingdao = make_region("青岛市", parent=regions["370000"])
     shandong = regulator("370000")
     values = own_values(shandong, NEXT) | {"hours_per_day": 6, CAP: 4}
-    rule_edits.save(shandong, NEXT, values)
+    save_previewed(shandong, NEXT, values)
 
     assert hours.rule_for(qingdao, NEXT).hours_per_day == 6  # the province's, Qingdao sets none
     assert hours.rule_for(regions["370600"], NEXT).hours_per_day == 8  # Yantai's own
@@ -130,7 +138,7 @@ def test_a_negative_requirement_and_a_cap_above_the_requirement_are_refused_besi
     values = own_values(yantai, NEXT) | {"public_min": -1, rule_edits.cap_key(
         DeclarationKind.COMPETITION, Category.PROFESSIONAL): 61}
     with pytest.raises(rule_edits.RulesRefused) as refused:
-        rule_edits.save(yantai, NEXT, values)
+        rule_edits.save(yantai, NEXT, values, seen=None, previewed=None)
     problems = refused.value.problems
     assert problems["public_min"] == "学时要求不能为负数"
     assert problems["cap_competition_professional"] == "上限不能高于专业科目的年度学时要求（60 学时）"
@@ -160,20 +168,20 @@ def test_preview_counts_the_learners_a_change_touches_and_writes_nothing(regions
     learners(make_user, regions["370000"], 1)
     yantai, shandong = regulator("370600"), regulator("370000")
 
-    (change,) = rule_edits.preview(yantai, NEXT, own_values(yantai, NEXT) | {CAP: 3})
+    (change,) = rule_edits.preview(yantai, NEXT, own_values(yantai, NEXT) | {CAP: 3}).changes
     assert (change.key, change.old, change.new, change.direction, change.learners) == (CAP, 5, 3, "降低", 3)
     assert cap_hours(regions["370600"], NEXT) == 5
 
     # The province's conversion reaches its own learners and its cities' that set none (Yantai sets 8).
     qingdao = make_region("青岛市", parent=regions["370000"])
     learners(make_user, qingdao, 4)
-    (change,) = rule_edits.preview(shandong, NEXT, own_values(shandong, NEXT) | {"hours_per_day": 7})
+    (change,) = rule_edits.preview(shandong, NEXT, own_values(shandong, NEXT) | {"hours_per_day": 7}).changes
     assert (change.old, change.new, change.learners) == (8, 7, 1 + 4)
 
 
 def test_saving_audits_old_and_new_values_and_leaves_this_year_unchanged(regions, regulator):
     yantai = regulator("370600")
-    rule_edits.save(yantai, NEXT, own_values(yantai, NEXT) | {CAP: 3, "public_themes": "数字经济\n人工智能"})
+    save_previewed(yantai, NEXT, own_values(yantai, NEXT) | {CAP: 3, "public_themes": "数字经济\n人工智能"})
 
     entry = db.session.execute(sa.select(AuditLog).where(AuditLog.action == "rules.set")).scalar_one()
     assert (entry.actor_id, entry.object_type, entry.object_id) == (yantai.id, "region", regions["370600"].id)
@@ -191,19 +199,19 @@ def test_a_year_whose_evaluation_is_confirmed_is_refused(regions, regulator, cod
     db.session.commit()
     user = regulator(code)
     with pytest.raises(rule_edits.RulesRefused) as refused:
-        rule_edits.save(user, 2025, own_values(user, 2025) | {"public_min": 20})
+        rule_edits.save(user, 2025, own_values(user, 2025) | {"public_min": 20}, seen=None, previewed=None)
     assert refused.value.problems == {"year": "2025年度的评估已确认，该年度的规则不能再修改"}
     with pytest.raises(Exception, match="已确认"):
         target_edits.save(user, BaseType.CITY, 2025, 1, 1, seen=None)
     db.session.rollback()
     assert hours.rule_for(regions["370600"], 2025).public_min == 30
     chengdu = regulator("510100")
-    assert rule_edits.save(chengdu, 2025, own_values(chengdu, 2025) | {"public_min": 20})
+    assert save_previewed(chengdu, 2025, own_values(chengdu, 2025) | {"public_min": 20})
 
 
 def test_a_city_regulator_writes_the_citys_values_only(regions, regulator):
     yantai = regulator("370600")
-    rule_edits.save(yantai, NEXT, own_values(yantai, NEXT) | {"keep_threshold": 80})
+    save_previewed(yantai, NEXT, own_values(yantai, NEXT) | {"keep_threshold": 80})
     shandong_rubric = rules.pick_rubric(rules.rubrics_up_to(NEXT), regions["370000"], NEXT)
     assert shandong_rubric.keep_threshold == 75
     assert rules.pick_rubric(rules.rubrics_up_to(NEXT), regions["370600"], NEXT).keep_threshold == 80
@@ -224,7 +232,7 @@ def test_defaults_are_flagged_on_the_page_until_confirmed(app, regions, regulato
                     guangdong_client.get(f"/regulator/rules?year={NEXT}").text, re.S).group(0)
     assert "默认值，待确认" not in row
 
-    rule_edits.save(yantai, NEXT, own_values(yantai, NEXT), confirm=["hours_per_day"])
+    save_previewed(yantai, NEXT, own_values(yantai, NEXT), confirm=["hours_per_day"])
     assert "hours_per_day" not in hours.rule_for(regions["370600"], NEXT).unconfirmed
     assert "minutes_per_hour" in hours.rule_for(regions["370600"], NEXT).unconfirmed
 
@@ -232,3 +240,149 @@ def test_defaults_are_flagged_on_the_page_until_confirmed(app, regions, regulato
 def test_no_cap_or_target_can_be_stored_for_everywhere():
     for model in (DeclarationCap, Target):
         assert model.__table__.c.region_id.nullable is False
+
+
+# --- the save applies exactly what was previewed -----------------------------------------------------------
+
+def page_form(user, year) -> dict:
+    """The rules form as the page posts it, filled with the region's own values (a multiple choice with
+    nothing chosen is not posted at all)."""
+    return {key: "" if value is None else [c.value for c in value] if isinstance(value, tuple)
+            else getattr(value, "value", value) for key, value in own_values(user, year).items()
+            if value is not None or rules.KIND_KEYS.get(key, (None, None))[1] != "categories"} | {"year": year}
+
+
+def previewed(client, form) -> dict:
+    """Preview ``form`` on the page and return it with the hidden fields the preview carries to 保存."""
+    response = client.post("/regulator/rules", data=form | {"action": "preview"})
+    assert response.status_code == 200
+    hidden = dict(re.findall(r'<input type="hidden" name="(seen|previewed)" value="([^"]*)"', response.text))
+    return form | hidden | {"action": "save"}
+
+
+def rules_audited() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(AuditLog.action == "rules.set"))
+
+
+def signed_in_client(app, user):
+    client = app.test_client()
+    assert login(client, user).status_code == 302
+    return client
+
+
+def test_the_page_saves_what_was_previewed(app, regions, regulator):
+    yantai = regulator("370600")
+    client = signed_in_client(app, yantai)
+    response = client.post("/regulator/rules", data=previewed(client, page_form(yantai, NEXT) | {CAP: "3"}))
+    assert response.status_code == 302
+    assert (cap_hours(regions["370600"], NEXT), rules_audited()) == (3, 1)
+
+
+def test_a_value_edited_after_the_preview_is_refused_and_nothing_saved(app, regions, regulator):
+    yantai = regulator("370600")
+    client = signed_in_client(app, yantai)
+    form = previewed(client, page_form(yantai, NEXT) | {CAP: "3"})
+    response = client.post("/regulator/rules", data=form | {CAP: "1"})  # changed on the page after the preview
+    assert response.status_code == 409
+    assert "预览之后又修改了数值" in response.text
+    assert 'id="rules-save"' not in response.text  # preview again before 保存 is offered
+    assert (cap_hours(regions["370600"], NEXT), rules_audited()) == (5, 0)
+    # A default confirmed after the preview changes what is saved too.
+    response = client.post("/regulator/rules", data=form | {"confirm": ["hours_per_day"]})
+    assert response.status_code == 409
+    assert "hours_per_day" in hours.rule_for(regions["370600"], NEXT).unconfirmed
+
+
+def test_a_preview_made_stale_by_another_regulators_save_is_refused(app, regions, regulator):
+    first, second = regulator("370600"), regulator("370600")
+    first_client, second_client = signed_in_client(app, first), signed_in_client(app, second)
+    first_form = previewed(first_client, page_form(first, NEXT) | {CAP: "3"})
+    second_form = previewed(second_client, page_form(second, NEXT) | {"hours_per_day": "7"})
+    assert second_client.post("/regulator/rules", data=second_form).status_code == 302
+
+    response = first_client.post("/regulator/rules", data=first_form)
+    assert response.status_code == 409
+    assert "已被他人修改" in response.text
+    # The first regulator's save would have put hours_per_day back to 8 without their having seen the 7.
+    assert (cap_hours(regions["370600"], NEXT), hours.rule_for(regions["370600"], NEXT).hours_per_day) == (5, 7)
+    assert rules_audited() == 1
+
+
+def test_the_service_refuses_a_stale_preview_and_values_other_than_previewed(regions, regulator):
+    first, second = regulator("370600"), regulator("370600")
+    values = own_values(first, NEXT) | {CAP: 3}
+    preview = rule_edits.preview(first, NEXT, values)
+    with pytest.raises(rule_edits.StalePreview, match="预览之后又修改了数值"):
+        rule_edits.save(first, NEXT, values | {CAP: 2}, seen=preview.seen, previewed=preview.digest)
+    with pytest.raises(rule_edits.StalePreview, match="请先预览"):
+        rule_edits.save(first, NEXT, values, seen=None, previewed=None)
+    other = rule_edits.preview(second, NEXT, own_values(second, NEXT) | {CAP: 4})
+    rule_edits.save(second, NEXT, own_values(second, NEXT) | {CAP: 4}, seen=other.seen, previewed=other.digest)
+    with pytest.raises(rule_edits.StalePreview, match="已被他人修改"):
+        rule_edits.save(first, NEXT, values, seen=preview.seen, previewed=preview.digest)
+    assert (cap_hours(regions["370600"], NEXT), rules_audited()) == (4, 1)
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("missed_target_outcome", "keep", "未完成年度目标任务的基地只能评为整改或退出"),
+    ("missed_target_outcome", "bogus", "请选择列表中的评估结论"),
+    ("missed_target_outcome", ["exit"], "请选择列表中的评估结论"),
+    (rules.kind_key(DeclarationKind.ABROAD, "categories"), 5, "请选择列表中的科目类别"),
+    (rules.kind_key(DeclarationKind.ABROAD, "min_days"), "10", "请填写整数"),
+    ("hours_per_day", "eight", "请填写整数"),
+    ("public_themes", 5, "请填写文字"),
+    (rules.kind_key(DeclarationKind.ABROAD, "accepted"), "maybe", "请选择列表中的选项"),
+])
+def test_a_value_of_the_wrong_kind_from_a_direct_call_is_refused_beside_its_field(regions, regulator, key, value,
+                                                                                  message):
+    yantai = regulator("370600")
+    for call in (rule_edits.preview, lambda *args: rule_edits.save(*args, seen=None, previewed=None)):
+        with pytest.raises(rule_edits.RulesRefused) as refused:
+            call(yantai, NEXT, own_values(yantai, NEXT) | {key: value})
+        assert refused.value.problems == {key: message}
+    assert rules_audited() == 0
+
+
+def test_a_forged_missed_target_outcome_is_refused_beside_the_field(app, regions, regulator):
+    """The form's choices refuse it before the service does (the service refuses it too, above)."""
+    yantai = regulator("370600")
+    client = signed_in_client(app, yantai)
+    for action in ("preview", "save"):
+        response = client.post("/regulator/rules", data=page_form(yantai, NEXT)
+                               | {"missed_target_outcome": "bogus", "action": action})
+        assert response.status_code == 400
+        row = re.search(r'<tr data-key="missed_target_outcome">.*?</tr>', response.text, re.S).group(0)
+        assert "不是有效的选择" in row
+    assert rules_audited() == 0
+
+
+def test_the_rules_page_preview_and_save_run_a_fixed_number_of_queries(app, regions, regulator, make_user,
+                                                                        make_region, city):
+    """Whatever the learners and the cities: the page, its preview (the digest of the stored values is read
+    from the rows the preview loads anyway) and the save (one more: the region's row locked)."""
+    shandong_id, province_id = regulator("370000").id, regions["370000"].id
+    client = signed_in_client(app, db.session.get(User, shandong_id))
+
+    def counted():
+        got = [len(page_queries(client, f"/regulator/rules?year={NEXT}"))]
+        for change in ("7", "8"):  # hours_per_day from 8 to 7, then back
+            form = page_form(db.session.get(User, shandong_id), NEXT) | {"hours_per_day": change}
+            db.session.remove()
+            with count_queries(db.engine) as statements:
+                response = client.post("/regulator/rules", data=form | {"action": "preview"})
+            assert response.status_code == 200
+            form = previewed(client, form)
+            db.session.remove()
+            with count_queries(db.engine) as saved:
+                assert client.post("/regulator/rules", data=form).status_code == 302
+            got += [len(statements), len(saved)]
+        return got
+
+    before = counted()
+    db.session.add(city)  # make_user's default region, detached by the counting's emptied sessions
+    for n in range(3):
+        city = make_region(f"测试市{n}", parent=db.session.get(Region, province_id))
+        learners(make_user, city, 5)
+        db.session.add(RuleSet(region_id=city.id, year=NEXT, hours_per_day=6, unconfirmed=[]))
+    db.session.commit()
+    assert counted() == before

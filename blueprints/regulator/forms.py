@@ -101,6 +101,10 @@ def rules_form_class():
         # The values whose default (默认值，待确认) the regulator confirms as it stands.
         confirm = SelectMultipleField(choices=[(key, key) for key in rule_edits.EDITABLE], validate_choice=False)
         action = SelectField(choices=[("preview", _l("预览")), ("save", _l("保存"))], default="preview")
+        # The preview's digests (services.rule_edits.RulesPreview): the save refuses values other than the
+        # previewed ones, or stored values changed since the preview.
+        seen = StringField(validators=[Optional(), Length(max=64)])
+        previewed = StringField(validators=[Optional(), Length(max=64)])
 
     for key in rule_edits.EDITABLE:
         label = rule_edits.LABELS[key]

@@ -181,7 +181,7 @@ def _rules_form_data(found) -> dict:
 def rules():
     """The region's rules for a year: shown (GET), previewed with who each change touches, then saved."""
     form_class = rules_form_class()
-    changes, status = None, 200
+    preview, status = None, 200
     if request.method == "GET":
         year = _year_arg()
         found = rule_edits.page(current_user, year)
@@ -194,22 +194,26 @@ def rules():
             data = {key: form[key].data for key in rule_edits.EDITABLE}
             try:
                 if form.action.data == "save":
-                    saved = rule_edits.save(current_user, year, data, form.confirm.data or [])
+                    saved = rule_edits.save(current_user, year, data, form.confirm.data or [],
+                                            seen=form.seen.data or None, previewed=form.previewed.data or None)
                     flash(_("已保存 %(y)s 年度的规则（%(n)s 项修改）", y=year, n=len(saved)) if saved
                           else _("没有修改"), "success" if saved else "info")
                     return redirect(url_for(".rules", year=year))
-                changes = rule_edits.preview(current_user, year, data)
+                preview = rule_edits.preview(current_user, year, data, form.confirm.data or [])
             except rule_edits.RulesRefused as refused:
                 for name, message in refused.problems.items():
                     form[name].errors = [*form[name].errors, message]
                 status = 400
+            except rule_edits.StalePreview as error:  # shown above the values stored now: preview again
+                field_error(form, error, "year")
+                status = 409
             except DomainError as error:
                 field_error(form, error, "year")
                 status = 400
         else:
             status = 400
         found = rule_edits.page(current_user, year)
-    return render_template("regulator/rules.html", form=form, page=found, year=year, changes=changes), status
+    return render_template("regulator/rules.html", form=form, page=found, year=year, preview=preview), status
 
 
 @bp.route("/evaluations", methods=["POST"])

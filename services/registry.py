@@ -46,11 +46,15 @@ def designate_base(regulator, data: dict) -> tuple[TrainingBase, dict[str, str]]
     passwords of admin accounts created for it ({email: password}).
 
     :raise NotAllowed: the region is outside the regulator's scope.
-    :raise DomainError: a type the regulator may not designate (field ``type``), a city-level base outside
-        a city (field ``region``), the name is taken, or an email belongs to an account of another role.
+    :raise DomainError: an unknown type or one the regulator may not designate (field ``type``), a city-level
+        base outside a city (field ``region``), the name is taken, or an email belongs to an account of another
+        role.
     """
     if not scope.oversees_region(regulator, data["region_id"]):
         raise NotAllowed("该地区不在您的管辖范围内")
+    # The form's choices check the type; a direct call may not have.
+    if not isinstance(data["type"], str) or data["type"] not in {t.value for t in BaseType}:
+        raise DomainError("请选择列出的基地类型", field="type")
     base_type = BaseType(data["type"])
     problem = designation_problem(regulator, base_type, db.session.get(Region, data["region_id"]))
     if problem:

@@ -319,6 +319,14 @@ def test_designating_a_base_adds_existing_admins_and_makes_accounts_for_new_emai
     assert "初始密码" not in client.get(f"/regulator/bases/{base.id}").get_data(as_text=True)
 
 
+def test_an_unknown_base_type_from_a_direct_call_is_refused_beside_the_field(app, regulators, city):
+    with pytest.raises(DomainError) as refused:
+        registry.designate_base(regulators["city"], {"name": "新基地", "type": "bogus", "region_id": city.id,
+                                                     "admin_emails": ["a@test.example"]})
+    assert (refused.value.field, refused.value.message) == ("type", "请选择列出的基地类型")
+    assert count(TrainingBase) == 0
+
+
 def test_learners_email_cannot_be_made_a_base_admin(app, regulators, learner, city):
     response = signed_in(app, regulators["city"]).post("/regulator/bases/new",
                                                        data=designate_form(city, [learner.email]))

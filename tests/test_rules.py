@@ -277,6 +277,12 @@ def test_the_page_saves_what_was_previewed(app, regions, regulator):
     assert response.status_code == 302
     assert (cap_hours(regions["370600"], NEXT), rules_audited()) == (3, 1)
 
+    form = page_form(yantai, NEXT) | {"confirm": ["hours_per_day"]}  # a default confirmed as it stands
+    shown = client.post("/regulator/rules", data=form | {"action": "preview"}).text
+    assert "确认以下默认值：每天折算学时" in shown
+    assert client.post("/regulator/rules", data=previewed(client, form)).status_code == 302
+    assert "hours_per_day" not in hours.rule_for(regions["370600"], NEXT).unconfirmed
+
 
 def test_a_value_edited_after_the_preview_is_refused_and_nothing_saved(app, regions, regulator):
     yantai = regulator("370600")

@@ -82,20 +82,26 @@ def locked(model, object_id: int, *options):
     course), which FOR UPDATE would make wait, and which deadlocked with a transaction holding a row of the
     other kind (a course locked, then an audit entry for its base inserted).
     """
+    row = _begin_writing(
+        sa.select(model).where(model.id == object_id).options(*options).with_for_update(of=model, key_share=True)
+        .execution_options(populate_existing=True)
+    ).unique().scalar_one_or_none()
+    with unit_of_work():
+        yield row
+
+
+def _begin_writing(statement):
+    """Commit what the session had open, then begin a write transaction (IMMEDIATE on SQLite) with
+    ``statement``, the one that takes the lock; its result. Rolled back if the statement fails."""
     db.session.commit()
     token = _immediate.set(True)
     try:
-        row = db.session.execute(
-            sa.select(model).where(model.id == object_id).options(*options).with_for_update(of=model, key_share=True)
-            .execution_options(populate_existing=True)
-        ).unique().scalar_one_or_none()
+        return db.session.execute(statement)
     except BaseException:
         db.session.rollback()
         raise
     finally:
         _immediate.reset(token)
-    with unit_of_work():
-        yield row
 
 
 def _advisory_key(name: str) -> int:
@@ -115,18 +121,10 @@ def exclusive(name: str):
     committed (READ COMMITTED reads afresh at each statement). The block's changes commit when it ends and
     roll back if it raises.
     """
-    db.session.commit()
-    token = _immediate.set(True)
-    try:
-        if db.session.get_bind().dialect.name == "postgresql":
-            db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(name))))
-        else:
-            db.session.execute(sa.select(1))  # begins the transaction, IMMEDIATE
-    except BaseException:
-        db.session.rollback()
-        raise
-    finally:
-        _immediate.reset(token)
+    if db.session.get_bind().dialect.name == "postgresql":
+        _begin_writing(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(name))))
+    else:
+        _begin_writing(sa.select(1))  # begins the transaction, IMMEDIATE
     with unit_of_work():
         yield
 

@@ -24,7 +24,7 @@ from models import CourseStatus, Evaluation, EvaluationResult, EvaluationStatus,
 from services import accounts, api_tokens, certificates, clock, completions, identity
 
 STATELESS_EXAMPLES = 30
-STATEFUL_EXAMPLES = 80
+STATEFUL_EXAMPLES = 160  # enough scenarios that some follow a new course to its roster whatever the order of a run
 SEED = 20240601
 
 

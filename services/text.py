@@ -4,10 +4,13 @@ import re
 
 # C0 control characters other than tab, newline and carriage return, and DEL. PostgreSQL refuses NUL in text
 # outright (the insert raises), and none of them belongs in anything a person types or a file names.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
+# Written as a regular-expression class that Python and JSON Schema read alike: the API's schemas publish it.
+CONTROL_CLASS = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f"
 # Line breaks the filter above keeps (for text areas): CR, LF, NEL and the Unicode line and paragraph separators.
-LINE_BREAKS = re.compile("[\r\n\x85\u2028\u2029]")
+BREAK_CLASS = "\\r\\n\\u0085\\u2028\\u2029"
+
+CONTROL_CHARACTERS = re.compile(f"[{CONTROL_CLASS}]")
+LINE_BREAKS = re.compile(f"[{BREAK_CLASS}]")
 
 
 def strip_control_characters(value):

@@ -4,12 +4,12 @@ the published document shows them. Limits match the site's forms (blueprints/bas
 from models import FIELDS, BaseStatus, BaseType, Category, CourseStatus, EnrollmentStatus, Mode, ProjectType
 from models._common import MAX_ID
 from models.declaration import CertificateStatus
+from services import text
 from services.enrollment import Availability
 
-# No control characters (PostgreSQL refuses NUL in text, and none belongs in a name or a description).
-_CTRL = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f"
-# A one-line field (the site's <input>, not its <textarea>) holds no line break either: CR, LF, NEL, U+2028/2029.
-_BREAKS = "\\r\\n\\u0085\\u2028\\u2029"
+# No control characters (PostgreSQL refuses NUL in text), and a one-line field (the site's <input>, not its
+# <textarea>) no line break either: the classes the site's forms use (services.text).
+_CTRL, _BREAKS = text.CONTROL_CLASS, text.BREAK_CLASS
 TEXT = f"^[^{_CTRL}]*$"
 LINE = f"^[^{_CTRL}{_BREAKS}]*$"
 # Text that must say something: at least one character that is not a space.

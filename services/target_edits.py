@@ -16,14 +16,10 @@ from extensions import db
 from models import BaseType, Region, RegionLevel, Target, TrainingBase
 from services import audit, clock, evaluation, registry, rules
 from services.errors import DomainError
-from services.rule_edits import Change, RulesRefused
+from services.rule_edits import Change, RulesRefused, StalePreview  # one preview-then-save shape for rules
 
 LABELS = {"min_trainees": "培训人数目标", "min_projects": "培训项目目标"}
 NOTHING_YET = {"trainees": 0, "projects": 0}  # a base with no completion in the period
-
-
-class StalePreview(DomainError):
-    """The stored target changed between the preview and its confirmation: preview again."""
 
 
 @dataclass

@@ -62,7 +62,7 @@ browser-deps: system-deps
 
 # bandit over the app's own code (not .venv, tests or bench/); a high-severity finding fails the lint.
 # Lower findings are fixed or carry `# nosec <test>` with the reason on the line above.
-APP_CODE := app.py config.py extensions.py cli.py blueprints services models migrations
+APP_CODE := app.py config.py extensions.py cli.py blueprints services seeding models migrations
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/bandit --quiet --recursive --severity-level high $(APP_CODE)

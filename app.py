@@ -86,7 +86,7 @@ def register_extensions(app: Flask) -> None:
         return user
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        from services.locking import install_sqlite_transactions
+        from services.infra.locking import install_sqlite_transactions
 
         with app.app_context():
             install_sqlite_transactions(db.engine)
@@ -179,7 +179,7 @@ def register_errorhandlers(app: Flask) -> None:
             response.headers.setdefault("Retry-After", "60")
         return response
 
-    from services.transaction import give_up, transient_state
+    from services.infra.transaction import give_up, transient_state
 
     @app.errorhandler(OperationalError)
     def database_busy(error):
@@ -209,7 +209,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from services import clock
+    from services.infra import clock
 
     @app.context_processor
     def local_today():

@@ -10,7 +10,7 @@ def register(app: Flask) -> None:
     @app.cli.command("seed-reference")
     def seed_reference_command():
         """Load the regions and their yearly hour rules (idempotent; run on every installation)."""
-        from services.demo import seed_reference
+        from seeding.demo import seed_reference
 
         regions = seed_reference()
         click.echo(f"参考数据已就绪：地区 {len(regions)} 个，学时规则见 data/hour-rules.csv")
@@ -18,7 +18,7 @@ def register(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command():
         """Load the demo regions, bases, admins and courses (idempotent)."""
-        from services.demo import DEMO_PASSWORD, seed_demo
+        from seeding.demo import DEMO_PASSWORD, seed_demo
 
         counts = seed_demo()
         click.echo("演示数据已就绪：" + "，".join(f"{k} {v}" for k, v in counts.items()))
@@ -62,7 +62,7 @@ def register(app: Flask) -> None:
         import os
 
         from services.errors import DomainError
-        from services.platform import create_platform_admin
+        from services.platform_admins import create_platform_admin
 
         password = os.environ.get("JIDI_PLATFORM_ADMIN_PASSWORD") or click.prompt(
             "密码", hide_input=True, confirmation_prompt="再次输入密码")
@@ -108,8 +108,8 @@ def register(app: Flask) -> None:
     def grant_app_role_command(role):
         """PostgreSQL: let ROLE, the role the web application connects as, read and write rows but not alter
         tables or the audit log (run as the owner after every migration; see docs/DEPLOY.md)."""
-        from services.db_roles import grant_app_role
         from services.errors import DomainError
+        from services.infra.db_roles import grant_app_role
 
         try:
             statements = grant_app_role(role)
@@ -126,8 +126,8 @@ def register(app: Flask) -> None:
         """Generate deterministic benchmark data with bulk inserts (regions and rules are loaded first)."""
         import time
 
-        from services import benchdata
-        from services.demo import seed_reference
+        from seeding import benchdata
+        from seeding.demo import seed_reference
         from services.errors import DomainError
 
         began = time.perf_counter()
@@ -144,8 +144,8 @@ def register(app: Flask) -> None:
     def backup_command(path):
         """Copy the live SQLite database to PATH with the backup API (consistent while the app writes)."""
         from extensions import db
-        from services import backup
         from services.errors import DomainError
+        from services.infra import backup
 
         source = backup.sqlite_path(str(db.engine.url))
         if source is None:
@@ -162,8 +162,8 @@ def register(app: Flask) -> None:
     def restore_command(path, yes):
         """Replace the SQLite database by the backup at PATH (checked first; the old one is kept beside it)."""
         from extensions import db
-        from services import backup
         from services.errors import DomainError
+        from services.infra import backup
 
         target = backup.sqlite_path(str(db.engine.url))
         if target is None:

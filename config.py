@@ -84,7 +84,7 @@ class Config:
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     CATALOG_PAGE_SIZE = 20
-    # Public pages are served again to anonymous visitors for this many seconds (services/pagecache.py).
+    # Public pages are served again to anonymous visitors for this many seconds (blueprints/pagecache.py).
     PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "10"))
     PAGE_CACHE_ENTRIES = 256  # per process, when there is no Redis
     # An event a user can repeat at will (a refused page, an ID number shown again, an export) is written to

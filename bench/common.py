@@ -162,7 +162,7 @@ def base_with_courses(count: int, **course) -> tuple:
         TrainingBase,
         User,
     )
-    from services import clock
+    from services.infra import clock
 
     region = Region(code="519999", name="基准市", level=RegionLevel.CITY)
     base = TrainingBase(name="基准测试基地", type=BaseType.CITY, region=region)
@@ -182,10 +182,10 @@ def base_with_courses(count: int, **course) -> tuple:
 
 def made_up_id_number(n: int) -> str:
     """The ``n``-th of a series of valid-looking resident ID numbers that belong to nobody."""
-    from services import identity
+    from services import resident_ids
 
     first17 = f"510104{19700101 + (n // 1000) * 10000:08d}{n % 1000:03d}"
-    return first17 + identity.check_character(first17)
+    return first17 + resident_ids.check_character(first17)
 
 
 def insert_learners(region_id: int, count: int, with_id_numbers: bool = False) -> list[tuple[str, str, str | None]]:
@@ -195,15 +195,15 @@ def insert_learners(region_id: int, count: int, with_id_numbers: bool = False) -
 
     from extensions import db
     from models import Role, User
-    from services import identity
+    from services import resident_ids
 
     password_hash = generate_password_hash("bench", method="pbkdf2:sha256:1")
     learners = [(f"学员{i}", f"13{i:09d}", made_up_id_number(i) if with_id_numbers else None) for i in range(count)]
     db.session.execute(sa.insert(User), [
         {"name": name, "phone": phone, "password_hash": password_hash, "role": Role.LEARNER, "region_id": region_id,
          "active": True, "session_token": secrets.token_hex(8), "id_number_ciphertext": "" if number else None,
-         "id_number_hmac": identity.fingerprint(number) if number else None,
-         "id_number_masked": identity.mask(number) if number else ""}
+         "id_number_hmac": resident_ids.fingerprint(number) if number else None,
+         "id_number_masked": resident_ids.mask(number) if number else ""}
         for name, phone, number in learners
     ])
     db.session.commit()

@@ -18,8 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import Database, fmt  # noqa: E402
 from extensions import db  # noqa: E402
 from models import Region  # noqa: E402
-from services import benchdata, clock, evaluation  # noqa: E402
-from services.demo import seed_reference  # noqa: E402
+from seeding import benchdata
+from seeding.demo import seed_reference  # noqa: E402
+from services import evaluation  # noqa: E402
+from services.infra import clock
 from tests.conftest import count_queries  # noqa: E402
 
 RAW = """

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from flask import Response
 
-from services.spreadsheets import CSV_MIMETYPE, XLSX_MIMETYPE
+from services.infra.spreadsheets import CSV_MIMETYPE, XLSX_MIMETYPE
 
 MAX_NAME_LENGTH = 120
 # Characters that no file system or header should get from a name: path separators, Windows' reserved ones, quotes.

@@ -117,7 +117,7 @@ class Course(db.Model):
     )
     # The latest class plan's state, kept by services.plans (None: no plan filed).
     plan_status: Mapped[str | None] = mapped_column(sa.String(16))
-    # Title, description and base name cut into the tokens the full-text index holds (services.search).
+    # Title, description and base name cut into the tokens the full-text index holds (services.infra.search).
     search_tokens: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     published_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))

@@ -36,7 +36,7 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(enum_column(Role), index=True)
     region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("region.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
-    # The resident ID number is personal information: stored encrypted, never in clear (services.identity).
+    # The resident ID number is personal information: stored encrypted, never in clear (services.resident_ids).
     id_number_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
     id_number_hmac: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     id_number_masked: Mapped[str] = mapped_column(sa.String(18), default="", server_default="")

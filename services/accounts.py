@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import Employer, Region, RegionLevel, Role, User
-from services import audit, auth, identifiers, identity
+from services import audit, auth, identifiers, resident_ids
 from services.errors import DomainError
 
 
@@ -19,7 +19,7 @@ def cities() -> list[Region]:
 
 def find_by_id_number(id_number: str) -> User | None:
     return db.session.execute(
-        sa.select(User).where(User.id_number_hmac == identity.fingerprint(identity.normalise(id_number)))
+        sa.select(User).where(User.id_number_hmac == resident_ids.fingerprint(resident_ids.normalise(id_number)))
     ).scalar_one_or_none()
 
 
@@ -47,17 +47,17 @@ def register_learner(data: dict) -> User:
     region = db.session.get(Region, region_id) if isinstance(region_id, int) and 0 < region_id < 2**31 else None
     if region is None or region.level != RegionLevel.CITY:
         raise DomainError("请选择所在的市", field="region")
-    id_number = identity.normalise(data["id_number"])
-    problem = identity.problem(id_number)
+    id_number = resident_ids.normalise(data["id_number"])
+    problem = resident_ids.problem(id_number)
     if problem:
         raise DomainError(problem, field="id_number")
     phone = identifiers.phone(data["phone"])
     email = auth.normalise_login(data.get("email")) or None
-    fingerprint = identity.fingerprint(id_number)
+    fingerprint = resident_ids.fingerprint(id_number)
     user = User(
         name=data["name"].strip(), phone=phone, email=email, role=Role.LEARNER, region_id=data["region_id"],
-        id_number_ciphertext=identity.encrypt(id_number), id_number_hmac=fingerprint,
-        id_number_masked=identity.mask(id_number), employer_name=(data.get("employer_name") or "").strip(),
+        id_number_ciphertext=resident_ids.encrypt(id_number), id_number_hmac=fingerprint,
+        id_number_masked=resident_ids.mask(id_number), employer_name=(data.get("employer_name") or "").strip(),
         sector=(data.get("sector") or "").strip(), professional_title=(data.get("professional_title") or "").strip(),
     )
     auth.check_new_password(data["password"])
@@ -91,7 +91,7 @@ def _refused(fields: list[str], phone: str, email: str | None, id_number: str, r
     (services.audit.entries_for)."""
     audit.record_now(None, "auth.register_refused", None, object_type="user", details={
         "taken": fields, "phone": auth.masked(phone), "email": auth.masked(email) if email else None,
-        "id_number": identity.mask(id_number), "region_id": region_id})
+        "id_number": resident_ids.mask(id_number), "region_id": region_id})
     raise DomainError(IDENTIFIER_TAKEN)
 
 

@@ -21,7 +21,7 @@ from models._common import utcnow
 from services import audit
 from services.courses import ensure_can_manage
 from services.errors import DomainError
-from services.locking import writing
+from services.infra.locking import writing
 
 PREFIX = "jidi_"
 NAME_LENGTH = 64

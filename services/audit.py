@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased, joinedload
 from extensions import db
 from models import AuditLog, AuditRepeat, TrainingBase, User
 from models._common import utcnow
-from services.locking import writing
+from services.infra.locking import writing
 
 
 def plain(value):

@@ -9,7 +9,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from extensions import db
 from models import User
 from models._common import utcnow
-from services import audit, identifiers, identity, text
+from services import audit, identifiers, resident_ids, text
 from services.errors import DomainError
 
 
@@ -46,7 +46,7 @@ def attempt_key(login: str | None) -> str:
     ).scalar_one_or_none()
     if user_id is not None:
         return f"user:{user_id}"
-    return "login:" + identity.keyed_digests(b"sign-in attempts", [login])[0][:32]
+    return "login:" + resident_ids.keyed_digests(b"sign-in attempts", [login])[0][:32]
 
 
 def authenticate(login: str, password: str) -> User | None:

@@ -1,10 +1,11 @@
 """Base admins' own base: its public disclosure and logo."""
 
 from models import TrainingBase
-from services import audit, images
+from services import audit
 from services.courses import ensure_can_manage
 from services.errors import DomainError
-from services.transaction import unit_of_work
+from services.infra import images
+from services.infra.transaction import unit_of_work
 
 DISCLOSURE_EDITABLE = (
     "scope", "content", "fee_items", "training_plan", "staff", "rules", "contact_person", "contact_phone",

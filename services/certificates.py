@@ -18,9 +18,10 @@ from reportlab.pdfgen import canvas
 from extensions import db
 from models import Category, Certificate, CertificateStatus, Course, Declaration, HoursRecord, HoursSource, Role, User
 from models._common import utcnow
-from services import audit, clock, hours, identifiers, scope
+from services import audit, hours, identifiers, scope
 from services.errors import DomainError
-from services.locking import locked
+from services.infra import clock
+from services.infra.locking import locked
 
 # Unambiguous characters (no 0/O, 1/I/L): 12 of 31 give about 59 bits, not guessable or enumerable.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -78,7 +79,7 @@ def current(learner_id: int, year: int) -> Certificate | None:
 
 
 def has_begun(year: int) -> bool:
-    """Whether ``year`` has begun in Asia/Shanghai (services.clock): from 1 January 00:00 there."""
+    """Whether ``year`` has begun in Asia/Shanghai (services.infra.clock): from 1 January 00:00 there."""
     return year <= clock.today().year
 
 

@@ -45,9 +45,10 @@ from models import (
     User,
 )
 from models._common import utcnow
-from services import audit, clock, hours, identity
+from services import audit, hours, resident_ids
 from services.errors import DomainError
-from services.locking import locked, reading
+from services.infra import clock
+from services.infra.locking import locked, reading
 
 CHUNK = 500
 
@@ -252,12 +253,12 @@ def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[st
             refusals.append(Refusal(claim.ref, "phone", "缺少手机号或身份证号"))
             continue
         if claim.id_number:
-            number = identity.normalise(claim.id_number)
-            problem = identity.problem(number)
+            number = resident_ids.normalise(claim.id_number)
+            problem = resident_ids.problem(number)
             if problem:
                 refusals.append(Refusal(claim.ref, "id_number", problem))
                 continue
-            fingerprints[claim.ref] = identity.fingerprint(number)
+            fingerprints[claim.ref] = resident_ids.fingerprint(number)
         named.append(claim)
     by_phone = learners_by(User.phone, {c.phone for c in named if c.learner_id is None and c.phone})
     by_hmac = learners_by(User.id_number_hmac, set(fingerprints.values()))
@@ -539,9 +540,9 @@ def _digests(raw_items: list[dict]) -> list[str]:
     day when one is given (an item sent before days were taken is recognised as it was). A resent item is
     recognised by this, whatever changed since in the records it named (the course's hours, the learner's
     phone); keyed, since it covers ID numbers."""
-    return identity.keyed_digests(b"api completion", (
+    return resident_ids.keyed_digests(b"api completion", (
         json.dumps([raw["course_id"], raw["name"].strip(), raw.get("phone", ""),
-                    identity.normalise(raw.get("id_number", "")), raw.get("hours"),
+                    resident_ids.normalise(raw.get("id_number", "")), raw.get("hours"),
                     *([raw["completed_on"]] if raw.get("completed_on") else [])],
                    ensure_ascii=False, separators=(",", ":"))
         for raw in raw_items))

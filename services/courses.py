@@ -5,11 +5,12 @@ import sqlalchemy as sa
 from extensions import db
 from models import Course, CourseStatus, Enrollment, EnrollmentStatus, HoursRecord, Notice, PlanStatus, TrainingBase
 from models._common import utcnow
-from services import audit, clock, images, search
+from services import audit
 from services.enrollment import fill_free_seats
 from services.errors import DomainError, InvalidTransition, NotAllowed
-from services.locking import locked
-from services.transaction import unit_of_work
+from services.infra import clock, images, search
+from services.infra.locking import locked
+from services.infra.transaction import unit_of_work
 
 # The fields a base admin edits in the course form, in the order the audit log reports them.
 EDITABLE_FIELDS = (
@@ -100,7 +101,7 @@ def refresh_search_tokens(course: Course, base: TrainingBase) -> None:
 
 
 def reindex_search(batch: int = 1000) -> int:
-    """Cut every course's text again with the current services.search and store what changed; returns how
+    """Cut every course's text again with the current services.infra.search and store what changed; returns how
     many courses changed. Run once after the way of cutting changes (issue 14: 〇 and the CJK extensions
     were left out of the tokens stored before it). The FTS5 triggers and the GIN index follow the column."""
     changed, after = 0, 0

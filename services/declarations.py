@@ -22,9 +22,10 @@ from models import (
     User,
 )
 from models._common import utcnow
-from services import audit, clock, evidence, hours, rules, scope, workdays
+from services import audit, hours, rules, scope, workdays
 from services.errors import DomainError, NotAllowed
-from services.locking import locked
+from services.infra import clock, evidence_files
+from services.infra.locking import locked
 
 MAX_CLAIMED_HOURS = 200
 MAX_DAYS = 366
@@ -144,7 +145,7 @@ def declare(learner, data: dict, uploads: list) -> Declaration:
             due_on=workdays.review_deadline(clock.today(), rule.review_working_days),
         )
         for upload in uploads:
-            row, path = evidence.store(upload)
+            row, path = evidence_files.store(upload)
             written.append(path)
             declaration.evidence.append(row)
         db.session.add(declaration)

@@ -1,7 +1,7 @@
 """Enrolling in courses: the enrollment window, seats and the first-in-first-out waitlist, cancellation,
 completion, ratings.
 
-Every operation that moves seats runs in a transaction holding the course's write lock (services.locking),
+Every operation that moves seats runs in a transaction holding the course's write lock (services.infra.locking),
 and the seat counter moves with a conditional UPDATE; the CHECK constraint on course.seats_taken is the
 last guard. So the capacity holds under concurrent requests on SQLite and PostgreSQL alike.
 
@@ -34,9 +34,9 @@ from models import (
 )
 from models._common import LabelledEnum, utcnow
 from models.regulation import PlanStatus
-from services import clock
 from services.errors import DomainError, NotAllowed
-from services.locking import locked
+from services.infra import clock
+from services.infra.locking import locked
 
 
 class AlreadyEnrolled(DomainError):

@@ -35,9 +35,10 @@ from models import (
 from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
 from models.training_base import DISCLOSURE_FIELDS
-from services import audit, clock, registry, rules, scope
+from services import audit, registry, rules, scope
 from services.errors import DomainError, NotAllowed
-from services.locking import locked
+from services.infra import clock
+from services.infra.locking import locked
 
 DISCLOSURE_KEYS = [key for key, _label in DISCLOSURE_FIELDS] + ["contact_phone"]
 

@@ -1,5 +1,5 @@
 """The regulator's XLSX reports in the official layouts (notice 004) and the evaluation table, written by
-services.spreadsheets (which keeps any text from running as a formula)."""
+services.infra.spreadsheets (which keeps any text from running as a formula)."""
 
 from datetime import date
 
@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import FIELDS, Course, CourseStatus, Enrollment, EnrollmentStatus, Evaluation, ProjectType, TrainingBase
-from services import audit, scope, spreadsheets
+from services import audit, scope
+from services.infra import spreadsheets
 
 CATALOG_COLUMNS = [
     "序号", "承办单位", "培训项目名称", "学时", "培训时间", "培训地点", "培训对象", "联系人及电话", "是否面向全市",

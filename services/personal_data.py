@@ -1,7 +1,7 @@
 """Personal data: showing a full ID number as a separate, audited act, and a learner's copy of everything
 the site holds about them.
 
-Everywhere else the number appears masked (services.identity). Revealing it is a POST by someone whose
+Everywhere else the number appears masked (services.resident_ids). Revealing it is a POST by someone whose
 access to that learner the caller has already checked (a base admin over a learner on a roster, the
 reviewer of the learner's declaration); each reveal is in the audit log: who, whose, where, when (the
 first in a window as an entry, the same one again as a count on it: services.audit.record_repeatable).
@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models import Certificate, Course, Declaration, Enrollment, HoursRecord, Notice, User
-from services import audit, identity
+from services import audit, resident_ids
 
 
 def reveal_id_number(actor, learner: User, *, context: str, base_id: int | None = None) -> str | None:
@@ -23,7 +23,7 @@ def reveal_id_number(actor, learner: User, *, context: str, base_id: int | None 
     # window, not written anew: a reloaded page cannot bury the log, and every first look stays an entry.
     audit.record_repeatable(actor, "identity.reveal", learner, subject=f"user {learner.id}; {context}",
                             base_id=base_id, details={"context": context})
-    return identity.decrypt(learner.id_number_ciphertext)
+    return resident_ids.decrypt(learner.id_number_ciphertext)
 
 
 def _fields(row, names) -> dict:
@@ -48,7 +48,7 @@ def own_data(learner: User) -> dict:
         "profile": {
             **_fields(learner, ("name", "email", "phone", "employer_name", "sector", "professional_title",
                                "created_at", "last_login_at")),
-            "id_number": identity.decrypt(learner.id_number_ciphertext) if learner.id_number_ciphertext else None,
+            "id_number": resident_ids.decrypt(learner.id_number_ciphertext) if learner.id_number_ciphertext else None,
         },
         "enrollments": [{
             "course": e.course.title, "base": e.course.base.name, "hours": e.course.hours,

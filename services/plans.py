@@ -9,9 +9,10 @@ from sqlalchemy.orm import contains_eager
 from extensions import db
 from models import ClassPlan, Course, PlanStatus
 from models._common import utcnow
-from services import audit, clock, hours, scope
+from services import audit, hours, scope
 from services.courses import ensure_can_manage
 from services.errors import DomainError
+from services.infra import clock
 
 
 def window_days(course: Course) -> int:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import User
-from services import audit, auth, identifiers, identity
+from services import audit, auth, identifiers, resident_ids
 
 # Rows read (and ID numbers decrypted) per query: bounded memory whatever the number of accounts.
 BATCH = 1000
@@ -39,7 +39,7 @@ class RespellReport:
 
 
 def _mask(name: str, value: str) -> str:
-    return identity.mask(value) if name == "id_number" else auth.masked(value)
+    return resident_ids.mask(value) if name == "id_number" else auth.masked(value)
 
 
 def _maybe_old(column, digits_only: bool):
@@ -79,9 +79,9 @@ def _id_numbers(report: RespellReport) -> list[tuple[User, str, str, str]]:
         if not batch:
             return found
         for user in batch:
-            old = identity.decrypt(user.id_number_ciphertext)
-            new = identity.normalise(old)
-            if new != old or identity.fingerprint(new) != user.id_number_hmac:
+            old = resident_ids.decrypt(user.id_number_ciphertext)
+            new = resident_ids.normalise(old)
+            if new != old or resident_ids.fingerprint(new) != user.id_number_hmac:
                 found.append((user, "id_number", old, new))
         report.id_numbers_read += len(batch)
         after = batch[-1].id
@@ -92,7 +92,7 @@ def _taken(name: str, values: set[str]) -> dict[str, int]:
     if not values:
         return {}
     if name == "id_number":
-        by_hmac = {identity.fingerprint(v): v for v in values}
+        by_hmac = {resident_ids.fingerprint(v): v for v in values}
         rows = db.session.execute(sa.select(User.id_number_hmac, User.id).where(User.id_number_hmac.in_(by_hmac)))
         return {by_hmac[key]: user_id for key, user_id in rows}
     column = getattr(User, name)
@@ -104,14 +104,14 @@ def normalise_identifiers(apply: bool = False) -> RespellReport:
     """Find every stored e-mail, phone and ID number not in its one spelling and, with ``apply``, re-spell it:
     the ID number encrypted again with its HMAC and mask. A new spelling that another account holds already,
     or that two old ones share, is a collision: reported, none of those rows changed, nothing merged. Each
-    change is audited (identity.respelt, masked, naming the account's region so its regulators see it). One
+    change is audited (resident_ids.respelt, masked, naming the account's region so its regulators see it). One
     transaction; without ``apply`` nothing is written (a dry run).
     """
     report = RespellReport()
     found = _logins() + _id_numbers(report)
     by_field: dict[str, dict[str, list]] = {}
     for user, name, old, new in found:
-        if name == "id_number" and identity.problem(new):
+        if name == "id_number" and resident_ids.problem(new):
             report.invalid.append((user.id, name, _mask(name, new)))
             continue
         by_field.setdefault(name, {}).setdefault(new, []).append((user, old))
@@ -136,8 +136,8 @@ def normalise_identifiers(apply: bool = False) -> RespellReport:
 
 def _respell(user: User, name: str, old: str, new: str) -> None:
     if name == "id_number":
-        user.id_number_ciphertext = identity.encrypt(new)
-        user.id_number_hmac, user.id_number_masked = identity.fingerprint(new), identity.mask(new)
+        user.id_number_ciphertext = resident_ids.encrypt(new)
+        user.id_number_hmac, user.id_number_masked = resident_ids.fingerprint(new), resident_ids.mask(new)
     else:
         setattr(user, name, new)
     audit.record(None, "identity.respelt", user, details={

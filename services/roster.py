@@ -22,8 +22,9 @@ from models import (
 )
 from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
-from services import audit, clock, completions, identifiers, spreadsheets
+from services import audit, completions, identifiers
 from services.errors import DomainError
+from services.infra import clock, spreadsheets
 
 MAX_ROSTER_ROWS = 20_000
 # 20,000 rows unpack to a few megabytes; far beyond that is a zip bomb, not a roster.

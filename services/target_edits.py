@@ -14,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import BaseType, Region, RegionLevel, Target, TrainingBase
-from services import audit, clock, evaluation, registry, rules
+from services import audit, evaluation, registry, rules
 from services.errors import DomainError
+from services.infra import clock
 from services.rule_edits import Change, RulesRefused, StalePreview  # one preview-then-save shape for rules
 
 LABELS = {"min_trainees": "培训人数目标", "min_projects": "培训项目目标"}

@@ -27,8 +27,9 @@ from models import (
     RuleSet,
     User,
 )
-from services import audit, clock, hours, locking, text
+from services import audit, hours, text
 from services.errors import DomainError, NotAllowed
+from services.infra import clock, locking
 
 # Far enough for any review step; bounded so a missing year cannot loop for ever.
 _HORIZON_DAYS = 120

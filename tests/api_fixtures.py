@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import Role, User
-from services import api_tokens, clock, identity
+from services import api_tokens, resident_ids
+from services.infra import clock
 from tests.api_schema import CheckedClient
 from tests.conftest import bulk_learners
 
@@ -57,7 +58,7 @@ def id_number() -> str:
     n = next(_serial)
     born = date(1980, 1, 1) + timedelta(days=n // 1000)
     first17 = f"510104{born:%Y%m%d}{n % 1000:03d}"
-    return first17 + identity.check_character(first17)
+    return first17 + resident_ids.check_character(first17)
 
 
 @pytest.fixture
@@ -65,8 +66,9 @@ def learner(make_user):
     def make(**kw):
         number = kw.pop("id_number", id_number())
         phone = kw.pop("phone", f"139{next(_numbers):08d}")
-        return make_user(Role.LEARNER, phone=phone, id_number_ciphertext=identity.encrypt(number),
-                         id_number_hmac=identity.fingerprint(number), id_number_masked=identity.mask(number), **kw)
+        return make_user(Role.LEARNER, phone=phone, id_number_ciphertext=resident_ids.encrypt(number),
+                         id_number_hmac=resident_ids.fingerprint(number),
+                         id_number_masked=resident_ids.mask(number), **kw)
 
     return make
 

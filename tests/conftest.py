@@ -37,8 +37,8 @@ from models import (
     TrainingBase,
     User,
 )
-from services import clock
 from services.courses import refresh_search_tokens
+from services.infra import clock
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import Course
-from services import catalog
+from services.queries import catalog_pages
 
 TITLES = (
     "人工智能与健康", "人工智能应用开发实践", "临床护理质量与患者安全", "急危重症护理新进展", "护士长管理能力提升",
@@ -97,5 +97,5 @@ def mismatches(queries) -> dict[str, tuple[set[int], set[int]]]:
 
 
 def search_ids(query: str) -> set[int]:
-    page = catalog.search_courses(catalog.CourseFilters(q=query, include_past=True), 1000)
+    page = catalog_pages.search_courses(catalog_pages.CourseFilters(q=query, include_past=True), 1000)
     return {course.id for course in page.items}

@@ -32,18 +32,9 @@ from models import (
     Role,
     User,
 )
-from services import (
-    accounts,
-    api_tokens,
-    certificates,
-    clock,
-    declarations,
-    enrollment,
-    evaluation,
-    identity,
-    images,
-)
-from services.demo import seed_reference
+from seeding.demo import seed_reference
+from services import accounts, api_tokens, certificates, declarations, enrollment, evaluation, resident_ids
+from services.infra import clock, images
 from tests.conftest import PASSWORD, login
 from tests.test_access import VALID_COURSE
 
@@ -198,7 +189,7 @@ class World:
 
 def _id_number(n: int) -> str:
     first17 = f"510104{1950 + n}0915{n:03d}"  # a birth date of each their own
-    return first17 + identity.check_character(first17)
+    return first17 + resident_ids.check_character(first17)
 
 
 def _learner(region, employer, n: int, name: str) -> User:
@@ -405,7 +396,7 @@ def test_every_route_answers_each_principal_as_declared(app, world, principal):
 
 def traces(user) -> list[str]:
     """What of a learner must never reach someone else's page: name, phone, e-mail, ID number fragments."""
-    full = identity.decrypt(user.id_number_ciphertext)
+    full = resident_ids.decrypt(user.id_number_ciphertext)
     return [user.name, user.phone, user.email, full, full[6:14], full[-6:]]
 
 

@@ -7,11 +7,11 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import Role, User
-from services import accounts, identity
+from services import accounts, resident_ids
 from tests.conftest import PASSWORD
 
 ID_NUMBER = "11010519491231002X"
-OTHER_ID_NUMBER = "51010419900307123" + identity.check_character("51010419900307123")
+OTHER_ID_NUMBER = "51010419900307123" + resident_ids.check_character("51010419900307123")
 
 
 def form(city, **overrides) -> dict:
@@ -61,11 +61,11 @@ def test_registration_signs_in_and_goes_to_dashboard(client, city):
     user = db.session.execute(sa.select(User).where(User.phone == "13912345678")).scalar_one()
     assert (user.name, user.role, user.region_id, user.email) == ("陈晓", Role.LEARNER, city.id, "chenxiao@example.com")
     assert user.check_password(PASSWORD)
-    assert identity.decrypt(user.id_number_ciphertext) == OTHER_ID_NUMBER
+    assert resident_ids.decrypt(user.id_number_ciphertext) == OTHER_ID_NUMBER
 
     dashboard = client.get("/me/")
     assert dashboard.status_code == 200
-    assert identity.mask(OTHER_ID_NUMBER) in dashboard.text
+    assert resident_ids.mask(OTHER_ID_NUMBER) in dashboard.text
     assert OTHER_ID_NUMBER not in dashboard.text
 
 
@@ -129,7 +129,7 @@ def test_duplicate_id_number_typed_with_other_spacing_creates_no_account(client,
 @pytest.mark.parametrize(("field", "overrides", "message"), [
     ("id_number", {"id_number": OTHER_ID_NUMBER[:17] + ("0" if OTHER_ID_NUMBER[-1] != "0" else "1")},
      "身份证号校验位不正确，请核对"),
-    ("id_number", {"id_number": "51010419900230123" + identity.check_character("51010419900230123")},
+    ("id_number", {"id_number": "51010419900230123" + resident_ids.check_character("51010419900230123")},
      "身份证号中的出生日期无效"),
     ("id_number", {"id_number": OTHER_ID_NUMBER[:17]}, "身份证号应为 18 位"),
     ("id_number", {"id_number": ""}, "请填写身份证号"),

@@ -30,7 +30,8 @@ from models import (
     TrainingBase,
     User,
 )
-from services import api_tokens, clock, identity
+from services import api_tokens, resident_ids
+from services.infra import clock
 from tests.api_fixtures import learners_with_phones
 from tests.conftest import count_queries
 
@@ -463,7 +464,7 @@ def test_an_item_with_phone_and_id_number_needs_both_to_be_the_same_learners(api
     course = running(base_a)
     person = learner(id_number="11010519491231002X")
     other = learner()
-    other_number = identity.decrypt(other.id_number_ciphertext)
+    other_number = resident_ids.decrypt(other.id_number_ciphertext)
 
     mixed = api.post("/api/v1/base/completions", headers=token_a, json={"completions": [
         {**item(1, course, person), "id_number": other_number}]})
@@ -714,7 +715,7 @@ def test_roster_masks_personal_numbers_and_pages(api, base_a, token_a, running, 
     assert all(e["hours"] == course.hours and e["source"] == "api" for e in body["items"] + rest["items"])
     text = first.get_data(as_text=True) + str(rest)
     assert all(p.phone not in text for p in people)
-    assert all(identity.decrypt(p.id_number_ciphertext) not in text for p in people)
+    assert all(resident_ids.decrypt(p.id_number_ciphertext) not in text for p in people)
     assert first.headers["Cache-Control"] == "no-store"
 
 

@@ -68,11 +68,11 @@ def test_the_same_batch_sent_twice_at_once_records_once(app, base_a, token_a, ru
 
 def test_ids_beyond_an_integer_column_are_refused_not_errors(api, token_a, base_a, running):
     """PostgreSQL's INTEGER ends at 2**31 - 1 and errors past it: every id a client sends stops before."""
-    from services import catalog
+    from services.queries import catalog_pages
 
     too_big = 2**31
     course = running(base_a)
-    catalog_cursor = catalog.encode_cursor(catalog.Position("start", 2, True, (course.start_date, too_big)))
+    catalog_cursor = catalog_pages.encode_cursor(catalog_pages.Position("start", 2, True, (course.start_date, too_big)))
     own_cursor = base64.urlsafe_b64encode(str(too_big).encode()).decode().rstrip("=")
 
     answers = [
@@ -89,7 +89,7 @@ def test_ids_beyond_an_integer_column_are_refused_not_errors(api, token_a, base_
 
 
 def test_a_batch_waits_for_a_site_write_on_its_course_and_neither_deadlocks(app, base_a, token_a, running):
-    """The site's writes lock a course (services.locking.locked) and then insert rows naming its base (the
+    """The site's writes lock a course (services.infra.locking.locked) and then insert rows naming its base (the
     audit entry). A batch locks the base and then its courses. With FOR UPDATE on the base, the site's
     insert waited for the batch while the batch waited for the course: a deadlock, and a 500 for the client.
     The batch must simply wait its turn."""

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck
 from blueprints.api import spec
 from extensions import db
 from models import CourseStatus, Evaluation, EvaluationResult, EvaluationStatus, Outcome, Role, RuleSet
-from services import accounts, api_tokens, certificates, clock, completions, identity
+from services import accounts, api_tokens, certificates, completions, resident_ids
+from services.infra import clock
 
 STATELESS_EXAMPLES = 30
 STATEFUL_EXAMPLES = 160  # enough scenarios that some follow a new course to its roster whatever the order of a run
@@ -46,7 +47,7 @@ def app_config():
 
 def _id_number(n: int) -> str:
     first17 = f"510104{1960 + n}0312{n:03d}"
-    return first17 + identity.check_character(first17)
+    return first17 + resident_ids.check_character(first17)
 
 
 SEEN = Counter()

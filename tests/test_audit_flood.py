@@ -90,15 +90,15 @@ def test_revealing_the_same_number_again_is_a_count_another_learner_an_entry(app
 
     admin = make_user(Role.BASE_ADMIN)
     first, second = (make_user(Role.LEARNER, id_number_ciphertext=b"x") for _ in range(2))
-    monkeypatched = personal_data.identity.decrypt
-    personal_data.identity.decrypt = lambda _ciphertext: "510104199003070011"
+    monkeypatched = personal_data.resident_ids.decrypt
+    personal_data.resident_ids.decrypt = lambda _ciphertext: "510104199003070011"
     try:
         for _ in range(5):
             personal_data.reveal_id_number(admin, first, context="roster of course 1")
         personal_data.reveal_id_number(admin, second, context="roster of course 1")
         personal_data.reveal_id_number(admin, first, context="roster of course 2")
     finally:
-        personal_data.identity.decrypt = monkeypatched
+        personal_data.resident_ids.decrypt = monkeypatched
     reveals = entries("identity.reveal")
     assert [(e.object_id, e.details["context"], e.repeat.repeats) for e in reveals] == [
         (first.id, "roster of course 1", 4), (second.id, "roster of course 1", 0), (first.id, "roster of course 2", 0)]
@@ -290,7 +290,8 @@ def test_saving_a_course_or_a_disclosure_unchanged_writes_no_entry(admin_and_bas
 
 
 def test_saving_a_declaration_unchanged_writes_no_entry(app, make_user):
-    from services import clock, declarations
+    from services import declarations
+    from services.infra import clock
     from tests.test_declarations import pdf_bytes, upload
 
     learner = make_user(Role.LEARNER)

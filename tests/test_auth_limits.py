@@ -14,14 +14,14 @@ import sqlalchemy as sa
 from app import create_app
 from extensions import db
 from models import AuditLog, Role, User
-from services import accounts, identity
+from services import accounts, resident_ids
 from tests.conftest import PASSWORD, IsolatedClient, _config
 
 REDIS_URL = "redis://127.0.0.1:6379/14"  # this module's own database: nothing else is touched
 LIMITS = {"LOGIN_LIMIT_PER_ACCOUNT": "3 per minute", "LOGIN_LIMIT_PER_ADDRESS": "50 per minute",
           "REGISTER_LIMIT_PER_ADDRESS": "3 per minute"}
 ID_NUMBER = "11010519491231002X"
-OTHER_ID_NUMBER = "51010419900307123" + identity.check_character("51010419900307123")
+OTHER_ID_NUMBER = "51010419900307123" + resident_ids.check_character("51010419900307123")
 
 
 @pytest.fixture
@@ -205,7 +205,7 @@ def test_a_refusal_is_audited_masked(app, city, registered):
     entry = db.session.execute(sa.select(AuditLog).where(AuditLog.action == "auth.register_refused")).scalar_one()
     assert entry.details["taken"] == ["phone", "id_number"]
     assert entry.details["phone"] == "138****0000"
-    assert entry.details["id_number"] == identity.mask(ID_NUMBER)
+    assert entry.details["id_number"] == resident_ids.mask(ID_NUMBER)
     everything = json.dumps([row.details for row in db.session.scalars(sa.select(AuditLog))], ensure_ascii=False)
     assert ID_NUMBER not in everything and ID_NUMBER[6:14] not in everything and "13800000000" not in everything
 
@@ -223,7 +223,7 @@ def test_successful_registrations_are_not_counted(app, city):
     # An office registering its staff from one address: five accounts where three refusals are the limit.
     for n in range(5):
         first17 = f"510104199003071{20 + n}"
-        number = first17 + identity.check_character(first17)
+        number = first17 + resident_ids.check_character(first17)
         response = register(app, form(city, phone=f"1370000000{n}", email=f"m{n}@example.com", id_number=number),
                             "10.33.0.1")
         assert response.status_code == 302, n
@@ -285,7 +285,7 @@ def test_a_new_password_holding_a_line_break_is_refused_beside_its_field(app, ma
 
 def test_the_platform_admin_command_refuses_a_password_holding_a_line_break(app):
     from services.errors import DomainError
-    from services.platform import create_platform_admin
+    from services.platform_admins import create_platform_admin
 
     with pytest.raises(DomainError, match="密码不能包含换行"):
         create_platform_admin("ops@example.com", "运维", "long enough\u2028password")

@@ -43,8 +43,9 @@ from models import (
     Role,
     RuleSet,
 )
-from services import accounts, clock, declarations, evaluation, identity
+from services import accounts, declarations, evaluation, resident_ids
 from services.errors import DomainError
+from services.infra import clock
 from tests.conftest import PASSWORD, login
 
 FIGURES = Counter()
@@ -88,7 +89,7 @@ def valid_id_numbers():
     """GB 11643 numbers: six-digit area code, a birth date from 1900 to last year, sequence, check character."""
     def build(area, born, sequence):
         first17 = f"{area:06d}{born:%Y%m%d}{sequence:03d}"
-        return first17 + identity.check_character(first17)
+        return first17 + resident_ids.check_character(first17)
 
     return st.builds(build, st.integers(110000, 659999), st.dates(date(1900, 1, 1), date(2024, 12, 31)),
                      st.integers(0, 999))
@@ -101,8 +102,8 @@ def test_valid_id_numbers_are_accepted_however_they_are_typed(app, number, spaci
     if width:  # full-width digits, as a Chinese input method types them
         typed = typed.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789x"})
     FIGURES["tried"] += 1
-    assert identity.problem(identity.normalise(typed)) is None
-    assert identity.normalise(typed) == number
+    assert resident_ids.problem(resident_ids.normalise(typed)) is None
+    assert resident_ids.normalise(typed) == number
 
 
 @FUZZ
@@ -110,7 +111,7 @@ def test_valid_id_numbers_are_accepted_however_they_are_typed(app, number, spaci
 def test_any_single_changed_digit_is_caught(app, number, position, delta):
     digit = str((int(number[position]) + delta) % 10)
     FIGURES["tried"] += 1
-    assert identity.problem(number[:position] + digit + number[position + 1:]) is not None
+    assert resident_ids.problem(number[:position] + digit + number[position + 1:]) is not None
 
 
 @FUZZ
@@ -120,12 +121,12 @@ def test_any_single_changed_digit_is_caught(app, number, position, delta):
 @example("٣" * 18)
 def test_arbitrary_text_as_id_number_is_a_message_never_an_exception(app, text):
     FIGURES["tried"] += 1
-    problem = identity.problem(identity.normalise(text))
+    problem = resident_ids.problem(resident_ids.normalise(text))
     assert problem is None or re.search(r"[\u4e00-\u9fff]", problem)
     if problem is None:  # only an 18-character ASCII number with a right check character gets through
-        number = identity.normalise(text)
+        number = resident_ids.normalise(text)
         assert re.fullmatch(r"[0-9]{17}[0-9X]", number)
-        assert identity.check_character(number[:17]) == number[17]
+        assert resident_ids.check_character(number[:17]) == number[17]
 
 
 class PhoneForm(Form):
@@ -199,7 +200,7 @@ def world(app, city, make_user, make_base, make_course, monkeypatch):
     first17 = "51010419900307123"
     w.learner = accounts.register_learner({
         "name": "陈晓", "phone": "13900000099", "email": "fuzz-learner@test.example", "password": PASSWORD,
-        "id_number": first17 + identity.check_character(first17), "region_id": city.id,
+        "id_number": first17 + resident_ids.check_character(first17), "region_id": city.id,
     })
     accounts.set_employer(w.learner, w.employer.id)
     w.enrollment = Enrollment(course_id=w.course.id, learner_id=w.learner.id, status=EnrollmentStatus.COMPLETED,

@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 
 from extensions import db
 from models import AuditLog, BaseStatus, Category, Course, CourseStatus, Image, Mode, Role
-from services import clock
+from services.infra import clock
 
 # --- helpers --------------------------------------------------------------------------------------------
 

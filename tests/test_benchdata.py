@@ -9,9 +9,12 @@ import sqlalchemy as sa
 from app import create_app
 from extensions import db
 from models import Course, Enrollment, EnrollmentStatus, HoursRecord, Region
-from services import benchdata, catalog, clock, evaluation
-from services.demo import seed_reference
+from seeding import benchdata
+from seeding.demo import seed_reference
+from services import evaluation
 from services.errors import DomainError
+from services.infra import clock
+from services.queries import catalog_pages
 from tests.conftest import _config
 
 
@@ -37,7 +40,7 @@ def _schema() -> set:
 
 def _search_finds_every_matching_course() -> bool:
     matching = db.session.scalar(sa.select(sa.func.count(Course.id)).where(Course.title.contains("护理")))
-    page = catalog.search_courses(catalog.CourseFilters(q="护理", include_past=True), per_page=5)
+    page = catalog_pages.search_courses(catalog_pages.CourseFilters(q="护理", include_past=True), per_page=5)
     return page.total == matching > 0
 
 

@@ -31,9 +31,10 @@ from models import (
     TrainingBase,
     User,
 )
-from services import clock, identity
+from seeding.demo import DEMO_PASSWORD, seed_demo
+from services import resident_ids
 from services.courses import refresh_search_tokens
-from services.demo import DEMO_PASSWORD, seed_demo
+from services.infra import clock
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Shots
 from tests.conftest import after_the_year
 
@@ -217,7 +218,7 @@ def _register(page, site, name, phone, id_number, shot, step):
 
 
 def _valid_id(first17: str) -> str:
-    return first17 + identity.check_character(first17)
+    return first17 + resident_ids.check_character(first17)
 
 
 def test_learners_enroll_wait_get_promoted_and_see_completed_hours(app, site, page, browser):

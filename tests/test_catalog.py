@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import BaseStatus, Category, Course, CourseStatus, Mode
-from services import catalog, clock, search
+from services.infra import clock, search
+from services.queries import catalog_pages
 from tests.conftest import count_queries
 
 
@@ -38,7 +39,7 @@ DEEP = "deep"  # a page reached by a cursor, as the 50th page is
 @pytest.mark.parametrize("url", ["/courses", "/courses?q=护理&sort=hours", DEEP, "/", "/bases"])
 def test_catalog_pages_issue_the_same_number_of_queries_for_10_and_1000_courses(client, make_base, url):
     if url == DEEP:
-        cursor = catalog.encode_cursor(catalog.Position("hours", 50, True, (8, clock.today(), 5)))
+        cursor = catalog_pages.encode_cursor(catalog_pages.Position("hours", 50, True, (8, clock.today(), 5)))
         url = f"/courses?q=护理&sort=hours&cursor={cursor}"
     bases = [make_base() for _ in range(3)]
     for base in bases:
@@ -121,7 +122,7 @@ def _link(html: str, rel: str) -> str | None:
     return None if found is None or found.group(1) == "#" else unescape(found.group(1))
 
 
-@pytest.mark.parametrize("sort", list(catalog.SORTS))
+@pytest.mark.parametrize("sort", list(catalog_pages.SORTS))
 def test_walking_the_pages_forward_and_back_shows_every_course_once_in_order(app, client, make_base, make_course,
                                                                               sort):
     """Ties on every sort column (same dates, hours and fees) must neither repeat nor lose a course."""
@@ -131,7 +132,7 @@ def test_walking_the_pages_forward_and_back_shows_every_course_once_in_order(app
     for n in range(11):
         make_course(base, title=f"课程{n:02d}号", start_date=today + timedelta(days=n % 3),
                     end_date=today + timedelta(days=5), hours=4 + n % 2, fee=Decimal(n % 3 * 100))
-    expected = [c.title for c in catalog.search_courses(catalog.CourseFilters(sort=sort), 100).items]
+    expected = [c.title for c in catalog_pages.search_courses(catalog_pages.CourseFilters(sort=sort), 100).items]
     assert len(expected) == 11
     pages, url = [], f"/courses?sort={sort}"
     while url:
@@ -152,7 +153,7 @@ def test_a_mangled_or_foreign_cursor_shows_the_first_page(app, client, make_base
     app.config["CATALOG_PAGE_SIZE"] = 5
     _bulk_courses(make_base(), 12)
     first = client.get("/courses?sort=start").get_data(as_text=True)
-    foreign = catalog.encode_cursor(catalog.Position("hours", 2, True, (8, clock.today(), 1)))
+    foreign = catalog_pages.encode_cursor(catalog_pages.Position("hours", 2, True, (8, clock.today(), 1)))
     for cursor in ("nonsense", "e30", "W10", "!!!", "x" * 400, foreign):
         response = client.get(f"/courses?sort=start&cursor={cursor}")
         assert response.status_code == 200

@@ -23,9 +23,10 @@ from werkzeug.datastructures import FileStorage
 from app import create_app
 from extensions import db, limiter
 from models import Category, Certificate, CertificateStatus, Employer, HoursRecord, HoursSource, Role
-from services import accounts, certificates, clock, declarations, identity
-from services.demo import seed_reference
+from seeding.demo import seed_reference
+from services import accounts, certificates, declarations, resident_ids
 from services.errors import DomainError
+from services.infra import clock
 from tests.conftest import PASSWORD, login
 
 TODAY = date(2025, 6, 16)
@@ -51,7 +52,7 @@ def regions(app, monkeypatch):
 
 def id_number(n: int) -> str:
     first17 = f"51010419850512{n:03d}"
-    return first17 + identity.check_character(first17)
+    return first17 + resident_ids.check_character(first17)
 
 
 def new_learner(region, name: str | None = None, employer=None):
@@ -62,7 +63,7 @@ def new_learner(region, name: str | None = None, employer=None):
     })
     if employer is not None:
         accounts.set_employer(learner, employer.id)
-    learner.full_id_number = identity.decrypt(learner.id_number_ciphertext)
+    learner.full_id_number = resident_ids.decrypt(learner.id_number_ciphertext)
     return learner
 
 
@@ -184,7 +185,7 @@ REAL_TODAY = clock.today  # read at import, before any fixture patches it
 
 def at_instant(monkeypatch, instant: datetime) -> None:
     """The real clock.today(), its datetime.now() frozen at ``instant`` (aware, UTC): so the Shanghai date
-    is what services.clock itself derives, not what the test decides."""
+    is what services.infra.clock itself derives, not what the test decides."""
 
     class Frozen(datetime):
         @classmethod

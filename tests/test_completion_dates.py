@@ -21,8 +21,9 @@ from models import (
     Role,
     TrainingBase,
 )
-from services import clock, completions, evaluation, exports, hours, identity
+from services import completions, evaluation, exports, hours, resident_ids
 from services.errors import DomainError
+from services.infra import clock
 from tests.conftest import login
 
 REAL_TODAY = clock.today  # read at import, before any fixture patches it
@@ -33,7 +34,7 @@ NEW_YEAR_0000 = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
 
 def frozen_at(monkeypatch, instant: datetime) -> None:
     """The real clock.today(), its datetime.now() frozen at ``instant``: the Shanghai date is the one
-    services.clock derives itself (a UTC date would still say 31 December at 00:00 on 1 January)."""
+    services.infra.clock derives itself (a UTC date would still say 31 December at 00:00 on 1 January)."""
 
     class Frozen(datetime):
         @classmethod
@@ -374,7 +375,7 @@ def test_a_roster_row_with_phone_and_id_number_of_two_people_is_refused(monkeypa
     the API, both must be the same account's."""
     person, other = learner(), learner()
     on(monkeypatch, date(2026, 12, 20))
-    number = identity.decrypt(other.id_number_ciphertext)
+    number = resident_ids.decrypt(other.id_number_ciphertext)
     before = saved(class_in_december.id)
     response = upload(admin_browser(app, admin), class_in_december,
                       f"姓名,手机号,身份证号\n{person.name},{person.phone},{number}\n".encode())
@@ -522,7 +523,7 @@ def test_migration_0010_dates_existing_completions_and_rebooks_their_hours_on_po
 
 
 def test_every_completion_the_demo_makes_has_its_day_and_year(app):
-    from services import demo
+    from seeding import demo
 
     demo.seed_demo()
     rows = db.session.execute(

@@ -26,7 +26,7 @@ from werkzeug.security import generate_password_hash
 from app import create_app
 from extensions import db
 from models import Course, Enrollment, EnrollmentStatus, Role, User
-from services import clock
+from services.infra import clock
 from tests.conftest import PG_URL, TEST_ID_NUMBER_KEY
 
 ROOT = Path(__file__).resolve().parent.parent

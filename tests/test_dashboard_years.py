@@ -20,8 +20,9 @@ from models import (
     Mode,
     RuleSet,
 )
-from services import clock, demo
-from services import learner as learner_queries
+from seeding import demo
+from services.infra import clock
+from services.queries import learner_pages
 from tests.conftest import login
 
 TODAY = date(2026, 6, 1)
@@ -137,7 +138,7 @@ def test_a_year_out_of_range_or_malformed_shows_this_year(app, regions, make_use
 
 
 def test_the_year_range_is_around_this_one():
-    assert learner_queries.year_range(date(2026, 12, 31)) == (1976, 2031)
+    assert learner_pages.year_range(date(2026, 12, 31)) == (1976, 2031)
 
 
 # --- the year a course's hours count in ------------------------------------------------------------------
@@ -152,7 +153,7 @@ def test_the_year_range_is_around_this_one():
 ])
 def test_credit_years(make_base, make_course, mode, start, end, today, years):
     course = make_course(make_base(), mode=mode, start_date=start, end_date=end, category=Category.PUBLIC)
-    assert learner_queries.credit_years(course, today) == years
+    assert learner_pages.credit_years(course, today) == years
 
 
 def credit_year_line(page: str) -> str | None:

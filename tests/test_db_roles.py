@@ -11,9 +11,10 @@ from sqlalchemy.exc import DBAPIError
 from app import create_app
 from extensions import db
 from models import AuditLog, Enrollment, HoursRecord, Role
-from services import api_tokens, clock
-from services.db_roles import grant_app_role
+from services import api_tokens
 from services.errors import DomainError
+from services.infra import clock
+from services.infra.db_roles import grant_app_role
 from tests.conftest import PASSWORD, pg_config
 
 pytestmark = pytest.mark.postgres

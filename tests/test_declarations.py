@@ -30,10 +30,11 @@ from models import (
     Role,
     RuleSet,
 )
-from services import accounts, clock, declarations, evidence, identity, workdays
-from services.demo import seed_reference
+from seeding.demo import seed_reference
+from services import accounts, declarations, resident_ids, workdays
 from services.errors import DomainError
-from services.evidence import EvidenceRejected
+from services.infra import clock, evidence_files
+from services.infra.evidence_files import EvidenceRejected
 from tests.conftest import PASSWORD, login
 
 TODAY = date(2025, 6, 16)  # a Monday with no holiday within two weeks
@@ -58,7 +59,7 @@ def upload(data: bytes, filename: str, content_type: str = "application/pdf") ->
 
 
 def stored_files() -> list:
-    root = evidence.root()
+    root = evidence_files.root()
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
@@ -72,7 +73,7 @@ def app_config(request, tmp_path):
 
 @pytest.fixture
 def on(monkeypatch):
-    """Set the local date (services.clock.today); it starts at TODAY."""
+    """Set the local date (services.infra.clock.today); it starts at TODAY."""
 
     def set_day(day: date) -> None:
         monkeypatch.setattr(clock, "today", lambda: day)
@@ -92,7 +93,7 @@ def new_learner(region, employer, name: str | None = None):
     first17 = f"51010419900307{n:03d}"
     learner = accounts.register_learner({
         "name": name or f"学员{n}", "phone": f"139{n:08d}", "email": f"decl-learner{n}@test.example",
-        "password": PASSWORD, "id_number": first17 + identity.check_character(first17), "region_id": region.id,
+        "password": PASSWORD, "id_number": first17 + resident_ids.check_character(first17), "region_id": region.id,
     })
     accounts.set_employer(learner, employer.id)
     return learner
@@ -332,7 +333,7 @@ def test_pdf_jpeg_and_png_are_stored_privately_with_their_digest(world):
     assert [r.content_type for r in rows] == ["application/pdf", "image/jpeg", "image/png"]
     assert [r.filename for r in rows] == ["会议通知.pdf", "签到表.jpg", "照片.png"]
     for row in rows:
-        path = evidence.path_of(row)
+        path = evidence_files.path_of(row)
         assert path.read_bytes()[:4] in (b"%PDF", b"\xff\xd8\xff\xe0", b"\x89PNG")
         assert hashlib.sha256(path.read_bytes()).hexdigest() == row.sha256
         assert row.filename not in str(path)  # stored under a random key, not the learner's file name

@@ -41,7 +41,8 @@ from models import (
     User,
 )
 from models.enrollment import SEAT_HOLDING
-from services import backup, clock, enrollment
+from services import enrollment
+from services.infra import backup, clock
 from tests.conftest import TEST_ID_NUMBER_KEY
 from tests.test_concurrency import PASSWORD, Client, Gunicorn, _env, _prepare_database
 
@@ -193,7 +194,7 @@ def test_backup_while_learners_enroll_is_a_consistent_snapshot(app, tmp_path, da
 
 
 def test_restore_brings_back_every_row(app, tmp_path, database_path):
-    from services.demo import seed_demo
+    from seeding.demo import seed_demo
 
     seed_demo()
     runner = app.test_cli_runner()

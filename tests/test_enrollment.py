@@ -22,9 +22,11 @@ from models import (
     User,
 )
 from models.enrollment import SEAT_HOLDING
-from services import clock, completions, demo, enrollment
+from seeding import demo
+from services import completions, enrollment
 from services import courses as course_service
 from services.errors import DomainError, NotAllowed
+from services.infra import clock
 from tests.conftest import login, page_queries
 
 CONFIRMED, WAITLISTED = EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED

@@ -10,10 +10,12 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import Category, Course, CourseStatus, Enrollment, EnrollmentStatus, Mode, Role
-from services import catalog, clock, enrollment
 from services import courses as course_service
+from services import enrollment
 from services.enrollment import Availability
 from services.errors import DomainError
+from services.infra import clock
+from services.queries import catalog_pages
 from tests.conftest import login
 
 # December, as the issue tried it: a two-month public course running into January.
@@ -384,8 +386,8 @@ def test_enrollable_filter_lists_exactly_the_courses_the_rule_opens(monkeypatch,
     by_rule = {c.id for c in courses if enrollment.availability(c, day).can_enroll}
     with_seat = {c.id for c in courses if enrollment.availability(c, day).state == Availability.OPEN}
 
-    listed = catalog.search_courses(catalog.CourseFilters(enrollable=True, include_past=True), 100).items
-    seated = catalog.search_courses(catalog.CourseFilters(has_seats=True, include_past=True), 100).items
+    listed = catalog_pages.search_courses(catalog_pages.CourseFilters(enrollable=True, include_past=True), 100).items
+    seated = catalog_pages.search_courses(catalog_pages.CourseFilters(has_seats=True, include_past=True), 100).items
 
     assert {c.id for c in listed} == by_rule
     assert {c.id for c in seated} == with_seat

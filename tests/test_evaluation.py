@@ -29,9 +29,11 @@ from models import (
     TrainingBase,
     User,
 )
-from services import clock, demo, evaluation, registry, rules, target_edits
+from seeding import demo
+from services import evaluation, registry, rules, target_edits
 from services.errors import DomainError
 from services.exports import EVALUATION_COLUMNS
+from services.infra import clock
 from tests.conftest import PASSWORD, bulk_learners, count_queries, login
 from tests.conftest import after_the_year as year_ended
 

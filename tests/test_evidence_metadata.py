@@ -8,7 +8,7 @@ import pytest
 from PIL import ExifTags, PngImagePlugin
 from PIL import Image as PILImage
 
-from services import evidence
+from services.infra import evidence_files
 from tests import test_declarations as declarations_tests
 from tests.test_declarations import declare, pdf_bytes, reload, signed_in, upload
 
@@ -82,7 +82,7 @@ def close(pixel, colour, tolerance=40) -> bool:
 def test_a_phone_jpeg_is_stored_and_downloaded_without_gps_camera_or_comments_and_upright(app, world):
     declaration = declare(world.learner, minutes=100, files=[upload(phone_jpeg(), "现场照片.jpg", "image/jpeg")])
     (row,) = reload(declaration.id).evidence
-    stored = evidence.path_of(row).read_bytes()
+    stored = evidence_files.path_of(row).read_bytes()
     downloaded = signed_in(app, world.reviewer).get(f"/files/evidence/{row.key}")
     assert downloaded.status_code == 200 and downloaded.data == stored
     assert (row.content_type, row.size) == ("image/jpeg", len(stored))
@@ -99,7 +99,7 @@ def test_a_png_is_stored_and_downloaded_without_text_chunks_with_its_pixels(app,
     original = png_with_text()
     declaration = declare(world.learner, minutes=100, files=[upload(original, "证书.png", "image/png")])
     (row,) = reload(declaration.id).evidence
-    stored = evidence.path_of(row).read_bytes()
+    stored = evidence_files.path_of(row).read_bytes()
     downloaded = signed_in(app, world.regulator).get(f"/files/evidence/{row.key}")
     assert downloaded.status_code == 200 and downloaded.data == stored
     assert row.content_type == "image/png"
@@ -116,7 +116,7 @@ def test_a_picture_without_metadata_keeps_its_size_and_colours(world, fmt):
     two_colours((64, 48)).save(out, fmt)
     declaration = declare(world.learner, minutes=100, files=[upload(out.getvalue(), f"x.{fmt.lower()}")])
     (row,) = reload(declaration.id).evidence
-    with PILImage.open(evidence.path_of(row)) as image:
+    with PILImage.open(evidence_files.path_of(row)) as image:
         assert image.size == (64, 48)
         assert close(image.convert("RGB").getpixel((5, 5)), RED) and close(image.convert("RGB").getpixel((60, 5)), BLUE)
 
@@ -125,5 +125,5 @@ def test_a_pdf_is_kept_byte_for_byte(app, world):
     data = pdf_bytes(100).replace(b"<< /Type /Catalog >>", b"<< /Type /Catalog /Author (owner@example) >>")
     declaration = declare(world.learner, minutes=100, files=[upload(data, "会议通知.pdf")])
     (row,) = reload(declaration.id).evidence
-    assert evidence.path_of(row).read_bytes() == data
+    assert evidence_files.path_of(row).read_bytes() == data
     assert signed_in(app, world.reviewer).get(f"/files/evidence/{row.key}").data == data

@@ -36,8 +36,9 @@ from models import (
     ProjectType,
     Role,
 )
-from services import clock, declarations, evaluation, spreadsheets
-from services.demo import seed_reference
+from seeding.demo import seed_reference
+from services import declarations, evaluation
+from services.infra import clock, spreadsheets
 from tests.conftest import login
 
 TODAY = date(2025, 6, 16)

@@ -7,7 +7,10 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import Category, EnrollmentStatus, HoursRecord, HoursSource, Role, RuleSet
-from services import clock, completions, demo, enrollment, hours, learner
+from seeding import demo
+from services import completions, enrollment, hours
+from services.infra import clock
+from services.queries import learner_pages
 from tests.conftest import count_queries
 
 P, S, E = Category.PUBLIC, Category.PROFESSIONAL, Category.ELECTIVE
@@ -205,7 +208,7 @@ def test_hours_never_carry_over_into_the_next_year(monkeypatch, regions, make_us
     assert {line.label: line.missing for line in current.lines}["专业科目"] == 30
 
     at(monkeypatch, date(2026, 6, 1))
-    board = learner.dashboard(student)
+    board = learner_pages.dashboard(student)
     assert board.year == 2026 and not board.current.complete
     assert [(p.year, p.complete) for p in board.history] == [(2025, True)]
 
@@ -214,10 +217,10 @@ def test_december_31_and_january_1_on_the_dashboard(monkeypatch, regions, make_u
     student = make_user(region_id=regions["370600"].id)
     credit(student, 2025, P, 30)
     at(monkeypatch, date(2025, 12, 31))
-    board = learner.dashboard(student)
+    board = learner_pages.dashboard(student)
     assert (board.year, board.days_left, board.current.lines[0].earned) == (2025, 0, 30)
     at(monkeypatch, date(2026, 1, 1))
-    board = learner.dashboard(student)
+    board = learner_pages.dashboard(student)
     assert (board.year, board.days_left, board.current.lines[0].earned) == (2026, 364, 0)
     assert [p.year for p in board.history] == [2025]
 

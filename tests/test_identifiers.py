@@ -9,12 +9,13 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import Category, Certificate, HoursRecord, Role, User
-from services import accounts, certificates, clock, identifiers, identity, roster
+from services import accounts, certificates, identifiers, resident_ids, roster
 from services.errors import DomainError
+from services.infra import clock
 from tests.conftest import PASSWORD
 
 ID_NUMBER = "11010519491231002X"
-OTHER_ID_NUMBER = "51010419900307123" + identity.check_character("51010419900307123")
+OTHER_ID_NUMBER = "51010419900307123" + resident_ids.check_character("51010419900307123")
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 EXTENDED_ARABIC_INDIC = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 DEVANAGARI = str.maketrans("0123456789", "०१२३४५६७८९")
@@ -56,13 +57,13 @@ def form(city, **overrides) -> dict:
 @pytest.mark.parametrize("spelling", SPELLINGS.values(), ids=SPELLINGS.keys())
 def test_every_spelling_of_an_id_number_normalises_to_ascii(spelling):
     assert identifiers.id_number(spelling(ID_NUMBER)) == ID_NUMBER
-    assert identity.normalise(spelling(ID_NUMBER.lower())) == ID_NUMBER
+    assert resident_ids.normalise(spelling(ID_NUMBER.lower())) == ID_NUMBER
 
 
 @pytest.mark.parametrize("digits", ["١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "１１０１０５１９４９１２３１００２X", "²" * 17 + "X"])
 def test_validation_takes_ascii_digits_only(digits):
-    # identity.problem() is given text that skipped normalisation: non-ASCII digits are refused, not read.
-    assert identity.problem(digits) == "身份证号前 17 位应为数字，最后一位为数字或 X"
+    # resident_ids.problem() is given text that skipped normalisation: non-ASCII digits are refused, not read.
+    assert resident_ids.problem(digits) == "身份证号前 17 位应为数字，最后一位为数字或 X"
 
 
 def test_phone_and_code_normalise_the_same_way():
@@ -87,9 +88,9 @@ def test_id_number_in_arabic_indic_digits_is_stored_in_ascii(client, city):
     response = client.post("/register", data=form(city, id_number=OTHER_ID_NUMBER.translate(ARABIC_INDIC)))
     assert response.status_code == 302
     user = db.session.execute(sa.select(User).where(User.phone == "13912345678")).scalar_one()
-    assert identity.decrypt(user.id_number_ciphertext) == OTHER_ID_NUMBER
-    assert user.id_number_hmac == identity.fingerprint(OTHER_ID_NUMBER)
-    assert user.id_number_masked == identity.mask(OTHER_ID_NUMBER)
+    assert resident_ids.decrypt(user.id_number_ciphertext) == OTHER_ID_NUMBER
+    assert user.id_number_hmac == resident_ids.fingerprint(OTHER_ID_NUMBER)
+    assert user.id_number_masked == resident_ids.mask(OTHER_ID_NUMBER)
 
 
 def test_phone_in_full_width_digits_is_stored_in_ascii_and_signs_in(app, client, city):
@@ -136,9 +137,10 @@ def test_certificate_code_typed_in_full_width_or_groups_is_found(city):
 @pytest.mark.parametrize("column", ["身份证号", "手机号"])
 def test_roster_import_reads_other_digits_as_the_same_learner(monkeypatch, admin_and_base, make_course, make_user,
                                                               column):
-    number = "51010419900101777" + identity.check_character("51010419900101777")
-    learner = make_user(Role.LEARNER, name="张三", phone="13900000777", id_number_ciphertext=identity.encrypt(number),
-                        id_number_hmac=identity.fingerprint(number), id_number_masked=identity.mask(number))
+    number = "51010419900101777" + resident_ids.check_character("51010419900101777")
+    learner = make_user(Role.LEARNER, name="张三", phone="13900000777",
+                        id_number_ciphertext=resident_ids.encrypt(number),
+                        id_number_hmac=resident_ids.fingerprint(number), id_number_masked=resident_ids.mask(number))
     course = make_course(admin_and_base[1], start_date=date(2025, 12, 1), end_date=date(2025, 12, 2), hours=16,
                          capacity=10, category=Category.PROFESSIONAL)
     monkeypatch.setattr(clock, "today", lambda: date(2025, 12, 5))

@@ -14,10 +14,10 @@ from PIL import Image as PILImage
 from extensions import db
 from models import Category, Course, Image, Mode
 from models.image import IMAGE_VARIANTS
-from services import clock
 from services import courses as course_service
 from services.errors import ImageRejected
-from services.images import store_image
+from services.infra import clock
+from services.infra.images import store_image
 
 MAX_BYTES = 1024 * 1024
 SECRET_COMMENT = b"secret-comment-home-address"

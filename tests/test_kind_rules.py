@@ -25,9 +25,10 @@ from models import (
     EvaluationStatus,
     Role,
 )
-from services import accounts, clock, declarations, identity, rule_edits, rules
-from services.demo import seed_reference
+from seeding.demo import seed_reference
+from services import accounts, declarations, resident_ids, rule_edits, rules
 from services.errors import DomainError
+from services.infra import clock
 from tests.conftest import PASSWORD, login
 
 TODAY = date(2026, 6, 15)
@@ -61,7 +62,7 @@ def learner_of(region):
     first17 = f"37060219900307{n:03d}"
     learner = accounts.register_learner({
         "name": f"学员{n}", "phone": f"137{n:08d}", "email": f"kind-learner{n}@test.example",
-        "password": PASSWORD, "id_number": first17 + identity.check_character(first17), "region_id": region.id,
+        "password": PASSWORD, "id_number": first17 + resident_ids.check_character(first17), "region_id": region.id,
     })
     accounts.set_employer(learner, employer.id)
     return learner

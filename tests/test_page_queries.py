@@ -27,7 +27,7 @@ from models import (
     Target,
     User,
 )
-from services import clock, search
+from services.infra import clock, search
 from tests.conftest import count_queries, login, page_queries
 
 MAX_QUERIES = 4

@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from flask import session
 
 from app import create_app
+from blueprints import pagecache
 from extensions import db
 from models import Course
-from services import pagecache
 from tests.conftest import _config
 
 

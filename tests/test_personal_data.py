@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import AuditLog, Role
-from services import backup, enrollment
+from services import enrollment
+from services.infra import backup
 from tests.conftest import login
 from tests.test_declarations import app_config, declare, on, regions, signed_in, world  # noqa: F401 - fixtures
 from tests.test_roster import make_learner  # noqa: F401 - a fixture
@@ -105,9 +106,9 @@ def test_no_full_number_in_the_database_logs_exports_or_backups(app, client, cit
     caplog.set_level(logging.DEBUG)
     admin, course, _learner, _held, number = seated
     registered = "51010419850615" + "123"
-    from services import identity
+    from services import resident_ids
 
-    registered += identity.check_character(registered)
+    registered += resident_ids.check_character(registered)
     response = client.post("/register", data={
         "name": "赵敏", "phone": "13712345678", "email": "zhaomin@example.com", "password": "correct horse 42",
         "confirm": "correct horse 42", "id_number": registered, "region": str(city.id),

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import AuditLog, CalendarDay, CalendarDayKind, Declaration, DeclarationStatus, Role, User
-from services import platform, workdays
+from services import platform_admins, workdays
 from services.errors import DomainError, NotAllowed
 from tests.conftest import PASSWORD, login
 
@@ -328,11 +328,11 @@ def test_the_command_prompts_for_the_password_and_refuses_a_taken_email_or_a_sho
 
 def test_the_service_refuses_a_bad_email(app):
     with pytest.raises(DomainError):
-        platform.create_platform_admin("not an email", "某人", PASSWORD)
+        platform_admins.create_platform_admin("not an email", "某人", PASSWORD)
 
 
 def test_the_demo_has_a_platform_admin(app):
-    from services.demo import DEMO_PASSWORD, seed_demo
+    from seeding.demo import DEMO_PASSWORD, seed_demo
 
     seed_demo()
 

@@ -7,7 +7,8 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import Course
-from services import demo, search
+from seeding import demo
+from services.infra import search
 from tests.conftest import count_queries
 from tests.search_cases import QUERIES, make_courses, make_generated_courses, mismatches, search_ids, substring_ids
 from tests.test_hours_rules import assert_ledger_matches_totals_and_rules

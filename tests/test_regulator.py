@@ -36,9 +36,10 @@ from models import (
     TrainingBase,
     User,
 )
-from services import clock, enrollment, evaluation, registry
+from services import enrollment, evaluation, registry
 from services.errors import DomainError
 from services.exports import CATALOG_COLUMNS
+from services.infra import clock
 from tests.conftest import after_the_year, login
 
 FULL_DISCLOSURE = {key: "已公开" for key in ("scope", "content", "fee_items", "training_plan", "staff", "rules")}

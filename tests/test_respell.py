@@ -9,12 +9,12 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import AuditLog, Role, User
-from services import accounts, identity, respell
+from services import accounts, resident_ids, respell
 from services.errors import DomainError
 from tests.conftest import PASSWORD
 
 ID_NUMBER = "11010519491231002X"
-OTHER = "51010419900307123" + identity.check_character("51010419900307123")
+OTHER = "51010419900307123" + resident_ids.check_character("51010419900307123")
 ARABIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 FULL_WIDTH = {c: chr(ord(c) + 0xFEE0) for c in map(chr, range(0x21, 0x7F))}
 
@@ -25,8 +25,8 @@ def full_width(text: str) -> str:
 
 def with_old_id_number(user: User, spelt: str) -> User:
     """As registration stored it before f7af603: encrypted, hashed and masked in the spelling typed."""
-    user.id_number_ciphertext = identity.encrypt(spelt)
-    user.id_number_hmac, user.id_number_masked = identity.fingerprint(spelt), identity.mask(spelt)
+    user.id_number_ciphertext = resident_ids.encrypt(spelt)
+    user.id_number_hmac, user.id_number_masked = resident_ids.fingerprint(spelt), resident_ids.mask(spelt)
     return user
 
 
@@ -44,7 +44,7 @@ def old_rows(make_user):
         "id_ascii": with_old_id_number(make_user(Role.LEARNER, phone="13900000007"), OTHER),
         "id_wide": with_old_id_number(make_user(Role.LEARNER, phone="13900000008"), full_width(OTHER)),
         "fine": with_old_id_number(make_user(Role.LEARNER, email="fine@example.com", phone="13900000009"),
-                                   "51010419900307" + "456" + identity.check_character("51010419900307456")),
+                                   "51010419900307" + "456" + resident_ids.check_character("51010419900307456")),
     }
     db.session.commit()
     return {name: user.id for name, user in rows.items()}
@@ -89,9 +89,9 @@ def test_applying_respells_so_that_sign_in_finds_them_and_an_id_number_cannot_re
     assert stored(old_rows["grouped_phone"]).phone == "13900000003"
     assert stored(old_rows["wide_phone"]).phone == "13900000004"
     learner = stored(old_rows["arabic_id"])
-    assert identity.decrypt(learner.id_number_ciphertext) == ID_NUMBER
-    assert learner.id_number_hmac == identity.fingerprint(ID_NUMBER)
-    assert learner.id_number_masked == identity.mask(ID_NUMBER)
+    assert resident_ids.decrypt(learner.id_number_ciphertext) == ID_NUMBER
+    assert learner.id_number_hmac == resident_ids.fingerprint(ID_NUMBER)
+    assert learner.id_number_masked == resident_ids.mask(ID_NUMBER)
     assert accounts.find_by_id_number(ID_NUMBER).id == learner.id
     for login in ("wang.fang@example.com", "13900000003", "139 0000 0004"):
         assert sign_in(app, login).status_code == 302, login
@@ -100,7 +100,7 @@ def test_applying_respells_so_that_sign_in_finds_them_and_an_id_number_cannot_re
                                    "id_number": ID_NUMBER, "region_id": city.id})
     # Collisions are left exactly as they were: nothing merged, nothing changed.
     assert stored(old_rows["dup_wide"]).email == full_width("DUP") + "@example.com"
-    assert identity.decrypt(stored(old_rows["id_wide"]).id_number_ciphertext) == full_width(OTHER)
+    assert resident_ids.decrypt(stored(old_rows["id_wide"]).id_number_ciphertext) == full_width(OTHER)
 
 
 def test_every_change_is_audited_masked_for_the_regulators_of_the_accounts_region(app, old_rows, make_user):

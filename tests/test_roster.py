@@ -28,9 +28,10 @@ from models import (
     User,
 )
 from models.enrollment import SEAT_HOLDING
-from services import clock, completions, enrollment, identity, roster
+from services import completions, enrollment, resident_ids, roster
 from services import courses as course_service
 from services.errors import DomainError
+from services.infra import clock
 from tests.conftest import PASSWORD, count_queries, login
 
 CONFIRMED, WAITLISTED = EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED
@@ -47,7 +48,7 @@ def at(monkeypatch, day: date) -> None:
 
 def id_number_for(n: int) -> str:
     first17 = f"51010419900101{n % 1000:03d}"
-    return first17 + identity.check_character(first17)
+    return first17 + resident_ids.check_character(first17)
 
 
 @pytest.fixture
@@ -59,8 +60,8 @@ def make_learner(make_user):
         number = kw.pop("id_number", id_number_for(n))
         return make_user(
             name=name or f"学员{n}", phone=kw.pop("phone", f"139{n:08d}"),
-            id_number_ciphertext=identity.encrypt(number), id_number_hmac=identity.fingerprint(number),
-            id_number_masked=identity.mask(number),
+            id_number_ciphertext=resident_ids.encrypt(number), id_number_hmac=resident_ids.fingerprint(number),
+            id_number_masked=resident_ids.mask(number),
             employer_name="成都市第一人民医院", **kw,
         )
 
@@ -159,8 +160,8 @@ def test_roster_shows_masked_id_numbers_only(admin_client, make_learner, course)
     learner = make_learner()
     enroll_all(course, [learner])
     page = admin_client.get(url(course)).text
-    number = identity.decrypt(learner.id_number_ciphertext)
-    assert identity.mask(number) in page
+    number = resident_ids.decrypt(learner.id_number_ciphertext)
+    assert resident_ids.mask(number) in page
     assert number not in page
 
 
@@ -395,7 +396,7 @@ def test_xlsx_export_shows_masked_id_numbers_only(monkeypatch, admin_client, mak
     db.session.commit()
     seated, queued = make_learner(phone="13912345678"), make_learner()
     enroll_all(course, [seated, queued])
-    numbers = [identity.decrypt(p.id_number_ciphertext) for p in (seated, queued)]
+    numbers = [resident_ids.decrypt(p.id_number_ciphertext) for p in (seated, queued)]
 
     response = admin_client.get(url(course, ".xlsx"))
 
@@ -406,8 +407,8 @@ def test_xlsx_export_shows_masked_id_numbers_only(monkeypatch, admin_client, mak
     assert rows[0][0] == course.title
     assert rows[1][:4] == ["序号", "姓名", "手机号", "身份证号"]
     assert [(r[1], r[2], r[3], r[6]) for r in rows[2:]] == [
-        (seated.name, "139****5678", identity.mask(numbers[0]), "已报名"),
-        (queued.name, f"{queued.phone[:3]}****{queued.phone[-4:]}", identity.mask(numbers[1]), "候补中"),
+        (seated.name, "139****5678", resident_ids.mask(numbers[0]), "已报名"),
+        (queued.name, f"{queued.phone[:3]}****{queued.phone[-4:]}", resident_ids.mask(numbers[1]), "候补中"),
     ]
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         raw = b"".join(archive.read(name) for name in archive.namelist()).decode("utf-8", "replace")
@@ -479,7 +480,7 @@ def test_csv_import_by_phone_completes_and_adds_learners(monkeypatch, admin_clie
 
 def test_xlsx_import_by_id_number(monkeypatch, admin_client, course, class_of_three):
     p = class_of_three
-    numbers = {name: identity.decrypt(person.id_number_ciphertext) for name, person in p.items()}
+    numbers = {name: resident_ids.decrypt(person.id_number_ciphertext) for name, person in p.items()}
     at(monkeypatch, AFTER)
     data = xlsx([
         ["姓名", "身份证号码", "学时"],
@@ -597,7 +598,7 @@ def test_already_completed_learner_rejects_the_whole_file(monkeypatch, admin_and
 
 def test_every_bad_row_is_listed_in_order(monkeypatch, admin_client, course, class_of_three):
     p = class_of_three
-    numbers = {name: identity.decrypt(person.id_number_ciphertext) for name, person in p.items()}
+    numbers = {name: resident_ids.decrypt(person.id_number_ciphertext) for name, person in p.items()}
     at(monkeypatch, AFTER)
     before = state(course.id)
     data = xlsx([
@@ -605,7 +606,7 @@ def test_every_bad_row_is_listed_in_order(monkeypatch, admin_client, course, cla
         ["张三", numbers["张三"], 99],
         ["李四", numbers["李四"][:17] + ("0" if numbers["李四"][-1] != "0" else "1"), None],
         ["王五", numbers["王五"], None],
-        ["某某", "44030419850612301" + identity.check_character("44030419850612301"), None],  # nobody's
+        ["某某", "44030419850612301" + resident_ids.check_character("44030419850612301"), None],  # nobody's
     ])
     response = upload(admin_client, course, data, "名单.xlsx")
     assert import_errors(response.text) == [

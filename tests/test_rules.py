@@ -24,7 +24,8 @@ from models import (
     Target,
     User,
 )
-from services import demo, evaluation, hours, registry, rule_edits, rules, target_edits
+from seeding import demo
+from services import evaluation, hours, registry, rule_edits, rules, target_edits
 from tests.conftest import count_queries, login, page_queries
 
 YEAR, NEXT = 2026, 2027

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import Course
-from services import search
+from services.infra import search
 from tests.search_cases import (
     QUERIES,
     RARE,

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import BaseType, Category, Course, Role, TrainingBase, User
+from seeding.demo import DATA_DIR, DEMO_PASSWORD
 from services import courses as course_service
-from services.demo import DATA_DIR, DEMO_PASSWORD
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from models import (
     Role,
     Target,
 )
-from services import clock, evaluation, registry, target_edits
+from services import evaluation, registry, target_edits
+from services.infra import clock
 from services.rule_edits import RulesRefused
 from tests.conftest import login
 

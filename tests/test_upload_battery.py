@@ -1,5 +1,6 @@
 """Upload battery (issue 7, item 4): hostile files sent through the real forms — course covers and base logos
-(services/images.py), declaration evidence (services/evidence.py) and roster imports (services/roster.py).
+(services/infra/images.py), declaration evidence (services/infra/evidence_files.py) and roster imports
+(services/roster.py).
 
 Every refused upload leaves nothing behind: no file on disk, no row. Stored names never come from the
 client's file name. The figures (uploads refused by category) are printed at the end of the module.
@@ -22,7 +23,8 @@ from PIL import Image as PILImage
 
 from extensions import db
 from models import Declaration, Employer, Enrollment, EnrollmentStatus, Evidence, HoursRecord, Image, Role, RuleSet
-from services import accounts, clock, identity
+from services import accounts, resident_ids
+from services.infra import clock
 from services.roster import MAX_XLSX_UNPACKED_BYTES
 from tests.conftest import PASSWORD, login
 
@@ -113,7 +115,7 @@ def world(app, city, make_user, make_base, make_course):
     first17 = "51010419900307123"
     w.learner = accounts.register_learner({
         "name": "陈晓", "phone": "13900000088", "email": "upload-learner@test.example", "password": PASSWORD,
-        "id_number": first17 + identity.check_character(first17), "region_id": city.id,
+        "id_number": first17 + resident_ids.check_character(first17), "region_id": city.id,
     })
     accounts.set_employer(w.learner, w.employer.id)
     w.admin_client = app.test_client()
@@ -241,7 +243,7 @@ def test_body_over_the_request_limit_is_refused_before_the_view_runs(app, world,
 def test_a_30_mb_body_is_refused_before_the_view_runs_and_nothing_is_stored(app, world, monkeypatch):
     """Issue 7: a 30 MB body is over the request limit (25 MB): refused while the CSRF check reads the form,
     so neither the view nor the image decoder runs."""
-    import services.images as images
+    import services.infra.images as images
     decoded, called = [], []
     monkeypatch.setattr(images, "_decode", lambda *a: decoded.append(1))
     endpoint = "base_admin.course_new"

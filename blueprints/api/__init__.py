@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from blueprints.api.problems import ApiProblem, database_busy_problem, from_http_exception, response_for
 from extensions import csrf, db, limiter
-from services.transaction import transient_state
+from services.infra.transaction import transient_state
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)

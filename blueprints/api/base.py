@@ -16,9 +16,10 @@ from blueprints.api.spec import operation
 from blueprints.base_admin.forms import CourseForm
 from models import Course, CourseStatus, EnrollmentStatus
 from models._common import MAX_ID
-from services import base_admin, catalog, completions, evaluation, roster
+from services import completions, evaluation, roster
 from services import courses as course_service
 from services.errors import DomainError, InvalidTransition, NotAllowed
+from services.queries import base_pages, catalog_pages
 
 BASE = "基地"
 MAX_ROSTER_PAGE = 1000
@@ -55,7 +56,7 @@ def _decode(cursor: str | None) -> int | None:
 
 
 def _own_course(course_id: int) -> Course:
-    course = base_admin.course_of(_principal().base, course_id)
+    course = base_pages.course_of(_principal().base, course_id)
     if course is None:
         raise not_found("本基地没有该课程")
     return course
@@ -77,7 +78,7 @@ def _domain_problem(error: DomainError) -> ApiProblem:
 def whoami():
     principal = _principal()
     token, base = principal.token, principal.base
-    return jsonify(base=show.base(base, catalog.current_course_count(base.id)),
+    return jsonify(base=show.base(base, catalog_pages.current_course_count(base.id)),
                    token={"name": token.name, "prefix": token.prefix, "created_at": show.timestamp(token.created_at),
                           "expires_at": show.timestamp(token.expires_at)})
 
@@ -91,7 +92,7 @@ def whoami():
            description="最新创建的在前。")
 def list_own_courses(query):
     status = CourseStatus(query["status"]) if "status" in query else None
-    rows, more = base_admin.course_page(_principal().base, query.get("per_page", 20), _decode(query.get("cursor")),
+    rows, more = base_pages.course_page(_principal().base, query.get("per_page", 20), _decode(query.get("cursor")),
                                         status)
     return jsonify(items=[show.managed_course(c) for c in rows],
                    next_cursor=_encode(rows[-1].id) if more else None)

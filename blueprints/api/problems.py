@@ -6,7 +6,7 @@ from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from extensions import limiter
-from services.transaction import give_up
+from services.infra.transaction import give_up
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -100,7 +100,7 @@ def _retry_after() -> int:
 
 
 def database_busy_problem(error):
-    """503 for a transaction the database gave up on (services.transaction.transient_state): rolled back,
+    """503 for a transaction the database gave up on (services.infra.transaction.transient_state): rolled back,
     logged as a warning, to be sent again as it was."""
     give_up(error)
     return response_for(ApiProblem(

@@ -9,7 +9,8 @@ from blueprints.api.schemas import ID, TEXT
 from blueprints.api.spec import document, operation
 from blueprints.certificate_lookups import lookup_limit
 from models import FIELDS, BaseType, Category, Mode
-from services import catalog, certificates, evaluation
+from services import certificates, evaluation
+from services.queries import catalog_pages
 
 PUBLIC = "公开"
 MAX_PAGE = 100
@@ -27,7 +28,7 @@ COURSE_FILTERS = {
     "enrollable": {"type": "boolean", "description": "只看此刻可以报名的课程（有名额或可候补）"},
     "has_seats": {"type": "boolean", "description": "只看此刻可以报名且还有名额的课程"},
     "include_past": {"type": "boolean", "description": "包括已结束的课程（默认不包括）"},
-    "sort": {"type": "string", "enum": list(catalog.SORTS), "description": "排序：start 开课时间，new 最新发布，"
+    "sort": {"type": "string", "enum": list(catalog_pages.SORTS), "description": "排序：start 开课时间，new 最新发布，"
              "hours 学时从多到少，fee 费用从低到高"},
     "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
                  "description": f"每页条数，默认 20，最多 {MAX_PAGE}"},
@@ -49,7 +50,7 @@ def openapi():
            description="与网站课程目录相同的筛选条件；按 cursor 翻页（键集分页，深页与第一页一样快）。")
 def list_courses(query):
     sort = query.get("sort", "start")
-    filters = catalog.CourseFilters(
+    filters = catalog_pages.CourseFilters(
         q=query.get("q", ""), region_id=query.get("region_id"), base_id=query.get("base_id"),
         category=query.get("category"), field=query.get("field"), mode=query.get("mode"),
         month=query.get("month"), open_to_city=query.get("open_to_city", False),
@@ -57,10 +58,10 @@ def list_courses(query):
         include_past=query.get("include_past", False), sort=sort,
     )
     cursor = query.get("cursor")
-    if cursor and catalog.decode_cursor(cursor, sort) is None:
+    if cursor and catalog_pages.decode_cursor(cursor, sort) is None:
         raise invalid([{"field": "cursor", "message": "cursor 无效或已过期（排序方式须与取得它时相同）"}],
                       "查询参数不符合要求")
-    page = catalog.search_courses(filters, query.get("per_page", 20), cursor)
+    page = catalog_pages.search_courses(filters, query.get("per_page", 20), cursor)
     return jsonify(items=[show.course(c) for c in page.items], total=page.total, per_page=page.per_page,
                    next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
 
@@ -69,7 +70,7 @@ def list_courses(query):
 @operation(summary="查看一门课程", tag=PUBLIC, responses={200: "Course"},
            path_params={"course_id": "课程编号"})
 def get_course(course_id: int):
-    course = catalog.get_public_course(course_id)
+    course = catalog_pages.get_public_course(course_id)
     if course is None:
         raise not_found("没有该课程，或课程尚未公布")
     return jsonify(show.course(course))
@@ -80,7 +81,7 @@ def get_course(course_id: int):
            query={"type": {"type": "string", "enum": [t.value for t in BaseType], "description": "基地类型"}},
            description="所有未退出的基地（正常或整改中），附正在公布的课程数。")
 def list_bases(query):
-    grouped = catalog.list_bases_by_type()
+    grouped = catalog_pages.list_bases_by_type()
     types = [BaseType(query["type"])] if "type" in query else list(BaseType)
     return jsonify(items=[show.base(b, n) for t in types for b, n in grouped[t]])
 
@@ -89,7 +90,7 @@ def list_bases(query):
 @operation(summary="基地及其信息公开", tag=PUBLIC, responses={200: "BaseDetail"},
            path_params={"base_id": "基地编号"})
 def get_base(base_id: int):
-    found = catalog.get_public_base(base_id)
+    found = catalog_pages.get_public_base(base_id)
     if found is None:
         raise not_found("没有该基地，或该基地已退出")
     base, courses = found

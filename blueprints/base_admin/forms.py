@@ -20,7 +20,7 @@ from blueprints.validators import InputForm, contact_phone, finite_number
 from models import FIELDS, Category, Mode, ProjectType
 from models.course import IN_PERSON_MODES
 
-# What the pickers offer (a hint: the services judge the content): services.images takes JPEG, PNG and WebP;
+# What the pickers offer (a hint: the services judge the content): services.infra.images takes JPEG, PNG and WebP;
 # services.roster an XLSX or a CSV.
 IMAGE_ACCEPT = {"accept": "image/jpeg,image/png,image/webp"}
 ROSTER_ACCEPT = {"accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv"}

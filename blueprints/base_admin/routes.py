@@ -24,7 +24,6 @@ from blueprints.common_forms import ActionForm, field_error
 from blueprints.query import form_ids
 from models import CourseStatus
 from services import api_tokens as token_service
-from services import base_admin as queries
 from services import bases as base_service
 from services import completions as completion_service
 from services import courses as course_service
@@ -33,11 +32,12 @@ from services import personal_data
 from services import plans as plan_service
 from services import roster as roster_service
 from services.errors import DomainError, ImageRejected
+from services.queries import base_pages
 
 
 def _load_base(base_id: int):
     """:raise 404: no such base, or the current user does not administer it."""
-    base = queries.managed_base(current_user, base_id)
+    base = base_pages.managed_base(current_user, base_id)
     if base is None:
         abort(404)
     return base
@@ -48,7 +48,7 @@ def _load_course(base_id: int, course_id: int):
 
     :raise 404: no such course in this base, or the current user does not administer the base.
     """
-    course = queries.managed_course(current_user, base_id, course_id)
+    course = base_pages.managed_course(current_user, base_id, course_id)
     if course is None:
         abort(404)
     return course.base, course
@@ -68,7 +68,7 @@ def _show_error(form, error: DomainError, file_field: str | None = None) -> None
 
 @bp.route("/")
 def index():
-    bases = queries.bases_of(current_user)
+    bases = base_pages.bases_of(current_user)
     if len(bases) == 1:
         return redirect(url_for(".base_home", base_id=bases[0].id))
     return render_template("base_admin/index.html", bases=bases)
@@ -79,10 +79,10 @@ def base_home(base_id: int):
     base = _load_base(base_id)
     status = request.args.get("status")
     status = CourseStatus(status) if status in {s.value for s in CourseStatus} else None
-    courses, counts = queries.courses_of(base, status)
+    courses, counts = base_pages.courses_of(base, status)
     return render_template(
         "base_admin/base_home.html", base=base, courses=courses, counts=counts, status=status,
-        ratings=queries.ratings_of(base),
+        ratings=base_pages.ratings_of(base),
         status_form=StatusForm(), cancel_form=CancelForm(),
     )
 

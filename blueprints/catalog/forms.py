@@ -7,7 +7,7 @@ from wtforms.validators import Length, Optional, Regexp
 from blueprints.query import parse_int
 from blueprints.validators import InputForm
 from models import FIELDS, Category, Mode
-from services.catalog import SORTS, CourseFilters
+from services.queries.catalog_pages import SORTS, CourseFilters
 
 
 class CatalogSearchForm(InputForm):
@@ -30,7 +30,7 @@ class CatalogSearchForm(InputForm):
     sort = SelectField(
         _l("排序"), choices=[(key, label) for key, (label, _order) in SORTS.items()], validators=[Optional()]
     )
-    # Where the page starts (services.catalog cursors); a stale or mangled cursor shows the first page.
+    # Where the page starts (services.queries.catalog_pages cursors); a stale or mangled cursor shows the first page.
     cursor = StringField(validators=[Optional(), Length(max=300)])
 
     def set_options(self, regions, bases) -> None:

@@ -9,27 +9,28 @@ from blueprints.catalog import bp
 from blueprints.catalog.forms import CatalogSearchForm
 from blueprints.certificate_lookups import lookup_limit
 from blueprints.common_forms import ActionForm
+from blueprints.pagecache import cached_page
 from models import BaseType, Role
-from services import catalog, certificates, clock, enrollment, evaluation, images
-from services import learner as learner_queries
-from services.pagecache import cached_page
+from services import certificates, enrollment, evaluation
+from services.infra import clock, images
+from services.queries import catalog_pages, learner_pages
 
 
 @bp.route("/")
 @cached_page
 def index():
     form = CatalogSearchForm(request.args)
-    return render_template("catalog/index.html", form=form, courses=catalog.latest_courses())
+    return render_template("catalog/index.html", form=form, courses=catalog_pages.latest_courses())
 
 
 @bp.route("/courses")
 @cached_page
 def courses():
     form = CatalogSearchForm(request.args)
-    options = catalog.filter_options()
+    options = catalog_pages.filter_options()
     form.set_options(options["regions"], options["bases"])
     form.validate()
-    page = catalog.search_courses(form.filters(), current_app.config["CATALOG_PAGE_SIZE"],
+    page = catalog_pages.search_courses(form.filters(), current_app.config["CATALOG_PAGE_SIZE"],
                                   None if form.cursor.errors else form.cursor.data)
     return render_template("catalog/courses.html", form=form, page=page)
 
@@ -37,12 +38,12 @@ def courses():
 @bp.route("/courses/<int:course_id>")
 @cached_page
 def course_detail(course_id: int):
-    course = catalog.get_public_course(course_id)
+    course = catalog_pages.get_public_course(course_id)
     if course is None:
         abort(404)
     mine = None
     if current_user.is_authenticated and current_user.role == Role.LEARNER:
-        mine = learner_queries.enrollment_in(current_user.id, course.id)
+        mine = learner_pages.enrollment_in(current_user.id, course.id)
     return render_template(
         "catalog/course.html", course=course, base=course.base, mine=mine,
         window=enrollment.availability(course), action_form=ActionForm(),
@@ -52,13 +53,13 @@ def course_detail(course_id: int):
 @bp.route("/bases")
 @cached_page
 def bases():
-    return render_template("catalog/bases.html", grouped=catalog.list_bases_by_type(), types=list(BaseType))
+    return render_template("catalog/bases.html", grouped=catalog_pages.list_bases_by_type(), types=list(BaseType))
 
 
 @bp.route("/bases/<int:base_id>")
 @cached_page
 def base_detail(base_id: int):
-    found = catalog.get_public_base(base_id)
+    found = catalog_pages.get_public_base(base_id)
     if found is None:
         abort(404)
     base, courses = found

@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from blueprints.validators import InputForm, bounded
 from models import Category, DeclarationKind
-from services import evidence
+from services.infra import evidence_files
 
 # The service judges the amounts (domain messages per kind); the form only keeps absurd numbers out of it.
 AMOUNT = (-1_000_000, 1_000_000)
@@ -37,7 +37,7 @@ class DeclarationForm(InputForm):
                          description=_l("竞赛、成果论文、学历教育、自学等直接填写申报学时"))
     files = MultipleFileField(_l("证明材料"),
                               description=_l("PDF、JPEG 或 PNG，每个不超过 10 MB，一次合计不超过 25 MB，可多选"),
-                              render_kw={"accept": ",".join(evidence.TYPES.values())})
+                              render_kw={"accept": ",".join(evidence_files.TYPES.values())})
 
     def declaration_data(self) -> dict:
         return {name: self[name].data for name in

@@ -12,19 +12,20 @@ from blueprints.learner import bp
 from blueprints.learner.forms import DeclarationForm, EmployerForm, RatingForm
 from blueprints.query import query_int
 from models import Category
-from services import accounts, clock, hours, personal_data
+from services import accounts, hours, personal_data
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services import enrollment as enrollment_service
-from services import learner as learner_queries
-from services import registration_form as registration_form_service
+from services import registration_forms as registration_form_service
 from services.errors import DomainError
+from services.infra import clock
+from services.queries import learner_pages
 
 
 @bp.route("/")
 def dashboard():
     # ?year= picks the year shown (a browser test opens next year's); absent or out of range: this year.
-    board = learner_queries.dashboard(current_user, query_int("year", *learner_queries.year_range()))
+    board = learner_pages.dashboard(current_user, query_int("year", *learner_pages.year_range()))
     return render_template("learner/dashboard.html", board=board, action_form=ActionForm())
 
 
@@ -41,7 +42,7 @@ def enroll(course_id: int):
     else:
         # Said again on enrolling: a course finishing next year counts there, not in this year's hours.
         year_note = str(get_template_attribute("learner/_credit_year.html", "credit_year_note")(
-            learner_queries.credit_years(result.enrollment.course), clock.today().year))
+            learner_pages.credit_years(result.enrollment.course), clock.today().year))
         if result.position is None:
             flash(_("报名成功，请按时参加培训") + (f"。{year_note}" if year_note else ""), "success")
         else:
@@ -67,7 +68,7 @@ def cancel(enrollment_id: int):
 
 @bp.route("/enrollments/<int:enrollment_id>/rate", methods=["GET", "POST"])
 def rate(enrollment_id: int):
-    enrollment = learner_queries.own_enrollment(current_user.id, enrollment_id)
+    enrollment = learner_pages.own_enrollment(current_user.id, enrollment_id)
     if enrollment is None:
         abort(404)
     form = RatingForm(obj=enrollment if enrollment.rating else None)
@@ -87,7 +88,7 @@ def rate(enrollment_id: int):
 @bp.route("/notices/read", methods=["POST"])
 def notices_read():
     if ActionForm().validate_on_submit():
-        learner_queries.mark_notices_read(current_user.id)
+        learner_pages.mark_notices_read(current_user.id)
     return redirect(url_for(".dashboard"))
 
 

@@ -10,7 +10,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from blueprints.common_forms import field_error
 from blueprints.platform import bp
 from blueprints.platform.forms import CalendarForm, ConfirmCalendarForm
-from services import platform, workdays
+from services import platform_admins, workdays
 from services.errors import DomainError
 
 # A preview is confirmed within the hour, or uploaded again.
@@ -22,10 +22,10 @@ def _signer() -> URLSafeTimedSerializer:
 
 
 def _home(calendar_form: CalendarForm, status: int = 200):
-    loaded, missing = platform.calendar_years()
-    return render_template("platform/index.html", regions=platform.regions(), regulators=platform.regulators(),
-                           years=loaded, missing=missing, history=platform.calendar_history(),
-                           calendar_form=calendar_form), status
+    loaded, missing = platform_admins.calendar_years()
+    return render_template("platform/index.html", regions=platform_admins.regions(),
+                           regulators=platform_admins.regulators(), years=loaded, missing=missing,
+                           history=platform_admins.calendar_history(), calendar_form=calendar_form), status
 
 
 @bp.route("/")

@@ -19,21 +19,11 @@ from blueprints.regulator.forms import (
     rules_form_class,
 )
 from models import BaseStatus, BaseType, Outcome
-from services import (
-    audit,
-    clock,
-    evaluation,
-    exports,
-    plans,
-    registry,
-    rule_edits,
-    scope,
-    target_edits,
-    workdays,
-)
+from services import audit, evaluation, exports, plans, registry, rule_edits, scope, target_edits, workdays
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
+from services.infra import clock
 
 
 def _load_base(base_id: int):

@@ -212,7 +212,7 @@ def downgrade():
     # ### end Alembic commands ###
 
 
-# Course search (see services/search.py): course.search_tokens holds Chinese bigrams as words.
+# Course search (see services/infra/search.py): course.search_tokens holds Chinese bigrams as words.
 # SQLite: an FTS5 table over it, kept in step by triggers. PostgreSQL: a GIN index on its tsvector.
 # migrations/env.py keeps autogenerate away from both, since the models do not describe them.
 

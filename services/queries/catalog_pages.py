@@ -19,7 +19,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from extensions import db
 from models import BaseStatus, BaseType, Course, CourseStatus, PlanStatus, Region, TrainingBase
 from models._common import MAX_ID
-from services import clock, search
+from services.infra import clock, search
 
 PUBLIC_STATUSES = (CourseStatus.PUBLISHED, CourseStatus.CLOSED)
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from services.errors import DomainError
 
-BUSY_TIMEOUT_MS = 30_000  # as the app's own connections (services/locking.py)
+BUSY_TIMEOUT_MS = 30_000  # as the app's own connections (services/infra/locking.py)
 
 POSTGRES_HELP = """\
 数据库是 PostgreSQL：请用 PostgreSQL 自带的工具备份和恢复（见 docs/SECURITY.md “Durability”）。

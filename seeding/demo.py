@@ -44,8 +44,9 @@ from models import (
 )
 from models._common import utcnow
 from models.course import IN_PERSON_MODES
-from services import clock, completions, identity, rules
+from services import completions, resident_ids, rules
 from services.courses import refresh_search_tokens
+from services.infra import clock
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 # bandit B105: the published password of the demo accounts (README), not a secret.
@@ -349,11 +350,11 @@ def seed_demo() -> dict:
     if learner.id_number_hmac is None:
         # A made-up number with a valid GB 11643 check digit; it belongs to nobody.
         number = "51010419900307123"
-        number += identity.check_character(number)
+        number += resident_ids.check_character(number)
         learner.phone = DEMO_LEARNER_PHONE
-        learner.id_number_ciphertext = identity.encrypt(number)
-        learner.id_number_hmac = identity.fingerprint(number)
-        learner.id_number_masked = identity.mask(number)
+        learner.id_number_ciphertext = resident_ids.encrypt(number)
+        learner.id_number_hmac = resident_ids.fingerprint(number)
+        learner.id_number_masked = resident_ids.mask(number)
         learner.employer_name = "成都市第一人民医院"
         learner.sector = "卫生"
         learner.professional_title = "中级"

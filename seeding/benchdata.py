@@ -43,8 +43,8 @@ from models import (
     TrainingBase,
     User,
 )
-from services import clock, search
 from services.errors import DomainError
+from services.infra import clock, search
 
 PROVINCE_CODE, CITY_CODE = "379800", "379801"
 

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from flask import current_app, request
 
 from extensions import db
-from services import images
+from services.infra import images
 
 
 @contextmanager

@@ -7,8 +7,9 @@ from sqlalchemy.orm import aliased, joinedload
 
 from extensions import db
 from models import AuditLog, Region, Role, User
-from services import auth, clock, workdays
+from services import auth, workdays
 from services.errors import DomainError
+from services.infra import clock
 
 MIN_PASSWORD_LENGTH = 8  # as the sign-up and password-change forms ask
 

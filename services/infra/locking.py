@@ -20,7 +20,7 @@ from flask import has_request_context, request
 from sqlalchemy import event
 
 from extensions import db
-from services.transaction import unit_of_work
+from services.infra.transaction import unit_of_work
 
 _immediate = ContextVar("sqlite_begin_immediate", default=False)
 _deferred = ContextVar("sqlite_begin_deferred", default=False)

@@ -1,7 +1,7 @@
 """Evidence files of declarations: PDF, JPEG or PNG checked by content, at most 10 MB, stored privately
 under random names and only ever served as downloads.
 
-A picture is stored stripped of its metadata (services.images.without_metadata: upright, pixels only, no
+A picture is stored stripped of its metadata (services.infra.images.without_metadata: upright, pixels only, no
 EXIF GPS or camera, comments or text chunks). A PDF is stored as uploaded, its document information (author,
 producer, dates) included: rewriting it could change what it shows, and it is what the learner chose to send.
 """
@@ -20,8 +20,8 @@ from PIL import UnidentifiedImageError
 
 from extensions import db
 from models import Evidence
-from services import images
 from services.errors import DomainError
+from services.infra import images
 
 TYPES = {"PDF": "application/pdf", "JPEG": "image/jpeg", "PNG": "image/png"}
 EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}

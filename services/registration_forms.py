@@ -11,8 +11,8 @@ from reportlab.pdfgen import canvas
 
 from extensions import db
 from models import Category, Course, Declaration, DeclarationKind, HoursRecord, HoursSource, TrainingBase
-from services import spreadsheets
 from services.certificates import font_name
+from services.infra import spreadsheets
 
 GROUPS = (
     ("公需科目", ""),

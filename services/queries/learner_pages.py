@@ -10,7 +10,8 @@ from sqlalchemy.orm import aliased, contains_eager
 from extensions import db
 from models import Category, Course, DeclarationCap, DeclarationKind, Enrollment, EnrollmentStatus, Mode, Notice, Region
 from models._common import utcnow
-from services import clock, hours, rules
+from services import hours, rules
+from services.infra import clock
 
 # The years the dashboard's ?year= may ask for, around this one: wide enough for any ledger a learner has
 # and for courses published ahead, narrow enough that a made-up year is not a page of nothing.

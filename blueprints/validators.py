@@ -9,14 +9,13 @@ from wtforms.validators import Regexp, StopValidation
 
 from services import text
 
-# A mainland mobile number, or a landline with area code (028-61234567, 0535-6123456, extension allowed).
-# ASCII digits only and \Z, not $: \d would take Arabic-Indic or full-width digits, and $ a trailing newline.
-PHONE_PATTERN = re.compile(r"\A(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)\Z")
+# A contact phone, as services.text spells it; \Z, not $: $ would take a trailing newline.
+PHONE_PATTERN = re.compile(rf"\A({text.CONTACT_PHONE})\Z")
 MOBILE_PATTERN = re.compile(r"\A1[3-9][0-9]{9}\Z")
 
 
 def contact_phone():
-    return Regexp(PHONE_PATTERN, message=_l("请填写有效的手机号或带区号的固定电话，如 028-61234567"))
+    return Regexp(PHONE_PATTERN, message=text.CONTACT_PHONE_MESSAGE)
 
 
 def mobile_phone():

@@ -3,21 +3,14 @@
 import sqlalchemy as sa
 
 from extensions import db
-from models import Course, CourseStatus, Enrollment, EnrollmentStatus, HoursRecord, Notice, PlanStatus, TrainingBase
+from models import Course, CourseStatus, Enrollment, EnrollmentStatus, Notice, PlanStatus, TrainingBase
 from models._common import utcnow
-from services import audit
+from services import audit, course_rules
 from services.enrollment import fill_free_seats
 from services.errors import DomainError, InvalidTransition, NotAllowed
 from services.infra import clock, images, search
 from services.infra.locking import locked
 from services.infra.transaction import unit_of_work
-
-# The fields a base admin edits in the course form, in the order the audit log reports them.
-EDITABLE_FIELDS = (
-    "title", "description", "category", "field", "hours", "start_date", "end_date", "mode", "place",
-    "audience", "capacity", "fee", "fee_standard", "contact_person", "contact_phone", "open_to_city", "project_type",
-    "enroll_until",
-)
 
 
 def ensure_can_manage(actor, base: TrainingBase) -> None:
@@ -29,71 +22,6 @@ def ensure_can_manage(actor, base: TrainingBase) -> None:
 def _ensure_writable(base: TrainingBase) -> None:
     if not base.can_publish:
         raise DomainError("本基地已退出，只能查看历史记录，不能新建、修改或发布课程")
-
-
-def _check_rules(course: Course) -> None:
-    if course.capacity is not None and course.capacity < course.seats_taken:
-        raise DomainError(f"已有 {course.seats_taken} 人报名，名额不能少于此数", field="capacity")
-    if course.end_date < course.start_date:
-        raise DomainError("结束日期不能早于开始日期", field="end_date")
-    _check_deadline(course)
-    # The ledger check queries: an autoflush there would write the edit and clear the attribute history that
-    # voiding the class plan and the audit's diff read next, so a moved course kept its approved plan.
-    with db.session.no_autoflush:
-        _check_credited(course)
-
-
-def _check_deadline(course: Course) -> None:
-    """A self-paced course may set its last day of enrollment, within its window; a class (face to face or
-    live) enrolls until it starts and sets none. A deadline left from before the course stopped being
-    self-paced is dropped rather than refused: the edit that changed the way of teaching did not send it."""
-    if course.enroll_until is None:
-        return
-    if not course.is_self_paced:
-        if sa.inspect(course).attrs["enroll_until"].history.has_changes():
-            raise DomainError("只有线上自学的课程可以设报名截止日期；面授和直播课程报名至开课前一天",
-                              field="enroll_until")
-        course.enroll_until = None
-        return
-    if not course.start_date <= course.enroll_until <= course.end_date:
-        raise DomainError(f"报名截止日期应在课程起止日期之内（{course.start_date.isoformat()} 至 "
-                          f"{course.end_date.isoformat()}）", field="enroll_until")
-
-
-def _previous(course: Course, name: str):
-    """The value ``name`` had before this edit, or None where it is unchanged (or the course is new)."""
-    deleted = sa.inspect(course).attrs[name].history.deleted
-    return deleted[0] if deleted else None
-
-
-def _check_credited(course: Course) -> None:
-    """Hours already credited for the course were booked under its category, on the days learners completed
-    (within the course's dates, services.completions), and at most its hours: an edit may not make the
-    ledger and the course disagree. One query, only when one of those fields changed."""
-    old_category, old_start, old_end, old_hours = (
-        _previous(course, name) for name in ("category", "start_date", "end_date", "hours"))
-    category_moved = old_category is not None and old_category != course.category
-    # A narrower window could leave a completion's day outside the course's dates.
-    window_cut = (old_start is not None and course.start_date > old_start) or (
-        old_end is not None and course.end_date < old_end)
-    hours_cut = old_hours is not None and course.hours < old_hours
-    if course.id is None or not (category_moved or window_cut or hours_cut):
-        return
-    credited, most, first_day, last_day = db.session.execute(
-        sa.select(sa.func.count(HoursRecord.id), sa.func.max(HoursRecord.hours), sa.func.min(HoursRecord.earned_on),
-                  sa.func.max(HoursRecord.earned_on))
-        .where(HoursRecord.course_id == course.id)
-    ).one()
-    if not credited:
-        return
-    if category_moved:
-        raise DomainError(f"已有 {credited} 人按本课程记了学时，不能再改类别", field="category")
-    if first_day is not None and course.start_date > first_day:
-        raise DomainError(f"已有学员于 {first_day.isoformat()} 结业，开始日期不能晚于这一天", field="start_date")
-    if last_day is not None and course.end_date < last_day:
-        raise DomainError(f"已有学员于 {last_day.isoformat()} 结业，结束日期不能早于这一天", field="end_date")
-    if course.hours < most:
-        raise DomainError(f"已有学员按本课程记了 {most} 学时，课程学时不能少于此数", field="hours")
 
 
 def refresh_search_tokens(course: Course, base: TrainingBase) -> None:
@@ -121,25 +49,27 @@ def reindex_search(batch: int = 1000) -> int:
 
 
 def _apply(course: Course, data: dict) -> None:
-    for name in EDITABLE_FIELDS:
+    for name in course_rules.EDITABLE_FIELDS:
         if name in data:
             setattr(course, name, data[name])
 
 
 def create_course(actor, base: TrainingBase, data: dict, cover_stream=None) -> Course:
-    """Create a draft course for the base.
+    """Create a draft course for the base from ``data`` (course_rules.EDITABLE_FIELDS; those left out take
+    course_rules.DEFAULTS).
 
     :raise NotAllowed: the actor does not manage the base.
-    :raise DomainError: the base has exited, or a rule on the data is broken (``field`` says which).
+    :raise Invalid: a rule on the data is broken (``fields`` says which, course_rules.judge).
+    :raise DomainError: the base has exited.
     :raise ImageRejected: the cover is not an acceptable image.
     """
     ensure_can_manage(actor, base)
     _ensure_writable(base)
+    values = course_rules.judge(data)
     stored = []
     with unit_of_work(stored):
         course = Course(base=base, status=CourseStatus.DRAFT, created_by_id=actor.id, seats_taken=0)
-        _apply(course, data)
-        _check_rules(course)
+        _apply(course, values)
         if cover_stream is not None:
             course.cover = images.store_image(cover_stream, actor)
             stored.append(course.cover)
@@ -155,7 +85,7 @@ def update_course(actor, course: Course, data: dict, cover_stream=None) -> Cours
     Holds the course's row lock, as enrolling does, so that the capacity is judged against the seats
     actually taken.
 
-    :raise NotAllowed, DomainError, ImageRejected: as for create_course; also a cancelled course.
+    :raise NotAllowed, Invalid, DomainError, ImageRejected: as for create_course; also a cancelled course.
     """
     ensure_can_manage(actor, course.base)
     _ensure_writable(course.base)
@@ -186,10 +116,11 @@ def _void_outdated_plan(course: Course) -> dict:
 
 
 def _save_fields(actor, course: Course, data: dict, cover_stream, stored: list) -> dict:
-    _apply(course, data)
-    _check_rules(course)
+    # Judged before anything is applied: the ledger's query cannot autoflush the edit, which would clear the
+    # attribute history that voiding the class plan and the audit's diff read next.
+    _apply(course, course_rules.judge(data, course))
     voided = _void_outdated_plan(course)
-    changes = {**audit.diff(course, EDITABLE_FIELDS), **voided}
+    changes = {**audit.diff(course, course_rules.EDITABLE_FIELDS), **voided}
     if cover_stream is not None:
         images.replace(course, "cover", cover_stream, actor, stored, changes)
     refresh_search_tokens(course, course.base)

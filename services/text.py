@@ -9,6 +9,13 @@ CONTROL_CLASS = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f"
 # Line breaks the filter above keeps (for text areas): CR, LF, NEL and the Unicode line and paragraph separators.
 BREAK_CLASS = "\\r\\n\\u0085\\u2028\\u2029"
 
+# A phone number to call: a mainland mobile number, or a landline with its area code (028-61234567,
+# 0535-6123456, an extension allowed). ASCII digits only ([0-9]: \d would take Arabic-Indic or full-width
+# digits); read alike by Python and JSON Schema (the API's).
+CONTACT_PHONE = "1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?"
+CONTACT_PHONE_MESSAGE = "请填写有效的手机号或带区号的固定电话，如 028-61234567"
+_CONTACT_PHONE = re.compile(CONTACT_PHONE)
+
 CONTROL_CHARACTERS = re.compile(f"[{CONTROL_CLASS}]")
 LINE_BREAKS = re.compile(f"[{BREAK_CLASS}]")
 
@@ -16,6 +23,11 @@ LINE_BREAKS = re.compile(f"[{BREAK_CLASS}]")
 def strip_control_characters(value):
     """``value`` without the control characters above (anything not a string as it is)."""
     return CONTROL_CHARACTERS.sub("", value) if isinstance(value, str) else value
+
+
+def is_contact_phone(value) -> bool:
+    # fullmatch, not $: $ would take a trailing newline.
+    return isinstance(value, str) and _CONTACT_PHONE.fullmatch(value) is not None
 
 
 def has_line_break(value) -> bool:

@@ -18,7 +18,7 @@ from models import Course, CourseStatus, EnrollmentStatus
 from models._common import MAX_ID
 from services import completions, evaluation, roster
 from services import courses as course_service
-from services.errors import DomainError, InvalidTransition, NotAllowed
+from services.errors import DomainError, Invalid, InvalidTransition, NotAllowed
 from services.queries import base_pages, catalog_pages
 
 BASE = "基地"
@@ -62,13 +62,23 @@ def _own_course(course_id: int) -> Course:
     return course
 
 
+# Where the API's name of a field differs from the service's.
+API_FIELD_NAMES = {"reason": "cancel_reason"}
+
+
 def _domain_problem(error: DomainError) -> ApiProblem:
-    """A service's refusal: a field's rule is a 400 on that field, a state's rule a 409."""
+    """A service's refusal: a field's rule is a 400 on that field (every field of an Invalid), a state's
+    rule a 409."""
     if isinstance(error, NotAllowed):
         return not_found()
-    if error.field and not isinstance(error, InvalidTransition):
-        return invalid([{"field": f"/{error.field}", "message": error.message}])
-    return conflict(error.message)
+    if isinstance(error, Invalid):
+        problems = error.fields
+    elif error.field and not isinstance(error, InvalidTransition):
+        problems = {error.field: error.message}
+    else:
+        return conflict(error.message)
+    return invalid([{"field": f"/{API_FIELD_NAMES.get(name, name)}", "message": message}
+                    for name, message in problems.items()])
 
 
 # --- who am I ---------------------------------------------------------------------------------------

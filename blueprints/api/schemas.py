@@ -1,10 +1,12 @@
 """The JSON schemas of the API (OpenAPI 3.1, JSON Schema 2020-12): requests are checked against them and
-the published document shows them. Limits match the site's forms (blueprints/base_admin/forms.py)."""
+the published document shows them. They check the shape of a request; what a course's values may be is
+judged by services.course_rules, whose limits the course's schema shows."""
 
 from models import FIELDS, BaseStatus, BaseType, Category, CourseStatus, EnrollmentStatus, Mode, ProjectType
 from models._common import MAX_ID
 from models.declaration import CertificateStatus
-from services import text
+from services import course_rules, text
+from services.course_rules import CAPACITY, HOURS, MAX_LENGTH
 from services.enrollment import Availability
 
 # No control characters (PostgreSQL refuses NUL in text), and a one-line field (the site's <input>, not its
@@ -15,7 +17,7 @@ LINE = f"^[^{_CTRL}{_BREAKS}]*$"
 # Text that must say something: at least one character that is not a space.
 SOMETHING = f"^[^{_CTRL}]*[^\\s{_CTRL}][^{_CTRL}]*$"
 SOMETHING_ON_ONE_LINE = f"^[^{_CTRL}{_BREAKS}]*[^\\s{_CTRL}{_BREAKS}][^{_CTRL}{_BREAKS}]*$"
-PHONE = "^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)$"
+PHONE = f"^({text.CONTACT_PHONE})$"
 MOBILE = "^1[3-9][0-9]{9}$"
 ID_NUMBER = "^[0-9]{17}[0-9Xx]$"
 FEE = "^(0|[1-9][0-9]{0,5})(\\.[0-9]{1,2})?$"
@@ -123,34 +125,33 @@ MANAGED_COURSE_PROPERTIES = {
     "updated_at": DATETIME,
 }
 
-# What a base sends to create a course: the site's course form, field for field.
+# What a base sends to create a course: the fields of services.course_rules, with its limits.
 COURSE_INPUT = {
-    "title": text(200, "课程名称", required=True),
-    "description": text(5000, "课程简介", multiline=True),
+    "title": text(MAX_LENGTH["title"], "课程名称", required=True),
+    "description": text(MAX_LENGTH["description"], "课程简介", multiline=True),
     "category": enum(Category, "科目类别"),
     "field": {"type": "string", "enum": list(FIELDS), "description": "领域"},
     "project_type": enum(ProjectType, "项目类型，默认 job_training"),
-    "hours": {"type": "integer", "minimum": 1, "maximum": 500, "description": "学时"},
+    "hours": {"type": "integer", "minimum": HOURS.low, "maximum": HOURS.high, "description": "学时"},
     "start_date": DATE,
     "end_date": {**DATE, "description": "不早于 start_date"},
     "mode": enum(Mode, "培训方式"),
     "enroll_until": {**nullable(DATE), "description": "报名截止日期，只用于线上自学（self_paced）课程，须在 "
                      "start_date 与 end_date 之间；不填或 null 表示报名至结束日期。其他课程报名至开课前一天，"
                      "给出则 400"},
-    "place": text(255, "培训地点；面授和线上线下结合的课程必填"),
-    "audience": text(255, "培训对象", required=True),
-    "capacity": {"type": ["integer", "null"], "minimum": 1, "maximum": 100_000,
+    "place": text(MAX_LENGTH["place"], "培训地点；面授和线上线下结合的课程必填"),
+    "audience": text(MAX_LENGTH["audience"], "培训对象", required=True),
+    "capacity": {"type": ["integer", "null"], "minimum": CAPACITY.low, "maximum": CAPACITY.high,
                  "description": "名额；null 或不填表示不限"},
     "fee": {"type": "string", "pattern": FEE, "x-pattern-message": "应为 0 到 999999.99 之间、最多两位小数的金额",
-            "description": "费用（元），如 \"0\" 或 \"680.00\"；不超过 100000"},
-    "fee_standard": text(255, "收费标准"),
-    "contact_person": text(64, "联系人", required=True),
-    "contact_phone": {"type": "string", "pattern": PHONE, "maxLength": 32,
+            "description": f"费用（元），如 \"0\" 或 \"680.00\"；不超过 {course_rules.FEE.high}"},
+    "fee_standard": text(MAX_LENGTH["fee_standard"], "收费标准"),
+    "contact_person": text(MAX_LENGTH["contact_person"], "联系人", required=True),
+    "contact_phone": {"type": "string", "pattern": PHONE, "maxLength": MAX_LENGTH["contact_phone"],
                       "x-pattern-message": "应为手机号或带区号的固定电话，如 028-61234567", "description": "联系电话"},
     "open_to_city": {"type": "boolean", "description": "面向全市，默认 true"},
 }
-COURSE_REQUIRED = ("title", "category", "field", "hours", "start_date", "end_date", "mode", "audience",
-                   "contact_person", "contact_phone")
+COURSE_REQUIRED = course_rules.REQUIRED
 
 COURSE_STATUS_CHANGE = {
     "status": {"type": "string", "enum": ["draft", "published", "closed", "cancelled"],

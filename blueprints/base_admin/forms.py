@@ -18,7 +18,7 @@ from wtforms.validators import (
 
 from blueprints.validators import InputForm, contact_phone, finite_number
 from models import FIELDS, Category, Mode, ProjectType
-from models.course import IN_PERSON_MODES
+from services import course_rules
 
 # What the pickers offer (a hint: the services judge the content): services.infra.images takes JPEG, PNG and WebP;
 # services.roster an XLSX or a CSV.
@@ -30,69 +30,60 @@ def _required(label):
     return DataRequired(message=_l("请填写%(label)s", label=label))
 
 
+def _must(name: str, kind=DataRequired):
+    """The input ``name`` must be there (the browser is told: required), with the domain's word for one left
+    empty. DataRequired for text (blank is empty); InputRequired for a typed field, where an empty input is
+    missing rather than a value of the wrong type."""
+    return kind(message=course_rules.MISSING[name])
+
+
+def _longest(name: str) -> dict:
+    return {"maxlength": course_rules.MAX_LENGTH[name]}
+
+
+def _within(bounds: course_rules.Range) -> dict:
+    return {"min": bounds.low, "max": bounds.high}
+
+
 class CourseForm(InputForm):
-    title = StringField(_l("课程名称"), validators=[_required("课程名称"), Length(max=200)])
-    description = TextAreaField(_l("课程简介"), validators=[Optional(), Length(max=5000)])
-    category = SelectField(_l("科目类别"), choices=Category.choices(), validators=[InputRequired()])
-    field = SelectField(_l("领域"), choices=[(f, f) for f in FIELDS], validators=[InputRequired()])
+    """A course as a base admin types it. The form reads each input into its type and says which must be
+    there; what the values may be is services.course_rules', whose refusals the views show beside the fields
+    (blueprints.common_forms.field_error). The limits below are only the browser's hints, taken from it."""
+
+    title = StringField(_l("课程名称"), validators=[_must("title")], render_kw=_longest("title"))
+    description = TextAreaField(_l("课程简介"), render_kw=_longest("description"))
+    category = SelectField(_l("科目类别"), choices=Category.choices(), validators=[_must("category", InputRequired)])
+    field = SelectField(_l("领域"), choices=[(f, f) for f in FIELDS], validators=[_must("field", InputRequired)])
     project_type = SelectField(_l("项目类型"), choices=ProjectType.choices(), default=ProjectType.JOB_TRAINING.value,
                                description=_l("用于知识更新工程统计表"))
-    hours = IntegerField(
-        _l("学时"), validators=[InputRequired(_l("请填写学时")), NumberRange(1, 500, _l("学时应在 1 到 500 之间"))]
-    )
-    start_date = DateField(_l("开始日期"), validators=[InputRequired(_l("请选择开始日期"))])
-    end_date = DateField(_l("结束日期"), validators=[InputRequired(_l("请选择结束日期"))])
-    mode = SelectField(_l("培训方式"), choices=Mode.choices(), validators=[InputRequired()],
+    hours = IntegerField(_l("学时"), validators=[_must("hours", InputRequired)], render_kw=_within(course_rules.HOURS))
+    start_date = DateField(_l("开始日期"), validators=[_must("start_date", InputRequired)])
+    end_date = DateField(_l("结束日期"), validators=[_must("end_date", InputRequired)])
+    mode = SelectField(_l("培训方式"), choices=Mode.choices(), validators=[_must("mode", InputRequired)],
                        description=_l("面授、线上直播：报名至开课前一天；线上自学：开课后仍可报名，至报名截止日期"))
     enroll_until = DateField(
         _l("报名截止日期"), validators=[Optional()],
         description=_l("仅线上自学课程：须在课程起止日期之内，留空则报名至结束日期"),
     )
-    # Required unless the course is online: validate_place decides, so no Optional() here (it would stop the chain).
-    place = StringField(_l("培训地点"), validators=[Length(max=255)])
-    audience = StringField(_l("培训对象"), validators=[_required("培训对象"), Length(max=255)])
-    capacity = IntegerField(
-        _l("名额"),
-        description=_l("留空表示不限名额"),
-        validators=[Optional(), NumberRange(1, 100_000, _l("名额应在 1 到 100000 之间"))],
-    )
-    fee = DecimalField(
-        _l("费用（元）"),
-        places=2,
-        default=0,
-        validators=[
-            InputRequired(_l("请填写费用，免费填 0")),
-            finite_number(),
-            NumberRange(0, 100_000, _l("费用应在 0 到 100000 元之间")),
-        ],
-    )
-    fee_standard = StringField(_l("收费标准"), validators=[Optional(), Length(max=255)])
-    contact_person = StringField(_l("联系人"), validators=[_required("联系人"), Length(max=64)])
-    contact_phone = StringField(_l("联系电话"), validators=[_required("联系电话"), contact_phone()])
+    # Required unless the course is taught wholly online: the domain decides.
+    place = StringField(_l("培训地点"), render_kw=_longest("place"))
+    audience = StringField(_l("培训对象"), validators=[_must("audience")], render_kw=_longest("audience"))
+    capacity = IntegerField(_l("名额"), description=_l("留空表示不限名额"), validators=[Optional()],
+                            render_kw=_within(course_rules.CAPACITY))
+    fee = DecimalField(_l("费用（元）"), places=2, default=0, validators=[_must("fee", InputRequired), finite_number()],
+                       render_kw=_within(course_rules.FEE))
+    fee_standard = StringField(_l("收费标准"), render_kw=_longest("fee_standard"))
+    contact_person = StringField(_l("联系人"), validators=[_must("contact_person")],
+                                 render_kw=_longest("contact_person"))
+    contact_phone = StringField(_l("联系电话"), validators=[_must("contact_phone")])
     open_to_city = BooleanField(_l("面向全市"), default=True)
     cover = FileField(_l("封面图片"), description=_l("JPEG、PNG 或 WebP，不超过 5 MB"), render_kw=IMAGE_ACCEPT)
 
-    def validate_end_date(self, field):
-        if self.start_date.data and field.data and field.data < self.start_date.data:
-            raise ValidationError(_l("结束日期不能早于开始日期"))
-
-    def validate_place(self, field):
-        if self.mode.data in {m.value for m in IN_PERSON_MODES} and not (field.data or "").strip():
-            raise ValidationError(_l("面授或线上线下结合的课程请填写培训地点"))
-
     def course_data(self) -> dict:
-        data = {name: self[name].data for name in (
-            "title", "description", "category", "field", "hours", "start_date", "end_date", "mode", "place",
-            "audience", "capacity", "fee", "fee_standard", "contact_person", "contact_phone", "open_to_city",
-            "project_type", "enroll_until",
-        )}
-        data["category"] = Category(data["category"])
-        data["project_type"] = ProjectType(data["project_type"] or ProjectType.JOB_TRAINING.value)
-        data["mode"] = Mode(data["mode"])
-        for name in ("title", "description", "place", "audience", "fee_standard", "contact_person", "contact_phone"):
-            data[name] = (data[name] or "").strip()
-        if data["mode"] not in IN_PERSON_MODES and not data["place"]:
-            data["place"] = "线上"
+        """The fields as services.course_rules takes them: the select fields' values as their enums."""
+        data = {name: self[name].data for name in course_rules.EDITABLE_FIELDS}
+        for name, (kind, _label) in course_rules.CHOICES.items():
+            data[name] = kind(data[name]) if data[name] else None
         return data
 
 

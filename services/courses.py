@@ -80,20 +80,31 @@ def create_course(actor, base: TrainingBase, data: dict, cover_stream=None) -> C
     return course
 
 
-def update_course(actor, course: Course, data: dict, cover_stream=None) -> Course:
-    """Save the edited fields of a course (and a new cover); the audit log keeps old and new values.
-    Holds the course's row lock, as enrolling does, so that the capacity is judged against the seats
-    actually taken.
+def update_course(actor, course: Course, data: dict | None = None, cover_stream=None, *,
+                  status: CourseStatus | None = None, reason: str = "") -> Course:
+    """Save the edited fields of a course (``data``: any of course_rules.EDITABLE_FIELDS, or None) and a new
+    cover, and move it to ``status`` (None or its current status: no move), in one transaction: all or
+    nothing. The move is judged on the edited course, so a new end date counts when publishing. The audit log
+    keeps old and new values. Holds the course's row lock, as enrolling does, so that the capacity is judged
+    against the seats actually taken.
 
-    :raise NotAllowed, Invalid, DomainError, ImageRejected: as for create_course; also a cancelled course.
+    :raise NotAllowed: the actor does not manage the course's base.
+    :raise Invalid: a rule on the edited fields is broken (course_rules.judge).
+    :raise InvalidTransition, DomainError: as change_status; also fields for a cancelled course.
+    :raise ImageRejected: the cover is not an acceptable image.
     """
     ensure_can_manage(actor, course.base)
     _ensure_writable(course.base)
     stored = []
+    changes = {}
     with locked(Course, course.id) as course, unit_of_work(stored):
-        if not course.is_editable:
-            raise DomainError("已取消的课程不能修改")
-        changes = _save_fields(actor, course, data, cover_stream, stored)
+        if data or cover_stream is not None:
+            if not course.is_editable:
+                raise DomainError("已取消的课程不能修改")
+            changes = _save_fields(actor, course, data or {}, cover_stream, stored)
+        if status is not None and status != course.status:
+            _check_move(course, status, reason)
+            _move(actor, course, status, reason)
     _after_save(course, changes)
     return course
 
@@ -149,29 +160,6 @@ def change_status(actor, course: Course, status: CourseStatus, reason: str = "")
     with locked(Course, course.id) as course:
         _check_move(course, status, reason)
         _move(actor, course, status, reason)
-    return course
-
-
-def edit_course(actor, course: Course, data: dict | None, status: CourseStatus | None = None,
-                reason: str = "") -> Course:
-    """Save edited fields (``data``, may be None) and move the course to ``status`` (None or the current
-    one: no move) in one transaction: both or neither. The move is judged on the edited course, so a new
-    end date counts when publishing.
-
-    :raise NotAllowed, InvalidTransition, DomainError: as update_course and change_status.
-    """
-    ensure_can_manage(actor, course.base)
-    _ensure_writable(course.base)
-    changes = {}
-    with locked(Course, course.id) as course:
-        if data and not course.is_editable:
-            raise DomainError("已取消的课程不能修改")
-        if data:
-            changes = _save_fields(actor, course, data, None, [])
-        if status is not None and status != course.status:
-            _check_move(course, status, reason)
-            _move(actor, course, status, reason)
-    _after_save(course, changes)
     return course
 
 

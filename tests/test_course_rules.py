@@ -282,3 +282,25 @@ def test_loading_the_api_loads_no_form_of_the_site_on_the_way():
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
 
     assert loaded.stdout.strip() == "[]"
+
+
+# --- one update of a course, whoever sends it ----------------------------------------------------------------
+
+def test_one_update_saves_the_fields_and_moves_the_status_or_neither(admin_and_base, make_course):
+    from models import CourseStatus
+    from services import courses
+    from services.errors import DomainError
+
+    admin, base = admin_and_base
+    course = make_course(base, status=CourseStatus.DRAFT, title="原名称")
+    past = clock.today() - timedelta(days=3)
+
+    with pytest.raises(DomainError, match="课程已结束，不能发布"):
+        courses.update_course(admin, course, {"title": "新名称", "start_date": past, "end_date": past},
+                              status=CourseStatus.PUBLISHED)
+    db.session.expire_all()
+    assert (course.title, course.status) == ("原名称", CourseStatus.DRAFT)
+
+    courses.update_course(admin, course, {"title": "新名称"}, status=CourseStatus.PUBLISHED)
+    db.session.expire_all()
+    assert (course.title, course.status) == ("新名称", CourseStatus.PUBLISHED)

@@ -163,7 +163,8 @@ def update_own_course(course_id: int, body):
     if "cancel_reason" in body and status != CourseStatus.CANCELLED:
         raise invalid([{"field": "/cancel_reason", "message": "只在取消课程（status 为 cancelled）时填写"}])
     try:
-        course_service.edit_course(principal.user, course, _course_data(body) or None, status, reason)
+        course_service.update_course(principal.user, course, _course_data(body) or None, status=status,
+                                     reason=reason)
     except DomainError as error:
         raise _domain_problem(error) from error
     return jsonify(show.managed_course(_own_course(course_id)))

@@ -33,7 +33,7 @@ from models import (
     User,
 )
 from services import audit, registry, rules
-from services.errors import DomainError
+from services.errors import DomainError, Invalid
 
 LABELS = {
     "total_min": "总学时要求", "public_min": "公需科目学时要求", "professional_min": "专业科目学时要求",
@@ -73,12 +73,12 @@ for _key, (_kind, _name) in rules.KIND_KEYS.items():
 EDITABLE = rules.RULE_FIELDS + tuple(rules.KIND_KEYS) + tuple(CAP_KEYS) + rules.RUBRIC_FIELDS
 
 
-class RulesRefused(DomainError):
-    """Rule values the domain refuses: ``problems`` maps each field to its message, shown beside it."""
+class RulesRefused(Invalid):
+    """Rule values the domain refuses: ``problems`` (its ``fields``) maps each field to its message, shown
+    beside it."""
 
     def __init__(self, problems: dict[str, str]):
-        field_, message = next(iter(problems.items()))
-        super().__init__(message, field=field_)
+        super().__init__(problems)
         self.problems = problems
 
 

@@ -149,8 +149,7 @@ def targets():
                     return redirect(url_for(".targets", year=form.year.data))
                 preview, status = target_edits.preview(*args), 200
             except rule_edits.RulesRefused as refused:
-                for name, message in refused.problems.items():
-                    form[name].errors = [*form[name].errors, message]
+                field_error(form, refused)
             except DomainError as error:  # a stale preview: flashed above the table of what is stored now
                 field_error(form, error)
         elif form.base_type.data not in {t.value for t in BaseType}:
@@ -191,8 +190,7 @@ def rules():
                     return redirect(url_for(".rules", year=year))
                 preview = rule_edits.preview(current_user, year, data, form.confirm.data or [])
             except rule_edits.RulesRefused as refused:
-                for name, message in refused.problems.items():
-                    form[name].errors = [*form[name].errors, message]
+                field_error(form, refused)
                 status = 400
             except rule_edits.StalePreview as error:  # shown above the values stored now: preview again
                 field_error(form, error, "year")

@@ -260,6 +260,7 @@ def test_failed_transaction_removes_the_files_it_wrote(app, admin_and_base, monk
     data = {
         "title": "封面测试", "category": Category.PROFESSIONAL, "field": "卫生", "hours": 8, "start_date": start,
         "end_date": start, "mode": Mode.FACE_TO_FACE, "place": "培训楼 101", "audience": "护理人员", "capacity": 10,
+        "contact_person": "张老师", "contact_phone": "028-61234567",  # the service judges every course rule
     }
 
     with pytest.raises(RuntimeError):

@@ -5,7 +5,7 @@ from decimal import Decimal
 from enum import Enum
 
 import sqlalchemy as sa
-from flask import current_app, g, has_app_context
+from flask import current_app
 from sqlalchemy import inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased, joinedload
@@ -42,17 +42,18 @@ def diff(obj, fields) -> dict:
 
 
 def record(actor, action: str, obj, *, base_id: int | None = None, details: dict | None = None,
-           object_type: str | None = None) -> AuditLog:
+           object_type: str | None = None, via_token: str | None = None) -> AuditLog:
     """Add an entry to the session. ``obj`` may be None for an event about no stored object (a sign-in
-    with an unknown login), with ``object_type`` naming what it was about. A change made through the API
-    names the token it came with (``api_token``: its displayed prefix) beside the admin who made it."""
+    with an unknown login), with ``object_type`` naming what it was about. ``actor`` is the user who acts
+    (None: nobody signed in); a change made through the API also names the token it came with,
+    ``via_token`` (its displayed prefix, services.api_tokens.Principal.token_prefix), kept in ``details`` as
+    ``api_token`` beside the admin whose right the token carries."""
     # Views pass Flask-Login's current_user, a proxy: record the object behind it.
     obj = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
     actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
     details = dict(details or {})
-    principal = g.get("api_principal") if has_app_context() else None
-    if principal is not None:
-        details.setdefault("api_token", principal.token_prefix)
+    if via_token is not None:
+        details.setdefault("api_token", via_token)
     entry = AuditLog(
         actor_id=actor.id if actor is not None else None,
         action=action,

@@ -236,11 +236,11 @@ def cancel(learner, enrollment_id: int) -> Enrollment:
     return enrollment
 
 
-def fill_free_seats(course_id: int) -> list[Enrollment]:
-    """Promote waitlisted learners into seats freed by a larger capacity. Commits."""
-    with locked(Course, course_id) as course:
-        promoted = _promote_waitlisted(course)
-    return promoted
+def fill_freed_seats(course: Course) -> list[Enrollment]:
+    """Promote waitlisted learners into seats freed by a larger capacity, in the caller's unit of work, which
+    holds the course's lock (an edit of the course, services.courses): both commit or neither."""
+    db.session.flush()  # the seats are taken by a conditional UPDATE that reads the new capacity from the row
+    return _promote_waitlisted(course)
 
 
 def rate(learner, enrollment_id: int, rating: int, comment: str) -> Enrollment:

@@ -132,7 +132,7 @@ def create_own_course(body):
     principal = _principal()
     data = _checked_course_data({"open_to_city": True, "fee": "0", **body})
     try:
-        course = course_service.create_course(principal.user, principal.base, data)
+        course = course_service.create_course(principal.user, principal.base, data, via_token=principal.token_prefix)
     except DomainError as error:
         raise _domain_problem(error) from error
     response = jsonify(show.managed_course(course))
@@ -168,7 +168,7 @@ def update_own_course(course_id: int, body):
     current = {name: value for name, value in show.course(course).items() if name in COURSE_INPUT}
     data = _checked_course_data({**current, **fields}) if fields else None
     try:
-        course_service.edit_course(principal.user, course, data, status, reason)
+        course_service.edit_course(principal.user, course, data, status, reason, via_token=principal.token_prefix)
     except DomainError as error:
         raise _domain_problem(error) from error
     return jsonify(show.managed_course(_own_course(course_id)))
@@ -205,7 +205,8 @@ def get_roster(course_id: int, query):
 def push_completions(body):
     principal = _principal()
     try:
-        result = completions.push(principal.user, principal.base, body["completions"], principal.token_id)
+        result = completions.push(principal.user, principal.base, body["completions"], principal.token_id,
+                                  via_token=principal.token_prefix)
     except completions.Invalid as error:
         errors = [{"field": f"/completions/{r.ref}/{r.field}", "message": r.message} for r in error.refusals]
         raise invalid(errors, error.message) from error

@@ -1,28 +1,100 @@
-"""One transaction per use case: commit once at the end, or roll back everything (files included)."""
+"""One transaction per use case: commit once at the end, or roll back everything (files included).
 
+A use case writes inside ``unit_of_work()`` (or ``locking.locked()`` / ``exclusive()``, which are units of
+work holding a lock): its changes commit when the block ends and roll back if it raises, and what it wrote
+beside the database (an image's files, an evidence file) registers its own removal with ``on_rollback``.
+Nothing else commits. The commits left outside a unit of work, each for a reason:
+
+- ``seeding/`` (the demo and the benchmark data): generators run from the command line that commit stage by
+  stage, so that a large load neither holds one transaction for minutes nor starts over when it stops.
+- ``conftest.py`` and the tests' factories: fixtures that store what a test then reads.
+
+Ending a transaction that has only read is not a commit of anything: ``end_reads()`` does it, refusing a
+session that holds changes, for code that must begin a new transaction of its own (a lock taken as the
+transaction begins, a long check that should not hold SQLite's write lock, a token check before a large
+body is read).
+"""
+
+from collections.abc import Callable
 from contextlib import contextmanager
 
-from flask import current_app, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from extensions import db
-from services.infra import images
+
+_ROLLBACK_HOOKS = "jidi_on_rollback"
+_WROTE_IN = "jidi_wrote_in"
+
+
+class PendingChanges(RuntimeError):
+    """A programming error: a new transaction was asked for while the session held changes that only the
+    unit of work they belong to may commit or roll back."""
 
 
 @contextmanager
-def unit_of_work(stored_images: list | None = None):
-    """Commit when the block ends; on any error roll back and remove the image files it wrote.
-
-    ``stored_images`` is a list the block appends to after each images.store_image() call.
-    """
-    stored_images = stored_images if stored_images is not None else []
+def unit_of_work():
+    """Commit when the block ends; on any error roll back (running the ``on_rollback`` hooks) and re-raise."""
     try:
         yield
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        for image in stored_images:
-            images.discard_files(image)
         raise
+
+
+def on_rollback(callback: Callable[[], object]) -> None:
+    """Run ``callback`` if the transaction under way rolls back, whoever rolls it back; forget it when it
+    commits. For what a use case writes outside the database (an image's files) before its rows commit."""
+    db.session.info.setdefault(_ROLLBACK_HOOKS, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_hooks(session) -> None:
+    session.info.pop(_ROLLBACK_HOOKS, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _run_hooks(session, previous_transaction) -> None:
+    if previous_transaction.nested or previous_transaction.parent is not None:
+        return  # a savepoint or an inner block: the transaction itself goes on
+    for callback in session.info.pop(_ROLLBACK_HOOKS, []):
+        callback()
+
+
+# "Flushed but not committed": an INSERT, UPDATE or DELETE sent in the transaction under way, whether by a
+# flush or as a statement. Kept as the transaction object itself, so that it needs no clearing.
+@event.listens_for(Session, "after_flush")
+def _note_flush(session, _context) -> None:
+    session.info[_WROTE_IN] = session.get_transaction()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE_IN] = state.session.get_transaction()
+
+
+def has_changes(session=None) -> bool:
+    """Whether the session holds changes: objects added, deleted or changed and not yet flushed, or writes
+    flushed in the transaction under way and not yet committed."""
+    session = session or db.session()
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get(_WROTE_IN) is transaction:
+        return True
+    return bool(session.new or session.deleted) or any(session.is_modified(obj) for obj in session.dirty)
+
+
+def end_reads() -> None:
+    """End the transaction under way, which has only read (rolled back: there is nothing to keep), so that
+    the next statement begins a new one.
+
+    :raise PendingChanges: the session holds changes (``has_changes``); nothing is ended.
+    """
+    if has_changes():
+        raise PendingChanges("a new transaction was asked for with changes pending: write them in the use "
+                             "case's unit of work, which commits them once")
+    db.session.rollback()
 
 
 # SQLSTATEs of transactions PostgreSQL abandoned so that others could go on: retrying is the remedy.
@@ -41,9 +113,8 @@ def transient_state(error) -> str | None:
     return None
 
 
-def give_up(error) -> None:
-    """Roll back a transaction the database abandoned (``transient_state``) and note it as a warning: the
-    client is answered 503 and asked to send the request again."""
+def give_up(error) -> str | None:
+    """Roll back a transaction the database abandoned; what made it give up (``transient_state``), for the
+    web layer's warning as it answers 503 and asks for the request again."""
     db.session.rollback()
-    current_app.logger.warning("database busy (%s) on %s %s: answered 503", transient_state(error), request.method,
-                               request.path)
+    return transient_state(error)

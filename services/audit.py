@@ -14,6 +14,7 @@ from extensions import db
 from models import AuditLog, AuditRepeat, TrainingBase, User
 from models._common import utcnow
 from services.infra.locking import writing
+from services.infra.transaction import unit_of_work
 
 
 def plain(value):
@@ -105,10 +106,11 @@ def entries_for(regulator, action: str = "", before: int | None = None) -> list[
 
 
 def record_now(actor, action: str, obj, **kw) -> None:
-    """Record an event that is not part of a change (a sign-in, a refusal) in a transaction of its own."""
+    """Record an event that is not part of a change (a sign-in, a refusal) in a transaction of its own:
+    whatever the session held is rolled back first (a refused use case keeps none of its changes)."""
     db.session.rollback()
-    record(actor, action, obj, **kw)
-    db.session.commit()
+    with unit_of_work():
+        record(actor, action, obj, **kw)
 
 
 EPOCH = datetime(1970, 1, 1)
@@ -119,6 +121,10 @@ def window_of(at: datetime, seconds: int) -> datetime:
     that every worker of every server puts an event in the same one."""
     elapsed = int((at - EPOCH).total_seconds())
     return EPOCH + timedelta(seconds=elapsed - elapsed % seconds)
+
+
+class _CameSecond(Exception):
+    """Another worker wrote the entry of the window first (record_repeatable)."""
 
 
 def record_repeatable(actor, action: str, obj, *, subject: str, **kw) -> AuditLog | None:
@@ -139,17 +145,19 @@ def record_repeatable(actor, action: str, obj, *, subject: str, **kw) -> AuditLo
     key = {"actor_id": actor.id, "action": action, "subject": subject[:255], "window_start": window_of(now, seconds)}
     db.session.rollback()
     with writing():
-        if _count_repeat(key, now):
-            db.session.commit()
-            return None
-        entry = record(actor, action, obj, **kw)
-        db.session.flush()
-        if _insert_counter(entry.id, key, now):
-            db.session.commit()
-            return entry
-        db.session.rollback()  # another worker's entry came first: ours was never committed
-        _count_repeat(key, now)
-        db.session.commit()
+        try:
+            with unit_of_work():
+                if _count_repeat(key, now):
+                    return None
+                entry = record(actor, action, obj, **kw)
+                db.session.flush()
+                if _insert_counter(entry.id, key, now):
+                    return entry
+                raise _CameSecond  # rolls our entry back: it was never committed
+        except _CameSecond:
+            pass
+        with unit_of_work():  # another worker's entry came first: count on it
+            _count_repeat(key, now)
         return None
 
 

@@ -37,6 +37,7 @@ from models.regulation import PlanStatus
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
 from services.infra.locking import locked
+from services.infra.transaction import unit_of_work
 
 
 class AlreadyEnrolled(DomainError):
@@ -258,8 +259,8 @@ def rate(learner, enrollment_id: int, rating: int, comment: str) -> Enrollment:
         raise DomainError("结业后才能评价课程")
     if not 1 <= rating <= 5:
         raise DomainError("评分应为 1 到 5 分", field="rating")
-    enrollment.rating = rating
-    enrollment.rating_comment = (comment or "").strip()
-    enrollment.rated_at = utcnow()
-    db.session.commit()
+    with unit_of_work():
+        enrollment.rating = rating
+        enrollment.rating_comment = (comment or "").strip()
+        enrollment.rated_at = utcnow()
     return enrollment

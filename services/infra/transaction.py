@@ -3,16 +3,27 @@
 A use case writes inside ``unit_of_work()`` (or ``locking.locked()`` / ``exclusive()``, which are units of
 work holding a lock): its changes commit when the block ends and roll back if it raises, and what it wrote
 beside the database (an image's files, an evidence file) registers its own removal with ``on_rollback``.
-Nothing else commits. The commits left outside a unit of work, each for a reason:
+Views, the CLI and the services commit nowhere else. Ending a transaction that has only read commits
+nothing: ``end_reads()`` does it, and refuses a session holding changes (PendingChanges), for code that
+must begin a transaction of its own (locked(): the lock is taken as it begins; completions.record: a long
+check that should not hold SQLite's write lock; the API: its token check, before a large body is read).
 
-- ``seeding/`` (the demo and the benchmark data): generators run from the command line that commit stage by
-  stage, so that a large load neither holds one transaction for minutes nor starts over when it stops.
-- ``conftest.py`` and the tests' factories: fixtures that store what a test then reads.
+The commits left outside a unit of work, each for a reason:
 
-Ending a transaction that has only read is not a commit of anything: ``end_reads()`` does it, refusing a
-session that holds changes, for code that must begin a new transaction of its own (a lock taken as the
-transaction begins, a long check that should not hold SQLite's write lock, a token check before a large
-body is read).
+- seeding/demo.py (reference data, then the bases and their courses, then the regulators' data) and
+  seeding/benchdata.generate (what the session held, before it writes through a connection of its own):
+  generators run from the command line, committing stage by stage.
+- The tests' fixtures and factories (tests/conftest.py), which store what a test then reads.
+
+Calls that run more than one unit of work, each for a reason:
+
+- An event recorded whatever became of the use case: audit.record_now (a refusal, a failed sign-in,
+  completions pushed and refused) and audit.record_repeatable (a refused page, an ID number shown) roll back
+  what the session held and write the entry in a transaction of their own, after or instead of the change.
+- Bookkeeping beside a read: api_tokens.authenticate notes a token's last use (at most every few minutes)
+  in its own short write, begun as a writer, before the request's own work.
+- Batches: courses.reindex_search commits per batch of courses, so that a run over every course neither
+  holds one transaction for minutes nor starts over when it stops.
 """
 
 from collections.abc import Callable

@@ -101,7 +101,8 @@ def test_exclusive_refuses_a_session_holding_changes_too(app, admin_and_base, ma
 def test_locked_ends_a_transaction_that_only_read_and_yields_the_row_fresh(app, admin_and_base, make_course):
     course = make_course(admin_and_base[1], title="原来的标题")
     assert db.session.get(Course, course.id).title == "原来的标题"  # a read: the transaction is open
-    course.title = "原来的标题"  # set to what it was: no change
+    course.title = "原来的标题"  # set to what it was: no change, though the session counts it as dirty
+    db.session.flush()
     with db.engine.begin() as other:  # another writer, committed after our read
         other.execute(sa.update(Course).where(Course.id == course.id).values(title="别人改的"))
     with locked(Course, course.id) as row:

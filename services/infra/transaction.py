@@ -73,11 +73,17 @@ def _run_hooks(session, previous_transaction) -> None:
         callback()
 
 
+def _unflushed(session) -> bool:
+    """Objects added, deleted, or changed (an attribute set to the value it had is no change)."""
+    return bool(session.new or session.deleted) or any(session.is_modified(obj) for obj in session.dirty)
+
+
 # "Flushed but not committed": an INSERT, UPDATE or DELETE sent in the transaction under way, whether by a
 # flush or as a statement. Kept as the transaction object itself, so that it needs no clearing.
 @event.listens_for(Session, "after_flush")
 def _note_flush(session, _context) -> None:
-    session.info[_WROTE_IN] = session.get_transaction()
+    if _unflushed(session):  # still the state before the flush, here
+        session.info[_WROTE_IN] = session.get_transaction()
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -91,9 +97,7 @@ def has_changes(session=None) -> bool:
     flushed in the transaction under way and not yet committed."""
     session = session or db.session()
     transaction = session.get_transaction()
-    if transaction is not None and session.info.get(_WROTE_IN) is transaction:
-        return True
-    return bool(session.new or session.deleted) or any(session.is_modified(obj) for obj in session.dirty)
+    return (transaction is not None and session.info.get(_WROTE_IN) is transaction) or _unflushed(session)
 
 
 def end_reads() -> None:

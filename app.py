@@ -4,7 +4,7 @@ import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, jsonify, render_template, request, session
+from flask import Flask, has_request_context, jsonify, render_template, request, session
 from flask_babel import format_date, format_datetime
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -17,6 +17,13 @@ from extensions import babel, csrf, db, limiter, login_manager, migrate
 from models._common import MAX_ID
 
 VENDOR_DIR = Path(__import__("flask_bootstrap").__file__).parent / "static" / "bootstrap5"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def request_may_write() -> bool:
+    """Whether the request under way may write (POST and the like): on SQLite its transactions then begin
+    IMMEDIATE (services.infra.locking), which the domain cannot tell, since it never reads the request."""
+    return has_request_context() and request.method not in SAFE_METHODS
 
 
 class DatabaseId(IntegerConverter):
@@ -89,7 +96,7 @@ def register_extensions(app: Flask) -> None:
         from services.infra.locking import install_sqlite_transactions
 
         with app.app_context():
-            install_sqlite_transactions(db.engine)
+            install_sqlite_transactions(db.engine, request_may_write)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -190,9 +197,8 @@ def register_errorhandlers(app: Flask) -> None:
             raise error
         if for_api():
             return database_busy_problem(error)
-        give_up(error)
-        # "May not": a view that saves in two steps (a course edit, then the waitlist moving up) may have
-        # saved the first.
+        app.logger.warning("database busy (%s) on %s %s: answered 503", give_up(error), request.method,
+                           request.path)
         response = app.make_response((render_template(
             "errors/error.html", code=503, title="系统繁忙",
             message="系统繁忙，本次操作可能没有完成。请稍后刷新页面查看，需要时再试一次。"), 503))

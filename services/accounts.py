@@ -9,6 +9,7 @@ from extensions import db
 from models import Employer, Region, RegionLevel, Role, User
 from services import audit, auth, identifiers, resident_ids
 from services.errors import DomainError
+from services.infra.transaction import unit_of_work
 
 
 def cities() -> list[Region]:
@@ -74,13 +75,13 @@ def register_learner(data: dict) -> User:
             hits["email"] |= email is not None and other_email == email
             hits["id_number"] |= other_hmac == fingerprint
         _refused([name for name, hit in hits.items() if hit], phone, email, id_number, region.id)
-    db.session.add(user)
     try:
-        db.session.commit()
+        with unit_of_work():
+            db.session.add(user)
     except IntegrityError:
-        # A concurrent registration took the phone, email or ID number between the check and the insert.
-        db.session.rollback()
-        _refused(["concurrent"], phone, email, id_number)
+        # A concurrent registration took the phone, email or ID number between the check and the insert
+        # (the unit of work rolled it back).
+        _refused(["concurrent"], phone, email, id_number, region_id)
     return user
 
 
@@ -111,5 +112,5 @@ def set_employer(user, employer_id: int) -> None:
     employer = next((e for e in employers_near(user) if e.id == employer_id), None)
     if employer is None:
         raise DomainError("请选择列表中的工作单位", field="employer")
-    user.employer_id, user.employer_name = employer.id, employer.name
-    db.session.commit()
+    with unit_of_work():
+        user.employer_id, user.employer_name = employer.id, employer.name

@@ -22,6 +22,7 @@ from services import audit
 from services.courses import ensure_can_manage
 from services.errors import DomainError
 from services.infra.locking import writing
+from services.infra.transaction import end_reads, unit_of_work
 
 PREFIX = "jidi_"
 NAME_LENGTH = 64
@@ -89,15 +90,14 @@ def create_token(actor, base: TrainingBase, name: str, lifetime_days: int = 0,
     token = ApiToken(base_id=base.id, name=name, token_hash=digest(secret), prefix=secret[:len(PREFIX) + 4],
                      created_by_id=actor.id, created_at=now,
                      expires_at=now + timedelta(days=lifetime_days) if lifetime_days else None)
-    db.session.add(token)
     try:
-        db.session.flush()
+        with unit_of_work():
+            db.session.add(token)
+            db.session.flush()
+            audit.record(actor, "api_token.create", token, base_id=base.id,
+                         details={"name": name, "prefix": token.prefix, "expires_at": token.expires_at})
     except IntegrityError as error:  # the same name made at the same moment by another request
-        db.session.rollback()
         raise DomainError(NAME_TAKEN, field="name") from error
-    audit.record(actor, "api_token.create", token, base_id=base.id,
-                 details={"name": name, "prefix": token.prefix, "expires_at": token.expires_at})
-    db.session.commit()
     return token, secret
 
 
@@ -113,11 +113,11 @@ def revoke_token(actor, base: TrainingBase, token_id: int) -> ApiToken | None:
     ).scalar_one_or_none()
     if token is None or token.revoked_at is not None:
         return token
-    token.revoked_at = utcnow()
-    token.revoked_by_id = actor.id
-    audit.record(actor, "api_token.revoke", token, base_id=base.id,
-                 details={"name": token.name, "prefix": token.prefix})
-    db.session.commit()
+    with unit_of_work():
+        token.revoked_at = utcnow()
+        token.revoked_by_id = actor.id
+        audit.record(actor, "api_token.revoke", token, base_id=base.id,
+                     details={"name": token.name, "prefix": token.prefix})
     return token
 
 
@@ -152,12 +152,11 @@ def authenticate(secret: str) -> Principal | None:
     token, base, user = row
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
         # A write in a request that may be a GET: its own short transaction, begun as a writer.
-        db.session.commit()
-        with writing():
+        end_reads()
+        with writing(), unit_of_work():
             db.session.execute(
                 sa.update(ApiToken)
                 .where(ApiToken.id == token.id,
                        sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_GRANULARITY))
                 .values(last_used_at=now).execution_options(synchronize_session=False))
-            db.session.commit()
     return Principal(token=token, base=base, user=user, token_id=token.id, token_prefix=token.prefix)

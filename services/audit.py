@@ -5,7 +5,7 @@ from decimal import Decimal
 from enum import Enum
 
 import sqlalchemy as sa
-from flask import current_app, g, has_app_context
+from flask import current_app
 from sqlalchemy import inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased, joinedload
@@ -14,6 +14,7 @@ from extensions import db
 from models import AuditLog, AuditRepeat, TrainingBase, User
 from models._common import utcnow
 from services.infra.locking import writing
+from services.infra.transaction import unit_of_work
 
 
 def plain(value):
@@ -42,17 +43,18 @@ def diff(obj, fields) -> dict:
 
 
 def record(actor, action: str, obj, *, base_id: int | None = None, details: dict | None = None,
-           object_type: str | None = None) -> AuditLog:
+           object_type: str | None = None, via_token: str | None = None) -> AuditLog:
     """Add an entry to the session. ``obj`` may be None for an event about no stored object (a sign-in
-    with an unknown login), with ``object_type`` naming what it was about. A change made through the API
-    names the token it came with (``api_token``: its displayed prefix) beside the admin who made it."""
+    with an unknown login), with ``object_type`` naming what it was about. ``actor`` is the user who acts
+    (None: nobody signed in); a change made through the API also names the token it came with,
+    ``via_token`` (its displayed prefix, services.api_tokens.Principal.token_prefix), kept in ``details`` as
+    ``api_token`` beside the admin whose right the token carries."""
     # Views pass Flask-Login's current_user, a proxy: record the object behind it.
     obj = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
     actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
     details = dict(details or {})
-    principal = g.get("api_principal") if has_app_context() else None
-    if principal is not None:
-        details.setdefault("api_token", principal.token_prefix)
+    if via_token is not None:
+        details.setdefault("api_token", via_token)
     entry = AuditLog(
         actor_id=actor.id if actor is not None else None,
         action=action,
@@ -104,10 +106,11 @@ def entries_for(regulator, action: str = "", before: int | None = None) -> list[
 
 
 def record_now(actor, action: str, obj, **kw) -> None:
-    """Record an event that is not part of a change (a sign-in, a refusal) in a transaction of its own."""
+    """Record an event that is not part of a change (a sign-in, a refusal) in a transaction of its own:
+    whatever the session held is rolled back first (a refused use case keeps none of its changes)."""
     db.session.rollback()
-    record(actor, action, obj, **kw)
-    db.session.commit()
+    with unit_of_work():
+        record(actor, action, obj, **kw)
 
 
 EPOCH = datetime(1970, 1, 1)
@@ -118,6 +121,10 @@ def window_of(at: datetime, seconds: int) -> datetime:
     that every worker of every server puts an event in the same one."""
     elapsed = int((at - EPOCH).total_seconds())
     return EPOCH + timedelta(seconds=elapsed - elapsed % seconds)
+
+
+class _CameSecond(Exception):
+    """Another worker wrote the entry of the window first (record_repeatable)."""
 
 
 def record_repeatable(actor, action: str, obj, *, subject: str, **kw) -> AuditLog | None:
@@ -138,17 +145,19 @@ def record_repeatable(actor, action: str, obj, *, subject: str, **kw) -> AuditLo
     key = {"actor_id": actor.id, "action": action, "subject": subject[:255], "window_start": window_of(now, seconds)}
     db.session.rollback()
     with writing():
-        if _count_repeat(key, now):
-            db.session.commit()
-            return None
-        entry = record(actor, action, obj, **kw)
-        db.session.flush()
-        if _insert_counter(entry.id, key, now):
-            db.session.commit()
-            return entry
-        db.session.rollback()  # another worker's entry came first: ours was never committed
-        _count_repeat(key, now)
-        db.session.commit()
+        try:
+            with unit_of_work():
+                if _count_repeat(key, now):
+                    return None
+                entry = record(actor, action, obj, **kw)
+                db.session.flush()
+                if _insert_counter(entry.id, key, now):
+                    return entry
+                raise _CameSecond  # rolls our entry back: it was never committed
+        except _CameSecond:
+            pass
+        with unit_of_work():  # another worker's entry came first: count on it
+            _count_repeat(key, now)
         return None
 
 

@@ -11,6 +11,7 @@ from models import User
 from models._common import utcnow
 from services import audit, identifiers, resident_ids, text
 from services.errors import DomainError
+from services.infra.transaction import unit_of_work
 
 
 @cache
@@ -63,12 +64,12 @@ def authenticate(login: str, password: str) -> User | None:
         audit.record_now(None, "auth.sign_in_failed", user,
                          details={"result": "wrong password" if user.active else "account disabled"})
         return None
-    user.last_login_at = utcnow()
-    # Every sign-in is its own entry, never a count on an earlier one: a stranger's sign-in within the owner's
-    # hour must show, in its place before or after auth.password_changed. Their number is bounded by the
-    # per-account limit on successful sign-ins (LOGIN_SUCCESS_LIMIT_PER_ACCOUNT, blueprints/auth/routes.py).
-    audit.record(user, "auth.sign_in", user, details={"result": "ok"})
-    db.session.commit()
+    with unit_of_work():
+        user.last_login_at = utcnow()
+        # Every sign-in is its own entry, never a count on an earlier one: a stranger's sign-in within the
+        # owner's hour must show, in its place before or after auth.password_changed. Their number is bounded by
+        # the per-account limit on successful sign-ins (LOGIN_SUCCESS_LIMIT_PER_ACCOUNT, blueprints/auth/routes.py).
+        audit.record(user, "auth.sign_in", user, details={"result": "ok"})
     return user
 
 
@@ -93,8 +94,8 @@ def masked(login: str) -> str:
 
 def end_sessions(user: User) -> None:
     """Sign the user out everywhere: every session and remember-me cookie issued so far stops working."""
-    user.end_sessions()
-    db.session.commit()
+    with unit_of_work():
+        user.end_sessions()
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -108,7 +109,7 @@ def change_password(user: User, current: str, new: str) -> None:
     check_new_password(new, "new_password")
     if user.check_password(new):
         raise DomainError("新密码不能与当前密码相同", field="new_password")
-    user.set_password(new)
-    user.end_sessions()
-    audit.record(user, "auth.password_changed", user, details={"result": "ok, every session ended"})
-    db.session.commit()
+    with unit_of_work():
+        user.set_password(new)
+        user.end_sessions()
+        audit.record(user, "auth.password_changed", user, details={"result": "ok, every session ended"})

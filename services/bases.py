@@ -23,14 +23,13 @@ def update_disclosure(actor, base: TrainingBase, data: dict, logo_stream=None) -
     ensure_can_manage(actor, base)
     if not base.can_publish:
         raise DomainError("本基地已退出，公开信息不能再修改")
-    stored = []
-    with unit_of_work(stored):
+    with unit_of_work():
         for name in DISCLOSURE_EDITABLE:
             if name in data:
                 setattr(base, name, (data[name] or "").strip())
         changes = audit.diff(base, DISCLOSURE_EDITABLE)
         if logo_stream is not None:
-            images.replace(base, "logo", logo_stream, actor, stored, changes)
+            images.replace(base, "logo", logo_stream, actor, changes)
         if changes:  # a form sent again unchanged is no event: it cannot fill the append-only log
             audit.record(actor, "base.disclosure", base, base_id=base.id, details=changes)
     return base

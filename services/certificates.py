@@ -22,6 +22,7 @@ from services import audit, hours, identifiers, scope
 from services.errors import DomainError
 from services.infra import clock
 from services.infra.locking import locked
+from services.infra.transaction import unit_of_work
 
 # Unambiguous characters (no 0/O, 1/I/L): 12 of 31 give about 59 bits, not guessable or enumerable.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -150,10 +151,11 @@ def revoke(regulator, code: str, reason: str) -> Certificate:
         raise DomainError("撤销证书必须填写原因", field="reason")
     if certificate.status != CertificateStatus.VALID:
         raise DomainError(f"该证书{certificate.status.label}")
-    certificate.status, certificate.revoke_reason = CertificateStatus.REVOKED, reason.strip()
-    certificate.revoked_at, certificate.revoked_by_id = utcnow(), regulator.id
-    audit.record(regulator, "certificate.revoke", certificate, details={"code": certificate.code, "reason": reason})
-    db.session.commit()
+    with unit_of_work():
+        certificate.status, certificate.revoke_reason = CertificateStatus.REVOKED, reason.strip()
+        certificate.revoked_at, certificate.revoked_by_id = utcnow(), regulator.id
+        audit.record(regulator, "certificate.revoke", certificate,
+                     details={"code": certificate.code, "reason": reason})
     return certificate
 
 

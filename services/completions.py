@@ -49,6 +49,7 @@ from services import audit, hours, resident_ids
 from services.errors import DomainError
 from services.infra import clock
 from services.infra.locking import locked, reading
+from services.infra.transaction import end_reads
 
 CHUNK = 500
 
@@ -306,11 +307,12 @@ def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[st
 # --- recording ----------------------------------------------------------------------------------------
 
 def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refused: list[Refusal] = (),
-           token_id: int | None = None) -> BatchResult:
+           token_id: int | None = None, via_token: str | None = None) -> BatchResult:
     """Record the claims' completions in the base's courses, all or none; learners not on a course's roster
     are added to it, seats permitting (not by the roster page, which completes its seated learners only).
     ``refused``: claims the caller already refused while reading them (a file's unreadable hours, say),
-    reported with the rest.
+    reported with the rest. ``token_id``, ``via_token``: the API token a batch came with (its id, its displayed
+    prefix for the audit).
 
     :raise Invalid: a claim is wrong in itself (unknown course or learner, too many hours, a day outside the
         course's dates or in the future, no day where one is needed, a repeat); nothing recorded.
@@ -320,7 +322,7 @@ def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refuse
     """
     # The checks only read; on SQLite they run beside the site's writers, in a transaction of their own
     # (the request's so far, which in a POST holds the write lock, ends first). locked() below writes.
-    db.session.commit()
+    end_reads()
     with reading():
         earlier = _recorded(base_id, [c.external_id for c in claims if c.external_id is not None])
         courses, refusals, unmatched = _check(base_id, claims, channel, set(earlier))
@@ -402,10 +404,10 @@ def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refuse
         if rows:
             db.session.execute(sa.insert(ApiCompletion), rows)
         if channel is API:
-            # The token is named by audit.record itself, as for every change made through the API.
             audit.record(actor, "api.completions", db.session.get(TrainingBase, base_id), base_id=base_id, details={
                 "received": result.received, "recorded": result.recorded,
-                "already_recorded": result.already_recorded, "added_to_roster": result.added_to_roster})
+                "already_recorded": result.already_recorded, "added_to_roster": result.added_to_roster},
+                via_token=via_token)
     return result
 
 
@@ -548,7 +550,8 @@ def _digests(raw_items: list[dict]) -> list[str]:
         for raw in raw_items))
 
 
-def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None = None) -> BatchResult:
+def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None = None, *,
+         via_token: str | None = None) -> BatchResult:
     """Record a batch of completions pushed through the API (items as the CompletionBatch schema checked
     them), all or none; see ``record``. A refused batch records nothing but leaves its trace in the audit
     log, in a transaction of its own (counts only, among them the items that matched nobody): a refusal
@@ -567,17 +570,18 @@ def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None 
         for index, raw in enumerate(raw_items)
     ]
     try:
-        return record(actor, base.id, claims, API, token_id=token_id)
+        return record(actor, base.id, claims, API, token_id=token_id, via_token=via_token)
     except Invalid as error:
-        _refused(actor, base, len(raw_items), errors=len(error.refusals), unmatched=error.unmatched)
+        _refused(actor, base, len(raw_items), via_token, errors=len(error.refusals), unmatched=error.unmatched)
         raise
     except Conflict as error:
-        _refused(actor, base, len(raw_items), conflicts=len(error.refusals))
+        _refused(actor, base, len(raw_items), via_token, conflicts=len(error.refusals))
         raise
 
 
-def _refused(actor, base: TrainingBase, received: int, **counts) -> None:
-    audit.record_now(actor, "api.completions_refused", base, base_id=base.id, details={"received": received, **counts})
+def _refused(actor, base: TrainingBase, received: int, via_token: str | None, **counts) -> None:
+    audit.record_now(actor, "api.completions_refused", base, base_id=base.id, details={"received": received, **counts},
+                     via_token=via_token)
 
 
 def find(base: TrainingBase, external_id: str):

@@ -6,7 +6,7 @@ from extensions import db
 from models import Course, CourseStatus, Enrollment, EnrollmentStatus, Notice, PlanStatus, TrainingBase
 from models._common import utcnow
 from services import audit, course_rules
-from services.enrollment import fill_free_seats
+from services.enrollment import fill_freed_seats
 from services.errors import DomainError, InvalidTransition, NotAllowed
 from services.infra import clock, images, search
 from services.infra.locking import locked
@@ -42,9 +42,9 @@ def reindex_search(batch: int = 1000) -> int:
             return changed
         updates = [{"id": row.id, "search_tokens": tokens} for row in rows
                    if (tokens := search.index_tokens(row.title, row.description, row.name)) != row.search_tokens]
-        if updates:
-            db.session.execute(sa.update(Course), updates)
-        db.session.commit()
+        with unit_of_work():  # one per batch: a run over every course commits as it goes
+            if updates:
+                db.session.execute(sa.update(Course), updates)
         changed, after = changed + len(updates), rows[-1].id
 
 
@@ -54,9 +54,10 @@ def _apply(course: Course, data: dict) -> None:
             setattr(course, name, data[name])
 
 
-def create_course(actor, base: TrainingBase, data: dict, cover_stream=None) -> Course:
+def create_course(actor, base: TrainingBase, data: dict, cover_stream=None, *,
+                  via_token: str | None = None) -> Course:
     """Create a draft course for the base from ``data`` (course_rules.EDITABLE_FIELDS; those left out take
-    course_rules.DEFAULTS).
+    course_rules.DEFAULTS). ``via_token``: the API token it came through, for the audit.
 
     :raise NotAllowed: the actor does not manage the base.
     :raise Invalid: a rule on the data is broken (``fields`` says which, course_rules.judge).
@@ -66,27 +67,26 @@ def create_course(actor, base: TrainingBase, data: dict, cover_stream=None) -> C
     ensure_can_manage(actor, base)
     _ensure_writable(base)
     values = course_rules.judge(data)
-    stored = []
-    with unit_of_work(stored):
+    with unit_of_work():
         course = Course(base=base, status=CourseStatus.DRAFT, created_by_id=actor.id, seats_taken=0)
         _apply(course, values)
         if cover_stream is not None:
             course.cover = images.store_image(cover_stream, actor)
-            stored.append(course.cover)
         refresh_search_tokens(course, base)
         db.session.add(course)
         db.session.flush()
-        audit.record(actor, "course.create", course, base_id=base.id, details={"title": course.title})
+        audit.record(actor, "course.create", course, base_id=base.id, details={"title": course.title},
+                     via_token=via_token)
     return course
 
 
 def update_course(actor, course: Course, data: dict | None = None, cover_stream=None, *,
-                  status: CourseStatus | None = None, reason: str = "") -> Course:
+                  status: CourseStatus | None = None, reason: str = "", via_token: str | None = None) -> Course:
     """Save the edited fields of a course (``data``: any of course_rules.EDITABLE_FIELDS, or None) and a new
     cover, and move it to ``status`` (None or its current status: no move), in one transaction: all or
     nothing. The move is judged on the edited course, so a new end date counts when publishing. The audit log
-    keeps old and new values. Holds the course's row lock, as enrolling does, so that the capacity is judged
-    against the seats actually taken.
+    keeps old and new values and, for a change made through the API, the token (``via_token``). Holds the
+    course's row lock, as enrolling does, so that the capacity is judged against the seats actually taken.
 
     :raise NotAllowed: the actor does not manage the course's base.
     :raise Invalid: a rule on the edited fields is broken (course_rules.judge).
@@ -95,17 +95,16 @@ def update_course(actor, course: Course, data: dict | None = None, cover_stream=
     """
     ensure_can_manage(actor, course.base)
     _ensure_writable(course.base)
-    stored = []
     changes = {}
-    with locked(Course, course.id) as course, unit_of_work(stored):
+    with locked(Course, course.id) as course:
         if data or cover_stream is not None:
             if not course.is_editable:
                 raise DomainError("已取消的课程不能修改")
-            changes = _save_fields(actor, course, data or {}, cover_stream, stored)
+            changes = _save_fields(actor, course, data or {}, cover_stream, via_token)
         if status is not None and status != course.status:
             _check_move(course, status, reason)
-            _move(actor, course, status, reason)
-    _after_save(course, changes)
+            _move(actor, course, status, reason, via_token)
+        _after_save(course, changes)
     return course
 
 
@@ -126,24 +125,25 @@ def _void_outdated_plan(course: Course) -> dict:
     return {"plan_status": [old, None]}
 
 
-def _save_fields(actor, course: Course, data: dict, cover_stream, stored: list) -> dict:
+def _save_fields(actor, course: Course, data: dict, cover_stream, via_token: str | None) -> dict:
     # Judged before anything is applied: the ledger's query cannot autoflush the edit, which would clear the
     # attribute history that voiding the class plan and the audit's diff read next.
     _apply(course, course_rules.judge(data, course))
     voided = _void_outdated_plan(course)
     changes = {**audit.diff(course, course_rules.EDITABLE_FIELDS), **voided}
     if cover_stream is not None:
-        images.replace(course, "cover", cover_stream, actor, stored, changes)
+        images.replace(course, "cover", cover_stream, actor, changes)
     refresh_search_tokens(course, course.base)
     if changes:  # a form sent again unchanged is no event: it cannot fill the append-only log
-        audit.record(actor, "course.update", course, base_id=course.base_id, details=changes)
+        audit.record(actor, "course.update", course, base_id=course.base_id, details=changes,
+                     via_token=via_token)
     return changes
 
 
 def _after_save(course: Course, changes: dict) -> None:
     if "capacity" in changes:
-        # A larger capacity (or none) frees seats: the waitlist moves up at once.
-        fill_free_seats(course.id)
+        # A larger capacity (or none) frees seats: the waitlist moves up at once, in the edit's transaction.
+        fill_freed_seats(course)
 
 
 def change_status(actor, course: Course, status: CourseStatus, reason: str = "") -> Course:
@@ -172,7 +172,7 @@ def _check_move(course: Course, status: CourseStatus, reason: str) -> None:
         raise DomainError("取消课程必须填写原因", field="reason")
 
 
-def _move(actor, course: Course, status: CourseStatus, reason: str) -> None:
+def _move(actor, course: Course, status: CourseStatus, reason: str, via_token: str | None = None) -> None:
     old = course.status
     course.status = status
     if status == CourseStatus.PUBLISHED and course.published_at is None:
@@ -183,6 +183,7 @@ def _move(actor, course: Course, status: CourseStatus, reason: str) -> None:
     audit.record(
         actor, f"course.{status.value}", course, base_id=course.base_id,
         details={"status": [old.value, status.value], **({"reason": reason.strip()} if reason else {})},
+        via_token=via_token,
     )
 
 

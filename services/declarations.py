@@ -26,6 +26,7 @@ from services import audit, hours, rules, scope, workdays
 from services.errors import DomainError, NotAllowed
 from services.infra import clock, evidence_files
 from services.infra.locking import locked
+from services.infra.transaction import unit_of_work
 
 MAX_CLAIMED_HOURS = 200
 MAX_DAYS = 366
@@ -135,8 +136,8 @@ def declare(learner, data: dict, uploads: list) -> Declaration:
         raise DomainError("请上传证明材料", field="files")
     kind, category, claimed = _check(learner, data)
     rule = hours.rule_for(learner.region, data["earned_on"].year)
-    written = []
-    try:
+    # A file written before a later one is refused, or before the commit fails, is removed with the rollback.
+    with unit_of_work():
         declaration = Declaration(
             learner_id=learner.id, employer_id=learner.employer_id, kind=kind, category=category,
             title=data["title"].strip(), organiser=(data.get("organiser") or "").strip(),
@@ -145,18 +146,11 @@ def declare(learner, data: dict, uploads: list) -> Declaration:
             due_on=workdays.review_deadline(clock.today(), rule.review_working_days),
         )
         for upload in uploads:
-            row, path = evidence_files.store(upload)
-            written.append(path)
+            row, _path = evidence_files.store(upload)
             declaration.evidence.append(row)
         db.session.add(declaration)
         db.session.flush()
         audit.record(learner, "declaration.file", declaration, details={"kind": kind.value, "hours": claimed})
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
     return declaration
 
 
@@ -175,13 +169,14 @@ def edit(learner, declaration_id: int, data: dict) -> Declaration:
     if declaration.status != DeclarationStatus.PENDING:
         raise DomainError(f"申报已{declaration.status.label}，不能再修改")
     kind, category, claimed = _check(learner, {**data, "kind": declaration.kind.value}, filed=declaration)
-    declaration.category, declaration.title = category, data["title"].strip()
-    declaration.organiser = (data.get("organiser") or "").strip()
-    declaration.earned_on, declaration.year = data["earned_on"], data["earned_on"].year
-    declaration.minutes, declaration.days, declaration.hours_claimed = data.get("minutes"), data.get("days"), claimed
-    if audit.diff(declaration, EDITED_FIELDS):  # a form sent again unchanged is no event for the log
-        audit.record(learner, "declaration.edit", declaration, details={"hours": claimed})
-    db.session.commit()
+    with unit_of_work():
+        declaration.category, declaration.title = category, data["title"].strip()
+        declaration.organiser = (data.get("organiser") or "").strip()
+        declaration.earned_on, declaration.year = data["earned_on"], data["earned_on"].year
+        declaration.minutes, declaration.days = data.get("minutes"), data.get("days")
+        declaration.hours_claimed = claimed
+        if audit.diff(declaration, EDITED_FIELDS):  # a form sent again unchanged is no event for the log
+            audit.record(learner, "declaration.edit", declaration, details={"hours": claimed})
     return declaration
 
 

@@ -37,6 +37,7 @@ from models.regulation import PlanStatus
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
 from services.infra.locking import locked
+from services.infra.transaction import unit_of_work
 
 
 class AlreadyEnrolled(DomainError):
@@ -236,11 +237,11 @@ def cancel(learner, enrollment_id: int) -> Enrollment:
     return enrollment
 
 
-def fill_free_seats(course_id: int) -> list[Enrollment]:
-    """Promote waitlisted learners into seats freed by a larger capacity. Commits."""
-    with locked(Course, course_id) as course:
-        promoted = _promote_waitlisted(course)
-    return promoted
+def fill_freed_seats(course: Course) -> list[Enrollment]:
+    """Promote waitlisted learners into seats freed by a larger capacity, in the caller's unit of work, which
+    holds the course's lock (an edit of the course, services.courses): both commit or neither."""
+    db.session.flush()  # the seats are taken by a conditional UPDATE that reads the new capacity from the row
+    return _promote_waitlisted(course)
 
 
 def rate(learner, enrollment_id: int, rating: int, comment: str) -> Enrollment:
@@ -258,8 +259,8 @@ def rate(learner, enrollment_id: int, rating: int, comment: str) -> Enrollment:
         raise DomainError("结业后才能评价课程")
     if not 1 <= rating <= 5:
         raise DomainError("评分应为 1 到 5 分", field="rating")
-    enrollment.rating = rating
-    enrollment.rating_comment = (comment or "").strip()
-    enrollment.rated_at = utcnow()
-    db.session.commit()
+    with unit_of_work():
+        enrollment.rating = rating
+        enrollment.rating_comment = (comment or "").strip()
+        enrollment.rated_at = utcnow()
     return enrollment

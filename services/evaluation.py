@@ -39,6 +39,7 @@ from services import audit, registry, rules, scope
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
 from services.infra.locking import locked
+from services.infra.transaction import unit_of_work
 
 DISCLOSURE_KEYS = [key for key, _label in DISCLOSURE_FIELDS] + ["contact_phone"]
 
@@ -261,36 +262,35 @@ def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
     ).scalar_one_or_none()
     if evaluation is not None and evaluation.status == EvaluationStatus.CONFIRMED:
         return evaluation
-    kept_overrides = {}
-    if evaluation is None:
-        evaluation = Evaluation(year=year, region_id=region_id, run_by_id=regulator.id, run_at=utcnow())
-        db.session.add(evaluation)
-    else:
-        kept_overrides = {r.base_id: (r.final, r.override_reason) for r in evaluation.results if r.final}
-        evaluation.results.clear()
-        evaluation.run_by_id, evaluation.run_at = regulator.id, utcnow()
-        db.session.flush()
-    # A base already decided this year by another confirmed evaluation (say the province's, when this is
-    # the city's) is not decided twice.
-    decided = set(db.session.execute(
-        sa.select(EvaluationResult.base_id).join(Evaluation)
-        .where(Evaluation.year == year, Evaluation.status == EvaluationStatus.CONFIRMED)
-    ).scalars())
-    # A city's evaluation decides its city-level bases only: the province-level bases located there are
-    # decided by the province's evaluation (the page lists them for information, see decided_by_province).
-    results = [r for r in decided_results(year, region_id) if r.base_id not in decided]
-    for result in results:
-        final, reason = kept_overrides.get(result.base_id, (None, ""))
-        if final == Outcome.KEEP and result.missed_target:
-            final, reason = None, ""  # the figures changed: "keep" is no longer allowed for this base
-        result.final, result.override_reason = final, reason
-        evaluation.results.append(result)
-    audit.record(regulator, "evaluation.run", evaluation, details={"year": year, "bases": len(results)})
     try:
-        db.session.commit()
+        with unit_of_work():
+            kept_overrides = {}
+            if evaluation is None:
+                evaluation = Evaluation(year=year, region_id=region_id, run_by_id=regulator.id, run_at=utcnow())
+                db.session.add(evaluation)
+            else:
+                kept_overrides = {r.base_id: (r.final, r.override_reason) for r in evaluation.results if r.final}
+                evaluation.results.clear()
+                evaluation.run_by_id, evaluation.run_at = regulator.id, utcnow()
+                db.session.flush()
+            # A base already decided this year by another confirmed evaluation (say the province's, when this is
+            # the city's) is not decided twice.
+            decided = set(db.session.execute(
+                sa.select(EvaluationResult.base_id).join(Evaluation)
+                .where(Evaluation.year == year, Evaluation.status == EvaluationStatus.CONFIRMED)
+            ).scalars())
+            # A city's evaluation decides its city-level bases only: the province-level bases located there are
+            # decided by the province's evaluation (the page lists them for information, see decided_by_province).
+            results = [r for r in decided_results(year, region_id) if r.base_id not in decided]
+            for result in results:
+                final, reason = kept_overrides.get(result.base_id, (None, ""))
+                if final == Outcome.KEEP and result.missed_target:
+                    final, reason = None, ""  # the figures changed: "keep" is no longer allowed for this base
+                result.final, result.override_reason = final, reason
+                evaluation.results.append(result)
+            audit.record(regulator, "evaluation.run", evaluation, details={"year": year, "bases": len(results)})
     except IntegrityError:
         # Another regulator created the same evaluation at the same moment: theirs stands.
-        db.session.rollback()
         return db.session.execute(
             sa.select(Evaluation).where(Evaluation.year == year, Evaluation.region_id == region_id)
         ).scalar_one()
@@ -339,17 +339,18 @@ def override(regulator, result_id: int, outcome: Outcome, reason: str) -> Evalua
         raise NotAllowed(_decided_by_province(result.base), field="outcome")
     if result.evaluation.status == EvaluationStatus.CONFIRMED:
         raise DomainError("评估已确认，不能再修改")
-    if outcome == result.proposed:
-        result.final, result.override_reason = None, ""
-    else:
+    if outcome != result.proposed:
         if not reason.strip():
             raise DomainError("调整评估结论必须填写理由", field="reason")
         if outcome == Outcome.KEEP and result.missed_target:
             raise DomainError("未完成年度目标任务的基地不能评为合格", field="outcome")
-        result.final, result.override_reason = outcome, reason.strip()
-    audit.record(regulator, "evaluation.override", result.evaluation, base_id=result.base_id,
-                 details={"proposed": result.proposed.value, "final": outcome.value, "reason": reason.strip()})
-    db.session.commit()
+    with unit_of_work():
+        if outcome == result.proposed:
+            result.final, result.override_reason = None, ""
+        else:
+            result.final, result.override_reason = outcome, reason.strip()
+        audit.record(regulator, "evaluation.override", result.evaluation, base_id=result.base_id,
+                     details={"proposed": result.proposed.value, "final": outcome.value, "reason": reason.strip()})
     return result
 
 

@@ -13,6 +13,7 @@ from services import audit, hours, scope
 from services.courses import ensure_can_manage
 from services.errors import DomainError
 from services.infra import clock
+from services.infra.transaction import unit_of_work
 
 
 def window_days(course: Course) -> int:
@@ -53,16 +54,16 @@ def file_plan(actor, course: Course, data: dict) -> ClassPlan:
         raise DomainError(problem)
     if data["end_date"] < data["start_date"]:
         raise DomainError("结束日期不能早于开始日期", field="end_date")
-    plan = ClassPlan(
-        course_id=course.id, start_date=data["start_date"], end_date=data["end_date"], place=data["place"].strip(),
-        teachers=data["teachers"].strip(), syllabus=data["syllabus"].strip(),
-        expected_trainees=data["expected_trainees"], filed_by_id=actor.id, status=PlanStatus.PENDING,
-    )
-    db.session.add(plan)
-    course.plan_status = PlanStatus.PENDING.value
-    db.session.flush()
-    audit.record(actor, "class_plan.file", plan, base_id=course.base_id, details={"course_id": course.id})
-    db.session.commit()
+    with unit_of_work():
+        plan = ClassPlan(
+            course_id=course.id, start_date=data["start_date"], end_date=data["end_date"],
+            place=data["place"].strip(), teachers=data["teachers"].strip(), syllabus=data["syllabus"].strip(),
+            expected_trainees=data["expected_trainees"], filed_by_id=actor.id, status=PlanStatus.PENDING,
+        )
+        db.session.add(plan)
+        course.plan_status = PlanStatus.PENDING.value
+        db.session.flush()
+        audit.record(actor, "class_plan.file", plan, base_id=course.base_id, details={"course_id": course.id})
     return plan
 
 
@@ -83,20 +84,19 @@ def decide_plan(regulator, plan_id: int, approve: bool, reason: str) -> ClassPla
         raise DomainError(f"该办班计划已{plan.status.label}")
     if not approve and not reason.strip():
         raise DomainError("驳回时必须填写原因", field="reason")
-    decided = db.session.execute(
-        sa.update(ClassPlan)
-        .where(ClassPlan.id == plan.id, ClassPlan.status == PlanStatus.PENDING)
-        .values(status=PlanStatus.APPROVED if approve else PlanStatus.REJECTED, decided_by_id=regulator.id,
-                decided_at=utcnow(), decision_reason=reason.strip())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if decided != 1:
-        db.session.rollback()
-        raise DomainError("该办班计划已由他人处理")
-    plan.course.plan_status = (PlanStatus.APPROVED if approve else PlanStatus.REJECTED).value
-    audit.record(regulator, "class_plan.approve" if approve else "class_plan.reject", plan,
-                 base_id=plan.course.base_id, details={"reason": reason.strip()})
-    db.session.commit()
+    with unit_of_work():
+        decided = db.session.execute(
+            sa.update(ClassPlan)
+            .where(ClassPlan.id == plan.id, ClassPlan.status == PlanStatus.PENDING)
+            .values(status=PlanStatus.APPROVED if approve else PlanStatus.REJECTED, decided_by_id=regulator.id,
+                    decided_at=utcnow(), decision_reason=reason.strip())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if decided != 1:
+            raise DomainError("该办班计划已由他人处理")
+        plan.course.plan_status = (PlanStatus.APPROVED if approve else PlanStatus.REJECTED).value
+        audit.record(regulator, "class_plan.approve" if approve else "class_plan.reject", plan,
+                     base_id=plan.course.base_id, details={"reason": reason.strip()})
     db.session.refresh(plan)
     return plan
 

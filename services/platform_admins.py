@@ -10,6 +10,7 @@ from models import AuditLog, Region, Role, User
 from services import auth, workdays
 from services.errors import DomainError
 from services.infra import clock
+from services.infra.transaction import unit_of_work
 
 MIN_PASSWORD_LENGTH = 8  # as the sign-up and password-change forms ask
 
@@ -34,8 +35,8 @@ def create_platform_admin(email: str, name: str, password: str) -> User:
         raise DomainError(f"{email} 已有账号", field="email")
     user = User(email=email, name=name.strip()[:64], role=Role.PLATFORM_ADMIN, region_id=None)
     user.set_password(password)
-    db.session.add(user)
-    db.session.commit()
+    with unit_of_work():
+        db.session.add(user)
     return user
 
 

@@ -21,6 +21,7 @@ from models import (
 )
 from services import audit, auth, rules, scope
 from services.errors import DomainError, NotAllowed
+from services.infra.transaction import unit_of_work
 
 
 def _admin_for(email: str, base_name: str) -> tuple[User, str | None]:
@@ -62,28 +63,27 @@ def designate_base(regulator, data: dict) -> tuple[TrainingBase, dict[str, str]]
     name = data["name"].strip()
     if db.session.scalar(sa.select(TrainingBase.id).where(TrainingBase.name == name)):
         raise DomainError("已有同名基地", field="name")
-    base = TrainingBase(name=name, type=base_type, region_id=data["region_id"],
-                        status=BaseStatus.ACTIVE)
-    db.session.add(base)
-    db.session.flush()
-    passwords = {}
-    admins = set()
-    for email in data["admin_emails"]:
-        user, password = _admin_for(email, name)
-        if user.id in admins:  # the same address typed twice, in two spellings
-            continue
-        admins.add(user.id)
-        db.session.add(BaseMembership(user_id=user.id, base_id=base.id))
-        if password:
-            passwords[email] = password
-    db.session.add(BaseStatusChange(base_id=base.id, from_status=None, to_status=BaseStatus.ACTIVE,
-                                    reason="认定为继续教育基地", actor_id=regulator.id))
-    audit.record(regulator, "base.designate", base, base_id=base.id,
-                 details={"type": base.type.value, "admins": data["admin_emails"]})
     try:
-        db.session.commit()
+        with unit_of_work():
+            base = TrainingBase(name=name, type=base_type, region_id=data["region_id"],
+                                status=BaseStatus.ACTIVE)
+            db.session.add(base)
+            db.session.flush()
+            passwords = {}
+            admins = set()
+            for email in data["admin_emails"]:
+                user, password = _admin_for(email, name)
+                if user.id in admins:  # the same address typed twice, in two spellings
+                    continue
+                admins.add(user.id)
+                db.session.add(BaseMembership(user_id=user.id, base_id=base.id))
+                if password:
+                    passwords[email] = password
+            db.session.add(BaseStatusChange(base_id=base.id, from_status=None, to_status=BaseStatus.ACTIVE,
+                                            reason="认定为继续教育基地", actor_id=regulator.id))
+            audit.record(regulator, "base.designate", base, base_id=base.id,
+                         details={"type": base.type.value, "admins": data["admin_emails"]})
     except IntegrityError:
-        db.session.rollback()
         raise DomainError("已有同名基地", field="name") from None
     return base, passwords
 
@@ -120,8 +120,8 @@ def change_status(regulator, base_id: int, status: BaseStatus, reason: str) -> T
         raise DomainError("请填写变更原因", field="reason")
     if base.status == status:
         raise DomainError(f"基地当前已是“{status.label}”状态", field="status")
-    apply_status(regulator, base, status, reason.strip())
-    db.session.commit()
+    with unit_of_work():
+        apply_status(regulator, base, status, reason.strip())
     return base
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from extensions import db
 from models import User
 from services import audit, auth, identifiers, resident_ids
+from services.infra.transaction import unit_of_work
 
 # Rows read (and ID numbers decrypted) per query: bounded memory whatever the number of accounts.
 BATCH = 1000
@@ -108,6 +109,7 @@ def normalise_identifiers(apply: bool = False) -> RespellReport:
     transaction; without ``apply`` nothing is written (a dry run).
     """
     report = RespellReport()
+    respellings = []
     found = _logins() + _id_numbers(report)
     by_field: dict[str, dict[str, list]] = {}
     for user, name, old, new in found:
@@ -124,13 +126,14 @@ def normalise_identifiers(apply: bool = False) -> RespellReport:
                 continue
             ((user, old),) = holders
             report.changed.append(Respelling(user.id, name, _mask(name, old), _mask(name, new)))
-            if apply:
-                _respell(user, name, old, new)
-    if apply:
-        db.session.commit()
-        report.applied = True
-    else:
-        db.session.rollback()
+            respellings.append((user, name, old, new))
+    if not apply:
+        db.session.rollback()  # a dry run: it only read
+        return report
+    with unit_of_work():
+        for respelling in respellings:
+            _respell(*respelling)
+    report.applied = True
     return report
 
 

@@ -25,6 +25,7 @@ from models.enrollment import SEAT_HOLDING
 from services import audit, completions, identifiers
 from services.errors import DomainError
 from services.infra import clock, spreadsheets
+from services.infra.transaction import unit_of_work
 
 MAX_ROSTER_ROWS = 20_000
 # 20,000 rows unpack to a few megabytes; far beyond that is a zip bomb, not a roster.
@@ -108,17 +109,17 @@ def record_attendance(actor, course: Course, day: date, present_ids: set[int]) -
             sa.select(Attendance).where(Attendance.enrollment_id.in_(seated), Attendance.day == day)
         ).scalars()
     }
-    for enrollment_id in seated:
-        row = existing.get(enrollment_id)
-        if row is None:
-            row = Attendance(enrollment_id=enrollment_id, day=day, present=False)
-            db.session.add(row)
-        row.present = enrollment_id in present_ids
-        row.recorded_by_id = actor.id
-        row.recorded_at = utcnow()
-    audit.record(actor, "course.attendance", course, base_id=course.base_id,
-                 details={"day": day.isoformat(), "present": len(present_ids & set(seated))})
-    db.session.commit()
+    with unit_of_work():
+        for enrollment_id in seated:
+            row = existing.get(enrollment_id)
+            if row is None:
+                row = Attendance(enrollment_id=enrollment_id, day=day, present=False)
+                db.session.add(row)
+            row.present = enrollment_id in present_ids
+            row.recorded_by_id = actor.id
+            row.recorded_at = utcnow()
+        audit.record(actor, "course.attendance", course, base_id=course.base_id,
+                     details={"day": day.isoformat(), "present": len(present_ids & set(seated))})
     return len(seated)
 
 

@@ -34,6 +34,7 @@ from models import (
 )
 from services import audit, registry, rules
 from services.errors import DomainError, Invalid
+from services.infra.transaction import unit_of_work
 
 LABELS = {
     "total_min": "总学时要求", "public_min": "公需科目学时要求", "professional_min": "专业科目学时要求",
@@ -536,6 +537,17 @@ def save(regulator, year: int, data: dict, confirm=(), *, seen: str | None, prev
     confirmed = set(confirmed)
     if not changes and not confirmed:
         return []
+    try:
+        with unit_of_work():
+            _write(regulator, loaded, year, values, changes, confirmed)
+    except IntegrityError:
+        raise DomainError("该年度的规则刚被他人修改，请刷新页面后重试", field="year") from None
+    return changes
+
+
+def _write(regulator, loaded: _Loaded, year: int, values: dict, changes: list[Change], confirmed: set[str]) -> None:
+    """The writes of ``save``, audited, in its unit of work."""
+    region, changed = loaded.region, {c.key for c in changes}
     if changed & set(rules.RULE_FIELDS) or confirmed & set(rules.RULE_FIELDS):
         row = loaded.own_rule or RuleSet(region_id=region.id, year=year, unconfirmed=[])
         db.session.add(row)
@@ -565,9 +577,3 @@ def save(regulator, year: int, data: dict, confirm=(), *, seen: str | None, prev
     audit.record(regulator, "rules.set", region, details={
         "year": year, "changes": {c.key: [audit.plain(c.old_own), audit.plain(c.new_own)] for c in changes},
         "confirmed": sorted(confirmed)})
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise DomainError("该年度的规则刚被他人修改，请刷新页面后重试", field="year") from None
-    return changes

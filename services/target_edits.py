@@ -17,6 +17,7 @@ from models import BaseType, Region, RegionLevel, Target, TrainingBase
 from services import audit, evaluation, registry, rules
 from services.errors import DomainError
 from services.infra import clock
+from services.infra.transaction import unit_of_work
 from services.rule_edits import Change, RulesRefused, StalePreview  # one preview-then-save shape for rules
 
 LABELS = {"min_trainees": "培训人数目标", "min_projects": "培训项目目标"}
@@ -149,18 +150,17 @@ def save(regulator, base_type: BaseType, year: int, min_trainees: int, min_proje
         db.session.rollback()
         raise StalePreview("该目标在预览之后已被他人修改，请查看新的数值后重新预览")
     old = [target.min_trainees, target.min_projects] if target is not None else [None, None]
-    if target is None:
-        target = Target(base_type=base_type, year=year, region_id=regulator.region_id)
-        db.session.add(target)
-    target.min_trainees, target.min_projects, target.set_by_id = min_trainees, min_projects, regulator.id
     try:
-        db.session.flush()
-        audit.record(regulator, "target.set", target, details={"type": base_type.value, "year": year,
-                                                                "trainees": [old[0], min_trainees],
-                                                                "projects": [old[1], min_projects]})
-        db.session.commit()
+        with unit_of_work():
+            if target is None:
+                target = Target(base_type=base_type, year=year, region_id=regulator.region_id)
+                db.session.add(target)
+            target.min_trainees, target.min_projects, target.set_by_id = min_trainees, min_projects, regulator.id
+            db.session.flush()
+            audit.record(regulator, "target.set", target, details={"type": base_type.value, "year": year,
+                                                                    "trainees": [old[0], min_trainees],
+                                                                    "projects": [old[1], min_projects]})
     except IntegrityError:
         # Another regulator of the region created the row at the same moment: the preview is stale too.
-        db.session.rollback()
         raise StalePreview("该目标在预览之后已被他人修改，请查看新的数值后重新预览") from None
     return target

@@ -135,7 +135,8 @@ COURSE_LINKS = {
 def create_own_course(body):
     principal = _principal()
     try:
-        course = course_service.create_course(principal.user, principal.base, _course_data(body))
+        course = course_service.create_course(principal.user, principal.base, _course_data(body),
+                                              via_token=principal.token_prefix)
     except DomainError as error:
         raise _domain_problem(error) from error
     response = jsonify(show.managed_course(course))
@@ -164,7 +165,7 @@ def update_own_course(course_id: int, body):
         raise invalid([{"field": "/cancel_reason", "message": "只在取消课程（status 为 cancelled）时填写"}])
     try:
         course_service.update_course(principal.user, course, _course_data(body) or None, status=status,
-                                     reason=reason)
+                                     reason=reason, via_token=principal.token_prefix)
     except DomainError as error:
         raise _domain_problem(error) from error
     return jsonify(show.managed_course(_own_course(course_id)))
@@ -201,7 +202,8 @@ def get_roster(course_id: int, query):
 def push_completions(body):
     principal = _principal()
     try:
-        result = completions.push(principal.user, principal.base, body["completions"], principal.token_id)
+        result = completions.push(principal.user, principal.base, body["completions"], principal.token_id,
+                                  via_token=principal.token_prefix)
     except completions.Invalid as error:
         errors = [{"field": f"/completions/{r.ref}/{r.field}", "message": r.message} for r in error.refusals]
         raise invalid(errors, error.message) from error

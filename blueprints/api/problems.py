@@ -102,7 +102,8 @@ def _retry_after() -> int:
 def database_busy_problem(error):
     """503 for a transaction the database gave up on (services.infra.transaction.transient_state): rolled back,
     logged as a warning, to be sent again as it was."""
-    give_up(error)
+    current_app.logger.warning("database busy (%s) on %s %s: answered 503", give_up(error), request.method,
+                               request.path)
     return response_for(ApiProblem(
         503, "系统繁忙，本次请求没有完成；请稍后原样重发（批量推送有外部编号，重发不会重复记录）",
         headers={"Retry-After": "1"}))

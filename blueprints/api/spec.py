@@ -16,9 +16,9 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError, val
 
 from blueprints.api.problems import PROBLEM_TYPE, ApiProblem, invalid
 from blueprints.api.schemas import COMPONENTS
-from extensions import db
 from models._common import MAX_ID
 from services.api_tokens import authenticate
+from services.infra.transaction import end_reads
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -56,8 +56,8 @@ def operation(**spec):
                 g.api_principal = _authenticated()
                 if op.body:
                     # A write's transaction holds SQLite's write lock from its start: end the token check's
-                    # before reading and checking a body of up to 8 MB.
-                    db.session.commit()
+                    # (it only read) before reading and checking a body of up to 8 MB.
+                    end_reads()
             if op.query:
                 path["query"] = parse_query(op)
             if op.body:

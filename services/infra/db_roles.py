@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from services.errors import DomainError
+from services.infra.transaction import unit_of_work
 
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 APPEND_ONLY_TABLES = ("audit_log",)
@@ -41,7 +42,7 @@ def grant_app_role(role: str) -> list[str]:
         *(f"REVOKE UPDATE, DELETE, TRUNCATE ON {s}.{quote(t)} FROM {r}" for t in APPEND_ONLY_TABLES),
         *(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {s}.{quote(t)} FROM {r}" for t in READ_ONLY_TABLES),
     ]
-    for statement in statements:
-        db.session.execute(sa.text(statement))
-    db.session.commit()
+    with unit_of_work():
+        for statement in statements:
+            db.session.execute(sa.text(statement))
     return statements

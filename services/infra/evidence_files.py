@@ -22,6 +22,7 @@ from extensions import db
 from models import Evidence
 from services.errors import DomainError
 from services.infra import images
+from services.infra.transaction import on_rollback
 
 TYPES = {"PDF": "application/pdf", "JPEG": "image/jpeg", "PNG": "image/png"}
 EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
@@ -74,7 +75,8 @@ def root() -> Path:
 
 
 def store(upload) -> tuple[Evidence, Path]:
-    """Check one uploaded file and write it; returns the unsaved Evidence row and the file written.
+    """Check one uploaded file and write it; returns the unsaved Evidence row and the file written, which is
+    removed if the transaction under way rolls back instead of keeping the row (transaction.on_rollback).
 
     :raise EvidenceRejected: empty, over the limit, or not a PDF/JPEG/PNG by content.
     """
@@ -94,6 +96,7 @@ def store(upload) -> tuple[Evidence, Path]:
     path = root() / key[:2] / key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+    on_rollback(lambda: path.unlink(missing_ok=True))
     evidence = Evidence(key=key, filename=_safe_name(upload.filename, content_type), content_type=content_type,
                         size=len(data), sha256=hashlib.sha256(data).hexdigest())
     return evidence, path

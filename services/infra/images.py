@@ -13,6 +13,7 @@ from extensions import db
 from models import Image
 from models.image import IMAGE_VARIANTS
 from services.errors import ImageRejected
+from services.infra.transaction import on_rollback
 
 # MPO is a JPEG carrying extra pictures (phones add depth or gain maps): its first picture is kept.
 ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}
@@ -93,7 +94,8 @@ def upload_root() -> Path:
 
 
 def store_image(stream, uploaded_by=None) -> Image:
-    """Check, clean and store an uploaded image; add its Image row to the session (the caller commits).
+    """Check, clean and store an uploaded image; add its Image row to the session (the caller's unit of work
+    commits it). Should the transaction roll back instead, the files are removed (transaction.on_rollback).
 
     :raise ImageRejected: not JPEG/PNG/WebP by content, corrupt, too many pixels or too many bytes.
     """
@@ -118,24 +120,24 @@ def store_image(stream, uploaded_by=None) -> Image:
         for path in written:
             path.unlink(missing_ok=True)
         raise
+    on_rollback(lambda: discard_files(image))
     db.session.add(image)
     return image
 
 
-def replace(owner, relation: str, stream, uploaded_by, stored: list, changes: dict) -> Image:
-    """Store a new image as ``owner.<relation>`` (a cover, a logo): listed in ``stored`` so a failed
-    transaction removes its files, and noted in ``changes`` ({"<relation>_id": [old, new]}) for the audit."""
+def replace(owner, relation: str, stream, uploaded_by, changes: dict) -> Image:
+    """Store a new image as ``owner.<relation>`` (a cover, a logo), noted in ``changes``
+    ({"<relation>_id": [old, new]}) for the audit."""
     old_id = getattr(owner, f"{relation}_id")
     image = store_image(stream, uploaded_by)
     setattr(owner, relation, image)
-    stored.append(image)
     db.session.flush()
     changes[f"{relation}_id"] = [old_id, image.id]
     return image
 
 
 def discard_files(image: Image) -> None:
-    """Remove an image's files, for a transaction that failed after store_image wrote them."""
+    """Remove an image's files, when the transaction that was to keep its row rolled back."""
     for variant in IMAGE_VARIANTS:
         (upload_root() / image.filename(variant)).unlink(missing_ok=True)
 

@@ -4,7 +4,8 @@ SQLite: the write lock is taken when the transaction starts (BEGIN IMMEDIATE), s
 both read a free seat; waiting writers queue on busy_timeout instead of failing with "database is locked".
 Every transaction of a request that may write (POST and the like) begins that way too: a transaction that
 reads first and writes later cannot wait for the lock in WAL mode and would fail at once under load.
-Reads (GET) begin deferred and run beside the writer.
+Reads (GET) begin deferred and run beside the writer. Which requests may write is the web layer's to say:
+app.py installs the transactions with a predicate that reads the request (the domain never does).
 A long check that only reads, inside a POST, may say so (``reading()``) to run beside the writer instead.
 PostgreSQL: the row is locked with SELECT ... FOR NO KEY UPDATE; a write that checks a whole set of rows
 rather than one (the holiday calendar) takes a transaction-level advisory lock instead (``exclusive()``), and a
@@ -12,23 +13,25 @@ write that only reads that set takes its shared form (``shared()``).
 """
 
 import hashlib
+from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 import sqlalchemy as sa
-from flask import has_request_context, request
 from sqlalchemy import event
 
 from extensions import db
-from services.infra.transaction import unit_of_work
+from services.infra.transaction import end_reads, unit_of_work
 
 _immediate = ContextVar("sqlite_begin_immediate", default=False)
 _deferred = ContextVar("sqlite_begin_deferred", default=False)
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def install_sqlite_transactions(engine) -> None:
-    """Let SQLAlchemy, not the sqlite3 module, open transactions, so that we choose how they begin."""
+def install_sqlite_transactions(engine, may_write: Callable[[], bool] = lambda: False) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, open transactions, so that we choose how they begin:
+    IMMEDIATE inside ``writing()``, and wherever ``may_write()`` is true (asked as each transaction begins:
+    app.py says so of a request that is not a GET, HEAD or OPTIONS) unless inside ``reading()``; else deferred.
+    """
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
@@ -42,8 +45,8 @@ def install_sqlite_transactions(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        writing = has_request_context() and request.method not in SAFE_METHODS and not _deferred.get()
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing or _immediate.get() else "BEGIN")
+        immediate = _immediate.get() or (may_write() and not _deferred.get())
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @contextmanager
@@ -60,8 +63,8 @@ def writing():
 @contextmanager
 def reading():
     """Transactions begun inside the block begin deferred even in a POST: for checks that only read, and
-    whose writes come later in a transaction of their own (``locked()`` commits before it locks), so that
-    on SQLite a long check does not hold the write lock the site's other writers wait for."""
+    whose writes come later in a transaction of their own (``locked()`` ends the reads before it locks), so
+    that on SQLite a long check does not hold the write lock the site's other writers wait for."""
     token = _deferred.set(True)
     try:
         yield
@@ -73,7 +76,9 @@ def reading():
 def locked(model, object_id: int, *options):
     """Run the block as one unit of work holding the write lock for one row, which it yields, fresh.
 
-    Whatever the session had open is committed first (in a view it holds only reads). The block's
+    The transaction the session had open is ended first: it may have read (a view loads the object and its
+    user) but not written, since its writes would belong to no unit of work; one that holds changes is a
+    programming error (transaction.PendingChanges, raised before anything is ended or locked). The block's
     changes commit when it ends and roll back if it raises; the lock lasts until then. ``options`` load
     related rows in the same query (they are read, not locked).
 
@@ -91,9 +96,10 @@ def locked(model, object_id: int, *options):
 
 
 def _begin_writing(statement):
-    """Commit what the session had open, then begin a write transaction (IMMEDIATE on SQLite) with
-    ``statement``, the one that takes the lock; its result. Rolled back if the statement fails."""
-    db.session.commit()
+    """End the reads the session had open (transaction.end_reads: refused if it holds changes), then begin
+    a write transaction (IMMEDIATE on SQLite) with ``statement``, the one that takes the lock; its result.
+    Rolled back if the statement fails."""
+    end_reads()
     token = _immediate.set(True)
     try:
         return db.session.execute(statement)
@@ -115,11 +121,11 @@ def exclusive(name: str):
     that checks a set of rows and then writes it (a schedule confirmed against the calendar as previewed),
     where no single row stands for the set and two checks could both pass before either writes.
 
-    Whatever the session had open is committed first, so that the block reads after the lock. SQLite: the
-    transaction begins IMMEDIATE, holding the database's write lock. PostgreSQL: pg_advisory_xact_lock on a
-    key of ``name``, released at commit or rollback; a block that waited then reads what the first one
-    committed (READ COMMITTED reads afresh at each statement). The block's changes commit when it ends and
-    roll back if it raises.
+    The reads the session had open are ended first, as by ``locked()``, so that the block reads after the
+    lock. SQLite: the transaction begins IMMEDIATE, holding the database's write lock. PostgreSQL:
+    pg_advisory_xact_lock on a key of ``name``, released at commit or rollback; a block that waited then
+    reads what the first one committed (READ COMMITTED reads afresh at each statement). The block's changes
+    commit when it ends and roll back if it raises.
     """
     if db.session.get_bind().dialect.name == "postgresql":
         _begin_writing(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(name))))

@@ -12,6 +12,7 @@ from models import Category, Course, DeclarationCap, DeclarationKind, Enrollment
 from models._common import utcnow
 from services import hours, rules
 from services.infra import clock
+from services.infra.transaction import unit_of_work
 
 # The years the dashboard's ?year= may ask for, around this one: wide enough for any ledger a learner has
 # and for courses published ahead, narrow enough that a made-up year is not a page of nothing.
@@ -156,10 +157,10 @@ def dashboard(learner, year: int | None = None) -> Dashboard:
 
 
 def mark_notices_read(user_id: int) -> None:
-    db.session.execute(
-        sa.update(Notice).where(Notice.user_id == user_id, Notice.read_at.is_(None)).values(read_at=utcnow())
-    )
-    db.session.commit()
+    with unit_of_work():
+        db.session.execute(
+            sa.update(Notice).where(Notice.user_id == user_id, Notice.read_at.is_(None)).values(read_at=utcnow())
+        )
 
 
 def enrollment_in(learner_id: int, course_id: int) -> tuple[Enrollment, int | None] | None:

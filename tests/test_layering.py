@@ -1,0 +1,76 @@
+"""The domain never reads the request: no module under services/ or models/ imports flask's request globals.
+
+Who acts (a user, an API token) and whether a request may write reach the domain as arguments, from the
+views and app.py. ``flask.current_app`` stays allowed: the services read their configuration from it (upload
+folders, limits, keys), which is the application's, not the request's. Read from the source's syntax tree,
+so that an import is caught however it is spelt (``from flask import g``, ``import flask`` then
+``flask.request``, ``from flask.globals import session``), and a word in a comment or a string is not.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN = ("services", "models")
+REQUEST_GLOBALS = frozenset({"request", "g", "session", "has_request_context"})
+FLASK_MODULES = ("flask", "flask.globals", "flask.ctx")
+
+
+def domain_files() -> list[Path]:
+    return sorted(path for package in DOMAIN for path in (ROOT / package).rglob("*.py"))
+
+
+def request_globals_used(source: str) -> list[str]:
+    """``line: what`` for every import of a request global from flask, and every ``flask.<global>`` read
+    through an imported flask module."""
+    found = []
+    flask_names = set()  # names the module binds to flask or its submodules
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module in FLASK_MODULES:
+            found += [f"{node.lineno}: from {node.module} import {alias.name}"
+                      for alias in node.names if alias.name in REQUEST_GLOBALS or alias.name == "*"]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in FLASK_MODULES:
+                    flask_names.add(alias.asname or alias.name.split(".")[0])
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Attribute) and node.attr in REQUEST_GLOBALS
+                and _dotted(node.value) in flask_names | set(FLASK_MODULES)):
+            found.append(f"{node.lineno}: {_dotted(node.value)}.{node.attr}")
+    return found
+
+
+def _dotted(node) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        parent = _dotted(node.value)
+        return f"{parent}.{node.attr}" if parent else None
+    return None
+
+
+def test_the_domain_has_modules_to_check():
+    names = {path.relative_to(ROOT).as_posix() for path in domain_files()}
+    assert {"services/audit.py", "services/infra/locking.py", "services/infra/transaction.py",
+            "models/__init__.py"} <= names
+
+
+@pytest.mark.parametrize("path", domain_files(), ids=lambda path: path.relative_to(ROOT).as_posix())
+def test_no_domain_module_imports_flask_request_globals(path):
+    assert request_globals_used(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(("source", "found"), [
+    ("from flask import current_app, request\n", ["1: from flask import request"]),
+    ("from flask import g as context\n", ["1: from flask import g"]),
+    ("from flask.globals import session\n", ["1: from flask.globals import session"]),
+    ("from flask import *\n", ["1: from flask import *"]),
+    ("import flask\n\ndef f():\n    return flask.request.path\n", ["4: flask.request"]),
+    ("import flask as web\nif web.has_request_context():\n    pass\n", ["2: web.has_request_context"]),
+    ("from flask import current_app\nrequest = None  # not flask's request\n", []),
+    ('"""Never reads flask.request or g."""\n', []),
+])
+def test_the_check_sees_every_spelling_of_the_import(source, found):
+    assert request_globals_used(source) == found

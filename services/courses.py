@@ -5,9 +5,9 @@ import sqlalchemy as sa
 from extensions import db
 from models import Course, CourseStatus, Enrollment, EnrollmentStatus, HoursRecord, Notice, PlanStatus, TrainingBase
 from models._common import utcnow
-from services import audit
+from services import audit, policies
 from services.enrollment import fill_free_seats
-from services.errors import DomainError, InvalidTransition, NotAllowed
+from services.errors import DomainError, InvalidTransition
 from services.infra import clock, images, search
 from services.infra.locking import locked
 from services.infra.transaction import unit_of_work
@@ -18,12 +18,6 @@ EDITABLE_FIELDS = (
     "audience", "capacity", "fee", "fee_standard", "contact_person", "contact_phone", "open_to_city", "project_type",
     "enroll_until",
 )
-
-
-def ensure_can_manage(actor, base: TrainingBase) -> None:
-    """:raise NotAllowed: the actor is not an admin of this base."""
-    if not base.is_admin(actor):
-        raise NotAllowed("您不是该基地的管理员")
 
 
 def _ensure_writable(base: TrainingBase) -> None:
@@ -133,7 +127,7 @@ def create_course(actor, base: TrainingBase, data: dict, cover_stream=None) -> C
     :raise DomainError: the base has exited, or a rule on the data is broken (``field`` says which).
     :raise ImageRejected: the cover is not an acceptable image.
     """
-    ensure_can_manage(actor, base)
+    policies.ensure_may_manage_base(actor, base)
     _ensure_writable(base)
     stored = []
     with unit_of_work(stored):
@@ -157,7 +151,7 @@ def update_course(actor, course: Course, data: dict, cover_stream=None) -> Cours
 
     :raise NotAllowed, DomainError, ImageRejected: as for create_course; also a cancelled course.
     """
-    ensure_can_manage(actor, course.base)
+    policies.ensure_may_manage_base(actor, course.base)
     _ensure_writable(course.base)
     stored = []
     with locked(Course, course.id) as course, unit_of_work(stored):
@@ -211,7 +205,7 @@ def change_status(actor, course: Course, status: CourseStatus, reason: str = "")
     :raise InvalidTransition: the course's state does not allow it.
     :raise DomainError: the base has exited, the course has ended, or a cancellation has no reason.
     """
-    ensure_can_manage(actor, course.base)
+    policies.ensure_may_manage_base(actor, course.base)
     _ensure_writable(course.base)
     # Under the course's row lock, as enrolling: a cancellation sees every seat taken before it, and no
     # enrollment slips in after it.
@@ -229,7 +223,7 @@ def edit_course(actor, course: Course, data: dict | None, status: CourseStatus |
 
     :raise NotAllowed, InvalidTransition, DomainError: as update_course and change_status.
     """
-    ensure_can_manage(actor, course.base)
+    policies.ensure_may_manage_base(actor, course.base)
     _ensure_writable(course.base)
     changes = {}
     with locked(Course, course.id) as course:

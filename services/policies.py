@@ -262,8 +262,8 @@ def _has_reach(user: Any) -> bool:
 
 
 def regions_in_reach(user: Any) -> list[Region]:
-    """The regions a regulator oversees, province first: their own and the cities below it. One query; none
-    (and no query) for anyone else."""
+    """The regions a regulator oversees: their own and the cities below it (by level, then code). One query;
+    none (and no query) for anyone else."""
     if not _has_reach(user):
         return []
     return db.session.execute(

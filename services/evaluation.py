@@ -480,7 +480,7 @@ def published_list(year: int) -> dict:
         .join(EvaluationResult, EvaluationResult.base_id == TrainingBase.id)
         .join(Evaluation, Evaluation.id == EvaluationResult.evaluation_id)
         .where(Evaluation.year == year, Evaluation.status == EvaluationStatus.CONFIRMED,
-               EvaluationResult.final == Outcome.KEEP, TrainingBase.status != BaseStatus.EXITED)
+               EvaluationResult.final == Outcome.KEEP, policies.listed_bases())
         .options(joinedload(TrainingBase.region).joinedload(Region.parent))
         .order_by(TrainingBase.type, TrainingBase.id)
     ).unique().scalars().all()

@@ -215,7 +215,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from blueprints.access import register_template_rules
     from services.infra import clock
+
+    register_template_rules(app)
 
     @app.context_processor
     def local_today():

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, send_file
 from flask_login import current_user, login_required
 
 from blueprints.downloads import content_disposition
-from services import declarations
+from services import policies
 from services.infra import evidence_files
 
 bp = Blueprint("files", __name__, url_prefix="/files")
@@ -14,7 +14,7 @@ bp = Blueprint("files", __name__, url_prefix="/files")
 @login_required
 def evidence_file(key: str):
     row = evidence_files.by_key(key)
-    if row is None or not declarations.visible_to(current_user, row.declaration):
+    if row is None or not policies.may_see_declaration(current_user, row.declaration):
         abort(404)
     response = send_file(evidence_files.path_of(row), mimetype=row.content_type, as_attachment=True, max_age=0)
     # The uploader's name for the file, as one header line whatever it holds.

@@ -179,9 +179,5 @@ class Course(db.Model):
     def is_editable(self) -> bool:
         return self.status in (CourseStatus.DRAFT, CourseStatus.PUBLISHED, CourseStatus.CLOSED)
 
-    def is_public(self) -> bool:
-        """Visible in the public catalog."""
-        return self.status in (CourseStatus.PUBLISHED, CourseStatus.CLOSED) and self.base.is_listed
-
     def __repr__(self) -> str:
         return f"<Course {self.id} {self.title}>"

@@ -59,11 +59,6 @@ class TrainingBase(db.Model):
     memberships = relationship("BaseMembership", back_populates="base", cascade="all, delete-orphan")
 
     @property
-    def is_listed(self) -> bool:
-        """Shown in the public directory: every base but an exited one."""
-        return self.status != BaseStatus.EXITED
-
-    @property
     def can_publish(self) -> bool:
         return self.status != BaseStatus.EXITED
 
@@ -74,9 +69,6 @@ class TrainingBase(db.Model):
         if not self.contact_phone.strip():
             missing.append("联系电话")
         return missing
-
-    def is_admin(self, user) -> bool:
-        return user.is_authenticated and any(m.user_id == user.id for m in self.memberships)
 
     def __repr__(self) -> str:
         return f"<TrainingBase {self.id} {self.name}>"

@@ -16,10 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from extensions import db
-from models import ApiToken, BaseMembership, Role, TrainingBase, User
+from models import ApiToken, TrainingBase, User
 from models._common import utcnow
-from services import audit
-from services.courses import ensure_can_manage
+from services import audit, policies
 from services.errors import DomainError
 from services.infra.locking import writing
 from services.infra.transaction import end_reads, unit_of_work
@@ -37,20 +36,11 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _maker_may_act():
-    """True where the token's maker may still act for its base: active, a base admin, a member of it.
-    (A token is also refused once revoked.) Needs User joined as the maker."""
-    return sa.and_(
-        User.active.is_(True), User.role == Role.BASE_ADMIN,
-        sa.exists().where(BaseMembership.base_id == ApiToken.base_id, BaseMembership.user_id == ApiToken.created_by_id),
-    )
-
-
 def tokens_of(base: TrainingBase) -> list[tuple[ApiToken, bool]]:
     """The base's tokens, live ones first, newest first, with their makers, each with whether its maker may
     still act for the base (if not, the API refuses it although it was never revoked). One query."""
     return db.session.execute(
-        sa.select(ApiToken, _maker_may_act())
+        sa.select(ApiToken, policies.tokens_maker_may_act())
         .join(User, User.id == ApiToken.created_by_id)
         .where(ApiToken.base_id == base.id)
         .options(contains_eager(ApiToken.created_by))
@@ -68,7 +58,7 @@ def create_token(actor, base: TrainingBase, name: str, lifetime_days: int = 0,
     :raise DomainError: the base has exited, the name is empty or taken, the lifetime is not offered, or
         the base has too many tokens.
     """
-    ensure_can_manage(actor, base)
+    policies.ensure_may_manage_base(actor, base)
     name = (name or "").strip()
     if lifetime_days not in allowed_lifetimes:
         raise DomainError("请选择列出的有效期", field="lifetime")
@@ -107,7 +97,7 @@ def revoke_token(actor, base: TrainingBase, token_id: int) -> ApiToken | None:
 
     :raise NotAllowed: the actor does not manage the base.
     """
-    ensure_can_manage(actor, base)
+    policies.ensure_may_manage_base(actor, base)
     token = db.session.execute(
         sa.select(ApiToken).where(ApiToken.id == token_id, ApiToken.base_id == base.id)
     ).scalar_one_or_none()
@@ -145,7 +135,7 @@ def authenticate(secret: str) -> Principal | None:
         .join(TrainingBase, TrainingBase.id == ApiToken.base_id)
         .join(User, User.id == ApiToken.created_by_id)
         .where(ApiToken.token_hash == digest(secret), ApiToken.revoked_at.is_(None),
-               sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now), _maker_may_act())
+               sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now), policies.tokens_maker_may_act())
     ).first()
     if row is None:
         return None

@@ -1,8 +1,7 @@
 """Base admins' own base: its public disclosure and logo."""
 
 from models import TrainingBase
-from services import audit
-from services.courses import ensure_can_manage
+from services import audit, policies
 from services.errors import DomainError
 from services.infra import images
 from services.infra.transaction import unit_of_work
@@ -20,7 +19,7 @@ def update_disclosure(actor, base: TrainingBase, data: dict, logo_stream=None) -
     :raise DomainError: the base has exited (its disclosure is frozen).
     :raise ImageRejected: the logo is not an acceptable image.
     """
-    ensure_can_manage(actor, base)
+    policies.ensure_may_manage_base(actor, base)
     if not base.can_publish:
         raise DomainError("本基地已退出，公开信息不能再修改")
     with unit_of_work():

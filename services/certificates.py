@@ -16,9 +16,9 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from extensions import db
-from models import Category, Certificate, CertificateStatus, Course, Declaration, HoursRecord, HoursSource, Role, User
+from models import Category, Certificate, CertificateStatus, Course, Declaration, HoursRecord, HoursSource, User
 from models._common import utcnow
-from services import audit, hours, identifiers, scope
+from services import audit, hours, identifiers, policies
 from services.errors import DomainError
 from services.infra import clock
 from services.infra.locking import locked
@@ -143,9 +143,7 @@ def revoke(regulator, code: str, reason: str) -> Certificate:
     :raise DomainError: no reason, or not valid any more.
     """
     certificate = find(code)
-    if certificate is None or regulator.role != Role.REGULATOR or not scope.oversees_region(
-        regulator, certificate.learner.region_id
-    ):
+    if certificate is None or not policies.may_revoke_certificate(regulator, certificate):
         raise LookupError(code)
     if not (reason or "").strip():
         raise DomainError("撤销证书必须填写原因", field="reason")

@@ -5,18 +5,12 @@ import sqlalchemy as sa
 from extensions import db
 from models import Course, CourseStatus, Enrollment, EnrollmentStatus, Notice, PlanStatus, TrainingBase
 from models._common import utcnow
-from services import audit, course_rules
+from services import audit, course_rules, policies
 from services.enrollment import fill_freed_seats
-from services.errors import DomainError, InvalidTransition, NotAllowed
+from services.errors import DomainError, InvalidTransition
 from services.infra import clock, images, search
 from services.infra.locking import locked
 from services.infra.transaction import unit_of_work
-
-
-def ensure_can_manage(actor, base: TrainingBase) -> None:
-    """:raise NotAllowed: the actor is not an admin of this base."""
-    if not base.is_admin(actor):
-        raise NotAllowed("您不是该基地的管理员")
 
 
 def _ensure_writable(base: TrainingBase) -> None:
@@ -64,7 +58,7 @@ def create_course(actor, base: TrainingBase, data: dict, cover_stream=None, *,
     :raise DomainError: the base has exited.
     :raise ImageRejected: the cover is not an acceptable image.
     """
-    ensure_can_manage(actor, base)
+    policies.ensure_may_manage_base(actor, base)
     _ensure_writable(base)
     values = course_rules.judge(data)
     with unit_of_work():
@@ -93,7 +87,7 @@ def update_course(actor, course: Course, data: dict | None = None, cover_stream=
     :raise InvalidTransition, DomainError: as change_status; also fields for a cancelled course.
     :raise ImageRejected: the cover is not an acceptable image.
     """
-    ensure_can_manage(actor, course.base)
+    policies.ensure_may_manage_base(actor, course.base)
     _ensure_writable(course.base)
     changes = {}
     with locked(Course, course.id) as course:
@@ -153,7 +147,7 @@ def change_status(actor, course: Course, status: CourseStatus, reason: str = "")
     :raise InvalidTransition: the course's state does not allow it.
     :raise DomainError: the base has exited, the course has ended, or a cancellation has no reason.
     """
-    ensure_can_manage(actor, course.base)
+    policies.ensure_may_manage_base(actor, course.base)
     _ensure_writable(course.base)
     # Under the course's row lock, as enrolling: a cancellation sees every seat taken before it, and no
     # enrollment slips in after it.

@@ -18,11 +18,10 @@ from models import (
     Employer,
     HoursRecord,
     HoursSource,
-    Role,
     User,
 )
 from models._common import utcnow
-from services import audit, hours, rules, scope, workdays
+from services import audit, hours, policies, rules, workdays
 from services.errors import DomainError, NotAllowed
 from services.infra import clock, evidence_files
 from services.infra.locking import locked
@@ -127,7 +126,7 @@ def declare(learner, data: dict, uploads: list) -> Declaration:
     :raise DomainError: no employer chosen, no evidence, a bad date or amount (``field`` says which).
     :raise EvidenceRejected: a file that is not a PDF/JPEG/PNG by content, or too large.
     """
-    if learner.role != Role.LEARNER:
+    if not policies.may_declare(learner):
         raise NotAllowed("只有专业技术人员可以申报学时")
     if learner.employer_id is None:
         raise DomainError("请先在“我的学习”页面选择您的工作单位，申报将由单位审核", field="kind")
@@ -181,26 +180,27 @@ def edit(learner, declaration_id: int, data: dict) -> Declaration:
 
 
 def own(learner, declaration_id: int) -> Declaration | None:
+    """The learner's own declaration (policies.owns_declaration), else None (the view answers 404)."""
     return db.session.execute(
-        sa.select(Declaration).where(Declaration.id == declaration_id, Declaration.learner_id == learner.id)
+        sa.select(Declaration).where(Declaration.id == declaration_id, policies.own_declarations(learner))
         .options(selectinload(Declaration.evidence))
     ).scalar_one_or_none()
 
 
 def of_learner(learner) -> list[Declaration]:
     return db.session.execute(
-        sa.select(Declaration).where(Declaration.learner_id == learner.id)
+        sa.select(Declaration).where(policies.own_declarations(learner))
         .options(selectinload(Declaration.evidence)).order_by(Declaration.id.desc())
     ).scalars().all()
 
 
 def for_reviewer(reviewer, declaration_id: int) -> Declaration | None:
-    """A declaration of the reviewer's employer, else None (the view answers 404)."""
-    if reviewer.role != Role.REVIEWER or reviewer.employer_id is None:
+    """A declaration the reviewer may review (policies.may_review), else None (the view answers 404)."""
+    if policies.employer_reviewed_by(reviewer) is None:
         return None
     return db.session.execute(
         sa.select(Declaration).join(Declaration.learner)
-        .where(Declaration.id == declaration_id, Declaration.employer_id == reviewer.employer_id)
+        .where(Declaration.id == declaration_id, policies.reviewable_declarations(reviewer))
         .options(contains_eager(Declaration.learner), selectinload(Declaration.evidence))
     ).scalar_one_or_none()
 
@@ -209,7 +209,7 @@ def queue(reviewer) -> list[Declaration]:
     """The employer's declarations, pending first (earliest deadline first), with learners. Two queries."""
     return db.session.execute(
         sa.select(Declaration).join(Declaration.learner)
-        .where(Declaration.employer_id == reviewer.employer_id)
+        .where(policies.reviewable_declarations(reviewer))
         .options(contains_eager(Declaration.learner), selectinload(Declaration.evidence))
         .order_by(sa.case((Declaration.status == DeclarationStatus.PENDING, 0), else_=1), Declaration.due_on,
                   Declaration.id.desc())
@@ -234,7 +234,7 @@ def review(reviewer, declaration_id: int, approve: bool, hours_: int | None, rea
     declaration = for_reviewer(reviewer, declaration_id)
     if declaration is None:
         raise LookupError(declaration_id)
-    if declaration.learner_id == reviewer.id:
+    if policies.owns_declaration(reviewer, declaration):
         raise DomainError("不能审核自己的申报")
     reason = (reason or "").strip()
     reviewer_id, learner_id = reviewer.id, declaration.learner_id
@@ -292,7 +292,7 @@ def overdue_by_employer(regulator) -> list[tuple[Employer, int, date]]:
         sa.select(Employer, sa.func.count(Declaration.id), sa.func.min(Declaration.due_on))
         .join(Declaration, Declaration.employer_id == Employer.id)
         .where(Declaration.status == DeclarationStatus.PENDING, Declaration.due_on < clock.today(),
-               Employer.region_id.in_(scope.region_ids(regulator.region_id)))
+               Employer.region_id.in_(policies.region_ids_in_reach(regulator)))
         .group_by(Employer.id)
         .order_by(sa.func.count(Declaration.id).desc())
     ).all()
@@ -301,14 +301,3 @@ def overdue_by_employer(regulator) -> list[tuple[Employer, int, date]]:
 
 def is_overdue(declaration: Declaration) -> bool:
     return declaration.status == DeclarationStatus.PENDING and declaration.due_on < clock.today()
-
-
-def visible_to(user, declaration: Declaration) -> bool:
-    """Who may open the evidence: the learner, a reviewer of the employer, a regulator over the learner."""
-    if user.role == Role.LEARNER:
-        return declaration.learner_id == user.id
-    if user.role == Role.REVIEWER:
-        return user.employer_id == declaration.employer_id
-    if user.role == Role.REGULATOR:
-        return scope.oversees_region(user, declaration.learner.region_id)
-    return False

@@ -30,10 +30,10 @@ from models import (
     EnrollmentSource,
     EnrollmentStatus,
     Notice,
-    Role,
 )
 from models._common import LabelledEnum, utcnow
 from models.regulation import PlanStatus
+from services import policies
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
 from services.infra.locking import locked
@@ -153,7 +153,7 @@ def enroll(learner, course_id: int) -> EnrollResult:
         not approved, an exited base).
     :raise LookupError: no such course.
     """
-    if learner.role != Role.LEARNER:
+    if not policies.may_enroll(learner):
         raise NotAllowed("只有专业技术人员账号可以报名课程")
     learner_id = learner.id
     with locked(Course, course_id, joinedload(Course.base, innerjoin=True)) as course:
@@ -214,7 +214,7 @@ def cancel(learner, enrollment_id: int) -> Enrollment:
     :raise DomainError: already cancelled or completed, or a seat after the window has closed.
     """
     enrollment = db.session.execute(
-        sa.select(Enrollment).where(Enrollment.id == enrollment_id, Enrollment.learner_id == learner.id)
+        sa.select(Enrollment).where(Enrollment.id == enrollment_id, policies.own_enrollments(learner))
     ).scalar_one_or_none()
     if enrollment is None:
         raise LookupError(enrollment_id)
@@ -251,7 +251,7 @@ def rate(learner, enrollment_id: int, rating: int, comment: str) -> Enrollment:
     :raise DomainError: the course is not completed, or the rating is out of range.
     """
     enrollment = db.session.execute(
-        sa.select(Enrollment).where(Enrollment.id == enrollment_id, Enrollment.learner_id == learner.id)
+        sa.select(Enrollment).where(Enrollment.id == enrollment_id, policies.own_enrollments(learner))
     ).scalar_one_or_none()
     if enrollment is None:
         raise LookupError(enrollment_id)

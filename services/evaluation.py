@@ -35,7 +35,7 @@ from models import (
 from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
 from models.training_base import DISCLOSURE_FIELDS
-from services import audit, registry, rules, scope
+from services import audit, policies, registry, rules
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
 from services.infra.locking import locked
@@ -134,7 +134,7 @@ def rubric_for(year: int, region=None, base_type=None) -> Rubric:
     region its latest row not after the year, the city's values before the province's, else the defaults.
     A province-level base's is its province's."""
     return rules.pick_rubric(rules.rubrics_up_to(year), region, year,
-                             province_only=base_type in registry.PROVINCE_SET_TYPES)
+                             province_only=base_type in policies.PROVINCE_SET_TYPES)
 
 
 def _ratio(value: int, target: int | None) -> float:
@@ -197,7 +197,7 @@ def compute(year: int, region_id: int | None) -> list[EvaluationResult]:
     next year's, though stored as 31 December UTC), are not evaluated for it."""
     bases_where = evaluated_in(year)
     if region_id is not None:
-        bases_where = sa.and_(bases_where, TrainingBase.region_id.in_(scope.region_ids(region_id)))
+        bases_where = sa.and_(bases_where, TrainingBase.region_id.in_(policies.region_ids(region_id)))
     bases = db.session.execute(
         sa.select(TrainingBase).where(bases_where).options(joinedload(TrainingBase.region)).order_by(TrainingBase.id)
     ).scalars().all()
@@ -211,7 +211,7 @@ def compute(year: int, region_id: int | None) -> list[EvaluationResult]:
         fig = counted.get(base.id) or _empty_figures()
         target = registry.pick_target(targets, base.type, base.region)
         rubric = rules.pick_rubric(rubrics, base.region, year,
-                                   province_only=base.type in registry.PROVINCE_SET_TYPES)
+                                   province_only=base.type in policies.PROVINCE_SET_TYPES)
         disclosure = disclosure_rate(base)
         score, proposed, _missed = score_and_outcome(fig, target, disclosure, rubric)
         results.append(EvaluationResult(
@@ -227,14 +227,14 @@ def compute(year: int, region_id: int | None) -> list[EvaluationResult]:
 
 
 def decided_results(year: int, region_id: int | None) -> list[EvaluationResult]:
-    """compute() for the bases the region's evaluation decides (registry.region_decides_type): a city's
+    """compute() for the bases the region's evaluation decides (policies.region_decides_type): a city's
     leaves out the province-level bases located in it, which the province's evaluation decides; every base
     when ``region_id`` is None. What run() stores and ``flask evaluate`` prints."""
     results = compute(year, region_id)
     if region_id is None:
         return results
     region = db.session.get(Region, region_id)
-    return [r for r in results if registry.region_decides_type(region, r.base.type)]
+    return [r for r in results if policies.region_decides_type(region, r.base.type)]
 
 
 def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
@@ -247,13 +247,13 @@ def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
     before its year ended can never be confirmed (see ``is_trial`` and ``confirm``): it must be run again
     once the year is over. A later year has no figures at all and is refused.
 
-    A city's evaluation holds only the bases it decides, its city-level ones (registry.region_decides_type).
+    A city's evaluation holds only the bases it decides, its city-level ones (policies.region_decides_type).
 
-    :raise NotAllowed: the region is outside the regulator's scope.
+    :raise NotAllowed: the region is outside the regulator's reach (policies.in_reach).
     :raise DomainError: the year has not begun (field ``year``).
     """
     region_id = region_id or regulator.region_id
-    if not scope.oversees_region(regulator, region_id):
+    if not policies.in_reach(regulator, region_id):
         raise NotAllowed("该地区不在您的管辖范围内")
     if year > clock.today().year:
         raise DomainError(f"{year}年度尚未开始，不能进行评估", field="year")
@@ -307,12 +307,13 @@ def _run_before_year_ended(evaluation: Evaluation) -> bool:
 
 
 def get(regulator, evaluation_id: int) -> Evaluation | None:
-    """The evaluation if its region is in the regulator's scope, with results and bases."""
+    """The evaluation if the regulator may see it (policies.may_see_evaluation), with results and bases;
+    else None (the view answers 404)."""
     evaluation = db.session.execute(
         sa.select(Evaluation).where(Evaluation.id == evaluation_id)
         .options(joinedload(Evaluation.results).joinedload(EvaluationResult.base), joinedload(Evaluation.region))
     ).unique().scalar_one_or_none()
-    if evaluation is None or not scope.oversees_region(regulator, evaluation.region_id):
+    if evaluation is None or not policies.may_see_evaluation(regulator, evaluation):
         return None
     return evaluation
 
@@ -333,9 +334,9 @@ def override(regulator, result_id: int, outcome: Outcome, reason: str) -> Evalua
     :raise DomainError: the evaluation is confirmed, no reason, or "keep" for a base that missed a target.
     """
     result = db.session.get(EvaluationResult, result_id)
-    if result is None or not scope.oversees_region(regulator, result.evaluation.region_id):
+    if result is None or not policies.may_see_evaluation(regulator, result.evaluation):
         raise LookupError(result_id)
-    if not decides(regulator, result.evaluation, result.base):
+    if not policies.may_decide_outcome(regulator, result.evaluation, result.base):
         raise NotAllowed(_decided_by_province(result.base), field="outcome")
     if result.evaluation.status == EvaluationStatus.CONFIRMED:
         raise DomainError("评估已确认，不能再修改")
@@ -392,7 +393,7 @@ def _confirm_locked(regulator, evaluation: Evaluation) -> None:
         raise DomainError(f"本评估是{evaluation.year}年度结束前的试算，数据不完整，不能确认；请重新运行评估后再确认")
     # A city's draft run before province-level bases were left out still holds them: they are information,
     # not decisions, and leave the evaluation rather than take effect.
-    for result in [r for r in evaluation.results if not decides(regulator, evaluation, r.base)]:
+    for result in [r for r in evaluation.results if not policies.may_decide_outcome(regulator, evaluation, r.base)]:
         evaluation.results.remove(result)
     db.session.flush()
     _refuse_bases_decided_elsewhere(evaluation)
@@ -407,12 +408,6 @@ def _confirm_locked(regulator, evaluation: Evaluation) -> None:
         registry.apply_status(regulator, result.base, effects[result.final], reason, evaluation.id)
     audit.record(regulator, "evaluation.confirm", evaluation, details={
         "year": evaluation.year, "outcomes": {r.base_id: r.final.value for r in evaluation.results}})
-
-
-def decides(regulator, evaluation: Evaluation, base: TrainingBase) -> bool:
-    """Whether the evaluation decides the base, confirmed or overridden by this regulator: a province-level
-    base only in its province's evaluation, by a province's regulator (registry.may_decide_type)."""
-    return registry.region_decides_type(evaluation.region, base.type) and registry.may_govern(regulator, base)
 
 
 def _decided_by_province(base: TrainingBase) -> str:
@@ -432,7 +427,7 @@ def decided_by_province(evaluation: Evaluation) -> list[tuple[TrainingBase, Eval
             Evaluation.year == evaluation.year, Evaluation.region_id == region.parent_id)),
     )
     listed = sa.and_(TrainingBase.region_id == region.id,
-                     TrainingBase.type.in_(registry.PROVINCE_SET_TYPES),
+                     TrainingBase.type.in_(policies.PROVINCE_SET_TYPES),
                      TrainingBase.created_at < _year_end(evaluation.year),
                      sa.or_(TrainingBase.status != BaseStatus.EXITED, EvaluationResult.id.is_not(None)),
                      TrainingBase.id.not_in(sa.select(EvaluationResult.base_id)
@@ -474,7 +469,7 @@ def _refuse_bases_decided_elsewhere(evaluation: Evaluation) -> None:
 
 def evaluations_of(regulator) -> list[Evaluation]:
     return db.session.execute(
-        sa.select(Evaluation).where(Evaluation.region_id.in_(scope.region_ids(regulator.region_id)))
+        sa.select(Evaluation).where(Evaluation.region_id.in_(policies.region_ids_in_reach(regulator)))
         .options(joinedload(Evaluation.region)).order_by(Evaluation.year.desc(), Evaluation.id)
     ).scalars().all()
 
@@ -486,7 +481,7 @@ def published_list(year: int) -> dict:
         .join(EvaluationResult, EvaluationResult.base_id == TrainingBase.id)
         .join(Evaluation, Evaluation.id == EvaluationResult.evaluation_id)
         .where(Evaluation.year == year, Evaluation.status == EvaluationStatus.CONFIRMED,
-               EvaluationResult.final == Outcome.KEEP, TrainingBase.status != BaseStatus.EXITED)
+               EvaluationResult.final == Outcome.KEEP, policies.listed_bases())
         .options(joinedload(TrainingBase.region).joinedload(Region.parent))
         .order_by(TrainingBase.type, TrainingBase.id)
     ).unique().scalars().all()

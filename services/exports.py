@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import FIELDS, Course, CourseStatus, Enrollment, EnrollmentStatus, Evaluation, ProjectType, TrainingBase
-from services import audit, scope
+from services import audit, policies
 from services.infra import spreadsheets
 
 CATALOG_COLUMNS = [
@@ -32,7 +32,7 @@ def project_catalog(regulator, year: int) -> bytes:
     courses = db.session.execute(
         sa.select(Course, TrainingBase.name)
         .join(TrainingBase, TrainingBase.id == Course.base_id)
-        .where(scope.bases_clause(regulator), Course.status.in_((CourseStatus.PUBLISHED, CourseStatus.CLOSED)),
+        .where(policies.bases_in_reach(regulator), Course.status.in_((CourseStatus.PUBLISHED, CourseStatus.CLOSED)),
                Course.start_date >= date(year, 1, 1), Course.start_date <= date(year, 12, 31))
         .order_by(TrainingBase.id, Course.start_date, Course.id)
     ).all()
@@ -55,7 +55,7 @@ def knowledge_update_statistics(regulator, year: int) -> bytes:
                   sa.func.count(sa.distinct(Enrollment.learner_id)))
         .join(Enrollment, Enrollment.course_id == Course.id)
         .join(TrainingBase, TrainingBase.id == Course.base_id)
-        .where(scope.bases_clause(regulator), Enrollment.status == EnrollmentStatus.COMPLETED,
+        .where(policies.bases_in_reach(regulator), Enrollment.status == EnrollmentStatus.COMPLETED,
                Course.end_date >= date(year, 1, 1),  # a completion's day lies within its course's dates
                Enrollment.completed_on >= date(year, 1, 1), Enrollment.completed_on <= date(year, 12, 31))
         .group_by(Course.base_id, Course.field, Course.project_type)
@@ -63,12 +63,12 @@ def knowledge_update_statistics(regulator, year: int) -> bytes:
     planned = db.session.execute(
         sa.select(Course.base_id, Course.field, Course.project_type, sa.func.sum(sa.func.coalesce(Course.capacity, 0)))
         .join(TrainingBase, TrainingBase.id == Course.base_id)
-        .where(scope.bases_clause(regulator), Course.status != CourseStatus.CANCELLED,
+        .where(policies.bases_in_reach(regulator), Course.status != CourseStatus.CANCELLED,
                Course.start_date >= date(year + 1, 1, 1), Course.start_date <= date(year + 1, 12, 31))
         .group_by(Course.base_id, Course.field, Course.project_type)
     ).all()
     names = dict(db.session.execute(sa.select(TrainingBase.id, TrainingBase.name).where(
-        scope.bases_clause(regulator))).all())
+        policies.bases_in_reach(regulator))).all())
     table: dict[tuple[int, str], dict] = {}
     for base_id, field, kind, people in done:
         table.setdefault((base_id, field), {"now": {}, "next": {}})["now"][ProjectType(kind)] = people

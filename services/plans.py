@@ -9,8 +9,7 @@ from sqlalchemy.orm import contains_eager
 from extensions import db
 from models import ClassPlan, Course, PlanStatus
 from models._common import utcnow
-from services import audit, hours, scope
-from services.courses import ensure_can_manage
+from services import audit, hours, policies
 from services.errors import DomainError
 from services.infra import clock
 from services.infra.transaction import unit_of_work
@@ -48,7 +47,7 @@ def file_plan(actor, course: Course, data: dict) -> ClassPlan:
     :raise DomainError: not a face-to-face professional course, a plan is pending or approved, or the
         filing window is closed (the message says when it opens or that it has passed).
     """
-    ensure_can_manage(actor, course.base)
+    policies.ensure_may_manage_base(actor, course.base)
     problem = filing_problem(course)
     if problem:
         raise DomainError(problem)
@@ -70,12 +69,12 @@ def file_plan(actor, course: Course, data: dict) -> ClassPlan:
 def decide_plan(regulator, plan_id: int, approve: bool, reason: str) -> ClassPlan:
     """Approve or reject a pending plan; a rejection needs a reason.
 
-    :raise LookupError: no such plan in the regulator's region (the view answers 404).
+    :raise LookupError: no such plan in the regulator's reach (policies.may_decide_plan; the view answers 404).
     :raise DomainError: already decided, or a rejection without a reason.
     """
     plan = db.session.execute(
         sa.select(ClassPlan).join(ClassPlan.course).join(Course.base)
-        .where(ClassPlan.id == plan_id, scope.bases_clause(regulator))
+        .where(ClassPlan.id == plan_id, policies.bases_in_reach(regulator))
         .options(contains_eager(ClassPlan.course).contains_eager(Course.base))
     ).scalar_one_or_none()
     if plan is None:
@@ -105,7 +104,7 @@ def pending_plans(regulator) -> list[ClassPlan]:
     """Plans awaiting the regulator's decision, oldest first, with course and base. One query."""
     return db.session.execute(
         sa.select(ClassPlan).join(ClassPlan.course).join(Course.base)
-        .where(ClassPlan.status == PlanStatus.PENDING, scope.bases_clause(regulator))
+        .where(ClassPlan.status == PlanStatus.PENDING, policies.bases_in_reach(regulator))
         .options(contains_eager(ClassPlan.course).contains_eager(Course.base))
         .order_by(ClassPlan.filed_at, ClassPlan.id)
     ).scalars().all()

@@ -19,7 +19,7 @@ from models import (
     TrainingBase,
     User,
 )
-from services import audit, auth, rules, scope
+from services import audit, auth, policies, rules, scope
 from services.errors import DomainError, NotAllowed
 from services.infra.transaction import unit_of_work
 
@@ -46,12 +46,12 @@ def designate_base(regulator, data: dict) -> tuple[TrainingBase, dict[str, str]]
     """Create a base in the regulator's region with its admins. Returns the base and the one-time
     passwords of admin accounts created for it ({email: password}).
 
-    :raise NotAllowed: the region is outside the regulator's scope.
+    :raise NotAllowed: the region is outside the regulator's reach (policies.in_reach).
     :raise DomainError: an unknown type or one the regulator may not designate (field ``type``), a city-level
         base outside a city (field ``region``), the name is taken, or an email belongs to an account of another
         role.
     """
-    if not scope.oversees_region(regulator, data["region_id"]):
+    if not policies.in_reach(regulator, data["region_id"]):
         raise NotAllowed("该地区不在您的管辖范围内")
     # The form's choices check the type; a direct call may not have.
     if not isinstance(data["type"], str) or data["type"] not in {t.value for t in BaseType}:
@@ -91,7 +91,7 @@ def designate_base(regulator, data: dict) -> tuple[TrainingBase, dict[str, str]]
 def apply_status(actor, base: TrainingBase, status: BaseStatus, reason: str, evaluation_id: int | None = None):
     """Change the base's status and keep the change; the caller commits. An exited base leaves the public
     directory and the published list, its courses take no new enrollments, and its admins publish nothing
-    (the models' can_publish / is_listed); its enrollments and records are kept."""
+    (the models' can_publish, policies.is_listed_base); its enrollments and records are kept."""
     if base.status == status:
         return None
     change = BaseStatusChange(base_id=base.id, from_status=base.status, to_status=status, reason=reason,
@@ -114,7 +114,7 @@ def change_status(regulator, base_id: int, status: BaseStatus, reason: str) -> T
     base = scope.base_in_scope(regulator, base_id)
     if base is None:
         raise LookupError(base_id)
-    if not may_govern(regulator, base):
+    if not policies.may_govern(regulator, base):
         raise DomainError(f"{base.type.label}的状态由省级人社部门决定", field="status")
     if not reason.strip():
         raise DomainError("请填写变更原因", field="reason")
@@ -134,49 +134,20 @@ def history(base: TrainingBase) -> list[BaseStatusChange]:
     ).scalars().all()
 
 
-# The province-level types are the province's alone: it designates them, decides their status and sets
-# their targets (a city may not lower them for the province-level bases on its territory); CITY bases'
-# targets are their city's, with the province's as default.
-PROVINCE_SET_TYPES = frozenset({BaseType.PROVINCIAL, BaseType.RURAL_REVITALIZATION})
-
-
-def is_province_regulator(user) -> bool:
-    return user.role == Role.REGULATOR and user.region is not None and user.region.level == RegionLevel.PROVINCE
-
-
-def may_decide_type(regulator, base_type: BaseType) -> bool:
-    """The one rule behind designation, status decisions, targets and evaluations: a province-level type is
-    decided by a province's regulator only; a city-level one by any regulator over the region."""
-    return base_type not in PROVINCE_SET_TYPES or is_province_regulator(regulator)
-
-
-def region_decides_type(region, base_type: BaseType) -> bool:
-    """may_decide_type for a region's evaluation rather than for a person: a province's evaluation decides
-    any type, a city's the city-level bases only. An evaluation is one row per year and region that the
-    province's and the city's regulators both may run and confirm, so what it decides follows its region."""
-    return base_type not in PROVINCE_SET_TYPES or (region is not None and region.level == RegionLevel.PROVINCE)
-
-
 def designatable_types(regulator) -> list[BaseType]:
     """The base types the designation form offers the regulator (and designate_base accepts)."""
-    return [t for t in BaseType if may_decide_type(regulator, t)]
+    return [t for t in BaseType if policies.may_decide_type(regulator, t)]
 
 
 def designation_problem(regulator, base_type: BaseType, region) -> tuple[str, str] | None:
     """(message, field) when the regulator may not designate a base of ``base_type`` in ``region`` (a region
     in their scope), else None. A city-level base belongs to a city: at the province's own level there is
     no city bureau to oversee it."""
-    if not may_decide_type(regulator, base_type):
+    if not policies.may_decide_type(regulator, base_type):
         return f"{base_type.label}由省级人社部门认定，市级人社部门只能认定市级继续教育基地", "type"
     if base_type == BaseType.CITY and (region is None or region.level != RegionLevel.CITY):
         return "市级继续教育基地应认定在市（请选择所在的市）", "region"
     return None
-
-
-def may_govern(regulator, base: TrainingBase) -> bool:
-    """Whether the regulator (who has the base in scope) decides the base's status: a province-level base's
-    status is its province's, as its designation was."""
-    return may_decide_type(regulator, base.type)
 
 
 def status_choices(base: TrainingBase) -> list[BaseStatus]:
@@ -193,17 +164,10 @@ def pick_target(targets: list[Target], base_type: BaseType, region) -> Target | 
     """The most specific target for the type: the region's own, else its province's; none applies
     everywhere (Shandong's 2000 / 3000 / 4 are Shandong's). For the province-level types a city's row never
     counts, not even one stored before set_target refused them: the base gets its province's target."""
-    chain = rules.chain_ids(region, province_only=base_type in PROVINCE_SET_TYPES)
+    chain = rules.chain_ids(region, province_only=base_type in policies.PROVINCE_SET_TYPES)
     matching = [t for t in targets if t.base_type == base_type and t.region_id in chain]
     return min(matching, key=lambda t: chain.index(t.region_id), default=None)
 
 
 def target_for(base_type: BaseType, year: int, region) -> Target | None:
     return pick_target(targets_of_year(year), base_type, region)
-
-
-def may_set_target(regulator, base_type: BaseType) -> bool:
-    """Whether the regulator may set targets of ``base_type`` for their region: a province's regulator any
-    type (for CITY bases that is the province-wide default, which a city's own row overrides), a city's
-    regulator only CITY."""
-    return may_decide_type(regulator, base_type)

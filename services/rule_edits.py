@@ -4,7 +4,7 @@ for a confirmed year).
 
 A regulator edits their own region only: a city's regulator the city's values, a province's regulator the
 province's, which its cities inherit where they set nothing (so province-level values are the province's
-alone, as registry.may_decide_type has it for designations and targets). A value left empty is not set
+alone, as policies.may_decide_type has it for designations and targets). A value left empty is not set
 here: the city takes its province's.
 """
 
@@ -32,7 +32,7 @@ from models import (
     TrainingBase,
     User,
 )
-from services import audit, registry, rules
+from services import audit, policies, rules
 from services.errors import DomainError, Invalid
 from services.infra.transaction import unit_of_work
 
@@ -359,7 +359,7 @@ def _kind_value(key: str, value):
 
 
 def _check_may_edit(regulator, year: int) -> Region:
-    if regulator.role != Role.REGULATOR or regulator.region is None:
+    if not policies.may_set_region_rules(regulator):
         raise DomainError("只有人社部门可以修改本地区的规则")
     if rules.year_confirmed(regulator.region, year):
         raise RulesRefused({"year": f"{year}年度的评估已确认，该年度的规则不能再修改"})
@@ -422,7 +422,7 @@ def _count_whom(loaded: _Loaded, changes: list[Change]) -> None:
             # applies to it); a city-level base its city's, else the province's.
             province_level = region.level == RegionLevel.PROVINCE
             change.bases = sum(n for (region_id, base_type), n in bases.items()
-                               if (province_level if base_type in registry.PROVINCE_SET_TYPES
+                               if (province_level if base_type in policies.PROVINCE_SET_TYPES
                                    else region_id in reached))
         else:
             change.learners = sum(learners.get(region_id, 0) for region_id in reached)

@@ -225,7 +225,7 @@ def rubrics_up_to(year: int) -> list[Rubric]:
 def pick_rubric(rubrics: list[Rubric], region: Region | None, year: int, province_only: bool = False) -> Rubric:
     """The rubric in force for a base of ``region`` in ``year``: per region, its latest row not after the
     year; field by field the city's, then the province's, then the default. ``province_only`` for a
-    province-level base, whose evaluation is the province's (registry.region_decides_type)."""
+    province-level base, whose evaluation is the province's (policies.region_decides_type)."""
     rows = []
     for region_id in chain_ids(region, province_only):
         own = [r for r in rubrics if r.region_id == region_id and r.year <= year]

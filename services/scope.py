@@ -1,10 +1,15 @@
-"""A regulator's reach: their region and, for a province, every city below it."""
+"""What a regulator's pages read of their reach: a base in it, and the bases in it at a glance. Who is in
+whose reach is services.policies' to say (in_reach, bases_in_reach)."""
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from extensions import db
-from models import ClassPlan, Course, PlanStatus, Region, Role, TrainingBase
+from models import ClassPlan, Course, PlanStatus, Region, TrainingBase
+from services import policies
+
+# The region and its cities: services.audit and services.evaluation read it here.
+region_ids = policies.region_ids
 
 
 def region_chain(region) -> list[int | None]:
@@ -18,34 +23,11 @@ def region_chain(region) -> list[int | None]:
     return chain
 
 
-def region_ids(region_id: int):
-    """A subquery of the region and its children."""
-    return sa.select(Region.id).where(sa.or_(Region.id == region_id, Region.parent_id == region_id))
-
-
-def bases_clause(user):
-    """WHERE clause for the bases ``user`` (a regulator) oversees."""
-    if user.role != Role.REGULATOR or user.region_id is None:
-        return sa.false()
-    return TrainingBase.region_id.in_(region_ids(user.region_id))
-
-
-def regions_in_scope(user) -> list[Region]:
-    if user.role != Role.REGULATOR or user.region_id is None:
-        return []
-    return db.session.execute(
-        sa.select(Region).where(Region.id.in_(region_ids(user.region_id))).order_by(Region.level, Region.code)
-    ).scalars().all()
-
-
-def oversees_region(user, region_id: int | None) -> bool:
-    return region_id is not None and any(r.id == region_id for r in regions_in_scope(user))
-
-
 def base_in_scope(user, base_id: int) -> TrainingBase | None:
-    """The base, with its region, if the regulator oversees it, else None (the view answers 404)."""
+    """The base, with its region, if the regulator oversees it (policies.may_oversee_base), else None (the
+    view answers 404)."""
     return db.session.execute(
-        sa.select(TrainingBase).where(TrainingBase.id == base_id, bases_clause(user))
+        sa.select(TrainingBase).where(TrainingBase.id == base_id, policies.bases_in_reach(user))
         .options(joinedload(TrainingBase.region))
     ).scalar_one_or_none()
 
@@ -63,6 +45,6 @@ def bases_overview(user) -> list[tuple]:
         sa.select(TrainingBase, Region, sa.func.coalesce(pending.c.n, 0))
         .join(Region, Region.id == TrainingBase.region_id)
         .outerjoin(pending, pending.c.base_id == TrainingBase.id)
-        .where(bases_clause(user))
+        .where(policies.bases_in_reach(user))
         .order_by(TrainingBase.status, TrainingBase.type, TrainingBase.id)
     ).all()

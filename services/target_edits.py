@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import BaseType, Region, RegionLevel, Target, TrainingBase
-from services import audit, evaluation, registry, rules
+from services import audit, evaluation, policies, registry, rules
 from services.errors import DomainError
 from services.infra import clock
 from services.infra.transaction import unit_of_work
@@ -57,10 +57,10 @@ class TargetPreview:
 
 def _check(regulator, base_type: BaseType, year: int, min_trainees: int, min_projects: int) -> None:
     """:raise RulesRefused: each problem beside its field."""
-    if regulator.region is None:
+    if not policies.may_set_region_rules(regulator):
         raise DomainError("只有人社部门可以设定本地区的目标")
     problems = {}
-    if not registry.may_set_target(regulator, base_type):
+    if not policies.may_set_target(regulator, base_type):
         problems["base_type"] = f"{base_type.label}的目标由省级人社部门设定，市级人社部门只能设定市级继续教育基地的目标"
     for key, value in (("min_trainees", min_trainees), ("min_projects", min_projects)):
         if value is None or value < 0:
@@ -83,7 +83,7 @@ def _reached(region: Region, base_type: BaseType, year: int):
     if region.level != RegionLevel.PROVINCE:
         return sa.and_(where, TrainingBase.region_id == region.id)
     cities = sa.select(Region.id).where(Region.parent_id == region.id)
-    if base_type in registry.PROVINCE_SET_TYPES:
+    if base_type in policies.PROVINCE_SET_TYPES:
         return sa.and_(where, sa.or_(TrainingBase.region_id == region.id, TrainingBase.region_id.in_(cities)))
     city_own = sa.select(Target.id).where(Target.region_id == TrainingBase.region_id,
                                           Target.base_type == base_type, Target.year == year).exists()

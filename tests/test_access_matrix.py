@@ -1,7 +1,12 @@
 """The access matrix: every route of ``app.url_map`` for every principal against a declared table, object-level
 probes of another principal's records by id (404 and none of their data in the body), and extra form fields
-(``role``, ``base_id``, ``hours``, ``learner_id``, ``status``) ignored by the forms that could carry them."""
+(``role``, ``base_id``, ``hours``, ``learner_id``, ``status``) ignored by the forms that could carry them.
 
+The table names the rule of services/policies.py that decides each route beyond its area's gate (``by``): a test
+checks that every route is guarded by its area's gate or a declared rule, and another that the table's answer
+for each principal is the one the named rules give about the world's objects."""
+
+import inspect
 from datetime import date, datetime, timedelta
 from io import BytesIO
 from urllib.parse import urlsplit
@@ -9,6 +14,7 @@ from urllib.parse import urlsplit
 import openpyxl
 import pytest
 import sqlalchemy as sa
+from flask_login import AnonymousUserMixin
 from PIL import Image as PILImage
 from werkzeug.datastructures import FileStorage
 
@@ -33,7 +39,7 @@ from models import (
     User,
 )
 from seeding.demo import seed_reference
-from services import accounts, api_tokens, certificates, declarations, enrollment, evaluation, resident_ids
+from services import accounts, api_tokens, certificates, declarations, enrollment, evaluation, policies, resident_ids
 from services.infra import clock, images
 from tests.conftest import PASSWORD, login
 from tests.test_access import VALID_COURSE
@@ -57,10 +63,10 @@ def public(**extra):
     return {"public": True, **extra}
 
 
-def gated(role_members: set, allow: set, post=None):
+def gated(role_members: set, allow: set, post=None, **extra):
     """Behind a role gate: ``allow`` succeed; the other members of the role get 404 (another's object);
     other signed-in principals get 403; anonymous visitors and the disabled account are sent to sign in."""
-    return {"public": False, "members": role_members, "allow": allow, "post": post}
+    return {"public": False, "members": role_members, "allow": allow, "post": post, **extra}
 
 
 def fixed(status: int, **extra):
@@ -72,12 +78,27 @@ def signed_in_only(post=None):
     return {"public": False, "members": SIGNED_IN - {DISABLED}, "allow": SIGNED_IN - {DISABLED}, "post": post}
 
 
+def by(rule: str, subject=None) -> dict:
+    """The named rule of services.policies that decides the route beyond its area's gate, and the world's
+    object it is asked about (test_the_table_agrees_with_the_named_rules asks it for every principal)."""
+    return {"rule": rule, "subject": subject}
+
+
+# The objects the rules are asked about: the world's params name A's records.
+BASE, COURSE = by("may_manage_base", lambda w: w.base_a), by("may_manage_course", lambda w: w.course_a)
+OVERSEEN, EVALUATION = by("may_oversee_base", lambda w: w.base_a), by("may_see_evaluation", lambda w: w.evaluation)
+# A base's API operations take a live token of a maker who still runs the base; a session is not one (401).
+TOKEN = by("maker_may_act")
+
+
 # Every rule of the URL map but the static files. A route missing here fails test_every_route_is_declared.
 # POST bodies are callables of the world, so that they can name its objects.
 TABLE = {
     # public catalog
-    "/": public(), "/courses": public(), "/courses/<int:course_id>": public(), "/bases": public(),
-    "/bases/<int:base_id>": public(), "/list": public(), "/list/<int:year>": public(), "/verify": public(),
+    "/": public(), "/courses": public(),
+    "/courses/<int:course_id>": public(**by("is_public_course", lambda w: w.course_a)),
+    "/bases": public(), "/bases/<int:base_id>": public(**by("is_listed_base", lambda w: w.base_a)),
+    "/list": public(), "/list/<int:year>": public(), "/verify": public(),
     "/verify/<code>": public(), "/favicon.ico": public(),
     "/media/<key>/<variant>": public(params=lambda w: {"key": w.cover_key}),  # <key> is the evidence's elsewhere
     "/login": public(), "/register": public(), "/healthz": public(),
@@ -86,7 +107,8 @@ TABLE = {
     "/account/password": signed_in_only(post=lambda w: {}),
     # private files: the learner, their employer's reviewer, a regulator over the learner
     "/files/evidence/<key>": {"public": False, "members": SIGNED_IN - {DISABLED}, "allow": {LA, REVIEWER, REG},
-                              "post": None, "denied": 404},
+                              "post": None, "denied": 404,
+                              **by("may_see_declaration", lambda w: w.declaration_a)},
     # learners
     "/me/": gated(LEARNERS, LEARNERS),
     "/me/certificates": gated(LEARNERS, LEARNERS),
@@ -95,39 +117,48 @@ TABLE = {
     "/me/declarations": gated(LEARNERS, LEARNERS),
     "/me/data.json": gated(LEARNERS, LEARNERS),
     "/me/declarations/new": gated(LEARNERS, LEARNERS, post=lambda w: {}),
-    "/me/declarations/<int:declaration_id>/edit": gated(LEARNERS, {LA}, post=lambda w: {}),
+    "/me/declarations/<int:declaration_id>/edit": gated(LEARNERS, {LA}, post=lambda w: {},
+                                                        **by("owns_declaration", lambda w: w.declaration_a)),
     "/me/courses/<int:course_id>/enroll": gated(LEARNERS, LEARNERS, post=lambda w: {}),
     "/me/employer": gated(LEARNERS, LEARNERS, post=lambda w: {"employer": w.hospital.id}),
     "/me/notices/read": gated(LEARNERS, LEARNERS, post=lambda w: {}),
-    "/me/enrollments/<int:enrollment_id>/rate": gated(LEARNERS, {LA}, post=lambda w: {"rating": "5",
-                                                                                       "comment": "好"}),
-    "/me/enrollments/<int:enrollment_id>/cancel": gated(LEARNERS, {LA}, post=lambda w: {}),
+    "/me/enrollments/<int:enrollment_id>/rate": gated(LEARNERS, {LA}, post=lambda w: {"rating": "5", "comment": "好"},
+                                                      **by("owns_enrollment", lambda w: w.enrollment_a)),
+    "/me/enrollments/<int:enrollment_id>/cancel": gated(LEARNERS, {LA}, post=lambda w: {},
+                                                        **by("owns_enrollment", lambda w: w.enrollment_a)),
     # reviewers
     "/review/": gated({REVIEWER}, {REVIEWER}),
-    "/review/<int:declaration_id>": gated({REVIEWER}, {REVIEWER}, post=lambda w: {"decision": "approve"}),
-    "/review/<int:declaration_id>/id-number": gated({REVIEWER}, {REVIEWER}, post=lambda w: {}),
+    "/review/<int:declaration_id>": gated({REVIEWER}, {REVIEWER}, post=lambda w: {"decision": "approve"},
+                                          **by("may_review", lambda w: w.declaration_a)),
+    "/review/<int:declaration_id>/id-number": gated({REVIEWER}, {REVIEWER}, post=lambda w: {},
+                                                    **by("may_review", lambda w: w.declaration_a)),
     # base admins
     "/manage/": gated(ADMINS, ADMINS),
-    "/manage/bases/<int:base_id>": gated(ADMINS, {AA}),
-    "/manage/bases/<int:base_id>/compliance": gated(ADMINS, {AA}),
-    "/manage/bases/<int:base_id>/api-tokens": gated(ADMINS, {AA}, post=lambda w: {"name": "矩阵令牌"}),
-    "/manage/bases/<int:base_id>/api-tokens/<int:token_id>/revoke": gated(ADMINS, {AA}, post=lambda w: {}),
-    "/manage/bases/<int:base_id>/disclosure": gated(ADMINS, {AA}, post=lambda w: {"scope": "矩阵写入"}),
-    "/manage/bases/<int:base_id>/courses/new": gated(ADMINS, {AA}, post=lambda w: VALID_COURSE),
-    "/manage/bases/<int:base_id>/courses/<int:course_id>/edit": gated(ADMINS, {AA}, post=lambda w: VALID_COURSE),
-    "/manage/bases/<int:base_id>/courses/<int:course_id>/plan": gated(ADMINS, {AA}, post=lambda w: {}),
-    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster": gated(ADMINS, {AA}),
-    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster.xlsx": gated(ADMINS, {AA}),
+    "/manage/bases/<int:base_id>": gated(ADMINS, {AA}, **BASE),
+    "/manage/bases/<int:base_id>/compliance": gated(ADMINS, {AA}, **BASE),
+    "/manage/bases/<int:base_id>/api-tokens": gated(ADMINS, {AA}, post=lambda w: {"name": "矩阵令牌"}, **BASE),
+    "/manage/bases/<int:base_id>/api-tokens/<int:token_id>/revoke": gated(ADMINS, {AA}, post=lambda w: {},
+                                                                              **BASE),
+    "/manage/bases/<int:base_id>/disclosure": gated(ADMINS, {AA}, post=lambda w: {"scope": "矩阵写入"},
+                                                            **BASE),
+    "/manage/bases/<int:base_id>/courses/new": gated(ADMINS, {AA}, post=lambda w: VALID_COURSE, **BASE),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/edit": gated(ADMINS, {AA}, post=lambda w: VALID_COURSE,
+                                                                      **COURSE),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/plan": gated(ADMINS, {AA}, post=lambda w: {}, **COURSE),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster": gated(ADMINS, {AA}, **COURSE),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster.xlsx": gated(ADMINS, {AA}, **COURSE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/<int:enrollment_id>/id-number": gated(
-        ADMINS, {AA}, post=lambda w: {}),
+        ADMINS, {AA}, post=lambda w: {}, **COURSE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/attendance": gated(
-        ADMINS, {AA}, post=lambda w: {"day": w.course_a.start_date.isoformat(), "present": str(w.enrollment_a.id)}),
+        ADMINS, {AA}, post=lambda w: {"day": w.course_a.start_date.isoformat(), "present": str(w.enrollment_a.id)},
+        **COURSE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/complete": gated(
-        ADMINS, {AA}, post=lambda w: {"enrollment": str(w.enrollment_a.id)}),
-    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/import": gated(ADMINS, {AA}, post=lambda w: {}),
+        ADMINS, {AA}, post=lambda w: {"enrollment": str(w.enrollment_a.id)}, **COURSE),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/import": gated(ADMINS, {AA}, post=lambda w: {},
+                                                                               **COURSE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/status": gated(ADMINS, {AA},
-                                                                        post=lambda w: {"status": "draft"}),
-    "/manage/bases/<int:base_id>/courses/<int:course_id>/cancel": gated(ADMINS, {AA},
+                                                                        post=lambda w: {"status": "draft"}, **COURSE),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/cancel": gated(ADMINS, {AA}, **COURSE,
                                                                         post=lambda w: {"reason": "矩阵取消"}),
     # regulators
     "/regulator/": gated(REGULATORS, REGULATORS),
@@ -141,17 +172,21 @@ TABLE = {
     # refused for an out-of-scope region by the form's choices: a flash and a redirect to their own index
     "/regulator/evaluations": gated(REGULATORS, REGULATORS,
                                     post=lambda w: {"year": str(YEAR), "region": str(w.chengdu.id)}),
-    "/regulator/bases/<int:base_id>": gated(REGULATORS, {REG}),
+    "/regulator/bases/<int:base_id>": gated(REGULATORS, {REG}, **OVERSEEN),
     "/regulator/bases/<int:base_id>/status": gated(REGULATORS, {REG},
-                                                   post=lambda w: {"status": "rectifying", "reason": "矩阵整改"}),
-    "/regulator/plans/<int:plan_id>/decide": gated(REGULATORS, {REG}, post=lambda w: {"decision": "approve"}),
-    "/regulator/evaluations/<int:evaluation_id>": gated(REGULATORS, {REG}),
-    "/regulator/evaluations/<int:evaluation_id>.xlsx": gated(REGULATORS, {REG}),
+                                                   post=lambda w: {"status": "rectifying", "reason": "矩阵整改"},
+                                                   **OVERSEEN),
+    "/regulator/plans/<int:plan_id>/decide": gated(REGULATORS, {REG}, post=lambda w: {"decision": "approve"},
+                                                   **by("may_decide_plan", lambda w: w.plan)),
+    "/regulator/evaluations/<int:evaluation_id>": gated(REGULATORS, {REG}, **EVALUATION),
+    "/regulator/evaluations/<int:evaluation_id>.xlsx": gated(REGULATORS, {REG}, **EVALUATION),
     "/regulator/evaluations/results/<int:result_id>/override": gated(
-        REGULATORS, {REG}, post=lambda w: {"outcome": "rectify", "reason": "矩阵调整"}),
-    "/regulator/evaluations/<int:evaluation_id>/confirm": gated(REGULATORS, {REG}, post=lambda w: {}),
+        REGULATORS, {REG}, post=lambda w: {"outcome": "rectify", "reason": "矩阵调整"},
+        **by("may_see_evaluation", lambda w: w.result.evaluation)),
+    "/regulator/evaluations/<int:evaluation_id>/confirm": gated(REGULATORS, {REG}, post=lambda w: {}, **EVALUATION),
     "/regulator/certificates/revoke": gated(REGULATORS, {REG},
-                                            post=lambda w: {"code": w.certificate_a.code, "reason": "矩阵撤销"}),
+                                            post=lambda w: {"code": w.certificate_a.code, "reason": "矩阵撤销"},
+                                            **by("may_revoke_certificate", lambda w: w.certificate_a)),
     # the platform administrator: the national holiday calendar (an empty upload or confirm is refused by
     # its form); every other role is 403 here, and the platform administrator is 403 in every other area
     "/platform/": gated({PLATFORM}, {PLATFORM}),
@@ -159,15 +194,16 @@ TABLE = {
     "/platform/calendar/confirm": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
     # the open API: its public operations answer everyone; a base's operations take its token and nothing
     # else, so a signed-in session (whatever its role) is 401 there. test_api covers the tokens themselves.
-    "/api/v1/openapi.json": public(), "/api/v1/courses": public(), "/api/v1/courses/<int:course_id>": public(),
-    "/api/v1/bases": public(), "/api/v1/bases/<int:base_id>": public(),
+    "/api/v1/openapi.json": public(), "/api/v1/courses": public(),
+    "/api/v1/courses/<int:course_id>": public(**by("is_public_course", lambda w: w.course_a)),
+    "/api/v1/bases": public(), "/api/v1/bases/<int:base_id>": public(**by("is_listed_base", lambda w: w.base_a)),
     "/api/v1/certificates/<code>": public(),
     # the world's evaluation is still a draft: no year's list is published, to anyone
     "/api/v1/published-lists/<int:year>": fixed(404),
-    "/api/v1/base": fixed(401), "/api/v1/base/compliance": fixed(401), "/api/v1/base/courses": fixed(401),
-    "/api/v1/base/courses/<int:course_id>": fixed(401), "/api/v1/base/courses/<int:course_id>/roster": fixed(401),
-    "/api/v1/base/completions": fixed(401),
-    "/api/v1/base/completions/<external_id>": fixed(401, params=lambda w: {"external_id": "ext-1"}),
+    "/api/v1/base": fixed(401, **TOKEN), "/api/v1/base/compliance": fixed(401, **TOKEN),
+    "/api/v1/base/courses": fixed(401, **TOKEN), "/api/v1/base/courses/<int:course_id>": fixed(401, **TOKEN),
+    "/api/v1/base/courses/<int:course_id>/roster": fixed(401, **TOKEN), "/api/v1/base/completions": fixed(401, **TOKEN),
+    "/api/v1/base/completions/<external_id>": fixed(401, params=lambda w: {"external_id": "ext-1"}, **TOKEN),
 }
 # Side effects last: cancellations and sign-out must not change what the routes before them see.
 LAST = ["/manage/bases/<int:base_id>/courses/<int:course_id>/cancel", "/me/enrollments/<int:enrollment_id>/cancel",
@@ -390,6 +426,75 @@ def test_every_route_answers_each_principal_as_declared(app, world, principal):
     TALLY["routes"].update(rule for rule, _ in routes(app))
     assert wrong == [], f"{principal}:\n" + "\n".join(wrong)
     print(f"\naccess matrix, {principal}: {len(routes(app))} routes, {checks} requests, 0 unexpected")
+
+
+# --- the table and the named rules ----------------------------------------------------------------------------
+
+def _area(app, rule: str) -> str | None:
+    """The area whose gate stands before the route: its blueprint's name, when that is one of policies.AREAS."""
+    endpoint = next(r.endpoint for r in app.url_map.iter_rules() if r.rule == rule)
+    blueprint = endpoint.rpartition(".")[0]
+    return blueprint if blueprint in policies.AREAS else None
+
+
+def _ask(name: str, user, subject) -> bool:
+    """The named rule's answer about ``subject`` for ``user`` (a rule of the public catalog takes no user)."""
+    test = policies.RULES[name].test
+    return test(subject) if len(inspect.signature(test).parameters) == 1 else test(user, subject)
+
+
+def test_every_route_is_guarded_by_a_declared_rule(app):
+    """Each route not open to everyone stands behind its area's gate (policies.may_enter, for the area's role
+    alone), is decided by a rule of policies.RULES, or is open to anyone signed in; and what a refusal by its
+    rule answers is what the table expects of those it refuses."""
+    problems = []
+    for rule, _methods in routes(app):
+        spec, area = TABLE[rule], _area(app, rule)
+        named = spec.get("rule")
+        if named is not None and named not in policies.RULES:
+            problems.append(f"{rule}: {named} is no rule of services.policies")
+            continue
+        if area is not None:
+            gates = [f for f in app.before_request_funcs.get(area, []) if getattr(f, "area", None) == area]
+            if not gates:
+                problems.append(f"{rule}: no gate of the {area} area")
+            if {ROLE_OF[p] for p in spec.get("members", ())} != {policies.AREAS[area]}:
+                problems.append(f"{rule}: the table's members are not the {area} area's role")
+        guarded = (spec["public"] or spec.get("any") or area is not None or named is not None
+                   or spec.get("allow") == SIGNED_IN - {DISABLED} or spec.get("fixed") not in (None, 401, 403))
+        if not guarded:
+            problems.append(f"{rule}: guarded by no declared rule")
+        if named is not None:
+            refused = spec.get("fixed") or (404 if spec["public"] else spec.get("denied", 404))
+            if policies.RULES[named].refused != refused:
+                problems.append(f"{rule}: {named} refuses with {policies.RULES[named].refused}, the table {refused}")
+    assert problems == []
+
+
+def test_the_table_agrees_with_the_named_rules(app, world):
+    """What the table expects of each principal on each route is what the named rules answer for them about
+    the world's objects: the area's gate first (its refusal 403), then the route's rule (its refusal, 404)."""
+    db.session.expire_all()
+    wrong, asked = [], 0
+    for rule, _methods in routes(app):
+        spec, area = TABLE[rule], _area(app, rule)
+        if spec.get("any") or "fixed" in spec:
+            continue
+        named = spec.get("rule")
+        for principal in PRINCIPALS:
+            if principal in (ANON, DISABLED) and not spec["public"]:
+                continue  # sent to sign in before any rule is asked
+            user = world.users.get(principal, AnonymousUserMixin())
+            answer = "ok"
+            if area is not None and not policies.may_enter(user, area):
+                answer = policies.RULES["may_enter"].refused
+            elif named is not None and not _ask(named, user, spec["subject"](world)):
+                answer = policies.RULES[named].refused
+            asked += 1
+            if answer != expected(spec, principal):
+                wrong.append(f"{principal} {rule}: the rules say {answer}, the table {expected(spec, principal)}")
+    assert wrong == []
+    assert asked > len(TABLE)  # the control: every route was asked about for several principals
 
 
 # --- object-level probes ---------------------------------------------------------------------------------------

@@ -138,7 +138,7 @@ def province_regulator(city) -> User:
 
 @pytest.fixture
 def province(city) -> User:
-    """Province-level bases are decided by the province's evaluation (registry.region_decides_type): tests that
+    """Province-level bases are decided by the province's evaluation (policies.region_decides_type): tests that
     decide them run and confirm the province's, which also holds the city-level bases of its cities."""
     return province_regulator(city)
 
@@ -572,7 +572,7 @@ def test_confirm_does_not_bring_back_a_base_that_exited_after_the_run(province, 
     kept = three_bases[0]
     found = evaluation.run(province, YEAR, city.parent_id)
     assert results_by_base(found.results)[kept.id].proposed == Outcome.KEEP
-    # a province-level base's status is its province's to decide (registry.may_govern)
+    # a province-level base's status is its province's to decide (policies.may_govern)
     registry.change_status(province_regulator(city), kept.id, BaseStatus.EXITED, "违规收费，撤销基地资格")
 
     evaluation.confirm(province, found.id)
@@ -965,7 +965,7 @@ def test_cli_prints_the_bases_and_writes_a_workbook(app, three_bases, city, tmp_
 def test_cli_for_a_city_leaves_out_the_province_level_bases_as_the_page_does(app, three_bases, city, make_base,
                                                                             make_user):
     """A second read of issue 13: the command listed the province-level bases of the city, the page's run
-    leaves them to the province (registry.region_decides_type, through evaluation.decided_results)."""
+    leaves them to the province (policies.region_decides_type, through evaluation.decided_results)."""
     kept, short, idle = three_bases  # kept and short are province-level, idle is the city's
     rural = make_base(name="乡村振兴基地乙", type=BaseType.RURAL_REVITALIZATION)
     db.session.commit()

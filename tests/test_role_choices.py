@@ -22,7 +22,7 @@ from models import (
     TrainingBase,
     User,
 )
-from services import accounts, evaluation, registry
+from services import accounts, evaluation, policies, registry
 from services.errors import DomainError, NotAllowed
 from tests.conftest import PASSWORD, after_the_year, login
 
@@ -212,7 +212,7 @@ def test_the_status_form_does_not_offer_the_status_the_base_already_has(app, reg
 def test_targets_and_designation_follow_the_same_rule(app, regulators):
     for who in ("city", "province"):
         regulator = regulators[who]
-        assert [t for t in BaseType if registry.may_set_target(regulator, t)] == registry.designatable_types(regulator)
+        assert [t for t in BaseType if policies.may_set_target(regulator, t)] == registry.designatable_types(regulator)
 
 
 def test_an_out_of_scope_region_is_not_allowed_by_the_service(app, regulators, other_city):

@@ -56,7 +56,8 @@ def _decode(cursor: str | None) -> int | None:
 
 
 def _own_course(course_id: int) -> Course:
-    course = base_pages.course_of(_principal().base, course_id)
+    """:raise ApiProblem: 404 for a course the token does not reach (policies.token_reaches)."""
+    course = base_pages.course_reached_by(_principal(), course_id)
     if course is None:
         raise not_found("本基地没有该课程")
     return course

@@ -10,8 +10,7 @@ from blueprints.auth import bp
 from blueprints.auth.forms import ChangePasswordForm, LoginForm, RegisterForm
 from blueprints.common_forms import field_error
 from extensions import limiter
-from models import Role
-from services import accounts
+from services import accounts, policies
 from services import auth as auth_service
 from services.errors import DomainError
 
@@ -77,18 +76,14 @@ def _user_key() -> str:
     return f"user:{current_user.id}" if current_user.is_authenticated else "user:-"
 
 
+# Where each area begins: a user signs in to the area they may enter (policies.may_enter).
+AREA_HOMES = {"base_admin": "base_admin.index", "learner": "learner.dashboard", "reviewer": "reviewer.index",
+              "regulator": "regulator.index", "platform": "platform.index"}
+
+
 def _home_for(user) -> str:
-    if user.role == Role.BASE_ADMIN:
-        return url_for("base_admin.index")
-    if user.role == Role.LEARNER:
-        return url_for("learner.dashboard")
-    if user.role == Role.REVIEWER:
-        return url_for("reviewer.index")
-    if user.role == Role.REGULATOR:
-        return url_for("regulator.index")
-    if user.role == Role.PLATFORM_ADMIN:
-        return url_for("platform.index")
-    return url_for("catalog.index")
+    endpoint = next((home for area, home in AREA_HOMES.items() if policies.may_enter(user, area)), "catalog.index")
+    return url_for(endpoint)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -2,10 +2,9 @@
 
 from flask import Blueprint
 
-from blueprints.access import require_role
-from models import Role
+from blueprints.access import require_area
 
 bp = Blueprint("base_admin", __name__, url_prefix="/manage")
-bp.before_request(require_role(Role.BASE_ADMIN))
+bp.before_request(require_area("base_admin"))
 
 from blueprints.base_admin import routes  # noqa: E402,F401

@@ -36,7 +36,7 @@ from services.queries import base_pages
 
 
 def _load_base(base_id: int):
-    """:raise 404: no such base, or the current user does not administer it."""
+    """:raise 404: no such base, or the current user does not administer it (policies.may_manage_base)."""
     base = base_pages.managed_base(current_user, base_id)
     if base is None:
         abort(404)
@@ -46,7 +46,8 @@ def _load_base(base_id: int):
 def _load_course(base_id: int, course_id: int):
     """The base and the course, loaded together.
 
-    :raise 404: no such course in this base, or the current user does not administer the base.
+    :raise 404: no such course in this base, or the current user does not administer the base
+        (policies.may_manage_course).
     """
     course = base_pages.managed_course(current_user, base_id, course_id)
     if course is None:

@@ -10,8 +10,8 @@ from blueprints.catalog.forms import CatalogSearchForm
 from blueprints.certificate_lookups import lookup_limit
 from blueprints.common_forms import ActionForm
 from blueprints.pagecache import cached_page
-from models import BaseType, Role
-from services import certificates, enrollment, evaluation
+from models import BaseType
+from services import certificates, enrollment, evaluation, policies
 from services.infra import clock, images
 from services.queries import catalog_pages, learner_pages
 
@@ -42,7 +42,7 @@ def course_detail(course_id: int):
     if course is None:
         abort(404)
     mine = None
-    if current_user.is_authenticated and current_user.role == Role.LEARNER:
+    if policies.may_enroll(current_user):
         mine = learner_pages.enrollment_in(current_user.id, course.id)
     return render_template(
         "catalog/course.html", course=course, base=course.base, mine=mine,

@@ -68,7 +68,7 @@ def cancel(enrollment_id: int):
 
 @bp.route("/enrollments/<int:enrollment_id>/rate", methods=["GET", "POST"])
 def rate(enrollment_id: int):
-    enrollment = learner_pages.own_enrollment(current_user.id, enrollment_id)
+    enrollment = learner_pages.own_enrollment(current_user, enrollment_id)
     if enrollment is None:
         abort(404)
     form = RatingForm(obj=enrollment if enrollment.rating else None)

@@ -3,10 +3,9 @@ and regulators, read-only for now)."""
 
 from flask import Blueprint
 
-from blueprints.access import require_role
-from models import Role
+from blueprints.access import require_area
 
 bp = Blueprint("platform", __name__, url_prefix="/platform")
-bp.before_request(require_role(Role.PLATFORM_ADMIN))
+bp.before_request(require_area("platform"))
 
 from blueprints.platform import routes  # noqa: E402,F401

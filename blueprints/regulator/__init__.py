@@ -6,10 +6,9 @@ outside answers 404.
 
 from flask import Blueprint
 
-from blueprints.access import require_role
-from models import Role
+from blueprints.access import require_area
 
 bp = Blueprint("regulator", __name__, url_prefix="/regulator")
-bp.before_request(require_role(Role.REGULATOR))
+bp.before_request(require_area("regulator"))
 
 from blueprints.regulator import routes  # noqa: E402,F401

@@ -19,7 +19,7 @@ from blueprints.regulator.forms import (
     rules_form_class,
 )
 from models import BaseStatus, BaseType, Outcome
-from services import audit, evaluation, exports, plans, registry, rule_edits, scope, target_edits, workdays
+from services import audit, evaluation, exports, plans, policies, registry, rule_edits, scope, target_edits, workdays
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
@@ -27,6 +27,7 @@ from services.infra import clock
 
 
 def _load_base(base_id: int):
+    """:raise 404: no such base, or not in the current user's reach (policies.may_oversee_base)."""
     base = scope.base_in_scope(current_user, base_id)
     if base is None:
         abort(404)
@@ -41,7 +42,7 @@ def _year_arg() -> int:
 def index():
     # Last year by default: the running year can only be a trial (试算), never confirmed.
     run_form = RunEvaluationForm(year=clock.today().year - 1)
-    run_form.region.choices = [(r.id, r.full_name) for r in scope.regions_in_scope(current_user)]
+    run_form.region.choices = [(r.id, r.full_name) for r in policies.regions_in_reach(current_user)]
     evaluations = evaluation.evaluations_of(current_user)
     return render_template(
         "regulator/index.html", bases=scope.bases_overview(current_user), plans=plans.pending_plans(current_user),
@@ -54,7 +55,7 @@ def index():
 def designate():
     form = DesignateForm()
     form.type.choices = [(t.value, t.label) for t in registry.designatable_types(current_user)]
-    form.region.choices = [(r.id, r.full_name) for r in scope.regions_in_scope(current_user)]
+    form.region.choices = [(r.id, r.full_name) for r in policies.regions_in_reach(current_user)]
     if form.validate_on_submit():
         data = {"name": form.name.data, "type": form.type.data, "region_id": form.region.data,
                 "admin_emails": form.emails()}
@@ -81,7 +82,7 @@ def _status_form(base) -> StatusChangeForm:
 
 def _base_page(base, form):
     return render_template("regulator/base.html", base=base, form=form, history=registry.history(base),
-                           compliance=evaluation.compliance(base), governs=registry.may_govern(current_user, base))
+                           compliance=evaluation.compliance(base), governs=policies.may_govern(current_user, base))
 
 
 @bp.route("/bases/<int:base_id>")
@@ -128,7 +129,7 @@ def targets():
     """The targets in force for a year; a new one is previewed (what changes for whom), then confirmed."""
     form = TargetForm(year=_year_arg()) if request.method == "GET" else TargetForm()
     # A city's regulator is offered the city-level type alone: the province sets the province-level ones.
-    settable = [t for t in BaseType if registry.may_set_target(current_user, t)]
+    settable = [t for t in BaseType if policies.may_set_target(current_user, t)]
     form.base_type.choices = [(t.value, t.label) for t in settable]
     # Any known type passes the form, so that a forged province-level one meets the service's refusal.
     form.base_type.validate_choice = False
@@ -207,7 +208,7 @@ def rules():
 @bp.route("/evaluations", methods=["POST"])
 def run_evaluation():
     form = RunEvaluationForm()
-    form.region.choices = [(r.id, r.full_name) for r in scope.regions_in_scope(current_user)]
+    form.region.choices = [(r.id, r.full_name) for r in policies.regions_in_reach(current_user)]
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for message in errors:
@@ -227,7 +228,7 @@ def _evaluation_page(found):
     return render_template(
         "regulator/evaluation.html", evaluation=found, action_form=ActionForm(), override_form=OverrideForm(),
         outcomes=list(Outcome), trial=evaluation.is_trial(found),
-        decided={r.id for r in found.results if evaluation.decides(current_user, found, r.base)},
+        decided={r.id for r in found.results if policies.may_decide_outcome(current_user, found, r.base)},
         by_province=evaluation.decided_by_province(found))
 
 

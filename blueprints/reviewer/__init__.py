@@ -2,10 +2,9 @@
 
 from flask import Blueprint
 
-from blueprints.access import require_role
-from models import Role
+from blueprints.access import require_area
 
 bp = Blueprint("reviewer", __name__, url_prefix="/review")
-bp.before_request(require_role(Role.REVIEWER))
+bp.before_request(require_area("reviewer"))
 
 from blueprints.reviewer import routes  # noqa: E402,F401

@@ -17,11 +17,17 @@ def index():
                            is_overdue=declarations.is_overdue)
 
 
-@bp.route("/<int:declaration_id>", methods=["GET", "POST"])
-def review(declaration_id: int):
+def _load_declaration(declaration_id: int):
+    """:raise 404: no such declaration, or not one the current user reviews (policies.may_review)."""
     declaration = declarations.for_reviewer(current_user, declaration_id)
     if declaration is None:
         abort(404)
+    return declaration
+
+
+@bp.route("/<int:declaration_id>", methods=["GET", "POST"])
+def review(declaration_id: int):
+    declaration = _load_declaration(declaration_id)
     form = ReviewForm(hours=declaration.hours_claimed)
     if form.validate_on_submit():
         try:
@@ -41,9 +47,9 @@ def review(declaration_id: int):
 @bp.route("/<int:declaration_id>/id-number", methods=["POST"])
 def reveal_id_number(declaration_id: int):
     """The declarant's full ID number, for checking it against the evidence: audited."""
-    declaration = declarations.for_reviewer(current_user, declaration_id)
-    if declaration is None or not ActionForm().validate_on_submit():
-        abort(404 if declaration is None else 400)
+    declaration = _load_declaration(declaration_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
     number = personal_data.reveal_id_number(current_user, declaration.learner,
                                             context=f"declaration {declaration.id}")
     back = url_for(".review", declaration_id=declaration.id)

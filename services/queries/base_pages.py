@@ -4,37 +4,38 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload
 
 from extensions import db
-from models import BaseMembership, Course, CourseStatus, Enrollment, TrainingBase
+from models import Course, CourseStatus, Enrollment, TrainingBase
+from services import policies
 
 
 def bases_of(user) -> list[TrainingBase]:
+    """The bases ``user`` administers (policies.may_manage_base). One query."""
     return db.session.execute(
         sa.select(TrainingBase)
-        .join(BaseMembership, BaseMembership.base_id == TrainingBase.id)
-        .where(BaseMembership.user_id == user.id)
+        .where(policies.managed_bases(user))
         .order_by(TrainingBase.id)
     ).scalars().all()
 
 
 def managed_base(user, base_id: int) -> TrainingBase | None:
-    """The base if ``user`` administers it; None for a base that is missing or someone else's."""
+    """The base if ``user`` administers it (policies.may_manage_base); None for a base that is missing or
+    someone else's. One query."""
     return db.session.execute(
         sa.select(TrainingBase)
-        .join(BaseMembership, BaseMembership.base_id == TrainingBase.id)
-        .where(TrainingBase.id == base_id, BaseMembership.user_id == user.id)
+        .where(TrainingBase.id == base_id, policies.managed_bases(user))
         .options(joinedload(TrainingBase.region), joinedload(TrainingBase.logo))
     ).unique().scalar_one_or_none()
 
 
 def managed_course(user, base_id: int, course_id: int) -> Course | None:
-    """The course, with its base, if it belongs to base ``base_id`` and ``user`` administers that base;
-    None otherwise (a missing course, another base's course, or someone else's base). One query."""
+    """The course, with its base, if it belongs to base ``base_id`` and ``user`` administers that base
+    (policies.may_manage_course); None otherwise (a missing course, another base's course, or someone else's
+    base). One query."""
     base = contains_eager(Course.base)
     return db.session.execute(
         sa.select(Course)
         .join(Course.base)
-        .join(BaseMembership, BaseMembership.base_id == TrainingBase.id)
-        .where(Course.id == course_id, Course.base_id == base_id, BaseMembership.user_id == user.id)
+        .where(Course.id == course_id, Course.base_id == base_id, policies.managed_courses(user))
         .options(base.joinedload(TrainingBase.region), base.joinedload(TrainingBase.logo), joinedload(Course.cover))
     ).unique().scalar_one_or_none()
 
@@ -64,10 +65,11 @@ def courses_of(base: TrainingBase, status: CourseStatus | None = None) -> tuple[
     return courses, {s: counts.get(s, 0) for s in CourseStatus}
 
 
-def course_of(base: TrainingBase, course_id: int) -> Course | None:
-    """One of the base's courses, or None (missing, or another base's). One query."""
+def course_reached_by(principal, course_id: int) -> Course | None:
+    """The course if an API token (``principal``) reaches it (policies.token_reaches), else None (missing,
+    or another base's). One query."""
     return db.session.execute(
-        sa.select(Course).where(Course.id == course_id, Course.base_id == base.id)
+        sa.select(Course).where(Course.id == course_id, policies.courses_token_reaches(principal))
     ).scalar_one_or_none()
 
 

@@ -17,11 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload
 
 from extensions import db
-from models import BaseStatus, BaseType, Course, CourseStatus, PlanStatus, Region, TrainingBase
+from models import BaseType, Course, CourseStatus, PlanStatus, Region, TrainingBase
 from models._common import MAX_ID
+from services import policies
 from services.infra import clock, search
 
-PUBLIC_STATUSES = (CourseStatus.PUBLISHED, CourseStatus.CLOSED)
+# A listed base's courses in these states are public (policies.is_public_course).
+PUBLIC_STATUSES = policies.PUBLIC_STATUSES
 
 
 @dataclass(frozen=True)
@@ -150,12 +152,13 @@ def _month_bounds(month: str) -> tuple[date, date] | None:
 
 
 def _public_courses():
-    """Published (or enrollment-closed) courses of listed bases, joined to base and region."""
+    """Published (or enrollment-closed) courses of listed bases (policies.is_public_course), joined to base
+    and region."""
     return (
         sa.select(Course)
         .join(Course.base)
         .join(TrainingBase.region)
-        .where(Course.status.in_(PUBLIC_STATUSES), TrainingBase.status != BaseStatus.EXITED)
+        .where(policies.public_courses())
     )
 
 
@@ -249,7 +252,7 @@ def filter_options() -> dict:
     ).scalars().all()
     bases = db.session.execute(
         sa.select(TrainingBase.id, TrainingBase.name)
-        .where(TrainingBase.status != BaseStatus.EXITED)
+        .where(policies.listed_bases())
         .order_by(TrainingBase.type, TrainingBase.id)
     ).all()
     return {"regions": regions, "bases": bases}
@@ -278,7 +281,7 @@ def list_bases_by_type() -> dict[BaseType, list]:
         sa.select(TrainingBase, sa.func.coalesce(current.c.n, 0))
         .join(TrainingBase.region)
         .outerjoin(current, current.c.base_id == TrainingBase.id)
-        .where(TrainingBase.status != BaseStatus.EXITED)
+        .where(policies.listed_bases())
         .options(contains_eager(TrainingBase.region), joinedload(TrainingBase.logo))
         .order_by(TrainingBase.id)
     ).all()
@@ -289,10 +292,10 @@ def list_bases_by_type() -> dict[BaseType, list]:
 
 
 def get_public_base(base_id: int) -> tuple[TrainingBase, list[Course]] | None:
-    """A listed base and its current public courses, or None."""
+    """A listed base (policies.is_listed_base) and its current public courses, or None."""
     base = db.session.execute(
         sa.select(TrainingBase)
-        .where(TrainingBase.id == base_id, TrainingBase.status != BaseStatus.EXITED)
+        .where(TrainingBase.id == base_id, policies.listed_bases())
         .options(joinedload(TrainingBase.region), joinedload(TrainingBase.logo))
     ).unique().scalar_one_or_none()
     if base is None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased, contains_eager
 from extensions import db
 from models import Category, Course, DeclarationCap, DeclarationKind, Enrollment, EnrollmentStatus, Mode, Notice, Region
 from models._common import utcnow
-from services import hours, rules
+from services import hours, policies, rules
 from services.infra import clock
 from services.infra.transaction import unit_of_work
 
@@ -169,13 +169,14 @@ def enrollment_in(learner_id: int, course_id: int) -> tuple[Enrollment, int | No
     return tuple(rows[0]) if rows else None
 
 
-def own_enrollment(learner_id: int, enrollment_id: int) -> Enrollment | None:
+def own_enrollment(learner, enrollment_id: int) -> Enrollment | None:
+    """The learner's own enrollment (policies.owns_enrollment), with course and base, else None. One query."""
     return db.session.execute(
         sa.select(Enrollment)
         .join(Enrollment.course)
         .join(Course.base)
         .options(contains_eager(Enrollment.course).contains_eager(Course.base))
-        .where(Enrollment.id == enrollment_id, Enrollment.learner_id == learner_id)
+        .where(Enrollment.id == enrollment_id, policies.own_enrollments(learner))
     ).scalar_one_or_none()
 
 

@@ -35,8 +35,9 @@ system-deps:
 		fi; \
 	fi
 
+# DEMO_MODE: the site serves the demo data and says so on every page (config.py; refused in production).
 run: system-deps seed
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	DEMO_MODE=1 $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 # Production: gunicorn with several workers on DATABASE_URL (PostgreSQL) and REDIS_URL, behind a reverse
 # proxy (docs/DEPLOY.md). JIDI_ENV defaults to production, so the app refuses to start without real keys.

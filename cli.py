@@ -17,12 +17,21 @@ def register(app: Flask) -> None:
 
     @app.cli.command("seed-demo")
     def seed_demo_command():
-        """Load the demo regions, bases, admins and courses (idempotent)."""
+        """Load the demo regions, bases, admins, courses and a year of history (idempotent). Refused in
+        production: what the demo says of the real institutions it names is made up."""
+        import os
+        import time
+
         from seeding.demo import DEMO_PASSWORD, seed_demo
 
+        if os.environ.get("JIDI_ENV") == "production":
+            raise click.ClickException("生产环境不能载入演示数据：演示数据中真实机构的课程、学员和评估结论都是虚构的")
+        began = time.perf_counter()
         counts = seed_demo()
-        click.echo("演示数据已就绪：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+        click.echo("演示数据已就绪：" + "，".join(f"{k} {v}" for k, v in counts.items())
+                   + f"（用时 {time.perf_counter() - began:.1f} 秒）")
         click.echo(f"演示账号密码：{DEMO_PASSWORD}（见 README）")
+        click.echo("以 DEMO_MODE=1 启动（make run 已设置），每个页面顶部标明这是演示数据")
 
     @app.cli.command("reindex-search")
     def reindex_search_command():

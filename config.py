@@ -23,6 +23,11 @@ def _new_id_number_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
+def _on(name: str) -> bool:
+    """A yes/no setting of the environment: 1, true, yes or on (any case) is yes; anything else, or none, no."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _lifetimes(text: str) -> tuple[int, ...]:
     """A comma-separated list of whole days, at least one, none negative; a wrong setting stops the start."""
     try:
@@ -99,8 +104,13 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
+    # The site serves the demo data of `flask seed-demo` (`make run` turns it on): every page says, in a
+    # discreet banner, that what it shows of the real institutions named in the notices is made up. Off by
+    # default (read when the app is made, like the keys below); production refuses it.
+    DEMO_MODE = False
 
     def __init__(self):
+        self.DEMO_MODE = _on("DEMO_MODE")
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _dev_key("secret_key", lambda: secrets.token_hex(32))
         # Encrypts resident ID numbers (32 random bytes, url-safe base64). Losing it loses the numbers.
         self.ID_NUMBER_KEY = os.environ.get("ID_NUMBER_KEY") or _dev_key("id_number_key", _new_id_number_key)
@@ -165,6 +175,9 @@ class ProductionConfig(Config):
             raise RuntimeError("SECRET_KEY and ID_NUMBER_KEY must be different keys")
         if os.environ.get("FLASK_DEBUG", "").lower() not in ("", "0", "false", "no"):
             raise RuntimeError("FLASK_DEBUG must be off in production: the debugger runs any code sent to it")
+        if _on("DEMO_MODE"):
+            raise RuntimeError("DEMO_MODE must be off in production: the demo's made-up data about real "
+                               "institutions is not to be served as the real site")
         self.SECRET_KEY = os.environ["SECRET_KEY"]
         self.ID_NUMBER_KEY = os.environ["ID_NUMBER_KEY"]
         # Read now, not when config.py was imported, so that the environment of the server process counts.

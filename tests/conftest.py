@@ -109,6 +109,37 @@ def sqlite_app(sqlite_template, tmp_path, app_config):
 
 
 @pytest.fixture(scope="session")
+def demo_template(sqlite_template, tmp_path_factory):
+    """A folder holding a migrated database with `flask seed-demo`'s data, its year of history included,
+    and the evidence files it stored: seeded once per session (several seconds), copied by ``demo_app``."""
+    folder = tmp_path_factory.mktemp("demo")
+    path = folder / "jidi.sqlite3"
+    shutil.copy(sqlite_template, path)
+    app = create_app(_config(folder, f"sqlite:///{path}"))
+    with app.app_context():
+        from seeding.demo import seed_demo
+
+        seed_demo()
+        db.session.remove()
+        db.engine.dispose()
+    return folder
+
+
+@pytest.fixture
+def demo_app(demo_template, tmp_path, app_config):
+    """The app on a fresh copy of the demo database (see demo_template), like ``sqlite_app``."""
+    shutil.copy(demo_template / "jidi.sqlite3", tmp_path / "jidi.sqlite3")
+    if (demo_template / "evidence").exists():
+        shutil.copytree(demo_template / "evidence", tmp_path / "evidence")
+    app = create_app(_config(tmp_path, f"sqlite:///{tmp_path / 'jidi.sqlite3'}", **app_config))
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
 def pg_schema():
     """A private schema in the PostgreSQL test database, migrated once, dropped at the end."""
     schema = f"jidi_test_{secrets.token_hex(4)}"

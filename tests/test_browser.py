@@ -31,7 +31,7 @@ from models import (
     TrainingBase,
     User,
 )
-from seeding.demo import DEMO_PASSWORD, seed_demo
+from seeding.demo import DEMO_PASSWORD
 from services import resident_ids
 from services.courses import refresh_search_tokens
 from services.infra import clock
@@ -51,8 +51,13 @@ def browser():
 
 
 @pytest.fixture
+def app(demo_app):
+    """The demo's data, its year of history included, seeded once per session (conftest.demo_template)."""
+    return demo_app
+
+
+@pytest.fixture
 def site(app):
-    seed_demo()
     db.session.remove()
     with LiveServer(app) as server:
         yield server
@@ -462,6 +467,9 @@ def test_regulator_lowers_next_years_cap_and_the_learner_dashboard_of_next_year_
     learner.set_password(DEMO_PASSWORD)
     db.session.add(learner)
     db.session.commit()
+    # The preview counts every learner the rule reaches: this one and the demo's made-up Yantai learners.
+    reached = db.session.scalar(sa.select(sa.func.count(User.id)).where(User.role == Role.LEARNER,
+                                                                       User.region_id == yantai.id))
 
     page.goto(site.url + "/login")
     page.get_by_label("手机号或邮箱").fill("regulator.yantai@jidi.demo")
@@ -477,7 +485,7 @@ def test_regulator_lowers_next_years_cap_and_the_learner_dashboard_of_next_year_
     page.get_by_role("button", name="预览修改").click()
     preview = page.locator("#rules-preview")
     expect(preview).to_contain_text("技能竞赛、技术比武（公需科目）：5 → 3（降低）")
-    expect(preview).to_contain_text("涉及 1 名专业技术人员")
+    expect(preview).to_contain_text(f"涉及 {reached:,} 名专业技术人员")
     shot(page, "preview")
     page.get_by_role("button", name="保存").click()
     expect(page.locator(".alert-success")).to_contain_text(f"已保存 {next_year} 年度的规则")

@@ -331,10 +331,9 @@ def test_the_service_refuses_a_bad_email(app):
         platform_admins.create_platform_admin("not an email", "某人", PASSWORD)
 
 
-def test_the_demo_has_a_platform_admin(app):
-    from seeding.demo import DEMO_PASSWORD, seed_demo
+def test_the_demo_has_a_platform_admin(demo_app):
+    from seeding.demo import DEMO_PASSWORD
 
-    seed_demo()
 
     user = db.session.execute(sa.select(User).where(User.email == "admin@jidi.demo")).scalar_one()
     assert user.role == Role.PLATFORM_ADMIN and user.region_id is None

@@ -110,6 +110,7 @@ TABLE = {
     "/manage/": gated(ADMINS, ADMINS),
     "/manage/bases/<int:base_id>": gated(ADMINS, {AA}),
     "/manage/bases/<int:base_id>/compliance": gated(ADMINS, {AA}),
+    "/manage/bases/<int:base_id>/statistics": gated(ADMINS, {AA}, post=lambda w: {"year": str(YEAR)}),
     "/manage/bases/<int:base_id>/api-tokens": gated(ADMINS, {AA}, post=lambda w: {"name": "矩阵令牌"}),
     "/manage/bases/<int:base_id>/api-tokens/<int:token_id>/revoke": gated(ADMINS, {AA}, post=lambda w: {}),
     "/manage/bases/<int:base_id>/disclosure": gated(ADMINS, {AA}, post=lambda w: {"scope": "矩阵写入"}),
@@ -138,6 +139,7 @@ TABLE = {
     "/regulator/bases/new": gated(REGULATORS, REGULATORS, post=lambda w: {}),
     "/regulator/exports/catalog.xlsx": gated(REGULATORS, REGULATORS),
     "/regulator/exports/knowledge-update.xlsx": gated(REGULATORS, REGULATORS),
+    "/regulator/exports/strategic.xlsx": gated(REGULATORS, REGULATORS),
     # refused for an out-of-scope region by the form's choices: a flash and a redirect to their own index
     "/regulator/evaluations": gated(REGULATORS, REGULATORS,
                                     post=lambda w: {"year": str(YEAR), "region": str(w.chengdu.id)}),

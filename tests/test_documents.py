@@ -16,23 +16,30 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 from openpyxl.cell.cell import MergedCell
+from PIL import Image as PILImage
+from werkzeug.datastructures import FileStorage
 
 from extensions import db
 from models import (
     AnnualReport,
     AuditLog,
     BaseStatus,
+    Category,
+    Employer,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
+    HoursRecord,
+    HoursSource,
     ProjectType,
     Role,
     StrategicTraining,
 )
-from services import annual_reports
+from seeding.demo import seed_reference
+from services import accounts, annual_reports, declarations, resident_ids
 from services.errors import DomainError
 from services.infra import clock
-from tests.conftest import login
+from tests.conftest import PASSWORD, login
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 YEAR = 2030
@@ -107,7 +114,7 @@ def assert_printed_as_a_form(sheet, header_rows: str) -> None:
     anchors = [cell for cell in sheet[first] if not isinstance(cell, MergedCell)]
     assert anchors and all(cell.border.left.style == cell.border.right.style == cell.border.top.style
                            == cell.border.bottom.style == "thin" for cell in anchors)
-    assert all(sheet.column_dimensions[c.column_letter].width >= 6 for c in anchors)
+    assert all(sheet.column_dimensions[c.column_letter].width >= 5 for c in anchors)
 
 
 def stamp_and_date_lines(sheet) -> tuple[str, str]:
@@ -414,5 +421,217 @@ def test_the_database_refuses_a_non_public_count_above_its_total(app, bases):
     db.session.rollback()
 
 
-def _unused():  # keeps the import list honest while the PDF tests below are written
-    return subprocess
+# --- the 登记表 (attachment 2) ---------------------------------------------------------------------------
+
+# The form's header and each kind's own column names (the 5th of each is its hours column).
+FORM_HEADER = ["类别", None, None, "序号", "培训项目名称", "主办单位", "培训时间", "培训地点", "登记人签字（印章）",
+               "登记时间", "学时"]
+KIND_COLUMNS = {
+    "培训进修类（含网上学习）": ["序号", "培训项目名称", "主办单位", "培训时间", "培训地点", "登记人签字（印章）",
+                      "登记时间", "学时"],
+    "自学类": ["序号", "自学内容", "自学种类", "完成时间", "考核方式", "登记人签字（印章）", "登记时间", "学时"],
+    "成果、论文著作类": ["序号", "成果/论文著作名称", "成果/论文著作种类", "获奖/发表时间", "获奖/发表等级",
+                 "登记人签字（印章）", "登记时间", "折算学时"],
+    "服务基层活动": ["序号", "活动内容", "主办单位", "活动时间", "活动地点", "登记人签字（印章）", "登记时间",
+               "折算学时"],
+    "其他类": ["序号", "培训内容", "主办单位", "培训时间", "培训地点", "登记人签字（印章）", "登记时间", "学时"],
+}
+LEARNED = YEAR  # the learner's year on the form
+
+
+def id_number(n: int) -> str:
+    first17 = f"37060219850512{n:03d}"
+    return first17 + resident_ids.check_character(first17)
+
+
+@pytest.fixture
+def yantai(app):
+    return seed_reference()["370600"]
+
+
+@pytest.fixture
+def learning(yantai, make_user, make_base, make_course):
+    """A Yantai learner's year from every source (notice 004 is Yantai's: it accepts every kind declared here),
+    and the titles each group of the form must hold."""
+    employer = Employer(name="烟台市芝罘区人民医院", region_id=yantai.id)
+    db.session.add(employer)
+    db.session.commit()
+    learner = accounts.register_learner({
+        "name": "李华", "phone": "13800000901", "email": "lihua@test.example", "password": PASSWORD,
+        "id_number": id_number(901), "region_id": yantai.id, "professional_title": "中级",
+    })
+    accounts.set_employer(learner, employer.id)
+    reviewer = make_user(Role.REVIEWER, employer_id=employer.id, region_id=yantai.id)
+    base = make_base(name="烟台市继续教育基地", region_id=yantai.id)
+    for title, category, hours in (("人工智能与健康", Category.PUBLIC, 30),
+                                   ("临床护理质量与患者安全", Category.PROFESSIONAL, 16)):
+        course = make_course(base, title=title, category=category, hours=hours, start_date=date(LEARNED, 3, 2),
+                             end_date=date(LEARNED, 3, 3))
+        db.session.add(HoursRecord(learner_id=learner.id, year=LEARNED, category=category, hours=hours,
+                                   source=HoursSource.COURSE, course_id=course.id))
+    db.session.add(HoursRecord(learner_id=learner.id, year=LEARNED - 1, category=Category.PUBLIC, hours=30,
+                               source=HoursSource.IMPORT, note="去年的课程"))
+    db.session.commit()
+    for kind, category, title, amounts in (
+        ("conference", None, "山东省护理学术年会", {"minutes": 100}),
+        ("self_study", None, "自学《护理管理学》", {"hours": 10}),
+        ("research", None, "论文：ICU 护理质量指标研究", {"hours": 20}),
+        ("grassroots", None, "对口支援乡镇卫生院", {"days": 3}),
+        ("competition", "professional", "全市护理技能竞赛", {"hours": 8}),
+    ):
+        data = {"kind": kind, "category": category, "title": title, "organiser": "烟台市卫健委",
+                "earned_on": date(LEARNED, 6, 16), "minutes": None, "days": None, "hours": None, **amounts}
+        files = [FileStorage(stream=BytesIO(b"%PDF-1.4\n%%EOF\n"), filename="证明.pdf")]
+        declarations.review(reviewer, declarations.declare(learner, data, files).id, True, None, "")
+    groups = {
+        "公需科目": ["人工智能与健康"],
+        "培训进修类（含网上学习）": ["临床护理质量与患者安全", "山东省护理学术年会"],
+        "自学类": ["自学《护理管理学》"],
+        "成果、论文著作类": ["论文：ICU 护理质量指标研究"],
+        "服务基层活动": ["对口支援乡镇卫生院"],
+        "其他类": ["全市护理技能竞赛"],
+    }
+    return learner, groups
+
+
+def registration_sheet(app, learner):
+    response = signed_in(app, learner).get(f"/me/registration-form/{LEARNED}.xlsx")
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    return workbook(response).active
+
+
+def run(*args) -> str:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, check=True).stdout
+
+
+def test_registration_form_xlsx_carries_every_column_of_the_form_and_its_boxes(app, learning):
+    learner, groups = learning
+    sheet = registration_sheet(app, learner)
+
+    assert sheet["A1"].value == f"专业技术人员继续教育情况登记表（{LEARNED}年度）" and "A1:K1" in merged(sheet)
+    line = values(sheet, 2)
+    assert line[0] == "专业技术人员姓名：李华" and line[3] == "所在单位（盖章）：" and line[7] == "主管部门（盖章）："
+    # The two stamp boxes: blank, bordered, merged over two columns each, tall enough to stamp in.
+    assert {"F2:G2", "J2:K2"} <= merged(sheet) and line[5] is None and line[9] is None
+    assert sheet["F2"].border.left.style == sheet["J2"].border.top.style == "thin"
+    assert sheet.row_dimensions[2].height >= 60
+    assert values(sheet, 3) == FORM_HEADER and "A3:C3" in merged(sheet)
+    assert_printed_as_a_form(sheet, "$3:$3")
+
+    rows = {row: values(sheet, row) for row in range(4, sheet.max_row + 1)}
+    # Each kind of professional learning under its own column names, as the form has them.
+    kind_rows = {(r[2] or r[1]): (n, r[3:]) for n, r in rows.items() if r[3] == "序号"}
+    assert {kind: columns for kind, (_n, columns) in kind_rows.items()} == KIND_COLUMNS
+    assert sheet.cell(row=kind_rows["成果、论文著作类"][0], column=2).value == "折算类"
+    assert sheet.cell(row=kind_rows["成果、论文著作类"][0], column=3).value == "成果、论文著作类"
+    first_professional = kind_rows["培训进修类（含网上学习）"][0]
+    total_row = sheet.max_row
+    assert f"A{first_professional}:A{total_row - 1}" in merged(sheet)
+    assert sheet.cell(row=first_professional, column=1).value == "专业科目"
+    assert f"B{kind_rows['成果、论文著作类'][0]}:B{kind_rows['其他类'][0] - 1}" in merged(sheet)
+    assert sheet.cell(row=4, column=1).value == "公需科目" and f"A4:C{first_professional - 1}" in merged(sheet)
+
+    # Every learning line in its group, its signature and date boxes blank.
+    starts = sorted([(4, "公需科目")] + [(n, kind) for kind, (n, _c) in kind_rows.items()])
+    found: dict[str, list] = {}
+    for (start, kind), (end, _next) in zip(starts, [*starts[1:], (total_row, None)], strict=True):
+        lines = [rows[n] for n in range(start, end) if rows[n][3] != "序号"]
+        found[kind] = [r[4] for r in lines if r[4]]
+        assert all(r[8] is None and r[9] is None for r in lines), kind
+        assert [r[3] for r in lines] == list(range(1, len(lines) + 1))
+    assert found == groups
+    ledger = db.session.scalar(sa.select(sa.func.sum(HoursRecord.hours)).where(
+        HoursRecord.learner_id == learner.id, HoursRecord.year == LEARNED))
+    # 30 + 16 + 2 (100 minutes) + 10 + 20 + 24 (3 days) + 8
+    assert ledger == sum(r[10] for r in rows.values() if isinstance(r[10], int)) == 110
+    assert rows[total_row][0] == "年度总学时：110 学时" and f"A{total_row}:K{total_row}" in merged(sheet)
+    text = str(list(rows.values()))
+    assert "去年的课程" not in text and learner.id_number_masked not in text  # the form asks no ID number
+
+
+def test_registration_form_pdf_is_a4_with_the_font_embedded_and_blank_boxes(app, learning, tmp_path):
+    learner, groups = learning
+    response = signed_in(app, learner).get(f"/me/registration-form/{LEARNED}.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = tmp_path / "form.pdf"
+    pdf.write_bytes(response.data)
+
+    info = run("pdfinfo", pdf)
+    assert re.search(r"Page size:\s+841\.89 x 595\.2\d+ pts \(A4\)", info), info  # A4 landscape
+    fonts = run("pdffonts", pdf).splitlines()[2:]
+    assert fonts and all("WenQuanYi" in line and " yes " in line for line in fonts), fonts
+    text = run("pdftotext", "-layout", pdf, "-")
+    flat = re.sub(r"\s+", "", text)
+    assert f"专业技术人员继续教育情况登记表（{LEARNED}年度）" in flat
+    words = _words(pdf)
+    for label in ("专业技术人员姓名：李华", "所在单位（盖章）：", "主管部门（盖章）：", "年度总学时：110学时",
+                  *KIND_COLUMNS, "折算类", "公需科目", "专业科目", *{c for cs in KIND_COLUMNS.values() for c in cs},
+                  *[title for titles in groups.values() for title in titles]):
+        assert _in_a_cell(words, label), label
+    # Nothing is written in the signature and date columns but their names: the boxes are blank.
+    for label in ("登记时间", "登记人签字"):
+        heads = [w for w in words if w["text"].startswith(label)]
+        assert heads, label
+        left, right = min(w["x0"] for w in heads) - 1, max(w["x1"] for w in heads) + 1
+        inside = {w["text"] for w in words if left <= (w["x0"] + w["x1"]) / 2 <= right and w["y0"] > heads[0]["y1"]}
+        assert inside <= {"登记时间", "登记人签字（印", "章）", "登记人签字（印章）", "登记人签", "字（印章）"}, inside
+    # The stamp boxes are blank on the rendered page too: no dark pixel inside either of them.
+    run("pdftoppm", "-png", "-r", "72", "-f", "1", "-l", "1", pdf, tmp_path / "page")
+    image = PILImage.open(next(tmp_path.glob("page*.png"))).convert("L")
+    employer = next(w for w in words if w["text"].startswith("所在单位"))
+    department = next(w for w in words if w["text"].startswith("主管部门"))
+    middle = int((employer["y0"] + employer["y1"]) / 2)
+    for label in (employer, department):
+        # Right of the label, along its line: the box's left border, then its right border.
+        dark = [x for x in range(int(label["x1"]) + 2, image.width) if image.getpixel((x, middle)) < 128]
+        left = dark[0]
+        right = next(x for x in dark if x > left + 3)
+        assert right - left > 60, "a box wide enough for a stamp"
+        box = image.crop((left + 3, middle - 25, right - 2, middle + 25))
+        assert box.getextrema()[0] > 200, "something is drawn inside a stamp box"
+
+
+def _in_a_cell(words: list[dict], label: str) -> bool:
+    """Whether ``label`` is written on the page, on one line or wrapped within its cell (words stacked one
+    under another, overlapping across)."""
+    label = re.sub(r"\s+", "", label)
+    for start, first in enumerate(words):
+        text, last = first["text"], first
+        if not label.startswith(text):
+            continue
+        for word in sorted(words[start + 1:], key=lambda w: w["y0"]):
+            if len(text) >= len(label):
+                break
+            same_line = abs(word["y0"] - last["y0"]) < 2 and 0 <= word["x0"] - last["x1"] < 12
+            below = 0 < word["y0"] - last["y1"] < 6 and word["x0"] < first["x1"] and word["x1"] > first["x0"]
+            if (same_line or below) and label.startswith(text + word["text"]):
+                text, last = text + word["text"], word
+        if text == label:
+            return True
+    return False
+
+
+def _words(pdf) -> list[dict]:
+    """The words of page 1 with their boxes, in points from the top left (pdftotext -bbox)."""
+    html = run("pdftotext", "-bbox", "-f", "1", "-l", "1", pdf, "-")
+    return [{"x0": float(a), "y0": float(b), "x1": float(c), "y1": float(d), "text": t}
+            for a, b, c, d, t in re.findall(
+                r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', html)]
+
+
+def test_the_registration_form_page_shows_the_year_picked_and_prints(app, learning):
+    learner, groups = learning
+    client = signed_in(app, learner)
+    html = client.get(f"/me/registration-form?year={LEARNED}").get_data(as_text=True)
+
+    assert f"专业技术人员继续教育情况登记表（{LEARNED}年度）" in html
+    assert re.search(r'<td class="stamp-box" id="stamp-employer"></td>', html)
+    assert re.search(r'<td class="stamp-box" id="stamp-department"></td>', html)
+    assert f'<option value="{LEARNED}" selected>' in html and f'<option value="{LEARNED - 1}">' in html
+    assert 'class="official-form print-landscape"' in html
+    assert html.count('rowspan="') >= 6 and "年度总学时：110 学时" in html
+    for titles in groups.values():
+        assert all(title in html for title in titles)
+    assert f"/me/registration-form/{LEARNED}.pdf" in html
+    other = client.get(f"/me/registration-form?year={LEARNED - 1}").get_data(as_text=True)
+    assert "去年的课程" in other and "人工智能与健康" not in other

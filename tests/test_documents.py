@@ -25,6 +25,7 @@ from models import (
     AuditLog,
     BaseStatus,
     Category,
+    Certificate,
     Employer,
     Enrollment,
     EnrollmentSource,
@@ -42,7 +43,7 @@ from services.infra import clock
 from tests.conftest import PASSWORD, login
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-YEAR = 2030
+YEAR = 2026  # a year with every region's seeded rules (data/hour-rules.csv)
 
 # Notice 004, attachment 1: the columns of 培训项目目录.
 CATALOG_COLUMNS = ["序号", "承办单位", "培训项目名称", "学时", "培训时间", "培训地点", "培训对象", "联系人及电话",
@@ -635,3 +636,49 @@ def test_the_registration_form_page_shows_the_year_picked_and_prints(app, learni
     assert f"/me/registration-form/{LEARNED}.pdf" in html
     other = client.get(f"/me/registration-form?year={LEARNED - 1}").get_data(as_text=True)
     assert "去年的课程" in other and "人工智能与健康" not in other
+
+
+# --- the certificate -------------------------------------------------------------------------------------
+
+def test_the_certificate_names_its_issuer_the_year_and_the_hours_by_category_and_source(app, learning, tmp_path):
+    learner, _groups = learning
+    client = signed_in(app, learner)
+    response = client.get(f"/me/certificates/{LEARNED}.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = tmp_path / "certificate.pdf"
+    pdf.write_bytes(response.data)
+    certificate = db.session.execute(sa.select(Certificate).where(Certificate.learner_id == learner.id)).scalar_one()
+
+    assert re.search(r"Page size:\s+595\.2\d+ x 841\.89 pts \(A4\)", run("pdfinfo", pdf))
+    text = run("pdftotext", "-layout", pdf, "-")
+    assert "签发机构：烟台市人力资源和社会保障局" in text and f"（{LEARNED}年度）" in text
+    assert f"验证码：{certificate.code}" in text and f"/verify/{certificate.code}" in text
+    # Yantai's minimums (notice 004: 90, of which 30 public and 60 professional), what was earned and from where.
+    assert re.search(r"类别\s+地区要求\s+完成学时\s+其中：基地课程\s+其中：学时申报", text)
+    assert re.search(r"公需科目\s+≥ 30\s+30\s+30\s+0\n", text)
+    assert re.search(r"专业科目\s+≥ 60\s+80\s+16\s+64\n", text)
+    assert re.search(r"合计\s+≥ 90\s+110\s+46\s+64\n", text)
+    assert "全市护理技能竞赛" in text and "学时申报" in text
+    page = app.test_client().get(f"/verify/{certificate.code}").get_data(as_text=True)
+    assert '<dd class="col-8" id="verify-issuer">烟台市人力资源和社会保障局</dd>' in page
+
+
+def test_a_province_issues_as_its_ting_a_city_as_its_ju(app, make_region):
+    province = make_region("山东省")
+    assert province.authority == "山东省人力资源和社会保障厅"
+    assert make_region("烟台市", parent=province).authority == "烟台市人力资源和社会保障局"
+
+
+def test_a_certificate_issued_before_it_named_an_issuer_is_not_reissued_for_that(app, learning):
+    learner, _groups = learning
+    client = signed_in(app, learner)
+    assert client.get(f"/me/certificates/{LEARNED}.pdf").status_code == 200
+    certificate = db.session.execute(sa.select(Certificate).where(Certificate.learner_id == learner.id)).scalar_one()
+    code = certificate.code
+    certificate.summary = {key: value for key, value in certificate.summary.items() if key != "issuer"}
+    db.session.commit()
+
+    assert client.get(f"/me/certificates/{LEARNED}.pdf").status_code == 200
+
+    db.session.expire_all()
+    assert [c.code for c in db.session.scalars(sa.select(Certificate))] == [code]

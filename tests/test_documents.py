@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl.cell.cell import MergedCell
 from PIL import Image as PILImage
+from playwright.sync_api import expect, sync_playwright
 from werkzeug.datastructures import FileStorage
 
 from extensions import db
@@ -26,6 +27,7 @@ from models import (
     BaseStatus,
     Category,
     Certificate,
+    Course,
     Employer,
     Enrollment,
     EnrollmentSource,
@@ -37,9 +39,10 @@ from models import (
     StrategicTraining,
 )
 from seeding.demo import seed_reference
-from services import accounts, annual_reports, declarations, resident_ids
+from services import accounts, annual_reports, declarations, evaluation, resident_ids
 from services.errors import DomainError
 from services.infra import clock
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Shots
 from tests.conftest import PASSWORD, login
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -682,3 +685,105 @@ def test_a_certificate_issued_before_it_named_an_issuer_is_not_reissued_for_that
 
     db.session.expire_all()
     assert [c.code for c in db.session.scalars(sa.select(Certificate))] == [code]
+
+
+# --- printed, in the browser: the print views and the PDFs as images --------------------------------------
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _printed(page, shot: Shots, step: str, tmp_path) -> tuple[str, str]:
+    """The page printed by Chromium (its print styles and @page sizes) to a PDF, kept as images of its first
+    page under the journey's screenshots; the PDF's page size and text."""
+    pdf = tmp_path / f"{step}.pdf"
+    page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
+    return _pdf_to_images(pdf, shot, step), run("pdftotext", "-layout", pdf, "-")
+
+
+def a4(size: str) -> str | None:
+    """"portrait" or "landscape" for a page size in points that is A4 (to a point: Chromium rounds), else None."""
+    width, height = (float(n) for n in size.split(" x "))
+    short, long = sorted((width, height))
+    if abs(short - 595.3) > 1.5 or abs(long - 841.9) > 1.5:
+        return None
+    return "portrait" if width < height else "landscape"
+
+
+def _pdf_to_images(pdf, shot: Shots, step: str) -> str:
+    """Page 1 of ``pdf`` rendered to a PNG among the journey's screenshots; the PDF's page size."""
+    path = shot.folder / f"{len(shot.taken) + 1:02d}-{step}"
+    run("pdftoppm", "-png", "-r", "100", "-f", "1", "-l", "1", "-singlefile", pdf, path)
+    shot.taken.append(path.with_suffix(".png"))
+    assert path.with_suffix(".png").stat().st_size > 10_000
+    return re.search(r"Page size:\s+([\d.]+ x [\d.]+)", run("pdfinfo", pdf)).group(1)
+
+
+@pytest.mark.browser
+def test_the_documents_print_as_forms_and_their_pdfs_render(app, learning, yantai, make_user, chromium, tmp_path):
+    """A learner's 登记表 page, certificate list and a course page, and a regulator's evaluation table, printed
+    by Chromium with the site's print styles; the 登记表 and certificate PDFs downloaded and rendered. Every
+    page is kept as an image under artifacts/screenshots/documents/."""
+    learner, groups = learning
+    regulator = make_user(Role.REGULATOR, region_id=yantai.id, email="regulator.docs@test.example")
+    found = evaluation.run(regulator, YEAR, yantai.id)
+    course = db.session.execute(sa.select(Course).where(Course.title == "临床护理质量与患者安全")).scalar_one()
+    urls = {"evaluation": f"/regulator/evaluations/{found.id}", "course": f"/courses/{course.id}"}
+    emails = {"learner": learner.email, "regulator": regulator.email}
+    db.session.remove()
+    shot = Shots("documents")
+    with LiveServer(app) as server:
+        context = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(server.url + "/login")
+        page.get_by_label("手机号或邮箱").fill(emails["learner"])
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+
+        page.goto(f"{server.url}/me/registration-form?year={YEAR}")
+        expect(page.locator("#registration-form")).to_contain_text("年度总学时：110 学时")
+        shot(page, "registration-form-screen")
+        size, text = _printed(page, shot, "registration-form-print", tmp_path)
+        assert a4(size) == "landscape", size
+        assert "所在单位（盖章）" in text and "全市护理技能竞赛" in text
+        assert "修改密码" not in text and "下载 PDF" not in text  # the site's furniture is not printed
+
+        with page.expect_download() as download:
+            page.locator("#registration-pdf").click()
+        form_pdf = tmp_path / "registration.pdf"
+        download.value.save_as(form_pdf)
+        assert a4(_pdf_to_images(form_pdf, shot, "registration-form-pdf")) == "landscape"
+
+        page.goto(server.url + "/me/certificates")
+        with page.expect_download() as download:
+            page.locator(f"tr[data-year='{YEAR}']").get_by_role("link", name="下载证书").click()
+        certificate_pdf = tmp_path / "certificate.pdf"
+        download.value.save_as(certificate_pdf)
+        assert a4(_pdf_to_images(certificate_pdf, shot, "certificate-pdf")) == "portrait"
+        page.goto(server.url + "/me/certificates")
+        size, text = _printed(page, shot, "certificates-print", tmp_path)
+        assert a4(size) == "portrait" and "已达标" in text and "下载证书" not in text
+
+        page.goto(server.url + urls["course"])
+        size, text = _printed(page, shot, "course-print", tmp_path)
+        assert a4(size) == "portrait"
+        assert "临床护理质量与患者安全" in text and "培训地点" in text and "登录" not in text
+
+        page.context.clear_cookies()
+        page.goto(server.url + "/login")
+        page.get_by_label("手机号或邮箱").fill(emails["regulator"])
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.goto(server.url + urls["evaluation"])
+        shot(page, "evaluation-screen")
+        size, text = _printed(page, shot, "evaluation-print", tmp_path)
+        # The table on a landscape page, its outcomes as text where the screen has a form to change them.
+        assert a4(size) == "landscape", size
+        assert "烟台市继续教育基地" in text and "保存" not in text and "确认评估结论" not in text
+        context.close()
+    assert len(shot.taken) == 8

@@ -7,6 +7,10 @@ string and styled quotePrefix, the flag Excel sets itself when one types an apos
 the text as typed, apostrophe-free, and is never evaluated, even once edited (in XLSX an apostrophe written
 into the text is shown as part of it). Numbers, dates and booleans stay what they are: a negative number is a
 number, not a formula.
+
+Plain tables (``xlsx``, ``csv_bytes``) are rows as they come; official forms (``form_xlsx``) are laid out as the
+notices draw them: a title row, the lines to stamp and date, merged header levels, borders, column widths and
+print setup, every cell through the same guard.
 """
 
 import csv

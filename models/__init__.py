@@ -1,5 +1,6 @@
 """The data model. Importing this package registers every table on db.metadata."""
 
+from models.annual_report import STRATEGIC_FIELD_NAMES, STRATEGIC_FIELDS, AnnualReport, StrategicTraining
 from models.api import ApiCompletion, ApiToken
 from models.audit import AuditLog, AuditRepeat
 from models.course import FIELDS, Category, Course, CourseStatus, Mode, ProjectType
@@ -36,6 +37,7 @@ from models.training_base import BaseMembership, BaseStatus, BaseType, TrainingB
 from models.user import Role, User
 
 __all__ = [
+    "AnnualReport", "STRATEGIC_FIELDS", "STRATEGIC_FIELD_NAMES", "StrategicTraining",
     "ApiCompletion", "ApiToken",
     "FIELDS", "Attendance", "AuditLog", "AuditRepeat", "BaseMembership", "BaseStatus", "BaseType", "Category", "Course",
     "CourseStatus", "Enrollment", "EnrollmentSource", "EnrollmentStatus", "HoursRecord", "HoursSource", "Image",

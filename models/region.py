@@ -24,6 +24,13 @@ class Region(db.Model):
     parent: Mapped["Region | None"] = relationship(remote_side=[id])
 
     @property
+    def authority(self) -> str:
+        """The region's human-resources and social-security authority, the regulator that issues its certificates:
+        a province's 厅, a city's 局 (山东省人力资源和社会保障厅, 成都市人力资源和社会保障局)."""
+        suffix = "人力资源和社会保障厅" if self.level == RegionLevel.PROVINCE else "人力资源和社会保障局"
+        return f"{self.name}{suffix}"
+
+    @property
     def full_name(self) -> str:
         return f"{self.parent.name}{self.name}" if self.parent else self.name
 

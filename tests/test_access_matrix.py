@@ -113,6 +113,7 @@ TABLE = {
     "/me/": gated(LEARNERS, LEARNERS),
     "/me/certificates": gated(LEARNERS, LEARNERS),
     "/me/certificates/<int:year>.pdf": gated(LEARNERS, LEARNERS),
+    "/me/registration-form": gated(LEARNERS, LEARNERS),
     "/me/registration-form/<int:year>.<fmt>": gated(LEARNERS, LEARNERS),
     "/me/declarations": gated(LEARNERS, LEARNERS),
     "/me/data.json": gated(LEARNERS, LEARNERS),
@@ -136,6 +137,7 @@ TABLE = {
     "/manage/": gated(ADMINS, ADMINS),
     "/manage/bases/<int:base_id>": gated(ADMINS, {AA}, **BASE),
     "/manage/bases/<int:base_id>/compliance": gated(ADMINS, {AA}, **BASE),
+    "/manage/bases/<int:base_id>/statistics": gated(ADMINS, {AA}, post=lambda w: {"year": str(YEAR)}, **BASE),
     "/manage/bases/<int:base_id>/api-tokens": gated(ADMINS, {AA}, post=lambda w: {"name": "矩阵令牌"}, **BASE),
     "/manage/bases/<int:base_id>/api-tokens/<int:token_id>/revoke": gated(ADMINS, {AA}, post=lambda w: {},
                                                                               **BASE),
@@ -169,6 +171,7 @@ TABLE = {
     "/regulator/bases/new": gated(REGULATORS, REGULATORS, post=lambda w: {}),
     "/regulator/exports/catalog.xlsx": gated(REGULATORS, REGULATORS),
     "/regulator/exports/knowledge-update.xlsx": gated(REGULATORS, REGULATORS),
+    "/regulator/exports/strategic.xlsx": gated(REGULATORS, REGULATORS),
     # refused for an out-of-scope region by the form's choices: a flash and a redirect to their own index
     "/regulator/evaluations": gated(REGULATORS, REGULATORS,
                                     post=lambda w: {"year": str(YEAR), "region": str(w.chengdu.id)}),

@@ -299,6 +299,10 @@ FORMS = {
     "revoke": ("regulator", lambda w: "/regulator/certificates/revoke",
                lambda w: {"code": "ABC", "reason": "误发"}),
     "login": (None, lambda w: "/login", lambda w: {"login": "learner@x.cn", "password": "x"}),
+    "annual_report": ("admin", lambda w: f"/manage/bases/{w.base.id}/statistics", lambda w: {
+        "year": str(clock.today().year), "department": "培训部", "knowledge_funding": "1.5", "knowledge_note": "",
+        "strategic_funding": "2", "strategic_note": "", "strategic_0_trained": "3",
+        "strategic_0_trained_non_public": "1"}),
 }
 
 
@@ -326,6 +330,7 @@ READERS = {
     "designate": lambda w, r: ["/regulator/"],
     "base_status": lambda w, r: [f"/regulator/bases/{w.base.id}"],
     "plan_decision": lambda w, r: ["/regulator/"],
+    "annual_report": lambda w, r: [f"/manage/bases/{w.base.id}/statistics?year={clock.today().year}"],
     "override": lambda w, r: [f"/regulator/evaluations/{w.evaluation.id}",
                               f"/regulator/evaluations/{w.evaluation.id}.xlsx"],
 }

@@ -367,8 +367,8 @@ def test_regulator_evaluates_overrides_confirms_and_the_public_pages_follow(app,
     with page.expect_download() as download:
         page.locator("#export-catalog").click()
     catalog = load_workbook(io.BytesIO(download.value.path().read_bytes())).active
-    assert [c.value for c in catalog[2]][:3] == ["序号", "承办单位", "培训项目名称"]
-    assert any(r[2] == "年度评估样本课程" for r in catalog.iter_rows(min_row=3, values_only=True))
+    assert [c.value for c in catalog[3]][:3] == ["序号", "承办单位", "培训项目名称"]  # under the 填报单位 line
+    assert any(r[2] == "年度评估样本课程" for r in catalog.iter_rows(min_row=4, values_only=True))
 
     visitor = page.context.browser.new_context(locale="zh-CN").new_page()
     visitor.goto(site.url + "/bases")

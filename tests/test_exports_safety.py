@@ -37,7 +37,7 @@ from models import (
     Role,
 )
 from seeding.demo import seed_reference
-from services import declarations, evaluation
+from services import annual_reports, declarations, evaluation
 from services.infra import clock, spreadsheets
 from tests.conftest import login
 
@@ -59,7 +59,8 @@ SPREADSHEET_TYPES = ("application/vnd.openxmlformats-officedocument.spreadsheetm
 EXPORTS = {
     "base_admin.roster_export": [EQ, CR, MINUS, PLUS, AT, TITLE],
     "regulator.export_catalog": [EQ, TITLE, AT, MINUS],
-    "regulator.export_knowledge": [EQ],
+    "regulator.export_knowledge": [EQ, PLUS, AT],
+    "regulator.export_strategic": [f"{EQ}：{MINUS}"],
     "regulator.evaluation_export": [EQ, TAB],
     "learner.registration_form": [TITLE, EQ, AT, MINUS, PLUS],
 }
@@ -116,6 +117,9 @@ def world(app, monkeypatch, make_user, make_base, make_course):
     db.session.add(HoursRecord(learner_id=w.learner.id, year=YEAR, category=Category.PROFESSIONAL, hours=8,
                                source=HoursSource.DECLARATION, declaration_id=w.declaration.id))
     db.session.commit()
+    # What the base entered for the year's statistics: its department and notes, as typed.
+    annual_reports.save(w.admin, w.base.id, YEAR, {"department": PLUS, "knowledge_note": AT, "strategic_note": MINUS,
+                                                   "strategic": {"医养健康": {"trained": "3"}}})
     w.evaluation = evaluation.run(w.regulator, YEAR, chengdu.id)
     w.result = next(r for r in w.evaluation.results if r.base_id == w.base.id)
     w.result.override_reason = TAB

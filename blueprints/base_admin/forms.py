@@ -1,10 +1,20 @@
-"""Forms of the base admin's area: course, disclosure, cancellation, roster import, API tokens."""
+"""Forms of the base admin's area: course, disclosure, cancellation, roster import, API tokens, the year's
+statistics."""
 
 import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import (
     URL,
     DataRequired,
@@ -17,7 +27,7 @@ from wtforms.validators import (
 )
 
 from blueprints.validators import InputForm, contact_phone, finite_number
-from models import FIELDS, Category, Mode, ProjectType
+from models import FIELDS, STRATEGIC_FIELD_NAMES, Category, Mode, ProjectType
 from services import course_rules
 
 # What the pickers offer (a hint: the services judge the content): services.infra.images takes JPEG, PNG and WebP;
@@ -173,3 +183,26 @@ class ApiTokenForm(InputForm):
                                   _l("1 年") if d == 365 else _l("%(n)s 天", n=d)) for d in days]
         if self.lifetime.data is None:
             self.lifetime.data = days[0]
+
+
+class AnnualReportForm(InputForm):
+    """What a base reports for a year beside what the site counts (notice 004, attachments 3 and 4). Amounts and
+    counts are text here: services.annual_reports parses them and answers a bad one beside its field. The four
+    counts of each strategic field are added below, named as the service names them (strategic_<row>_<count>)."""
+
+    year = HiddenField()
+    department = StringField(_l("具体推进实施部门、机构"), validators=[Length(max=128)],
+                             description=_l("留空则填写基地名称"))
+    knowledge_funding = StringField(_l("专项经费（万元）"), validators=[Length(max=20)])
+    knowledge_note = StringField(_l("备注（附件3）"), validators=[Length(max=255)])
+    strategic_funding = StringField(_l("投入经费（万元）"), validators=[Length(max=20)])
+    strategic_note = StringField(_l("备注（附件4）"), validators=[Length(max=255)])
+
+
+STRATEGIC_COUNT_LABELS = {
+    "trained": _l("今年培训总数"), "trained_non_public": _l("今年其中非公有制经济领域培训人数"),
+    "planned": _l("明年计划总数"), "planned_non_public": _l("明年计划其中非公有制经济领域培训人数"),
+}
+for _row in range(len(STRATEGIC_FIELD_NAMES)):
+    for _count, _label in STRATEGIC_COUNT_LABELS.items():
+        setattr(AnnualReportForm, f"strategic_{_row}_{_count}", StringField(_label, validators=[Length(max=12)]))

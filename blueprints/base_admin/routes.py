@@ -10,6 +10,7 @@ from werkzeug.datastructures import FileStorage
 from blueprints import downloads
 from blueprints.base_admin import bp
 from blueprints.base_admin.forms import (
+    AnnualReportForm,
     ApiTokenForm,
     AttendanceForm,
     CancelForm,
@@ -21,17 +22,18 @@ from blueprints.base_admin.forms import (
     StatusForm,
 )
 from blueprints.common_forms import ActionForm, field_error
-from blueprints.query import form_ids
-from models import CourseStatus
+from blueprints.query import form_ids, parse_int, query_int
+from models import STRATEGIC_FIELD_NAMES, STRATEGIC_FIELDS, CourseStatus
+from services import annual_reports, personal_data
 from services import api_tokens as token_service
 from services import bases as base_service
 from services import completions as completion_service
 from services import courses as course_service
 from services import evaluation as evaluation_service
-from services import personal_data
 from services import plans as plan_service
 from services import roster as roster_service
-from services.errors import DomainError, ImageRejected
+from services.errors import DomainError, ImageRejected, NotAllowed
+from services.infra import clock
 from services.queries import base_pages
 
 
@@ -324,6 +326,46 @@ def class_plan(base_id: int, course_id: int):
 def compliance(base_id: int):
     base = _load_base(base_id)
     return render_template("base_admin/compliance.html", base=base, compliance=evaluation_service.compliance(base))
+
+
+@bp.route("/bases/<int:base_id>/statistics", methods=["GET", "POST"])
+def statistics(base_id: int):
+    """The base's own figures for a year's official statistics (funds, department, strategic fields)."""
+    base = _load_base(base_id)
+    low, high = annual_reports.year_range()
+    if request.method == "POST":
+        form = AnnualReportForm()
+        year = parse_int(form.year.data, low, high)
+    else:
+        year = query_int("year", low, high, default=clock.today().year)
+        stored = annual_reports.figures(base, year)
+        form = AnnualReportForm(data={
+            "year": year, "department": stored.department, "knowledge_note": stored.knowledge_note,
+            "strategic_note": stored.strategic_note, "knowledge_funding": f"{stored.knowledge_funding:.2f}",
+            "strategic_funding": f"{stored.strategic_funding:.2f}",
+            **{f"strategic_{row}_{key}": value for row, name in enumerate(STRATEGIC_FIELD_NAMES)
+               for key, value in stored.strategic[name].items()},
+        })
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if year is None:
+            flash(_("年度无效，请重新选择"), "danger")
+        elif form.validate_on_submit():
+            data = {name: form[name].data for name in (*annual_reports.TEXTS, *annual_reports.FUNDS)}
+            data["strategic"] = {name: {key: form[f"strategic_{row}_{key}"].data for key in annual_reports.COUNTS}
+                                 for row, name in enumerate(STRATEGIC_FIELD_NAMES)}
+            try:
+                annual_reports.save(current_user, base.id, year, data)
+            except NotAllowed:
+                abort(404)
+            except DomainError as error:
+                field_error(form, error)
+            else:
+                flash(_("%(y)s 年度统计数据已保存", y=year), "success")
+                return redirect(url_for(".statistics", base_id=base.id, year=year))
+    return render_template("base_admin/statistics.html", base=base, form=form, year=year or clock.today().year,
+                           years=range(high, low - 1, -1), strategies=STRATEGIC_FIELDS), status
 
 
 @bp.route("/bases/<int:base_id>/api-tokens", methods=["GET", "POST"])

@@ -179,6 +179,16 @@ def certificate_pdf(year: int):
                                 "application/pdf")
 
 
+@bp.route("/registration-form")
+def registration_form_page():
+    """The 登记表 of the year picked (?year=, this year by default), as it prints, with its downloads."""
+    year = query_int("year", *learner_pages.year_range(), default=clock.today().year)
+    form = registration_form_service.sheet(current_user, year)
+    years = sorted({y for y, *_rest in certificate_service.overview(current_user)} | {year}, reverse=True)
+    return render_template("learner/registration_form.html", form=form, year=year, years=years,
+                           cells=registration_form_service.cells(form))
+
+
 @bp.route("/registration-form/<int:year>.<fmt>")
 def registration_form(year: int, fmt: str):
     if fmt == "xlsx":

@@ -42,12 +42,14 @@ def _year_arg() -> int:
 def index():
     # Last year by default: the running year can only be a trial (试算), never confirmed.
     run_form = RunEvaluationForm(year=clock.today().year - 1)
-    run_form.region.choices = [(r.id, r.full_name) for r in policies.regions_in_reach(current_user)]
+    regions = policies.regions_in_reach(current_user)
+    run_form.region.choices = [(r.id, r.full_name) for r in regions]
     evaluations = evaluation.evaluations_of(current_user)
+    this_year = clock.today().year
     return render_template(
         "regulator/index.html", bases=scope.bases_overview(current_user), plans=plans.pending_plans(current_user),
         evaluations=evaluations, trials={e.id for e in evaluations if evaluation.is_trial(e)}, run_form=run_form,
-        year=clock.today().year,
+        year=this_year, regions=regions, export_years=range(this_year + 1, this_year - 6, -1),
     )
 
 
@@ -283,16 +285,39 @@ def evaluation_export(evaluation_id: int):
     return downloads.xlsx(exports.evaluation_table(current_user, found), f"{found.year}年度基地评估.xlsx")
 
 
+# The official tables (notice 004): each for the year and the region (within the regulator's reach) picked on
+# the overview page; a region outside it is a 404.
+EXPORTS = {
+    "catalog": (exports.project_catalog, "培训项目目录"),
+    "knowledge": (exports.knowledge_update_statistics, "知识更新工程实施情况统计表"),
+    "strategic": (exports.strategic_statistics, "重大工程重大战略专业技术人才培训统计表"),
+}
+
+
+def _export(kind: str):
+    build, name = EXPORTS[kind]
+    year = _year_arg()
+    try:
+        region = exports.region_of(current_user, query_int("region", 1))
+        data = build(current_user, year, region.id)
+    except LookupError:
+        abort(404)
+    return downloads.xlsx(data, f"{year}年度{name}（{region.full_name}）.xlsx")
+
+
 @bp.route("/exports/catalog.xlsx")
 def export_catalog():
-    year = _year_arg()
-    return downloads.xlsx(exports.project_catalog(current_user, year), f"{year}年度培训项目目录.xlsx")
+    return _export("catalog")
 
 
 @bp.route("/exports/knowledge-update.xlsx")
 def export_knowledge():
-    year = _year_arg()
-    return downloads.xlsx(exports.knowledge_update_statistics(current_user, year), f"{year}年度知识更新工程统计表.xlsx")
+    return _export("knowledge")
+
+
+@bp.route("/exports/strategic.xlsx")
+def export_strategic():
+    return _export("strategic")
 
 
 @bp.route("/reviews")
@@ -336,4 +361,4 @@ def audit_log():
 AUDIT_ACTIONS = {"": "全部", "auth.": "登录与拒绝", "identity.": "查看完整身份证号", "learner.": "学员导出本人数据",
                  "base.": "基地认定与状态", "evaluation.": "年度评估", "export.": "导出", "course.": "课程与名单",
                  "declaration.": "学时申报", "certificate.": "证书", "class_plan.": "办班计划",
-                 "rules.": "地区规则", "target.": "年度目标"}
+                 "rules.": "地区规则", "target.": "年度目标", "report.": "基地统计填报"}

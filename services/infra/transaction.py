@@ -10,7 +10,8 @@ check that should not hold SQLite's write lock; the API: its token check, before
 
 The commits left outside a unit of work, each for a reason:
 
-- seeding/demo.py (reference data, then the bases and their courses, then the regulators' data) and
+- seeding/demo.py (reference data, then the bases and their courses, then the regulators' data),
+  seeding/history.py (a year behind the demo, stage by stage, some rows back-dated where no use case may) and
   seeding/benchdata.generate (what the session held, before it writes through a connection of its own):
   generators run from the command line, committing stage by stage.
 - The tests' fixtures and factories (tests/conftest.py), which store what a test then reads.

@@ -224,6 +224,43 @@ def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[st
     What can be judged without the learner (the course, its state, the hours, the day) is judged first, and
     a claim refused for it is not matched to anybody: the answer to a claim must not depend on whether the
     person it names is registered, or a recorder could test that without recording anything."""
+    fresh, refusals = _first_sendings(claims, recorded)
+    course_ids = {claim.course_id for claim in fresh}
+    courses = {c.id: c for chunk in chunks(course_ids) for c in db.session.execute(
+        sa.select(Course).where(Course.id.in_(chunk), Course.base_id == base_id)).scalars()}
+    named, fingerprints = _identified(fresh, refusals)
+    by_phone = learners_by(User.phone, {c.phone for c in named if c.learner_id is None and c.phone})
+    by_hmac = learners_by(User.id_number_hmac, set(fingerprints.values()))
+    today = clock.today()
+    unmatched = 0
+    pairs: dict[tuple[int, int], int] = {}
+    for claim in named:
+        refusal = _course_refusal(claim, courses.get(claim.course_id), today)
+        if refusal is not None:
+            refusals.append(refusal)
+            continue
+        if claim.problem:
+            continue  # a conflict for the course, reported as such
+        if claim.learner_id is None:
+            learner, where = _learner_of(claim, by_phone.get(claim.phone), by_hmac.get(fingerprints.get(claim.ref)))
+            if learner is None:
+                label = {"phone": "手机号", "id_number": "身份证号", "both": "手机号、身份证号"}[where]
+                refusals.append(Refusal(claim.ref, "phone" if where == "both" else where,
+                                        f"未找到姓名与{label}都相符的注册学员"))
+                unmatched += 1
+                continue
+            claim.learner_id = learner
+        pair = (claim.course_id, claim.learner_id)
+        if pair in pairs:
+            refusals.append(Refusal(claim.ref, _where(claim), channel.duplicate.format(ref=pairs[pair])))
+        else:
+            pairs[pair] = claim.ref
+    return courses, refusals, unmatched
+
+
+def _first_sendings(claims: list[Claim], recorded: set[str]) -> tuple[list[Claim], list[Refusal]]:
+    """The claims to check, and the refusals of external ids repeated within the batch. A claim whose
+    external id is ``recorded`` already is left out: it is compared with its earlier sending, later."""
     refusals: list[Refusal] = []
     seen_external: dict[str, int] = {}
     fresh = []
@@ -237,12 +274,15 @@ def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[st
             if claim.external_id in recorded:
                 continue
         fresh.append(claim)
-    course_ids = {claim.course_id for claim in fresh}
-    courses = {c.id: c for chunk in chunks(course_ids) for c in db.session.execute(
-        sa.select(Course).where(Course.id.in_(chunk), Course.base_id == base_id)).scalars()}
+    return fresh, refusals
+
+
+def _identified(claims: list[Claim], refusals: list[Refusal]) -> tuple[list[Claim], dict[int, str]]:
+    """The claims that name their learner well enough to be looked for (a learner id, or a name with a phone
+    or a valid ID number), and {claim ref: ID number fingerprint}; the others are refused into ``refusals``."""
     fingerprints: dict[int, str] = {}
     named = []
-    for claim in fresh:
+    for claim in claims:
         if claim.learner_id is not None:
             named.append(claim)
             continue
@@ -260,47 +300,28 @@ def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[st
                 continue
             fingerprints[claim.ref] = resident_ids.fingerprint(number)
         named.append(claim)
-    by_phone = learners_by(User.phone, {c.phone for c in named if c.learner_id is None and c.phone})
-    by_hmac = learners_by(User.id_number_hmac, set(fingerprints.values()))
-    today = clock.today()
-    unmatched = 0
-    pairs: dict[tuple[int, int], int] = {}
-    for claim in named:
-        course = courses.get(claim.course_id)
-        if course is None:
-            refusals.append(Refusal(claim.ref, "course_id", "本基地没有该课程"))
-            continue
-        if claim.hours is None:
-            claim.hours = course.hours
-        elif claim.hours > course.hours:
-            refusals.append(Refusal(claim.ref, "hours", f"不能超过课程的 {course.hours} 学时"))
-            continue
-        claim.problem = course_problem(course) or ""
-        if claim.problem:
-            continue  # a conflict for the course, reported as such
-        if claim.completed_on is None:
-            claim.completed_on = default_completed_on(course, today)
-            problem = _missing_day(course) if claim.completed_on is None else None
-        else:
-            problem = completed_on_problem(course, claim.completed_on, today)
-        if problem:
-            refusals.append(Refusal(claim.ref, "completed_on", problem))
-            continue
-        if claim.learner_id is None:
-            learner, where = _learner_of(claim, by_phone.get(claim.phone), by_hmac.get(fingerprints.get(claim.ref)))
-            if learner is None:
-                label = {"phone": "手机号", "id_number": "身份证号", "both": "手机号、身份证号"}[where]
-                refusals.append(Refusal(claim.ref, "phone" if where == "both" else where,
-                                        f"未找到姓名与{label}都相符的注册学员"))
-                unmatched += 1
-                continue
-            claim.learner_id = learner
-        pair = (claim.course_id, claim.learner_id)
-        if pair in pairs:
-            refusals.append(Refusal(claim.ref, _where(claim), channel.duplicate.format(ref=pairs[pair])))
-        else:
-            pairs[pair] = claim.ref
-    return courses, refusals, unmatched
+    return named, fingerprints
+
+
+def _course_refusal(claim: Claim, course: Course | None, today: date) -> Refusal | None:
+    """Why the claim is refused for its course, hours or day, or None. Fills in the course's hours and the
+    default day where the claim has none, and ``claim.problem`` where the course cannot take completions
+    now: a conflict, reported as such later, and nothing more is judged of the claim."""
+    if course is None:
+        return Refusal(claim.ref, "course_id", "本基地没有该课程")
+    if claim.hours is None:
+        claim.hours = course.hours
+    elif claim.hours > course.hours:
+        return Refusal(claim.ref, "hours", f"不能超过课程的 {course.hours} 学时")
+    claim.problem = course_problem(course) or ""
+    if claim.problem:
+        return None
+    if claim.completed_on is None:
+        claim.completed_on = default_completed_on(course, today)
+        problem = _missing_day(course) if claim.completed_on is None else None
+    else:
+        problem = completed_on_problem(course, claim.completed_on, today)
+    return Refusal(claim.ref, "completed_on", problem) if problem else None
 
 
 # --- recording ----------------------------------------------------------------------------------------
@@ -338,50 +359,10 @@ def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refuse
             .execution_options(populate_existing=True)).scalars()}
         # Again, now that no other recording of the base can be writing: one may have recorded some meanwhile.
         recorded = _recorded(base_id, [c.external_id for c in claims if c.external_id is not None])
-        conflicts: list[Refusal] = []
-        fresh = []
-        for claim in claims:
-            previous = recorded.get(claim.external_id) if claim.external_id is not None else None
-            if previous is not None and previous == claim.digest:
-                result.already_recorded += 1
-            elif previous is not None:
-                conflicts.append(Refusal(claim.ref, "external_id",
-                                         "该外部编号已用于另一条结业记录（课程、学员、学时或结业日期不同）"))
-            elif claim.problem:
-                conflicts.append(Refusal(claim.ref, "course_id", claim.problem))
-            elif claim.learner_id is None:  # recorded when checked, gone since (its course deleted)
-                conflicts.append(Refusal(claim.ref, "external_id",
-                                         "该外部编号的记录已不存在，请去掉 external_id 重复项后重新提交"))
-            else:
-                fresh.append(claim)
+        fresh, conflicts = _against_earlier(claims, recorded, result)
         existing = _live_enrollments(list({c.course_id for c in fresh}), list({c.learner_id for c in fresh}))
-        today = clock.today()
-        by_course: dict[int, list[Claim]] = defaultdict(list)
-        for claim in fresh:
-            course = locked_courses[claim.course_id]
-            # The course as it is now: edited or closed since the check, its state or dates may refuse.
-            problem = course_problem(course) or completed_on_problem(course, claim.completed_on, today)
-            enrollment = existing.get((claim.course_id, claim.learner_id))
-            if problem:
-                conflicts.append(Refusal(claim.ref, "course_id", problem))
-            elif channel.seated_only and (enrollment is None or enrollment.status != EnrollmentStatus.CONFIRMED):
-                conflicts.append(Refusal(claim.ref, "enrollment", "不是“已报名”状态（候补、已取消或已结业）"))
-            elif enrollment is not None and enrollment.status == EnrollmentStatus.COMPLETED:
-                conflicts.append(Refusal(claim.ref, _where(claim), channel.already))
-            else:
-                by_course[claim.course_id].append(claim)
-        # Per course: its claims' live enrollments, and those who take a seat now.
-        plans = {}
-        for course_id, course_claims in by_course.items():
-            course = locked_courses[course_id]
-            enrolled = {c.learner_id: existing[(course_id, c.learner_id)] for c in course_claims
-                        if (course_id, c.learner_id) in existing}
-            needing = [c for c in course_claims if needs_seat(enrolled.get(c.learner_id))]
-            if course.capacity is not None and course.seats_taken + len(needing) > course.capacity:
-                message = (f"课程“{course.title}”只剩 {course.capacity - course.seats_taken} 个名额，"
-                           f"本次有 {len(needing)} 人未占名额")
-                conflicts.extend(Refusal(c.ref, "capacity", message) for c in needing)
-            plans[course_id] = (enrolled, [c.learner_id for c in needing])
+        by_course = _still_fitting(fresh, locked_courses, existing, channel, conflicts)
+        plans = _seat_plans(by_course, locked_courses, existing, conflicts)
         if conflicts:
             conflicts.sort(key=lambda r: (r.ref, r.field))
             raise Conflict(conflicts)
@@ -407,6 +388,69 @@ def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refuse
                 "received": result.received, "recorded": result.recorded,
                 "already_recorded": result.already_recorded, "added_to_roster": result.added_to_roster})
     return result
+
+
+def _against_earlier(claims: list[Claim], recorded: dict[str, str],
+                     result: BatchResult) -> tuple[list[Claim], list[Refusal]]:
+    """The claims to record now, and the conflicts of the others with what was recorded before; a claim sent
+    again as it was is counted in ``result.already_recorded``."""
+    conflicts: list[Refusal] = []
+    fresh = []
+    for claim in claims:
+        previous = recorded.get(claim.external_id) if claim.external_id is not None else None
+        if previous is not None and previous == claim.digest:
+            result.already_recorded += 1
+        elif previous is not None:
+            conflicts.append(Refusal(claim.ref, "external_id",
+                                     "该外部编号已用于另一条结业记录（课程、学员、学时或结业日期不同）"))
+        elif claim.problem:
+            conflicts.append(Refusal(claim.ref, "course_id", claim.problem))
+        elif claim.learner_id is None:  # recorded when checked, gone since (its course deleted)
+            conflicts.append(Refusal(claim.ref, "external_id",
+                                     "该外部编号的记录已不存在，请去掉 external_id 重复项后重新提交"))
+        else:
+            fresh.append(claim)
+    return fresh, conflicts
+
+
+def _still_fitting(claims: list[Claim], courses: dict[int, Course], existing: dict, channel: Channel,
+                   conflicts: list[Refusal]) -> dict[int, list[Claim]]:
+    """The claims by course id that the locked courses and the learners' live enrollments (``existing``)
+    still take; the others are refused into ``conflicts``."""
+    today = clock.today()
+    by_course: dict[int, list[Claim]] = defaultdict(list)
+    for claim in claims:
+        course = courses[claim.course_id]
+        # The course as it is now: edited or closed since the check, its state or dates may refuse.
+        problem = course_problem(course) or completed_on_problem(course, claim.completed_on, today)
+        enrollment = existing.get((claim.course_id, claim.learner_id))
+        if problem:
+            conflicts.append(Refusal(claim.ref, "course_id", problem))
+        elif channel.seated_only and (enrollment is None or enrollment.status != EnrollmentStatus.CONFIRMED):
+            conflicts.append(Refusal(claim.ref, "enrollment", "不是“已报名”状态（候补、已取消或已结业）"))
+        elif enrollment is not None and enrollment.status == EnrollmentStatus.COMPLETED:
+            conflicts.append(Refusal(claim.ref, _where(claim), channel.already))
+        else:
+            by_course[claim.course_id].append(claim)
+    return by_course
+
+
+def _seat_plans(by_course: dict[int, list[Claim]], courses: dict[int, Course], existing: dict,
+                conflicts: list[Refusal]) -> dict[int, tuple[dict, list[int]]]:
+    """Per course: its claims' live enrollments by learner id, and the learners who take a seat now. A
+    course without seats enough for them refuses each of them into ``conflicts``."""
+    plans = {}
+    for course_id, course_claims in by_course.items():
+        course = courses[course_id]
+        enrolled = {c.learner_id: existing[(course_id, c.learner_id)] for c in course_claims
+                    if (course_id, c.learner_id) in existing}
+        needing = [c for c in course_claims if needs_seat(enrolled.get(c.learner_id))]
+        if course.capacity is not None and course.seats_taken + len(needing) > course.capacity:
+            message = (f"课程“{course.title}”只剩 {course.capacity - course.seats_taken} 个名额，"
+                       f"本次有 {len(needing)} 人未占名额")
+            conflicts.extend(Refusal(c.ref, "capacity", message) for c in needing)
+        plans[course_id] = (enrolled, [c.learner_id for c in needing])
+    return plans
 
 
 def _summary(claims: list[Claim], needing: list[int]) -> dict:

@@ -52,15 +52,23 @@ def claimed_hours(kind: DeclarationKind, data: dict, rule, min_days: int = 0) ->
             raise DomainError(f"申报学时应在 1 到 {MAX_CLAIMED_HOURS} 之间", field="hours")
         return hours_
     if days:
-        if not 1 <= days <= MAX_DAYS:
-            raise DomainError(f"天数应在 1 到 {MAX_DAYS} 之间", field="days")
-        if days < min_days:
-            raise DomainError(f"{kind.label}须满 {min_days} 天才能申报", field="days")
-        return hours.hours_from_days(days, rule)
+        return _hours_of_days(kind, days, rule, min_days)
     if unit == "days":
         raise DomainError("请填写天数", field="days")
     if minutes is None:
         raise DomainError("请填写时长（分钟）或天数", field="minutes")
+    return _hours_of_minutes(minutes, rule)
+
+
+def _hours_of_days(kind: DeclarationKind, days: int, rule, min_days: int) -> int:
+    if not 1 <= days <= MAX_DAYS:
+        raise DomainError(f"天数应在 1 到 {MAX_DAYS} 之间", field="days")
+    if days < min_days:
+        raise DomainError(f"{kind.label}须满 {min_days} 天才能申报", field="days")
+    return hours.hours_from_days(days, rule)
+
+
+def _hours_of_minutes(minutes: int, rule) -> int:
     if not 1 <= minutes <= MAX_MINUTES:
         raise DomainError("不足一天的请填写分钟数（1 到 1440），整天的请填写天数", field="minutes")
     converted = hours.hours_from_minutes(minutes, rule)

@@ -266,6 +266,32 @@ def _problems(values: dict, in_force: dict) -> dict[str, str]:
     for key, (low, high) in BOUNDS.items():
         if values[key] is not None and not low <= values[key] <= high:
             problems[key] = f"应在 {low} 到 {high} 之间"
+    problems |= _cap_problems(values, in_force)
+    problems |= _weight_problems(values, in_force)
+    keep, exit_ = in_force["keep_threshold"].value, in_force["exit_threshold"].value
+    if "exit_threshold" not in problems and keep is not None and exit_ is not None and exit_ > keep:
+        problems["exit_threshold"] = f"退出分数线不能高于合格分数线（{keep}）"
+    outcome = values["missed_target_outcome"]
+    if outcome is not None and outcome not in MISSED_OUTCOMES:
+        problems["missed_target_outcome"] = "未完成年度目标任务的基地只能评为整改或退出"
+    return problems
+
+
+def _weight_problems(values: dict, in_force: dict) -> dict[str, str]:
+    """Why the rubric's weights cannot be saved: each from 0 to 1000, and not all 0 once in force."""
+    problems = {}
+    for key in WEIGHTS:
+        if values[key] is not None and not 0 <= values[key] <= 1000:
+            problems[key] = "权重应在 0 到 1000 之间"
+    if not problems and sum(in_force[k].value or 0 for k in WEIGHTS) <= 0:
+        problems[WEIGHTS[0]] = "各项权重不能全为 0"
+    return problems
+
+
+def _cap_problems(values: dict, in_force: dict) -> dict[str, str]:
+    """Why the declaration caps cannot be saved: a cap is at most the year's requirement of its category
+    (of the total where the category has none)."""
+    problems = {}
     for key, (_kind, category) in CAP_KEYS.items():
         cap = values[key]
         if cap is None:
@@ -277,17 +303,6 @@ def _problems(values: dict, in_force: dict) -> dict[str, str]:
             problems[key] = "上限不能为负数"
         elif requirement is not None and cap > requirement:
             problems[key] = f"上限不能高于{label}的年度学时要求（{requirement} 学时）"
-    for key in WEIGHTS:
-        if values[key] is not None and not 0 <= values[key] <= 1000:
-            problems[key] = "权重应在 0 到 1000 之间"
-    if not any(key in problems for key in WEIGHTS) and sum(in_force[k].value or 0 for k in WEIGHTS) <= 0:
-        problems[WEIGHTS[0]] = "各项权重不能全为 0"
-    keep, exit_ = in_force["keep_threshold"].value, in_force["exit_threshold"].value
-    if "exit_threshold" not in problems and keep is not None and exit_ is not None and exit_ > keep:
-        problems["exit_threshold"] = f"退出分数线不能高于合格分数线（{keep}）"
-    outcome = values["missed_target_outcome"]
-    if outcome is not None and outcome not in MISSED_OUTCOMES:
-        problems["missed_target_outcome"] = "未完成年度目标任务的基地只能评为整改或退出"
     return problems
 
 
@@ -504,6 +519,34 @@ def _save_kinds(regulator, loaded: _Loaded, values: dict, changed: set, confirme
                 db.session.delete(row)
 
 
+def _save_caps(regulator, loaded: _Loaded, values: dict, changed: set) -> None:
+    """Write the region's DeclarationCap rows of the year whose value changed (none: the row is deleted)."""
+    for key in changed & set(CAP_KEYS):
+        kind, category = CAP_KEYS[key]
+        cap = loaded.own_caps.get(key)
+        if values[key] is None:
+            db.session.delete(cap)
+        elif cap is None:
+            db.session.add(DeclarationCap(kind=kind, category=category, region_id=loaded.region.id,
+                                          year=loaded.year, max_hours=values[key], source=f"{regulator.name}设定"))
+        else:
+            cap.max_hours = values[key]
+
+
+def _refuse_stale(loaded: _Loaded, values: dict, confirmed, *, seen: str | None, previewed: str | None) -> None:
+    """:raise StalePreview: no preview, values other than the previewed ones, or stored values changed since
+        the preview; the transaction is rolled back."""
+    if seen is None or previewed is None:
+        db.session.rollback()
+        raise StalePreview("请先预览修改，确认无误后再保存", field="year")
+    if _values_digest(values, confirmed) != previewed:
+        db.session.rollback()
+        raise StalePreview("预览之后又修改了数值或确认项，未保存；请重新预览", field="year")
+    if _stored_digest(loaded) != seen:
+        db.session.rollback()
+        raise StalePreview("该年度的规则在预览之后已被他人修改，未保存；请查看现行数值后重新预览", field="year")
+
+
 def save(regulator, year: int, data: dict, confirm=(), *, seen: str | None, previewed: str | None) -> list[Change]:
     """Write the region's own values for ``year`` (an empty value: inherit the province's), confirm the
     defaults listed in ``confirm`` (and every value changed), and audit old and new. One transaction.
@@ -524,15 +567,7 @@ def save(regulator, year: int, data: dict, confirm=(), *, seen: str | None, prev
     changes, own = _changes(loaded, values)
     changed = {c.key for c in changes}
     confirmed = _confirmed(confirm, changed)
-    if seen is None or previewed is None:
-        db.session.rollback()
-        raise StalePreview("请先预览修改，确认无误后再保存", field="year")
-    if _values_digest(values, confirmed) != previewed:
-        db.session.rollback()
-        raise StalePreview("预览之后又修改了数值或确认项，未保存；请重新预览", field="year")
-    if _stored_digest(loaded) != seen:
-        db.session.rollback()
-        raise StalePreview("该年度的规则在预览之后已被他人修改，未保存；请查看现行数值后重新预览", field="year")
+    _refuse_stale(loaded, values, confirmed, seen=seen, previewed=previewed)
     confirmed = set(confirmed)
     if not changes and not confirmed:
         return []
@@ -542,16 +577,7 @@ def save(regulator, year: int, data: dict, confirm=(), *, seen: str | None, prev
         for key in rules.RULE_FIELDS:
             setattr(row, key, values[key])
         row.unconfirmed = [k for k in row.unconfirmed or [] if k not in changed | confirmed]
-    for key in changed & set(CAP_KEYS):
-        kind, category = CAP_KEYS[key]
-        cap = loaded.own_caps.get(key)
-        if values[key] is None:
-            db.session.delete(cap)
-        elif cap is None:
-            db.session.add(DeclarationCap(kind=kind, category=category, region_id=region.id, year=year,
-                                          max_hours=values[key], source=f"{regulator.name}设定"))
-        else:
-            cap.max_hours = values[key]
+    _save_caps(regulator, loaded, values, changed)
     _save_kinds(regulator, loaded, values, changed, confirmed)
     if changed & set(rules.RUBRIC_FIELDS) or confirmed & set(rules.RUBRIC_FIELDS):
         rubric = loaded.own_rubric

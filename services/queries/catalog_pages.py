@@ -171,7 +171,11 @@ def enrollable_now(today: date) -> sa.ColumnElement[bool]:
 
 
 def _filtered(filters: CourseFilters):
-    stmt = _public_courses()
+    return _when(_what(_public_courses(), filters), filters)
+
+
+def _what(stmt, filters: CourseFilters):
+    """The filters on what a course is: its words, region, base, category, field, mode, openness to the city."""
     if filters.q.strip():
         clause = search.match_clause(Course.id, Course.search_tokens, filters.q, db.engine.dialect.name)
         if clause is not None:
@@ -186,11 +190,16 @@ def _filtered(filters: CourseFilters):
         stmt = stmt.where(Course.field == filters.field)
     if filters.mode:
         stmt = stmt.where(Course.mode == filters.mode)
+    if filters.open_to_city:
+        stmt = stmt.where(Course.open_to_city.is_(True))
+    return stmt
+
+
+def _when(stmt, filters: CourseFilters):
+    """The filters on when a course runs and whether it can be joined now: month, enrollable, seats, past."""
     bounds = _month_bounds(filters.month) if filters.month else None
     if bounds:
         stmt = stmt.where(Course.start_date <= bounds[1], Course.end_date >= bounds[0])
-    if filters.open_to_city:
-        stmt = stmt.where(Course.open_to_city.is_(True))
     if filters.enrollable or filters.has_seats:
         stmt = stmt.where(enrollable_now(clock.today()))
     if filters.has_seats:

@@ -25,7 +25,7 @@ and skipped, so a client that retries a batch records nothing twice.
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -460,8 +460,9 @@ def _summary(claims: list[Claim], needing: list[int]) -> dict:
             "days": [d.isoformat() for d in days[:10]] + (["…"] if len(days) > 10 else [])}
 
 
-def _apply(course: Course, claims: list[Claim], existing: dict, needing_seat: list[int], actor_id: int,
-           channel: Channel, now) -> dict[int, int]:
+def _apply(  # noqa: PLR0913  record()'s values for one course's bulk writes, none of them a group of its own
+        course: Course, claims: list[Claim], existing: dict, needing_seat: list[int], actor_id: int, channel: Channel,
+        now: datetime) -> dict[int, int]:
     """Bulk writes for one course: new enrollments, status updates, one ledger row per learner in the year
     of the day they completed, the seat counter. ``existing`` holds the claims' learners' live enrollments,
     ``needing_seat`` those of them who take a seat (needs_seat). Returns {learner id: enrollment id}."""

@@ -1,5 +1,6 @@
 """Learner accounts: registration with a validated, encrypted resident ID number."""
 
+from collections.abc import Sequence
 from typing import NoReturn
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from services import audit, auth, identifiers, resident_ids
 from services.errors import DomainError
 
 
-def cities() -> list[Region]:
+def cities() -> Sequence[Region]:
     return db.session.execute(
         sa.select(Region).where(Region.level == RegionLevel.CITY).order_by(Region.code)
     ).scalars().all()
@@ -80,7 +81,7 @@ def register_learner(data: dict) -> User:
     except IntegrityError:
         # A concurrent registration took the phone, email or ID number between the check and the insert.
         db.session.rollback()
-        _refused(["concurrent"], phone, email, id_number)
+        _refused(["concurrent"], phone, email, id_number, region.id)
     return user
 
 
@@ -95,11 +96,13 @@ def _refused(fields: list[str], phone: str, email: str | None, id_number: str, r
     raise DomainError(IDENTIFIER_TAKEN)
 
 
-def employers_near(user) -> list[Employer]:
+def employers_near(user) -> Sequence[Employer]:
     """Employers of the user's city and province, for choosing one."""
     if user.region_id is None:
         return []
     region = db.session.get(Region, user.region_id)
+    if region is None:
+        return []
     ids = [region.id] + ([region.parent_id] if region.parent_id else [])
     return db.session.execute(
         sa.select(Employer).where(Employer.region_id.in_(ids)).order_by(Employer.name)

@@ -1,9 +1,22 @@
-"""Helpers shared by the models: UTC timestamps and string-backed enum columns."""
+"""Helpers shared by the models: their base class, UTC timestamps and string-backed enum columns."""
 
 import enum
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+
+from extensions import db
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Model(DeclarativeBase):
+        """What the type checker sees of db.Model, which it cannot take as a base class from an attribute
+        (mypy issue 8603): a declarative base, for typed columns and keyword constructors."""
+
+else:
+    Model = db.Model
 
 # Ids are INTEGER columns: 32-bit on PostgreSQL, which refuses a larger value outright (an error, not "no
 # row"), so every id a client sends is bounded by this before it reaches a query.
@@ -29,7 +42,13 @@ def enum_column(enum_cls: type[enum.Enum]) -> sa.Enum:
 class LabelledEnum(str, enum.Enum):
     """A str enum whose members carry a Chinese label for the UI."""
 
-    def __new__(cls, value: str, label: str):
+    label: str
+
+    # ``label`` has a default only for the type checker, which reads a lookup by value (Category("public"))
+    # as a call of this; Enum answers a lookup without it. Every member is declared with its label.
+    def __new__(cls, value: str, label: str | None = None) -> "LabelledEnum":
+        if label is None:
+            raise TypeError(f"{cls.__name__} {value!r}: a member needs a label")
         obj = str.__new__(cls, value)
         obj._value_ = value
         obj.label = label

@@ -7,8 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import LabelledEnum, enum_column, utcnow
+from models._common import LabelledEnum, Model, enum_column, utcnow
 
 
 class Category(LabelledEnum):
@@ -66,7 +65,7 @@ TRANSITIONS = {
 }
 
 
-class Course(db.Model):
+class Course(Model):
     __tablename__ = "course"
     __table_args__ = (
         sa.CheckConstraint("hours > 0", name="hours_positive"),

@@ -5,8 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import LabelledEnum, enum_column, utcnow
+from models._common import LabelledEnum, Model, enum_column, utcnow
 
 
 class BaseType(LabelledEnum):
@@ -32,7 +31,7 @@ DISCLOSURE_FIELDS = (
 )
 
 
-class TrainingBase(db.Model):
+class TrainingBase(Model):
     __tablename__ = "training_base"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,7 +81,7 @@ class TrainingBase(db.Model):
         return f"<TrainingBase {self.id} {self.name}>"
 
 
-class BaseMembership(db.Model):
+class BaseMembership(Model):
     """A base admin's right to manage one base."""
 
     __tablename__ = "base_membership"

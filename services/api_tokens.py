@@ -8,6 +8,7 @@ longer manages the base.
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -45,7 +46,7 @@ def _maker_may_act():
     )
 
 
-def tokens_of(base: TrainingBase) -> list[tuple[ApiToken, bool]]:
+def tokens_of(base: TrainingBase) -> Sequence[tuple[ApiToken, bool]]:
     """The base's tokens, live ones first, newest first, with their makers, each with whether its maker may
     still act for the base (if not, the API refuses it although it was never revoked). One query."""
     return db.session.execute(

@@ -1,5 +1,6 @@
 """Writing the audit log. Callers add the row to their own transaction; it commits with the change."""
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -73,7 +74,7 @@ PAGE_SIZE = 100
 REGION_NAMED = ("auth.register_refused", "identity.respelt")
 
 
-def entries_for(regulator, action: str = "", before: int | None = None) -> list[AuditLog]:
+def entries_for(regulator, action: str = "", before: int | None = None) -> Sequence[AuditLog]:
     """The newest entries a regulator may read (read-only: the log is append-only in the database), one
     page of PAGE_SIZE before the entry ``before``: those about a base in their region, made by someone of
     their region, or, for an event of nobody signed in that names a region (REGION_NAMED: a registration
@@ -158,7 +159,7 @@ def _count_repeat(key: dict, now: datetime) -> bool:
         sa.update(AuditRepeat).where(*(getattr(AuditRepeat, name) == value for name, value in key.items()))
         .values(repeats=AuditRepeat.repeats + 1, last_at=now)
         .execution_options(synchronize_session=False))
-    return found.rowcount == 1
+    return found.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result (a CursorResult) counts rows
 
 
 def _insert_counter(entry_id: int, key: dict, now: datetime) -> bool:

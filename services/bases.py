@@ -23,7 +23,7 @@ def update_disclosure(actor, base: TrainingBase, data: dict, logo_stream=None) -
     ensure_can_manage(actor, base)
     if not base.can_publish:
         raise DomainError("本基地已退出，公开信息不能再修改")
-    stored = []
+    stored: list = []  # the images it stores, removed if the unit of work fails
     with unit_of_work(stored):
         for name in DISCLOSURE_EDITABLE:
             if name in data:

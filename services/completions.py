@@ -24,6 +24,7 @@ and skipped, so a client that retries a batch records nothing twice.
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -326,7 +327,7 @@ def _course_refusal(claim: Claim, course: Course | None, today: date) -> Refusal
 
 # --- recording ----------------------------------------------------------------------------------------
 
-def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refused: list[Refusal] = (),
+def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refused: Sequence[Refusal] = (),
            token_id: int | None = None) -> BatchResult:
     """Record the claims' completions in the base's courses, all or none; learners not on a course's roster
     are added to it, seats permitting (not by the roster page, which completes its seated learners only).
@@ -367,14 +368,14 @@ def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refuse
             conflicts.sort(key=lambda r: (r.ref, r.field))
             raise Conflict(conflicts)
         now = utcnow()
-        rows = []
+        rows: list[dict] = []
         for course_id, course_claims in by_course.items():
             enrolled, needing = plans[course_id]
             enrollment_of = _apply(locked_courses[course_id], course_claims, enrolled, needing, actor_id, channel, now)
             result.added_to_roster += len(needing)
             result.recorded += len(course_claims)
             rows.extend({"base_id": base_id, "external_id": c.external_id, "course_id": course_id,
-                         "learner_id": c.learner_id, "enrollment_id": enrollment_of[c.learner_id], "hours": c.hours,
+                         "learner_id": c.learner_id, "enrollment_id": enrollment_of[_checked(c)[0]], "hours": c.hours,
                          "item_digest": c.digest, "token_id": token_id, "created_at": now}
                         for c in course_claims if c.external_id is not None)
             if channel is not API:
@@ -422,7 +423,7 @@ def _still_fitting(claims: list[Claim], courses: dict[int, Course], existing: di
     for claim in claims:
         course = courses[claim.course_id]
         # The course as it is now: edited or closed since the check, its state or dates may refuse.
-        problem = course_problem(course) or completed_on_problem(course, claim.completed_on, today)
+        problem = course_problem(course) or completed_on_problem(course, _checked(claim)[1], today)
         enrollment = existing.get((claim.course_id, claim.learner_id))
         if problem:
             conflicts.append(Refusal(claim.ref, "course_id", problem))
@@ -449,13 +450,23 @@ def _seat_plans(by_course: dict[int, list[Claim]], courses: dict[int, Course], e
             message = (f"课程“{course.title}”只剩 {course.capacity - course.seats_taken} 个名额，"
                        f"本次有 {len(needing)} 人未占名额")
             conflicts.extend(Refusal(c.ref, "capacity", message) for c in needing)
-        plans[course_id] = (enrolled, [c.learner_id for c in needing])
+        plans[course_id] = (enrolled, [_checked(c)[0] for c in needing])
     return plans
+
+
+def _checked(claim: Claim) -> tuple[int, date]:
+    """The learner and the day of a claim that _check passed: it set both, or refused the claim.
+
+    :raise RuntimeError: a claim that was not checked.
+    """
+    if claim.learner_id is None or claim.completed_on is None:
+        raise RuntimeError(f"claim {claim.ref} was not checked")
+    return claim.learner_id, claim.completed_on
 
 
 def _summary(claims: list[Claim], needing: list[int]) -> dict:
     """What a course's audit entry says of its completions: how many, added to the roster, on which days."""
-    days = sorted({c.completed_on for c in claims})
+    days = sorted({_checked(c)[1] for c in claims})
     return {"completed": len(claims), "added": len(needing), "hours": sum(c.hours for c in claims),
             "days": [d.isoformat() for d in days[:10]] + (["…"] if len(days) > 10 else [])}
 
@@ -466,7 +477,8 @@ def _apply(  # noqa: PLR0913  record()'s values for one course's bulk writes, no
     """Bulk writes for one course: new enrollments, status updates, one ledger row per learner in the year
     of the day they completed, the seat counter. ``existing`` holds the claims' learners' live enrollments,
     ``needing_seat`` those of them who take a seat (needs_seat). Returns {learner id: enrollment id}."""
-    day_of = {c.learner_id: c.completed_on for c in claims}
+    checked = [(c, *_checked(c)) for c in claims]
+    day_of = {learner_id: day for _c, learner_id, day in checked}
     new_ids = [lid for lid in needing_seat if existing.get(lid) is None]
     enrollment_of = {lid: existing[lid].id for lid in day_of if existing.get(lid) is not None}
     if new_ids:
@@ -495,10 +507,10 @@ def _apply(  # noqa: PLR0913  record()'s values for one course's bulk writes, no
     db.session.execute(
         sa.insert(HoursRecord),
         [
-            {"learner_id": c.learner_id, "year": hours.credit_year(c.completed_on), "earned_on": c.completed_on,
+            {"learner_id": learner_id, "year": hours.credit_year(day), "earned_on": day,
              "category": course.category, "hours": c.hours, "source": channel.hours_source, "course_id": course.id,
-             "enrollment_id": enrollment_of[c.learner_id], "note": "", "created_by_id": actor_id, "created_at": now}
-            for c in claims
+             "enrollment_id": enrollment_of[learner_id], "note": "", "created_by_id": actor_id, "created_at": now}
+            for c, learner_id, day in checked
         ],
     )
     if needing_seat:
@@ -527,7 +539,7 @@ def _recorded(base_id: int, external_ids: list[str]) -> dict[str, str]:
     else:
         statements = [sa.select(*columns).where(ApiCompletion.base_id == base_id, ApiCompletion.external_id.in_(chunk))
                       for chunk in chunks(external_ids)]
-    found = {}
+    found: dict[str, str] = {}
     for statement in statements:
         found.update(db.session.execute(statement).tuples().all())
     return found

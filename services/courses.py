@@ -135,7 +135,7 @@ def create_course(actor, base: TrainingBase, data: dict, cover_stream=None) -> C
     """
     ensure_can_manage(actor, base)
     _ensure_writable(base)
-    stored = []
+    stored: list = []  # the images it stores, removed if the unit of work fails
     with unit_of_work(stored):
         course = Course(base=base, status=CourseStatus.DRAFT, created_by_id=actor.id, seats_taken=0)
         _apply(course, data)
@@ -159,7 +159,7 @@ def update_course(actor, course: Course, data: dict, cover_stream=None) -> Cours
     """
     ensure_can_manage(actor, course.base)
     _ensure_writable(course.base)
-    stored = []
+    stored: list = []  # the images it stores, removed if the unit of work fails
     with locked(Course, course.id) as course, unit_of_work(stored):
         if not course.is_editable:
             raise DomainError("已取消的课程不能修改")

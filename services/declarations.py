@@ -2,6 +2,7 @@
 their employer approves (possibly fewer hours, with a reason) or rejects within the working-day deadline.
 Yearly caps apply at approval; approval is the only thing that writes the ledger for a declaration."""
 
+from collections.abc import Sequence
 from datetime import date
 
 import sqlalchemy as sa
@@ -150,7 +151,7 @@ def declare(learner, data: dict, uploads: list) -> Declaration:
             title=data["title"].strip(), organiser=(data.get("organiser") or "").strip(),
             earned_on=data["earned_on"], year=data["earned_on"].year, minutes=data.get("minutes"),
             days=data.get("days"), hours_claimed=claimed, status=DeclarationStatus.PENDING,
-            due_on=workdays.review_deadline(clock.today(), rule.review_working_days),
+            due_on=workdays.review_deadline(clock.today(), rules.known(rule.review_working_days)),
         )
         for upload in uploads:
             row, path = evidence_files.store(upload)
@@ -200,7 +201,7 @@ def own(learner, declaration_id: int) -> Declaration | None:
     ).scalar_one_or_none()
 
 
-def of_learner(learner) -> list[Declaration]:
+def of_learner(learner) -> Sequence[Declaration]:
     return db.session.execute(
         sa.select(Declaration).where(Declaration.learner_id == learner.id)
         .options(selectinload(Declaration.evidence)).order_by(Declaration.id.desc())
@@ -218,7 +219,7 @@ def for_reviewer(reviewer, declaration_id: int) -> Declaration | None:
     ).scalar_one_or_none()
 
 
-def queue(reviewer) -> list[Declaration]:
+def queue(reviewer) -> Sequence[Declaration]:
     """The employer's declarations, pending first (earliest deadline first), with learners. Two queries."""
     return db.session.execute(
         sa.select(Declaration).join(Declaration.learner)
@@ -253,6 +254,8 @@ def review(reviewer, declaration_id: int, approve: bool, hours_: int | None, rea
     reviewer_id, learner_id = reviewer.id, declaration.learner_id
     with locked(User, learner_id) as learner:
         declaration = db.session.get(Declaration, declaration_id, populate_existing=True)
+        if declaration is None:  # found above; gone only if deleted while the lock was awaited
+            raise LookupError(declaration_id)
         if declaration.status != DeclarationStatus.PENDING:
             raise DomainError(f"该申报已{declaration.status.label}，不能重复审核")
         if not approve:
@@ -285,13 +288,13 @@ def _apply_cap(declaration: Declaration, learner, approved: int) -> tuple[int, s
     cap = cap_for(declaration.kind, declaration.category, learner.region, declaration.year)
     if cap is None:
         return approved, ""
-    used = db.session.scalar(
+    used = db.session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(Declaration.hours_credited), 0)).where(
             Declaration.learner_id == learner.id, Declaration.year == declaration.year,
             Declaration.kind == declaration.kind, Declaration.category == declaration.category,
             Declaration.status == DeclarationStatus.APPROVED,
         )
-    )
+    ).scalar_one() or 0  # COALESCE: never NULL
     credited = max(min(approved, cap.max_hours - used), 0)
     if credited == approved:
         return approved, ""

@@ -120,7 +120,7 @@ def _take_seat(course_id: int) -> bool:
         .values(seats_taken=Course.seats_taken + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result (a CursorResult) counts rows
 
 
 def _free_seat(course_id: int) -> None:
@@ -134,13 +134,13 @@ def _free_seat(course_id: int) -> None:
 
 def waitlist_position(enrollment: Enrollment) -> int:
     """1 for the first in line. One query."""
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count(Enrollment.id)).where(
             Enrollment.course_id == enrollment.course_id,
             Enrollment.status == EnrollmentStatus.WAITLISTED,
             Enrollment.id <= enrollment.id,
         )
-    )
+    ).scalar_one()
 
 
 def enroll(learner, course_id: int) -> EnrollResult:
@@ -182,7 +182,7 @@ def enroll(learner, course_id: int) -> EnrollResult:
 def _promote_waitlisted(course: Course) -> list[Enrollment]:
     """Fill free seats from the head of the waitlist, notifying each promoted learner; nobody once the
     enrollment window has closed (see the module's docstring)."""
-    promoted = []
+    promoted: list[Enrollment] = []
     if course.enroll_deadline < clock.today():
         return promoted
     while True:

@@ -9,6 +9,7 @@ whose learners finish in December and in January is a project of both years, as 
 """
 
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from extensions import db
 from models import (
     BaseStatus,
+    BaseType,
     Course,
     CourseStatus,
     Enrollment,
@@ -159,15 +161,17 @@ def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> t
     """The weighted score (0–100), the proposed outcome and whether a target was missed."""
     target_trainees = target.min_trainees if target else None
     target_projects = target.min_projects if target else None
+    known = rules.known  # a rubric in force holds every weight, the unrated score and the penalty
     parts = [
-        (rubric.weight_trainees, _ratio(fig["trainees"], target_trainees)),
-        (rubric.weight_projects, _ratio(fig["projects"], target_projects)),
-        (rubric.weight_completion, 100 * fig["completed"] / fig["seated"] if fig["seated"] else 0.0),
-        (rubric.weight_rating, fig["rating"] / 5 * 100 if fig["rating"] is not None else rubric.unrated_score),
-        (rubric.weight_disclosure, disclosure),
+        (known(rubric.weight_trainees), _ratio(fig["trainees"], target_trainees)),
+        (known(rubric.weight_projects), _ratio(fig["projects"], target_projects)),
+        (known(rubric.weight_completion), 100 * fig["completed"] / fig["seated"] if fig["seated"] else 0.0),
+        (known(rubric.weight_rating),
+         fig["rating"] / 5 * 100 if fig["rating"] is not None else known(rubric.unrated_score)),
+        (known(rubric.weight_disclosure), disclosure),
     ]
     total_weight = sum(w for w, _v in parts) or 1
-    score = sum(w * v for w, v in parts) / total_weight - rubric.penalty_per_overdue_plan * fig["overdue_plans"]
+    score = sum(w * v for w, v in parts) / total_weight - known(rubric.penalty_per_overdue_plan) * fig["overdue_plans"]
     score = round(max(0.0, min(100.0, score)), 1)
     missed = missed_target(fig, target)
     if missed:
@@ -377,7 +381,7 @@ def confirm(regulator, evaluation_id: int) -> Evaluation:
 
 def _confirm_locked(regulator, evaluation: Evaluation) -> None:
     # Every refusal below raises after this update: locked() rolls the whole unit of work back.
-    won = db.session.execute(
+    won = db.session.execute(  # type: ignore[attr-defined]  # an UPDATE's result counts rows (rowcount)
         sa.update(Evaluation)
         .where(Evaluation.id == evaluation.id, Evaluation.status == EvaluationStatus.DRAFT)
         .values(status=EvaluationStatus.CONFIRMED, confirmed_by_id=regulator.id, confirmed_at=utcnow())
@@ -471,7 +475,7 @@ def _refuse_bases_decided_elsewhere(evaluation: Evaluation) -> None:
                           f"请重新运行本评估（已确认的基地不再列入）后再确认")
 
 
-def evaluations_of(regulator) -> list[Evaluation]:
+def evaluations_of(regulator) -> Sequence[Evaluation]:
     return db.session.execute(
         sa.select(Evaluation).where(Evaluation.region_id.in_(scope.region_ids(regulator.region_id)))
         .options(joinedload(Evaluation.region)).order_by(Evaluation.year.desc(), Evaluation.id)
@@ -489,13 +493,13 @@ def published_list(year: int) -> dict:
         .options(joinedload(TrainingBase.region).joinedload(Region.parent))
         .order_by(TrainingBase.type, TrainingBase.id)
     ).unique().scalars().all()
-    grouped = {}
+    grouped: dict[BaseType, list[TrainingBase]] = {}
     for base in rows:
         grouped.setdefault(base.type, []).append(base)
     return grouped
 
 
-def published_years() -> list[int]:
+def published_years() -> Sequence[int]:
     return db.session.execute(
         sa.select(sa.distinct(Evaluation.year)).where(Evaluation.status == EvaluationStatus.CONFIRMED)
         .order_by(Evaluation.year.desc())

@@ -1,6 +1,7 @@
 """The regulator's XLSX reports in the official layouts (notice 004) and the evaluation table, written by
 services.infra.spreadsheets (which keeps any text from running as a formula)."""
 
+from collections.abc import Sequence
 from datetime import date
 
 import sqlalchemy as sa
@@ -36,7 +37,7 @@ def project_catalog(regulator, year: int) -> bytes:
                Course.start_date >= date(year, 1, 1), Course.start_date <= date(year, 12, 31))
         .order_by(TrainingBase.id, Course.start_date, Course.id)
     ).all()
-    rows = [[f"{year}年度专业技术人员继续教育培训项目目录"], CATALOG_COLUMNS]
+    rows: list[Sequence[object]] = [[f"{year}年度专业技术人员继续教育培训项目目录"], CATALOG_COLUMNS]
     for number, (course, base_name) in enumerate(courses, start=1):
         rows.append([
             number, base_name, course.title, course.hours, _period(course), course.place, course.audience,
@@ -67,8 +68,8 @@ def knowledge_update_statistics(regulator, year: int) -> bytes:
                Course.start_date >= date(year + 1, 1, 1), Course.start_date <= date(year + 1, 12, 31))
         .group_by(Course.base_id, Course.field, Course.project_type)
     ).all()
-    names = dict(db.session.execute(sa.select(TrainingBase.id, TrainingBase.name).where(
-        scope.bases_clause(regulator))).all())
+    names: dict[int, str] = dict(db.session.execute(sa.select(TrainingBase.id, TrainingBase.name).where(
+        scope.bases_clause(regulator))).tuples().all())
     table: dict[tuple[int, str], dict] = {}
     for base_id, field, kind, people in done:
         table.setdefault((base_id, field), {"now": {}, "next": {}})["now"][ProjectType(kind)] = people
@@ -105,7 +106,7 @@ EVALUATION_COLUMNS = [
 
 
 def evaluation_rows_xlsx(title: str, results) -> bytes:
-    rows = [[title], EVALUATION_COLUMNS]
+    rows: list[Sequence[object]] = [[title], EVALUATION_COLUMNS]
     for number, r in enumerate(results, start=1):
         rows.append([
             number, r.base.name, r.base.type.label, r.trainees, r.target_trainees, r.projects, r.target_projects,

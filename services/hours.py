@@ -16,14 +16,14 @@ def hours_from_minutes(minutes: int, rule: RuleSet) -> int:
     """Under a day, each whole block of ``minutes_per_hour`` real minutes is one hour (100 min → 2 h)."""
     if minutes < 0:
         raise ValueError("minutes must not be negative")
-    return minutes // rule.minutes_per_hour
+    return minutes // rules.known(rule.minutes_per_hour)
 
 
 def hours_from_days(days: int, rule: RuleSet) -> int:
     """Day-based training: each day is ``hours_per_day`` hours (3 days → 24 h)."""
     if days < 0:
         raise ValueError("days must not be negative")
-    return days * rule.hours_per_day
+    return days * rules.known(rule.hours_per_day)
 
 
 def credit_year(completed_on: date) -> int:
@@ -45,8 +45,13 @@ def rules_for(region: Region | None, years=None) -> dict[int, RuleSet]:
     by_year: dict[int, dict[int, RuleSet]] = {}
     for rule in db.session.execute(stmt).scalars():
         by_year.setdefault(rule.year, {})[rule.region_id] = rule
-    return {year: rules.merge_rule(year, *(rows.get(i) for i in (region_ids + [None])[:2]))
-            for year, rows in by_year.items()}
+    in_force: dict[int, RuleSet] = {}
+    for year, rows in by_year.items():
+        found = [rows.get(region_id) for region_id in region_ids[:2]]
+        merged = rules.merge_rule(year, found[0], found[1] if len(found) > 1 else None)
+        if merged is not None:  # always: the year has a row of the city or of its province
+            in_force[year] = merged
+    return in_force
 
 
 def rule_for(region: Region | None, year: int) -> RuleSet:

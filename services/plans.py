@@ -1,6 +1,7 @@
 """Class plans (办班计划): a base files one for a face-to-face professional course in the window before it
 starts; the regulator approves or rejects it; the course takes enrollments only once it is approved."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from sqlalchemy.orm import contains_eager
 from extensions import db
 from models import ClassPlan, Course, PlanStatus
 from models._common import utcnow
-from services import audit, hours, scope
+from services import audit, hours, rules, scope
 from services.courses import ensure_can_manage
 from services.errors import DomainError
 from services.infra import clock
@@ -17,7 +18,7 @@ from services.infra import clock
 
 def window_days(course: Course) -> int:
     """The filing window of the course's region for the year it starts (data: rule_set.plan_window_days)."""
-    return hours.rule_for(course.base.region, course.start_date.year).plan_window_days
+    return rules.known(hours.rule_for(course.base.region, course.start_date.year).plan_window_days)
 
 
 def filing_problem(course: Course) -> str | None:
@@ -28,7 +29,7 @@ def filing_problem(course: Course) -> str | None:
         return "只有面授（或线上线下结合）的专业科目课程需要填报办班计划"
     if course.status.value == "cancelled":
         return "课程已取消"
-    if course.plan_status in (PlanStatus.PENDING.value, PlanStatus.APPROVED.value):
+    if course.plan_status is not None and course.plan_status in (PlanStatus.PENDING.value, PlanStatus.APPROVED.value):
         return f"已有{PlanStatus(course.plan_status).label}的办班计划"
     today = clock.today()
     days = window_days(course)
@@ -83,7 +84,7 @@ def decide_plan(regulator, plan_id: int, approve: bool, reason: str) -> ClassPla
         raise DomainError(f"该办班计划已{plan.status.label}")
     if not approve and not reason.strip():
         raise DomainError("驳回时必须填写原因", field="reason")
-    decided = db.session.execute(
+    decided = db.session.execute(  # type: ignore[attr-defined]  # an UPDATE's result counts rows (rowcount)
         sa.update(ClassPlan)
         .where(ClassPlan.id == plan.id, ClassPlan.status == PlanStatus.PENDING)
         .values(status=PlanStatus.APPROVED if approve else PlanStatus.REJECTED, decided_by_id=regulator.id,
@@ -101,7 +102,7 @@ def decide_plan(regulator, plan_id: int, approve: bool, reason: str) -> ClassPla
     return plan
 
 
-def pending_plans(regulator) -> list[ClassPlan]:
+def pending_plans(regulator) -> Sequence[ClassPlan]:
     """Plans awaiting the regulator's decision, oldest first, with course and base. One query."""
     return db.session.execute(
         sa.select(ClassPlan).join(ClassPlan.course).join(Course.base)
@@ -111,7 +112,7 @@ def pending_plans(regulator) -> list[ClassPlan]:
     ).scalars().all()
 
 
-def plans_of(course: Course) -> list[ClassPlan]:
+def plans_of(course: Course) -> Sequence[ClassPlan]:
     return db.session.execute(
         sa.select(ClassPlan).where(ClassPlan.course_id == course.id).order_by(ClassPlan.id.desc())
     ).scalars().all()

@@ -3,6 +3,7 @@ the form is: public; professional (training and study incl. online, self-study, 
 papers / grassroots service, other); the year's total."""
 
 import io
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from reportlab.lib.pagesizes import A4
@@ -62,7 +63,7 @@ def rows(learner, year: int) -> list[tuple[int, list[dict]]]:
 
 
 def xlsx(learner, year: int) -> bytes:
-    table = [
+    table: list[Sequence[object]] = [
         [f"{year}年度专业技术人员继续教育情况登记表"],
         [f"姓名：{learner.name}", f"身份证号：{learner.id_number_masked}", f"工作单位：{learner.employer_name}",
          f"职称：{learner.professional_title}"],

@@ -1,6 +1,7 @@
 """The regulator's base registry: designating bases, changing their status with a reason, targets."""
 
 import secrets
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -125,7 +126,7 @@ def change_status(regulator, base_id: int, status: BaseStatus, reason: str) -> T
     return base
 
 
-def history(base: TrainingBase) -> list[BaseStatusChange]:
+def history(base: TrainingBase) -> Sequence[BaseStatusChange]:
     """The base's status changes, newest first, with who made them. One query."""
     return db.session.execute(
         sa.select(BaseStatusChange).where(BaseStatusChange.base_id == base.id)
@@ -184,12 +185,12 @@ def status_choices(base: TrainingBase) -> list[BaseStatus]:
     return [s for s in BaseStatus if s != base.status]
 
 
-def targets_of_year(year: int) -> list[Target]:
+def targets_of_year(year: int) -> Sequence[Target]:
     """Every target row of the year (a handful): load once, then pick per base with pick_target."""
     return db.session.execute(sa.select(Target).where(Target.year == year)).scalars().all()
 
 
-def pick_target(targets: list[Target], base_type: BaseType, region) -> Target | None:
+def pick_target(targets: Sequence[Target], base_type: BaseType, region) -> Target | None:
     """The most specific target for the type: the region's own, else its province's; none applies
     everywhere (Shandong's 2000 / 3000 / 4 are Shandong's). For the province-level types a city's row never
     counts, not even one stored before set_target refused them: the base gets its province's target."""

@@ -71,7 +71,8 @@ def _id_numbers(report: RespellReport) -> list[tuple[User, str, str, str]]:
     """(user, "id_number", old, new) for every stored ID number whose one spelling, or whose HMAC, differs.
     Neither the mask nor the ciphertext proves a number ASCII (the mask keeps its ends only), so every one is
     decrypted, BATCH rows at a time (keyset pagination on the id)."""
-    found, after = [], 0
+    found: list[tuple[User, str, str, str]] = []
+    after = 0
     while True:
         batch = db.session.scalars(
             sa.select(User).where(User.id_number_ciphertext.is_not(None), User.id > after)
@@ -79,6 +80,8 @@ def _id_numbers(report: RespellReport) -> list[tuple[User, str, str, str]]:
         if not batch:
             return found
         for user in batch:
+            if user.id_number_ciphertext is None:  # not selected: the query asks for users with one
+                continue
             old = resident_ids.decrypt(user.id_number_ciphertext)
             new = resident_ids.normalise(old)
             if new != old or resident_ids.fingerprint(new) != user.id_number_hmac:

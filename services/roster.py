@@ -4,6 +4,7 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -84,7 +85,7 @@ def attendance_for(course: Course, day: date) -> dict[int, bool]:
             sa.select(Attendance.enrollment_id, Attendance.present)
             .join(Enrollment, Enrollment.id == Attendance.enrollment_id)
             .where(Enrollment.course_id == course.id, Attendance.day == day)
-        ).all()
+        ).tuples().all()
     )
 
 
@@ -204,7 +205,7 @@ def _read_rows(data: bytes) -> list[tuple[int, dict]]:
     columns = {index: HEADERS[h.replace(" ", "")] for index, h in enumerate(header) if h.replace(" ", "") in HEADERS}
     if "name" not in columns.values() or not {"phone", "id_number"} & set(columns.values()):
         raise DomainError("表头应包含“姓名”，以及“手机号”或“身份证号”（可选“学时”“结业日期”）")
-    result = []
+    result: list[tuple[int, dict]] = []
     for number, values in enumerate(rows, start=2):
         if not any(values):
             continue
@@ -301,7 +302,8 @@ def export_xlsx(actor, course: Course) -> bytes:
     audit.record_repeatable(actor, "course.export_roster", course, subject=f"course {course.id}",
                             base_id=course.base_id)
     data = roster(course)
-    rows = [[course.title], ["序号", "姓名", "手机号", "身份证号", "工作单位", "职称", "状态", "报名方式", "结业日期"]]
+    rows: list[Sequence[object]] = [
+        [course.title], ["序号", "姓名", "手机号", "身份证号", "工作单位", "职称", "状态", "报名方式", "结业日期"]]
     for number, e in enumerate(data.seated + data.waitlisted, start=1):
         learner = e.learner
         rows.append([
@@ -326,13 +328,13 @@ def enrollment_in(course: Course, enrollment_id: int) -> Enrollment | None:
 
 
 def roster_page(course: Course, per_page: int, after_id: int | None = None,
-                status: EnrollmentStatus | None = None) -> tuple[dict, list, bool]:
+                status: EnrollmentStatus | None = None) -> tuple[dict, Sequence, bool]:
     """The course's enrollment counts by status, and ``per_page`` enrollments in the order they were made
     after the one with ``after_id`` (keyset) as (enrollment, learner, hours credited or None), and whether
     more follow. Two queries."""
-    counts = dict(db.session.execute(
+    counts: dict[EnrollmentStatus, int] = dict(db.session.execute(
         sa.select(Enrollment.status, sa.func.count(Enrollment.id)).where(Enrollment.course_id == course.id)
-        .group_by(Enrollment.status)).all())
+        .group_by(Enrollment.status)).tuples().all())
     stmt = (
         sa.select(Enrollment, User, HoursRecord.hours)
         .join(User, User.id == Enrollment.learner_id)

@@ -11,6 +11,7 @@ here: the city takes its province's.
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -117,10 +118,10 @@ class RulesPage:
 class Change:
     key: str
     label: str
-    old_own: object
-    new_own: object
-    old: object  # in force before
-    new: object  # in force after
+    old_own: Any  # a rule's value: a number, a text, an outcome, a list of categories …
+    new_own: Any
+    old: Any  # in force before
+    new: Any  # in force after
     learners: int | None = None
     bases: int | None = None
 
@@ -166,7 +167,7 @@ def _load(region: Region, year: int) -> _Loaded:
     """The region's and its province's rows of the year: four queries."""
     chain = rules.chain_ids(region)
     province_id = chain[1] if len(chain) > 1 else None
-    rule_rows = {r.region_id: r for r in db.session.execute(
+    rule_rows: dict[int | None, RuleSet] = {r.region_id: r for r in db.session.execute(
         sa.select(RuleSet).where(RuleSet.region_id.in_(chain), RuleSet.year == year)).scalars()}
     caps = db.session.execute(
         sa.select(DeclarationCap).where(DeclarationCap.region_id.in_(chain), DeclarationCap.year == year)
@@ -255,7 +256,7 @@ def page(regulator, year: int) -> RulesPage:
 
 def _problems(values: dict, in_force: dict) -> dict[str, str]:
     """Why the values (own, and in force with them) cannot be saved, field by field."""
-    problems = {}
+    problems: dict[str, str] = {}
     for key in rules.REQUIREMENTS:
         if values[key] is not None and values[key] < 0:
             problems[key] = "学时要求不能为负数"
@@ -279,7 +280,7 @@ def _problems(values: dict, in_force: dict) -> dict[str, str]:
 
 def _weight_problems(values: dict, in_force: dict) -> dict[str, str]:
     """Why the rubric's weights cannot be saved: each from 0 to 1000, and not all 0 once in force."""
-    problems = {}
+    problems: dict[str, str] = {}
     for key in WEIGHTS:
         if values[key] is not None and not 0 <= values[key] <= 1000:
             problems[key] = "权重应在 0 到 1000 之间"
@@ -291,7 +292,7 @@ def _weight_problems(values: dict, in_force: dict) -> dict[str, str]:
 def _cap_problems(values: dict, in_force: dict) -> dict[str, str]:
     """Why the declaration caps cannot be saved: a cap is at most the year's requirement of its category
     (of the total where the category has none)."""
-    problems = {}
+    problems: dict[str, str] = {}
     for key, (_kind, category) in CAP_KEYS.items():
         cap = values[key]
         if cap is None:
@@ -312,7 +313,8 @@ def _normalised(data: dict) -> dict:
 
     :raise RulesRefused: a value of the wrong kind.
     """
-    values, problems = {}, {}
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
     for key in EDITABLE:
         try:
             values[key] = _value(key, data.get(key))
@@ -409,10 +411,11 @@ def _count_whom(loaded: _Loaded, changes: list[Change]) -> None:
         for cap in db.session.execute(sa.select(DeclarationCap).where(DeclarationCap.region_id.in_(city_ids),
                                                                       DeclarationCap.year == loaded.year)).scalars():
             cities.setdefault(cap.region_id, set()).add(cap_key(cap.kind, cap.category))
-        for row in db.session.execute(sa.select(DeclarationKindRule).where(
+        for kind_row in db.session.execute(sa.select(DeclarationKindRule).where(
                 DeclarationKindRule.region_id.in_(city_ids), DeclarationKindRule.year == loaded.year)).scalars():
-            cities.setdefault(row.region_id, set()).update(
-                rules.kind_key(row.kind, name) for name in rules.KIND_FIELDS if getattr(row, name) is not None)
+            cities.setdefault(kind_row.region_id, set()).update(rules.kind_key(kind_row.kind, name)
+                                                                for name in rules.KIND_FIELDS
+                                                                if getattr(kind_row, name) is not None)
         for rubric in db.session.execute(sa.select(Rubric).where(Rubric.region_id.in_(city_ids),
                                                                  Rubric.year <= loaded.year)).scalars():
             cities.setdefault(rubric.region_id, set()).update(
@@ -421,9 +424,9 @@ def _count_whom(loaded: _Loaded, changes: list[Change]) -> None:
         for city_id in all_cities:
             cities.setdefault(city_id, set())
     in_scope = [region.id, *cities]
-    learners = dict(db.session.execute(
+    learners: dict[int | None, int] = dict(db.session.execute(
         sa.select(User.region_id, sa.func.count()).where(User.role == Role.LEARNER, User.region_id.in_(in_scope))
-        .group_by(User.region_id)).all())
+        .group_by(User.region_id)).tuples().all())
     bases: dict[tuple[int, BaseType], int] = {
         (region_id, BaseType(base_type)): n for region_id, base_type, n in db.session.execute(
             sa.select(TrainingBase.region_id, TrainingBase.type, sa.func.count())
@@ -566,9 +569,9 @@ def save(regulator, year: int, data: dict, confirm=(), *, seen: str | None, prev
     values = _normalised(data)
     changes, own = _changes(loaded, values)
     changed = {c.key for c in changes}
-    confirmed = _confirmed(confirm, changed)
-    _refuse_stale(loaded, values, confirmed, seen=seen, previewed=previewed)
-    confirmed = set(confirmed)
+    in_order = _confirmed(confirm, changed)
+    _refuse_stale(loaded, values, in_order, seen=seen, previewed=previewed)
+    confirmed = set(in_order)
     if not changes and not confirmed:
         return []
     if changed & set(rules.RULE_FIELDS) or confirmed & set(rules.RULE_FIELDS):

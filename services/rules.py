@@ -6,7 +6,9 @@ required, a cap does not cap, and a conversion or a rubric value falls back to F
 regulator's page shows as 默认值，待确认 (as it shows every seeded value no notice states).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar, overload
 
 import sqlalchemy as sa
 
@@ -88,7 +90,7 @@ for _kind, _categories in GENERAL_CATEGORIES.items():
 class Resolved:
     """A value in force and where it comes from: "own" (the region's row), "province", or "default"."""
 
-    value: object
+    value: Any
     origin: str
     unconfirmed: bool
 
@@ -122,14 +124,32 @@ def merged(model, rows: list, fields, **keys):
                  unconfirmed=[name for name, r in values.items() if r.is_default])
 
 
+_T = TypeVar("_T")
+
+
+def known(value: _T | None) -> _T:
+    """A value of a rule in force (merge_rule, pick_rubric), which the fallback sets where no region does.
+
+    :raise ValueError: the value is unset, which only a rule read before merging can be.
+    """
+    if value is None:
+        raise ValueError("a rule in force lacks a value that its fallback sets")
+    return value
+
+
+@overload
+def merge_rule(year: int, own: RuleSet | None, province: RuleSet) -> RuleSet: ...
+@overload
+def merge_rule(year: int, own: RuleSet | None, province: RuleSet | None) -> RuleSet | None: ...
 def merge_rule(year: int, own: RuleSet | None, province: RuleSet | None) -> RuleSet | None:
     """The rule in force from a city's row and its province's row, or None when neither region has one for
     the year (the learner's page then says the region has published no requirements)."""
-    if own is None and province is None:
+    row = own or province
+    if row is None:
         return None
     rule = merged(RuleSet, [own, province], RULE_FIELDS, year=year)
-    rule.region_id = (own or province).region_id
-    rule.source = (own or province).source
+    rule.region_id = row.region_id
+    rule.source = row.source
     return rule
 
 
@@ -217,12 +237,12 @@ def kinds_in_force(region: Region | None, year: int) -> dict[DeclarationKind, Ki
         for kind in DeclarationKind}
 
 
-def rubrics_up_to(year: int) -> list[Rubric]:
+def rubrics_up_to(year: int) -> Sequence[Rubric]:
     """Every rubric row up to ``year`` (a handful a region): load once, pick per base with pick_rubric."""
     return db.session.execute(sa.select(Rubric).where(Rubric.year <= year)).scalars().all()
 
 
-def pick_rubric(rubrics: list[Rubric], region: Region | None, year: int, province_only: bool = False) -> Rubric:
+def pick_rubric(rubrics: Sequence[Rubric], region: Region | None, year: int, province_only: bool = False) -> Rubric:
     """The rubric in force for a base of ``region`` in ``year``: per region, its latest row not after the
     year; field by field the city's, then the province's, then the default. ``province_only`` for a
     province-level base, whose evaluation is the province's (registry.region_decides_type)."""
@@ -245,7 +265,7 @@ def related_region_ids(region: Region):
 
 def year_confirmed(region: Region, year: int) -> bool:
     """Whether an evaluation of ``year`` touching the region's rules has been confirmed: that year is closed."""
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.exists().where(Evaluation.year == year, Evaluation.status == EvaluationStatus.CONFIRMED,
                                     Evaluation.region_id.in_(related_region_ids(region))))
-    )
+    ).scalar_one()

@@ -1,5 +1,7 @@
 """A regulator's reach: their region and, for a province, every city below it."""
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
@@ -30,7 +32,7 @@ def bases_clause(user):
     return TrainingBase.region_id.in_(region_ids(user.region_id))
 
 
-def regions_in_scope(user) -> list[Region]:
+def regions_in_scope(user) -> Sequence[Region]:
     if user.role != Role.REGULATOR or user.region_id is None:
         return []
     return db.session.execute(
@@ -50,7 +52,7 @@ def base_in_scope(user, base_id: int) -> TrainingBase | None:
     ).scalar_one_or_none()
 
 
-def bases_overview(user) -> list[tuple]:
+def bases_overview(user) -> Sequence[tuple]:
     """The bases in scope with their region and the number of class plans awaiting a decision. One query."""
     pending = (
         sa.select(Course.base_id, sa.func.count(ClassPlan.id).label("n"))
@@ -65,4 +67,4 @@ def bases_overview(user) -> list[tuple]:
         .outerjoin(pending, pending.c.base_id == TrainingBase.id)
         .where(bases_clause(user))
         .order_by(TrainingBase.status, TrainingBase.type, TrainingBase.id)
-    ).all()
+    ).tuples().all()

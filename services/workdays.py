@@ -38,7 +38,7 @@ _HORIZON_DAYS = 120
 def _exceptions(start: date, end: date) -> dict[date, CalendarDayKind]:
     return dict(db.session.execute(
         sa.select(CalendarDay.day, CalendarDay.kind).where(CalendarDay.day.between(start, end))
-    ).all())
+    ).tuples().all())
 
 
 def is_workday(day: date, exceptions: dict | None = None) -> bool:

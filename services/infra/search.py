@@ -18,6 +18,7 @@ punctuation, symbols and spaces separate; nothing that is a character of the tex
 import re
 import unicodedata
 from itertools import groupby
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -96,7 +97,7 @@ def match_clause(id_column, tokens_column, query: str, dialect: str):
         return sa.func.to_tsvector(sa.literal_column("'simple'"), tokens_column).op("@@")(
             sa.func.to_tsquery(sa.literal_column("'simple'"), _tsquery(terms))
         )
-    matching = sa.select(sa.literal_column("rowid")).select_from(sa.table("course_fts")).where(
+    matching: sa.Select[Any] = sa.select(sa.literal_column("rowid")).select_from(sa.table("course_fts")).where(
         sa.literal_column("course_fts").op("MATCH")(_fts5_query(terms))
     )
     return id_column.in_(matching)

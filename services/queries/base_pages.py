@@ -1,5 +1,7 @@
 """What a base admin's pages read: their bases, and one base's courses with counts by status."""
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload
 
@@ -7,7 +9,7 @@ from extensions import db
 from models import BaseMembership, Course, CourseStatus, Enrollment, TrainingBase
 
 
-def bases_of(user) -> list[TrainingBase]:
+def bases_of(user) -> Sequence[TrainingBase]:
     return db.session.execute(
         sa.select(TrainingBase)
         .join(BaseMembership, BaseMembership.base_id == TrainingBase.id)
@@ -50,16 +52,16 @@ def ratings_of(base: TrainingBase) -> dict[int, tuple[float, int]]:
     return {course_id: (round(float(avg), 1), n) for course_id, avg, n in rows}
 
 
-def courses_of(base: TrainingBase, status: CourseStatus | None = None) -> tuple[list[Course], dict]:
+def courses_of(base: TrainingBase, status: CourseStatus | None = None) -> tuple[Sequence[Course], dict]:
     """The base's courses (newest first) and the number in each status, counted by the database."""
     stmt = sa.select(Course).where(Course.base_id == base.id)
     if status is not None:
         stmt = stmt.where(Course.status == status)
     courses = db.session.execute(stmt.order_by(Course.start_date.desc(), Course.id.desc())).scalars().all()
-    counts = dict(
+    counts: dict[CourseStatus, int] = dict(
         db.session.execute(
             sa.select(Course.status, sa.func.count(Course.id)).where(Course.base_id == base.id).group_by(Course.status)
-        ).all()
+        ).tuples().all()
     )
     return courses, {s: counts.get(s, 0) for s in CourseStatus}
 
@@ -72,7 +74,7 @@ def course_of(base: TrainingBase, course_id: int) -> Course | None:
 
 
 def course_page(base: TrainingBase, per_page: int, before_id: int | None = None,
-                status: CourseStatus | None = None) -> tuple[list[Course], bool]:
+                status: CourseStatus | None = None) -> tuple[Sequence[Course], bool]:
     """The base's courses newest first, ``per_page`` of them after the one with ``before_id`` (keyset),
     and whether more follow. One query."""
     stmt = sa.select(Course).where(Course.base_id == base.id)

@@ -8,13 +8,14 @@ import base64
 import binascii
 import calendar
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import QueryableAttribute, contains_eager, joinedload
 
 from extensions import db
 from models import BaseStatus, BaseType, Course, CourseStatus, PlanStatus, Region, TrainingBase
@@ -28,7 +29,7 @@ PUBLIC_STATUSES = (CourseStatus.PUBLISHED, CourseStatus.CLOSED)
 class SortKey:
     """One column of a catalog order: the SQL expression, its direction, and how a cursor carries it."""
 
-    expression: sa.ColumnElement
+    expression: QueryableAttribute[Any] | sa.ColumnElement[Any]
     ascending: bool
     value: Callable[[Course], object]
     parse: Callable[[str], object]
@@ -297,7 +298,7 @@ def list_bases_by_type() -> dict[BaseType, list]:
     return grouped
 
 
-def get_public_base(base_id: int) -> tuple[TrainingBase, list[Course]] | None:
+def get_public_base(base_id: int) -> tuple[TrainingBase, Sequence[Course]] | None:
     """A listed base and its current public courses, or None."""
     base = db.session.execute(
         sa.select(TrainingBase)

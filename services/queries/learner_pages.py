@@ -1,8 +1,10 @@
 """What a learner's pages read: the dashboard of a year (hours against that year's rules, enrollments,
 notices) and the year a course's hours will count in."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, contains_eager
@@ -115,7 +117,7 @@ def _notices_and_caps(learner_id: int, region: Region | None, year: int) -> tupl
         sa.literal("cap"), DeclarationCap.id, sa.cast(DeclarationCap.kind, sa.String),
         sa.cast(DeclarationCap.category, sa.String), DeclarationCap.max_hours, DeclarationCap.region_id,
     ).where(DeclarationCap.region_id.in_(chain), DeclarationCap.year == year)
-    rows = db.session.execute(sa.union_all(notices, caps).order_by(sa.desc("id"))).all()
+    rows: Sequence[Any] = db.session.execute(sa.union_all(notices, caps).order_by(sa.desc("id"))).all()
     unsaved = [DeclarationCap(kind=DeclarationKind(r.a), category=Category(r.b), max_hours=r.max_hours,
                               region_id=r.region_id, year=year) for r in rows if r.row == "cap"]  # never added
     found = rules.pick_caps(unsaved, chain)

@@ -130,10 +130,6 @@ class Course(Model):
     def seats_left(self) -> int | None:
         return None if self.capacity is None else max(self.capacity - self.seats_taken, 0)
 
-    @property
-    def is_free(self) -> bool:
-        return self.fee == 0
-
     def can_move_to(self, status: "CourseStatus | str") -> bool:
         return CourseStatus(status) in TRANSITIONS[self.status]
 
@@ -151,11 +147,6 @@ class Course(Model):
     @property
     def is_self_paced(self) -> bool:
         return self.mode == Mode.SELF_PACED
-
-    @property
-    def is_online(self) -> bool:
-        """Taken wholly online: no classroom, so no place to name."""
-        return self.mode not in IN_PERSON_MODES
 
     @property
     def enroll_deadline(self) -> date:
@@ -177,10 +168,6 @@ class Course(Model):
     @property
     def is_editable(self) -> bool:
         return self.status in (CourseStatus.DRAFT, CourseStatus.PUBLISHED, CourseStatus.CLOSED)
-
-    def is_public(self) -> bool:
-        """Visible in the public catalog."""
-        return self.status in (CourseStatus.PUBLISHED, CourseStatus.CLOSED) and self.base.is_listed
 
     def __repr__(self) -> str:
         return f"<Course {self.id} {self.title}>"

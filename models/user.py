@@ -71,8 +71,5 @@ class User(UserMixin, Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
-    def has_role(self, role: Role) -> bool:
-        return self.role == role
-
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role.value}>"

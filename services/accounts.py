@@ -18,12 +18,6 @@ def cities() -> Sequence[Region]:
     ).scalars().all()
 
 
-def find_by_id_number(id_number: str) -> User | None:
-    return db.session.execute(
-        sa.select(User).where(User.id_number_hmac == resident_ids.fingerprint(resident_ids.normalise(id_number)))
-    ).scalar_one_or_none()
-
-
 # One answer whichever identifier is taken, naming none (OWASP ASVS 5.0 requirement 6.3.8: valid users cannot
 # be deduced from error messages, response codes or times, "registration … must also have this protection").
 # Without an SMS or e-mail check the registrant proves none of the three is theirs, so the answer says only

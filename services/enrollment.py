@@ -107,11 +107,6 @@ def _cn(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def enroll_problem(course: Course) -> str | None:
-    """Why nobody can enroll in ``course`` now, or None if enrollment is open."""
-    return availability(course).problem
-
-
 def _take_seat(course_id: int) -> bool:
     """Take one seat if one is free: a conditional UPDATE, so it can never overbook."""
     result = db.session.execute(

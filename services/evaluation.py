@@ -130,14 +130,6 @@ def _empty_figures() -> dict:
     return {"trainees": 0, "projects": 0, "completed": 0, "seated": 0, "rating": None, "overdue_plans": 0}
 
 
-def rubric_for(year: int, region=None, base_type=None) -> Rubric:
-    """The rubric in force for a base of ``base_type`` in ``region`` (services.rules.pick_rubric): per
-    region its latest row not after the year, the city's values before the province's, else the defaults.
-    A province-level base's is its province's."""
-    return rules.pick_rubric(rules.rubrics_up_to(year), region, year,
-                             province_only=base_type in registry.PROVINCE_SET_TYPES)
-
-
 def _ratio(value: int, target: int | None) -> float:
     if not target:
         return 100.0 if value > 0 else 0.0

@@ -62,19 +62,6 @@ def rule_for(region: Region | None, year: int) -> RuleSet:
     return rule if rule is not None else rules.merge_rule(year, None, with_defaults(RuleSet, year=year))
 
 
-def totals_by_year(learner_id: int) -> dict[int, dict[Category, int]]:
-    """The learner's credited hours by year and category, summed by the database. One query."""
-    rows = db.session.execute(
-        sa.select(HoursRecord.year, HoursRecord.category, sa.func.sum(HoursRecord.hours))
-        .where(HoursRecord.learner_id == learner_id)
-        .group_by(HoursRecord.year, HoursRecord.category)
-    ).all()
-    totals: dict[int, dict[Category, int]] = {}
-    for year, category, hours in rows:
-        totals.setdefault(year, {c: 0 for c in Category})[Category(category)] = int(hours)
-    return totals
-
-
 @dataclass
 class ProgressLine:
     label: str

@@ -9,18 +9,7 @@ from extensions import db
 from models import ClassPlan, Course, PlanStatus, Region, Role, TrainingBase
 
 
-def region_chain(region) -> list[int | None]:
-    """From the most general to the most specific: None (everywhere), the province, the city.
-    Rules that a region may set for itself pick the last of these that has a row."""
-    chain: list[int | None] = [None]
-    if region is not None:
-        if region.parent_id:
-            chain.append(region.parent_id)
-        chain.append(region.id)
-    return chain
-
-
-def region_ids(region_id: int):
+def region_ids(region_id: int | None) -> sa.Select[tuple[int]]:
     """A subquery of the region and its children."""
     return sa.select(Region.id).where(sa.or_(Region.id == region_id, Region.parent_id == region_id))
 

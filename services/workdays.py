@@ -76,14 +76,6 @@ def review_deadline(filed_on: date, count: int) -> date:
     return add_working_days(filed_on, count)
 
 
-def working_days_between(start: date, end: date) -> int:
-    """Working days after ``start`` up to and including ``end`` (0 if end <= start)."""
-    if end <= start:
-        return 0
-    exceptions = _exceptions(start, end)
-    return sum(1 for n in range(1, (end - start).days + 1) if is_workday(start + timedelta(days=n), exceptions))
-
-
 # A year's schedule is some forty lines; the file travels again, signed, in the preview's confirm form.
 MAX_SCHEDULE_BYTES = 100_000
 

@@ -34,7 +34,7 @@ from services import evaluation, registry, rules, target_edits
 from services.errors import DomainError
 from services.exports import EVALUATION_COLUMNS
 from services.infra import clock
-from tests.conftest import PASSWORD, bulk_learners, count_queries, login
+from tests.conftest import PASSWORD, bulk_learners, count_queries, login, rubric_in_force
 from tests.conftest import after_the_year as year_ended
 
 # A year the seeded targets (data/targets.csv) and rubrics cover; bases are made as designated on 1 January.
@@ -317,7 +317,7 @@ def test_counting_reads_enrollments_from_the_covering_index_without_sorting(refe
 # --- score and outcome: the rubric is data ----------------------------------------------------------------
 
 def test_score_weighs_each_figure_as_the_rubric_says(reference):
-    rubric = evaluation.rubric_for(YEAR)
+    rubric = rubric_in_force(YEAR)
     target = Target(base_type=BaseType.PROVINCIAL, year=YEAR, min_trainees=2000, min_projects=4)
     figures = {"trainees": 2000, "projects": 4, "completed": 1, "seated": 2, "rating": 4.0, "overdue_plans": 1}
 
@@ -377,7 +377,7 @@ def test_completion_rate_and_average_rating_come_from_the_enrollments(reference,
 
 
 def test_missed_target_is_never_keep_even_with_full_marks(reference):
-    rubric = evaluation.rubric_for(YEAR)
+    rubric = rubric_in_force(YEAR)
     target = Target(base_type=BaseType.PROVINCIAL, year=YEAR, min_trainees=2000, min_projects=4)
     figures = {"trainees": 1999, "projects": 4, "completed": 10, "seated": 10, "rating": 5.0, "overdue_plans": 0}
 

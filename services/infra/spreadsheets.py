@@ -1,15 +1,13 @@
-"""The one writer of every spreadsheet the site hands out (XLSX and CSV): no text in a cell can run as a formula.
+"""The one writer of every spreadsheet the site hands out (XLSX): no text in a cell can run as a formula.
 
 Whoever typed the text (a learner's name or employer, a course title, a base's name, a regulator's reason),
-a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a line break can never run. In CSV it is written
-with a leading apostrophe (OWASP's advice against CSV injection: CSV has no types). In XLSX it is typed as a
+a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a line break can never run: it is typed as a
 string and styled quotePrefix, the flag Excel sets itself when one types an apostrophe first: the cell shows
 the text as typed, apostrophe-free, and is never evaluated, even once edited (in XLSX an apostrophe written
 into the text is shown as part of it). Numbers, dates and booleans stay what they are: a negative number is a
 number, not a formula.
 """
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
@@ -23,7 +21,6 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 # too, since some of them skip those before looking at the next character.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_MIMETYPE = "text/csv; charset=utf-8"
 _KEPT_AS_IS = (bool, int, float, Decimal, date, datetime, time)
 
 
@@ -31,19 +28,6 @@ def cleaned(text: str) -> str:
     """``text`` without the control characters XLSX cannot hold (openpyxl raises on them; text stored before
     the forms dropped them must not make an export fail)."""
     return ILLEGAL_CHARACTERS_RE.sub("", text)
-
-
-def neutralise(text: str) -> str:
-    """``text`` as a CSV cell may hold it: cleaned, and an apostrophe before a formula's first character."""
-    text = cleaned(text)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def cell_value(value):
-    """What a CSV cell holds: numbers, dates, booleans and None as they are, anything else neutralised text."""
-    if value is None or isinstance(value, _KEPT_AS_IS):
-        return value
-    return neutralise(str(value))
 
 
 def xlsx(sheet_title: str, rows: Iterable[Sequence]) -> bytes:
@@ -68,12 +52,3 @@ def _xlsx_cell(sheet, value):
     if text.startswith(FORMULA_STARTS):
         cell.quotePrefix = True
     return cell
-
-
-def csv_bytes(rows: Iterable[Sequence]) -> bytes:
-    """``rows`` as UTF-8 CSV, every text cell neutralised. The byte-order mark makes Excel read UTF-8 as such."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in rows:
-        writer.writerow(["" if value is None else cell_value(value) for value in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -2,7 +2,7 @@
 
 import enum
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 else:
     Model = db.Model
+
+_M = TypeVar("_M", bound=Model)
 
 # Ids are INTEGER columns: 32-bit on PostgreSQL, which refuses a larger value outright (an error, not "no
 # row"), so every id a client sends is bounded by this before it reaches a query.
@@ -63,7 +65,7 @@ class LabelledEnum(str, enum.Enum):
         return [(m.value, m.label) for m in cls]
 
 
-def with_defaults(model, **values):
+def with_defaults(model: type[_M], **values: Any) -> _M:
     """An unsaved instance whose columns hold their declared Python defaults (which SQLAlchemy would only
     apply on INSERT): the stand-in for a rules row a regulator has not written."""
     defaults = {c.key: c.default.arg for c in model.__table__.columns

@@ -1,11 +1,17 @@
 """Continuing-education bases (继续教育基地) and the admins who run them."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models._common import LabelledEnum, Model, enum_column, utcnow
+
+if TYPE_CHECKING:
+    from flask_login import AnonymousUserMixin
+
+    from models.user import User
 
 
 class BaseType(LabelledEnum):
@@ -74,7 +80,7 @@ class TrainingBase(Model):
             missing.append("联系电话")
         return missing
 
-    def is_admin(self, user) -> bool:
+    def is_admin(self, user: "User | AnonymousUserMixin") -> bool:
         return user.is_authenticated and any(m.user_id == user.id for m in self.memberships)
 
     def __repr__(self) -> str:

@@ -90,7 +90,7 @@ def _refused(fields: list[str], phone: str, email: str | None, id_number: str, r
     raise DomainError(IDENTIFIER_TAKEN)
 
 
-def employers_near(user) -> Sequence[Employer]:
+def employers_near(user: User) -> Sequence[Employer]:
     """Employers of the user's city and province, for choosing one."""
     if user.region_id is None:
         return []
@@ -103,7 +103,7 @@ def employers_near(user) -> Sequence[Employer]:
     ).scalars().all()
 
 
-def set_employer(user, employer_id: int) -> None:
+def set_employer(user: User, employer_id: int) -> None:
     """:raise DomainError: an employer not offered to the user."""
     employer = next((e for e in employers_near(user) if e.id == employer_id), None)
     if employer is None:

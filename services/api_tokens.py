@@ -20,6 +20,7 @@ from extensions import db
 from models import ApiToken, BaseMembership, Role, TrainingBase, User
 from models._common import utcnow
 from services import audit
+from services.actors import Actor
 from services.courses import ensure_can_manage
 from services.errors import DomainError
 from services.infra.locking import writing
@@ -37,7 +38,7 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _maker_may_act():
+def _maker_may_act() -> sa.ColumnElement[bool]:
     """True where the token's maker may still act for its base: active, a base admin, a member of it.
     (A token is also refused once revoked.) Needs User joined as the maker."""
     return sa.and_(
@@ -58,8 +59,8 @@ def tokens_of(base: TrainingBase) -> Sequence[tuple[ApiToken, bool]]:
     ).tuples().all()
 
 
-def create_token(actor, base: TrainingBase, name: str, lifetime_days: int = 0,
-                 allowed_lifetimes=(0,)) -> tuple[ApiToken, str]:
+def create_token(actor: Actor, base: TrainingBase, name: str, lifetime_days: int = 0,
+                 allowed_lifetimes: Sequence[int] = (0,)) -> tuple[ApiToken, str]:
     """Make a token for the base, valid for ``lifetime_days`` (0: until revoked), which must be one of
     ``allowed_lifetimes`` (the platform's API_TOKEN_LIFETIME_DAYS); returns the token and its secret, which
     is never available again.
@@ -102,7 +103,7 @@ def create_token(actor, base: TrainingBase, name: str, lifetime_days: int = 0,
     return token, secret
 
 
-def revoke_token(actor, base: TrainingBase, token_id: int) -> ApiToken | None:
+def revoke_token(actor: Actor, base: TrainingBase, token_id: int) -> ApiToken | None:
     """Revoke one of the base's tokens; it is refused from the next request on. None: no such token of
     this base. Revoking a revoked token changes nothing.
 

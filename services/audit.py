@@ -1,9 +1,10 @@
 """Writing the audit log. Callers add the row to their own transaction; it commits with the change."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, g, has_app_context
@@ -14,10 +15,11 @@ from sqlalchemy.orm import aliased, joinedload
 from extensions import db
 from models import AuditLog, AuditRepeat, TrainingBase, User
 from models._common import utcnow
+from services.actors import Actor
 from services.infra.locking import writing
 
 
-def plain(value):
+def plain(value: Any) -> Any:
     """A value as JSON can hold it: enums by value, decimals as text, dates in ISO form."""
     if isinstance(value, Enum):
         return value.value
@@ -28,7 +30,7 @@ def plain(value):
     return value
 
 
-def diff(obj, fields) -> dict:
+def diff(obj: Any, fields: Iterable[str]) -> dict:
     """{field: [old, new]} for the fields of obj whose pending values differ from the loaded ones."""
     state = inspect(obj)
     changes = {}
@@ -42,14 +44,14 @@ def diff(obj, fields) -> dict:
     return changes
 
 
-def record(actor, action: str, obj, *, base_id: int | None = None, details: dict | None = None,
+def record(actor: Actor | None, action: str, obj: Any, *, base_id: int | None = None, details: dict | None = None,
            object_type: str | None = None) -> AuditLog:
     """Add an entry to the session. ``obj`` may be None for an event about no stored object (a sign-in
     with an unknown login), with ``object_type`` naming what it was about. A change made through the API
     names the token it came with (``api_token``: its displayed prefix) beside the admin who made it."""
     # Views pass Flask-Login's current_user, a proxy: record the object behind it.
     obj = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
-    actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
+    actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor  # type: ignore[union-attr]  # None has no proxy: hasattr is False
     details = dict(details or {})
     principal = g.get("api_principal") if has_app_context() else None
     if principal is not None:
@@ -74,7 +76,7 @@ PAGE_SIZE = 100
 REGION_NAMED = ("auth.register_refused", "identity.respelt")
 
 
-def entries_for(regulator, action: str = "", before: int | None = None) -> Sequence[AuditLog]:
+def entries_for(regulator: User, action: str = "", before: int | None = None) -> Sequence[AuditLog]:
     """The newest entries a regulator may read (read-only: the log is append-only in the database), one
     page of PAGE_SIZE before the entry ``before``: those about a base in their region, made by someone of
     their region, or, for an event of nobody signed in that names a region (REGION_NAMED: a registration
@@ -104,7 +106,7 @@ def entries_for(regulator, action: str = "", before: int | None = None) -> Seque
     return db.session.scalars(stmt).unique().all()
 
 
-def record_now(actor, action: str, obj, **kw) -> None:
+def record_now(actor: Actor | None, action: str, obj: Any, **kw: Any) -> None:
     """Record an event that is not part of a change (a sign-in, a refusal) in a transaction of its own."""
     db.session.rollback()
     record(actor, action, obj, **kw)
@@ -121,7 +123,7 @@ def window_of(at: datetime, seconds: int) -> datetime:
     return EPOCH + timedelta(seconds=elapsed - elapsed % seconds)
 
 
-def record_repeatable(actor, action: str, obj, *, subject: str, **kw) -> AuditLog | None:
+def record_repeatable(actor: Actor, action: str, obj: Any, *, subject: str, **kw: Any) -> AuditLog | None:
     """Record, in a transaction of its own, an event a signed-in user can repeat at will (a refused page, an
     ID number shown again, an export): an entry the first time in a window of AUDIT_REPEAT_WINDOW_SECONDS
     for this actor, action and ``subject`` (what it was about), one more on that entry's count (AuditRepeat)

@@ -53,12 +53,12 @@ def records(learner_id: int, year: int) -> list[dict]:
     ]
 
 
-def progress_of(learner, year: int) -> hours.Progress:
+def progress_of(learner: User, year: int) -> hours.Progress:
     """The learner's hours of ``year`` against the rule in force. One query."""
     return hours.ledger(learner, year).years[year]
 
 
-def _summary(learner, year: int, progress: hours.Progress) -> dict:
+def _summary(learner: User, year: int, progress: hours.Progress) -> dict:
     totals = {c.value: 0 for c in Category}
     listed = records(learner.id, year)
     for row in listed:
@@ -83,7 +83,7 @@ def has_begun(year: int) -> bool:
     return year <= clock.today().year
 
 
-def issue(learner, year: int) -> Certificate:
+def issue(learner: User, year: int) -> Certificate:
     """The learner's valid certificate for the year: the current one if nothing changed since, else a new
     one with a new code that supersedes the old. Runs under the learner's row lock, so two downloads at
     once make one certificate. It states the ledger rows of that year only (HoursRecord.year, the year the
@@ -100,7 +100,7 @@ def issue(learner, year: int) -> Certificate:
         return _issue_locked(learner, year)
 
 
-def _issue_locked(learner, year: int) -> Certificate:
+def _issue_locked(learner: User, year: int) -> Certificate:
     progress = progress_of(learner, year)
     if not progress.complete:
         missing = [f"{line.label}还差 {line.missing} 学时" for line in progress.lines if line.missing]
@@ -135,7 +135,7 @@ def find(code: str) -> Certificate | None:
     return db.session.execute(sa.select(Certificate).where(Certificate.code == code)).scalar_one_or_none()
 
 
-def revoke(regulator, code: str, reason: str) -> Certificate:
+def revoke(regulator: User, code: str, reason: str) -> Certificate:
     """Revoke a certificate of a learner in the regulator's region, with a reason.
 
     :raise LookupError: unknown code, or a learner outside the region.
@@ -212,7 +212,7 @@ def pdf(certificate: Certificate) -> bytes:
     return out.getvalue()
 
 
-def _draw_qr(page, text: str, x: float, y: float, size: float) -> None:
+def _draw_qr(page: canvas.Canvas, text: str, x: float, y: float, size: float) -> None:
     """The QR code as filled squares drawn straight on the page (no extra fonts or objects)."""
     widget = QrCodeWidget(text)
     widget.draw()  # lets reportlab pick the QR version; the matrix is then widget.qr
@@ -231,7 +231,7 @@ def _draw_qr(page, text: str, x: float, y: float, size: float) -> None:
     page.restoreState()
 
 
-def overview(learner) -> list[tuple[int, bool, Certificate | None, bool]]:
+def overview(learner: User) -> list[tuple[int, bool, Certificate | None, bool]]:
     """The learner's years with hours (and this one): complete or not, the valid certificate if any, and
     whether the year has begun (a later year's hours, booked ahead, are listed but offer no certificate).
     Two queries, however many years: the ledger with its rules, and the certificates."""

@@ -24,12 +24,14 @@ and skipped, so a client that retries a batch records nothing twice.
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import QueryableAttribute
 
 from extensions import db
 from models import (
@@ -47,6 +49,7 @@ from models import (
 )
 from models._common import utcnow
 from services import audit, hours, resident_ids
+from services.actors import Actor
 from services.errors import DomainError
 from services.infra import clock
 from services.infra.locking import locked, reading
@@ -177,17 +180,21 @@ def needs_seat(enrollment: Enrollment | None) -> bool:
     return enrollment is None or enrollment.status == EnrollmentStatus.WAITLISTED
 
 
-def chunks(items, size=CHUNK):
+_T = TypeVar("_T")
+Learner: TypeAlias = tuple[int, str, Role]  # (id, name, role): a plain row (see learners_by)
+
+
+def chunks(items: Iterable[_T], size: int = CHUNK) -> Iterator[list[_T]]:
     items = list(items)
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
 
-def learners_by(column, values) -> dict:
+def learners_by(column: QueryableAttribute[Any], values: Iterable[str]) -> dict[str, Learner]:
     """{value: (id, name, role)} for active accounts whose ``column`` is among ``values`` (a disabled
     account is credited with nothing, as if it were not there); plain rows, not ORM objects, so that nothing
     is reloaded one by one after a transaction boundary."""
-    found = {}
+    found: dict[str, Learner] = {}
     for chunk in chunks(values):
         rows = db.session.execute(sa.select(column, User.id, User.name, User.role).where(
             column.in_(chunk), User.active.is_(True)))
@@ -196,7 +203,7 @@ def learners_by(column, values) -> dict:
     return found
 
 
-def _learner_of(claim: Claim, by_phone, by_id_number) -> tuple[int | None, str]:
+def _learner_of(claim: Claim, by_phone: Learner | None, by_id_number: Learner | None) -> tuple[int | None, str]:
     """The id of the learner the claim names, or None, and which field named them ("phone", "id_number" or
     "both": then both must be the same account's). One answer for "nobody", "somebody else's name" and
     "two different people": a recorder may not probe who is registered."""
@@ -217,7 +224,8 @@ def _where(claim: Claim) -> str:
 
 # --- checking -----------------------------------------------------------------------------------------
 
-def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[str]):
+def _check(base_id: int, claims: list[Claim], channel: Channel,
+           recorded: set[str]) -> tuple[dict[int, Course], list[Refusal], int]:
     """Each claim's course, hours, day and learner, and the refusals; claims whose external id is
     ``recorded`` already are only compared with their earlier sending, later. A fixed number of queries per
     500 claims. Returns (courses by id, refusals, how many claims matched no learner).
@@ -243,7 +251,7 @@ def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[st
         if claim.problem:
             continue  # a conflict for the course, reported as such
         if claim.learner_id is None:
-            learner, where = _learner_of(claim, by_phone.get(claim.phone), by_hmac.get(fingerprints.get(claim.ref)))
+            learner, where = _learner_of(claim, by_phone.get(claim.phone), by_hmac.get(fingerprints.get(claim.ref, "")))
             if learner is None:
                 label = {"phone": "手机号", "id_number": "身份证号", "both": "手机号、身份证号"}[where]
                 refusals.append(Refusal(claim.ref, "phone" if where == "both" else where,
@@ -327,7 +335,7 @@ def _course_refusal(claim: Claim, course: Course | None, today: date) -> Refusal
 
 # --- recording ----------------------------------------------------------------------------------------
 
-def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refused: Sequence[Refusal] = (),
+def record(actor: Actor, base_id: int, claims: list[Claim], channel: Channel, *, refused: Sequence[Refusal] = (),
            token_id: int | None = None) -> BatchResult:
     """Record the claims' completions in the base's courses, all or none; learners not on a course's roster
     are added to it, seats permitting (not by the roster page, which completes its seated learners only).
@@ -361,7 +369,8 @@ def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refuse
         # Again, now that no other recording of the base can be writing: one may have recorded some meanwhile.
         recorded = _recorded(base_id, [c.external_id for c in claims if c.external_id is not None])
         fresh, conflicts = _against_earlier(claims, recorded, result)
-        existing = _live_enrollments(list({c.course_id for c in fresh}), list({c.learner_id for c in fresh}))
+        existing = _live_enrollments(list({c.course_id for c in fresh}),
+                                     list({c.learner_id for c in fresh if c.learner_id is not None}))
         by_course = _still_fitting(fresh, locked_courses, existing, channel, conflicts)
         plans = _seat_plans(by_course, locked_courses, existing, conflicts)
         if conflicts:
@@ -545,8 +554,8 @@ def _recorded(base_id: int, external_ids: list[str]) -> dict[str, str]:
     return found
 
 
-def _live_enrollments(course_ids, learner_ids) -> dict[tuple[int, int], Enrollment]:
-    found = {}
+def _live_enrollments(course_ids: list[int], learner_ids: list[int]) -> dict[tuple[int, int], Enrollment]:
+    found: dict[tuple[int, int], Enrollment] = {}
     for chunk in chunks(learner_ids):
         for e in db.session.execute(sa.select(Enrollment).where(
                 Enrollment.course_id.in_(course_ids), Enrollment.learner_id.in_(chunk),
@@ -557,7 +566,7 @@ def _live_enrollments(course_ids, learner_ids) -> dict[tuple[int, int], Enrollme
 
 # --- the roster page ----------------------------------------------------------------------------------
 
-def complete_enrollments(actor, course: Course, enrollment_ids: list[int], completed_on: date | None) -> int:
+def complete_enrollments(actor: Actor, course: Course, enrollment_ids: list[int], completed_on: date | None) -> int:
     """The roster page's "mark completed": the ticked learners of ``course``, each holding a seat, completed
     on ``completed_on`` (None: default_completed_on) and credited all the course's hours. All or nothing.
 
@@ -605,7 +614,7 @@ def _digests(raw_items: list[dict]) -> list[str]:
         for raw in raw_items))
 
 
-def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None = None) -> BatchResult:
+def push(actor: Actor, base: TrainingBase, raw_items: list[dict], token_id: int | None = None) -> BatchResult:
     """Record a batch of completions pushed through the API (items as the CompletionBatch schema checked
     them), all or none; see ``record``. A refused batch records nothing but leaves its trace in the audit
     log, in a transaction of its own (counts only, among them the items that matched nobody): a refusal
@@ -633,11 +642,11 @@ def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None 
         raise
 
 
-def _refused(actor, base: TrainingBase, received: int, **counts) -> None:
+def _refused(actor: Actor, base: TrainingBase, received: int, **counts: int) -> None:
     audit.record_now(actor, "api.completions_refused", base, base_id=base.id, details={"received": received, **counts})
 
 
-def find(base: TrainingBase, external_id: str):
+def find(base: TrainingBase, external_id: str) -> sa.Row[Any] | None:
     """(ApiCompletion, learner, course, its hours record or None, the day the learner completed) recorded by
     the base under ``external_id``, or None. One query. The hours record says the year and category the hours
     count in."""

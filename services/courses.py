@@ -1,11 +1,14 @@
 """Base admins' course operations: create, edit, publish, unpublish, close and cancel."""
 
+from typing import IO, Any
+
 import sqlalchemy as sa
 
 from extensions import db
 from models import Course, CourseStatus, Enrollment, EnrollmentStatus, HoursRecord, Notice, PlanStatus, TrainingBase
 from models._common import utcnow
 from services import audit
+from services.actors import Actor
 from services.enrollment import fill_free_seats
 from services.errors import DomainError, InvalidTransition, NotAllowed
 from services.infra import clock, images, search
@@ -20,7 +23,7 @@ EDITABLE_FIELDS = (
 )
 
 
-def ensure_can_manage(actor, base: TrainingBase) -> None:
+def ensure_can_manage(actor: Actor, base: TrainingBase) -> None:
     """:raise NotAllowed: the actor is not an admin of this base."""
     if not base.is_admin(actor):
         raise NotAllowed("您不是该基地的管理员")
@@ -60,7 +63,7 @@ def _check_deadline(course: Course) -> None:
                           f"{course.end_date.isoformat()}）", field="enroll_until")
 
 
-def _previous(course: Course, name: str):
+def _previous(course: Course, name: str) -> Any:
     """The value ``name`` had before this edit, or None where it is unchanged (or the course is new)."""
     deleted = sa.inspect(course).attrs[name].history.deleted
     return deleted[0] if deleted else None
@@ -126,7 +129,7 @@ def _apply(course: Course, data: dict) -> None:
             setattr(course, name, data[name])
 
 
-def create_course(actor, base: TrainingBase, data: dict, cover_stream=None) -> Course:
+def create_course(actor: Actor, base: TrainingBase, data: dict, cover_stream: IO[bytes] | None = None) -> Course:
     """Create a draft course for the base.
 
     :raise NotAllowed: the actor does not manage the base.
@@ -150,7 +153,7 @@ def create_course(actor, base: TrainingBase, data: dict, cover_stream=None) -> C
     return course
 
 
-def update_course(actor, course: Course, data: dict, cover_stream=None) -> Course:
+def update_course(actor: Actor, course: Course, data: dict, cover_stream: IO[bytes] | None = None) -> Course:
     """Save the edited fields of a course (and a new cover); the audit log keeps old and new values.
     Holds the course's row lock, as enrolling does, so that the capacity is judged against the seats
     actually taken.
@@ -185,7 +188,7 @@ def _void_outdated_plan(course: Course) -> dict:
     return {"plan_status": [old, None]}
 
 
-def _save_fields(actor, course: Course, data: dict, cover_stream, stored: list) -> dict:
+def _save_fields(actor: Actor, course: Course, data: dict, cover_stream: IO[bytes] | None, stored: list) -> dict:
     _apply(course, data)
     _check_rules(course)
     voided = _void_outdated_plan(course)
@@ -204,7 +207,7 @@ def _after_save(course: Course, changes: dict) -> None:
         fill_free_seats(course.id)
 
 
-def change_status(actor, course: Course, status: CourseStatus, reason: str = "") -> Course:
+def change_status(actor: Actor, course: Course, status: CourseStatus, reason: str = "") -> Course:
     """Move a course through its workflow (publish, unpublish, close enrollment, cancel).
 
     :raise NotAllowed: the actor does not manage the course's base.
@@ -221,7 +224,7 @@ def change_status(actor, course: Course, status: CourseStatus, reason: str = "")
     return course
 
 
-def edit_course(actor, course: Course, data: dict | None, status: CourseStatus | None = None,
+def edit_course(actor: Actor, course: Course, data: dict | None, status: CourseStatus | None = None,
                 reason: str = "") -> Course:
     """Save edited fields (``data``, may be None) and move the course to ``status`` (None or the current
     one: no move) in one transaction: both or neither. The move is judged on the edited course, so a new
@@ -253,7 +256,7 @@ def _check_move(course: Course, status: CourseStatus, reason: str) -> None:
         raise DomainError("取消课程必须填写原因", field="reason")
 
 
-def _move(actor, course: Course, status: CourseStatus, reason: str) -> None:
+def _move(actor: Actor, course: Course, status: CourseStatus, reason: str) -> None:
     old = course.status
     course.status = status
     if status == CourseStatus.PUBLISHED and course.published_at is None:

@@ -31,6 +31,7 @@ from models import (
     EnrollmentStatus,
     Notice,
     Role,
+    User,
 )
 from models._common import LabelledEnum, utcnow
 from models.regulation import PlanStatus
@@ -138,7 +139,7 @@ def waitlist_position(enrollment: Enrollment) -> int:
     ).scalar_one()
 
 
-def enroll(learner, course_id: int) -> EnrollResult:
+def enroll(learner: User, course_id: int) -> EnrollResult:
     """Enroll the learner: a confirmed seat if one is free, else the end of the waitlist.
 
     :raise NotAllowed: the user is not a learner.
@@ -199,7 +200,7 @@ def _promote_waitlisted(course: Course) -> list[Enrollment]:
         promoted.append(head)
 
 
-def cancel(learner, enrollment_id: int) -> Enrollment:
+def cancel(learner: User, enrollment_id: int) -> Enrollment:
     """The learner gives up a seat while the enrollment window is open (a class: before it starts; a
     self-paced course: until its deadline), a freed seat going to the first waitlisted learner; or a place
     on the waitlist, at any time.
@@ -238,7 +239,7 @@ def fill_free_seats(course_id: int) -> list[Enrollment]:
     return promoted
 
 
-def rate(learner, enrollment_id: int, rating: int, comment: str) -> Enrollment:
+def rate(learner: User, enrollment_id: int, rating: int, comment: str) -> Enrollment:
     """The learner rates a course they completed (1–5 and a comment); rating again replaces it.
 
     :raise LookupError: no such enrollment of this learner.

@@ -12,6 +12,7 @@ import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +33,9 @@ from models import (
     Region,
     RegionLevel,
     Rubric,
+    Target,
     TrainingBase,
+    User,
 )
 from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
@@ -55,7 +58,7 @@ def _year_end(year: int) -> datetime:
     return datetime(year + 1, 1, 1, tzinfo=clock.LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
 
 
-def figures(year: int, bases_where, until: date | None = None) -> dict[int, dict]:
+def figures(year: int, bases_where: sa.ColumnElement[bool], until: date | None = None) -> dict[int, dict]:
     """Per base: trainees, projects, completed and seated enrollments, average rating, overdue plans.
 
     ``bases_where`` selects the bases (a clause on TrainingBase); ``until`` stops the count at a date
@@ -78,7 +81,7 @@ def figures(year: int, bases_where, until: date | None = None) -> dict[int, dict
     overlapping = sa.and_(Course.end_date >= start, Course.start_date <= end)
     ended = sa.and_(Course.end_date >= start, Course.end_date <= end)
 
-    def in_scope():
+    def in_scope() -> sa.ColumnElement[bool]:
         # A fresh subquery for each statement: SQLAlchemy marks a select when it first compiles it, so a
         # shared one would change the other statement's cache key and have it compiled again next time.
         return Course.base_id.in_(sa.select(TrainingBase.id).where(bases_where))
@@ -141,7 +144,17 @@ def disclosure_rate(base: TrainingBase) -> float:
     return round(100 * filled / len(DISCLOSURE_KEYS), 1)
 
 
-def missed_target(fig: dict, target) -> bool:
+class TargetFigures(Protocol):
+    """What missed_target reads of a target: a models.Target, or the figures one would hold (target_edits)."""
+
+    @property
+    def min_trainees(self) -> int: ...
+
+    @property
+    def min_projects(self) -> int: ...
+
+
+def missed_target(fig: dict, target: TargetFigures | None) -> bool:
     """Whether a base with figures ``fig`` misses ``target`` (None: no target, never missed). The one rule the
     evaluation and the targets page's preview both apply."""
     if target is None:
@@ -149,7 +162,8 @@ def missed_target(fig: dict, target) -> bool:
     return fig["trainees"] < target.min_trainees or fig["projects"] < target.min_projects
 
 
-def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> tuple[float, Outcome, bool]:
+def score_and_outcome(fig: dict, target: Target | None, disclosure: float,
+                      rubric: Rubric) -> tuple[float, Outcome, bool]:
     """The weighted score (0–100), the proposed outcome and whether a target was missed."""
     target_trainees = target.min_trainees if target else None
     target_projects = target.min_projects if target else None
@@ -180,7 +194,7 @@ def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> t
     return score, outcome, missed
 
 
-def evaluated_in(year: int):
+def evaluated_in(year: int) -> sa.ColumnElement[bool]:
     """The clause on TrainingBase of the bases evaluated for ``year`` (see compute)."""
     return sa.and_(TrainingBase.status != BaseStatus.EXITED, TrainingBase.created_at < _year_end(year))
 
@@ -232,7 +246,7 @@ def decided_results(year: int, region_id: int | None) -> list[EvaluationResult]:
     return [r for r in results if registry.region_decides_type(region, r.base.type)]
 
 
-def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
+def run(regulator: User, year: int, region_id: int | None = None) -> Evaluation:
     """Evaluate every base of the region (and the cities below it) for the year; a confirmed evaluation is
     returned unchanged. Re-running a draft recomputes it and keeps the overrides already written.
 
@@ -302,7 +316,7 @@ def _run_before_year_ended(evaluation: Evaluation) -> bool:
     return evaluation.run_at < _year_end(evaluation.year)
 
 
-def get(regulator, evaluation_id: int) -> Evaluation | None:
+def get(regulator: User, evaluation_id: int) -> Evaluation | None:
     """The evaluation if its region is in the regulator's scope, with results and bases."""
     evaluation = db.session.execute(
         sa.select(Evaluation).where(Evaluation.id == evaluation_id)
@@ -313,13 +327,13 @@ def get(regulator, evaluation_id: int) -> Evaluation | None:
     return evaluation
 
 
-def evaluation_of_result(regulator, result_id: int) -> Evaluation | None:
+def evaluation_of_result(regulator: User, result_id: int) -> Evaluation | None:
     """The evaluation holding the result, as ``get`` reads it (None outside the regulator's scope)."""
     evaluation_id = db.session.scalar(sa.select(EvaluationResult.evaluation_id).where(EvaluationResult.id == result_id))
     return None if evaluation_id is None else get(regulator, evaluation_id)
 
 
-def override(regulator, result_id: int, outcome: Outcome, reason: str) -> EvaluationResult:
+def override(regulator: User, result_id: int, outcome: Outcome, reason: str) -> EvaluationResult:
     """Set a base's outcome against the proposal, with a written reason; choosing the proposal again clears
     the override.
 
@@ -349,7 +363,7 @@ def override(regulator, result_id: int, outcome: Outcome, reason: str) -> Evalua
     return result
 
 
-def confirm(regulator, evaluation_id: int) -> Evaluation:
+def confirm(regulator: User, evaluation_id: int) -> Evaluation:
     """Confirm the evaluation: its outcomes take effect (exit and rectify change the base's status, keep
     ends a rectification) and it never changes again. Of two regulators confirming at once, one records.
 
@@ -371,7 +385,7 @@ def confirm(regulator, evaluation_id: int) -> Evaluation:
     return evaluation
 
 
-def _confirm_locked(regulator, evaluation: Evaluation) -> None:
+def _confirm_locked(regulator: User, evaluation: Evaluation) -> None:
     # Every refusal below raises after this update: locked() rolls the whole unit of work back.
     won = db.session.execute(  # type: ignore[attr-defined]  # an UPDATE's result counts rows (rowcount)
         sa.update(Evaluation)
@@ -404,7 +418,7 @@ def _confirm_locked(regulator, evaluation: Evaluation) -> None:
         "year": evaluation.year, "outcomes": {r.base_id: r.final.value for r in evaluation.results}})
 
 
-def decides(regulator, evaluation: Evaluation, base: TrainingBase) -> bool:
+def decides(regulator: User, evaluation: Evaluation, base: TrainingBase) -> bool:
     """Whether the evaluation decides the base, confirmed or overridden by this regulator: a province-level
     base only in its province's evaluation, by a province's regulator (registry.may_decide_type)."""
     return registry.region_decides_type(evaluation.region, base.type) and registry.may_govern(regulator, base)
@@ -467,7 +481,7 @@ def _refuse_bases_decided_elsewhere(evaluation: Evaluation) -> None:
                           f"请重新运行本评估（已确认的基地不再列入）后再确认")
 
 
-def evaluations_of(regulator) -> Sequence[Evaluation]:
+def evaluations_of(regulator: User) -> Sequence[Evaluation]:
     return db.session.execute(
         sa.select(Evaluation).where(Evaluation.region_id.in_(scope.region_ids(regulator.region_id)))
         .options(joinedload(Evaluation.region)).order_by(Evaluation.year.desc(), Evaluation.id)

@@ -1,14 +1,26 @@
 """The regulator's XLSX reports in the official layouts (notice 004) and the evaluation table, written by
 services.infra.spreadsheets (which keeps any text from running as a formula)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 import sqlalchemy as sa
 
 from extensions import db
-from models import FIELDS, Course, CourseStatus, Enrollment, EnrollmentStatus, Evaluation, ProjectType, TrainingBase
+from models import (
+    FIELDS,
+    Course,
+    CourseStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Evaluation,
+    EvaluationResult,
+    ProjectType,
+    TrainingBase,
+    User,
+)
 from services import audit, scope
+from services.actors import Actor
 from services.infra import spreadsheets
 
 CATALOG_COLUMNS = [
@@ -16,7 +28,7 @@ CATALOG_COLUMNS = [
 ]
 
 
-def _audit_export(actor, action: str, year: int) -> None:
+def _audit_export(actor: Actor, action: str, year: int) -> None:
     # The same report again within the window is a count on its entry (services.audit.record_repeatable).
     audit.record_repeatable(actor, action, actor, subject=f"year {year}", details={"year": year})
 
@@ -27,7 +39,7 @@ def _period(course: Course) -> str:
     return f"{course.start_date:%Y.%m.%d}-{course.end_date:%Y.%m.%d}"
 
 
-def project_catalog(regulator, year: int) -> bytes:
+def project_catalog(regulator: User, year: int) -> bytes:
     """附件1 培训项目目录: the year's published courses of the bases in scope."""
     _audit_export(regulator, "export.catalog", year)
     courses = db.session.execute(
@@ -46,7 +58,7 @@ def project_catalog(regulator, year: int) -> bytes:
     return spreadsheets.xlsx("培训项目目录", rows)
 
 
-def knowledge_update_statistics(regulator, year: int) -> bytes:
+def knowledge_update_statistics(regulator: User, year: int) -> bytes:
     """附件3 知识更新工程实施情况统计表: per base and field, people trained this year by kind of project
     (distinct learners who completed on a day of the year, services.evaluation's count), and next year's plan
     (places in courses starting next year)."""
@@ -91,7 +103,7 @@ def knowledge_update_statistics(regulator, year: int) -> bytes:
     return spreadsheets.xlsx("知识更新工程统计", rows)
 
 
-def evaluation_table(actor, evaluation: Evaluation) -> bytes:
+def evaluation_table(actor: Actor, evaluation: Evaluation) -> bytes:
     """The evaluation's figures, scores and outcomes, one row per base (the export is audited)."""
     audit.record_repeatable(actor, "export.evaluation", evaluation, subject=f"evaluation {evaluation.id}",
                             details={"year": evaluation.year})
@@ -105,7 +117,7 @@ EVALUATION_COLUMNS = [
 ]
 
 
-def evaluation_rows_xlsx(title: str, results) -> bytes:
+def evaluation_rows_xlsx(title: str, results: Iterable[EvaluationResult]) -> bytes:
     rows: list[Sequence[object]] = [[title], EVALUATION_COLUMNS]
     for number, r in enumerate(results, start=1):
         rows.append([

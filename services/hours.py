@@ -1,5 +1,6 @@
 """The hours ledger and the region's rules: conversions, a learner's totals, progress against the rules."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -7,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased, contains_eager
 
 from extensions import db
-from models import Category, HoursRecord, Region, RuleSet
+from models import Category, HoursRecord, Region, RuleSet, User
 from models._common import with_defaults
 from services import rules
 
@@ -33,7 +34,7 @@ def credit_year(completed_on: date) -> int:
     return completed_on.year
 
 
-def rules_for(region: Region | None, years=None) -> dict[int, RuleSet]:
+def rules_for(region: Region | None, years: Iterable[int] | None = None) -> dict[int, RuleSet]:
     """The rules in force in ``region`` by year, value by value the city's own, else its province's
     (services.rules.merge_rule; unsaved rows). One query."""
     if region is None:
@@ -116,7 +117,7 @@ class Ledger:
     years: dict[int, Progress]
 
 
-def ledger(learner, year: int) -> Ledger:
+def ledger(learner: User, year: int) -> Ledger:
     """The learner's progress in every year with hours and in ``year`` (shown even before any hours),
     each against the rule in force: value by value the city's own, else its province's (as ``rules_for``
     merges them). Also the learner's region with its province in ``region.parent``, so that its full name

@@ -8,9 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
 from extensions import db
-from models import ClassPlan, Course, PlanStatus
+from models import ClassPlan, Course, PlanStatus, User
 from models._common import utcnow
 from services import audit, hours, rules, scope
+from services.actors import Actor
 from services.courses import ensure_can_manage
 from services.errors import DomainError
 from services.infra import clock
@@ -41,7 +42,7 @@ def filing_problem(course: Course) -> str | None:
     return None
 
 
-def file_plan(actor, course: Course, data: dict) -> ClassPlan:
+def file_plan(actor: Actor, course: Course, data: dict) -> ClassPlan:
     """File a class plan for the course.
 
     :raise NotAllowed: the actor does not manage the course's base.
@@ -67,7 +68,7 @@ def file_plan(actor, course: Course, data: dict) -> ClassPlan:
     return plan
 
 
-def decide_plan(regulator, plan_id: int, approve: bool, reason: str) -> ClassPlan:
+def decide_plan(regulator: User, plan_id: int, approve: bool, reason: str) -> ClassPlan:
     """Approve or reject a pending plan; a rejection needs a reason.
 
     :raise LookupError: no such plan in the regulator's region (the view answers 404).
@@ -102,7 +103,7 @@ def decide_plan(regulator, plan_id: int, approve: bool, reason: str) -> ClassPla
     return plan
 
 
-def pending_plans(regulator) -> Sequence[ClassPlan]:
+def pending_plans(regulator: User) -> Sequence[ClassPlan]:
     """Plans awaiting the regulator's decision, oldest first, with course and base. One query."""
     return db.session.execute(
         sa.select(ClassPlan).join(ClassPlan.course).join(Course.base)

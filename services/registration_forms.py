@@ -11,7 +11,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
 from extensions import db
-from models import Category, Course, Declaration, DeclarationKind, HoursRecord, HoursSource, TrainingBase
+from models import Category, Course, Declaration, DeclarationKind, HoursRecord, HoursSource, TrainingBase, User
 from services.certificates import font_name
 from services.infra import spreadsheets
 
@@ -29,7 +29,7 @@ KIND_GROUP = {
 }
 
 
-def rows(learner, year: int) -> list[tuple[int, list[dict]]]:
+def rows(learner: User, year: int) -> list[tuple[int, list[dict]]]:
     """The year's ledger rows sorted into the form's groups, with course or declaration details. One query."""
     found = db.session.execute(
         sa.select(HoursRecord, Course, TrainingBase.name, Declaration)
@@ -62,7 +62,7 @@ def rows(learner, year: int) -> list[tuple[int, list[dict]]]:
     return list(grouped.items())
 
 
-def xlsx(learner, year: int) -> bytes:
+def xlsx(learner: User, year: int) -> bytes:
     table: list[Sequence[object]] = [
         [f"{year}年度专业技术人员继续教育情况登记表"],
         [f"姓名：{learner.name}", f"身份证号：{learner.id_number_masked}", f"工作单位：{learner.employer_name}",
@@ -82,7 +82,7 @@ def xlsx(learner, year: int) -> bytes:
     return spreadsheets.xlsx("登记表", table)
 
 
-def pdf(learner, year: int) -> bytes:
+def pdf(learner: User, year: int) -> bytes:
     font = font_name()
     out = io.BytesIO()
     page = canvas.Canvas(out, pagesize=A4, initialFontName=font)

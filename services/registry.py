@@ -21,6 +21,7 @@ from models import (
     User,
 )
 from services import audit, auth, rules, scope
+from services.actors import Actor
 from services.errors import DomainError, NotAllowed
 
 
@@ -42,7 +43,7 @@ def _admin_for(email: str, base_name: str) -> tuple[User, str | None]:
     return user, password
 
 
-def designate_base(regulator, data: dict) -> tuple[TrainingBase, dict[str, str]]:
+def designate_base(regulator: User, data: dict) -> tuple[TrainingBase, dict[str, str]]:
     """Create a base in the regulator's region with its admins. Returns the base and the one-time
     passwords of admin accounts created for it ({email: password}).
 
@@ -89,7 +90,8 @@ def designate_base(regulator, data: dict) -> tuple[TrainingBase, dict[str, str]]
     return base, passwords
 
 
-def apply_status(actor, base: TrainingBase, status: BaseStatus, reason: str, evaluation_id: int | None = None):
+def apply_status(actor: Actor, base: TrainingBase, status: BaseStatus, reason: str,
+                 evaluation_id: int | None = None) -> BaseStatusChange | None:
     """Change the base's status and keep the change; the caller commits. An exited base leaves the public
     directory and the published list, its courses take no new enrollments, and its admins publish nothing
     (the models' can_publish / is_listed); its enrollments and records are kept."""
@@ -105,7 +107,7 @@ def apply_status(actor, base: TrainingBase, status: BaseStatus, reason: str, eva
     return change
 
 
-def change_status(regulator, base_id: int, status: BaseStatus, reason: str) -> TrainingBase:
+def change_status(regulator: User, base_id: int, status: BaseStatus, reason: str) -> TrainingBase:
     """Set a base to active, rectifying or exited, with a written reason.
 
     :raise LookupError: no such base in the regulator's region.
@@ -141,29 +143,29 @@ def history(base: TrainingBase) -> Sequence[BaseStatusChange]:
 PROVINCE_SET_TYPES = frozenset({BaseType.PROVINCIAL, BaseType.RURAL_REVITALIZATION})
 
 
-def is_province_regulator(user) -> bool:
+def is_province_regulator(user: User) -> bool:
     return user.role == Role.REGULATOR and user.region is not None and user.region.level == RegionLevel.PROVINCE
 
 
-def may_decide_type(regulator, base_type: BaseType) -> bool:
+def may_decide_type(regulator: User, base_type: BaseType) -> bool:
     """The one rule behind designation, status decisions, targets and evaluations: a province-level type is
     decided by a province's regulator only; a city-level one by any regulator over the region."""
     return base_type not in PROVINCE_SET_TYPES or is_province_regulator(regulator)
 
 
-def region_decides_type(region, base_type: BaseType) -> bool:
+def region_decides_type(region: Region | None, base_type: BaseType) -> bool:
     """may_decide_type for a region's evaluation rather than for a person: a province's evaluation decides
     any type, a city's the city-level bases only. An evaluation is one row per year and region that the
     province's and the city's regulators both may run and confirm, so what it decides follows its region."""
     return base_type not in PROVINCE_SET_TYPES or (region is not None and region.level == RegionLevel.PROVINCE)
 
 
-def designatable_types(regulator) -> list[BaseType]:
+def designatable_types(regulator: User) -> list[BaseType]:
     """The base types the designation form offers the regulator (and designate_base accepts)."""
     return [t for t in BaseType if may_decide_type(regulator, t)]
 
 
-def designation_problem(regulator, base_type: BaseType, region) -> tuple[str, str] | None:
+def designation_problem(regulator: User, base_type: BaseType, region: Region | None) -> tuple[str, str] | None:
     """(message, field) when the regulator may not designate a base of ``base_type`` in ``region`` (a region
     in their scope), else None. A city-level base belongs to a city: at the province's own level there is
     no city bureau to oversee it."""
@@ -174,7 +176,7 @@ def designation_problem(regulator, base_type: BaseType, region) -> tuple[str, st
     return None
 
 
-def may_govern(regulator, base: TrainingBase) -> bool:
+def may_govern(regulator: User, base: TrainingBase) -> bool:
     """Whether the regulator (who has the base in scope) decides the base's status: a province-level base's
     status is its province's, as its designation was."""
     return may_decide_type(regulator, base.type)
@@ -190,7 +192,7 @@ def targets_of_year(year: int) -> Sequence[Target]:
     return db.session.execute(sa.select(Target).where(Target.year == year)).scalars().all()
 
 
-def pick_target(targets: Sequence[Target], base_type: BaseType, region) -> Target | None:
+def pick_target(targets: Sequence[Target], base_type: BaseType, region: Region | None) -> Target | None:
     """The most specific target for the type: the region's own, else its province's; none applies
     everywhere (Shandong's 2000 / 3000 / 4 are Shandong's). For the province-level types a city's row never
     counts, not even one stored before set_target refused them: the base gets its province's target."""
@@ -199,11 +201,11 @@ def pick_target(targets: Sequence[Target], base_type: BaseType, region) -> Targe
     return min(matching, key=lambda t: chain.index(t.region_id), default=None)
 
 
-def target_for(base_type: BaseType, year: int, region) -> Target | None:
+def target_for(base_type: BaseType, year: int, region: Region | None) -> Target | None:
     return pick_target(targets_of_year(year), base_type, region)
 
 
-def may_set_target(regulator, base_type: BaseType) -> bool:
+def may_set_target(regulator: User, base_type: BaseType) -> bool:
     """Whether the regulator may set targets of ``base_type`` for their region: a province's regulator any
     type (for CITY bases that is the province-wide default, which a city's own row overrides), a city's
     regulator only CITY."""

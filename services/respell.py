@@ -8,8 +8,10 @@ and reports collisions (two accounts that become one identifier) without merging
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import QueryableAttribute
 
 from extensions import db
 from models import User
@@ -42,7 +44,7 @@ def _mask(name: str, value: str) -> str:
     return resident_ids.mask(value) if name == "id_number" else auth.masked(value)
 
 
-def _maybe_old(column, digits_only: bool):
+def _maybe_old(column: QueryableAttribute[Any], digits_only: bool) -> sa.ColumnElement[bool]:
     """A superset of the values normalise_login would change, in SQL: any character outside printable ASCII or
     an upper-case letter (an e-mail), anything but ASCII digits (a phone)."""
     postgres = db.session.get_bind().dialect.name == "postgresql"

@@ -10,6 +10,7 @@ here: the city takes its province's.
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,7 +181,7 @@ def _load(region: Region, year: int) -> _Loaded:
                                              DeclarationKindRule.year == year)).scalars().all()
     own_kinds, *province_kinds = rules.kind_rows(kind_rows, chain)
 
-    def latest(region_id):
+    def latest(region_id: int | None) -> Rubric | None:
         return max((r for r in rubrics if r.region_id == region_id), key=lambda r: r.year, default=None)
 
     return _Loaded(
@@ -204,13 +205,13 @@ def _own(loaded: _Loaded) -> dict:
 class _Values:
     """A stand-in row holding a region's own values (for rules.resolve)."""
 
-    def __init__(self, region_id, values: dict, unconfirmed=()):
+    def __init__(self, region_id: int | None, values: dict, unconfirmed: Iterable[str] = ()) -> None:
         self.region_id, self.unconfirmed = region_id, list(unconfirmed)
         for key, value in values.items():
             setattr(self, key, value)
 
 
-def _cap_row(region_id, caps: dict) -> _Values:
+def _cap_row(region_id: int | None, caps: dict) -> _Values:
     return _Values(region_id, {key: (caps[key].max_hours if key in caps else None) for key in CAP_KEYS})
 
 
@@ -238,7 +239,7 @@ def _unconfirmed(loaded: _Loaded) -> dict:
             "kinds": loaded.own_kinds.unconfirmed}
 
 
-def page(regulator, year: int) -> RulesPage:
+def page(regulator: User, year: int) -> RulesPage:
     """The rules of the regulator's region for ``year``: each value's own setting and what is in force,
     with where it comes from. Five queries."""
     region = regulator.region
@@ -325,7 +326,7 @@ def _normalised(data: dict) -> dict:
     return values
 
 
-def _value(key: str, value):
+def _value(key: str, value: Any) -> Any:
     if key in rules.THEMES:
         if value is not None and not isinstance(value, str):
             raise RulesRefused({key: "请填写文字"})
@@ -342,13 +343,13 @@ def _value(key: str, value):
     return _integer(key, value)
 
 
-def _integer(key: str, value) -> int | None:
+def _integer(key: str, value: Any) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise RulesRefused({key: "请填写整数"})
     return value
 
 
-def _kind_value(key: str, value):
+def _kind_value(key: str, value: Any) -> Any:
     """A kind's value as the page or a caller sends it: accepted Accepted or None, categories rules.Categories
     (none chosen: not set here, the province's applies), min_days a number.
 
@@ -374,7 +375,7 @@ def _kind_value(key: str, value):
     return _integer(key, value)
 
 
-def _check_may_edit(regulator, year: int) -> Region:
+def _check_may_edit(regulator: User, year: int) -> Region:
     if regulator.role != Role.REGULATOR or regulator.region is None:
         raise DomainError("只有人社部门可以修改本地区的规则")
     if rules.year_confirmed(regulator.region, year):
@@ -445,11 +446,11 @@ def _count_whom(loaded: _Loaded, changes: list[Change]) -> None:
             change.learners = sum(learners.get(region_id, 0) for region_id in reached)
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     return [audit.plain(v) for v in value] if isinstance(value, tuple) else audit.plain(value)
 
 
-def _digest(payload) -> str:
+def _digest(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -466,12 +467,12 @@ def _values_digest(values: dict, confirmed: list[str]) -> str:
     return _digest({"values": {key: _plain(value) for key, value in values.items()}, "confirm": confirmed})
 
 
-def _confirmed(confirm, changed: set) -> list[str]:
+def _confirmed(confirm: Iterable[str] | None, changed: set) -> list[str]:
     """The defaults to confirm as they stand (a changed value is confirmed by its change), in EDITABLE's order."""
     return [key for key in EDITABLE if key in set(confirm or ()) and key not in changed]
 
 
-def preview(regulator, year: int, data: dict, confirm=()) -> RulesPreview:
+def preview(regulator: User, year: int, data: dict, confirm: Iterable[str] = ()) -> RulesPreview:
     """What saving ``data`` (and confirming the defaults in ``confirm``) would change for the region's year,
     each change with the number of learners or bases it touches, and the digests ``save`` checks. Nothing is
     written.
@@ -491,7 +492,7 @@ def preview(regulator, year: int, data: dict, confirm=()) -> RulesPreview:
 
 # --- saving -------------------------------------------------------------------------------------------------
 
-def _save_kinds(regulator, loaded: _Loaded, values: dict, changed: set, confirmed: set) -> None:
+def _save_kinds(regulator: User, loaded: _Loaded, values: dict, changed: set, confirmed: set) -> None:
     """Write the region's DeclarationKindRule rows of the year for the kinds with a changed or confirmed
     value (one row per kind; a row left with nothing set is deleted: the province's applies)."""
     touched = {rules.KIND_KEYS[key][0] for key in (changed | confirmed) & set(rules.KIND_KEYS)}
@@ -522,7 +523,7 @@ def _save_kinds(regulator, loaded: _Loaded, values: dict, changed: set, confirme
                 db.session.delete(row)
 
 
-def _save_caps(regulator, loaded: _Loaded, values: dict, changed: set) -> None:
+def _save_caps(regulator: User, loaded: _Loaded, values: dict, changed: set) -> None:
     """Write the region's DeclarationCap rows of the year whose value changed (none: the row is deleted)."""
     for key in changed & set(CAP_KEYS):
         kind, category = CAP_KEYS[key]
@@ -536,7 +537,8 @@ def _save_caps(regulator, loaded: _Loaded, values: dict, changed: set) -> None:
             cap.max_hours = values[key]
 
 
-def _refuse_stale(loaded: _Loaded, values: dict, confirmed, *, seen: str | None, previewed: str | None) -> None:
+def _refuse_stale(loaded: _Loaded, values: dict, confirmed: list[str], *, seen: str | None,
+                  previewed: str | None) -> None:
     """:raise StalePreview: no preview, values other than the previewed ones, or stored values changed since
         the preview; the transaction is rolled back."""
     if seen is None or previewed is None:
@@ -550,7 +552,8 @@ def _refuse_stale(loaded: _Loaded, values: dict, confirmed, *, seen: str | None,
         raise StalePreview("该年度的规则在预览之后已被他人修改，未保存；请查看现行数值后重新预览", field="year")
 
 
-def save(regulator, year: int, data: dict, confirm=(), *, seen: str | None, previewed: str | None) -> list[Change]:
+def save(regulator: User, year: int, data: dict, confirm: Iterable[str] = (), *, seen: str | None,
+         previewed: str | None) -> list[Change]:
     """Write the region's own values for ``year`` (an empty value: inherit the province's), confirm the
     defaults listed in ``confirm`` (and every value changed), and audit old and new. One transaction.
 

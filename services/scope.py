@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from extensions import db
-from models import ClassPlan, Course, PlanStatus, Region, Role, TrainingBase
+from models import ClassPlan, Course, PlanStatus, Region, Role, TrainingBase, User
 
 
 def region_ids(region_id: int | None) -> sa.Select[tuple[int]]:
@@ -14,14 +14,14 @@ def region_ids(region_id: int | None) -> sa.Select[tuple[int]]:
     return sa.select(Region.id).where(sa.or_(Region.id == region_id, Region.parent_id == region_id))
 
 
-def bases_clause(user):
+def bases_clause(user: User) -> sa.ColumnElement[bool]:
     """WHERE clause for the bases ``user`` (a regulator) oversees."""
     if user.role != Role.REGULATOR or user.region_id is None:
         return sa.false()
     return TrainingBase.region_id.in_(region_ids(user.region_id))
 
 
-def regions_in_scope(user) -> Sequence[Region]:
+def regions_in_scope(user: User) -> Sequence[Region]:
     if user.role != Role.REGULATOR or user.region_id is None:
         return []
     return db.session.execute(
@@ -29,11 +29,11 @@ def regions_in_scope(user) -> Sequence[Region]:
     ).scalars().all()
 
 
-def oversees_region(user, region_id: int | None) -> bool:
+def oversees_region(user: User, region_id: int | None) -> bool:
     return region_id is not None and any(r.id == region_id for r in regions_in_scope(user))
 
 
-def base_in_scope(user, base_id: int) -> TrainingBase | None:
+def base_in_scope(user: User, base_id: int) -> TrainingBase | None:
     """The base, with its region, if the regulator oversees it, else None (the view answers 404)."""
     return db.session.execute(
         sa.select(TrainingBase).where(TrainingBase.id == base_id, bases_clause(user))
@@ -41,7 +41,7 @@ def base_in_scope(user, base_id: int) -> TrainingBase | None:
     ).scalar_one_or_none()
 
 
-def bases_overview(user) -> Sequence[tuple]:
+def bases_overview(user: User) -> Sequence[tuple]:
     """The bases in scope with their region and the number of class plans awaiting a decision. One query."""
     pending = (
         sa.select(Course.base_id, sa.func.count(ClassPlan.id).label("n"))

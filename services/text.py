@@ -1,6 +1,9 @@
 """What text typed by a person or read from an uploaded file may hold: the rules forms and services share."""
 
 import re
+from typing import TypeVar, overload
+
+_T = TypeVar("_T")
 
 # C0 control characters other than tab, newline and carriage return, and DEL. PostgreSQL refuses NUL in text
 # outright (the insert raises), and none of them belongs in anything a person types or a file names.
@@ -13,10 +16,14 @@ CONTROL_CHARACTERS = re.compile(f"[{CONTROL_CLASS}]")
 LINE_BREAKS = re.compile(f"[{BREAK_CLASS}]")
 
 
-def strip_control_characters(value):
+@overload
+def strip_control_characters(value: str) -> str: ...
+@overload
+def strip_control_characters(value: _T) -> _T: ...
+def strip_control_characters(value: object) -> object:
     """``value`` without the control characters above (anything not a string as it is)."""
     return CONTROL_CHARACTERS.sub("", value) if isinstance(value, str) else value
 
 
-def has_line_break(value) -> bool:
+def has_line_break(value: object) -> bool:
     return isinstance(value, str) and LINE_BREAKS.search(value) is not None

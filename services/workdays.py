@@ -28,6 +28,7 @@ from models import (
     User,
 )
 from services import audit, hours, text
+from services.actors import Actor
 from services.errors import DomainError, NotAllowed
 from services.infra import clock, locking
 
@@ -258,7 +259,7 @@ def _moved_deadlines(changes: list[DayChange]) -> list[MovedDeadline]:
     return moved
 
 
-def apply_schedule(actor, raw: bytes, digest: str, fingerprint: str, filename: str = "", *,
+def apply_schedule(actor: Actor, raw: bytes, digest: str, fingerprint: str, filename: str = "", *,
                    preview_id: str) -> SchedulePlan:
     """Load exactly the previewed schedule: add or change its days, move the open deadlines the preview
     listed, and audit who did it, the file's digest and every day added or changed with its old and new

@@ -21,6 +21,7 @@ from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import QueryableAttribute
 
 # Runs of letters and numbers (Python's word characters without the underscore), in any script and plane.
 _WORD = re.compile(r"[^\W_]+")
@@ -70,7 +71,7 @@ def query_terms(query: str) -> list[tuple[list[str], bool]]:
     return terms
 
 
-def _fts5_query(terms) -> str:
+def _fts5_query(terms: list[tuple[list[str], bool]]) -> str:
     parts = []
     for tokens, prefix in terms:
         phrase = '"' + " ".join(tokens) + '"'
@@ -78,14 +79,15 @@ def _fts5_query(terms) -> str:
     return " AND ".join(parts)
 
 
-def _tsquery(terms) -> str:
+def _tsquery(terms: list[tuple[list[str], bool]]) -> str:
     parts = []
     for tokens, prefix in terms:
         parts.append(tokens[0] + ":*" if prefix else "(" + " <-> ".join(tokens) + ")")
     return " & ".join(parts)
 
 
-def match_clause(id_column, tokens_column, query: str, dialect: str):
+def match_clause(id_column: QueryableAttribute[int], tokens_column: QueryableAttribute[str], query: str,
+                 dialect: str) -> sa.ColumnElement[bool] | None:
     """A WHERE clause selecting the rows whose text contains the query, using the full-text index.
 
     Returns None when the query holds nothing searchable (only punctuation, say).

@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -41,7 +42,7 @@ def xlsx(sheet_title: str, rows: Iterable[Sequence]) -> bytes:
     return out.getvalue()
 
 
-def _xlsx_cell(sheet, value):
+def _xlsx_cell(sheet: Any, value: object) -> object:
     if value is None or isinstance(value, _KEPT_AS_IS):
         return value
     text = cleaned(str(value))

@@ -1,5 +1,6 @@
 """One transaction per use case: commit once at the end, or roll back everything (files included)."""
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import current_app, request
@@ -9,7 +10,7 @@ from services.infra import images
 
 
 @contextmanager
-def unit_of_work(stored_images: list | None = None):
+def unit_of_work(stored_images: list | None = None) -> Iterator[None]:
     """Commit when the block ends; on any error roll back and remove the image files it wrote.
 
     ``stored_images`` is a list the block appends to after each images.store_image() call.
@@ -29,7 +30,7 @@ def unit_of_work(stored_images: list | None = None):
 TRANSIENT_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock", "55P03": "lock not available"}
 
 
-def transient_state(error) -> str | None:
+def transient_state(error: BaseException) -> str | None:
     """What made the database give up on the transaction (an OperationalError), if retrying may succeed;
     else None."""
     original = getattr(error, "orig", None)
@@ -41,7 +42,7 @@ def transient_state(error) -> str | None:
     return None
 
 
-def give_up(error) -> None:
+def give_up(error: BaseException) -> None:
     """Roll back a transaction the database abandoned (``transient_state``) and note it as a warning: the
     client is answered 503 and asked to send the request again."""
     db.session.rollback()

@@ -6,10 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload
 
 from extensions import db
-from models import BaseMembership, Course, CourseStatus, Enrollment, TrainingBase
+from models import BaseMembership, Course, CourseStatus, Enrollment, TrainingBase, User
 
 
-def bases_of(user) -> Sequence[TrainingBase]:
+def bases_of(user: User) -> Sequence[TrainingBase]:
     return db.session.execute(
         sa.select(TrainingBase)
         .join(BaseMembership, BaseMembership.base_id == TrainingBase.id)
@@ -18,7 +18,7 @@ def bases_of(user) -> Sequence[TrainingBase]:
     ).scalars().all()
 
 
-def managed_base(user, base_id: int) -> TrainingBase | None:
+def managed_base(user: User, base_id: int) -> TrainingBase | None:
     """The base if ``user`` administers it; None for a base that is missing or someone else's."""
     return db.session.execute(
         sa.select(TrainingBase)
@@ -28,7 +28,7 @@ def managed_base(user, base_id: int) -> TrainingBase | None:
     ).unique().scalar_one_or_none()
 
 
-def managed_course(user, base_id: int, course_id: int) -> Course | None:
+def managed_course(user: User, base_id: int, course_id: int) -> Course | None:
     """The course, with its base, if it belongs to base ``base_id`` and ``user`` administers that base;
     None otherwise (a missing course, another base's course, or someone else's base). One query."""
     base = contains_eager(Course.base)

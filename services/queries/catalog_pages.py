@@ -132,7 +132,7 @@ def decode_cursor(token: str, sort: str) -> Position | None:
         return None
 
 
-def _beyond(keys, values, forward: bool):
+def _beyond(keys: Sequence[SortKey], values: Sequence[object], forward: bool) -> sa.ColumnElement[bool]:
     """Rows after (forward) or before the position, in the order of ``keys``: the expanded form of a row
     comparison, since the columns do not all run in the same direction."""
     clauses = []
@@ -150,7 +150,7 @@ def _month_bounds(month: str) -> tuple[date, date] | None:
         return None
 
 
-def _public_courses():
+def _public_courses() -> sa.Select[tuple[Course]]:
     """Published (or enrollment-closed) courses of listed bases, joined to base and region."""
     return (
         sa.select(Course)
@@ -171,11 +171,11 @@ def enrollable_now(today: date) -> sa.ColumnElement[bool]:
     )
 
 
-def _filtered(filters: CourseFilters):
+def _filtered(filters: CourseFilters) -> sa.Select[tuple[Course]]:
     return _when(_what(_public_courses(), filters), filters)
 
 
-def _what(stmt, filters: CourseFilters):
+def _what(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[tuple[Course]]:
     """The filters on what a course is: its words, region, base, category, field, mode, openness to the city."""
     if filters.q.strip():
         clause = search.match_clause(Course.id, Course.search_tokens, filters.q, db.engine.dialect.name)
@@ -196,7 +196,7 @@ def _what(stmt, filters: CourseFilters):
     return stmt
 
 
-def _when(stmt, filters: CourseFilters):
+def _when(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[tuple[Course]]:
     """The filters on when a course runs and whether it can be joined now: month, enrollable, seats, past."""
     bounds = _month_bounds(filters.month) if filters.month else None
     if bounds:
@@ -248,7 +248,7 @@ def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = N
     return page
 
 
-def _values(keys, course: Course) -> tuple:
+def _values(keys: Sequence[SortKey], course: Course) -> tuple:
     return tuple(k.value(course) for k in keys)
 
 

@@ -10,7 +10,18 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased, contains_eager
 
 from extensions import db
-from models import Category, Course, DeclarationCap, DeclarationKind, Enrollment, EnrollmentStatus, Mode, Notice, Region
+from models import (
+    Category,
+    Course,
+    DeclarationCap,
+    DeclarationKind,
+    Enrollment,
+    EnrollmentStatus,
+    Mode,
+    Notice,
+    Region,
+    User,
+)
 from models._common import utcnow
 from services import hours, rules
 from services.infra import clock
@@ -63,7 +74,7 @@ def credit_years(course: Course, today: date | None = None) -> list[int]:
     return [course.end_date.year]
 
 
-def _enrollments_with_position(learner_id: int, course_id: int | None = None):
+def _enrollments_with_position(learner_id: int, course_id: int | None = None) -> Sequence[sa.Row[Any]]:
     """The learner's live enrollments with course and base, and waitlist positions. One query."""
     other = aliased(Enrollment)
     position = (
@@ -126,7 +137,7 @@ def _notices_and_caps(learner_id: int, region: Region | None, year: int) -> tupl
     return [NoticeLine(r.a, r.b) for r in rows if r.row == "notice"], in_order
 
 
-def dashboard(learner, year: int | None = None) -> Dashboard:
+def dashboard(learner: User, year: int | None = None) -> Dashboard:
     """The learner's ``year`` (default this one) at a glance, against the rules of that year. Three queries
     whatever the year and the history's length: hours against the rules (with the learner's region), live
     enrollments, and the unread notices with the year's caps."""

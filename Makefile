@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run serve test lint bench bench-import bench-api system-deps browser-deps db seed clean
+.PHONY: run serve test lint typecheck bench bench-import bench-api system-deps browser-deps db seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,9 +64,13 @@ browser-deps: system-deps
 # bandit over the app's own code (not .venv, tests or bench/); a high-severity finding fails the lint.
 # Lower findings are fixed or carry `# nosec <test>` with the reason on the line above.
 APP_CODE := app.py config.py extensions.py cli.py blueprints services seeding models migrations
-lint: $(VENV)/.installed-dev
+lint: $(VENV)/.installed-dev typecheck
 	$(BIN)/ruff check .
 	$(BIN)/bandit --quiet --recursive --severity-level high $(APP_CODE)
+
+# mypy over the domain (services/, models/), as pyproject.toml's [tool.mypy] sets it.
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
 
 # Known vulnerabilities in the installed (pinned) packages; needs PyPI, so `make test` does not run it.
 # --strict: a package that could not be looked up fails the audit instead of passing unchecked.
@@ -92,4 +96,4 @@ bench-api: $(VENV)/.installed-dev
 	$(BIN)/python bench/api_batch.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache artifacts

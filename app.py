@@ -145,7 +145,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
 
 
-def register_errorhandlers(app: Flask) -> None:
+# One small handler per kind of error, nested: complexity 14 over all of them. Left as it is while the 503
+# handler moves (see issue 15).
+def register_errorhandlers(app: Flask) -> None:  # noqa: C901  handlers nested; see issue 15
     titles = {400: "请求无效", 403: "没有权限", 404: "页面不存在", 405: "请求方式不允许", 413: "上传的内容过大",
               429: "尝试次数过多"}
     messages = {429: "操作过于频繁，请稍等几分钟后再试。"}

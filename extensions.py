@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised in app.create_app()."""
 
+from typing import TYPE_CHECKING
+
 from flask import current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -9,6 +11,9 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 # Stable constraint names, so that migrations can refer to (and drop) them on every database.
 NAMING_CONVENTION = {
@@ -29,7 +34,7 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
 
 
-def redis_client():
+def redis_client() -> "Redis | None":
     """The app's Redis connection (REDIS_URL), made once per process; None when no Redis is configured."""
     url = current_app.config.get("REDIS_URL")
     if not url:

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from flask import Response
 
-from services.infra.spreadsheets import CSV_MIMETYPE, XLSX_MIMETYPE
+from services.infra.spreadsheets import XLSX_MIMETYPE
 
 MAX_NAME_LENGTH = 120
 # Characters that no file system or header should get from a name: path separators, Windows' reserved ones, quotes.
@@ -56,7 +56,3 @@ def attachment(data: bytes, name: str, mimetype: str) -> Response:
 
 def xlsx(data: bytes, name: str) -> Response:
     return attachment(data, name, XLSX_MIMETYPE)
-
-
-def csv(data: bytes, name: str) -> Response:
-    return attachment(data, name, CSV_MIMETYPE)

@@ -1,9 +1,24 @@
-"""Helpers shared by the models: UTC timestamps and string-backed enum columns."""
+"""Helpers shared by the models: their base class, UTC timestamps and string-backed enum columns."""
 
 import enum
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
+
+from extensions import db
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Model(DeclarativeBase):
+        """What the type checker sees of db.Model, which it cannot take as a base class from an attribute
+        (mypy issue 8603): a declarative base, for typed columns and keyword constructors."""
+
+else:
+    Model = db.Model
+
+_M = TypeVar("_M", bound=Model)
 
 # Ids are INTEGER columns: 32-bit on PostgreSQL, which refuses a larger value outright (an error, not "no
 # row"), so every id a client sends is bounded by this before it reaches a query.
@@ -29,7 +44,13 @@ def enum_column(enum_cls: type[enum.Enum]) -> sa.Enum:
 class LabelledEnum(str, enum.Enum):
     """A str enum whose members carry a Chinese label for the UI."""
 
-    def __new__(cls, value: str, label: str):
+    label: str
+
+    # ``label`` has a default only for the type checker, which reads a lookup by value (Category("public"))
+    # as a call of this; Enum answers a lookup without it. Every member is declared with its label.
+    def __new__(cls, value: str, label: str | None = None) -> "LabelledEnum":
+        if label is None:
+            raise TypeError(f"{cls.__name__} {value!r}: a member needs a label")
         obj = str.__new__(cls, value)
         obj._value_ = value
         obj.label = label
@@ -44,7 +65,7 @@ class LabelledEnum(str, enum.Enum):
         return [(m.value, m.label) for m in cls]
 
 
-def with_defaults(model, **values):
+def with_defaults(model: type[_M], **values: Any) -> _M:
     """An unsaved instance whose columns hold their declared Python defaults (which SQLAlchemy would only
     apply on INSERT): the stand-in for a rules row a regulator has not written."""
     defaults = {c.key: c.default.arg for c in model.__table__.columns

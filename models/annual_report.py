@@ -8,8 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import utcnow
+from models._common import Model, utcnow
 
 # 领域 of the major-projects statistics (notice 004, attachment 4), grouped by strategy, in the form's order.
 # The official report's layout, so it lives here (as models.course.FIELDS does for attachment 3).
@@ -23,7 +22,7 @@ STRATEGIC_FIELDS = (
 STRATEGIC_FIELD_NAMES = tuple(name for _strategy, names in STRATEGIC_FIELDS for name in names)
 
 
-class AnnualReport(db.Model):
+class AnnualReport(Model):
     """What a base reports for one year beside what the site counts: 专项经费 and the implementing department
     of the knowledge-update statistics, 投入经费 of the major-projects statistics, a note for each."""
 
@@ -50,7 +49,7 @@ class AnnualReport(db.Model):
                          order_by="StrategicTraining.id")
 
 
-class StrategicTraining(db.Model):
+class StrategicTraining(Model):
     """People a base trained (and plans to train next year) in one strategic field, of whom from the
     non-public sector (非公有制经济领域). A field without a row is zero throughout."""
 

@@ -5,11 +5,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import utcnow
+from models._common import Model, utcnow
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token that acts for one base. Only its SHA-256 is kept: the secret is shown once."""
 
     __tablename__ = "api_token"
@@ -51,7 +50,7 @@ class ApiToken(db.Model):
         return f"<ApiToken {self.id} base={self.base_id} {self.prefix}>"
 
 
-class ApiCompletion(db.Model):
+class ApiCompletion(Model):
     """A completion a base pushed through the API, under the client's own id for it: the same id sent
     again is recognised, so that a retried batch records nothing twice."""
 

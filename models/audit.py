@@ -5,11 +5,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import utcnow
+from models._common import Model, utcnow
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     __tablename__ = "audit_log"
     __table_args__ = (sa.Index("ix_audit_log_object", "object_type", "object_id"),)
 
@@ -29,7 +28,7 @@ class AuditLog(db.Model):
     repeat = relationship("AuditRepeat", uselist=False, viewonly=True)
 
 
-class AuditRepeat(db.Model):
+class AuditRepeat(Model):
     """How often an entry's event happened again within its window: an event a user can repeat at will (a
     refused page, an ID number shown again, an export) is an entry the first time in a window, then a count.
 

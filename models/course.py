@@ -7,8 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import LabelledEnum, enum_column, utcnow
+from models._common import LabelledEnum, Model, enum_column, utcnow
 
 
 class Category(LabelledEnum):
@@ -66,7 +65,7 @@ TRANSITIONS = {
 }
 
 
-class Course(db.Model):
+class Course(Model):
     __tablename__ = "course"
     __table_args__ = (
         sa.CheckConstraint("hours > 0", name="hours_positive"),
@@ -131,10 +130,6 @@ class Course(db.Model):
     def seats_left(self) -> int | None:
         return None if self.capacity is None else max(self.capacity - self.seats_taken, 0)
 
-    @property
-    def is_free(self) -> bool:
-        return self.fee == 0
-
     def can_move_to(self, status: "CourseStatus | str") -> bool:
         return CourseStatus(status) in TRANSITIONS[self.status]
 
@@ -152,11 +147,6 @@ class Course(db.Model):
     @property
     def is_self_paced(self) -> bool:
         return self.mode == Mode.SELF_PACED
-
-    @property
-    def is_online(self) -> bool:
-        """Taken wholly online: no classroom, so no place to name."""
-        return self.mode not in IN_PERSON_MODES
 
     @property
     def enroll_deadline(self) -> date:

@@ -6,12 +6,11 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import LabelledEnum, enum_column, utcnow
+from models._common import LabelledEnum, Model, enum_column, utcnow
 from models.course import Category
 
 
-class Employer(db.Model):
+class Employer(Model):
     """用人单位: learners belong to one; its reviewers approve their declarations."""
 
     __tablename__ = "employer"
@@ -53,7 +52,7 @@ class DeclarationStatus(LabelledEnum):
     REJECTED = "rejected", "已驳回"
 
 
-class Declaration(db.Model):
+class Declaration(Model):
     __tablename__ = "declaration"
     __table_args__ = (
         sa.Index("ix_declaration_employer_status", "employer_id", "status", "due_on"),
@@ -89,7 +88,7 @@ class Declaration(db.Model):
                             order_by="Evidence.id")
 
 
-class Evidence(db.Model):
+class Evidence(Model):
     """A file proving a declaration: PDF, JPEG or PNG, checked by content, stored under a random name."""
 
     __tablename__ = "evidence"
@@ -106,7 +105,7 @@ class Evidence(db.Model):
     declaration = relationship("Declaration", back_populates="evidence")
 
 
-class DeclarationCap(db.Model):
+class DeclarationCap(Model):
     """At most this many hours of one kind and category count in a year, in a region and the cities below it
     that set no cap of their own (e.g. Yantai's competitions: 5 public, 30 professional, notice 004). There
     is no cap for everywhere: each row belongs to the region whose notice states it."""
@@ -126,7 +125,7 @@ class DeclarationCap(db.Model):
     source: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
 
 
-class DeclarationKindRule(db.Model):
+class DeclarationKindRule(Model):
     """A region's rule for one kind of declared learning in one year: whether the region accepts it at all,
     the categories it may be declared as, and the fewest days it may be declared for (Chengdu's study abroad
     of 20 days or more, notice 003). A column left None is not set here: a city inherits its province's
@@ -157,7 +156,7 @@ class CalendarDayKind(LabelledEnum):
     WORKDAY = "workday", "调休上班"
 
 
-class CalendarDay(db.Model):
+class CalendarDay(Model):
     """A day off on a weekday, or a weekend day made a workday (调休). Other days follow the week."""
 
     __tablename__ = "calendar_day"
@@ -173,7 +172,7 @@ class CertificateStatus(LabelledEnum):
     SUPERSEDED = "superseded", "已被新证书取代"
 
 
-class Certificate(db.Model):
+class Certificate(Model):
     """The electronic certificate of a learner's completed year, verifiable by its random code."""
 
     __tablename__ = "certificate"

@@ -5,8 +5,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import LabelledEnum, enum_column, utcnow
+from models._common import LabelledEnum, Model, enum_column, utcnow
 
 
 class EnrollmentStatus(LabelledEnum):
@@ -27,7 +26,7 @@ SEAT_HOLDING = (EnrollmentStatus.CONFIRMED, EnrollmentStatus.COMPLETED)
 ACTIVE = (EnrollmentStatus.WAITLISTED, EnrollmentStatus.CONFIRMED, EnrollmentStatus.COMPLETED)
 
 
-class Enrollment(db.Model):
+class Enrollment(Model):
     __tablename__ = "enrollment"
     __table_args__ = (
         # One live enrollment per learner and course; cancelled ones stay as history.
@@ -71,7 +70,7 @@ class Enrollment(db.Model):
         return f"<Enrollment {self.id} course={self.course_id} learner={self.learner_id} {self.status.value}>"
 
 
-class Attendance(db.Model):
+class Attendance(Model):
     """Whether an enrolled learner was present on one day of a course."""
 
     __tablename__ = "attendance"

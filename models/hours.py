@@ -5,8 +5,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import LabelledEnum, enum_column, utcnow
+from models._common import LabelledEnum, Model, enum_column, utcnow
 from models.course import Category
 
 
@@ -17,7 +16,7 @@ class HoursSource(LabelledEnum):
     API = "api", "接口推送"
 
 
-class HoursRecord(db.Model):
+class HoursRecord(Model):
     """One credit of hours to a learner, in one category, for one year. Hours never carry over."""
 
     __tablename__ = "hours_record"
@@ -48,7 +47,7 @@ class HoursRecord(db.Model):
     course = relationship("Course")
 
 
-class RuleSet(db.Model):
+class RuleSet(Model):
     """A region's rules for one year: hour requirements, conversions, the class-plan window, the review time
     and the year's public-subject themes. A column left None is not set here: a city inherits its province's
     value (services.rules.resolve), and where neither sets one a minimum is not required and a conversion
@@ -91,7 +90,7 @@ class RuleSet(db.Model):
         return getattr(self, f"{category.value}_min")
 
 
-class Notice(db.Model):
+class Notice(Model):
     """A message to one user inside the site (e.g. promoted from the waitlist)."""
 
     __tablename__ = "notice"

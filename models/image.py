@@ -5,14 +5,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
-from models._common import utcnow
+from models._common import Model, utcnow
 
 # Each stored image exists in these variants, bounded to (width, height).
 IMAGE_VARIANTS = {"thumb": (480, 360), "large": (1600, 1600)}
 
 
-class Image(db.Model):
+class Image(Model):
     __tablename__ = "image"
 
     id: Mapped[int] = mapped_column(primary_key=True)

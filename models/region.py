@@ -3,8 +3,7 @@
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import LabelledEnum, enum_column
+from models._common import LabelledEnum, Model, enum_column
 
 
 class RegionLevel(LabelledEnum):
@@ -12,7 +11,7 @@ class RegionLevel(LabelledEnum):
     CITY = "city", "市"
 
 
-class Region(db.Model):
+class Region(Model):
     __tablename__ = "region"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,12 +5,11 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import LabelledEnum, enum_column, utcnow
+from models._common import LabelledEnum, Model, enum_column, utcnow
 from models.training_base import BaseStatus, BaseType
 
 
-class BaseStatusChange(db.Model):
+class BaseStatusChange(Model):
     """Every change of a base's status, with who, when and why. Rows are only ever added."""
 
     __tablename__ = "base_status_change"
@@ -33,7 +32,7 @@ class PlanStatus(LabelledEnum):
     REJECTED = "rejected", "已驳回"
 
 
-class ClassPlan(db.Model):
+class ClassPlan(Model):
     """办班计划: filed by the base for a face-to-face professional course, decided by the regulator."""
 
     __tablename__ = "class_plan"
@@ -56,7 +55,7 @@ class ClassPlan(db.Model):
     course = relationship("Course")
 
 
-class Target(db.Model):
+class Target(Model):
     """Yearly targets for a type of base in a region (a city's own row wins over its province's). There is
     no target for everywhere: each row belongs to the region whose notice (or regulator) sets it."""
 
@@ -81,7 +80,7 @@ class Outcome(LabelledEnum):
     EXIT = "exit", "退出"
 
 
-class Rubric(db.Model):
+class Rubric(Model):
     """A region's evaluation weights and thresholds from a year on (the latest row not after the year counts),
     and the outcome proposed for a base that missed its target (Henan, notice 002: 退出). A column left None
     is the province's value (services.rules.resolve); ``unconfirmed`` names the columns seeded as defaults
@@ -113,7 +112,7 @@ class EvaluationStatus(LabelledEnum):
     CONFIRMED = "confirmed", "已确认"
 
 
-class Evaluation(db.Model):
+class Evaluation(Model):
     """One annual evaluation of the bases in a region; once confirmed it never changes."""
 
     __tablename__ = "evaluation"
@@ -133,7 +132,7 @@ class Evaluation(db.Model):
                            order_by="EvaluationResult.id")
 
 
-class EvaluationResult(db.Model):
+class EvaluationResult(Model):
     """One base's figures, score and outcome in an evaluation."""
 
     __tablename__ = "evaluation_result"

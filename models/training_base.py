@@ -1,12 +1,16 @@
 """Continuing-education bases (继续教育基地) and the admins who run them."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
-from models._common import LabelledEnum, enum_column, utcnow
+from models._common import LabelledEnum, Model, enum_column, utcnow
+
+if TYPE_CHECKING:
+
+    pass
 
 
 class BaseType(LabelledEnum):
@@ -32,7 +36,7 @@ DISCLOSURE_FIELDS = (
 )
 
 
-class TrainingBase(db.Model):
+class TrainingBase(Model):
     __tablename__ = "training_base"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -74,7 +78,7 @@ class TrainingBase(db.Model):
         return f"<TrainingBase {self.id} {self.name}>"
 
 
-class BaseMembership(db.Model):
+class BaseMembership(Model):
     """A base admin's right to manage one base."""
 
     __tablename__ = "base_membership"

@@ -8,8 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from extensions import db
-from models._common import LabelledEnum, enum_column, utcnow
+from models._common import LabelledEnum, Model, enum_column, utcnow
 
 
 def _new_token() -> str:
@@ -25,7 +24,7 @@ class Role(LabelledEnum):
     PLATFORM_ADMIN = "platform_admin", "平台管理员"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,9 +70,6 @@ class User(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
-
-    def has_role(self, role: Role) -> bool:
-        return self.role == role
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role.value}>"

@@ -281,7 +281,7 @@ def _plan_courses(rng, tier, regular, cumulative, boundary, year) -> list[tuple[
     return plan
 
 
-def _draw_enrollments(rng, tier, plan, pools, regular, cumulative, first_user):
+def _draw_enrollments(rng, tier, plan, pools, regular, cumulative, first_user):  # noqa: PLR0913  generate()'s draws
     """The regular bases' enrollments as three flat arrays (course index, learner id, completed): a learner
     drawn at random takes one to three courses at one base drawn by weight, each at most once. Flat
     integer arrays instead of millions of tuples: nothing for the garbage collector to walk."""

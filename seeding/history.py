@@ -321,7 +321,7 @@ def _courses(world: World, index: int, base: TrainingBase, admin: User, year: in
     return runs
 
 
-def _course(base, admin, idea, start, end, slot, index, session="") -> Course:
+def _course(base, admin, idea, start, end, slot, index, session="") -> Course:  # noqa: PLR0913  every column a back-dated course needs, named
     in_person = idea.mode in IN_PERSON_MODES
     place = {Mode.SELF_PACED: "线上学习平台", Mode.ONLINE_LIVE: "线上直播"}.get(
         idea.mode, f"{base.name}培训楼 {slot + 1}01 教室")

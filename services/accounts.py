@@ -1,5 +1,6 @@
 """Learner accounts: registration with a validated, encrypted resident ID number."""
 
+from collections.abc import Sequence
 from typing import NoReturn
 
 import sqlalchemy as sa
@@ -12,16 +13,10 @@ from services.errors import DomainError
 from services.infra.transaction import unit_of_work
 
 
-def cities() -> list[Region]:
+def cities() -> Sequence[Region]:
     return db.session.execute(
         sa.select(Region).where(Region.level == RegionLevel.CITY).order_by(Region.code)
     ).scalars().all()
-
-
-def find_by_id_number(id_number: str) -> User | None:
-    return db.session.execute(
-        sa.select(User).where(User.id_number_hmac == resident_ids.fingerprint(resident_ids.normalise(id_number)))
-    ).scalar_one_or_none()
 
 
 # One answer whichever identifier is taken, naming none (OWASP ASVS 5.0 requirement 6.3.8: valid users cannot
@@ -96,18 +91,20 @@ def _refused(fields: list[str], phone: str, email: str | None, id_number: str, r
     raise DomainError(IDENTIFIER_TAKEN)
 
 
-def employers_near(user) -> list[Employer]:
+def employers_near(user: User) -> Sequence[Employer]:
     """Employers of the user's city and province, for choosing one."""
     if user.region_id is None:
         return []
     region = db.session.get(Region, user.region_id)
+    if region is None:
+        return []
     ids = [region.id] + ([region.parent_id] if region.parent_id else [])
     return db.session.execute(
         sa.select(Employer).where(Employer.region_id.in_(ids)).order_by(Employer.name)
     ).scalars().all()
 
 
-def set_employer(user, employer_id: int) -> None:
+def set_employer(user: User, employer_id: int) -> None:
     """:raise DomainError: an employer not offered to the user."""
     employer = next((e for e in employers_near(user) if e.id == employer_id), None)
     if employer is None:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from extensions import db
 from models import STRATEGIC_FIELD_NAMES, AnnualReport, StrategicTraining, TrainingBase
 from services import audit, policies
+from services.actors import Actor
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
 from services.infra.locking import locked
@@ -56,7 +57,7 @@ def figures(base: TrainingBase, year: int) -> Figures:
     return found
 
 
-def save(actor, base_id: int, year: int, data: dict) -> AnnualReport:
+def save(actor: Actor, base_id: int, year: int, data: dict) -> AnnualReport:  # noqa: C901  one form: texts, funds and 26 fields of counts, checked then stored under one lock
     """Store the base's figures for ``year``: the texts, funds (万元, two decimals) and, per strategic field,
     the four counts (missing ones are zero). Audited as ``report.set`` with old and new values; a form sent
     again unchanged writes nothing. Under the base's lock, so two admins saving at once leave one report.
@@ -133,7 +134,7 @@ def _checked(data: dict) -> dict:
     return values
 
 
-def _funding(raw, name: str) -> Decimal:
+def _funding(raw: object, name: str) -> Decimal:
     if raw is None or str(raw).strip() == "":
         return Decimal("0.00")
     try:
@@ -149,7 +150,7 @@ def _funding(raw, name: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
-def _count(raw, name: str) -> int:
+def _count(raw: object, name: str) -> int:
     if raw is None or str(raw).strip() == "":
         return 0
     try:

@@ -8,6 +8,7 @@ longer manages the base.
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from extensions import db
 from models import ApiToken, TrainingBase, User
 from models._common import utcnow
 from services import audit, policies
+from services.actors import Actor
 from services.errors import DomainError
 from services.infra.locking import writing
 from services.infra.transaction import end_reads, unit_of_work
@@ -36,7 +38,7 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def tokens_of(base: TrainingBase) -> list[tuple[ApiToken, bool]]:
+def tokens_of(base: TrainingBase) -> Sequence[tuple[ApiToken, bool]]:
     """The base's tokens, live ones first, newest first, with their makers, each with whether its maker may
     still act for the base (if not, the API refuses it although it was never revoked). One query."""
     return db.session.execute(
@@ -48,8 +50,8 @@ def tokens_of(base: TrainingBase) -> list[tuple[ApiToken, bool]]:
     ).tuples().all()
 
 
-def create_token(actor, base: TrainingBase, name: str, lifetime_days: int = 0,
-                 allowed_lifetimes=(0,)) -> tuple[ApiToken, str]:
+def create_token(actor: Actor, base: TrainingBase, name: str, lifetime_days: int = 0,
+                 allowed_lifetimes: Sequence[int] = (0,)) -> tuple[ApiToken, str]:
     """Make a token for the base, valid for ``lifetime_days`` (0: until revoked), which must be one of
     ``allowed_lifetimes`` (the platform's API_TOKEN_LIFETIME_DAYS); returns the token and its secret, which
     is never available again.
@@ -91,7 +93,7 @@ def create_token(actor, base: TrainingBase, name: str, lifetime_days: int = 0,
     return token, secret
 
 
-def revoke_token(actor, base: TrainingBase, token_id: int) -> ApiToken | None:
+def revoke_token(actor: Actor, base: TrainingBase, token_id: int) -> ApiToken | None:
     """Revoke one of the base's tokens; it is refused from the next request on. None: no such token of
     this base. Revoking a revoked token changes nothing.
 

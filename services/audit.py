@@ -1,8 +1,10 @@
 """Writing the audit log. Callers add the row to their own transaction; it commits with the change."""
 
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -13,11 +15,12 @@ from sqlalchemy.orm import aliased, joinedload
 from extensions import db
 from models import AuditLog, AuditRepeat, TrainingBase, User
 from models._common import utcnow
+from services.actors import Actor
 from services.infra.locking import writing
 from services.infra.transaction import unit_of_work
 
 
-def plain(value):
+def plain(value: Any) -> Any:
     """A value as JSON can hold it: enums by value, decimals as text, dates in ISO form."""
     if isinstance(value, Enum):
         return value.value
@@ -28,7 +31,7 @@ def plain(value):
     return value
 
 
-def diff(obj, fields) -> dict:
+def diff(obj: Any, fields: Iterable[str]) -> dict:
     """{field: [old, new]} for the fields of obj whose pending values differ from the loaded ones."""
     state = inspect(obj)
     changes = {}
@@ -42,7 +45,7 @@ def diff(obj, fields) -> dict:
     return changes
 
 
-def record(actor, action: str, obj, *, base_id: int | None = None, details: dict | None = None,
+def record(actor: Actor | None, action: str, obj: Any, *, base_id: int | None = None, details: dict | None = None,
            object_type: str | None = None, via_token: str | None = None) -> AuditLog:
     """Add an entry to the session. ``obj`` may be None for an event about no stored object (a sign-in
     with an unknown login), with ``object_type`` naming what it was about. ``actor`` is the user who acts
@@ -51,7 +54,7 @@ def record(actor, action: str, obj, *, base_id: int | None = None, details: dict
     ``api_token`` beside the admin whose right the token carries."""
     # Views pass Flask-Login's current_user, a proxy: record the object behind it.
     obj = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
-    actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor
+    actor = actor._get_current_object() if hasattr(actor, "_get_current_object") else actor  # type: ignore[union-attr]  # None has no proxy: hasattr is False
     details = dict(details or {})
     if via_token is not None:
         details.setdefault("api_token", via_token)
@@ -75,13 +78,13 @@ PAGE_SIZE = 100
 REGION_NAMED = ("auth.register_refused", "identity.respelt")
 
 
-def entries_for(regulator, action: str = "", before: int | None = None) -> list[AuditLog]:
+def entries_for(regulator: User, action: str = "", before: int | None = None) -> Sequence[AuditLog]:
     """The newest entries a regulator may read (read-only: the log is append-only in the database), one
     page of PAGE_SIZE before the entry ``before``: those about a base in their region, made by someone of
     their region, or, for an event of nobody signed in that names a region (REGION_NAMED: a registration
     refused, by the city chosen), naming one of theirs; each with its count of repeats (AuditRepeat).
     ``action`` filters by prefix ("identity.", "auth."). One query."""
-    from services.scope import region_ids
+    from services.policies import region_ids
 
     if regulator.region_id is None:
         return []
@@ -105,7 +108,7 @@ def entries_for(regulator, action: str = "", before: int | None = None) -> list[
     return db.session.scalars(stmt).unique().all()
 
 
-def record_now(actor, action: str, obj, **kw) -> None:
+def record_now(actor: Actor | None, action: str, obj: Any, **kw: Any) -> None:
     """Record an event that is not part of a change (a sign-in, a refusal) in a transaction of its own:
     whatever the session held is rolled back first (a refused use case keeps none of its changes)."""
     db.session.rollback()
@@ -127,7 +130,7 @@ class _CameSecond(Exception):
     """Another worker wrote the entry of the window first (record_repeatable)."""
 
 
-def record_repeatable(actor, action: str, obj, *, subject: str, **kw) -> AuditLog | None:
+def record_repeatable(actor: Actor, action: str, obj: Any, *, subject: str, **kw: Any) -> AuditLog | None:
     """Record, in a transaction of its own, an event a signed-in user can repeat at will (a refused page, an
     ID number shown again, an export): an entry the first time in a window of AUDIT_REPEAT_WINDOW_SECONDS
     for this actor, action and ``subject`` (what it was about), one more on that entry's count (AuditRepeat)
@@ -167,7 +170,7 @@ def _count_repeat(key: dict, now: datetime) -> bool:
         sa.update(AuditRepeat).where(*(getattr(AuditRepeat, name) == value for name, value in key.items()))
         .values(repeats=AuditRepeat.repeats + 1, last_at=now)
         .execution_options(synchronize_session=False))
-    return found.rowcount == 1
+    return found.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result (a CursorResult) counts rows
 
 
 def _insert_counter(entry_id: int, key: dict, now: datetime) -> bool:

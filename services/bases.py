@@ -1,7 +1,10 @@
 """Base admins' own base: its public disclosure and logo."""
 
+from typing import IO
+
 from models import TrainingBase
 from services import audit, policies
+from services.actors import Actor
 from services.errors import DomainError
 from services.infra import images
 from services.infra.transaction import unit_of_work
@@ -12,7 +15,8 @@ DISCLOSURE_EDITABLE = (
 )
 
 
-def update_disclosure(actor, base: TrainingBase, data: dict, logo_stream=None) -> TrainingBase:
+def update_disclosure(actor: Actor, base: TrainingBase, data: dict,
+                      logo_stream: IO[bytes] | None = None) -> TrainingBase:
     """Save the base's public disclosure (and a new logo); the audit log keeps old and new values.
 
     :raise NotAllowed: the actor does not manage the base.

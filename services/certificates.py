@@ -16,7 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
-from reportlab.platypus import Paragraph, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
 
 from extensions import db
 from models import Category, Certificate, CertificateStatus, Course, Declaration, HoursRecord, HoursSource, User
@@ -57,12 +57,12 @@ def records(learner_id: int, year: int) -> list[dict]:
     ]
 
 
-def progress_of(learner, year: int) -> hours.Progress:
+def progress_of(learner: User, year: int) -> hours.Progress:
     """The learner's hours of ``year`` against the rule in force. One query."""
     return hours.ledger(learner, year).years[year]
 
 
-def _summary(learner, year: int, progress: hours.Progress) -> dict:
+def _summary(learner: User, year: int, progress: hours.Progress) -> dict:
     totals = {c.value: 0 for c in Category}
     listed = records(learner.id, year)
     for row in listed:
@@ -97,7 +97,7 @@ def has_begun(year: int) -> bool:
     return year <= clock.today().year
 
 
-def issue(learner, year: int) -> Certificate:
+def issue(learner: User, year: int) -> Certificate:
     """The learner's valid certificate for the year: the current one if nothing changed since, else a new
     one with a new code that supersedes the old. Runs under the learner's row lock, so two downloads at
     once make one certificate. It states the ledger rows of that year only (HoursRecord.year, the year the
@@ -114,7 +114,7 @@ def issue(learner, year: int) -> Certificate:
         return _issue_locked(learner, year)
 
 
-def _issue_locked(learner, year: int) -> Certificate:
+def _issue_locked(learner: User, year: int) -> Certificate:
     progress = progress_of(learner, year)
     if not progress.complete:
         missing = [f"{line.label}还差 {line.missing} 学时" for line in progress.lines if line.missing]
@@ -149,7 +149,7 @@ def find(code: str) -> Certificate | None:
     return db.session.execute(sa.select(Certificate).where(Certificate.code == code)).scalar_one_or_none()
 
 
-def revoke(regulator, code: str, reason: str) -> Certificate:
+def revoke(regulator: User, code: str, reason: str) -> Certificate:
     """Revoke a certificate of a learner in the regulator's region, with a reason.
 
     :raise LookupError: unknown code, or a learner outside the region.
@@ -249,7 +249,7 @@ def pdf(certificate: Certificate) -> bytes:
     return out.getvalue()
 
 
-def _frame(page, width: float, height: float) -> None:
+def _frame(page: canvas.Canvas, width: float, height: float) -> None:
     """A double rule round the page, inside the margins any printer keeps."""
     page.saveState()
     page.setStrokeColor(_INK)
@@ -260,7 +260,7 @@ def _frame(page, width: float, height: float) -> None:
     page.restoreState()
 
 
-def _place(page, flowable, x: float, top: float, width: float) -> float:
+def _place(page: canvas.Canvas, flowable: Flowable, x: float, top: float, width: float) -> float:
     """Draw ``flowable`` with its top at ``top``; where its bottom lands."""
     _w, h = flowable.wrapOn(page, width, top)
     flowable.drawOn(page, x, top - h)
@@ -275,7 +275,7 @@ def _hours_table(s: dict, font: str) -> Table:
     by = {(r["category"], r["source"]): 0 for r in s["records"]}
     for r in s["records"]:
         by[r["category"], r["source"]] += r["hours"]
-    rows = [["类别", "地区要求", "完成学时", *[f"其中：{source.label}" for source in sources]]]
+    rows: list[list[object]] = [["类别", "地区要求", "完成学时", *[f"其中：{source.label}" for source in sources]]]
     for category in Category:
         earned = s["totals"].get(category.value, 0)
         if earned or required.get(category.label) is not None:
@@ -293,7 +293,7 @@ def _records_table(s: dict, font: str) -> Table:
     labels = {c.value: c.label for c in Category}
     sources = {source.value: source.label for source in HoursSource}
     text = ParagraphStyle("cell", fontName=font, fontSize=8.5, leading=10.5, wordWrap="CJK")
-    rows = [["序号", "项目名称", "类别", "来源", "学时"]]
+    rows: list[list[object]] = [["序号", "项目名称", "类别", "来源", "学时"]]
     for number, r in enumerate(s["records"][:RECORDS_ON_PAGE], start=1):
         rows.append([number, Paragraph(_escape(r["title"]), text), labels[r["category"]], sources[r["source"]],
                      r["hours"]])
@@ -321,7 +321,7 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
 
-def _draw_qr(page, text: str, x: float, y: float, size: float) -> None:
+def _draw_qr(page: canvas.Canvas, text: str, x: float, y: float, size: float) -> None:
     """The QR code as filled squares drawn straight on the page (no extra fonts or objects)."""
     widget = QrCodeWidget(text)
     widget.draw()  # lets reportlab pick the QR version; the matrix is then widget.qr
@@ -340,7 +340,7 @@ def _draw_qr(page, text: str, x: float, y: float, size: float) -> None:
     page.restoreState()
 
 
-def overview(learner) -> list[tuple[int, bool, Certificate | None, bool]]:
+def overview(learner: User) -> list[tuple[int, bool, Certificate | None, bool]]:
     """The learner's years with hours (and this one): complete or not, the valid certificate if any, and
     whether the year has begun (a later year's hours, booked ahead, are listed but offer no certificate).
     Two queries, however many years: the ledger with its rules, and the certificates."""

@@ -24,11 +24,14 @@ and skipped, so a client that retries a batch records nothing twice.
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import QueryableAttribute
 
 from extensions import db
 from models import (
@@ -46,6 +49,7 @@ from models import (
 )
 from models._common import utcnow
 from services import audit, hours, resident_ids
+from services.actors import Actor
 from services.errors import DomainError
 from services.infra import clock
 from services.infra.locking import locked, reading
@@ -177,17 +181,21 @@ def needs_seat(enrollment: Enrollment | None) -> bool:
     return enrollment is None or enrollment.status == EnrollmentStatus.WAITLISTED
 
 
-def chunks(items, size=CHUNK):
+_T = TypeVar("_T")
+Learner: TypeAlias = tuple[int, str, Role]  # (id, name, role): a plain row (see learners_by)
+
+
+def chunks(items: Iterable[_T], size: int = CHUNK) -> Iterator[list[_T]]:
     items = list(items)
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
 
-def learners_by(column, values) -> dict:
+def learners_by(column: QueryableAttribute[Any], values: Iterable[str]) -> dict[str, Learner]:
     """{value: (id, name, role)} for active accounts whose ``column`` is among ``values`` (a disabled
     account is credited with nothing, as if it were not there); plain rows, not ORM objects, so that nothing
     is reloaded one by one after a transaction boundary."""
-    found = {}
+    found: dict[str, Learner] = {}
     for chunk in chunks(values):
         rows = db.session.execute(sa.select(column, User.id, User.name, User.role).where(
             column.in_(chunk), User.active.is_(True)))
@@ -196,7 +204,7 @@ def learners_by(column, values) -> dict:
     return found
 
 
-def _learner_of(claim: Claim, by_phone, by_id_number) -> tuple[int | None, str]:
+def _learner_of(claim: Claim, by_phone: Learner | None, by_id_number: Learner | None) -> tuple[int | None, str]:
     """The id of the learner the claim names, or None, and which field named them ("phone", "id_number" or
     "both": then both must be the same account's). One answer for "nobody", "somebody else's name" and
     "two different people": a recorder may not probe who is registered."""
@@ -217,7 +225,8 @@ def _where(claim: Claim) -> str:
 
 # --- checking -----------------------------------------------------------------------------------------
 
-def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[str]):
+def _check(base_id: int, claims: list[Claim], channel: Channel,
+           recorded: set[str]) -> tuple[dict[int, Course], list[Refusal], int]:
     """Each claim's course, hours, day and learner, and the refusals; claims whose external id is
     ``recorded`` already are only compared with their earlier sending, later. A fixed number of queries per
     500 claims. Returns (courses by id, refusals, how many claims matched no learner).
@@ -225,6 +234,43 @@ def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[st
     What can be judged without the learner (the course, its state, the hours, the day) is judged first, and
     a claim refused for it is not matched to anybody: the answer to a claim must not depend on whether the
     person it names is registered, or a recorder could test that without recording anything."""
+    fresh, refusals = _first_sendings(claims, recorded)
+    course_ids = {claim.course_id for claim in fresh}
+    courses = {c.id: c for chunk in chunks(course_ids) for c in db.session.execute(
+        sa.select(Course).where(Course.id.in_(chunk), Course.base_id == base_id)).scalars()}
+    named, fingerprints = _identified(fresh, refusals)
+    by_phone = learners_by(User.phone, {c.phone for c in named if c.learner_id is None and c.phone})
+    by_hmac = learners_by(User.id_number_hmac, set(fingerprints.values()))
+    today = clock.today()
+    unmatched = 0
+    pairs: dict[tuple[int, int], int] = {}
+    for claim in named:
+        refusal = _course_refusal(claim, courses.get(claim.course_id), today)
+        if refusal is not None:
+            refusals.append(refusal)
+            continue
+        if claim.problem:
+            continue  # a conflict for the course, reported as such
+        if claim.learner_id is None:
+            learner, where = _learner_of(claim, by_phone.get(claim.phone), by_hmac.get(fingerprints.get(claim.ref, "")))
+            if learner is None:
+                label = {"phone": "手机号", "id_number": "身份证号", "both": "手机号、身份证号"}[where]
+                refusals.append(Refusal(claim.ref, "phone" if where == "both" else where,
+                                        f"未找到姓名与{label}都相符的注册学员"))
+                unmatched += 1
+                continue
+            claim.learner_id = learner
+        pair = (claim.course_id, claim.learner_id)
+        if pair in pairs:
+            refusals.append(Refusal(claim.ref, _where(claim), channel.duplicate.format(ref=pairs[pair])))
+        else:
+            pairs[pair] = claim.ref
+    return courses, refusals, unmatched
+
+
+def _first_sendings(claims: list[Claim], recorded: set[str]) -> tuple[list[Claim], list[Refusal]]:
+    """The claims to check, and the refusals of external ids repeated within the batch. A claim whose
+    external id is ``recorded`` already is left out: it is compared with its earlier sending, later."""
     refusals: list[Refusal] = []
     seen_external: dict[str, int] = {}
     fresh = []
@@ -238,12 +284,15 @@ def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[st
             if claim.external_id in recorded:
                 continue
         fresh.append(claim)
-    course_ids = {claim.course_id for claim in fresh}
-    courses = {c.id: c for chunk in chunks(course_ids) for c in db.session.execute(
-        sa.select(Course).where(Course.id.in_(chunk), Course.base_id == base_id)).scalars()}
+    return fresh, refusals
+
+
+def _identified(claims: list[Claim], refusals: list[Refusal]) -> tuple[list[Claim], dict[int, str]]:
+    """The claims that name their learner well enough to be looked for (a learner id, or a name with a phone
+    or a valid ID number), and {claim ref: ID number fingerprint}; the others are refused into ``refusals``."""
     fingerprints: dict[int, str] = {}
     named = []
-    for claim in fresh:
+    for claim in claims:
         if claim.learner_id is not None:
             named.append(claim)
             continue
@@ -261,52 +310,33 @@ def _check(base_id: int, claims: list[Claim], channel: Channel, recorded: set[st
                 continue
             fingerprints[claim.ref] = resident_ids.fingerprint(number)
         named.append(claim)
-    by_phone = learners_by(User.phone, {c.phone for c in named if c.learner_id is None and c.phone})
-    by_hmac = learners_by(User.id_number_hmac, set(fingerprints.values()))
-    today = clock.today()
-    unmatched = 0
-    pairs: dict[tuple[int, int], int] = {}
-    for claim in named:
-        course = courses.get(claim.course_id)
-        if course is None:
-            refusals.append(Refusal(claim.ref, "course_id", "本基地没有该课程"))
-            continue
-        if claim.hours is None:
-            claim.hours = course.hours
-        elif claim.hours > course.hours:
-            refusals.append(Refusal(claim.ref, "hours", f"不能超过课程的 {course.hours} 学时"))
-            continue
-        claim.problem = course_problem(course) or ""
-        if claim.problem:
-            continue  # a conflict for the course, reported as such
-        if claim.completed_on is None:
-            claim.completed_on = default_completed_on(course, today)
-            problem = _missing_day(course) if claim.completed_on is None else None
-        else:
-            problem = completed_on_problem(course, claim.completed_on, today)
-        if problem:
-            refusals.append(Refusal(claim.ref, "completed_on", problem))
-            continue
-        if claim.learner_id is None:
-            learner, where = _learner_of(claim, by_phone.get(claim.phone), by_hmac.get(fingerprints.get(claim.ref)))
-            if learner is None:
-                label = {"phone": "手机号", "id_number": "身份证号", "both": "手机号、身份证号"}[where]
-                refusals.append(Refusal(claim.ref, "phone" if where == "both" else where,
-                                        f"未找到姓名与{label}都相符的注册学员"))
-                unmatched += 1
-                continue
-            claim.learner_id = learner
-        pair = (claim.course_id, claim.learner_id)
-        if pair in pairs:
-            refusals.append(Refusal(claim.ref, _where(claim), channel.duplicate.format(ref=pairs[pair])))
-        else:
-            pairs[pair] = claim.ref
-    return courses, refusals, unmatched
+    return named, fingerprints
+
+
+def _course_refusal(claim: Claim, course: Course | None, today: date) -> Refusal | None:
+    """Why the claim is refused for its course, hours or day, or None. Fills in the course's hours and the
+    default day where the claim has none, and ``claim.problem`` where the course cannot take completions
+    now: a conflict, reported as such later, and nothing more is judged of the claim."""
+    if course is None:
+        return Refusal(claim.ref, "course_id", "本基地没有该课程")
+    if claim.hours is None:
+        claim.hours = course.hours
+    elif claim.hours > course.hours:
+        return Refusal(claim.ref, "hours", f"不能超过课程的 {course.hours} 学时")
+    claim.problem = course_problem(course) or ""
+    if claim.problem:
+        return None
+    if claim.completed_on is None:
+        claim.completed_on = default_completed_on(course, today)
+        problem = _missing_day(course) if claim.completed_on is None else None
+    else:
+        problem = completed_on_problem(course, claim.completed_on, today)
+    return Refusal(claim.ref, "completed_on", problem) if problem else None
 
 
 # --- recording ----------------------------------------------------------------------------------------
 
-def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refused: list[Refusal] = (),
+def record(actor: Actor, base_id: int, claims: list[Claim], channel: Channel, *, refused: Sequence[Refusal] = (),
            token_id: int | None = None, via_token: str | None = None) -> BatchResult:
     """Record the claims' completions in the base's courses, all or none; learners not on a course's roster
     are added to it, seats permitting (not by the roster page, which completes its seated learners only).
@@ -340,62 +370,23 @@ def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refuse
             .execution_options(populate_existing=True)).scalars()}
         # Again, now that no other recording of the base can be writing: one may have recorded some meanwhile.
         recorded = _recorded(base_id, [c.external_id for c in claims if c.external_id is not None])
-        conflicts: list[Refusal] = []
-        fresh = []
-        for claim in claims:
-            previous = recorded.get(claim.external_id) if claim.external_id is not None else None
-            if previous is not None and previous == claim.digest:
-                result.already_recorded += 1
-            elif previous is not None:
-                conflicts.append(Refusal(claim.ref, "external_id",
-                                         "该外部编号已用于另一条结业记录（课程、学员、学时或结业日期不同）"))
-            elif claim.problem:
-                conflicts.append(Refusal(claim.ref, "course_id", claim.problem))
-            elif claim.learner_id is None:  # recorded when checked, gone since (its course deleted)
-                conflicts.append(Refusal(claim.ref, "external_id",
-                                         "该外部编号的记录已不存在，请去掉 external_id 重复项后重新提交"))
-            else:
-                fresh.append(claim)
-        existing = _live_enrollments(list({c.course_id for c in fresh}), list({c.learner_id for c in fresh}))
-        today = clock.today()
-        by_course: dict[int, list[Claim]] = defaultdict(list)
-        for claim in fresh:
-            course = locked_courses[claim.course_id]
-            # The course as it is now: edited or closed since the check, its state or dates may refuse.
-            problem = course_problem(course) or completed_on_problem(course, claim.completed_on, today)
-            enrollment = existing.get((claim.course_id, claim.learner_id))
-            if problem:
-                conflicts.append(Refusal(claim.ref, "course_id", problem))
-            elif channel.seated_only and (enrollment is None or enrollment.status != EnrollmentStatus.CONFIRMED):
-                conflicts.append(Refusal(claim.ref, "enrollment", "不是“已报名”状态（候补、已取消或已结业）"))
-            elif enrollment is not None and enrollment.status == EnrollmentStatus.COMPLETED:
-                conflicts.append(Refusal(claim.ref, _where(claim), channel.already))
-            else:
-                by_course[claim.course_id].append(claim)
-        # Per course: its claims' live enrollments, and those who take a seat now.
-        plans = {}
-        for course_id, course_claims in by_course.items():
-            course = locked_courses[course_id]
-            enrolled = {c.learner_id: existing[(course_id, c.learner_id)] for c in course_claims
-                        if (course_id, c.learner_id) in existing}
-            needing = [c for c in course_claims if needs_seat(enrolled.get(c.learner_id))]
-            if course.capacity is not None and course.seats_taken + len(needing) > course.capacity:
-                message = (f"课程“{course.title}”只剩 {course.capacity - course.seats_taken} 个名额，"
-                           f"本次有 {len(needing)} 人未占名额")
-                conflicts.extend(Refusal(c.ref, "capacity", message) for c in needing)
-            plans[course_id] = (enrolled, [c.learner_id for c in needing])
+        fresh, conflicts = _against_earlier(claims, recorded, result)
+        existing = _live_enrollments(list({c.course_id for c in fresh}),
+                                     list({c.learner_id for c in fresh if c.learner_id is not None}))
+        by_course = _still_fitting(fresh, locked_courses, existing, channel, conflicts)
+        plans = _seat_plans(by_course, locked_courses, existing, conflicts)
         if conflicts:
             conflicts.sort(key=lambda r: (r.ref, r.field))
             raise Conflict(conflicts)
         now = utcnow()
-        rows = []
+        rows: list[dict] = []
         for course_id, course_claims in by_course.items():
             enrolled, needing = plans[course_id]
             enrollment_of = _apply(locked_courses[course_id], course_claims, enrolled, needing, actor_id, channel, now)
             result.added_to_roster += len(needing)
             result.recorded += len(course_claims)
             rows.extend({"base_id": base_id, "external_id": c.external_id, "course_id": course_id,
-                         "learner_id": c.learner_id, "enrollment_id": enrollment_of[c.learner_id], "hours": c.hours,
+                         "learner_id": c.learner_id, "enrollment_id": enrollment_of[_checked(c)[0]], "hours": c.hours,
                          "item_digest": c.digest, "token_id": token_id, "created_at": now}
                         for c in course_claims if c.external_id is not None)
             if channel is not API:
@@ -411,19 +402,94 @@ def record(actor, base_id: int, claims: list[Claim], channel: Channel, *, refuse
     return result
 
 
+def _against_earlier(claims: list[Claim], recorded: dict[str, str],
+                     result: BatchResult) -> tuple[list[Claim], list[Refusal]]:
+    """The claims to record now, and the conflicts of the others with what was recorded before; a claim sent
+    again as it was is counted in ``result.already_recorded``."""
+    conflicts: list[Refusal] = []
+    fresh = []
+    for claim in claims:
+        previous = recorded.get(claim.external_id) if claim.external_id is not None else None
+        if previous is not None and previous == claim.digest:
+            result.already_recorded += 1
+        elif previous is not None:
+            conflicts.append(Refusal(claim.ref, "external_id",
+                                     "该外部编号已用于另一条结业记录（课程、学员、学时或结业日期不同）"))
+        elif claim.problem:
+            conflicts.append(Refusal(claim.ref, "course_id", claim.problem))
+        elif claim.learner_id is None:  # recorded when checked, gone since (its course deleted)
+            conflicts.append(Refusal(claim.ref, "external_id",
+                                     "该外部编号的记录已不存在，请去掉 external_id 重复项后重新提交"))
+        else:
+            fresh.append(claim)
+    return fresh, conflicts
+
+
+def _still_fitting(claims: list[Claim], courses: dict[int, Course], existing: dict, channel: Channel,
+                   conflicts: list[Refusal]) -> dict[int, list[Claim]]:
+    """The claims by course id that the locked courses and the learners' live enrollments (``existing``)
+    still take; the others are refused into ``conflicts``."""
+    today = clock.today()
+    by_course: dict[int, list[Claim]] = defaultdict(list)
+    for claim in claims:
+        course = courses[claim.course_id]
+        # The course as it is now: edited or closed since the check, its state or dates may refuse.
+        problem = course_problem(course) or completed_on_problem(course, _checked(claim)[1], today)
+        enrollment = existing.get((claim.course_id, claim.learner_id))
+        if problem:
+            conflicts.append(Refusal(claim.ref, "course_id", problem))
+        elif channel.seated_only and (enrollment is None or enrollment.status != EnrollmentStatus.CONFIRMED):
+            conflicts.append(Refusal(claim.ref, "enrollment", "不是“已报名”状态（候补、已取消或已结业）"))
+        elif enrollment is not None and enrollment.status == EnrollmentStatus.COMPLETED:
+            conflicts.append(Refusal(claim.ref, _where(claim), channel.already))
+        else:
+            by_course[claim.course_id].append(claim)
+    return by_course
+
+
+def _seat_plans(by_course: dict[int, list[Claim]], courses: dict[int, Course], existing: dict,
+                conflicts: list[Refusal]) -> dict[int, tuple[dict, list[int]]]:
+    """Per course: its claims' live enrollments by learner id, and the learners who take a seat now. A
+    course without seats enough for them refuses each of them into ``conflicts``."""
+    plans = {}
+    for course_id, course_claims in by_course.items():
+        course = courses[course_id]
+        enrolled = {c.learner_id: existing[(course_id, c.learner_id)] for c in course_claims
+                    if (course_id, c.learner_id) in existing}
+        needing = [c for c in course_claims if needs_seat(enrolled.get(c.learner_id))]
+        if course.capacity is not None and course.seats_taken + len(needing) > course.capacity:
+            message = (f"课程“{course.title}”只剩 {course.capacity - course.seats_taken} 个名额，"
+                       f"本次有 {len(needing)} 人未占名额")
+            conflicts.extend(Refusal(c.ref, "capacity", message) for c in needing)
+        plans[course_id] = (enrolled, [_checked(c)[0] for c in needing])
+    return plans
+
+
+def _checked(claim: Claim) -> tuple[int, date]:
+    """The learner and the day of a claim that _check passed: it set both, or refused the claim.
+
+    :raise RuntimeError: a claim that was not checked.
+    """
+    if claim.learner_id is None or claim.completed_on is None:
+        raise RuntimeError(f"claim {claim.ref} was not checked")
+    return claim.learner_id, claim.completed_on
+
+
 def _summary(claims: list[Claim], needing: list[int]) -> dict:
     """What a course's audit entry says of its completions: how many, added to the roster, on which days."""
-    days = sorted({c.completed_on for c in claims})
+    days = sorted({_checked(c)[1] for c in claims})
     return {"completed": len(claims), "added": len(needing), "hours": sum(c.hours for c in claims),
             "days": [d.isoformat() for d in days[:10]] + (["…"] if len(days) > 10 else [])}
 
 
-def _apply(course: Course, claims: list[Claim], existing: dict, needing_seat: list[int], actor_id: int,
-           channel: Channel, now) -> dict[int, int]:
+def _apply(  # noqa: PLR0913  record()'s values for one course's bulk writes, none of them a group of its own
+        course: Course, claims: list[Claim], existing: dict, needing_seat: list[int], actor_id: int, channel: Channel,
+        now: datetime) -> dict[int, int]:
     """Bulk writes for one course: new enrollments, status updates, one ledger row per learner in the year
     of the day they completed, the seat counter. ``existing`` holds the claims' learners' live enrollments,
     ``needing_seat`` those of them who take a seat (needs_seat). Returns {learner id: enrollment id}."""
-    day_of = {c.learner_id: c.completed_on for c in claims}
+    checked = [(c, *_checked(c)) for c in claims]
+    day_of = {learner_id: day for _c, learner_id, day in checked}
     new_ids = [lid for lid in needing_seat if existing.get(lid) is None]
     enrollment_of = {lid: existing[lid].id for lid in day_of if existing.get(lid) is not None}
     if new_ids:
@@ -452,10 +518,10 @@ def _apply(course: Course, claims: list[Claim], existing: dict, needing_seat: li
     db.session.execute(
         sa.insert(HoursRecord),
         [
-            {"learner_id": c.learner_id, "year": hours.credit_year(c.completed_on), "earned_on": c.completed_on,
+            {"learner_id": learner_id, "year": hours.credit_year(day), "earned_on": day,
              "category": course.category, "hours": c.hours, "source": channel.hours_source, "course_id": course.id,
-             "enrollment_id": enrollment_of[c.learner_id], "note": "", "created_by_id": actor_id, "created_at": now}
-            for c in claims
+             "enrollment_id": enrollment_of[learner_id], "note": "", "created_by_id": actor_id, "created_at": now}
+            for c, learner_id, day in checked
         ],
     )
     if needing_seat:
@@ -484,14 +550,14 @@ def _recorded(base_id: int, external_ids: list[str]) -> dict[str, str]:
     else:
         statements = [sa.select(*columns).where(ApiCompletion.base_id == base_id, ApiCompletion.external_id.in_(chunk))
                       for chunk in chunks(external_ids)]
-    found = {}
+    found: dict[str, str] = {}
     for statement in statements:
         found.update(db.session.execute(statement).tuples().all())
     return found
 
 
-def _live_enrollments(course_ids, learner_ids) -> dict[tuple[int, int], Enrollment]:
-    found = {}
+def _live_enrollments(course_ids: list[int], learner_ids: list[int]) -> dict[tuple[int, int], Enrollment]:
+    found: dict[tuple[int, int], Enrollment] = {}
     for chunk in chunks(learner_ids):
         for e in db.session.execute(sa.select(Enrollment).where(
                 Enrollment.course_id.in_(course_ids), Enrollment.learner_id.in_(chunk),
@@ -502,7 +568,7 @@ def _live_enrollments(course_ids, learner_ids) -> dict[tuple[int, int], Enrollme
 
 # --- the roster page ----------------------------------------------------------------------------------
 
-def complete_enrollments(actor, course: Course, enrollment_ids: list[int], completed_on: date | None) -> int:
+def complete_enrollments(actor: Actor, course: Course, enrollment_ids: list[int], completed_on: date | None) -> int:
     """The roster page's "mark completed": the ticked learners of ``course``, each holding a seat, completed
     on ``completed_on`` (None: default_completed_on) and credited all the course's hours. All or nothing.
 
@@ -550,7 +616,7 @@ def _digests(raw_items: list[dict]) -> list[str]:
         for raw in raw_items))
 
 
-def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None = None, *,
+def push(actor: Actor, base: TrainingBase, raw_items: list[dict], token_id: int | None = None, *,
          via_token: str | None = None) -> BatchResult:
     """Record a batch of completions pushed through the API (items as the CompletionBatch schema checked
     them), all or none; see ``record``. A refused batch records nothing but leaves its trace in the audit
@@ -579,12 +645,12 @@ def push(actor, base: TrainingBase, raw_items: list[dict], token_id: int | None 
         raise
 
 
-def _refused(actor, base: TrainingBase, received: int, via_token: str | None, **counts) -> None:
+def _refused(actor: Actor, base: TrainingBase, received: int, via_token: str | None, **counts: int) -> None:
     audit.record_now(actor, "api.completions_refused", base, base_id=base.id, details={"received": received, **counts},
                      via_token=via_token)
 
 
-def find(base: TrainingBase, external_id: str):
+def find(base: TrainingBase, external_id: str) -> sa.Row[Any] | None:
     """(ApiCompletion, learner, course, its hours record or None, the day the learner completed) recorded by
     the base under ``external_id``, or None. One query. The hours record says the year and category the hours
     count in."""

@@ -55,7 +55,7 @@ class Range:
     high: int
     message: str
 
-    def __contains__(self, value) -> bool:
+    def __contains__(self, value: int) -> bool:
         return self.low <= value <= self.high
 
 
@@ -138,7 +138,7 @@ def _judge_choices(values: dict, problems: dict) -> None:
             values["place"] = ONLINE_PLACE
 
 
-def _whole(value) -> bool:
+def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

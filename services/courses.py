@@ -1,11 +1,14 @@
 """Base admins' course operations: create, edit, publish, unpublish, close and cancel."""
 
+from typing import IO
+
 import sqlalchemy as sa
 
 from extensions import db
 from models import Course, CourseStatus, Enrollment, EnrollmentStatus, Notice, PlanStatus, TrainingBase
 from models._common import utcnow
 from services import audit, course_rules, policies
+from services.actors import Actor
 from services.enrollment import fill_freed_seats
 from services.errors import DomainError, InvalidTransition
 from services.infra import clock, images, search
@@ -48,7 +51,7 @@ def _apply(course: Course, data: dict) -> None:
             setattr(course, name, data[name])
 
 
-def create_course(actor, base: TrainingBase, data: dict, cover_stream=None, *,
+def create_course(actor: Actor, base: TrainingBase, data: dict, cover_stream: IO[bytes] | None = None, *,
                   via_token: str | None = None) -> Course:
     """Create a draft course for the base from ``data`` (course_rules.EDITABLE_FIELDS; those left out take
     course_rules.DEFAULTS). ``via_token``: the API token it came through, for the audit.
@@ -74,7 +77,7 @@ def create_course(actor, base: TrainingBase, data: dict, cover_stream=None, *,
     return course
 
 
-def update_course(actor, course: Course, data: dict | None = None, cover_stream=None, *,
+def update_course(actor: Actor, course: Course, data: dict | None = None, cover_stream: IO[bytes] | None = None, *,
                   status: CourseStatus | None = None, reason: str = "", via_token: str | None = None) -> Course:
     """Save the edited fields of a course (``data``: any of course_rules.EDITABLE_FIELDS, or None) and a new
     cover, and move it to ``status`` (None or its current status: no move), in one transaction: all or
@@ -119,7 +122,8 @@ def _void_outdated_plan(course: Course) -> dict:
     return {"plan_status": [old, None]}
 
 
-def _save_fields(actor, course: Course, data: dict, cover_stream, via_token: str | None) -> dict:
+def _save_fields(actor: Actor, course: Course, data: dict, cover_stream: IO[bytes] | None,
+                 via_token: str | None) -> dict:
     # Judged before anything is applied: the ledger's query cannot autoflush the edit, which would clear the
     # attribute history that voiding the class plan and the audit's diff read next.
     _apply(course, course_rules.judge(data, course))
@@ -140,7 +144,7 @@ def _after_save(course: Course, changes: dict) -> None:
         fill_freed_seats(course)
 
 
-def change_status(actor, course: Course, status: CourseStatus, reason: str = "") -> Course:
+def change_status(actor: Actor, course: Course, status: CourseStatus, reason: str = "") -> Course:
     """Move a course through its workflow (publish, unpublish, close enrollment, cancel).
 
     :raise NotAllowed: the actor does not manage the course's base.
@@ -166,7 +170,7 @@ def _check_move(course: Course, status: CourseStatus, reason: str) -> None:
         raise DomainError("取消课程必须填写原因", field="reason")
 
 
-def _move(actor, course: Course, status: CourseStatus, reason: str, via_token: str | None = None) -> None:
+def _move(actor: Actor, course: Course, status: CourseStatus, reason: str, via_token: str | None = None) -> None:
     old = course.status
     course.status = status
     if status == CourseStatus.PUBLISHED and course.published_at is None:

@@ -2,7 +2,10 @@
 their employer approves (possibly fewer hours, with a reason) or rejects within the working-day deadline.
 Yearly caps apply at approval; approval is the only thing that writes the ledger for a declaration."""
 
+from collections.abc import Sequence
 from datetime import date
+from enum import Enum
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, selectinload
@@ -18,6 +21,8 @@ from models import (
     Employer,
     HoursRecord,
     HoursSource,
+    Region,
+    RuleSet,
     User,
 )
 from models._common import utcnow
@@ -37,7 +42,7 @@ MAX_MINUTES = 24 * 60
 # nature and stays in code.
 
 
-def claimed_hours(kind: DeclarationKind, data: dict, rule, min_days: int = 0) -> int:
+def claimed_hours(kind: DeclarationKind, data: dict, rule: RuleSet, min_days: int = 0) -> int:
     """The hours a declaration claims, converted by the region's rules (``rule``: its RuleSet in force;
     ``min_days``: the fewest days the region accepts for the kind, 0 for none).
 
@@ -52,15 +57,23 @@ def claimed_hours(kind: DeclarationKind, data: dict, rule, min_days: int = 0) ->
             raise DomainError(f"申报学时应在 1 到 {MAX_CLAIMED_HOURS} 之间", field="hours")
         return hours_
     if days:
-        if not 1 <= days <= MAX_DAYS:
-            raise DomainError(f"天数应在 1 到 {MAX_DAYS} 之间", field="days")
-        if days < min_days:
-            raise DomainError(f"{kind.label}须满 {min_days} 天才能申报", field="days")
-        return hours.hours_from_days(days, rule)
+        return _hours_of_days(kind, days, rule, min_days)
     if unit == "days":
         raise DomainError("请填写天数", field="days")
     if minutes is None:
         raise DomainError("请填写时长（分钟）或天数", field="minutes")
+    return _hours_of_minutes(minutes, rule)
+
+
+def _hours_of_days(kind: DeclarationKind, days: int, rule: RuleSet, min_days: int) -> int:
+    if not 1 <= days <= MAX_DAYS:
+        raise DomainError(f"天数应在 1 到 {MAX_DAYS} 之间", field="days")
+    if days < min_days:
+        raise DomainError(f"{kind.label}须满 {min_days} 天才能申报", field="days")
+    return hours.hours_from_days(days, rule)
+
+
+def _hours_of_minutes(minutes: int, rule: RuleSet) -> int:
     if not 1 <= minutes <= MAX_MINUTES:
         raise DomainError("不足一天的请填写分钟数（1 到 1440），整天的请填写天数", field="minutes")
     converted = hours.hours_from_minutes(minutes, rule)
@@ -70,14 +83,17 @@ def claimed_hours(kind: DeclarationKind, data: dict, rule, min_days: int = 0) ->
     return min(converted, hours.hours_from_days(1, rule))
 
 
-def _enum(enum_cls, value, field: str, message: str):
+_E = TypeVar("_E", bound=Enum)
+
+
+def _enum(enum_cls: type[_E], value: Any, field: str, message: str) -> _E:
     try:
         return enum_cls(value)
     except ValueError:
         raise DomainError(message, field=field) from None
 
 
-def _check(learner, data: dict, filed: Declaration | None = None) -> tuple[DeclarationKind, Category, int]:
+def _check(learner: User, data: dict, filed: Declaration | None = None) -> tuple[DeclarationKind, Category, int]:
     """The kind, category and hours of a declaration, by the rules of the learner's region in force for the
     year of its date. A declaration already filed (``filed``, being edited) keeps the rule it was filed
     under: what it held then (its kind, its category, its days) stays acceptable after the region changes
@@ -107,19 +123,19 @@ def _check(learner, data: dict, filed: Declaration | None = None) -> tuple[Decla
     return kind, category, claimed_hours(kind, data, hours.rule_for(learner.region, earned_on.year), min_days)
 
 
-def kinds_offered(learner, year: int, filed: Declaration | None = None) -> list[rules.KindInForce]:
+def kinds_offered(learner: User, year: int, filed: Declaration | None = None) -> list[rules.KindInForce]:
     """The kinds the learner's region accepts in ``year``, with their categories and minimum days, for the
     declaration form; with ``filed`` (being edited), its kind even if no longer accepted (see _check)."""
     return [spec for spec in rules.kinds_in_force(learner.region, year).values()
             if spec.accepted or (filed is not None and spec.kind == filed.kind)]
 
 
-def caps_of_year(learner, year: int) -> list[DeclarationCap]:
+def caps_of_year(learner: User, year: int) -> list[DeclarationCap]:
     """The caps on declared hours in force for the learner in ``year`` (for the declaration form)."""
     return sorted(rules.caps_in_force(learner.region, year).values(), key=lambda c: (c.kind.value, c.category.value))
 
 
-def declare(learner, data: dict, uploads: list) -> Declaration:
+def declare(learner: User, data: dict, uploads: list) -> Declaration:
     """File a declaration with its evidence files; it goes to the reviewers of the learner's employer.
 
     :raise NotAllowed: the user is not a learner.
@@ -142,7 +158,7 @@ def declare(learner, data: dict, uploads: list) -> Declaration:
             title=data["title"].strip(), organiser=(data.get("organiser") or "").strip(),
             earned_on=data["earned_on"], year=data["earned_on"].year, minutes=data.get("minutes"),
             days=data.get("days"), hours_claimed=claimed, status=DeclarationStatus.PENDING,
-            due_on=workdays.review_deadline(clock.today(), rule.review_working_days),
+            due_on=workdays.review_deadline(clock.today(), rules.known(rule.review_working_days)),
         )
         for upload in uploads:
             row, _path = evidence_files.store(upload)
@@ -156,7 +172,7 @@ def declare(learner, data: dict, uploads: list) -> Declaration:
 EDITED_FIELDS = ("category", "title", "organiser", "earned_on", "year", "minutes", "days", "hours_claimed")
 
 
-def edit(learner, declaration_id: int, data: dict) -> Declaration:
+def edit(learner: User, declaration_id: int, data: dict) -> Declaration:
     """Change a declaration still awaiting review (not its evidence).
 
     :raise LookupError: not the learner's declaration.
@@ -179,7 +195,7 @@ def edit(learner, declaration_id: int, data: dict) -> Declaration:
     return declaration
 
 
-def own(learner, declaration_id: int) -> Declaration | None:
+def own(learner: User, declaration_id: int) -> Declaration | None:
     """The learner's own declaration (policies.owns_declaration), else None (the view answers 404)."""
     return db.session.execute(
         sa.select(Declaration).where(Declaration.id == declaration_id, policies.own_declarations(learner))
@@ -187,14 +203,14 @@ def own(learner, declaration_id: int) -> Declaration | None:
     ).scalar_one_or_none()
 
 
-def of_learner(learner) -> list[Declaration]:
+def of_learner(learner: User) -> Sequence[Declaration]:
     return db.session.execute(
         sa.select(Declaration).where(policies.own_declarations(learner))
         .options(selectinload(Declaration.evidence)).order_by(Declaration.id.desc())
     ).scalars().all()
 
 
-def for_reviewer(reviewer, declaration_id: int) -> Declaration | None:
+def for_reviewer(reviewer: User, declaration_id: int) -> Declaration | None:
     """A declaration the reviewer may review (policies.may_review), else None (the view answers 404)."""
     if policies.employer_reviewed_by(reviewer) is None:
         return None
@@ -205,7 +221,7 @@ def for_reviewer(reviewer, declaration_id: int) -> Declaration | None:
     ).scalar_one_or_none()
 
 
-def queue(reviewer) -> list[Declaration]:
+def queue(reviewer: User) -> Sequence[Declaration]:
     """The employer's declarations, pending first (earliest deadline first), with learners. Two queries."""
     return db.session.execute(
         sa.select(Declaration).join(Declaration.learner)
@@ -217,13 +233,13 @@ def queue(reviewer) -> list[Declaration]:
     ).scalars().all()
 
 
-def cap_for(kind: DeclarationKind, category: Category, region, year: int) -> DeclarationCap | None:
+def cap_for(kind: DeclarationKind, category: Category, region: Region | None, year: int) -> DeclarationCap | None:
     """The cap in force for the kind and category in the learner's region and year: the city's, else the
     province's, else none (no cap applies everywhere: Yantai's competition caps cap Yantai's learners)."""
     return rules.caps_in_force(region, year).get((kind, category))
 
 
-def review(reviewer, declaration_id: int, approve: bool, hours_: int | None, reason: str) -> Declaration:
+def review(reviewer: User, declaration_id: int, approve: bool, hours_: int | None, reason: str) -> Declaration:
     """Approve (possibly fewer hours, with a reason) or reject (with a reason). The yearly cap of the kind
     and category applies across all the learner's approved declarations of the year; what is over it is
     not credited, and the learner sees why.
@@ -240,6 +256,8 @@ def review(reviewer, declaration_id: int, approve: bool, hours_: int | None, rea
     reviewer_id, learner_id = reviewer.id, declaration.learner_id
     with locked(User, learner_id) as learner:
         declaration = db.session.get(Declaration, declaration_id, populate_existing=True)
+        if declaration is None:  # found above; gone only if deleted while the lock was awaited
+            raise LookupError(declaration_id)
         if declaration.status != DeclarationStatus.PENDING:
             raise DomainError(f"该申报已{declaration.status.label}，不能重复审核")
         if not approve:
@@ -268,17 +286,17 @@ def review(reviewer, declaration_id: int, approve: bool, hours_: int | None, rea
     return declaration
 
 
-def _apply_cap(declaration: Declaration, learner, approved: int) -> tuple[int, str]:
+def _apply_cap(declaration: Declaration, learner: User, approved: int) -> tuple[int, str]:
     cap = cap_for(declaration.kind, declaration.category, learner.region, declaration.year)
     if cap is None:
         return approved, ""
-    used = db.session.scalar(
+    used = db.session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(Declaration.hours_credited), 0)).where(
             Declaration.learner_id == learner.id, Declaration.year == declaration.year,
             Declaration.kind == declaration.kind, Declaration.category == declaration.category,
             Declaration.status == DeclarationStatus.APPROVED,
         )
-    )
+    ).scalar_one() or 0  # COALESCE: never NULL
     credited = max(min(approved, cap.max_hours - used), 0)
     if credited == approved:
         return approved, ""
@@ -286,7 +304,7 @@ def _apply_cap(declaration: Declaration, learner, approved: int) -> tuple[int, s
                       f"本年度已计入 {used} 学时，本次超出的 {approved - credited} 学时未计入")
 
 
-def overdue_by_employer(regulator) -> list[tuple[Employer, int, date]]:
+def overdue_by_employer(regulator: User) -> list[tuple[Employer, int, date]]:
     """Employers in the regulator's region with reviews past their deadline: count and oldest due date."""
     rows = db.session.execute(
         sa.select(Employer, sa.func.count(Declaration.id), sa.func.min(Declaration.due_on))

@@ -30,6 +30,7 @@ from models import (
     EnrollmentSource,
     EnrollmentStatus,
     Notice,
+    User,
 )
 from models._common import LabelledEnum, utcnow
 from models.regulation import PlanStatus
@@ -108,11 +109,6 @@ def _cn(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def enroll_problem(course: Course) -> str | None:
-    """Why nobody can enroll in ``course`` now, or None if enrollment is open."""
-    return availability(course).problem
-
-
 def _take_seat(course_id: int) -> bool:
     """Take one seat if one is free: a conditional UPDATE, so it can never overbook."""
     result = db.session.execute(
@@ -121,7 +117,7 @@ def _take_seat(course_id: int) -> bool:
         .values(seats_taken=Course.seats_taken + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result (a CursorResult) counts rows
 
 
 def _free_seat(course_id: int) -> None:
@@ -135,16 +131,16 @@ def _free_seat(course_id: int) -> None:
 
 def waitlist_position(enrollment: Enrollment) -> int:
     """1 for the first in line. One query."""
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count(Enrollment.id)).where(
             Enrollment.course_id == enrollment.course_id,
             Enrollment.status == EnrollmentStatus.WAITLISTED,
             Enrollment.id <= enrollment.id,
         )
-    )
+    ).scalar_one()
 
 
-def enroll(learner, course_id: int) -> EnrollResult:
+def enroll(learner: User, course_id: int) -> EnrollResult:
     """Enroll the learner: a confirmed seat if one is free, else the end of the waitlist.
 
     :raise NotAllowed: the user is not a learner.
@@ -183,7 +179,7 @@ def enroll(learner, course_id: int) -> EnrollResult:
 def _promote_waitlisted(course: Course) -> list[Enrollment]:
     """Fill free seats from the head of the waitlist, notifying each promoted learner; nobody once the
     enrollment window has closed (see the module's docstring)."""
-    promoted = []
+    promoted: list[Enrollment] = []
     if course.enroll_deadline < clock.today():
         return promoted
     while True:
@@ -205,7 +201,7 @@ def _promote_waitlisted(course: Course) -> list[Enrollment]:
         promoted.append(head)
 
 
-def cancel(learner, enrollment_id: int) -> Enrollment:
+def cancel(learner: User, enrollment_id: int) -> Enrollment:
     """The learner gives up a seat while the enrollment window is open (a class: before it starts; a
     self-paced course: until its deadline), a freed seat going to the first waitlisted learner; or a place
     on the waitlist, at any time.
@@ -244,7 +240,7 @@ def fill_freed_seats(course: Course) -> list[Enrollment]:
     return _promote_waitlisted(course)
 
 
-def rate(learner, enrollment_id: int, rating: int, comment: str) -> Enrollment:
+def rate(learner: User, enrollment_id: int, rating: int, comment: str) -> Enrollment:
     """The learner rates a course they completed (1–5 and a comment); rating again replaces it.
 
     :raise LookupError: no such enrollment of this learner.

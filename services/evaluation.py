@@ -9,8 +9,10 @@ whose learners finish in December and in January is a project of both years, as 
 """
 
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +21,7 @@ from sqlalchemy.orm import joinedload
 from extensions import db
 from models import (
     BaseStatus,
+    BaseType,
     Course,
     CourseStatus,
     Enrollment,
@@ -30,7 +33,9 @@ from models import (
     Region,
     RegionLevel,
     Rubric,
+    Target,
     TrainingBase,
+    User,
 )
 from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
@@ -54,7 +59,7 @@ def _year_end(year: int) -> datetime:
     return datetime(year + 1, 1, 1, tzinfo=clock.LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
 
 
-def figures(year: int, bases_where, until: date | None = None) -> dict[int, dict]:
+def figures(year: int, bases_where: sa.ColumnElement[bool], until: date | None = None) -> dict[int, dict]:
     """Per base: trainees, projects, completed and seated enrollments, average rating, overdue plans.
 
     ``bases_where`` selects the bases (a clause on TrainingBase); ``until`` stops the count at a date
@@ -77,7 +82,7 @@ def figures(year: int, bases_where, until: date | None = None) -> dict[int, dict
     overlapping = sa.and_(Course.end_date >= start, Course.start_date <= end)
     ended = sa.and_(Course.end_date >= start, Course.end_date <= end)
 
-    def in_scope():
+    def in_scope() -> sa.ColumnElement[bool]:
         # A fresh subquery for each statement: SQLAlchemy marks a select when it first compiles it, so a
         # shared one would change the other statement's cache key and have it compiled again next time.
         return Course.base_id.in_(sa.select(TrainingBase.id).where(bases_where))
@@ -129,14 +134,6 @@ def _empty_figures() -> dict:
     return {"trainees": 0, "projects": 0, "completed": 0, "seated": 0, "rating": None, "overdue_plans": 0}
 
 
-def rubric_for(year: int, region=None, base_type=None) -> Rubric:
-    """The rubric in force for a base of ``base_type`` in ``region`` (services.rules.pick_rubric): per
-    region its latest row not after the year, the city's values before the province's, else the defaults.
-    A province-level base's is its province's."""
-    return rules.pick_rubric(rules.rubrics_up_to(year), region, year,
-                             province_only=base_type in policies.PROVINCE_SET_TYPES)
-
-
 def _ratio(value: int, target: int | None) -> float:
     if not target:
         return 100.0 if value > 0 else 0.0
@@ -148,7 +145,17 @@ def disclosure_rate(base: TrainingBase) -> float:
     return round(100 * filled / len(DISCLOSURE_KEYS), 1)
 
 
-def missed_target(fig: dict, target) -> bool:
+class TargetFigures(Protocol):
+    """What missed_target reads of a target: a models.Target, or the figures one would hold (target_edits)."""
+
+    @property
+    def min_trainees(self) -> int: ...
+
+    @property
+    def min_projects(self) -> int: ...
+
+
+def missed_target(fig: dict, target: TargetFigures | None) -> bool:
     """Whether a base with figures ``fig`` misses ``target`` (None: no target, never missed). The one rule the
     evaluation and the targets page's preview both apply."""
     if target is None:
@@ -156,19 +163,22 @@ def missed_target(fig: dict, target) -> bool:
     return fig["trainees"] < target.min_trainees or fig["projects"] < target.min_projects
 
 
-def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> tuple[float, Outcome, bool]:
+def score_and_outcome(fig: dict, target: Target | None, disclosure: float,
+                      rubric: Rubric) -> tuple[float, Outcome, bool]:
     """The weighted score (0–100), the proposed outcome and whether a target was missed."""
     target_trainees = target.min_trainees if target else None
     target_projects = target.min_projects if target else None
+    known = rules.known  # a rubric in force holds every weight, the unrated score and the penalty
     parts = [
-        (rubric.weight_trainees, _ratio(fig["trainees"], target_trainees)),
-        (rubric.weight_projects, _ratio(fig["projects"], target_projects)),
-        (rubric.weight_completion, 100 * fig["completed"] / fig["seated"] if fig["seated"] else 0.0),
-        (rubric.weight_rating, fig["rating"] / 5 * 100 if fig["rating"] is not None else rubric.unrated_score),
-        (rubric.weight_disclosure, disclosure),
+        (known(rubric.weight_trainees), _ratio(fig["trainees"], target_trainees)),
+        (known(rubric.weight_projects), _ratio(fig["projects"], target_projects)),
+        (known(rubric.weight_completion), 100 * fig["completed"] / fig["seated"] if fig["seated"] else 0.0),
+        (known(rubric.weight_rating),
+         fig["rating"] / 5 * 100 if fig["rating"] is not None else known(rubric.unrated_score)),
+        (known(rubric.weight_disclosure), disclosure),
     ]
     total_weight = sum(w for w, _v in parts) or 1
-    score = sum(w * v for w, v in parts) / total_weight - rubric.penalty_per_overdue_plan * fig["overdue_plans"]
+    score = sum(w * v for w, v in parts) / total_weight - known(rubric.penalty_per_overdue_plan) * fig["overdue_plans"]
     score = round(max(0.0, min(100.0, score)), 1)
     missed = missed_target(fig, target)
     if missed:
@@ -185,7 +195,7 @@ def score_and_outcome(fig: dict, target, disclosure: float, rubric: Rubric) -> t
     return score, outcome, missed
 
 
-def evaluated_in(year: int):
+def evaluated_in(year: int) -> sa.ColumnElement[bool]:
     """The clause on TrainingBase of the bases evaluated for ``year`` (see compute)."""
     return sa.and_(TrainingBase.status != BaseStatus.EXITED, TrainingBase.created_at < _year_end(year))
 
@@ -237,7 +247,7 @@ def decided_results(year: int, region_id: int | None) -> list[EvaluationResult]:
     return [r for r in results if policies.region_decides_type(region, r.base.type)]
 
 
-def run(regulator, year: int, region_id: int | None = None) -> Evaluation:
+def run(regulator: User, year: int, region_id: int | None = None) -> Evaluation:
     """Evaluate every base of the region (and the cities below it) for the year; a confirmed evaluation is
     returned unchanged. Re-running a draft recomputes it and keeps the overrides already written.
 
@@ -306,7 +316,7 @@ def _run_before_year_ended(evaluation: Evaluation) -> bool:
     return evaluation.run_at < _year_end(evaluation.year)
 
 
-def get(regulator, evaluation_id: int) -> Evaluation | None:
+def get(regulator: User, evaluation_id: int) -> Evaluation | None:
     """The evaluation if the regulator may see it (policies.may_see_evaluation), with results and bases;
     else None (the view answers 404)."""
     evaluation = db.session.execute(
@@ -318,13 +328,13 @@ def get(regulator, evaluation_id: int) -> Evaluation | None:
     return evaluation
 
 
-def evaluation_of_result(regulator, result_id: int) -> Evaluation | None:
+def evaluation_of_result(regulator: User, result_id: int) -> Evaluation | None:
     """The evaluation holding the result, as ``get`` reads it (None outside the regulator's scope)."""
     evaluation_id = db.session.scalar(sa.select(EvaluationResult.evaluation_id).where(EvaluationResult.id == result_id))
     return None if evaluation_id is None else get(regulator, evaluation_id)
 
 
-def override(regulator, result_id: int, outcome: Outcome, reason: str) -> EvaluationResult:
+def override(regulator: User, result_id: int, outcome: Outcome, reason: str) -> EvaluationResult:
     """Set a base's outcome against the proposal, with a written reason; choosing the proposal again clears
     the override.
 
@@ -355,7 +365,7 @@ def override(regulator, result_id: int, outcome: Outcome, reason: str) -> Evalua
     return result
 
 
-def confirm(regulator, evaluation_id: int) -> Evaluation:
+def confirm(regulator: User, evaluation_id: int) -> Evaluation:
     """Confirm the evaluation: its outcomes take effect (exit and rectify change the base's status, keep
     ends a rectification) and it never changes again. Of two regulators confirming at once, one records.
 
@@ -377,9 +387,9 @@ def confirm(regulator, evaluation_id: int) -> Evaluation:
     return evaluation
 
 
-def _confirm_locked(regulator, evaluation: Evaluation) -> None:
+def _confirm_locked(regulator: User, evaluation: Evaluation) -> None:
     # Every refusal below raises after this update: locked() rolls the whole unit of work back.
-    won = db.session.execute(
+    won = db.session.execute(  # type: ignore[attr-defined]  # an UPDATE's result counts rows (rowcount)
         sa.update(Evaluation)
         .where(Evaluation.id == evaluation.id, Evaluation.status == EvaluationStatus.DRAFT)
         .values(status=EvaluationStatus.CONFIRMED, confirmed_by_id=regulator.id, confirmed_at=utcnow())
@@ -467,7 +477,7 @@ def _refuse_bases_decided_elsewhere(evaluation: Evaluation) -> None:
                           f"请重新运行本评估（已确认的基地不再列入）后再确认")
 
 
-def evaluations_of(regulator) -> list[Evaluation]:
+def evaluations_of(regulator: User) -> Sequence[Evaluation]:
     return db.session.execute(
         sa.select(Evaluation).where(Evaluation.region_id.in_(policies.region_ids_in_reach(regulator)))
         .options(joinedload(Evaluation.region)).order_by(Evaluation.year.desc(), Evaluation.id)
@@ -485,13 +495,13 @@ def published_list(year: int) -> dict:
         .options(joinedload(TrainingBase.region).joinedload(Region.parent))
         .order_by(TrainingBase.type, TrainingBase.id)
     ).unique().scalars().all()
-    grouped = {}
+    grouped: dict[BaseType, list[TrainingBase]] = {}
     for base in rows:
         grouped.setdefault(base.type, []).append(base)
     return grouped
 
 
-def published_years() -> list[int]:
+def published_years() -> Sequence[int]:
     return db.session.execute(
         sa.select(sa.distinct(Evaluation.year)).where(Evaluation.status == EvaluationStatus.CONFIRMED)
         .order_by(Evaluation.year.desc())

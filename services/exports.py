@@ -1,8 +1,9 @@
 """The regulator's XLSX reports in the layouts of notice 004 (attachments 1, 3 and 4: the title, the header
 rows merged as the forms draw them, the lines to stamp and date, A4 landscape) and the evaluation table,
 written by services.infra.spreadsheets (the one writer, which keeps any text from running as a formula).
-Each takes a year and a region within the regulator's reach (services.scope)."""
+Each takes a year and a region within the regulator's reach (services.policies)."""
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
@@ -19,12 +20,15 @@ from models import (
     Enrollment,
     EnrollmentStatus,
     Evaluation,
+    EvaluationResult,
     ProjectType,
     Region,
     StrategicTraining,
     TrainingBase,
+    User,
 )
 from services import audit, policies
+from services.actors import Actor
 from services.infra import spreadsheets
 from services.infra.spreadsheets import FormSheet, Line, Span
 
@@ -50,7 +54,7 @@ STRATEGIC_HEADER_MERGES = ((0, 0, 1, 0), (0, 1, 1, 2), (0, 3, 0, 4), (0, 5, 0, 6
 DATE_LINE = "填报日期：        年      月      日"
 
 
-def region_of(regulator, region_id: int | None) -> Region:
+def region_of(regulator: User, region_id: int | None) -> Region:
     """The region an export covers: ``region_id`` if the regulator oversees it, their own region if None.
 
     :raise LookupError: a region outside the regulator's reach (the view answers 404).
@@ -62,12 +66,12 @@ def region_of(regulator, region_id: int | None) -> Region:
     raise LookupError(region_id)
 
 
-def _in_region(regulator, region: Region):
+def _in_region(regulator: User, region: Region) -> sa.ColumnElement[bool]:
     """WHERE clause: the bases of ``region`` (a province: and its cities) that the regulator oversees."""
     return sa.and_(policies.bases_in_reach(regulator), TrainingBase.region_id.in_(policies.region_ids(region.id)))
 
 
-def _audit_export(actor, action: str, year: int, region: Region) -> None:
+def _audit_export(actor: Actor, action: str, year: int, region: Region) -> None:
     # The same report again within the window is a count on its entry (services.audit.record_repeatable).
     audit.record_repeatable(actor, action, actor, subject=f"year {year} region {region.code}",
                             details={"year": year, "region": region.code})
@@ -91,7 +95,7 @@ def _period(course: Course) -> str:
     return f"{course.start_date:%Y.%m.%d}-{course.end_date:%Y.%m.%d}"
 
 
-def project_catalog(regulator, year: int, region_id: int | None = None) -> bytes:
+def project_catalog(regulator: User, year: int, region_id: int | None = None) -> bytes:
     """附件1 培训项目目录: the year's published courses of the bases in the region.
 
     :raise LookupError: a region outside the regulator's reach.
@@ -119,7 +123,7 @@ def project_catalog(regulator, year: int, region_id: int | None = None) -> bytes
     )])
 
 
-def knowledge_update_statistics(regulator, year: int, region_id: int | None = None) -> bytes:
+def knowledge_update_statistics(regulator: User, year: int, region_id: int | None = None) -> bytes:
     """附件3 专业技术人员知识更新工程实施情况统计表: per base a block of every field of the form, in its order,
     with people trained this year by kind of project (distinct learners who completed on a day of the year,
     services.evaluation's count), next year's plan (places in courses starting next year), and the special
@@ -164,7 +168,8 @@ def knowledge_update_statistics(regulator, year: int, region_id: int | None = No
     blocks = [(base_id, name) for base_id, name, status in bases if status != BaseStatus.EXITED or base_id in busy]
     if not blocks:  # nobody to report: the form still lists its fields, with zeros, under the region's name
         blocks = [(None, region.full_name)]
-    rows, merges = [], list(KNOWLEDGE_HEADER_MERGES)
+    rows: list[list[object]] = []
+    merges = list(KNOWLEDGE_HEADER_MERGES)
     for base_id, name in blocks:
         report = reports.get(base_id)
         first = len(KNOWLEDGE_HEADER) + len(rows)
@@ -188,7 +193,7 @@ def knowledge_update_statistics(regulator, year: int, region_id: int | None = No
     )])
 
 
-def strategic_statistics(regulator, year: int, region_id: int | None = None) -> bytes:
+def strategic_statistics(regulator: User, year: int, region_id: int | None = None) -> bytes:
     """附件4 山东省重大工程、重大战略专业技术人才培训统计表: per strategic field, in the form's order, the people
     trained this year and planned for next, in total and from the non-public sector, and the funds put in:
     the sums of what the region's bases entered (services.annual_reports). Zeros, not blanks. Three queries.
@@ -207,16 +212,17 @@ def strategic_statistics(regulator, year: int, region_id: int | None = None) -> 
         .where(StrategicTraining.report_id.in_(of_year))
         .group_by(StrategicTraining.field)
     ).all()}
-    funding = db.session.scalar(
+    funding = db.session.execute(  # an aggregate: always one row
         sa.select(sa.func.coalesce(sa.func.sum(AnnualReport.strategic_funding), 0)).where(AnnualReport.id.in_(of_year))
-    )
+    ).scalar_one()
     notes = db.session.execute(
         sa.select(TrainingBase.name, AnnualReport.strategic_note)
         .join(TrainingBase, TrainingBase.id == AnnualReport.base_id)
         .where(AnnualReport.id.in_(of_year), AnnualReport.strategic_note != "")
         .order_by(TrainingBase.id)
     ).all()
-    rows, merges = [], list(STRATEGIC_HEADER_MERGES)
+    rows: list[list[object]] = []
+    merges = list(STRATEGIC_HEADER_MERGES)
     first = len(STRATEGIC_HEADER)
     for strategy, names in STRATEGIC_FIELDS:
         start = first + len(rows)
@@ -236,7 +242,7 @@ def strategic_statistics(regulator, year: int, region_id: int | None = None) -> 
     )])
 
 
-def evaluation_table(actor, evaluation: Evaluation) -> bytes:
+def evaluation_table(actor: Actor, evaluation: Evaluation) -> bytes:
     """The evaluation's figures, scores and outcomes, one row per base (the export is audited)."""
     audit.record_repeatable(actor, "export.evaluation", evaluation, subject=f"evaluation {evaluation.id}",
                             details={"year": evaluation.year})
@@ -250,7 +256,7 @@ EVALUATION_COLUMNS = [
 ]
 
 
-def evaluation_rows_xlsx(title: str, results) -> bytes:
+def evaluation_rows_xlsx(title: str, results: Iterable[EvaluationResult]) -> bytes:
     """The evaluation table: its title, one header row, a row per base (row 3 on), A4 landscape."""
     rows = [
         [number, r.base.name, r.base.type.label, r.trainees, r.target_trainees, r.projects, r.target_projects,

@@ -1,5 +1,6 @@
 """The hours ledger and the region's rules: conversions, a learner's totals, progress against the rules."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -7,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased, contains_eager
 
 from extensions import db
-from models import Category, HoursRecord, Region, RuleSet
+from models import Category, HoursRecord, Region, RuleSet, User
 from models._common import with_defaults
 from services import rules
 
@@ -16,14 +17,14 @@ def hours_from_minutes(minutes: int, rule: RuleSet) -> int:
     """Under a day, each whole block of ``minutes_per_hour`` real minutes is one hour (100 min → 2 h)."""
     if minutes < 0:
         raise ValueError("minutes must not be negative")
-    return minutes // rule.minutes_per_hour
+    return minutes // rules.known(rule.minutes_per_hour)
 
 
 def hours_from_days(days: int, rule: RuleSet) -> int:
     """Day-based training: each day is ``hours_per_day`` hours (3 days → 24 h)."""
     if days < 0:
         raise ValueError("days must not be negative")
-    return days * rule.hours_per_day
+    return days * rules.known(rule.hours_per_day)
 
 
 def credit_year(completed_on: date) -> int:
@@ -33,7 +34,7 @@ def credit_year(completed_on: date) -> int:
     return completed_on.year
 
 
-def rules_for(region: Region | None, years=None) -> dict[int, RuleSet]:
+def rules_for(region: Region | None, years: Iterable[int] | None = None) -> dict[int, RuleSet]:
     """The rules in force in ``region`` by year, value by value the city's own, else its province's
     (services.rules.merge_rule; unsaved rows). One query."""
     if region is None:
@@ -45,8 +46,13 @@ def rules_for(region: Region | None, years=None) -> dict[int, RuleSet]:
     by_year: dict[int, dict[int, RuleSet]] = {}
     for rule in db.session.execute(stmt).scalars():
         by_year.setdefault(rule.year, {})[rule.region_id] = rule
-    return {year: rules.merge_rule(year, *(rows.get(i) for i in (region_ids + [None])[:2]))
-            for year, rows in by_year.items()}
+    in_force: dict[int, RuleSet] = {}
+    for year, rows in by_year.items():
+        found = [rows.get(region_id) for region_id in region_ids[:2]]
+        merged = rules.merge_rule(year, found[0], found[1] if len(found) > 1 else None)
+        if merged is not None:  # always: the year has a row of the city or of its province
+            in_force[year] = merged
+    return in_force
 
 
 def rule_for(region: Region | None, year: int) -> RuleSet:
@@ -55,19 +61,6 @@ def rule_for(region: Region | None, year: int) -> RuleSet:
     sets no minimum that no region sets."""
     rule = rules_for(region, [year]).get(year)
     return rule if rule is not None else rules.merge_rule(year, None, with_defaults(RuleSet, year=year))
-
-
-def totals_by_year(learner_id: int) -> dict[int, dict[Category, int]]:
-    """The learner's credited hours by year and category, summed by the database. One query."""
-    rows = db.session.execute(
-        sa.select(HoursRecord.year, HoursRecord.category, sa.func.sum(HoursRecord.hours))
-        .where(HoursRecord.learner_id == learner_id)
-        .group_by(HoursRecord.year, HoursRecord.category)
-    ).all()
-    totals: dict[int, dict[Category, int]] = {}
-    for year, category, hours in rows:
-        totals.setdefault(year, {c: 0 for c in Category})[Category(category)] = int(hours)
-    return totals
 
 
 @dataclass
@@ -124,7 +117,7 @@ class Ledger:
     years: dict[int, Progress]
 
 
-def ledger(learner, year: int) -> Ledger:
+def ledger(learner: User, year: int) -> Ledger:
     """The learner's progress in every year with hours and in ``year`` (shown even before any hours),
     each against the rule in force: value by value the city's own, else its province's (as ``rules_for``
     merges them). Also the learner's region with its province in ``region.parent``, so that its full name

@@ -7,15 +7,18 @@ reviewer of the learner's declaration); each reveal is in the audit log: who, wh
 first in a window as an entry, the same one again as a count on it: services.audit.record_repeatable).
 """
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models import Certificate, Course, Declaration, Enrollment, HoursRecord, Notice, User
 from services import audit, resident_ids
+from services.actors import Actor
 
 
-def reveal_id_number(actor, learner: User, *, context: str, base_id: int | None = None) -> str | None:
+def reveal_id_number(actor: Actor, learner: User, *, context: str, base_id: int | None = None) -> str | None:
     """The learner's full resident ID number, or None when none is on file; recorded in the audit log."""
     if not learner.id_number_ciphertext:
         return None
@@ -26,7 +29,7 @@ def reveal_id_number(actor, learner: User, *, context: str, base_id: int | None 
     return resident_ids.decrypt(learner.id_number_ciphertext)
 
 
-def _fields(row, names) -> dict:
+def _fields(row: object, names: Iterable[str]) -> dict:
     return {name: audit.plain(getattr(row, name)) for name in names}
 
 

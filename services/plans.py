@@ -1,15 +1,17 @@
 """Class plans (办班计划): a base files one for a face-to-face professional course in the window before it
 starts; the regulator approves or rejects it; the course takes enrollments only once it is approved."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
 from extensions import db
-from models import ClassPlan, Course, PlanStatus
+from models import ClassPlan, Course, PlanStatus, User
 from models._common import utcnow
-from services import audit, hours, policies
+from services import audit, hours, policies, rules
+from services.actors import Actor
 from services.errors import DomainError
 from services.infra import clock
 from services.infra.transaction import unit_of_work
@@ -17,7 +19,7 @@ from services.infra.transaction import unit_of_work
 
 def window_days(course: Course) -> int:
     """The filing window of the course's region for the year it starts (data: rule_set.plan_window_days)."""
-    return hours.rule_for(course.base.region, course.start_date.year).plan_window_days
+    return rules.known(hours.rule_for(course.base.region, course.start_date.year).plan_window_days)
 
 
 def filing_problem(course: Course) -> str | None:
@@ -28,7 +30,7 @@ def filing_problem(course: Course) -> str | None:
         return "只有面授（或线上线下结合）的专业科目课程需要填报办班计划"
     if course.status.value == "cancelled":
         return "课程已取消"
-    if course.plan_status in (PlanStatus.PENDING.value, PlanStatus.APPROVED.value):
+    if course.plan_status is not None and course.plan_status in (PlanStatus.PENDING.value, PlanStatus.APPROVED.value):
         return f"已有{PlanStatus(course.plan_status).label}的办班计划"
     today = clock.today()
     days = window_days(course)
@@ -40,7 +42,7 @@ def filing_problem(course: Course) -> str | None:
     return None
 
 
-def file_plan(actor, course: Course, data: dict) -> ClassPlan:
+def file_plan(actor: Actor, course: Course, data: dict) -> ClassPlan:
     """File a class plan for the course.
 
     :raise NotAllowed: the actor does not manage the course's base.
@@ -66,7 +68,7 @@ def file_plan(actor, course: Course, data: dict) -> ClassPlan:
     return plan
 
 
-def decide_plan(regulator, plan_id: int, approve: bool, reason: str) -> ClassPlan:
+def decide_plan(regulator: User, plan_id: int, approve: bool, reason: str) -> ClassPlan:
     """Approve or reject a pending plan; a rejection needs a reason.
 
     :raise LookupError: no such plan in the regulator's reach (policies.may_decide_plan; the view answers 404).
@@ -84,7 +86,7 @@ def decide_plan(regulator, plan_id: int, approve: bool, reason: str) -> ClassPla
     if not approve and not reason.strip():
         raise DomainError("驳回时必须填写原因", field="reason")
     with unit_of_work():
-        decided = db.session.execute(
+        decided = db.session.execute(  # type: ignore[attr-defined]  # an UPDATE's result counts rows (rowcount)
             sa.update(ClassPlan)
             .where(ClassPlan.id == plan.id, ClassPlan.status == PlanStatus.PENDING)
             .values(status=PlanStatus.APPROVED if approve else PlanStatus.REJECTED, decided_by_id=regulator.id,
@@ -100,7 +102,7 @@ def decide_plan(regulator, plan_id: int, approve: bool, reason: str) -> ClassPla
     return plan
 
 
-def pending_plans(regulator) -> list[ClassPlan]:
+def pending_plans(regulator: User) -> Sequence[ClassPlan]:
     """Plans awaiting the regulator's decision, oldest first, with course and base. One query."""
     return db.session.execute(
         sa.select(ClassPlan).join(ClassPlan.course).join(Course.base)
@@ -110,7 +112,7 @@ def pending_plans(regulator) -> list[ClassPlan]:
     ).scalars().all()
 
 
-def plans_of(course: Course) -> list[ClassPlan]:
+def plans_of(course: Course) -> Sequence[ClassPlan]:
     return db.session.execute(
         sa.select(ClassPlan).where(ClassPlan.course_id == course.id).order_by(ClassPlan.id.desc())
     ).scalars().all()

@@ -1,6 +1,8 @@
 """The platform administrator's business: their accounts, and reads of what the platform owns (regions,
 regulators, the national holiday calendar and its history)."""
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import aliased, joinedload
@@ -40,7 +42,7 @@ def create_platform_admin(email: str, name: str, password: str) -> User:
     return user
 
 
-def regions() -> list[Region]:
+def regions() -> Sequence[Region]:
     """Every region, provinces first and each city after its province. One query."""
     parent = aliased(Region)
     return db.session.execute(
@@ -50,7 +52,7 @@ def regions() -> list[Region]:
     ).scalars().all()
 
 
-def regulators() -> list[User]:
+def regulators() -> Sequence[User]:
     """Every regulator account with its region. One query."""
     return db.session.execute(
         sa.select(User).where(User.role == Role.REGULATOR)
@@ -62,7 +64,7 @@ def regulators() -> list[User]:
 CALENDAR_HISTORY = 20
 
 
-def calendar_history() -> list[AuditLog]:
+def calendar_history() -> Sequence[AuditLog]:
     """The latest loads of the holiday calendar, newest first, with who made them."""
     return db.session.execute(
         sa.select(AuditLog).where(AuditLog.action == "calendar.load")

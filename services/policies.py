@@ -16,7 +16,7 @@ Rules about an object's state (an exited base is read-only, a cancelled course i
 rules are frozen) are not access rules: they stay with their models and services.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -261,7 +261,7 @@ def _has_reach(user: Any) -> bool:
     return has_role(user, Role.REGULATOR) and user.region_id is not None
 
 
-def regions_in_reach(user: Any) -> list[Region]:
+def regions_in_reach(user: Any) -> Sequence[Region]:
     """The regions a regulator oversees: their own and the cities below it (by level, then code). One query;
     none (and no query) for anyone else."""
     if not _has_reach(user):

@@ -14,10 +14,11 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from extensions import db
-from models import Category, Course, Declaration, DeclarationKind, HoursRecord, HoursSource, Mode, TrainingBase
+from models import Category, Course, Declaration, DeclarationKind, HoursRecord, HoursSource, Mode, TrainingBase, User
 from services.certificates import font_name
 from services.infra import spreadsheets
 from services.infra.spreadsheets import FormSheet, Line, Span
@@ -82,7 +83,7 @@ def title(year: int) -> str:
     return f"专业技术人员继续教育情况登记表（{year}年度）"
 
 
-def entries(learner, year: int) -> FormData:
+def entries(learner: User, year: int) -> FormData:
     """The year's ledger rows sorted into the form's groups, with course or declaration details. One query."""
     found = db.session.execute(
         sa.select(HoursRecord, Course, TrainingBase.name, Declaration)
@@ -125,7 +126,7 @@ def _entry(record: HoursRecord, course: Course | None, base_name: str | None,
     return Entry(record.note or HoursSource(record.source).label, "", "", "", record.hours)
 
 
-def sheet(learner, year: int) -> FormSheet:
+def sheet(learner: User, year: int) -> FormSheet:
     """The form as one table: the name and stamp boxes above, every group's lines (at least MIN_LINES, a blank
     one to fill in by hand), the signature and date boxes on each line, the year's total as the last row."""
     data = entries(learner, year)
@@ -137,7 +138,7 @@ def sheet(learner, year: int) -> FormSheet:
     def at() -> int:
         return offset + len(rows)
 
-    professional_start = None
+    professional_start: int | None = None
     conversion_start = None
     for index, (group, items) in enumerate(zip(GROUPS, data.groups, strict=True)):
         start = at()
@@ -161,6 +162,7 @@ def sheet(learner, year: int) -> FormSheet:
                 merges.append((conversion_start, 1, at() - 1, 1))
         else:
             merges.append((start, 1, at() - 1, 2))
+    assert professional_start is not None  # GROUPS has professional kinds after the public one
     merges.append((professional_start, 0, at() - 1, 0))
     rows[professional_start - offset][0] = "专业科目"
     merges.append((at(), 0, at(), len(WIDTHS) - 1))
@@ -187,7 +189,7 @@ def _line(number: int, entry: Entry | None) -> list:
     return [number, entry.title, entry.second, entry.when, entry.fourth, None, None, entry.hours]
 
 
-def xlsx(learner, year: int) -> bytes:
+def xlsx(learner: User, year: int) -> bytes:
     return spreadsheets.form_xlsx([sheet(learner, year)])
 
 
@@ -209,7 +211,7 @@ def cells(form: FormSheet) -> list[list[dict]]:
     ]
 
 
-def pdf(learner, year: int) -> bytes:
+def pdf(learner: User, year: int) -> bytes:
     """The form on A4 landscape with the embedded CJK font: the same table as the XLSX, its header repeated on
     every page, the stamp boxes and each line's signature and date boxes blank."""
     font = font_name()
@@ -225,7 +227,7 @@ def pdf(learner, year: int) -> bytes:
     usable = landscape(A4)[0] - 24 * mm
     widths = [usable * w / sum(form.widths) for w in form.widths]
 
-    def para(value, col, head=False):
+    def para(value: object, col: int, head: bool = False) -> Paragraph | str:
         if value is None or value == "":
             return ""
         return Paragraph(_escape(str(value)), text if form.align[col] == "left" and not head else centred)
@@ -259,7 +261,7 @@ def pdf(learner, year: int) -> bytes:
     table = Table(data, colWidths=widths, rowHeights=heights, repeatRows=len(form.header))
     table.setStyle(TableStyle(style))
 
-    def page_number(page, doc):
+    def page_number(page: Canvas, doc: SimpleDocTemplate) -> None:
         page.saveState()
         page.setFont(font, 8)
         page.drawCentredString(landscape(A4)[0] / 2, 7 * mm, f"第 {doc.page} 页")

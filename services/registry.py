@@ -1,6 +1,7 @@
 """The regulator's base registry: designating bases, changing their status with a reason, targets."""
 
 import secrets
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -19,9 +20,11 @@ from models import (
     TrainingBase,
     User,
 )
-from services import audit, auth, policies, rules, scope
+from services import audit, auth, policies, rules
+from services.actors import Actor
 from services.errors import DomainError, NotAllowed
 from services.infra.transaction import unit_of_work
+from services.queries import regulator_pages
 
 
 def _admin_for(email: str, base_name: str) -> tuple[User, str | None]:
@@ -42,7 +45,7 @@ def _admin_for(email: str, base_name: str) -> tuple[User, str | None]:
     return user, password
 
 
-def designate_base(regulator, data: dict) -> tuple[TrainingBase, dict[str, str]]:
+def designate_base(regulator: User, data: dict) -> tuple[TrainingBase, dict[str, str]]:
     """Create a base in the regulator's region with its admins. Returns the base and the one-time
     passwords of admin accounts created for it ({email: password}).
 
@@ -88,7 +91,8 @@ def designate_base(regulator, data: dict) -> tuple[TrainingBase, dict[str, str]]
     return base, passwords
 
 
-def apply_status(actor, base: TrainingBase, status: BaseStatus, reason: str, evaluation_id: int | None = None):
+def apply_status(actor: Actor, base: TrainingBase, status: BaseStatus, reason: str,
+                 evaluation_id: int | None = None) -> BaseStatusChange | None:
     """Change the base's status and keep the change; the caller commits. An exited base leaves the public
     directory and the published list, its courses take no new enrollments, and its admins publish nothing
     (the models' can_publish, policies.is_listed_base); its enrollments and records are kept."""
@@ -104,14 +108,14 @@ def apply_status(actor, base: TrainingBase, status: BaseStatus, reason: str, eva
     return change
 
 
-def change_status(regulator, base_id: int, status: BaseStatus, reason: str) -> TrainingBase:
+def change_status(regulator: User, base_id: int, status: BaseStatus, reason: str) -> TrainingBase:
     """Set a base to active, rectifying or exited, with a written reason.
 
     :raise LookupError: no such base in the regulator's region.
     :raise DomainError: a province-level base and a city's regulator (field ``status``), no reason, or the
         base already has that status.
     """
-    base = scope.base_in_scope(regulator, base_id)
+    base = regulator_pages.base_in_scope(regulator, base_id)
     if base is None:
         raise LookupError(base_id)
     if not policies.may_govern(regulator, base):
@@ -125,7 +129,7 @@ def change_status(regulator, base_id: int, status: BaseStatus, reason: str) -> T
     return base
 
 
-def history(base: TrainingBase) -> list[BaseStatusChange]:
+def history(base: TrainingBase) -> Sequence[BaseStatusChange]:
     """The base's status changes, newest first, with who made them. One query."""
     return db.session.execute(
         sa.select(BaseStatusChange).where(BaseStatusChange.base_id == base.id)
@@ -134,12 +138,12 @@ def history(base: TrainingBase) -> list[BaseStatusChange]:
     ).scalars().all()
 
 
-def designatable_types(regulator) -> list[BaseType]:
+def designatable_types(regulator: User) -> list[BaseType]:
     """The base types the designation form offers the regulator (and designate_base accepts)."""
     return [t for t in BaseType if policies.may_decide_type(regulator, t)]
 
 
-def designation_problem(regulator, base_type: BaseType, region) -> tuple[str, str] | None:
+def designation_problem(regulator: User, base_type: BaseType, region: Region | None) -> tuple[str, str] | None:
     """(message, field) when the regulator may not designate a base of ``base_type`` in ``region`` (a region
     in their scope), else None. A city-level base belongs to a city: at the province's own level there is
     no city bureau to oversee it."""
@@ -155,12 +159,12 @@ def status_choices(base: TrainingBase) -> list[BaseStatus]:
     return [s for s in BaseStatus if s != base.status]
 
 
-def targets_of_year(year: int) -> list[Target]:
+def targets_of_year(year: int) -> Sequence[Target]:
     """Every target row of the year (a handful): load once, then pick per base with pick_target."""
     return db.session.execute(sa.select(Target).where(Target.year == year)).scalars().all()
 
 
-def pick_target(targets: list[Target], base_type: BaseType, region) -> Target | None:
+def pick_target(targets: Sequence[Target], base_type: BaseType, region: Region | None) -> Target | None:
     """The most specific target for the type: the region's own, else its province's; none applies
     everywhere (Shandong's 2000 / 3000 / 4 are Shandong's). For the province-level types a city's row never
     counts, not even one stored before set_target refused them: the base gets its province's target."""
@@ -169,5 +173,5 @@ def pick_target(targets: list[Target], base_type: BaseType, region) -> Target | 
     return min(matching, key=lambda t: chain.index(t.region_id), default=None)
 
 
-def target_for(base_type: BaseType, year: int, region) -> Target | None:
+def target_for(base_type: BaseType, year: int, region: Region | None) -> Target | None:
     return pick_target(targets_of_year(year), base_type, region)

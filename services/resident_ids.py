@@ -7,6 +7,7 @@ enforced on an HMAC of it, and pages show the masked form (5101**********1234).
 import base64
 import hashlib
 import hmac
+from collections.abc import Iterable
 from datetime import date
 
 from cryptography.fernet import Fernet
@@ -72,7 +73,7 @@ def fingerprint(id_number: str) -> str:
     return hmac.new(_derived_key(b"fingerprint"), id_number.encode(), hashlib.sha256).hexdigest()
 
 
-def keyed_digests(purpose: bytes, texts) -> list[str]:
+def keyed_digests(purpose: bytes, texts: Iterable[str]) -> list[str]:
     """Keyed hashes of texts that hold personal data, under a key of their own ``purpose``: equal texts
     match, and nobody without the key can test a guess (an ID number has few enough values to try)."""
     key = _derived_key(purpose)

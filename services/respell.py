@@ -8,8 +8,10 @@ and reports collisions (two accounts that become one identifier) without merging
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import QueryableAttribute
 
 from extensions import db
 from models import User
@@ -43,7 +45,7 @@ def _mask(name: str, value: str) -> str:
     return resident_ids.mask(value) if name == "id_number" else auth.masked(value)
 
 
-def _maybe_old(column, digits_only: bool):
+def _maybe_old(column: QueryableAttribute[Any], digits_only: bool) -> sa.ColumnElement[bool]:
     """A superset of the values normalise_login would change, in SQL: any character outside printable ASCII or
     an upper-case letter (an e-mail), anything but ASCII digits (a phone)."""
     postgres = db.session.get_bind().dialect.name == "postgresql"
@@ -72,7 +74,8 @@ def _id_numbers(report: RespellReport) -> list[tuple[User, str, str, str]]:
     """(user, "id_number", old, new) for every stored ID number whose one spelling, or whose HMAC, differs.
     Neither the mask nor the ciphertext proves a number ASCII (the mask keeps its ends only), so every one is
     decrypted, BATCH rows at a time (keyset pagination on the id)."""
-    found, after = [], 0
+    found: list[tuple[User, str, str, str]] = []
+    after = 0
     while True:
         batch = db.session.scalars(
             sa.select(User).where(User.id_number_ciphertext.is_not(None), User.id > after)
@@ -80,6 +83,8 @@ def _id_numbers(report: RespellReport) -> list[tuple[User, str, str, str]]:
         if not batch:
             return found
         for user in batch:
+            if user.id_number_ciphertext is None:  # not selected: the query asks for users with one
+                continue
             old = resident_ids.decrypt(user.id_number_ciphertext)
             new = resident_ids.normalise(old)
             if new != old or resident_ids.fingerprint(new) != user.id_number_hmac:

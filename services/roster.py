@@ -4,6 +4,7 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -23,6 +24,7 @@ from models import (
 from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
 from services import audit, completions, identifiers
+from services.actors import Actor
 from services.errors import DomainError
 from services.infra import clock, spreadsheets
 from services.infra.transaction import unit_of_work
@@ -85,11 +87,11 @@ def attendance_for(course: Course, day: date) -> dict[int, bool]:
             sa.select(Attendance.enrollment_id, Attendance.present)
             .join(Enrollment, Enrollment.id == Attendance.enrollment_id)
             .where(Enrollment.course_id == course.id, Attendance.day == day)
-        ).all()
+        ).tuples().all()
     )
 
 
-def record_attendance(actor, course: Course, day: date, present_ids: set[int]) -> int:
+def record_attendance(actor: Actor, course: Course, day: date, present_ids: set[int]) -> int:
     """Record who was present on ``day`` among the seated learners; the others are marked absent.
 
     :raise DomainError: the day is not a day of the course, or is still in the future.
@@ -157,7 +159,7 @@ def _unpacked_size(data: bytes) -> int:
         raise DomainError("无法读取该 XLSX 文件，请确认文件未损坏") from exc
 
 
-def _rows_from_xlsx(data: bytes):
+def _rows_from_xlsx(data: bytes) -> Iterator[list[str]]:
     # A zip bomb (a 10 MB file unpacking to gigabytes in one cell) would be parsed into memory whole.
     if _unpacked_size(data) > MAX_XLSX_UNPACKED_BYTES:
         raise DomainError("该 XLSX 文件解压后过大，请另存为 CSV 或删去多余内容后再导入")
@@ -175,7 +177,7 @@ def _rows_from_xlsx(data: bytes):
         book.close()
 
 
-def _rows_from_csv(data: bytes):
+def _rows_from_csv(data: bytes) -> Iterator[list[str]]:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -205,7 +207,7 @@ def _read_rows(data: bytes) -> list[tuple[int, dict]]:
     columns = {index: HEADERS[h.replace(" ", "")] for index, h in enumerate(header) if h.replace(" ", "") in HEADERS}
     if "name" not in columns.values() or not {"phone", "id_number"} & set(columns.values()):
         raise DomainError("表头应包含“姓名”，以及“手机号”或“身份证号”（可选“学时”“结业日期”）")
-    result = []
+    result: list[tuple[int, dict]] = []
     for number, values in enumerate(rows, start=2):
         if not any(values):
             continue
@@ -249,7 +251,7 @@ def _day(raw: str) -> date | None:
     return date(*(int(part) for part in match.groups()))
 
 
-def import_completions(actor, course: Course, data: bytes) -> ImportReport:
+def import_completions(actor: Actor, course: Course, data: bytes) -> ImportReport:
     """Record completions for a course from an XLSX or CSV roster: all rows or none (services.completions
     records them, as it records the roster page's and the API's).
 
@@ -288,7 +290,7 @@ def import_completions(actor, course: Course, data: bytes) -> ImportReport:
     return ImportReport(completed=result.recorded, added=result.added_to_roster)
 
 
-def _report(refusals) -> ImportReport:
+def _report(refusals: Iterable[completions.Refusal]) -> ImportReport:
     """The refusals as the import page lists them: by row, and a shortage of seats once, for the whole file."""
     report = ImportReport()
     seats = [r for r in refusals if r.field == "capacity"]
@@ -297,12 +299,13 @@ def _report(refusals) -> ImportReport:
     return report
 
 
-def export_xlsx(actor, course: Course) -> bytes:
+def export_xlsx(actor: Actor, course: Course) -> bytes:
     """The roster as an XLSX workbook (personal numbers masked); the export is audited."""
     audit.record_repeatable(actor, "course.export_roster", course, subject=f"course {course.id}",
                             base_id=course.base_id)
     data = roster(course)
-    rows = [[course.title], ["序号", "姓名", "手机号", "身份证号", "工作单位", "职称", "状态", "报名方式", "结业日期"]]
+    rows: list[Sequence[object]] = [
+        [course.title], ["序号", "姓名", "手机号", "身份证号", "工作单位", "职称", "状态", "报名方式", "结业日期"]]
     for number, e in enumerate(data.seated + data.waitlisted, start=1):
         learner = e.learner
         rows.append([
@@ -327,13 +330,13 @@ def enrollment_in(course: Course, enrollment_id: int) -> Enrollment | None:
 
 
 def roster_page(course: Course, per_page: int, after_id: int | None = None,
-                status: EnrollmentStatus | None = None) -> tuple[dict, list, bool]:
+                status: EnrollmentStatus | None = None) -> tuple[dict, Sequence, bool]:
     """The course's enrollment counts by status, and ``per_page`` enrollments in the order they were made
     after the one with ``after_id`` (keyset) as (enrollment, learner, hours credited or None), and whether
     more follow. Two queries."""
-    counts = dict(db.session.execute(
+    counts: dict[EnrollmentStatus, int] = dict(db.session.execute(
         sa.select(Enrollment.status, sa.func.count(Enrollment.id)).where(Enrollment.course_id == course.id)
-        .group_by(Enrollment.status)).all())
+        .group_by(Enrollment.status)).tuples().all())
     stmt = (
         sa.select(Enrollment, User, HoursRecord.hours)
         .join(User, User.id == Enrollment.learner_id)

@@ -10,7 +10,9 @@ here: the city takes its province's.
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -118,10 +120,10 @@ class RulesPage:
 class Change:
     key: str
     label: str
-    old_own: object
-    new_own: object
-    old: object  # in force before
-    new: object  # in force after
+    old_own: Any  # a rule's value: a number, a text, an outcome, a list of categories …
+    new_own: Any
+    old: Any  # in force before
+    new: Any  # in force after
     learners: int | None = None
     bases: int | None = None
 
@@ -167,7 +169,7 @@ def _load(region: Region, year: int) -> _Loaded:
     """The region's and its province's rows of the year: four queries."""
     chain = rules.chain_ids(region)
     province_id = chain[1] if len(chain) > 1 else None
-    rule_rows = {r.region_id: r for r in db.session.execute(
+    rule_rows: dict[int | None, RuleSet] = {r.region_id: r for r in db.session.execute(
         sa.select(RuleSet).where(RuleSet.region_id.in_(chain), RuleSet.year == year)).scalars()}
     caps = db.session.execute(
         sa.select(DeclarationCap).where(DeclarationCap.region_id.in_(chain), DeclarationCap.year == year)
@@ -180,7 +182,7 @@ def _load(region: Region, year: int) -> _Loaded:
                                              DeclarationKindRule.year == year)).scalars().all()
     own_kinds, *province_kinds = rules.kind_rows(kind_rows, chain)
 
-    def latest(region_id):
+    def latest(region_id: int | None) -> Rubric | None:
         return max((r for r in rubrics if r.region_id == region_id), key=lambda r: r.year, default=None)
 
     return _Loaded(
@@ -204,13 +206,13 @@ def _own(loaded: _Loaded) -> dict:
 class _Values:
     """A stand-in row holding a region's own values (for rules.resolve)."""
 
-    def __init__(self, region_id, values: dict, unconfirmed=()):
+    def __init__(self, region_id: int | None, values: dict, unconfirmed: Iterable[str] = ()) -> None:
         self.region_id, self.unconfirmed = region_id, list(unconfirmed)
         for key, value in values.items():
             setattr(self, key, value)
 
 
-def _cap_row(region_id, caps: dict) -> _Values:
+def _cap_row(region_id: int | None, caps: dict) -> _Values:
     return _Values(region_id, {key: (caps[key].max_hours if key in caps else None) for key in CAP_KEYS})
 
 
@@ -238,7 +240,7 @@ def _unconfirmed(loaded: _Loaded) -> dict:
             "kinds": loaded.own_kinds.unconfirmed}
 
 
-def page(regulator, year: int) -> RulesPage:
+def page(regulator: User, year: int) -> RulesPage:
     """The rules of the regulator's region for ``year``: each value's own setting and what is in force,
     with where it comes from. Five queries."""
     region = regulator.region
@@ -256,7 +258,7 @@ def page(regulator, year: int) -> RulesPage:
 
 def _problems(values: dict, in_force: dict) -> dict[str, str]:
     """Why the values (own, and in force with them) cannot be saved, field by field."""
-    problems = {}
+    problems: dict[str, str] = {}
     for key in rules.REQUIREMENTS:
         if values[key] is not None and values[key] < 0:
             problems[key] = "学时要求不能为负数"
@@ -267,6 +269,32 @@ def _problems(values: dict, in_force: dict) -> dict[str, str]:
     for key, (low, high) in BOUNDS.items():
         if values[key] is not None and not low <= values[key] <= high:
             problems[key] = f"应在 {low} 到 {high} 之间"
+    problems |= _cap_problems(values, in_force)
+    problems |= _weight_problems(values, in_force)
+    keep, exit_ = in_force["keep_threshold"].value, in_force["exit_threshold"].value
+    if "exit_threshold" not in problems and keep is not None and exit_ is not None and exit_ > keep:
+        problems["exit_threshold"] = f"退出分数线不能高于合格分数线（{keep}）"
+    outcome = values["missed_target_outcome"]
+    if outcome is not None and outcome not in MISSED_OUTCOMES:
+        problems["missed_target_outcome"] = "未完成年度目标任务的基地只能评为整改或退出"
+    return problems
+
+
+def _weight_problems(values: dict, in_force: dict) -> dict[str, str]:
+    """Why the rubric's weights cannot be saved: each from 0 to 1000, and not all 0 once in force."""
+    problems: dict[str, str] = {}
+    for key in WEIGHTS:
+        if values[key] is not None and not 0 <= values[key] <= 1000:
+            problems[key] = "权重应在 0 到 1000 之间"
+    if not problems and sum(in_force[k].value or 0 for k in WEIGHTS) <= 0:
+        problems[WEIGHTS[0]] = "各项权重不能全为 0"
+    return problems
+
+
+def _cap_problems(values: dict, in_force: dict) -> dict[str, str]:
+    """Why the declaration caps cannot be saved: a cap is at most the year's requirement of its category
+    (of the total where the category has none)."""
+    problems: dict[str, str] = {}
     for key, (_kind, category) in CAP_KEYS.items():
         cap = values[key]
         if cap is None:
@@ -278,17 +306,6 @@ def _problems(values: dict, in_force: dict) -> dict[str, str]:
             problems[key] = "上限不能为负数"
         elif requirement is not None and cap > requirement:
             problems[key] = f"上限不能高于{label}的年度学时要求（{requirement} 学时）"
-    for key in WEIGHTS:
-        if values[key] is not None and not 0 <= values[key] <= 1000:
-            problems[key] = "权重应在 0 到 1000 之间"
-    if not any(key in problems for key in WEIGHTS) and sum(in_force[k].value or 0 for k in WEIGHTS) <= 0:
-        problems[WEIGHTS[0]] = "各项权重不能全为 0"
-    keep, exit_ = in_force["keep_threshold"].value, in_force["exit_threshold"].value
-    if "exit_threshold" not in problems and keep is not None and exit_ is not None and exit_ > keep:
-        problems["exit_threshold"] = f"退出分数线不能高于合格分数线（{keep}）"
-    outcome = values["missed_target_outcome"]
-    if outcome is not None and outcome not in MISSED_OUTCOMES:
-        problems["missed_target_outcome"] = "未完成年度目标任务的基地只能评为整改或退出"
     return problems
 
 
@@ -298,7 +315,8 @@ def _normalised(data: dict) -> dict:
 
     :raise RulesRefused: a value of the wrong kind.
     """
-    values, problems = {}, {}
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
     for key in EDITABLE:
         try:
             values[key] = _value(key, data.get(key))
@@ -309,7 +327,7 @@ def _normalised(data: dict) -> dict:
     return values
 
 
-def _value(key: str, value):
+def _value(key: str, value: Any) -> Any:
     if key in rules.THEMES:
         if value is not None and not isinstance(value, str):
             raise RulesRefused({key: "请填写文字"})
@@ -326,13 +344,13 @@ def _value(key: str, value):
     return _integer(key, value)
 
 
-def _integer(key: str, value) -> int | None:
+def _integer(key: str, value: Any) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise RulesRefused({key: "请填写整数"})
     return value
 
 
-def _kind_value(key: str, value):
+def _kind_value(key: str, value: Any) -> Any:
     """A kind's value as the page or a caller sends it: accepted Accepted or None, categories rules.Categories
     (none chosen: not set here, the province's applies), min_days a number.
 
@@ -358,7 +376,7 @@ def _kind_value(key: str, value):
     return _integer(key, value)
 
 
-def _check_may_edit(regulator, year: int) -> Region:
+def _check_may_edit(regulator: User, year: int) -> Region:
     if not policies.may_set_region_rules(regulator):
         raise DomainError("只有人社部门可以修改本地区的规则")
     if rules.year_confirmed(regulator.region, year):
@@ -395,10 +413,11 @@ def _count_whom(loaded: _Loaded, changes: list[Change]) -> None:
         for cap in db.session.execute(sa.select(DeclarationCap).where(DeclarationCap.region_id.in_(city_ids),
                                                                       DeclarationCap.year == loaded.year)).scalars():
             cities.setdefault(cap.region_id, set()).add(cap_key(cap.kind, cap.category))
-        for row in db.session.execute(sa.select(DeclarationKindRule).where(
+        for kind_row in db.session.execute(sa.select(DeclarationKindRule).where(
                 DeclarationKindRule.region_id.in_(city_ids), DeclarationKindRule.year == loaded.year)).scalars():
-            cities.setdefault(row.region_id, set()).update(
-                rules.kind_key(row.kind, name) for name in rules.KIND_FIELDS if getattr(row, name) is not None)
+            cities.setdefault(kind_row.region_id, set()).update(rules.kind_key(kind_row.kind, name)
+                                                                for name in rules.KIND_FIELDS
+                                                                if getattr(kind_row, name) is not None)
         for rubric in db.session.execute(sa.select(Rubric).where(Rubric.region_id.in_(city_ids),
                                                                  Rubric.year <= loaded.year)).scalars():
             cities.setdefault(rubric.region_id, set()).update(
@@ -407,9 +426,9 @@ def _count_whom(loaded: _Loaded, changes: list[Change]) -> None:
         for city_id in all_cities:
             cities.setdefault(city_id, set())
     in_scope = [region.id, *cities]
-    learners = dict(db.session.execute(
+    learners: dict[int | None, int] = dict(db.session.execute(
         sa.select(User.region_id, sa.func.count()).where(User.role == Role.LEARNER, User.region_id.in_(in_scope))
-        .group_by(User.region_id)).all())
+        .group_by(User.region_id)).tuples().all())
     bases: dict[tuple[int, BaseType], int] = {
         (region_id, BaseType(base_type)): n for region_id, base_type, n in db.session.execute(
             sa.select(TrainingBase.region_id, TrainingBase.type, sa.func.count())
@@ -428,11 +447,11 @@ def _count_whom(loaded: _Loaded, changes: list[Change]) -> None:
             change.learners = sum(learners.get(region_id, 0) for region_id in reached)
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     return [audit.plain(v) for v in value] if isinstance(value, tuple) else audit.plain(value)
 
 
-def _digest(payload) -> str:
+def _digest(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -449,12 +468,12 @@ def _values_digest(values: dict, confirmed: list[str]) -> str:
     return _digest({"values": {key: _plain(value) for key, value in values.items()}, "confirm": confirmed})
 
 
-def _confirmed(confirm, changed: set) -> list[str]:
+def _confirmed(confirm: Iterable[str] | None, changed: set) -> list[str]:
     """The defaults to confirm as they stand (a changed value is confirmed by its change), in EDITABLE's order."""
     return [key for key in EDITABLE if key in set(confirm or ()) and key not in changed]
 
 
-def preview(regulator, year: int, data: dict, confirm=()) -> RulesPreview:
+def preview(regulator: User, year: int, data: dict, confirm: Iterable[str] = ()) -> RulesPreview:
     """What saving ``data`` (and confirming the defaults in ``confirm``) would change for the region's year,
     each change with the number of learners or bases it touches, and the digests ``save`` checks. Nothing is
     written.
@@ -474,7 +493,7 @@ def preview(regulator, year: int, data: dict, confirm=()) -> RulesPreview:
 
 # --- saving -------------------------------------------------------------------------------------------------
 
-def _save_kinds(regulator, loaded: _Loaded, values: dict, changed: set, confirmed: set) -> None:
+def _save_kinds(regulator: User, loaded: _Loaded, values: dict, changed: set, confirmed: set) -> None:
     """Write the region's DeclarationKindRule rows of the year for the kinds with a changed or confirmed
     value (one row per kind; a row left with nothing set is deleted: the province's applies)."""
     touched = {rules.KIND_KEYS[key][0] for key in (changed | confirmed) & set(rules.KIND_KEYS)}
@@ -505,7 +524,37 @@ def _save_kinds(regulator, loaded: _Loaded, values: dict, changed: set, confirme
                 db.session.delete(row)
 
 
-def save(regulator, year: int, data: dict, confirm=(), *, seen: str | None, previewed: str | None) -> list[Change]:
+def _save_caps(regulator: User, loaded: _Loaded, values: dict, changed: set) -> None:
+    """Write the region's DeclarationCap rows of the year whose value changed (none: the row is deleted)."""
+    for key in changed & set(CAP_KEYS):
+        kind, category = CAP_KEYS[key]
+        cap = loaded.own_caps.get(key)
+        if values[key] is None:
+            db.session.delete(cap)
+        elif cap is None:
+            db.session.add(DeclarationCap(kind=kind, category=category, region_id=loaded.region.id,
+                                          year=loaded.year, max_hours=values[key], source=f"{regulator.name}设定"))
+        else:
+            cap.max_hours = values[key]
+
+
+def _refuse_stale(loaded: _Loaded, values: dict, confirmed: list[str], *, seen: str | None,
+                  previewed: str | None) -> None:
+    """:raise StalePreview: no preview, values other than the previewed ones, or stored values changed since
+        the preview; the transaction is rolled back."""
+    if seen is None or previewed is None:
+        db.session.rollback()
+        raise StalePreview("请先预览修改，确认无误后再保存", field="year")
+    if _values_digest(values, confirmed) != previewed:
+        db.session.rollback()
+        raise StalePreview("预览之后又修改了数值或确认项，未保存；请重新预览", field="year")
+    if _stored_digest(loaded) != seen:
+        db.session.rollback()
+        raise StalePreview("该年度的规则在预览之后已被他人修改，未保存；请查看现行数值后重新预览", field="year")
+
+
+def save(regulator: User, year: int, data: dict, confirm: Iterable[str] = (), *, seen: str | None,
+         previewed: str | None) -> list[Change]:
     """Write the region's own values for ``year`` (an empty value: inherit the province's), confirm the
     defaults listed in ``confirm`` (and every value changed), and audit old and new. One transaction.
 
@@ -524,17 +573,9 @@ def save(regulator, year: int, data: dict, confirm=(), *, seen: str | None, prev
     values = _normalised(data)
     changes, own = _changes(loaded, values)
     changed = {c.key for c in changes}
-    confirmed = _confirmed(confirm, changed)
-    if seen is None or previewed is None:
-        db.session.rollback()
-        raise StalePreview("请先预览修改，确认无误后再保存", field="year")
-    if _values_digest(values, confirmed) != previewed:
-        db.session.rollback()
-        raise StalePreview("预览之后又修改了数值或确认项，未保存；请重新预览", field="year")
-    if _stored_digest(loaded) != seen:
-        db.session.rollback()
-        raise StalePreview("该年度的规则在预览之后已被他人修改，未保存；请查看现行数值后重新预览", field="year")
-    confirmed = set(confirmed)
+    in_order = _confirmed(confirm, changed)
+    _refuse_stale(loaded, values, in_order, seen=seen, previewed=previewed)
+    confirmed = set(in_order)
     if not changes and not confirmed:
         return []
     try:
@@ -545,7 +586,8 @@ def save(regulator, year: int, data: dict, confirm=(), *, seen: str | None, prev
     return changes
 
 
-def _write(regulator, loaded: _Loaded, year: int, values: dict, changes: list[Change], confirmed: set[str]) -> None:
+def _write(regulator: User, loaded: _Loaded, year: int, values: dict, changes: list[Change],
+           confirmed: set[str]) -> None:
     """The writes of ``save``, audited, in its unit of work."""
     region, changed = loaded.region, {c.key for c in changes}
     if changed & set(rules.RULE_FIELDS) or confirmed & set(rules.RULE_FIELDS):
@@ -554,16 +596,7 @@ def _write(regulator, loaded: _Loaded, year: int, values: dict, changes: list[Ch
         for key in rules.RULE_FIELDS:
             setattr(row, key, values[key])
         row.unconfirmed = [k for k in row.unconfirmed or [] if k not in changed | confirmed]
-    for key in changed & set(CAP_KEYS):
-        kind, category = CAP_KEYS[key]
-        cap = loaded.own_caps.get(key)
-        if values[key] is None:
-            db.session.delete(cap)
-        elif cap is None:
-            db.session.add(DeclarationCap(kind=kind, category=category, region_id=region.id, year=year,
-                                          max_hours=values[key], source=f"{regulator.name}设定"))
-        else:
-            cap.max_hours = values[key]
+    _save_caps(regulator, loaded, values, changed)
     _save_kinds(regulator, loaded, values, changed, confirmed)
     if changed & set(rules.RUBRIC_FIELDS) or confirmed & set(rules.RUBRIC_FIELDS):
         rubric = loaded.own_rubric

@@ -6,7 +6,9 @@ required, a cap does not cap, and a conversion or a rubric value falls back to F
 regulator's page shows as 默认值，待确认 (as it shows every seeded value no notice states).
 """
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar, overload
 
 import sqlalchemy as sa
 
@@ -26,6 +28,8 @@ from models import (
     RuleSet,
 )
 from models._common import LabelledEnum
+
+_T = TypeVar("_T")
 
 REQUIREMENTS = ("total_min", "public_min", "professional_min", "elective_min")
 CONVERSIONS = ("hours_per_day", "minutes_per_hour", "plan_window_days", "review_working_days")
@@ -88,7 +92,7 @@ for _kind, _categories in GENERAL_CATEGORIES.items():
 class Resolved:
     """A value in force and where it comes from: "own" (the region's row), "province", or "default"."""
 
-    value: object
+    value: Any
     origin: str
     unconfirmed: bool
 
@@ -99,7 +103,7 @@ class Resolved:
         return self.unconfirmed
 
 
-def resolve(rows: list, fields, region_id: int | None = None) -> dict[str, Resolved]:
+def resolve(rows: Sequence[Any], fields: Iterable[str], region_id: int | None = None) -> dict[str, Resolved]:
     """Field by field, the first row (most specific first: the city's, then the province's; None for a
     region without a row) that sets a value, else the fallback (None for a requirement or a theme)."""
     found = {}
@@ -114,7 +118,7 @@ def resolve(rows: list, fields, region_id: int | None = None) -> dict[str, Resol
     return found
 
 
-def merged(model, rows: list, fields, **keys):
+def merged(model: Callable[..., _T], rows: Sequence[Any], fields: Iterable[str], **keys: Any) -> _T:
     """An unsaved ``model`` holding the values in force (see resolve); ``unconfirmed`` lists those that are
     defaults. Never added to the session."""
     values = resolve(rows, fields)
@@ -122,14 +126,29 @@ def merged(model, rows: list, fields, **keys):
                  unconfirmed=[name for name, r in values.items() if r.is_default])
 
 
+def known(value: _T | None) -> _T:
+    """A value of a rule in force (merge_rule, pick_rubric), which the fallback sets where no region does.
+
+    :raise ValueError: the value is unset, which only a rule read before merging can be.
+    """
+    if value is None:
+        raise ValueError("a rule in force lacks a value that its fallback sets")
+    return value
+
+
+@overload
+def merge_rule(year: int, own: RuleSet | None, province: RuleSet) -> RuleSet: ...
+@overload
+def merge_rule(year: int, own: RuleSet | None, province: RuleSet | None) -> RuleSet | None: ...
 def merge_rule(year: int, own: RuleSet | None, province: RuleSet | None) -> RuleSet | None:
     """The rule in force from a city's row and its province's row, or None when neither region has one for
     the year (the learner's page then says the region has published no requirements)."""
-    if own is None and province is None:
+    row = own or province
+    if row is None:
         return None
     rule = merged(RuleSet, [own, province], RULE_FIELDS, year=year)
-    rule.region_id = (own or province).region_id
-    rule.source = (own or province).source
+    rule.region_id = row.region_id
+    rule.source = row.source
     return rule
 
 
@@ -155,7 +174,7 @@ def caps_in_force(region: Region | None, year: int) -> dict[tuple, DeclarationCa
     return pick_caps(rows, chain)
 
 
-def pick_caps(rows, chain: list[int]) -> dict[tuple, DeclarationCap]:
+def pick_caps(rows: Iterable[DeclarationCap], chain: list[int]) -> dict[tuple, DeclarationCap]:
     """{(kind, category): cap} from the cap rows of a region chain's year (most specific region first in
     ``chain``): the city's row, else the province's. For a page that reads the rows in a statement of its own."""
     found: dict[tuple, DeclarationCap] = {}
@@ -168,7 +187,7 @@ class KindValues:
     """A region's DeclarationKindRule rows of a year as one row of KIND_KEYS (for resolve): None where the
     region sets nothing."""
 
-    def __init__(self, region_id, rows=()):
+    def __init__(self, region_id: int, rows: Iterable[DeclarationKindRule] = ()) -> None:
         self.region_id, self.unconfirmed = region_id, []
         for key in KIND_KEYS:
             setattr(self, key, None)
@@ -197,7 +216,7 @@ class KindInForce:
     min_days: int  # 0: no minimum
 
 
-def kind_rows(rows, chain: list[int]) -> list[KindValues]:
+def kind_rows(rows: Sequence[DeclarationKindRule], chain: list[int]) -> list[KindValues]:
     """The chain's KindValues, most specific region first, from the rows of its year."""
     return [KindValues(region_id, [r for r in rows if r.region_id == region_id]) for region_id in chain]
 
@@ -217,12 +236,12 @@ def kinds_in_force(region: Region | None, year: int) -> dict[DeclarationKind, Ki
         for kind in DeclarationKind}
 
 
-def rubrics_up_to(year: int) -> list[Rubric]:
+def rubrics_up_to(year: int) -> Sequence[Rubric]:
     """Every rubric row up to ``year`` (a handful a region): load once, pick per base with pick_rubric."""
     return db.session.execute(sa.select(Rubric).where(Rubric.year <= year)).scalars().all()
 
 
-def pick_rubric(rubrics: list[Rubric], region: Region | None, year: int, province_only: bool = False) -> Rubric:
+def pick_rubric(rubrics: Sequence[Rubric], region: Region | None, year: int, province_only: bool = False) -> Rubric:
     """The rubric in force for a base of ``region`` in ``year``: per region, its latest row not after the
     year; field by field the city's, then the province's, then the default. ``province_only`` for a
     province-level base, whose evaluation is the province's (policies.region_decides_type)."""
@@ -231,11 +250,11 @@ def pick_rubric(rubrics: list[Rubric], region: Region | None, year: int, provinc
         own = [r for r in rubrics if r.region_id == region_id and r.year <= year]
         rows.append(max(own, key=lambda r: r.year, default=None))
     rubric = merged(Rubric, rows, RUBRIC_FIELDS, year=year)
-    rubric.region_id = region.id if region is not None else None
+    rubric.region_id = region.id if region is not None else None  # type: ignore[assignment]  # unsaved: None is everywhere
     return rubric
 
 
-def related_region_ids(region: Region):
+def related_region_ids(region: Region) -> sa.Select[tuple[int]]:
     """The regions whose confirmed evaluation a rule of ``region`` could have decided: the region, its
     province (whose evaluation decides the province-level bases located in the city) and its cities."""
     return sa.select(Region.id).where(sa.or_(
@@ -245,7 +264,7 @@ def related_region_ids(region: Region):
 
 def year_confirmed(region: Region, year: int) -> bool:
     """Whether an evaluation of ``year`` touching the region's rules has been confirmed: that year is closed."""
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.exists().where(Evaluation.year == year, Evaluation.status == EvaluationStatus.CONFIRMED,
                                     Evaluation.region_id.in_(related_region_ids(region))))
-    )
+    ).scalar_one()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import BaseType, Region, RegionLevel, Target, TrainingBase
+from models import BaseType, Region, RegionLevel, Target, TrainingBase, User
 from services import audit, evaluation, policies, registry, rules
 from services.errors import DomainError
 from services.infra import clock
@@ -55,7 +55,7 @@ class TargetPreview:
         return self.bases - self.meeting_after
 
 
-def _check(regulator, base_type: BaseType, year: int, min_trainees: int, min_projects: int) -> None:
+def _check(regulator: User, base_type: BaseType, year: int, min_trainees: int, min_projects: int) -> None:
     """:raise RulesRefused: each problem beside its field."""
     if not policies.may_set_region_rules(regulator):
         raise DomainError("只有人社部门可以设定本地区的目标")
@@ -71,11 +71,11 @@ def _check(regulator, base_type: BaseType, year: int, min_trainees: int, min_pro
         raise RulesRefused(problems)
 
 
-def _figures(target) -> Figures | None:
+def _figures(target: Target | Figures | None) -> Figures | None:
     return Figures(target.min_trainees, target.min_projects) if target is not None else None
 
 
-def _reached(region: Region, base_type: BaseType, year: int):
+def _reached(region: Region, base_type: BaseType, year: int) -> sa.ColumnElement[bool]:
     """The clause on TrainingBase of the bases whose target the region's value for the type and year is:
     evaluated that year, of the type, in the region; for a province's value of city-level bases, those of
     the province's own level and of its cities that set none of their own (registry.pick_target)."""
@@ -91,7 +91,7 @@ def _reached(region: Region, base_type: BaseType, year: int):
                                  sa.and_(TrainingBase.region_id.in_(cities), ~city_own)))
 
 
-def _meeting(target, bases: int, counted: dict[int, dict]) -> int:
+def _meeting(target: Target | Figures | None, bases: int, counted: dict[int, dict]) -> int:
     """How many of ``bases`` meet ``target``: those with figures, by the evaluation's rule; those without
     (no completion yet) have none, and meet only a target of zero."""
     met = sum(not evaluation.missed_target(fig, target) for fig in counted.values())
@@ -99,7 +99,7 @@ def _meeting(target, bases: int, counted: dict[int, dict]) -> int:
     return met + (idle if not evaluation.missed_target(NOTHING_YET, target) else 0)
 
 
-def preview(regulator, base_type: BaseType, year: int, min_trainees: int, min_projects: int) -> TargetPreview:
+def preview(regulator: User, base_type: BaseType, year: int, min_trainees: int, min_projects: int) -> TargetPreview:
     """What setting the region's target for the type and year would change, and for whom. Nothing is
     written. Five queries: the confirmed year, the year's targets, the bases, and the figures (two).
 
@@ -115,8 +115,8 @@ def preview(regulator, base_type: BaseType, year: int, min_trainees: int, min_pr
     own = next((t for t in targets if t.base_type == base_type and t.region_id == region.id), None)
     old = registry.pick_target(targets, base_type, region)
     new = Figures(min_trainees, min_projects)
-    bases = db.session.scalar(sa.select(sa.func.count()).select_from(TrainingBase)
-                              .where(_reached(region, base_type, year)))
+    bases = db.session.execute(sa.select(sa.func.count()).select_from(TrainingBase)
+                               .where(_reached(region, base_type, year))).scalar_one()
     today = clock.today()
     figures_year = min(year, today.year)
     counted = evaluation.figures(figures_year, _reached(region, base_type, year), until=today)
@@ -130,7 +130,7 @@ def preview(regulator, base_type: BaseType, year: int, min_trainees: int, min_pr
     )
 
 
-def save(regulator, base_type: BaseType, year: int, min_trainees: int, min_projects: int,
+def save(regulator: User, base_type: BaseType, year: int, min_trainees: int, min_projects: int,
          seen: Figures | None) -> Target:
     """Set the region's own target for the type and year to what was previewed, audit old and new, commit.
     ``seen`` is the region's own row the preview showed (None: none): if the stored row differs now, someone

@@ -1,6 +1,9 @@
 """What text typed by a person or read from an uploaded file may hold: the rules forms and services share."""
 
 import re
+from typing import TypeVar, overload
+
+_T = TypeVar("_T")
 
 # C0 control characters other than tab, newline and carriage return, and DEL. PostgreSQL refuses NUL in text
 # outright (the insert raises), and none of them belongs in anything a person types or a file names.
@@ -20,15 +23,19 @@ CONTROL_CHARACTERS = re.compile(f"[{CONTROL_CLASS}]")
 LINE_BREAKS = re.compile(f"[{BREAK_CLASS}]")
 
 
-def strip_control_characters(value):
+@overload
+def strip_control_characters(value: str) -> str: ...
+@overload
+def strip_control_characters(value: _T) -> _T: ...
+def strip_control_characters(value: object) -> object:
     """``value`` without the control characters above (anything not a string as it is)."""
     return CONTROL_CHARACTERS.sub("", value) if isinstance(value, str) else value
 
 
-def is_contact_phone(value) -> bool:
+def is_contact_phone(value: object) -> bool:
     # fullmatch, not $: $ would take a trailing newline.
     return isinstance(value, str) and _CONTACT_PHONE.fullmatch(value) is not None
 
 
-def has_line_break(value) -> bool:
+def has_line_break(value: object) -> bool:
     return isinstance(value, str) and LINE_BREAKS.search(value) is not None

@@ -27,6 +27,7 @@ from models import (
     User,
 )
 from services import audit, hours, policies, text
+from services.actors import Actor
 from services.errors import DomainError, NotAllowed
 from services.infra import clock, locking
 
@@ -37,7 +38,7 @@ _HORIZON_DAYS = 120
 def _exceptions(start: date, end: date) -> dict[date, CalendarDayKind]:
     return dict(db.session.execute(
         sa.select(CalendarDay.day, CalendarDay.kind).where(CalendarDay.day.between(start, end))
-    ).all())
+    ).tuples().all())
 
 
 def is_workday(day: date, exceptions: dict | None = None) -> bool:
@@ -73,14 +74,6 @@ def review_deadline(filed_on: date, count: int) -> date:
     """
     locking.shared(CALENDAR_LOCK)
     return add_working_days(filed_on, count)
-
-
-def working_days_between(start: date, end: date) -> int:
-    """Working days after ``start`` up to and including ``end`` (0 if end <= start)."""
-    if end <= start:
-        return 0
-    exceptions = _exceptions(start, end)
-    return sum(1 for n in range(1, (end - start).days + 1) if is_workday(start + timedelta(days=n), exceptions))
 
 
 # A year's schedule is some forty lines; the file travels again, signed, in the preview's confirm form.
@@ -265,7 +258,7 @@ def _moved_deadlines(changes: list[DayChange]) -> list[MovedDeadline]:
     return moved
 
 
-def apply_schedule(actor, raw: bytes, digest: str, fingerprint: str, filename: str = "", *,
+def apply_schedule(actor: Actor, raw: bytes, digest: str, fingerprint: str, filename: str = "", *,
                    preview_id: str) -> SchedulePlan:
     """Load exactly the previewed schedule: add or change its days, move the open deadlines the preview
     listed, and audit who did it, the file's digest and every day added or changed with its old and new

@@ -9,17 +9,7 @@ from tests.conftest import IsolatedClient
 
 def response_problems(app, document: dict, method: str, path: str, response) -> list[str]:
     """Why ``response`` does not match what the document promises for ``method path``; [] when it does."""
-    adapter = app.url_map.bind("localhost")
-    try:
-        endpoint, _args = adapter.match(path.split("?")[0], method)
-    except HTTPException:
-        endpoint = None
-    operation = None
-    if endpoint and endpoint.startswith("api."):
-        for item in document["paths"].values():
-            for verb, op in item.items():
-                if verb == method.lower() and op["operationId"] == endpoint.removeprefix("api."):
-                    operation = op
+    operation = _operation(app, document, method, path)
     if operation is None:
         # Outside any operation (an unknown address, a method the address lacks): a problem document.
         if response.mimetype != "application/problem+json":
@@ -41,6 +31,22 @@ def response_problems(app, document: dict, method: str, path: str, response) -> 
     validator = Draft202012Validator({**schema, "components": document["components"]},
                                      format_checker=FormatChecker())
     return [f"{method} {path}: {e.json_path}: {e.message}" for e in validator.iter_errors(response.get_json())]
+
+
+def _operation(app, document: dict, method: str, path: str) -> dict | None:
+    """The document's operation that the app routes ``method path`` to, or None outside every one."""
+    adapter = app.url_map.bind("localhost")
+    try:
+        endpoint, _args = adapter.match(path.split("?")[0], method)
+    except HTTPException:
+        return None
+    operation = None
+    if endpoint.startswith("api."):
+        for item in document["paths"].values():
+            for verb, op in item.items():
+                if verb == method.lower() and op["operationId"] == endpoint.removeprefix("api."):
+                    operation = op
+    return operation
 
 
 class CheckedClient(IsolatedClient):

@@ -30,13 +30,16 @@ from models import (
     Category,
     Course,
     CourseStatus,
+    HoursRecord,
     Mode,
     Region,
     RegionLevel,
     Role,
+    Rubric,
     TrainingBase,
     User,
 )
+from services import policies, resident_ids, rules
 from services.courses import refresh_search_tokens
 from services.infra import clock
 
@@ -288,6 +291,35 @@ def after_the_year(patch, year: int) -> None:
 _bulk = count(1)
 _phones = count(1)
 CHEAP_HASH = generate_password_hash(PASSWORD, "pbkdf2:sha256:1")
+
+
+def rubric_in_force(year: int, region: Region | None = None, base_type: BaseType | None = None) -> Rubric:
+    """The rubric in force for a base of ``base_type`` in ``region``, as the evaluation picks it: per region its
+    latest row not after the year, the city's values before the province's, else the defaults; a
+    province-level base's is its province's."""
+    return rules.pick_rubric(rules.rubrics_up_to(year), region, year,
+                             province_only=base_type in policies.PROVINCE_SET_TYPES)
+
+
+def totals_by_year(learner_id: int) -> dict[int, dict[Category, int]]:
+    """The learner's credited hours by year and category, summed by the database: what the ledger (services.hours)
+    must agree with."""
+    rows = db.session.execute(
+        sa.select(HoursRecord.year, HoursRecord.category, sa.func.sum(HoursRecord.hours))
+        .where(HoursRecord.learner_id == learner_id)
+        .group_by(HoursRecord.year, HoursRecord.category)
+    ).all()
+    totals: dict[int, dict[Category, int]] = {}
+    for year, category, credited in rows:
+        totals.setdefault(year, {c: 0 for c in Category})[Category(category)] = int(credited)
+    return totals
+
+
+def by_id_number(id_number: str) -> User | None:
+    """The account whose stored ID number is ``id_number`` in any spelling: the registration's duplicate check."""
+    return db.session.execute(
+        sa.select(User).where(User.id_number_hmac == resident_ids.fingerprint(resident_ids.normalise(id_number)))
+    ).scalar_one_or_none()
 
 
 def bulk_learners(n: int) -> list[int]:

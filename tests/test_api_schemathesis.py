@@ -132,22 +132,26 @@ def realistic(world):
         if operation_id != "push_completions":
             return case
         items = case.body.get("completions") or []
-        if not items or sum(map(ord, items[0]["external_id"])) % 3 == 0:
-            return case
-        for n, item in enumerate(items):
-            pick = sum(map(ord, item["external_id"])) + n
-            name, phone, id_number = people[pick % len(people)]
-            item["course_id"] = started[pick % len(started)]
-            item["name"] = name
-            if "phone" in item:
-                item["phone"] = phone
-            if "id_number" in item:
-                item["id_number"] = id_number
-            if "hours" in item:
-                item["hours"] = min(item["hours"], 16)
+        if items and sum(map(ord, items[0]["external_id"])) % 3:
+            _name_the_world(items, people, started)
         return case
 
     return map_case
+
+
+def _name_the_world(items, people, started):
+    """Point each generated completion at one of the world's started courses and registered learners."""
+    for n, item in enumerate(items):
+        pick = sum(map(ord, item["external_id"])) + n
+        name, phone, id_number = people[pick % len(people)]
+        item["course_id"] = started[pick % len(started)]
+        item["name"] = name
+        if "phone" in item:
+            item["phone"] = phone
+        if "id_number" in item:
+            item["id_number"] = id_number
+        if "hours" in item:
+            item["hours"] = min(item["hours"], 16)
 
 
 # Reads whose 200 needs an existing key that random generation would never hit: two of three positive

@@ -21,10 +21,10 @@ from models import (
     Role,
     TrainingBase,
 )
-from services import completions, evaluation, exports, hours, resident_ids
+from services import completions, evaluation, exports, resident_ids
 from services.errors import DomainError
 from services.infra import clock
-from tests.conftest import login
+from tests.conftest import login, totals_by_year
 
 REAL_TODAY = clock.today  # read at import, before any fixture patches it
 # 23:59 on New Year's Eve and 00:00 on New Year's Day in Shanghai, as the UTC instants they are.
@@ -199,7 +199,7 @@ def test_an_online_course_completed_on_20_december_credits_2026_though_it_runs_t
     completions.complete_enrollments(admin, over_new_year, [held], date(2026, 12, 20))
 
     assert counted(over_new_year) == {2026: (30, 1, 1), 2027: (0, 0, 0)}
-    assert hours.totals_by_year(person.id) == {2026: {Category.PUBLIC: 30, Category.PROFESSIONAL: 0,
+    assert totals_by_year(person.id) == {2026: {Category.PUBLIC: 30, Category.PROFESSIONAL: 0,
                                                       Category.ELECTIVE: 0}}
 
 

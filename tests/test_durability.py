@@ -271,7 +271,8 @@ ACKS_BEFORE_KILL = 120
 THREADS = 16
 
 
-def test_sigkill_during_enrollments_loses_no_acknowledged_write(tmp_path):
+# noqa below: one story of three kills and restarts, whose pressing threads share its lists and lock.
+def test_sigkill_during_enrollments_loses_no_acknowledged_write(tmp_path):  # noqa: C901, PLR0915
     path = tmp_path / "kill.sqlite3"
     config = _config(path, tmp_path)
     logins, first_course = _prepare_database(config)

@@ -211,7 +211,7 @@ def test_enrolling_in_a_course_that_is_not_open_is_refused(learners, admin_and_b
     course = course_in_state(state, admin_and_base[1], make_base(status=BaseStatus.EXITED), make_course,
                              clock.today())
     student, = learners(1)
-    assert enrollment.enroll_problem(course) == message
+    assert enrollment.availability(course).problem == message
     with pytest.raises(DomainError) as raised:
         enrollment.enroll(student, course.id)
     assert raised.value.message == message

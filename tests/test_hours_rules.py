@@ -11,10 +11,11 @@ from seeding import demo
 from services import completions, enrollment, hours
 from services.infra import clock
 from services.queries import learner_pages
-from tests.conftest import count_queries
+from tests.conftest import count_queries, totals_by_year
 
 P, S, E = Category.PUBLIC, Category.PROFESSIONAL, Category.ELECTIVE
 SEEDED_YEARS = (2025, 2026, 2027)
+
 
 
 @pytest.fixture
@@ -188,7 +189,7 @@ def test_a_class_completed_without_a_day_counts_in_the_year_it_ended(
     record = db.session.execute(sa.select(HoursRecord).where(HoursRecord.learner_id == student.id)).scalar_one()
     assert (record.year, record.category, record.hours, record.course_id) == (year, E, 16, course.id)
     assert db.session.get(type(enrolled), enrolled.id).status == EnrollmentStatus.COMPLETED
-    assert hours.totals_by_year(student.id) == {year: {P: 0, S: 0, E: 16}}
+    assert totals_by_year(student.id) == {year: {P: 0, S: 0, E: 16}}
 
 
 def test_hours_never_carry_over_into_the_next_year(monkeypatch, regions, make_user, credit):
@@ -199,7 +200,7 @@ def test_hours_never_carry_over_into_the_next_year(monkeypatch, regions, make_us
     credit(student, 2026, S, 20)
     credit(student, 2026, S, 10)
 
-    totals = hours.totals_by_year(student.id)
+    totals = totals_by_year(student.id)
     assert totals == {2025: {P: 40, S: 100, E: 0}, 2026: {P: 30, S: 30, E: 0}}
     rules = hours.rules_for(student.region, totals)
     assert hours.progress(2025, rules[2025], totals[2025]).complete
@@ -229,8 +230,8 @@ def test_totals_are_kept_apart_by_learner(regions, make_user, credit):
     one, two = make_user(role=Role.LEARNER), make_user(role=Role.LEARNER)
     credit(one, 2026, P, 12)
     credit(two, 2026, P, 7)
-    assert hours.totals_by_year(one.id)[2026][P] == 12
-    assert hours.totals_by_year(two.id)[2026][P] == 7
+    assert totals_by_year(one.id)[2026][P] == 12
+    assert totals_by_year(two.id)[2026][P] == 7
 
 
 def rule_values(rule) -> dict | None:
@@ -251,7 +252,7 @@ def assert_ledger_matches_totals_and_rules(regions, make_user):
     db.session.commit()
 
     for student, region_name in ((guangzhou, "广东省广州市"), (chengdu, "四川省成都市"), (nowhere, None)):
-        totals = hours.totals_by_year(student.id)
+        totals = totals_by_year(student.id)
         rules = hours.rules_for(student.region, set(totals) | {2027})
         with count_queries(db.engine) as statements:
             found = hours.ledger(student, 2027)

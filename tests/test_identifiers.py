@@ -12,7 +12,7 @@ from models import Category, Certificate, HoursRecord, Role, User
 from services import accounts, certificates, identifiers, resident_ids, roster
 from services.errors import DomainError
 from services.infra import clock
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, by_id_number
 
 ID_NUMBER = "11010519491231002X"
 OTHER_ID_NUMBER = "51010419900307123" + resident_ids.check_character("51010419900307123")
@@ -116,12 +116,13 @@ def test_numbers_written_in_chinese_numerals_are_refused_beside_the_field(city):
     assert user_count() == 0
 
 
+
 # --- lookups --------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("spelling", SPELLINGS.values(), ids=SPELLINGS.keys())
 def test_learner_lookup_by_id_number_finds_every_spelling(city, spelling):
     learner = register(city)
-    assert accounts.find_by_id_number(spelling(ID_NUMBER)) == learner
+    assert by_id_number(spelling(ID_NUMBER)) == learner
 
 
 def test_certificate_code_typed_in_full_width_or_groups_is_found(city):

@@ -74,3 +74,45 @@ def test_no_domain_module_imports_flask_request_globals(path):
 ])
 def test_the_check_sees_every_spelling_of_the_import(source, found):
     assert request_globals_used(source) == found
+
+
+# --- the README's map of the tree ---------------------------------------------------------------------------------
+
+def _readme_layout() -> dict[str, str]:
+    """The README's layout block: each entry's path (``services/queries/``, ``app.py``) and its description."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    entries: dict[str, str] = {}
+    name = ""
+    for line in block.splitlines():
+        if line and not line.startswith(" "):
+            name, _, description = line.partition(" ")
+            entries[name] = description.strip()
+        elif line.strip() and name:  # a description carried on to the next line
+            entries[name] += " " + line.strip()
+    return entries
+
+
+def _kept_packages() -> set[str]:
+    """Every directory of code the repository keeps: the top-level folders and services' sub-packages."""
+    top = {f"{p.name}/" for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+           and p.name not in {"artifacts", "instance", "docs", "static", "node_modules"}}
+    inner = {f"services/{p.name}/" for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists()}
+    return top | inner
+
+
+def test_every_path_the_readme_maps_exists():
+    missing = [name for name in _readme_layout() if not (ROOT / name).exists()]
+    assert missing == []
+
+
+def test_every_package_of_the_tree_is_on_the_readmes_map():
+    assert _kept_packages() - set(_readme_layout()) == set()
+
+
+def test_the_readme_names_every_module_of_services_sub_packages():
+    """A sub-package's entry lists its modules, so that a move shows on the map or fails here."""
+    layout = _readme_layout()
+    for package in ("services/queries/", "services/infra/"):
+        modules = {p.stem for p in (ROOT / package).glob("*.py") if p.stem != "__init__"}
+        assert {m for m in modules if m not in layout[package]} == set(), package

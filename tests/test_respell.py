@@ -11,7 +11,7 @@ from extensions import db
 from models import AuditLog, Role, User
 from services import accounts, resident_ids, respell
 from services.errors import DomainError
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, by_id_number
 
 ID_NUMBER = "11010519491231002X"
 OTHER = "51010419900307123" + resident_ids.check_character("51010419900307123")
@@ -80,7 +80,7 @@ def test_a_dry_run_lists_the_changes_and_collisions_and_writes_nothing(app, old_
 
 def test_applying_respells_so_that_sign_in_finds_them_and_an_id_number_cannot_register_again(app, old_rows, city):
     assert sign_in(app, "wang.fang@example.com").status_code == 200  # the old spelling: nobody found
-    assert accounts.find_by_id_number(ID_NUMBER) is None  # the ASCII number's HMAC is another: it would register
+    assert by_id_number(ID_NUMBER) is None  # the ASCII number's HMAC is another: it would register
 
     report = respell.normalise_identifiers(apply=True)
 
@@ -92,7 +92,7 @@ def test_applying_respells_so_that_sign_in_finds_them_and_an_id_number_cannot_re
     assert resident_ids.decrypt(learner.id_number_ciphertext) == ID_NUMBER
     assert learner.id_number_hmac == resident_ids.fingerprint(ID_NUMBER)
     assert learner.id_number_masked == resident_ids.mask(ID_NUMBER)
-    assert accounts.find_by_id_number(ID_NUMBER).id == learner.id
+    assert by_id_number(ID_NUMBER).id == learner.id
     for login in ("wang.fang@example.com", "13900000003", "139 0000 0004"):
         assert sign_in(app, login).status_code == 302, login
     with pytest.raises(DomainError):

@@ -26,7 +26,7 @@ from models import (
 )
 from seeding import demo
 from services import evaluation, hours, registry, rule_edits, rules, target_edits
-from tests.conftest import count_queries, login, page_queries
+from tests.conftest import count_queries, login, page_queries, rubric_in_force
 
 YEAR, NEXT = 2026, 2027
 CAP = rule_edits.cap_key(DeclarationKind.COMPETITION, Category.PUBLIC)
@@ -122,8 +122,8 @@ def test_henan_base_that_misses_its_target_is_proposed_exit_and_a_sichuan_one_re
     """Notice 002: a base that cannot complete its training task loses its status (取消其基地资格)."""
     target = Target(base_type=BaseType.CITY, year=YEAR, min_trainees=10, min_projects=1)
     figures = {"trainees": 9, "projects": 1, "completed": 9, "seated": 9, "rating": 5.0, "overdue_plans": 0}
-    henan = evaluation.rubric_for(YEAR, regions["410100"], BaseType.CITY)
-    sichuan = evaluation.rubric_for(YEAR, regions["510100"], BaseType.CITY)
+    henan = rubric_in_force(YEAR, regions["410100"], BaseType.CITY)
+    sichuan = rubric_in_force(YEAR, regions["510100"], BaseType.CITY)
 
     score, henan_outcome, missed = evaluation.score_and_outcome(figures, target, 100.0, henan)
     assert missed and score >= henan.keep_threshold
@@ -217,7 +217,7 @@ def test_a_city_regulator_writes_the_citys_values_only(regions, regulator):
     assert shandong_rubric.keep_threshold == 75
     assert rules.pick_rubric(rules.rubrics_up_to(NEXT), regions["370600"], NEXT).keep_threshold == 80
     # A province-level base in Yantai is evaluated by the province's rubric, not the city's.
-    assert evaluation.rubric_for(NEXT, regions["370600"], BaseType.PROVINCIAL).keep_threshold == 75
+    assert rubric_in_force(NEXT, regions["370600"], BaseType.PROVINCIAL).keep_threshold == 75
 
 
 def test_defaults_are_flagged_on_the_page_until_confirmed(app, regions, regulator):

@@ -19,16 +19,17 @@ from blueprints.regulator.forms import (
     rules_form_class,
 )
 from models import BaseStatus, BaseType, Outcome
-from services import audit, evaluation, exports, plans, policies, registry, rule_edits, scope, target_edits, workdays
+from services import audit, evaluation, exports, plans, policies, registry, rule_edits, target_edits, workdays
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
+from services.queries import regulator_pages
 
 
 def _load_base(base_id: int):
     """:raise 404: no such base, or not in the current user's reach (policies.may_oversee_base)."""
-    base = scope.base_in_scope(current_user, base_id)
+    base = regulator_pages.base_in_scope(current_user, base_id)
     if base is None:
         abort(404)
     return base
@@ -47,7 +48,8 @@ def index():
     evaluations = evaluation.evaluations_of(current_user)
     this_year = clock.today().year
     return render_template(
-        "regulator/index.html", bases=scope.bases_overview(current_user), plans=plans.pending_plans(current_user),
+        "regulator/index.html", bases=regulator_pages.bases_overview(current_user),
+        plans=plans.pending_plans(current_user),
         evaluations=evaluations, trials={e.id for e in evaluations if evaluation.is_trial(e)}, run_form=run_form,
         year=this_year, regions=regions, export_years=range(this_year + 1, this_year - 6, -1),
     )

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
+from werkzeug.datastructures import FileStorage
 
 from extensions import db
 from models import Evidence
@@ -74,7 +75,7 @@ def root() -> Path:
     return Path(current_app.config["EVIDENCE_FOLDER"])
 
 
-def store(upload) -> tuple[Evidence, Path]:
+def store(upload: FileStorage) -> tuple[Evidence, Path]:
     """Check one uploaded file and write it; returns the unsaved Evidence row and the file written, which is
     removed if the transaction under way rolls back instead of keeping the row (transaction.on_rollback).
 
@@ -97,7 +98,7 @@ def store(upload) -> tuple[Evidence, Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     on_rollback(lambda: path.unlink(missing_ok=True))
-    evidence = Evidence(key=key, filename=_safe_name(upload.filename, content_type), content_type=content_type,
+    evidence = Evidence(key=key, filename=_safe_name(upload.filename or "", content_type), content_type=content_type,
                         size=len(data), sha256=hashlib.sha256(data).hexdigest())
     return evidence, path
 

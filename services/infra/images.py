@@ -4,13 +4,14 @@ import secrets
 import warnings
 from io import BytesIO
 from pathlib import Path
+from typing import IO, Any
 
 from flask import current_app
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
 from extensions import db
-from models import Image
+from models import Image, User
 from models.image import IMAGE_VARIANTS
 from services.errors import ImageRejected
 from services.infra.transaction import on_rollback
@@ -19,7 +20,7 @@ from services.infra.transaction import on_rollback
 ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}
 
 
-def _read_limited(stream, limit: int) -> bytes:
+def _read_limited(stream: IO[bytes], limit: int) -> bytes:
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise ImageRejected(f"图片不能超过 {limit / (1024 * 1024):g} MB")
@@ -93,7 +94,7 @@ def upload_root() -> Path:
     return Path(current_app.config["UPLOAD_FOLDER"])
 
 
-def store_image(stream, uploaded_by=None) -> Image:
+def store_image(stream: IO[bytes], uploaded_by: User | None = None) -> Image:
     """Check, clean and store an uploaded image; add its Image row to the session (the caller's unit of work
     commits it). Should the transaction roll back instead, the files are removed (transaction.on_rollback).
 
@@ -125,7 +126,7 @@ def store_image(stream, uploaded_by=None) -> Image:
     return image
 
 
-def replace(owner, relation: str, stream, uploaded_by, changes: dict) -> Image:
+def replace(owner: Any, relation: str, stream: IO[bytes], uploaded_by: User | None, changes: dict) -> Image:
     """Store a new image as ``owner.<relation>`` (a cover, a logo), noted in ``changes``
     ({"<relation>_id": [old, new]}) for the audit."""
     old_id = getattr(owner, f"{relation}_id")

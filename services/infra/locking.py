@@ -13,12 +13,14 @@ write that only reads that set takes its shared form (``shared()``).
 """
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.orm.interfaces import ORMOption
 
 from extensions import db
 from services.infra.transaction import end_reads, unit_of_work
@@ -27,14 +29,14 @@ _immediate = ContextVar("sqlite_begin_immediate", default=False)
 _deferred = ContextVar("sqlite_begin_deferred", default=False)
 
 
-def install_sqlite_transactions(engine, may_write: Callable[[], bool] = lambda: False) -> None:
+def install_sqlite_transactions(engine: Engine, may_write: Callable[[], bool] = lambda: False) -> None:
     """Let SQLAlchemy, not the sqlite3 module, open transactions, so that we choose how they begin:
     IMMEDIATE inside ``writing()``, and wherever ``may_write()`` is true (asked as each transaction begins:
     app.py says so of a request that is not a GET, HEAD or OPTIONS) unless inside ``reading()``; else deferred.
     """
 
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record):
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # WAL lets readers run beside a writer; foreign keys are off in SQLite unless asked for.
@@ -44,13 +46,13 @@ def install_sqlite_transactions(engine, may_write: Callable[[], bool] = lambda: 
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(connection):
+    def _begin(connection: Connection) -> None:
         immediate = _immediate.get() or (may_write() and not _deferred.get())
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @contextmanager
-def writing():
+def writing() -> Iterator[None]:
     """Transactions begun inside the block take SQLite's write lock when they begin (BEGIN IMMEDIATE), so
     a write made during a GET waits its turn instead of failing at once with "database is locked"."""
     token = _immediate.set(True)
@@ -61,7 +63,7 @@ def writing():
 
 
 @contextmanager
-def reading():
+def reading() -> Iterator[None]:
     """Transactions begun inside the block begin deferred even in a POST: for checks that only read, and
     whose writes come later in a transaction of their own (``locked()`` ends the reads before it locks), so
     that on SQLite a long check does not hold the write lock the site's other writers wait for."""
@@ -73,7 +75,7 @@ def reading():
 
 
 @contextmanager
-def locked(model, object_id: int, *options):
+def locked(model: type[Any], object_id: int, *options: ORMOption) -> Iterator[Any]:
     """Run the block as one unit of work holding the write lock for one row, which it yields, fresh.
 
     The transaction the session had open is ended first: it may have read (a view loads the object and its
@@ -95,7 +97,7 @@ def locked(model, object_id: int, *options):
         yield row
 
 
-def _begin_writing(statement):
+def _begin_writing(statement: sa.Executable) -> sa.Result[Any]:
     """End the reads the session had open (transaction.end_reads: refused if it holds changes), then begin
     a write transaction (IMMEDIATE on SQLite) with ``statement``, the one that takes the lock; its result.
     Rolled back if the statement fails."""
@@ -116,7 +118,7 @@ def _advisory_key(name: str) -> int:
 
 
 @contextmanager
-def exclusive(name: str):
+def exclusive(name: str) -> Iterator[None]:
     """Run the block as one unit of work that no other block holding ``name`` runs beside: for a use case
     that checks a set of rows and then writes it (a schedule confirmed against the calendar as previewed),
     where no single row stands for the set and two checks could both pass before either writes.

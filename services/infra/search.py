@@ -18,8 +18,10 @@ punctuation, symbols and spaces separate; nothing that is a character of the tex
 import re
 import unicodedata
 from itertools import groupby
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import QueryableAttribute
 
 # Runs of letters and numbers (Python's word characters without the underscore), in any script and plane.
 _WORD = re.compile(r"[^\W_]+")
@@ -69,7 +71,7 @@ def query_terms(query: str) -> list[tuple[list[str], bool]]:
     return terms
 
 
-def _fts5_query(terms) -> str:
+def _fts5_query(terms: list[tuple[list[str], bool]]) -> str:
     parts = []
     for tokens, prefix in terms:
         phrase = '"' + " ".join(tokens) + '"'
@@ -77,14 +79,15 @@ def _fts5_query(terms) -> str:
     return " AND ".join(parts)
 
 
-def _tsquery(terms) -> str:
+def _tsquery(terms: list[tuple[list[str], bool]]) -> str:
     parts = []
     for tokens, prefix in terms:
         parts.append(tokens[0] + ":*" if prefix else "(" + " <-> ".join(tokens) + ")")
     return " & ".join(parts)
 
 
-def match_clause(id_column, tokens_column, query: str, dialect: str):
+def match_clause(id_column: QueryableAttribute[int], tokens_column: QueryableAttribute[str], query: str,
+                 dialect: str) -> sa.ColumnElement[bool] | None:
     """A WHERE clause selecting the rows whose text contains the query, using the full-text index.
 
     Returns None when the query holds nothing searchable (only punctuation, say).
@@ -96,7 +99,7 @@ def match_clause(id_column, tokens_column, query: str, dialect: str):
         return sa.func.to_tsvector(sa.literal_column("'simple'"), tokens_column).op("@@")(
             sa.func.to_tsquery(sa.literal_column("'simple'"), _tsquery(terms))
         )
-    matching = sa.select(sa.literal_column("rowid")).select_from(sa.table("course_fts")).where(
+    matching: sa.Select[Any] = sa.select(sa.literal_column("rowid")).select_from(sa.table("course_fts")).where(
         sa.literal_column("course_fts").op("MATCH")(_fts5_query(terms))
     )
     return id_column.in_(matching)

@@ -1,25 +1,24 @@
-"""The one writer of every spreadsheet the site hands out (XLSX and CSV): no text in a cell can run as a formula.
+"""The one writer of every spreadsheet the site hands out (XLSX): no text in a cell can run as a formula.
 
 Whoever typed the text (a learner's name or employer, a course title, a base's name, a regulator's reason),
-a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a line break can never run. In CSV it is written
-with a leading apostrophe (OWASP's advice against CSV injection: CSV has no types). In XLSX it is typed as a
+a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a line break can never run: it is typed as a
 string and styled quotePrefix, the flag Excel sets itself when one types an apostrophe first: the cell shows
 the text as typed, apostrophe-free, and is never evaluated, even once edited (in XLSX an apostrophe written
 into the text is shown as part of it). Numbers, dates and booleans stay what they are: a negative number is a
 number, not a formula.
 
-Plain tables (``xlsx``, ``csv_bytes``) are rows as they come; official forms (``form_xlsx``) are laid out as the
+Plain tables (``xlsx``) are rows as they come; official forms (``form_xlsx``) are laid out as the
 notices draw them: a title row, the lines to stamp and date, merged header levels, borders, column widths and
 print setup, every cell through the same guard.
 """
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -31,7 +30,6 @@ from openpyxl.utils import get_column_letter
 # too, since some of them skip those before looking at the next character.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_MIMETYPE = "text/csv; charset=utf-8"
 _KEPT_AS_IS = (bool, int, float, Decimal, date, datetime, time)
 
 
@@ -39,19 +37,6 @@ def cleaned(text: str) -> str:
     """``text`` without the control characters XLSX cannot hold (openpyxl raises on them; text stored before
     the forms dropped them must not make an export fail)."""
     return ILLEGAL_CHARACTERS_RE.sub("", text)
-
-
-def neutralise(text: str) -> str:
-    """``text`` as a CSV cell may hold it: cleaned, and an apostrophe before a formula's first character."""
-    text = cleaned(text)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def cell_value(value):
-    """What a CSV cell holds: numbers, dates, booleans and None as they are, anything else neutralised text."""
-    if value is None or isinstance(value, _KEPT_AS_IS):
-        return value
-    return neutralise(str(value))
 
 
 def xlsx(sheet_title: str, rows: Iterable[Sequence]) -> bytes:
@@ -65,7 +50,7 @@ def xlsx(sheet_title: str, rows: Iterable[Sequence]) -> bytes:
     return out.getvalue()
 
 
-def _xlsx_cell(sheet, value):
+def _xlsx_cell(sheet: Any, value: object) -> object:
     if value is None or isinstance(value, _KEPT_AS_IS):
         return value
     text = cleaned(str(value))
@@ -76,15 +61,6 @@ def _xlsx_cell(sheet, value):
     if text.startswith(FORMULA_STARTS):
         cell.quotePrefix = True
     return cell
-
-
-def csv_bytes(rows: Iterable[Sequence]) -> bytes:
-    """``rows`` as UTF-8 CSV, every text cell neutralised. The byte-order mark makes Excel read UTF-8 as such."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in rows:
-        writer.writerow(["" if value is None else cell_value(value) for value in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 # --- official forms: a title, a header with merged cells, borders, the lines to stamp and sign, print setup -----
@@ -151,7 +127,7 @@ def form_xlsx(sheets: Sequence[FormSheet]) -> bytes:
     return out.getvalue()
 
 
-def _write_form(sheet, form: FormSheet) -> None:
+def _write_form(sheet: Any, form: FormSheet) -> None:  # noqa: C901  a streamed sheet takes every setting before its first row: one ordered list of them
     width = len(form.widths)
     for index, chars in enumerate(form.widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = chars
@@ -202,7 +178,7 @@ def _write_form(sheet, form: FormSheet) -> None:
         sheet.append(_line_cells(styled, line, offset, width))
 
 
-def _merge(sheet, row: int, col: int, last_row: int, last_col: int) -> None:
+def _merge(sheet: Any, row: int, col: int, last_row: int, last_col: int) -> None:
     if (row, col) != (last_row, last_col):
         sheet.merged_cells.add(f"{get_column_letter(col)}{row}:{get_column_letter(last_col)}{last_row}")
 
@@ -227,12 +203,14 @@ class _Cells:
     style record copied onto every cell that wears it: assigning the style objects cell by cell made a
     catalog of 5,000 courses five times slower to write."""
 
-    def __init__(self, sheet):
+    def __init__(self, sheet: Any) -> None:
         self.sheet = sheet
         self._styles: dict[tuple, object] = {}
 
-    def __call__(self, value, font: Font, alignment: Alignment | None, border: Border | None = None) -> WriteOnlyCell:
+    def __call__(self, value: object, font: Font, alignment: Alignment | None,
+                 border: Border | None = None) -> WriteOnlyCell:
         """A cell: text typed as a string (quotePrefix where it would run), numbers and dates as they are."""
+        cell: Any  # a WriteOnlyCell (openpyxl is untyped); _xlsx_cell makes one for text
         if value is None or isinstance(value, _KEPT_AS_IS):
             cell, guarded = WriteOnlyCell(self.sheet, value), False
         else:

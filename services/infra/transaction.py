@@ -27,11 +27,11 @@ Calls that run more than one unit of work, each for a reason:
   holds one transaction for minutes nor starts over when it stops.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
 from extensions import db
 
@@ -45,7 +45,7 @@ class PendingChanges(RuntimeError):
 
 
 @contextmanager
-def unit_of_work():
+def unit_of_work() -> Iterator[None]:
     """Commit when the block ends; on any error roll back (running the ``on_rollback`` hooks) and re-raise."""
     try:
         yield
@@ -62,19 +62,19 @@ def on_rollback(callback: Callable[[], object]) -> None:
 
 
 @event.listens_for(Session, "after_commit")
-def _forget_hooks(session) -> None:
+def _forget_hooks(session: Session) -> None:
     session.info.pop(_ROLLBACK_HOOKS, None)
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _run_hooks(session, previous_transaction) -> None:
+def _run_hooks(session: Session, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.nested or previous_transaction.parent is not None:
         return  # a savepoint or an inner block: the transaction itself goes on
     for callback in session.info.pop(_ROLLBACK_HOOKS, []):
         callback()
 
 
-def _unflushed(session) -> bool:
+def _unflushed(session: Session) -> bool:
     """Objects added, deleted, or changed (an attribute set to the value it had is no change)."""
     return bool(session.new or session.deleted) or any(session.is_modified(obj) for obj in session.dirty)
 
@@ -82,18 +82,18 @@ def _unflushed(session) -> bool:
 # "Flushed but not committed": an INSERT, UPDATE or DELETE sent in the transaction under way, whether by a
 # flush or as a statement. Kept as the transaction object itself, so that it needs no clearing.
 @event.listens_for(Session, "after_flush")
-def _note_flush(session, _context) -> None:
+def _note_flush(session: Session, _context: UOWTransaction) -> None:
     if _unflushed(session):  # still the state before the flush, here
         session.info[_WROTE_IN] = session.get_transaction()
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _note_statement(state) -> None:
+def _note_statement(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         state.session.info[_WROTE_IN] = state.session.get_transaction()
 
 
-def has_changes(session=None) -> bool:
+def has_changes(session: Session | None = None) -> bool:
     """Whether the session holds changes: objects added, deleted or changed and not yet flushed, or writes
     flushed in the transaction under way and not yet committed."""
     session = session or db.session()
@@ -117,7 +117,7 @@ def end_reads() -> None:
 TRANSIENT_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock", "55P03": "lock not available"}
 
 
-def transient_state(error) -> str | None:
+def transient_state(error: BaseException) -> str | None:
     """What made the database give up on the transaction (an OperationalError), if retrying may succeed;
     else None."""
     original = getattr(error, "orig", None)
@@ -129,7 +129,7 @@ def transient_state(error) -> str | None:
     return None
 
 
-def give_up(error) -> str | None:
+def give_up(error: BaseException) -> str | None:
     """Roll back a transaction the database abandoned; what made it give up (``transient_state``), for the
     web layer's warning as it answers 503 and asks for the request again."""
     db.session.rollback()

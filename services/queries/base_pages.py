@@ -1,14 +1,17 @@
 """What a base admin's pages read: their bases, and one base's courses with counts by status."""
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload
 
 from extensions import db
-from models import Course, CourseStatus, Enrollment, TrainingBase
+from models import Course, CourseStatus, Enrollment, TrainingBase, User
 from services import policies
+from services.api_tokens import Principal
 
 
-def bases_of(user) -> list[TrainingBase]:
+def bases_of(user: User) -> Sequence[TrainingBase]:
     """The bases ``user`` administers (policies.may_manage_base). One query."""
     return db.session.execute(
         sa.select(TrainingBase)
@@ -17,7 +20,7 @@ def bases_of(user) -> list[TrainingBase]:
     ).scalars().all()
 
 
-def managed_base(user, base_id: int) -> TrainingBase | None:
+def managed_base(user: User, base_id: int) -> TrainingBase | None:
     """The base if ``user`` administers it (policies.may_manage_base); None for a base that is missing or
     someone else's. One query."""
     return db.session.execute(
@@ -27,7 +30,7 @@ def managed_base(user, base_id: int) -> TrainingBase | None:
     ).unique().scalar_one_or_none()
 
 
-def managed_course(user, base_id: int, course_id: int) -> Course | None:
+def managed_course(user: User, base_id: int, course_id: int) -> Course | None:
     """The course, with its base, if it belongs to base ``base_id`` and ``user`` administers that base
     (policies.may_manage_course); None otherwise (a missing course, another base's course, or someone else's
     base). One query."""
@@ -51,21 +54,21 @@ def ratings_of(base: TrainingBase) -> dict[int, tuple[float, int]]:
     return {course_id: (round(float(avg), 1), n) for course_id, avg, n in rows}
 
 
-def courses_of(base: TrainingBase, status: CourseStatus | None = None) -> tuple[list[Course], dict]:
+def courses_of(base: TrainingBase, status: CourseStatus | None = None) -> tuple[Sequence[Course], dict]:
     """The base's courses (newest first) and the number in each status, counted by the database."""
     stmt = sa.select(Course).where(Course.base_id == base.id)
     if status is not None:
         stmt = stmt.where(Course.status == status)
     courses = db.session.execute(stmt.order_by(Course.start_date.desc(), Course.id.desc())).scalars().all()
-    counts = dict(
+    counts: dict[CourseStatus, int] = dict(
         db.session.execute(
             sa.select(Course.status, sa.func.count(Course.id)).where(Course.base_id == base.id).group_by(Course.status)
-        ).all()
+        ).tuples().all()
     )
     return courses, {s: counts.get(s, 0) for s in CourseStatus}
 
 
-def course_reached_by(principal, course_id: int) -> Course | None:
+def course_reached_by(principal: Principal, course_id: int) -> Course | None:
     """The course if an API token (``principal``) reaches it (policies.token_reaches), else None (missing,
     or another base's). One query."""
     return db.session.execute(
@@ -74,7 +77,7 @@ def course_reached_by(principal, course_id: int) -> Course | None:
 
 
 def course_page(base: TrainingBase, per_page: int, before_id: int | None = None,
-                status: CourseStatus | None = None) -> tuple[list[Course], bool]:
+                status: CourseStatus | None = None) -> tuple[Sequence[Course], bool]:
     """The base's courses newest first, ``per_page`` of them after the one with ``before_id`` (keyset),
     and whether more follow. One query."""
     stmt = sa.select(Course).where(Course.base_id == base.id)

@@ -8,13 +8,14 @@ import base64
 import binascii
 import calendar
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import QueryableAttribute, contains_eager, joinedload
 
 from extensions import db
 from models import BaseType, Course, CourseStatus, PlanStatus, Region, TrainingBase
@@ -30,7 +31,7 @@ PUBLIC_STATUSES = policies.PUBLIC_STATUSES
 class SortKey:
     """One column of a catalog order: the SQL expression, its direction, and how a cursor carries it."""
 
-    expression: sa.ColumnElement
+    expression: QueryableAttribute[Any] | sa.ColumnElement[Any]
     ascending: bool
     value: Callable[[Course], object]
     parse: Callable[[str], object]
@@ -133,7 +134,7 @@ def decode_cursor(token: str, sort: str) -> Position | None:
         return None
 
 
-def _beyond(keys, values, forward: bool):
+def _beyond(keys: Sequence[SortKey], values: Sequence[object], forward: bool) -> sa.ColumnElement[bool]:
     """Rows after (forward) or before the position, in the order of ``keys``: the expanded form of a row
     comparison, since the columns do not all run in the same direction."""
     clauses = []
@@ -151,7 +152,7 @@ def _month_bounds(month: str) -> tuple[date, date] | None:
         return None
 
 
-def _public_courses():
+def _public_courses() -> sa.Select[tuple[Course]]:
     """Published (or enrollment-closed) courses of listed bases (policies.is_public_course), joined to base
     and region."""
     return (
@@ -173,8 +174,12 @@ def enrollable_now(today: date) -> sa.ColumnElement[bool]:
     )
 
 
-def _filtered(filters: CourseFilters):
-    stmt = _public_courses()
+def _filtered(filters: CourseFilters) -> sa.Select[tuple[Course]]:
+    return _when(_what(_public_courses(), filters), filters)
+
+
+def _what(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[tuple[Course]]:
+    """The filters on what a course is: its words, region, base, category, field, mode, openness to the city."""
     if filters.q.strip():
         clause = search.match_clause(Course.id, Course.search_tokens, filters.q, db.engine.dialect.name)
         if clause is not None:
@@ -189,11 +194,16 @@ def _filtered(filters: CourseFilters):
         stmt = stmt.where(Course.field == filters.field)
     if filters.mode:
         stmt = stmt.where(Course.mode == filters.mode)
+    if filters.open_to_city:
+        stmt = stmt.where(Course.open_to_city.is_(True))
+    return stmt
+
+
+def _when(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[tuple[Course]]:
+    """The filters on when a course runs and whether it can be joined now: month, enrollable, seats, past."""
     bounds = _month_bounds(filters.month) if filters.month else None
     if bounds:
         stmt = stmt.where(Course.start_date <= bounds[1], Course.end_date >= bounds[0])
-    if filters.open_to_city:
-        stmt = stmt.where(Course.open_to_city.is_(True))
     if filters.enrollable or filters.has_seats:
         stmt = stmt.where(enrollable_now(clock.today()))
     if filters.has_seats:
@@ -241,7 +251,7 @@ def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = N
     return page
 
 
-def _values(keys, course: Course) -> tuple:
+def _values(keys: Sequence[SortKey], course: Course) -> tuple:
     return tuple(k.value(course) for k in keys)
 
 
@@ -291,7 +301,7 @@ def list_bases_by_type() -> dict[BaseType, list]:
     return grouped
 
 
-def get_public_base(base_id: int) -> tuple[TrainingBase, list[Course]] | None:
+def get_public_base(base_id: int) -> tuple[TrainingBase, Sequence[Course]] | None:
     """A listed base (policies.is_listed_base) and its current public courses, or None."""
     base = db.session.execute(
         sa.select(TrainingBase)

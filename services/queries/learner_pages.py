@@ -1,14 +1,27 @@
 """What a learner's pages read: the dashboard of a year (hours against that year's rules, enrollments,
 notices) and the year a course's hours will count in."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, contains_eager
 
 from extensions import db
-from models import Category, Course, DeclarationCap, DeclarationKind, Enrollment, EnrollmentStatus, Mode, Notice, Region
+from models import (
+    Category,
+    Course,
+    DeclarationCap,
+    DeclarationKind,
+    Enrollment,
+    EnrollmentStatus,
+    Mode,
+    Notice,
+    Region,
+    User,
+)
 from models._common import utcnow
 from services import hours, policies, rules
 from services.infra import clock
@@ -62,7 +75,7 @@ def credit_years(course: Course, today: date | None = None) -> list[int]:
     return [course.end_date.year]
 
 
-def _enrollments_with_position(learner_id: int, course_id: int | None = None):
+def _enrollments_with_position(learner_id: int, course_id: int | None = None) -> Sequence[sa.Row[Any]]:
     """The learner's live enrollments with course and base, and waitlist positions. One query."""
     other = aliased(Enrollment)
     position = (
@@ -116,7 +129,7 @@ def _notices_and_caps(learner_id: int, region: Region | None, year: int) -> tupl
         sa.literal("cap"), DeclarationCap.id, sa.cast(DeclarationCap.kind, sa.String),
         sa.cast(DeclarationCap.category, sa.String), DeclarationCap.max_hours, DeclarationCap.region_id,
     ).where(DeclarationCap.region_id.in_(chain), DeclarationCap.year == year)
-    rows = db.session.execute(sa.union_all(notices, caps).order_by(sa.desc("id"))).all()
+    rows: Sequence[Any] = db.session.execute(sa.union_all(notices, caps).order_by(sa.desc("id"))).all()
     unsaved = [DeclarationCap(kind=DeclarationKind(r.a), category=Category(r.b), max_hours=r.max_hours,
                               region_id=r.region_id, year=year) for r in rows if r.row == "cap"]  # never added
     found = rules.pick_caps(unsaved, chain)
@@ -125,7 +138,7 @@ def _notices_and_caps(learner_id: int, region: Region | None, year: int) -> tupl
     return [NoticeLine(r.a, r.b) for r in rows if r.row == "notice"], in_order
 
 
-def dashboard(learner, year: int | None = None) -> Dashboard:
+def dashboard(learner: User, year: int | None = None) -> Dashboard:
     """The learner's ``year`` (default this one) at a glance, against the rules of that year. Three queries
     whatever the year and the history's length: hours against the rules (with the learner's region), live
     enrollments, and the unread notices with the year's caps."""
@@ -169,7 +182,7 @@ def enrollment_in(learner_id: int, course_id: int) -> tuple[Enrollment, int | No
     return tuple(rows[0]) if rows else None
 
 
-def own_enrollment(learner, enrollment_id: int) -> Enrollment | None:
+def own_enrollment(learner: User, enrollment_id: int) -> Enrollment | None:
     """The learner's own enrollment (policies.owns_enrollment), with course and base, else None. One query."""
     return db.session.execute(
         sa.select(Enrollment)

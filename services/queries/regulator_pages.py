@@ -1,29 +1,17 @@
 """What a regulator's pages read of their reach: a base in it, and the bases in it at a glance. Who is in
 whose reach is services.policies' to say (in_reach, bases_in_reach)."""
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from extensions import db
-from models import ClassPlan, Course, PlanStatus, Region, TrainingBase
+from models import ClassPlan, Course, PlanStatus, Region, TrainingBase, User
 from services import policies
 
-# The region and its cities: services.audit and services.evaluation read it here.
-region_ids = policies.region_ids
 
-
-def region_chain(region) -> list[int | None]:
-    """From the most general to the most specific: None (everywhere), the province, the city.
-    Rules that a region may set for itself pick the last of these that has a row."""
-    chain: list[int | None] = [None]
-    if region is not None:
-        if region.parent_id:
-            chain.append(region.parent_id)
-        chain.append(region.id)
-    return chain
-
-
-def base_in_scope(user, base_id: int) -> TrainingBase | None:
+def base_in_scope(user: User, base_id: int) -> TrainingBase | None:
     """The base, with its region, if the regulator oversees it (policies.may_oversee_base), else None (the
     view answers 404)."""
     return db.session.execute(
@@ -32,7 +20,7 @@ def base_in_scope(user, base_id: int) -> TrainingBase | None:
     ).scalar_one_or_none()
 
 
-def bases_overview(user) -> list[tuple]:
+def bases_overview(user: User) -> Sequence[tuple]:
     """The bases in scope with their region and the number of class plans awaiting a decision. One query."""
     pending = (
         sa.select(Course.base_id, sa.func.count(ClassPlan.id).label("n"))
@@ -47,4 +35,4 @@ def bases_overview(user) -> list[tuple]:
         .outerjoin(pending, pending.c.base_id == TrainingBase.id)
         .where(policies.bases_in_reach(user))
         .order_by(TrainingBase.status, TrainingBase.type, TrainingBase.id)
-    ).all()
+    ).tuples().all()

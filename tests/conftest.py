@@ -387,3 +387,19 @@ def page_queries(client, path: str) -> list[str]:
 
 # The API tests' fixtures (a base with a token, started courses, learners), for every module that asks.
 from tests.api_fixtures import api, base_a, base_b, learner, running, token_a  # noqa: E402,F401
+
+# --- regulators of a city, its province and a neighbouring city (the regulator's, documents' and targets' tests) ---
+
+@pytest.fixture
+def other_city(make_region, city):
+    """Another city of the same province."""
+    return make_region("绵阳市", parent=city.parent)
+
+
+@pytest.fixture
+def regulators(make_user, city, other_city):
+    return {
+        "city": make_user(Role.REGULATOR, region_id=city.id, name="成都市人社局 王科长"),
+        "province": make_user(Role.REGULATOR, region_id=city.parent_id, name="四川省人社厅 赵处长"),
+        "other": make_user(Role.REGULATOR, region_id=other_city.id, name="绵阳市人社局 李科长"),
+    }

@@ -26,9 +26,7 @@ from tests.test_regulator import (  # noqa: F401  fixtures and helpers shared wi
     count,
     flashed,
     learner,
-    other_city,
     plan_form,
-    regulators,
     reload,
     signed_in,
 )

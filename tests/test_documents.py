@@ -129,20 +129,6 @@ def stamp_and_date_lines(sheet) -> tuple[str, str]:
 
 
 @pytest.fixture
-def other_city(make_region, city):
-    return make_region("绵阳市", parent=city.parent)
-
-
-@pytest.fixture
-def regulators(make_user, city, other_city):
-    return {
-        "city": make_user(Role.REGULATOR, region_id=city.id),
-        "province": make_user(Role.REGULATOR, region_id=city.parent_id),
-        "other": make_user(Role.REGULATOR, region_id=other_city.id),
-    }
-
-
-@pytest.fixture
 def bases(make_user, make_base, other_city):
     """Two bases of the city (each with an admin) and one of the other city."""
     admins = [make_user(Role.BASE_ADMIN) for _n in range(3)]

@@ -92,24 +92,9 @@ def body_rows(sheet) -> list[tuple]:
 
 
 @pytest.fixture
-def other_city(make_region, city):
-    """Another city of the same province."""
-    return make_region("绵阳市", parent=city.parent)
-
-
-@pytest.fixture
 def far_city(make_region):
     """A city of another province."""
     return make_region("广州市", parent=make_region("广东省"))
-
-
-@pytest.fixture
-def regulators(make_user, city, other_city):
-    return {
-        "city": make_user(Role.REGULATOR, region_id=city.id, name="成都市人社局 王科长"),
-        "province": make_user(Role.REGULATOR, region_id=city.parent_id, name="四川省人社厅 赵处长"),
-        "other": make_user(Role.REGULATOR, region_id=other_city.id, name="绵阳市人社局 李科长"),
-    }
 
 
 @pytest.fixture

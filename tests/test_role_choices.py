@@ -63,11 +63,6 @@ def nothing_designated(email="new-admin@test.example") -> None:
 
 
 @pytest.fixture
-def other_city(make_region, city):
-    return make_region("绵阳市", parent=city.parent)
-
-
-@pytest.fixture
 def regulators(make_user, city, other_city):
     return {
         "city": make_user(Role.REGULATOR, region_id=city.id, name="成都市人社局 王科长"),

@@ -30,11 +30,6 @@ PROVINCE_LEVEL = [BaseType.PROVINCIAL, BaseType.RURAL_REVITALIZATION]
 
 
 @pytest.fixture
-def other_city(make_region, city):
-    return make_region("绵阳市", parent=city.parent)
-
-
-@pytest.fixture
 def regulators(make_user, city):
     return {
         "city": make_user(Role.REGULATOR, region_id=city.id, name="成都市人社局 王科长"),

@@ -27,7 +27,8 @@ from models import (  # noqa: E402
     HoursRecord,
     Mode,
 )
-from services import api_tokens, clock  # noqa: E402
+from services import api_tokens  # noqa: E402
+from services.infra import clock  # noqa: E402
 
 ITEMS = int(os.environ.get("BENCH_API_ITEMS", "10000"))
 COURSES = 4

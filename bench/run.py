@@ -46,7 +46,7 @@ from models import (  # noqa: E402
 )
 from seeding import benchdata
 from seeding.demo import seed_reference  # noqa: E402
-from services import clock  # noqa: E402
+from services.infra import clock  # noqa: E402
 from tests.conftest import IsolatedClient, page_queries  # noqa: E402
 
 TIERS = os.environ.get("BENCH_TIERS", "1x,10x").split(",")

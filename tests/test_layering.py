@@ -116,3 +116,38 @@ def test_the_readme_names_every_module_of_services_sub_packages():
     for package in ("services/queries/", "services/infra/"):
         modules = {p.stem for p in (ROOT / package).glob("*.py") if p.stem != "__init__"}
         assert {m for m in modules if m not in layout[package]} == set(), package
+
+
+# --- every first-party import resolves, in the scripts no test imports too (bench/) ----------------------------------
+
+FIRST_PARTY = ("app", "blueprints", "cli", "config", "extensions", "models", "seeding", "services", "bench", "tests")
+
+
+def _first_party_imports(path: Path) -> list[tuple[int, str, str | None]]:
+    """(line, module, name) for every import of the project's own code in ``path``; name None for ``import m``."""
+    found: list[tuple[int, str, str | None]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                and node.module.split(".")[0] in FIRST_PARTY:
+            found += [(node.lineno, node.module, alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name, None) for alias in node.names
+                      if alias.name.split(".")[0] in FIRST_PARTY]
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(ROOT) for folder in ("bench", "seeding", "services")
+                                        for p in (ROOT / folder).rglob("*.py")), ids=str)
+def test_every_first_party_import_names_something_that_exists(path):
+    """A module moved without its importers being rewritten fails here, even in a script only `make bench` runs."""
+    import importlib
+
+    missing = []
+    for line, module, name in _first_party_imports(ROOT / path):
+        target = importlib.import_module(module)
+        if name is not None and not hasattr(target, name):
+            try:
+                importlib.import_module(f"{module}.{name}")
+            except ModuleNotFoundError:
+                missing.append(f"{line}: from {module} import {name}")
+    assert missing == []

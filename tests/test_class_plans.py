@@ -49,6 +49,20 @@ def file_plan(app, admin_and_base, course):
     return signed_in(app, admin).post(f"/manage/bases/{base.id}/courses/{course.id}/plan", data=plan_form())
 
 
+def test_a_plan_ending_before_it_starts_is_refused_beside_the_end_date_by_the_service(app, monkeypatch,
+                                                                                      admin_and_base, plan_course):
+    """The dates' order is services.plans' rule, not the form's: the page shows the service's message."""
+    at(monkeypatch, START - timedelta(days=20))
+    admin, base = admin_and_base
+    form = {**plan_form(), "end_date": (START - timedelta(days=1)).isoformat()}
+
+    response = signed_in(app, admin).post(f"/manage/bases/{base.id}/courses/{plan_course.id}/plan", data=form)
+
+    assert response.status_code == 200
+    assert "结束日期不能早于开始日期" in response.get_data(as_text=True)
+    assert count(ClassPlan) == 0
+
+
 @pytest.mark.parametrize("days_before", [30, 12, 1])
 def test_plan_filed_within_30_days_before_the_start_is_pending(app, monkeypatch, admin_and_base, plan_course,
                                                                days_before):

@@ -23,7 +23,6 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
-    ValidationError,
 )
 
 from blueprints.validators import InputForm, contact_phone, finite_number
@@ -160,11 +159,6 @@ class ClassPlanForm(InputForm):
         _l("预计培训人数"),
         validators=[InputRequired(_l("请填写预计人数")), NumberRange(1, 100_000, _l("人数应在 1 到 100000 之间"))],
     )
-
-    def validate_end_date(self, field):
-        if self.start_date.data and field.data and field.data < self.start_date.data:
-            raise ValidationError(_l("结束日期不能早于开班日期"))
-
 
 class ApiTokenForm(InputForm):
     """A new API token: only its name; the secret is made by the service."""

@@ -18,6 +18,7 @@ from models._common import utcnow
 from services.actors import Actor
 from services.infra.locking import writing
 from services.infra.transaction import unit_of_work
+from services.policies import region_ids
 
 
 def plain(value: Any) -> Any:
@@ -84,8 +85,6 @@ def entries_for(regulator: User, action: str = "", before: int | None = None) ->
     their region, or, for an event of nobody signed in that names a region (REGION_NAMED: a registration
     refused, by the city chosen), naming one of theirs; each with its count of repeats (AuditRepeat).
     ``action`` filters by prefix ("identity.", "auth."). One query."""
-    from services.policies import region_ids
-
     if regulator.region_id is None:
         return []
     regions = region_ids(regulator.region_id)

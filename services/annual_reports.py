@@ -141,12 +141,15 @@ def _funding(raw: object, name: str) -> Decimal:
         amount = Decimal(str(raw).strip())
     except InvalidOperation:
         raise DomainError("请填写金额（万元），如 12.5", field=name) from None
-    if not amount.is_finite() or amount < 0:
+    if not amount.is_finite():
+        raise DomainError("请填写金额（万元），如 12.5", field=name)
+    if amount < 0:
         raise DomainError("金额不能为负数", field=name)
-    if amount != amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
-        raise DomainError("金额最多保留两位小数（万元）", field=name)
+    # Judged before quantize(), which raises on a number with more digits than the context holds (1e999999).
     if amount > MAX_FUNDING:
         raise DomainError("金额过大，请以万元为单位填写", field=name)
+    if amount != amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
+        raise DomainError("金额最多保留两位小数（万元）", field=name)
     return amount.quantize(Decimal("0.01"))
 
 

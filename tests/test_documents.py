@@ -379,6 +379,18 @@ def test_bad_figures_are_refused_beside_their_field_and_nothing_is_saved(app, ba
     assert db.session.scalar(sa.select(sa.func.count(AnnualReport.id))) == 0
 
 
+@pytest.mark.parametrize(("typed", "message"), [
+    ("1e999999", "金额过大"), ("1e-999999", "最多保留两位小数"), ("NaN", "请填写金额"), ("-Infinity", "请填写金额"),
+    ("-0.5", "不能为负数"), ("12.345", "最多保留两位小数"), ("abc", "请填写金额"),
+])
+def test_a_fund_that_is_no_amount_is_a_message_beside_its_field_never_an_error(app, bases, typed, message):
+    """A bad_input run sent 1e999999 and got a 500: Decimal.quantize raised on it before the size was judged."""
+    with pytest.raises(DomainError, match=message) as refused:
+        report(bases["first"], knowledge_funding=typed)
+    assert refused.value.field == "knowledge_funding"
+    assert db.session.scalar(sa.select(sa.func.count(AnnualReport.id))) == 0
+
+
 def test_another_bases_admin_gets_404_and_an_exited_base_cannot_report(app, bases):
     first, second = bases["first"], bases["second"]
     assert signed_in(app, admin_of(second)).get(f"/manage/bases/{first.id}/statistics").status_code == 404

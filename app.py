@@ -103,14 +103,17 @@ def register_blueprints(app: Flask) -> None:
     from flask import Blueprint
 
     from blueprints.api import bp as api_bp
+    from blueprints.applications import bp as applications_bp
     from blueprints.auth import bp as auth_bp
     from blueprints.base_admin import bp as base_admin_bp
     from blueprints.catalog import bp as catalog_bp
+    from blueprints.employer import bp as employer_bp
     from blueprints.files import bp as files_bp
     from blueprints.learner import bp as learner_bp
     from blueprints.platform import bp as platform_bp
     from blueprints.regulator import bp as regulator_bp
     from blueprints.reviewer import bp as reviewer_bp
+    from blueprints.sector import bp as sector_bp
 
     @app.route("/favicon.ico")
     def favicon():
@@ -140,6 +143,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(learner_bp)
     app.register_blueprint(regulator_bp)
     app.register_blueprint(reviewer_bp)
+    app.register_blueprint(employer_bp)
+    app.register_blueprint(sector_bp)
+    app.register_blueprint(applications_bp)
     app.register_blueprint(platform_bp)
     app.register_blueprint(files_bp)
     app.register_blueprint(api_bp)

@@ -15,12 +15,24 @@ from models.declaration import (
     DeclarationKind,
     DeclarationKindRule,
     DeclarationStatus,
-    Employer,
     Evidence,
 )
 from models.enrollment import Attendance, Enrollment, EnrollmentSource, EnrollmentStatus
 from models.hours import HoursRecord, HoursSource, Notice, RuleSet
 from models.image import Image
+from models.organisation import (
+    SECTORS,
+    ApplicationStatus,
+    BaseApplication,
+    BaseApplicationEvent,
+    BaseApplicationFile,
+    Employer,
+    EmployerStatus,
+    Employment,
+    EmploymentStatus,
+    SectorAuthority,
+    SectorGuide,
+)
 from models.region import Region, RegionLevel
 from models.regulation import (
     BaseStatusChange,
@@ -45,5 +57,6 @@ __all__ = [
     "ClassPlan", "Evaluation", "EvaluationResult", "EvaluationStatus", "Outcome", "PlanStatus", "ProjectType",
     "Rubric", "Target", "CalendarDay", "CalendarDayKind", "Certificate", "CertificateStatus", "Declaration",
     "DeclarationCap", "DeclarationKind", "DeclarationKindRule", "KIND_UNITS", "DeclarationStatus", "Employer",
-    "Evidence",
+    "Evidence", "SECTORS", "ApplicationStatus", "BaseApplication", "BaseApplicationEvent", "BaseApplicationFile",
+    "EmployerStatus", "Employment", "EmploymentStatus", "SectorAuthority", "SectorGuide",
 ]

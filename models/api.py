@@ -1,4 +1,4 @@
-"""The open API's credentials (a base's tokens) and the completions pushed through it."""
+"""The open API's credentials (a base's or an employer's tokens) and the completions pushed through it."""
 
 from datetime import datetime
 
@@ -9,17 +9,22 @@ from models._common import Model, utcnow
 
 
 class ApiToken(Model):
-    """A bearer token that acts for one base. Only its SHA-256 is kept: the secret is shown once."""
+    """A bearer token that acts for one base, or reads for one employer (its HR system: its staff's hours).
+    Only its SHA-256 is kept: the secret is shown once."""
 
     __tablename__ = "api_token"
     __table_args__ = (
+        sa.CheckConstraint("(base_id IS NULL) <> (employer_id IS NULL)", name="one_owner"),
         # Names tell live tokens apart: unique among a base's live tokens, free again once revoked.
         sa.Index("uq_api_token_live_name", "base_id", "name", unique=True,
+                 sqlite_where=sa.text("revoked_at IS NULL"), postgresql_where=sa.text("revoked_at IS NULL")),
+        sa.Index("uq_api_token_live_employer_name", "employer_id", "name", unique=True,
                  sqlite_where=sa.text("revoked_at IS NULL"), postgresql_where=sa.text("revoked_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    base_id: Mapped[int] = mapped_column(sa.ForeignKey("training_base.id", ondelete="CASCADE"), index=True)
+    base_id: Mapped[int | None] = mapped_column(sa.ForeignKey("training_base.id", ondelete="CASCADE"), index=True)
+    employer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("employer.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(sa.String(64))
     # The secret is 256 random bits, so a fast hash is enough: nobody can guess their way to a match.
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -35,6 +40,7 @@ class ApiToken(Model):
     revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
 
     base = relationship("TrainingBase")
+    employer = relationship("Employer")
     created_by = relationship("User", foreign_keys=[created_by_id])
 
     @property

@@ -10,19 +10,6 @@ from models._common import LabelledEnum, Model, enum_column, utcnow
 from models.course import Category
 
 
-class Employer(Model):
-    """用人单位: learners belong to one; its reviewers approve their declarations."""
-
-    __tablename__ = "employer"
-    __table_args__ = (sa.UniqueConstraint("name", "region_id", name="name_region"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(128))
-    region_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"), index=True)
-
-    region = relationship("Region")
-
-
 class DeclarationKind(LabelledEnum):
     """Ways to earn hours outside the site's courses (DOMAIN.md), with how each is measured."""
 
@@ -47,7 +34,10 @@ KIND_UNITS = {
 
 
 class DeclarationStatus(LabelledEnum):
-    PENDING = "pending", "待审核"
+    PENDING = "pending", "待单位审核"
+    # The second step where a region's rules say so (Henan, notice 002), or the only step where the sector
+    # recognises its staff's hours instead of the employer (Guangdong's education and health, notice 001).
+    SECTOR_PENDING = "sector_pending", "待行业主管部门审核"
     APPROVED = "approved", "已通过"
     REJECTED = "rejected", "已驳回"
 
@@ -57,6 +47,7 @@ class Declaration(Model):
     __table_args__ = (
         sa.Index("ix_declaration_employer_status", "employer_id", "status", "due_on"),
         sa.Index("ix_declaration_learner_year", "learner_id", "year"),
+        sa.Index("ix_declaration_sector_status", "sector_authority_id", "status", "sector_due_on"),
         sa.CheckConstraint("hours_claimed > 0", name="claimed_positive"),
     )
 
@@ -81,9 +72,19 @@ class Declaration(Model):
     reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None]
     review_note: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    # What the employer's step approved, before a sector step (which may approve fewer); None without it.
+    employer_hours: Mapped[int | None]
+    # The sector step: the authority the declaration goes to (fixed when filed), its deadline (5 working days
+    # from the day the employer approved, or from filing where the sector alone recognises), who acted.
+    sector_authority_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sector_authority.id"))
+    sector_due_on: Mapped[date | None]
+    sector_reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    sector_reviewed_at: Mapped[datetime | None]
+    sector_note: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
 
     learner = relationship("User", foreign_keys=[learner_id])
     employer = relationship("Employer")
+    sector_authority = relationship("SectorAuthority")
     evidence = relationship("Evidence", back_populates="declaration", cascade="all, delete-orphan",
                             order_by="Evidence.id")
 

@@ -78,6 +78,11 @@ class RuleSet(Model):
     plan_window_days: Mapped[int | None]
     # Working days an employer's reviewer has for each declared-hours review step (notice 002).
     review_working_days: Mapped[int | None]
+    # True: after the employer, the sector authority of the learner's sector reviews too (Henan, notice 002).
+    sector_step: Mapped[bool | None]
+    # Sectors whose staff's hours their sector authority recognises instead of the employer (Guangdong's
+    # 教育 and 卫生, notice 001), e.g. ["教育", "卫生"].
+    sector_recognised: Mapped[list | None] = mapped_column(sa.JSON)
     # The year's public-subject themes, one a line: the required (必修 / 主题) and the elective (选修) ones.
     public_themes: Mapped[str | None] = mapped_column(sa.Text)
     public_electives: Mapped[str | None] = mapped_column(sa.Text)

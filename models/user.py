@@ -19,8 +19,12 @@ class Role(LabelledEnum):
     LEARNER = "learner", "专业技术人员"
     BASE_ADMIN = "base_admin", "基地管理员"
     REVIEWER = "reviewer", "单位审核员"
+    # Registers the employer, adds and removes its reviewers, confirms who works there; reviews too.
+    EMPLOYER_ADMIN = "employer_admin", "单位管理员"
+    # Staff of a sector authority (行业主管部门) of a region: the sector's review step and its study guides.
+    SECTOR_OFFICER = "sector_officer", "行业主管部门"
     REGULATOR = "regulator", "人社局监管人员"
-    # Owns what is national rather than regional: the holiday calendar, and later regions and regulators.
+    # Owns what is national rather than regional: the holiday calendar, regions and regulators.
     PLATFORM_ADMIN = "platform_admin", "平台管理员"
 
 
@@ -40,8 +44,11 @@ class User(UserMixin, Model):
     id_number_hmac: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     id_number_masked: Mapped[str] = mapped_column(sa.String(18), default="", server_default="")
     employer_name: Mapped[str] = mapped_column(sa.String(128), default="", server_default="")
-    # The employer record a learner belongs to, or a reviewer reviews for.
+    # A learner's employer as the employer confirmed it (models.Employment keeps the history), or the
+    # employer a reviewer or employer admin acts for.
     employer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("employer.id"), index=True)
+    # The sector authority a sector officer acts for.
+    sector_authority_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sector_authority.id"), index=True)
     sector: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     professional_title: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     # Rotated at sign-out: a session or remember-me cookie carrying an old token no longer signs anyone in.
@@ -50,7 +57,8 @@ class User(UserMixin, Model):
     last_login_at: Mapped[datetime | None]
 
     region = relationship("Region")
-    employer = relationship("Employer")
+    employer = relationship("Employer", foreign_keys=[employer_id])
+    sector_authority = relationship("SectorAuthority", foreign_keys=[sector_authority_id])
     memberships = relationship("BaseMembership", back_populates="user", cascade="all, delete-orphan")
 
     @property

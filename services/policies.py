@@ -78,19 +78,22 @@ def has_role(user: Any, role: Role) -> bool:
 # --- areas ------------------------------------------------------------------------------------------------
 
 # The signed-in areas, by blueprint name, and the role each admits.
-AREAS: dict[str, Role] = {
-    "learner": Role.LEARNER,
-    "base_admin": Role.BASE_ADMIN,
-    "reviewer": Role.REVIEWER,
-    "regulator": Role.REGULATOR,
-    "platform": Role.PLATFORM_ADMIN,
+AREAS: dict[str, tuple[Role, ...]] = {
+    "learner": (Role.LEARNER,),
+    "base_admin": (Role.BASE_ADMIN,),
+    # An employer's admins review too: a small employer may have no other reviewer.
+    "reviewer": (Role.REVIEWER, Role.EMPLOYER_ADMIN),
+    "employer": (Role.EMPLOYER_ADMIN,),
+    "sector": (Role.SECTOR_OFFICER,),
+    "regulator": (Role.REGULATOR,),
+    "platform": (Role.PLATFORM_ADMIN,),
 }
 
 
 @rule(refused=403)
 def may_enter(user: Any, area: str) -> bool:
-    """May the user enter the area (its pages, its menu entry)? Its role's users alone."""
-    return has_role(user, AREAS[area])
+    """May the user enter the area (its pages, its menu entry)? Its roles' users alone."""
+    return any(has_role(user, role) for role in AREAS[area])
 
 
 # --- the public catalog -----------------------------------------------------------------------------------
@@ -160,8 +163,9 @@ def own_declarations(user: Any) -> sa.ColumnElement[bool]:
 # --- reviewers: their employer's declarations -------------------------------------------------------------
 
 def employer_reviewed_by(user: Any) -> int | None:
-    """The employer whose declarations the user reviews: a reviewer's own; None for anyone else."""
-    return user.employer_id if has_role(user, Role.REVIEWER) else None
+    """The employer whose declarations the user reviews: a reviewer's or an employer admin's own; None for
+    anyone else."""
+    return user.employer_id if has_role(user, Role.REVIEWER) or has_role(user, Role.EMPLOYER_ADMIN) else None
 
 
 @rule(refused=404)

@@ -36,6 +36,7 @@ from models import (
     Mode,
     PlanStatus,
     Role,
+    SectorAuthority,
     User,
 )
 from seeding.demo import seed_reference
@@ -50,12 +51,15 @@ DESIGNATED = datetime(2024, 3, 1)  # before the evaluated year, so that the eval
 
 ANON, LA, LB, AA, AB = "anonymous", "learner_a", "learner_b", "admin_a", "admin_b"
 REVIEWER, REG_OTHER, REG, DISABLED = "reviewer", "regulator_other", "regulator", "disabled"
-PLATFORM = "platform_admin"
-PRINCIPALS = [ANON, LA, LB, AA, AB, REVIEWER, REG_OTHER, REG, PLATFORM, DISABLED]
+PLATFORM, EMP_ADMIN, SECTOR = "platform_admin", "employer_admin", "sector_officer"
+PRINCIPALS = [ANON, LA, LB, AA, AB, REVIEWER, EMP_ADMIN, SECTOR, REG_OTHER, REG, PLATFORM, DISABLED]
 SIGNED_IN = set(PRINCIPALS) - {ANON}
 ROLE_OF = {LA: Role.LEARNER, LB: Role.LEARNER, AA: Role.BASE_ADMIN, AB: Role.BASE_ADMIN, REVIEWER: Role.REVIEWER,
+           EMP_ADMIN: Role.EMPLOYER_ADMIN, SECTOR: Role.SECTOR_OFFICER,
            REG_OTHER: Role.REGULATOR, REG: Role.REGULATOR, PLATFORM: Role.PLATFORM_ADMIN, DISABLED: Role.LEARNER}
 LEARNERS, ADMINS, REGULATORS = {LA, LB}, {AA, AB}, {REG, REG_OTHER}
+# The reviewer reviews for learner A's employer; the employer admin runs learner B's (and reviews its own).
+REVIEWERS = {REVIEWER, EMP_ADMIN}
 
 
 def public(**extra):
@@ -128,11 +132,15 @@ TABLE = {
     "/me/enrollments/<int:enrollment_id>/cancel": gated(LEARNERS, {LA}, post=lambda w: {},
                                                         **by("owns_enrollment", lambda w: w.enrollment_a)),
     # reviewers
-    "/review/": gated({REVIEWER}, {REVIEWER}),
-    "/review/<int:declaration_id>": gated({REVIEWER}, {REVIEWER}, post=lambda w: {"decision": "approve"},
+    "/review/": gated(REVIEWERS, REVIEWERS),
+    "/review/<int:declaration_id>": gated(REVIEWERS, {REVIEWER}, post=lambda w: {"decision": "approve"},
                                           **by("may_review", lambda w: w.declaration_a)),
-    "/review/<int:declaration_id>/id-number": gated({REVIEWER}, {REVIEWER}, post=lambda w: {},
+    "/review/<int:declaration_id>/id-number": gated(REVIEWERS, {REVIEWER}, post=lambda w: {},
                                                     **by("may_review", lambda w: w.declaration_a)),
+    # employer admins
+    "/employer/": gated({EMP_ADMIN}, {EMP_ADMIN}),
+    # sector officers
+    "/sector/": gated({SECTOR}, {SECTOR}),
     # base admins
     "/manage/": gated(ADMINS, ADMINS),
     "/manage/bases/<int:base_id>": gated(ADMINS, {AA}, **BASE),
@@ -271,7 +279,8 @@ def world(app, monkeypatch, make_user, make_base, make_course):
     w.chengdu, w.yantai = regions["510100"], regions["370600"]
     w.hospital = Employer(name="矩阵甲医院", region_id=w.chengdu.id)
     w.clinic = Employer(name="矩阵乙诊所", region_id=w.chengdu.id)
-    db.session.add_all([w.hospital, w.clinic])
+    w.health = SectorAuthority(region_id=w.chengdu.id, sector="卫生", name="矩阵市卫生健康委员会")
+    db.session.add_all([w.hospital, w.clinic, w.health])
     db.session.commit()
     w.users = {
         LA: _learner(w.chengdu, w.hospital, 1, "甲学员欧阳锋"),
@@ -279,6 +288,8 @@ def world(app, monkeypatch, make_user, make_base, make_course):
         AA: make_user(Role.BASE_ADMIN, region_id=w.chengdu.id),
         AB: make_user(Role.BASE_ADMIN, region_id=w.chengdu.id),
         REVIEWER: make_user(Role.REVIEWER, employer_id=w.hospital.id, region_id=w.chengdu.id),
+        EMP_ADMIN: make_user(Role.EMPLOYER_ADMIN, employer_id=w.clinic.id, region_id=w.chengdu.id),
+        SECTOR: make_user(Role.SECTOR_OFFICER, sector_authority_id=w.health.id, region_id=w.chengdu.id),
         REG_OTHER: make_user(Role.REGULATOR, region_id=w.yantai.id),
         REG: make_user(Role.REGULATOR, region_id=w.chengdu.id),
         PLATFORM: make_user(Role.PLATFORM_ADMIN, region_id=None),
@@ -461,7 +472,7 @@ def test_every_route_is_guarded_by_a_declared_rule(app):
             gates = [f for f in app.before_request_funcs.get(area, []) if getattr(f, "area", None) == area]
             if not gates:
                 problems.append(f"{rule}: no gate of the {area} area")
-            if {ROLE_OF[p] for p in spec.get("members", ())} != {policies.AREAS[area]}:
+            if {ROLE_OF[p] for p in spec.get("members", ())} != set(policies.AREAS[area]):
                 problems.append(f"{rule}: the table's members are not the {area} area's role")
         guarded = (spec["public"] or spec.get("any") or area is not None or named is not None
                    or spec.get("allow") == SIGNED_IN - {DISABLED} or spec.get("fixed") not in (None, 401, 403))
@@ -548,6 +559,7 @@ PROBES = [
     (LA, LB, "learner"), (LB, LA, "learner"),
     (AA, LB, "admin"), (AB, LA, "admin"), (AA, LB, "own_base_other_course"), (AB, LA, "own_base_other_course"),
     (REVIEWER, LB, "reviewer"),  # the reviewer reviews for A's employer, not B's
+    (EMP_ADMIN, LA, "reviewer"),  # the employer admin reviews for B's employer, not A's
     (REG_OTHER, LA, "regulator"), (REG_OTHER, LB, "regulator"),
 ]
 

@@ -8,7 +8,7 @@ from blueprints.validators import InputForm, mobile_phone
 from services import identifiers
 from services.auth import normalise_login
 
-SECTORS = ("卫生", "教育", "工程", "农业", "经济", "会计", "信息技术", "社会工作", "新闻出版", "科研", "其他")
+from models import SECTORS
 TITLES = ("正高级", "副高级", "中级", "助理级", "员级", "暂无职称")
 
 

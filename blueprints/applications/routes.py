@@ -1,0 +1,3 @@
+"""Applicant views: the application form and the page that follows an application."""
+
+from blueprints.applications import bp  # noqa: F401

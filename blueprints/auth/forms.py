@@ -5,10 +5,10 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from blueprints.validators import InputForm, mobile_phone
+from models import SECTORS
 from services import identifiers
 from services.auth import normalise_login
 
-from models import SECTORS
 TITLES = ("正高级", "副高级", "中级", "助理级", "员级", "暂无职称")
 
 

@@ -50,7 +50,7 @@ from models import (
 )
 from models._common import utcnow
 from models.course import IN_PERSON_MODES
-from seeding import history
+from seeding import history, organisations
 from seeding.history import DESIGNATED
 from services import resident_ids, rules
 from services.courses import refresh_search_tokens
@@ -65,12 +65,13 @@ DEMO_LEARNER_PHONE = DEMO_PHONE_PREFIX + "00000001"
 RUBRIC_YEARS = (2025, 2026, 2027)
 DEMO_EMPLOYERS = (
     ("成都市第一人民医院", "510100"), ("成都市第三人民医院", "510100"), ("成都高新区社区卫生服务中心", "510100"),
-    ("烟台市芝罘区人民医院", "370600"), ("烟台市农业技术推广中心", "370600"),
+    ("烟台市芝罘区人民医院", "370600"), ("烟台市农业技术推广中心", "370600"), ("郑州市中心医院", "410100"),
 )
 DEMO_REVIEWERS = (
     ("reviewer.cd1@jidi.demo", "成都市第一人民医院 人事科 周老师", "成都市第一人民医院"),
     ("reviewer.cd3@jidi.demo", "成都市第三人民医院 人事科 吴老师", "成都市第三人民医院"),
     ("reviewer.yt@jidi.demo", "烟台市芝罘区人民医院 人事科 郑老师", "烟台市芝罘区人民医院"),
+    ("reviewer.zz@jidi.demo", "郑州市中心医院 人事处 韩老师", "郑州市中心医院"),
 )
 
 # Regions of the four notices (GB/T 2260 codes): Guangdong (000, 001), Henan (002), Chengdu (003), Yantai (004).
@@ -88,6 +89,7 @@ REGULATORS = (
     ("regulator.chengdu@jidi.demo", "成都市人社局 王科长", "510100"),
     ("regulator.yantai@jidi.demo", "烟台市人社局 李科长", "370600"),
     ("regulator.shandong@jidi.demo", "山东省人社厅 赵处长", "370000"),
+    ("regulator.zhengzhou@jidi.demo", "郑州市人社局 刘科长", "410100"),
 )
 
 
@@ -424,6 +426,7 @@ def _seed_demo() -> dict:
     _seed_demo_regulation(regions, new_courses)
     del new_courses  # the history's many commits would each expire them
     history.seed_history(regions, learner, [row["name"] for row in rows], _ideas_for, _demo_password_hash())
+    organisations.seed_organisations(regions, _demo_password_hash())
     return {
         "regions": db.session.scalar(sa.select(sa.func.count(Region.id))),
         "bases": db.session.scalar(sa.select(sa.func.count(TrainingBase.id))),

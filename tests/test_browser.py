@@ -423,7 +423,7 @@ def test_learner_declares_a_degree_reviewer_approves_and_the_certificate_verifie
     page.get_by_label("证明材料").set_input_files(str(evidence))
     shot(page, "declare")
     page.get_by_role("button", name="提交").click()
-    expect(page.locator("#declarations")).to_contain_text("待审核")
+    expect(page.locator("#declarations")).to_contain_text("待单位审核")
     shot(page, "declared")
 
     reviewer = browser.new_context(locale="zh-CN").new_page()

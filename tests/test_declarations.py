@@ -382,7 +382,7 @@ def test_the_form_files_a_declaration_with_its_deadline(app, world):
     assert declaration.due_on == date(2025, 6, 23)  # Monday + 5 working days
     assert len(stored_files()) == 1
     listing = client.get("/me/declarations").text
-    assert "学术年会" in listing and "待审核" in listing
+    assert "学术年会" in listing and "待单位审核" in listing
 
 
 def test_a_learner_without_employer_cannot_declare(world):

@@ -238,7 +238,7 @@ def test_reviewer_has_pending_reviews_and_exactly_one_overdue(client):
     pending = [d for d in queue if d.status == DeclarationStatus.PENDING]
     assert len(pending) >= 3
     assert [declarations.is_overdue(d) for d in pending].count(True) == 1
-    assert page.count("已超期") == 1 and page.count("待审核") >= 3
+    assert page.count("已超期") == 1 and page.count("待单位审核") >= 3
 
 
 def test_last_years_reviews_were_on_time_and_late_and_some_rejected(app):

@@ -20,8 +20,18 @@ from blueprints.regulator.forms import (
     rules_form_class,
 )
 from models import BaseStatus, BaseType, Outcome
-from services import audit, evaluation, exports, plans, policies, registry, rule_edits, target_edits, workdays
-from services import base_applications
+from services import (
+    audit,
+    base_applications,
+    evaluation,
+    exports,
+    plans,
+    policies,
+    registry,
+    rule_edits,
+    target_edits,
+    workdays,
+)
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed

@@ -57,8 +57,9 @@ def png() -> bytes:
 def form(city, n: int = 1, **changes) -> dict:
     """The application form's fields; ``city`` a Region or its id."""
     data = {
-        "region_id": str(city if isinstance(city, int) else city.id), "base_type": "city", "name": f"成都测试职业培训学院{n}", "credit_code": code(n),
-        "address": "成都市武侯区人民南路 1 号", "scope": "卫生、教育行业专业科目培训", "teachers": "专职教师 12 人，兼职 30 人",
+        "region_id": str(city if isinstance(city, int) else city.id), "base_type": "city",
+        "name": f"成都测试职业培训学院{n}", "credit_code": code(n), "address": "成都市武侯区人民南路 1 号",
+        "scope": "卫生、教育行业专业科目培训", "teachers": "专职教师 12 人，兼职 30 人",
         "facilities": "教室 8 间，网络学习平台", "management_rules": "教学管理、学员组织、考核评估制度",
         "contact_name": "王老师", "contact_phone": f"1390000{n:04d}", "contact_email": f"apply{n}@test.example",
         "password": APPLICANT_PASSWORD, "confirm": APPLICANT_PASSWORD,

@@ -4,7 +4,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from flask import Response
+from flask import Response, send_file
 
 from services.infra.spreadsheets import XLSX_MIMETYPE
 
@@ -56,3 +56,14 @@ def attachment(data: bytes, name: str, mimetype: str) -> Response:
 
 def xlsx(data: bytes, name: str) -> Response:
     return attachment(data, name, XLSX_MIMETYPE)
+
+
+def private_file(path, name: str, mimetype: str) -> Response:
+    """A private upload (evidence, an application's attachment) as a download: never rendered from this
+    origin, not sniffed, sandboxed if a browser opens it anyway, never cached."""
+    response = send_file(path, mimetype=mimetype, as_attachment=True, max_age=0)
+    response.headers["Content-Disposition"] = content_disposition(name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -76,7 +76,7 @@ def record(actor: Actor | None, action: str, obj: Any, *, base_id: int | None = 
 
 PAGE_SIZE = 100
 # Entries of nobody signed in and about no base that name their region in details["region_id"].
-REGION_NAMED = ("auth.register_refused", "identity.respelt")
+REGION_NAMED = ("auth.register_refused", "identity.respelt", "application.submit", "application.withdraw")
 
 
 def entries_for(regulator: User, action: str = "", before: int | None = None) -> Sequence[AuditLog]:

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from extensions import db
 from models import (
     ApiToken,
+    BaseApplication,
     BaseMembership,
     BaseStatus,
     BaseType,
@@ -368,6 +369,23 @@ def may_decide_outcome(user: Any, evaluation: Evaluation, base: TrainingBase) ->
     """May the user override or confirm the base's outcome in the evaluation? Where the evaluation decides
     the base (a province-level base only in its province's) and the user governs it."""
     return region_decides_type(evaluation.region, base.type) and may_govern(user, base)
+
+
+@rule(refused=404)
+def may_decide_application(user: Any, application: BaseApplication) -> bool:
+    """May the user review and decide the base application (and open its attachments)? A regulator with its
+    region in reach who decides bases of its type (may_decide_type): a province-level one, its province's."""
+    return in_reach(user, application.region_id) and may_decide_type(user, application.base_type)
+
+
+def decidable_applications(user: Any) -> sa.ColumnElement[bool]:
+    """may_decide_application as SQL on BaseApplication."""
+    if not _has_reach(user):
+        return sa.false()
+    in_region = BaseApplication.region_id.in_(region_ids(user.region_id))
+    if is_province_regulator(user):
+        return in_region
+    return sa.and_(in_region, BaseApplication.base_type.not_in(list(PROVINCE_SET_TYPES)))
 
 
 # --- the platform administrator ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from extensions import db
 from models import (
     ApiToken,
     Attendance,
+    BaseApplication,
     Category,
     ClassPlan,
     Course,
@@ -93,6 +94,27 @@ BASE, COURSE = by("may_manage_base", lambda w: w.base_a), by("may_manage_course"
 OVERSEEN, EVALUATION = by("may_oversee_base", lambda w: w.base_a), by("may_see_evaluation", lambda w: w.evaluation)
 # A base's API operations take a live token of a maker who still runs the base; a session is not one (401).
 TOKEN = by("maker_may_act")
+
+
+
+
+def _application(w) -> dict:
+    """A base application waiting in Chengdu (a city-level base: Chengdu's regulator decides it), made on first
+    use; the params of its routes."""
+    from services import base_applications  # here, so that the shared import line stays as it was
+
+    if not hasattr(w, "application_params"):
+        application, token = base_applications.submit({
+            "region_id": w.chengdu.id, "base_type": "city", "name": "矩阵申报学院", "credit_code": "91350100M000100Y43",
+            "address": "成都市", "scope": "范围", "teachers": "师资", "facilities": "场地", "management_rules": "制度",
+            "contact_name": "申报人", "contact_phone": "13912340001", "contact_email": "matrix-apply@test.example",
+            "password": PASSWORD}, [FileStorage(BytesIO(_pdf()), "申报书.pdf")])
+        w.application_params = {"application_id": application.id, "token": token, "file_id": application.files[0].id}
+    return w.application_params
+
+
+APPLICATION = by("may_decide_application",
+                 lambda w: db.session.get(BaseApplication, _application(w)["application_id"]))
 
 
 # Every rule of the URL map but the static files. A route missing here fails test_every_route_is_declared.
@@ -198,6 +220,15 @@ TABLE = {
     "/regulator/certificates/revoke": gated(REGULATORS, {REG},
                                             post=lambda w: {"code": w.certificate_a.code, "reason": "矩阵撤销"},
                                             **by("may_revoke_certificate", lambda w: w.certificate_a)),
+    # base applications: the applicant's pages open with the secret link; the regulator deciding the type there
+    "/apply/": public(), "/apply/<token>": public(params=lambda w: _application(w)),
+    "/apply/<token>/withdraw": public(params=lambda w: _application(w)),
+    "/apply/<token>/files/<int:file_id>": public(params=lambda w: _application(w)),
+    "/regulator/applications": gated(REGULATORS, REGULATORS),
+    "/regulator/applications/<int:application_id>": gated(REGULATORS, {REG}, post=lambda w: {}, params=_application,
+                                                          **APPLICATION),
+    "/regulator/applications/<int:application_id>/files/<int:file_id>": gated(REGULATORS, {REG}, params=_application,
+                                                                              **APPLICATION),
     # the platform administrator: the national holiday calendar (an empty upload or confirm is refused by
     # its form); every other role is 403 here, and the platform administrator is 403 in every other area
     "/platform/": gated({PLATFORM}, {PLATFORM}),

@@ -12,6 +12,7 @@ from flask_login import AnonymousUserMixin
 from extensions import db
 from models import (
     ApiToken,
+    BaseApplication,
     BaseStatus,
     BaseType,
     Category,
@@ -224,6 +225,16 @@ CASES = [
      lambda w: (w.reg_sichuan, w.eval_chengdu, w.base_p), False),
     ("may_decide_outcome", "province-level base by a city", lambda w: (w.reg_chengdu, w.eval_sichuan, w.base_p),
      False),
+    ("may_decide_application", "owner", lambda w: (w.reg_chengdu, BaseApplication(region_id=w.chengdu.id,
+                                                                                   base_type=BaseType.CITY)), True),
+    ("may_decide_application", "province over city",
+     lambda w: (w.reg_sichuan, BaseApplication(region_id=w.chengdu.id, base_type=BaseType.PROVINCIAL)), True),
+    ("may_decide_application", "province-level type by a city",
+     lambda w: (w.reg_chengdu, BaseApplication(region_id=w.chengdu.id, base_type=BaseType.PROVINCIAL)), False),
+    ("may_decide_application", "other region",
+     lambda w: (w.reg_mianyang, BaseApplication(region_id=w.chengdu.id, base_type=BaseType.CITY)), False),
+    ("may_decide_application", "wrong role",
+     lambda w: (w.admin_a, BaseApplication(region_id=w.chengdu.id, base_type=BaseType.CITY)), False),
     # the platform administrator
     ("may_keep_calendar", "owner", lambda w: (w.platform,), True),
     ("may_keep_calendar", "wrong role", lambda w: (w.reg_sichuan,), False),

@@ -17,6 +17,7 @@ from wtforms.validators import (
 
 from blueprints.validators import InputForm, bounded
 from models import BaseStatus, BaseType, Category, Outcome
+from services import base_applications
 
 
 class DesignateForm(InputForm):
@@ -124,3 +125,11 @@ def rules_form_class():
             field = IntegerField(label, validators=[Optional(), bounded(-100_000, 100_000)])
         setattr(RulesForm, key, field)
     return RulesForm
+
+
+class ApplicationDecisionForm(InputForm):
+    """A base application's checklist and decision: save the checklist, approve, or reject with a reason."""
+
+    checklist = SelectMultipleField(_l("评审清单"), choices=list(base_applications.CHECKLIST), validate_choice=False)
+    decision = SelectField(choices=[("save", _l("保存清单")), ("approve", _l("批准")), ("reject", _l("驳回"))])
+    reason = TextAreaField(_l("意见（驳回时必填）"), validators=[Length(max=2000)])

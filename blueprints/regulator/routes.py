@@ -9,6 +9,7 @@ from blueprints.common_forms import ActionForm, field_error
 from blueprints.query import query_int
 from blueprints.regulator import bp
 from blueprints.regulator.forms import (
+    ApplicationDecisionForm,
     DesignateForm,
     OverrideForm,
     PlanDecisionForm,
@@ -19,7 +20,18 @@ from blueprints.regulator.forms import (
     rules_form_class,
 )
 from models import BaseStatus, BaseType, Outcome
-from services import audit, evaluation, exports, plans, policies, registry, rule_edits, target_edits, workdays
+from services import (
+    audit,
+    base_applications,
+    evaluation,
+    exports,
+    plans,
+    policies,
+    registry,
+    rule_edits,
+    target_edits,
+    workdays,
+)
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
@@ -364,3 +376,60 @@ AUDIT_ACTIONS = {"": "全部", "auth.": "登录与拒绝", "identity.": "查看�
                  "base.": "基地认定与状态", "evaluation.": "年度评估", "export.": "导出", "course.": "课程与名单",
                  "declaration.": "学时申报", "certificate.": "证书", "class_plan.": "办班计划",
                  "rules.": "地区规则", "target.": "年度目标", "report.": "基地统计填报"}
+
+
+# --- base applications (基地申报) ----------------------------------------------------------------------------
+
+@bp.route("/applications")
+def applications():
+    return render_template("regulator/applications.html", applications=base_applications.in_reach(current_user))
+
+
+def _load_application(application_id: int):
+    """:raise 404: no such application, or not the current user's to decide (policies.may_decide_application)."""
+    try:
+        return base_applications.for_regulator(current_user, application_id)
+    except LookupError:
+        abort(404)
+
+
+def _application_page(application, form, status: int = 200):
+    if not form.is_submitted():
+        form.checklist.data = [key for key, met in (application.checklist or {}).items() if met]
+    return render_template("regulator/application.html", application=application, form=form,
+                           checklist=base_applications.CHECKLIST), status
+
+
+@bp.route("/applications/<int:application_id>", methods=["GET", "POST"])
+def application(application_id: int):
+    found = _load_application(application_id)
+    form = ApplicationDecisionForm()
+    if not form.validate_on_submit():
+        return _application_page(found, form, 400 if form.is_submitted() else 200)
+    met, reason = form.checklist.data or [], form.reason.data or ""
+    try:
+        if form.decision.data == "approve":
+            base = base_applications.approve(current_user, found.id, reason, met)
+            flash(_("已批准，基地“%(name)s”及其管理员账号已开通", name=base.name), "success")
+        elif form.decision.data == "reject":
+            base_applications.reject(current_user, found.id, reason, met)
+            flash(_("已驳回申报"), "success")
+        else:
+            base_applications.save_checklist(current_user, found.id, met)
+            flash(_("评审清单已保存"), "success")
+    except LookupError:
+        abort(404)
+    except DomainError as error:
+        field_error(form, error, "decision")
+        return _application_page(_load_application(application_id), form, 400)
+    return redirect(url_for(".application", application_id=found.id))
+
+
+@bp.route("/applications/<int:application_id>/files/<int:file_id>")
+def application_file(application_id: int, file_id: int):
+    found = _load_application(application_id)
+    try:
+        row, path = base_applications.file_of(found, file_id)
+    except LookupError:
+        abort(404)
+    return downloads.private_file(path, row.filename, row.content_type)

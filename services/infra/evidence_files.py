@@ -10,8 +10,10 @@ import hashlib
 import re
 import secrets
 import warnings
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -75,9 +77,22 @@ def root() -> Path:
     return Path(current_app.config["EVIDENCE_FOLDER"])
 
 
-def store(upload: FileStorage) -> tuple[Evidence, Path]:
-    """Check one uploaded file and write it; returns the unsaved Evidence row and the file written, which is
-    removed if the transaction under way rolls back instead of keeping the row (transaction.on_rollback).
+@dataclass(frozen=True)
+class Written:
+    """A checked file written under its random key: what a row describing it keeps."""
+
+    key: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    path: Path
+
+
+def write(upload: FileStorage) -> Written:
+    """Check one uploaded file and write it under a random key; the file is removed if the transaction under
+    way rolls back instead of keeping the row that describes it (transaction.on_rollback). For evidence and
+    for any other private attachment (a base application's, services.base_applications).
 
     :raise EvidenceRejected: empty, over the limit, or not a PDF/JPEG/PNG by content.
     """
@@ -98,12 +113,22 @@ def store(upload: FileStorage) -> tuple[Evidence, Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     on_rollback(lambda: path.unlink(missing_ok=True))
-    evidence = Evidence(key=key, filename=_safe_name(upload.filename or "", content_type), content_type=content_type,
-                        size=len(data), sha256=hashlib.sha256(data).hexdigest())
-    return evidence, path
+    return Written(key=key, filename=_safe_name(upload.filename or "", content_type), content_type=content_type,
+                   size=len(data), sha256=hashlib.sha256(data).hexdigest(), path=path)
 
 
-def path_of(evidence: Evidence) -> Path:
+def store(upload: FileStorage) -> tuple[Evidence, Path]:
+    """Check one uploaded file and write it (``write``); returns the unsaved Evidence row and the file written.
+
+    :raise EvidenceRejected: empty, over the limit, or not a PDF/JPEG/PNG by content.
+    """
+    w = write(upload)
+    evidence = Evidence(key=w.key, filename=w.filename, content_type=w.content_type, size=w.size, sha256=w.sha256)
+    return evidence, w.path
+
+
+def path_of(evidence: Evidence | Any) -> Path:
+    """Where the file of a row with a ``key`` (Evidence, BaseApplicationFile) is kept."""
     return root() / evidence.key[:2] / evidence.key
 
 

@@ -2,6 +2,7 @@
 typed name, e-mail, phone and initial password, and one way to build the account."""
 
 import re
+from typing import Any
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -16,7 +17,7 @@ MIN_PASSWORD_LENGTH = 8  # as the sign-up and password-change forms ask
 MOBILE = re.compile(r"\A1[3-9][0-9]{9}\Z")
 
 
-def build(role: Role, data: dict, *, region_id: int | None, prefix: str = "", **fields) -> User:
+def build(role: Role, data: dict, *, region_id: int | None, prefix: str = "", **fields: Any) -> User:
     """A new, unsaved account of ``role`` from ``data`` (name, email, phone optional, password), the e-mail
     and phone in the spelling sign-in reads (services.auth.normalise_login, services.identifiers.phone).
     ``prefix`` names the form's fields (``officer_`` → ``officer_email``); ``fields`` are set on the account.

@@ -197,3 +197,26 @@ def test_platform_page_reads_in_a_fixed_number_of_queries(app, client, admin):
         db.session.add_all([province, city, regulator])
     db.session.commit()
     assert len(page_queries(client, "/platform/")) == few
+
+
+EDGE_VALUES = ("", "A" * 100_000, "sNaN", "99999999999999999999999", "9" * 5000, "\x00", "护理\r\n新进展",
+               "护理\u2028新进展", "١٢٣", "２０２６", "²", "9" * 19)
+
+
+def test_odd_values_in_every_field_are_a_message_never_a_server_error(app, client, admin, sichuan, regulators):
+    login(client, admin)
+    forms = {
+        "/platform/regions": {"code": "510600", "name": "德阳市", "level": "city", "parent": str(sichuan.id)},
+        "/platform/regulators": {"name": "周", "email": "zhou@deyang.example", "phone": "",
+                                 "region": str(sichuan.id), "password": NEW_PASSWORD},
+        f"/platform/regulators/{regulators['city'].id}/active": {"active": "1"},
+    }
+    tries = iter(range(10, 1000))  # the regions' form takes the first 48: city codes 511000–515700
+    for path, valid in forms.items():
+        for field in valid:
+            for value in EDGE_VALUES:
+                n = next(tries)
+                fresh = {"code": f"51{n:02d}00", "name": f"德阳{n}"} if path == "/platform/regions" else (
+                    {"email": f"zhou{n}@deyang.example"} if path == "/platform/regulators" else {})
+                response = client.post(path, data={**valid, **fresh, field: value})
+                assert response.status_code in (302, 400), (path, field, value[:20], response.status_code)

@@ -188,3 +188,30 @@ def test_sector_list_reads_in_a_fixed_number_of_queries(app, client, regulators,
             db.session.add(officer)
     db.session.commit()
     assert len(page_queries(client, "/regulator/sectors")) == few
+
+
+EDGE_VALUES = ("", "A" * 100_000, "sNaN", "99999999999999999999999", "9" * 5000, "\x00", "护理\r\n新进展",
+               "护理\u2028新进展", "١٢٣", "２０２６", "²", "9" * 19)
+
+
+def test_odd_values_in_every_field_are_a_message_never_a_server_error(app, client, regulators, city):
+    found = sector_authorities.create(regulators["city"], city.id, "教育", "成都市教育局", _officer(9))
+    login(client, regulators["city"])
+    forms = {
+        "/regulator/sectors": {"region": str(city.id), "sector": "卫生", "name": "卫健委", "officer_name": "刘",
+                               "officer_email": "liu1@wjw.example", "officer_password": OFFICER_PASSWORD},
+        f"/regulator/sectors/{found.id}": {"name": "刘", "email": "liu2@wjw.example", "password": OFFICER_PASSWORD},
+    }
+    tries = iter(range(1000))
+    for path, valid in forms.items():
+        for field in valid:
+            for value in EDGE_VALUES:
+                n = next(tries)
+                fresh = {"officer_email": f"liu{n}@wjw.example"} if path == "/regulator/sectors" else {
+                    "email": f"liu{n}@wjw.example"}
+                response = client.post(path, data={**valid, **fresh, field: value})
+                assert response.status_code in (302, 400, 404), (path, field, value[:20], response.status_code)
+                # accepted: the sector is freed again (renamed), so that the next try is judged afresh
+                db.session.execute(sa.update(SectorAuthority).where(SectorAuthority.sector == "卫生")
+                                   .values(sector=f"旧{n}"))
+                db.session.commit()

@@ -34,7 +34,8 @@ EMPLOYER_ADMINS = (
 )
 # Registered on the site and not (or not yet) approved: (name, city, sector, admin e-mail, admin name, reason).
 REGISTERED = (
-    ("成都锦城数字健康科技有限公司", "510100", "信息技术", "employer.pending@jidi.demo", "锦城数字健康 人事 何经理", ""),
+    ("成都锦城数字健康科技有限公司", "510100", "信息技术", "employer.pending@jidi.demo",
+     "锦城数字健康 人事 何经理", ""),
     ("成都蓉欣职业培训咨询中心", "510100", "其他", "employer.rejected@jidi.demo", "蓉欣培训 办公室 罗主任",
      "营业执照所载名称与申请名称不一致，且统一社会信用代码与执照不符；请核对后重新提交。"),
 )

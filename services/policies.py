@@ -39,6 +39,7 @@ from models import (
     Region,
     RegionLevel,
     Role,
+    SectorAuthority,
     TrainingBase,
     User,
 )
@@ -326,6 +327,17 @@ def may_set_region_rules(user: Any) -> bool:
     return _has_reach(user)
 
 
+@rule(refused=404)
+def may_oversee_sector_authority(user: Any, authority: SectorAuthority) -> bool:
+    """May the user see the sector authority and add officers to it? A regulator with its region in reach."""
+    return in_reach(user, authority.region_id)
+
+
+def sector_authorities_in_reach(user: Any) -> sa.ColumnElement[bool]:
+    """may_oversee_sector_authority as SQL on SectorAuthority."""
+    return SectorAuthority.region_id.in_(region_ids_in_reach(user))
+
+
 # The province-level types are the province's alone: it designates them, decides their status and sets
 # their targets (a city may not lower them for the province-level bases on its territory); CITY bases'
 # targets are their city's, with the province's as default.
@@ -393,4 +405,11 @@ def decidable_applications(user: Any) -> sa.ColumnElement[bool]:
 @rule(refused=403)
 def may_keep_calendar(user: Any) -> bool:
     """May the user load the national holiday calendar? The platform administrator only."""
+    return has_role(user, Role.PLATFORM_ADMIN)
+
+
+@rule(refused=403)
+def may_administer_platform(user: Any) -> bool:
+    """May the user create regions and regulator accounts, and disable or enable a regulator? The platform
+    administrator only."""
     return has_role(user, Role.PLATFORM_ADMIN)

@@ -217,6 +217,11 @@ TABLE = {
         REGULATORS, {REG}, post=lambda w: {"outcome": "rectify", "reason": "矩阵调整"},
         **by("may_see_evaluation", lambda w: w.result.evaluation)),
     "/regulator/evaluations/<int:evaluation_id>/confirm": gated(REGULATORS, {REG}, post=lambda w: {}, **EVALUATION),
+    # sector authorities: created for a region in reach (an empty form is 400); another region's is 404
+    "/regulator/sectors": gated(REGULATORS, REGULATORS, post=lambda w: {}),
+    "/regulator/sectors/<int:authority_id>": gated(REGULATORS, {REG}, post=lambda w: {},
+                                                   params=lambda w: {"authority_id": w.health.id},
+                                                   **by("may_oversee_sector_authority", lambda w: w.health)),
     "/regulator/certificates/revoke": gated(REGULATORS, {REG},
                                             post=lambda w: {"code": w.certificate_a.code, "reason": "矩阵撤销"},
                                             **by("may_revoke_certificate", lambda w: w.certificate_a)),
@@ -234,6 +239,11 @@ TABLE = {
     "/platform/": gated({PLATFORM}, {PLATFORM}),
     "/platform/calendar": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
     "/platform/calendar/confirm": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
+    # regions and regulator accounts: the platform administrator's alone (an empty form is 400)
+    "/platform/regions": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
+    "/platform/regulators": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
+    "/platform/regulators/<int:user_id>/active": gated({PLATFORM}, {PLATFORM}, post=lambda w: {},
+                                                       params=lambda w: {"user_id": w.users[REG].id}),
     # the open API: its public operations answer everyone; a base's operations take its token and nothing
     # else, so a signed-in session (whatever its role) is 401 there. test_api covers the tokens themselves.
     "/api/v1/openapi.json": public(), "/api/v1/courses": public(),

@@ -28,6 +28,7 @@ from models import (
     Evaluation,
     Region,
     Role,
+    SectorAuthority,
     TrainingBase,
     User,
 )
@@ -235,10 +236,24 @@ CASES = [
      lambda w: (w.reg_mianyang, BaseApplication(region_id=w.chengdu.id, base_type=BaseType.CITY)), False),
     ("may_decide_application", "wrong role",
      lambda w: (w.admin_a, BaseApplication(region_id=w.chengdu.id, base_type=BaseType.CITY)), False),
+    ("may_oversee_sector_authority", "owner", lambda w: (w.reg_chengdu, _authority(w.chengdu)), True),
+    ("may_oversee_sector_authority", "province over city", lambda w: (w.reg_sichuan, _authority(w.mianyang)), True),
+    ("may_oversee_sector_authority", "city over province", lambda w: (w.reg_chengdu, _authority(w.sichuan)), False),
+    ("may_oversee_sector_authority", "other region", lambda w: (w.reg_mianyang, _authority(w.chengdu)), False),
+    ("may_oversee_sector_authority", "other province", lambda w: (w.reg_yantai, _authority(w.chengdu)), False),
+    ("may_oversee_sector_authority", "wrong role", lambda w: (w.platform, _authority(w.chengdu)), False),
     # the platform administrator
     ("may_keep_calendar", "owner", lambda w: (w.platform,), True),
     ("may_keep_calendar", "wrong role", lambda w: (w.reg_sichuan,), False),
+    ("may_administer_platform", "owner", lambda w: (w.platform,), True),
+    ("may_administer_platform", "wrong role", lambda w: (w.reg_sichuan,), False),
+    ("may_administer_platform", "anonymous", lambda w: (w.anonymous,), False),
 ]
+
+
+def _authority(region) -> SectorAuthority:
+    """An unsaved sector authority of the region: the rule reads its region only."""
+    return SectorAuthority(region_id=region.id, sector="卫生", name="卫生健康委员会")
 
 
 @pytest.mark.parametrize("name", sorted(policies.RULES))

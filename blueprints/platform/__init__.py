@@ -1,5 +1,5 @@
 """Platform administrators' area: what is national rather than any region's (the holiday calendar; regions
-and regulators, read-only for now)."""
+and regulators, which it creates and disables)."""
 
 from flask import Blueprint
 

@@ -1,15 +1,23 @@
-"""Platform administrator views: the home page, and the holiday calendar's upload → preview → confirm."""
+"""Platform administrator views: the home page with its regions and regulators (created and disabled here),
+and the holiday calendar's upload → preview → confirm."""
 
 import base64
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from blueprints.common_forms import field_error
 from blueprints.platform import bp
-from blueprints.platform.forms import CalendarForm, ConfirmCalendarForm
+from blueprints.platform.forms import (
+    CalendarForm,
+    ConfirmCalendarForm,
+    RegionForm,
+    RegulatorActiveForm,
+    RegulatorForm,
+)
+from models import RegionLevel
 from services import platform_admins, workdays
 from services.errors import DomainError
 
@@ -21,16 +29,69 @@ def _signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt="platform.calendar-preview")
 
 
-def _home(calendar_form: CalendarForm, status: int = 200):
+def _home(calendar_form: CalendarForm | None = None, region_form: RegionForm | None = None,
+          regulator_form: RegulatorForm | None = None, status: int = 200):
     loaded, missing = platform_admins.calendar_years()
-    return render_template("platform/index.html", regions=platform_admins.regions(),
+    regions = platform_admins.regions()
+    region_form = region_form or RegionForm(formdata=None)
+    region_form.parent.choices = [(0, _("—（省级不选）"))] + [
+        (r.id, f"{r.name}（{r.code}）") for r in regions if r.level == RegionLevel.PROVINCE]
+    regulator_form = regulator_form or RegulatorForm(formdata=None)
+    regulator_form.region.choices = [(r.id, f"{r.full_name}（{r.code}）") for r in regions]
+    return render_template("platform/index.html", regions=regions,
                            regulators=platform_admins.regulators(), years=loaded, missing=missing,
-                           history=platform_admins.calendar_history(), calendar_form=calendar_form), status
+                           history=platform_admins.calendar_history(),
+                           calendar_form=calendar_form or CalendarForm(formdata=None), region_form=region_form,
+                           regulator_form=regulator_form, active_form=RegulatorActiveForm(formdata=None)), status
 
 
 @bp.route("/")
 def index():
-    return _home(CalendarForm())
+    return _home()
+
+
+@bp.route("/regions", methods=["POST"])
+def create_region():
+    form = RegionForm()
+    if form.validate_on_submit():
+        try:
+            region = platform_admins.create_region(current_user, form.region_data())
+        except DomainError as error:
+            field_error(form, error, "code")
+        else:
+            flash(_("已新建地区：%(name)s（%(code)s）", name=region.full_name, code=region.code), "success")
+            return redirect(url_for(".index", _anchor="regions"))
+    return _home(region_form=form, status=400)
+
+
+@bp.route("/regulators", methods=["POST"])
+def create_regulator():
+    form = RegulatorForm()
+    if form.validate_on_submit():
+        try:
+            user = platform_admins.create_regulator(current_user, form.regulator_data())
+        except DomainError as error:
+            field_error(form, error, "email")
+        else:
+            flash(_("已新建监管账号：%(name)s（%(email)s）。请将初始密码线下转交，并提醒其登录后修改。",
+                    name=user.name, email=user.email), "success")
+            return redirect(url_for(".index", _anchor="regulators"))
+    return _home(regulator_form=form, status=400)
+
+
+@bp.route("/regulators/<int:user_id>/active", methods=["POST"])
+def regulator_active(user_id: int):
+    form = RegulatorActiveForm()
+    if not form.validate_on_submit():
+        flash(_("请求无效，未作变更"), "danger")
+        return _home(status=400)
+    try:
+        user = platform_admins.set_regulator_active(current_user, user_id, form.active.data == "1")
+    except LookupError:
+        abort(404)
+    flash(_("已启用 %(name)s 的账号", name=user.name) if user.active
+          else _("已停用 %(name)s 的账号，其登录已失效", name=user.name), "success")
+    return redirect(url_for(".index", _anchor="regulators"))
 
 
 @bp.route("/calendar", methods=["POST"])
@@ -40,14 +101,14 @@ def calendar_preview():
     upload = form.schedule.data if form.validate_on_submit() else None
     if upload is None or not getattr(upload, "filename", ""):
         form.schedule.errors = [*form.schedule.errors, _("请选择节假日安排 CSV 文件")]
-        return _home(form, 400)
+        return _home(form, status=400)
     # One byte more than allowed, so that an oversized file is refused rather than cut short.
     raw = upload.read(workdays.MAX_SCHEDULE_BYTES + 1)
     try:
         plan = workdays.preview_schedule(raw)
     except DomainError as error:
         field_error(form, error, "schedule")
-        return _home(form, 400)
+        return _home(form, status=400)
     # Signed together: the file, its SHA-256 (the hidden digest, which the page shows, must match it), the day
     # changes as previewed, and a one-time id, so that the confirm applies this file once, to the calendar seen.
     payload = _signer().dumps({"file": base64.b64encode(raw).decode(), "name": upload.filename[:200],

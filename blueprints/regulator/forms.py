@@ -4,10 +4,19 @@ from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import (
     AnyOf,
     DataRequired,
+    Email,
     InputRequired,
     Length,
     NumberRange,
@@ -15,9 +24,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from blueprints.validators import InputForm, bounded
-from models import BaseStatus, BaseType, Category, Outcome
-from services import base_applications
+from blueprints.validators import InputForm, bounded, mobile_phone
+from models import SECTORS, BaseStatus, BaseType, Category, Outcome
+from services import base_applications, identifiers
+from services.auth import normalise_login
 
 
 class DesignateForm(InputForm):
@@ -89,6 +99,38 @@ class RevokeForm(InputForm):
     code = StringField(_l("证书验证码"), validators=[DataRequired(_l("请填写验证码")), Length(max=32)])
     reason = TextAreaField(_l("撤销原因"), validators=[DataRequired(_l("请填写撤销原因")), Length(max=1000)])
 
+
+
+class OfficerForm(InputForm):
+    """A sector authority's officer account; the initial password is typed by the regulator and handed over."""
+
+    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名")), Length(max=64)])
+    email = EmailField(_l("邮箱（登录用）"), filters=[normalise_login],
+                       validators=[DataRequired(_l("请填写邮箱")),
+                                   Email(_l("邮箱格式不正确"), check_deliverability=False), Length(max=255)])
+    phone = StringField(_l("手机号（选填）"), filters=[identifiers.phone], validators=[Optional(), mobile_phone()])
+    password = PasswordField(_l("初始密码"), description=_l("至少 8 位；请线下转交，并提醒对方登录后修改"),
+                             validators=[DataRequired(_l("请设置初始密码")), Length(8, 128, _l("密码至少 8 位"))])
+
+    def officer_data(self) -> dict:
+        return {"name": self.name.data, "email": self.email.data, "phone": self.phone.data,
+                "password": self.password.data}
+
+
+class SectorAuthorityForm(InputForm):
+    # The view offers the regions in reach and models.SECTORS; any value passes here, and the service judges.
+    region = SelectField(_l("地区"), coerce=int, validate_choice=False)
+    sector = SelectField(_l("行业"), choices=[(s, s) for s in SECTORS], validate_choice=False)
+    name = StringField(_l("主管部门名称"), description=_l("如：成都市卫生健康委员会"),
+                       validators=[DataRequired(_l("请填写主管部门名称")), Length(max=128)])
+    officer_name = OfficerForm.name
+    officer_email = OfficerForm.email
+    officer_phone = OfficerForm.phone
+    officer_password = OfficerForm.password
+
+    def officer_data(self) -> dict:
+        return {"name": self.officer_name.data, "email": self.officer_email.data, "phone": self.officer_phone.data,
+                "password": self.officer_password.data}
 
 @cache
 def rules_form_class():

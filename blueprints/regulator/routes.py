@@ -11,15 +11,17 @@ from blueprints.regulator import bp
 from blueprints.regulator.forms import (
     ApplicationDecisionForm,
     DesignateForm,
+    OfficerForm,
     OverrideForm,
     PlanDecisionForm,
     RevokeForm,
     RunEvaluationForm,
+    SectorAuthorityForm,
     StatusChangeForm,
     TargetForm,
     rules_form_class,
 )
-from models import BaseStatus, BaseType, Outcome
+from models import SECTORS, BaseStatus, BaseType, Outcome
 from services import (
     audit,
     base_applications,
@@ -29,6 +31,7 @@ from services import (
     policies,
     registry,
     rule_edits,
+    sector_authorities,
     target_edits,
     workdays,
 )
@@ -37,6 +40,7 @@ from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
 from services.queries import regulator_pages
+from services.roster import mask_phone
 
 
 def _load_base(base_id: int):
@@ -362,6 +366,69 @@ def revoke_certificate():
     return redirect(url_for(".reviews"))
 
 
+def _sectors_page(form: SectorAuthorityForm | None = None, status: int = 200):
+    form = form or SectorAuthorityForm(formdata=None)
+    form.region.choices = [(r.id, r.full_name) for r in policies.regions_in_reach(current_user)]
+    form.sector.choices = [(s, s) for s in SECTORS]
+    return render_template("regulator/sectors.html", rows=sector_authorities.of_region(current_user),
+                           form=form), status
+
+
+@bp.route("/sectors", methods=["GET", "POST"])
+def sectors():
+    """The sector authorities of the regions in reach, and the form that creates one with its first officer."""
+    if not policies.may_set_region_rules(current_user):  # a regulator of no region: nothing to create for
+        return _sectors_page()
+    form = SectorAuthorityForm()
+    if not form.is_submitted():
+        return _sectors_page()
+    if form.validate():
+        try:
+            found = sector_authorities.create(current_user, form.region.data, form.sector.data, form.name.data,
+                                              form.officer_data())
+        except LookupError:
+            abort(404)
+        except DomainError as error:
+            field_error(form, error, "name")
+        else:
+            flash(_("已新建%(sector)s行业主管部门：%(name)s。请将初始密码线下转交其工作人员。", sector=found.sector,
+                    name=found.name), "success")
+            return redirect(url_for(".sector_authority", authority_id=found.id))
+    return _sectors_page(form, 400)
+
+
+def _load_authority(authority_id: int):
+    """:raise 404: no such authority, or another region's (policies.may_oversee_sector_authority)."""
+    try:
+        return sector_authorities.authority(current_user, authority_id)
+    except LookupError:
+        abort(404)
+
+
+@bp.route("/sectors/<int:authority_id>", methods=["GET", "POST"])
+def sector_authority(authority_id: int):
+    """A sector authority's officers, and the form that adds one."""
+    found = _load_authority(authority_id)
+    form, status = OfficerForm(), 200
+    if form.is_submitted():
+        status = 400
+        if form.validate():
+            try:
+                officer = sector_authorities.add_officer(current_user, found.id, form.officer_data())
+            except LookupError:
+                abort(404)
+            except DomainError as error:
+                field_error(form, error, "email")
+            else:
+                flash(_("已为 %(name)s 新建账号：%(officer)s", name=found.name, officer=officer.email), "success")
+                return redirect(url_for(".sector_authority", authority_id=found.id))
+    else:
+        form = OfficerForm(formdata=None)
+    return render_template("regulator/sector_authority.html", authority=found,
+                           officers=sector_authorities.officers(current_user, found), form=form,
+                           mask_phone=mask_phone), status
+
+
 @bp.route("/audit")
 def audit_log():
     """The audit log of the region, newest first, read-only."""
@@ -375,7 +442,8 @@ def audit_log():
 AUDIT_ACTIONS = {"": "全部", "auth.": "登录与拒绝", "identity.": "查看完整身份证号", "learner.": "学员导出本人数据",
                  "base.": "基地认定与状态", "evaluation.": "年度评估", "export.": "导出", "course.": "课程与名单",
                  "declaration.": "学时申报", "certificate.": "证书", "class_plan.": "办班计划",
-                 "rules.": "地区规则", "target.": "年度目标", "report.": "基地统计填报"}
+                 "rules.": "地区规则", "target.": "年度目标", "report.": "基地统计填报",
+                 "sector_authority.": "行业主管部门", "application.": "基地申报"}
 
 
 # --- base applications (基地申报) ----------------------------------------------------------------------------
@@ -433,3 +501,4 @@ def application_file(application_id: int, file_id: int):
     except LookupError:
         abort(404)
     return downloads.private_file(path, row.filename, row.content_type)
+

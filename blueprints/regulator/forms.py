@@ -124,3 +124,9 @@ def rules_form_class():
             field = IntegerField(label, validators=[Optional(), bounded(-100_000, 100_000)])
         setattr(RulesForm, key, field)
     return RulesForm
+
+
+class EmployerDecisionForm(InputForm):
+    decision = SelectField(_l("审核结果"), choices=[("approve", _l("通过")), ("reject", _l("不予通过"))])
+    # Required for a rejection: the service says so beside this field.
+    reason = TextAreaField(_l("原因"), validators=[Length(max=500)])

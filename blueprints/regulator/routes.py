@@ -10,6 +10,7 @@ from blueprints.query import query_int
 from blueprints.regulator import bp
 from blueprints.regulator.forms import (
     DesignateForm,
+    EmployerDecisionForm,
     OverrideForm,
     PlanDecisionForm,
     RevokeForm,
@@ -19,7 +20,18 @@ from blueprints.regulator.forms import (
     rules_form_class,
 )
 from models import BaseStatus, BaseType, Outcome
-from services import audit, evaluation, exports, plans, policies, registry, rule_edits, target_edits, workdays
+from services import (
+    audit,
+    employers,
+    evaluation,
+    exports,
+    plans,
+    policies,
+    registry,
+    rule_edits,
+    target_edits,
+    workdays,
+)
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
@@ -364,3 +376,31 @@ AUDIT_ACTIONS = {"": "全部", "auth.": "登录与拒绝", "identity.": "查看�
                  "base.": "基地认定与状态", "evaluation.": "年度评估", "export.": "导出", "course.": "课程与名单",
                  "declaration.": "学时申报", "certificate.": "证书", "class_plan.": "办班计划",
                  "rules.": "地区规则", "target.": "年度目标", "report.": "基地统计填报"}
+
+
+@bp.route("/employers")
+def employers_list():
+    return render_template("regulator/employers.html", employers=employers.for_regulator(current_user))
+
+
+@bp.route("/employers/<int:employer_id>", methods=["GET", "POST"])
+def employer(employer_id: int):
+    try:
+        found = employers.in_reach(current_user, employer_id)
+    except LookupError:
+        abort(404)
+    form = EmployerDecisionForm()
+    if form.validate_on_submit():
+        try:
+            employers.decide(current_user, found.id, form.decision.data == "approve", form.reason.data)
+        except LookupError:
+            abort(404)
+        except DomainError as error:
+            field_error(form, error)  # a reason beside its field; a decision already taken as a flash
+        else:
+            flash(_("已通过该单位的注册") if form.decision.data == "approve" else _("已不予通过，单位将看到原因"),
+                  "success")
+            return redirect(url_for(".employers_list"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("regulator/employer.html", employer=found, form=form,
+                           admins=employers.admins_of(found)), status

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import Employer, Region, RegionLevel, Role, User
+from models import Region, RegionLevel, Role, User
 from services import audit, auth, identifiers, resident_ids
 from services.errors import DomainError
 from services.infra.transaction import unit_of_work
@@ -89,25 +89,3 @@ def _refused(fields: list[str], phone: str, email: str | None, id_number: str, r
         "taken": fields, "phone": auth.masked(phone), "email": auth.masked(email) if email else None,
         "id_number": resident_ids.mask(id_number), "region_id": region_id})
     raise DomainError(IDENTIFIER_TAKEN)
-
-
-def employers_near(user: User) -> Sequence[Employer]:
-    """Employers of the user's city and province, for choosing one."""
-    if user.region_id is None:
-        return []
-    region = db.session.get(Region, user.region_id)
-    if region is None:
-        return []
-    ids = [region.id] + ([region.parent_id] if region.parent_id else [])
-    return db.session.execute(
-        sa.select(Employer).where(Employer.region_id.in_(ids)).order_by(Employer.name)
-    ).scalars().all()
-
-
-def set_employer(user: User, employer_id: int) -> None:
-    """:raise DomainError: an employer not offered to the user."""
-    employer = next((e for e in employers_near(user) if e.id == employer_id), None)
-    if employer is None:
-        raise DomainError("请选择列表中的工作单位", field="employer")
-    with unit_of_work():
-        user.employer_id, user.employer_name = employer.id, employer.name

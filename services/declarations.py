@@ -139,13 +139,14 @@ def declare(learner: User, data: dict, uploads: list) -> Declaration:
     """File a declaration with its evidence files; it goes to the reviewers of the learner's employer.
 
     :raise NotAllowed: the user is not a learner.
-    :raise DomainError: no employer chosen, no evidence, a bad date or amount (``field`` says which).
+    :raise DomainError: no employer has confirmed the learner, no evidence, a bad date or amount (``field`` says which).
     :raise EvidenceRejected: a file that is not a PDF/JPEG/PNG by content, or too large.
     """
     if not policies.may_declare(learner):
         raise NotAllowed("只有专业技术人员可以申报学时")
     if learner.employer_id is None:
-        raise DomainError("请先在“我的学习”页面选择您的工作单位，申报将由单位审核", field="kind")
+        raise DomainError("工作单位确认您是本单位职工后才能申报学时：请在“工作单位”页面搜索并选择您的单位，"
+                          "等待单位确认", field="kind")
     uploads = [u for u in uploads if u and getattr(u, "filename", "")]
     if not uploads:
         raise DomainError("请上传证明材料", field="files")

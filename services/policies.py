@@ -34,6 +34,8 @@ from models import (
     Course,
     CourseStatus,
     Declaration,
+    Employer,
+    Employment,
     Enrollment,
     Evaluation,
     Region,
@@ -197,6 +199,42 @@ def may_see_declaration(user: Any, declaration: Declaration) -> bool:
     return False
 
 
+# --- employer admins: their employer, its reviewers and who claims to work there -------------------------------
+
+@rule(refused=404)
+def may_manage_employer(user: Any, employer: Employer) -> bool:
+    """May the user run the employer (its registration, reviewers, staff, claims)? Its admins."""
+    return has_role(user, Role.EMPLOYER_ADMIN) and user.employer_id is not None and employer.id == user.employer_id
+
+
+@rule(refused=404)
+def may_decide_claim(user: Any, employment: Employment) -> bool:
+    """May the user confirm or refuse a learner's claim to work for an employer? An admin of that employer."""
+    return has_role(user, Role.EMPLOYER_ADMIN) and user.employer_id is not None \
+        and employment.employer_id == user.employer_id
+
+
+def claims_decided_by(user: Any) -> sa.ColumnElement[bool]:
+    """may_decide_claim as SQL on Employment."""
+    if not has_role(user, Role.EMPLOYER_ADMIN) or user.employer_id is None:
+        return sa.false()
+    return Employment.employer_id == user.employer_id
+
+
+@rule(refused=404)
+def may_manage_reviewer(user: Any, reviewer: User) -> bool:
+    """May the user deactivate or reactivate the reviewer account? An admin of the reviewer's employer."""
+    return has_role(user, Role.EMPLOYER_ADMIN) and user.employer_id is not None \
+        and reviewer.role == Role.REVIEWER and reviewer.employer_id == user.employer_id
+
+
+def managed_reviewers(user: Any) -> sa.ColumnElement[bool]:
+    """may_manage_reviewer as SQL on User."""
+    if not has_role(user, Role.EMPLOYER_ADMIN) or user.employer_id is None:
+        return sa.false()
+    return sa.and_(User.role == Role.REVIEWER, User.employer_id == user.employer_id)
+
+
 # --- base admins: their bases and everything in them ------------------------------------------------------
 
 @rule(refused=404)
@@ -301,6 +339,20 @@ def bases_in_reach(user: Any) -> sa.ColumnElement[bool]:
     if not _has_reach(user):
         return sa.false()
     return TrainingBase.region_id.in_(region_ids(user.region_id))
+
+
+@rule(refused=404)
+def may_decide_employer(user: Any, employer: Employer) -> bool:
+    """May the user see an employer's registration and approve or reject it? A regulator with its region in
+    reach."""
+    return in_reach(user, employer.region_id)
+
+
+def employers_in_reach(user: Any) -> sa.ColumnElement[bool]:
+    """may_decide_employer as SQL on Employer."""
+    if not _has_reach(user):
+        return sa.false()
+    return Employer.region_id.in_(region_ids(user.region_id))
 
 
 @rule(refused=404)

@@ -30,6 +30,8 @@ from models import (
     Category,
     Course,
     CourseStatus,
+    Employment,
+    EmploymentStatus,
     HoursRecord,
     Mode,
     Region,
@@ -341,6 +343,15 @@ def bulk_learners(n: int) -> list[int]:
 def admin_and_base(make_user, make_base):
     admin = make_user(Role.BASE_ADMIN)
     return admin, make_base(admin=admin)
+
+
+def employ(person, employer) -> None:
+    """Test data: the learner works for ``employer``, confirmed (as services.employment.confirm leaves it),
+    without an employer admin to confirm it."""
+    db.session.add(Employment(learner_id=person.id, employer_id=employer.id, status=EmploymentStatus.CONFIRMED,
+                              decided_at=datetime.now()))
+    person.employer_id, person.employer_name = employer.id, employer.name
+    db.session.commit()
 
 
 def login(client, user, password=PASSWORD):

@@ -30,6 +30,8 @@ from models import (
     Declaration,
     DeclarationStatus,
     Employer,
+    Employment,
+    EmploymentStatus,
     Enrollment,
     EnrollmentStatus,
     HoursRecord,
@@ -43,7 +45,7 @@ from models import (
 from seeding.demo import seed_reference
 from services import accounts, api_tokens, certificates, declarations, enrollment, evaluation, policies, resident_ids
 from services.infra import clock, images
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, employ, login
 from tests.test_access import VALID_COURSE
 
 TODAY = date(2025, 6, 16)
@@ -127,7 +129,7 @@ TABLE = {
     "/list": public(), "/list/<int:year>": public(), "/verify": public(),
     "/verify/<code>": public(), "/favicon.ico": public(),
     "/media/<key>/<variant>": public(params=lambda w: {"key": w.cover_key}),  # <key> is the evidence's elsewhere
-    "/login": public(), "/register": public(), "/healthz": public(),
+    "/login": public(), "/register": public(), "/register/employer": public(), "/healthz": public(),
     # signing out is no access decision: everyone may, the signed-out are sent to sign in
     "/logout": public(any=True),
     "/account/password": signed_in_only(post=lambda w: {}),
@@ -148,6 +150,7 @@ TABLE = {
                                                         **by("owns_declaration", lambda w: w.declaration_a)),
     "/me/courses/<int:course_id>/enroll": gated(LEARNERS, LEARNERS, post=lambda w: {}),
     "/me/employer": gated(LEARNERS, LEARNERS, post=lambda w: {"employer": w.hospital.id}),
+    "/me/employer/withdraw": gated(LEARNERS, LEARNERS, post=lambda w: {}),
     "/me/notices/read": gated(LEARNERS, LEARNERS, post=lambda w: {}),
     "/me/enrollments/<int:enrollment_id>/rate": gated(LEARNERS, {LA}, post=lambda w: {"rating": "5", "comment": "好"},
                                                       **by("owns_enrollment", lambda w: w.enrollment_a)),
@@ -161,6 +164,21 @@ TABLE = {
                                                     **by("may_review", lambda w: w.declaration_a)),
     # employer admins
     "/employer/": gated({EMP_ADMIN}, {EMP_ADMIN}),
+    "/employer/registration": gated({EMP_ADMIN}, {EMP_ADMIN}, post=lambda w: {}),
+    "/employer/reviewers": gated({EMP_ADMIN}, {EMP_ADMIN}, post=lambda w: {}),
+    "/employer/claims": gated({EMP_ADMIN}, {EMP_ADMIN}),
+    "/employer/staff": gated({EMP_ADMIN}, {EMP_ADMIN}),
+    # the world's objects are employer A's (the hospital's): its reviewer, learner A's employment
+    "/employer/reviewers/<int:user_id>/active": gated(
+        {EMP_ADMIN}, set(), post=lambda w: {"active": "0"}, params=lambda w: {"user_id": w.users[REVIEWER].id},
+        **by("may_manage_reviewer", lambda w: w.users[REVIEWER])),
+    "/employer/claims/<int:employment_id>/confirm": gated(
+        {EMP_ADMIN}, set(), post=lambda w: {}, params=lambda w: {"employment_id": _employment_of(w, LA).id},
+        **by("may_decide_claim", lambda w: _employment_of(w, LA))),
+    "/employer/claims/<int:employment_id>/refuse": gated(
+        {EMP_ADMIN}, set(), post=lambda w: {"reason": "矩阵拒绝"},
+        params=lambda w: {"employment_id": _employment_of(w, LA).id},
+        **by("may_decide_claim", lambda w: _employment_of(w, LA))),
     # sector officers
     "/sector/": gated({SECTOR}, {SECTOR}),
     # base admins
@@ -200,6 +218,11 @@ TABLE = {
     "/regulator/rules": gated(REGULATORS, REGULATORS, post=lambda w: {}),
     "/regulator/bases/new": gated(REGULATORS, REGULATORS, post=lambda w: {}),
     "/regulator/exports/catalog.xlsx": gated(REGULATORS, REGULATORS),
+    "/regulator/employers": gated(REGULATORS, REGULATORS),
+    # the hospital is approved already: a decision is refused beside the form (400), nothing changes
+    "/regulator/employers/<int:employer_id>": gated(REGULATORS, {REG}, post=lambda w: {"decision": "approve"},
+                                                    params=lambda w: {"employer_id": w.hospital.id},
+                                                    **by("may_decide_employer", lambda w: w.hospital)),
     "/regulator/exports/knowledge-update.xlsx": gated(REGULATORS, REGULATORS),
     "/regulator/exports/strategic.xlsx": gated(REGULATORS, REGULATORS),
     # refused for an out-of-scope region by the form's choices: a flash and a redirect to their own index
@@ -262,6 +285,12 @@ LAST = ["/manage/bases/<int:base_id>/courses/<int:course_id>/cancel", "/me/enrol
         "/regulator/evaluations/<int:evaluation_id>/confirm", "/logout"]
 
 
+def _employment_of(w, principal: str) -> Employment:
+    """The learner's confirmed employment (tests.conftest.employ)."""
+    return db.session.execute(sa.select(Employment).where(
+        Employment.learner_id == w.users[principal].id, Employment.status == EmploymentStatus.CONFIRMED)).scalar_one()
+
+
 def routes(app):
     """(rule, methods) of every rule but the static files, in the order they are walked."""
     found = [(rule.rule, sorted(rule.methods - {"HEAD", "OPTIONS"})) for rule in app.url_map.iter_rules()
@@ -285,7 +314,7 @@ def _learner(region, employer, n: int, name: str) -> User:
         "name": name, "phone": f"1371234{n:04d}", "email": f"matrix{n}@test.example", "password": PASSWORD,
         "id_number": _id_number(n), "region_id": region.id,
     })
-    accounts.set_employer(learner, employer.id)
+    employ(learner, employer)
     return learner
 
 
@@ -566,6 +595,7 @@ def foreign_objects(w, owner: str) -> dict:
     base, course = getattr(w, f"base_{side}"), getattr(w, f"course_{side}")
     enrollment_, declaration = getattr(w, f"enrollment_{side}"), getattr(w, f"declaration_{side}")
     token = getattr(w, f"token_{side}")
+    employer, employment_ = (w.hospital if side == "a" else w.clinic), _employment_of(w, owner)
     roster = f"/manage/bases/{base.id}/courses/{course.id}/roster"
     # the base id of the prober's own base with the other base's course: still the other base's roster
     return {
@@ -591,7 +621,10 @@ def foreign_objects(w, owner: str) -> dict:
                      ("POST", f"/review/{declaration.id}/id-number"),
                      ("GET", f"/files/evidence/{getattr(w, f'evidence_{side}')}")],
         "regulator": [("GET", f"/files/evidence/{getattr(w, f'evidence_{side}')}"),
-                      ("GET", f"/regulator/bases/{base.id}")],
+                      ("GET", f"/regulator/bases/{base.id}"),
+                      ("GET", f"/regulator/employers/{employer.id}"), ("POST", f"/regulator/employers/{employer.id}")],
+        "employer": [("POST", f"/employer/claims/{employment_.id}/confirm"),
+                     ("POST", f"/employer/claims/{employment_.id}/refuse")],
     }
 
 
@@ -601,6 +634,7 @@ PROBES = [
     (AA, LB, "admin"), (AB, LA, "admin"), (AA, LB, "own_base_other_course"), (AB, LA, "own_base_other_course"),
     (REVIEWER, LB, "reviewer"),  # the reviewer reviews for A's employer, not B's
     (EMP_ADMIN, LA, "reviewer"),  # the employer admin reviews for B's employer, not A's
+    (EMP_ADMIN, LA, "employer"),  # nor decides claims on A's
     (REG_OTHER, LA, "regulator"), (REG_OTHER, LB, "regulator"),
 ]
 
@@ -629,6 +663,8 @@ def _state(w) -> dict:
         "declarations": sorted(db.session.execute(
             sa.select(Declaration.id, Declaration.status, Declaration.title, Declaration.hours_claimed)).all()),
         "api_tokens": sorted(db.session.execute(sa.select(ApiToken.id, ApiToken.name, ApiToken.revoked_at)).all()),
+        "employments": sorted(db.session.execute(sa.select(Employment.id, Employment.status)).all()),
+        "employers": sorted(db.session.execute(sa.select(Employer.id, Employer.status)).all()),
     }
 
 
@@ -806,8 +842,12 @@ def test_profile_form_ignores_role_and_other_learner_fields(app, world):
     assert response.status_code == 302
     db.session.expire_all()
     me, other = db.session.get(User, world.users[LA].id), db.session.get(User, learner_b.id)
+    # a claim on the clinic, waiting for it: the confirmed employer stays until the clinic confirms
     assert (me.role, me.region_id, me.active, me.employer_id) == (Role.LEARNER, world.chengdu.id, True,
-                                                                  world.clinic.id)
+                                                                  world.hospital.id)
+    claims = db.session.execute(sa.select(Employment.learner_id, Employment.employer_id)
+                                .where(Employment.status == EmploymentStatus.PENDING)).all()
+    assert claims == [(me.id, world.clinic.id)]
     assert other.employer_id == world.clinic.id and other.role == Role.LEARNER
     assert me.memberships == []
 

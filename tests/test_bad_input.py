@@ -46,7 +46,7 @@ from models import (
 from services import accounts, declarations, evaluation, resident_ids
 from services.errors import DomainError
 from services.infra import clock
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, employ, login
 
 FIGURES = Counter()
 FUZZ = settings(max_examples=25, deadline=None,
@@ -202,7 +202,7 @@ def world(app, city, make_user, make_base, make_course, monkeypatch):
         "name": "陈晓", "phone": "13900000099", "email": "fuzz-learner@test.example", "password": PASSWORD,
         "id_number": first17 + resident_ids.check_character(first17), "region_id": city.id,
     })
-    accounts.set_employer(w.learner, w.employer.id)
+    employ(w.learner, w.employer)
     w.enrollment = Enrollment(course_id=w.course.id, learner_id=w.learner.id, status=EnrollmentStatus.COMPLETED,
                               completed_on=w.course.end_date)
     db.session.add(w.enrollment)

@@ -27,7 +27,7 @@ from seeding.demo import seed_reference
 from services import accounts, certificates, declarations, resident_ids
 from services.errors import DomainError
 from services.infra import clock
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, employ, login
 
 TODAY = date(2025, 6, 16)
 YEAR = 2025
@@ -62,7 +62,7 @@ def new_learner(region, name: str | None = None, employer=None):
         "password": PASSWORD, "id_number": id_number(n), "region_id": region.id, "professional_title": "中级",
     })
     if employer is not None:
-        accounts.set_employer(learner, employer.id)
+        employ(learner, employer)
     learner.full_id_number = resident_ids.decrypt(learner.id_number_ciphertext)
     return learner
 

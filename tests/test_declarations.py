@@ -35,7 +35,7 @@ from services import accounts, declarations, resident_ids, workdays
 from services.errors import DomainError
 from services.infra import clock, evidence_files
 from services.infra.evidence_files import EvidenceRejected
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, employ, login
 
 TODAY = date(2025, 6, 16)  # a Monday with no holiday within two weeks
 _people = count(1)
@@ -88,14 +88,14 @@ def regions(app, on):
 
 
 def new_learner(region, employer, name: str | None = None):
-    """A learner registered with a valid ID number, who chose ``employer`` (services.accounts)."""
+    """A learner registered with a valid ID number, whom ``employer`` confirmed (tests.conftest.employ)."""
     n = next(_people)
     first17 = f"51010419900307{n:03d}"
     learner = accounts.register_learner({
         "name": name or f"学员{n}", "phone": f"139{n:08d}", "email": f"decl-learner{n}@test.example",
         "password": PASSWORD, "id_number": first17 + resident_ids.check_character(first17), "region_id": region.id,
     })
-    accounts.set_employer(learner, employer.id)
+    employ(learner, employer)
     return learner
 
 

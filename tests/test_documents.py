@@ -43,7 +43,7 @@ from services import accounts, annual_reports, declarations, evaluation, residen
 from services.errors import DomainError
 from services.infra import clock
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Shots
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, employ, login
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 YEAR = 2026  # a year with every region's seeded rules (data/hour-rules.csv)
@@ -462,7 +462,7 @@ def learning(yantai, make_user, make_base, make_course):
         "name": "李华", "phone": "13800000901", "email": "lihua@test.example", "password": PASSWORD,
         "id_number": id_number(901), "region_id": yantai.id, "professional_title": "中级",
     })
-    accounts.set_employer(learner, employer.id)
+    employ(learner, employer)
     reviewer = make_user(Role.REVIEWER, employer_id=employer.id, region_id=yantai.id)
     base = make_base(name="烟台市继续教育基地", region_id=yantai.id)
     for title, category, hours in (("人工智能与健康", Category.PUBLIC, 30),

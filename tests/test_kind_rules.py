@@ -29,7 +29,7 @@ from seeding.demo import seed_reference
 from services import accounts, declarations, resident_ids, rule_edits, rules
 from services.errors import DomainError
 from services.infra import clock
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, employ, login
 
 TODAY = date(2026, 6, 15)
 YEAR, NEXT = 2026, 2027
@@ -64,7 +64,7 @@ def learner_of(region):
         "name": f"学员{n}", "phone": f"137{n:08d}", "email": f"kind-learner{n}@test.example",
         "password": PASSWORD, "id_number": first17 + resident_ids.check_character(first17), "region_id": region.id,
     })
-    accounts.set_employer(learner, employer.id)
+    employ(learner, employer)
     return learner
 
 

@@ -26,7 +26,7 @@ from models import Declaration, Employer, Enrollment, EnrollmentStatus, Evidence
 from services import accounts, resident_ids
 from services.infra import clock
 from services.roster import MAX_XLSX_UNPACKED_BYTES
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, employ, login
 
 REFUSED = Counter()
 TRIED = Counter()
@@ -117,7 +117,7 @@ def world(app, city, make_user, make_base, make_course):
         "name": "陈晓", "phone": "13900000088", "email": "upload-learner@test.example", "password": PASSWORD,
         "id_number": first17 + resident_ids.check_character(first17), "region_id": city.id,
     })
-    accounts.set_employer(w.learner, w.employer.id)
+    employ(w.learner, w.employer)
     w.admin_client = app.test_client()
     assert login(w.admin_client, w.admin).status_code == 302
     w.learner_client = app.test_client()

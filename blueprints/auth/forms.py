@@ -1,4 +1,4 @@
-"""Sign-in, learner registration and password change forms."""
+"""Sign-in, learner and employer registration, and password change forms."""
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
@@ -67,3 +67,37 @@ class ChangePasswordForm(InputForm):
         _l("确认新密码"),
         validators=[DataRequired(_l("请再次输入新密码")), EqualTo("new_password", _l("两次输入的密码不一致"))],
     )
+
+
+class OrganisationFields(InputForm):
+    """An employer's registration details, as registration and a resubmission after a rejection ask them."""
+    name = StringField(_l("单位名称"), validators=[DataRequired(_l("请填写单位名称")), Length(max=128)])
+    # Any spelling passes here: services.credit_codes normalises it and names what is wrong beside the field.
+    credit_code = StringField(_l("统一社会信用代码"), description=_l("18 位，含最后一位校验码"),
+                              validators=[DataRequired(_l("请填写统一社会信用代码")), Length(max=40)])
+    # The view offers accounts.cities(); the service refuses any other region beside this field.
+    region = SelectField(_l("所在地区"), coerce=int, validate_choice=False)
+    sector = SelectField(_l("行业"), choices=[(s, s) for s in SECTORS], validate_choice=False)
+    contact_name = StringField(_l("联系人"), validators=[DataRequired(_l("请填写联系人")), Length(max=64)])
+    contact_phone = StringField(_l("联系电话"), validators=[DataRequired(_l("请填写联系电话")), Length(max=20)])
+
+    def organisation_data(self) -> dict:
+        return {"name": self.name.data, "credit_code": self.credit_code.data, "region_id": self.region.data,
+                "sector": self.sector.data, "contact_name": self.contact_name.data,
+                "contact_phone": self.contact_phone.data}
+
+
+class EmployerRegisterForm(OrganisationFields):
+    admin_name = StringField(_l("管理员姓名"), validators=[DataRequired(_l("请填写管理员姓名")), Length(max=64)])
+    login = StringField(_l("管理员登录名（手机号或邮箱）"), filters=[normalise_login],
+                        validators=[DataRequired(_l("请填写手机号或邮箱")), Length(max=255)])
+    password = PasswordField(
+        _l("密码"), validators=[DataRequired(_l("请设置密码")), Length(8, 128, _l("密码至少 8 位"))]
+    )
+    confirm = PasswordField(
+        _l("确认密码"), validators=[DataRequired(_l("请再次输入密码")), EqualTo("password", _l("两次输入的密码不一致"))]
+    )
+
+    def registration_data(self) -> dict:
+        return {**self.organisation_data(), "admin_name": self.admin_name.data, "login": self.login.data,
+                "password": self.password.data}

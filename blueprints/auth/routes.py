@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.auth import bp
-from blueprints.auth.forms import ChangePasswordForm, LoginForm, RegisterForm
+from blueprints.auth.forms import ChangePasswordForm, EmployerRegisterForm, LoginForm, RegisterForm
 from blueprints.common_forms import field_error
 from extensions import limiter
-from services import accounts, policies
+from services import accounts, employers, policies
 from services import auth as auth_service
 from services.errors import DomainError
 
@@ -77,7 +77,9 @@ def _user_key() -> str:
 
 
 # Where each area begins: a user signs in to the area they may enter (policies.may_enter).
-AREA_HOMES = {"base_admin": "base_admin.index", "learner": "learner.dashboard", "reviewer": "reviewer.index",
+# An employer's admin may enter the reviewer area too, but their home is the employer's page: it comes first.
+AREA_HOMES = {"base_admin": "base_admin.index", "learner": "learner.dashboard", "employer": "employer.index",
+              "reviewer": "reviewer.index",
               "regulator": "regulator.index", "platform": "platform.index"}
 
 
@@ -140,6 +142,26 @@ def register():
             flash(_("注册成功，欢迎您，%(name)s", name=user.name), "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("learner.dashboard"))
     return render_template("auth/register.html", form=form)
+
+
+@bp.route("/register/employer", methods=["GET", "POST"])
+@limiter.limit(_register_limit_per_address, methods=["POST"], deduct_when=_failed, scope="register-address")
+def register_employer():
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user))
+    form = EmployerRegisterForm()
+    form.region.choices = [(city.id, city.full_name) for city in accounts.cities()]
+    if form.validate_on_submit():
+        try:
+            user = employers.register(form.registration_data())
+        except DomainError as error:
+            field_error(form, error, "name")
+        else:
+            _sign_in(user)
+            flash(_("注册已提交，请等待所在地人社部门审核"), "success")
+            return redirect(url_for("employer.index"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("auth/register_employer.html", form=form), status
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -1,4 +1,4 @@
-"""Learners' forms: rating a completed course, declaring hours, choosing the employer."""
+"""Learners' forms: rating a completed course, declaring hours, naming the employer."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import MultipleFileField
@@ -44,5 +44,6 @@ class DeclarationForm(InputForm):
                 ("kind", "category", "title", "organiser", "earned_on", "minutes", "days", "hours")}
 
 
-class EmployerForm(InputForm):
-    employer = SelectField(_l("工作单位"), coerce=int)
+class ClaimForm(InputForm):
+    # The search result's button carries the employer's id; the service refuses one it would not offer.
+    employer = IntegerField(validators=[InputRequired(_l("请在搜索结果中选择您的工作单位")), bounded(1, 2**31 - 1)])

@@ -9,12 +9,12 @@ from flask_login import current_user
 from blueprints import downloads
 from blueprints.common_forms import ActionForm, field_error
 from blueprints.learner import bp
-from blueprints.learner.forms import DeclarationForm, EmployerForm, RatingForm
+from blueprints.learner.forms import ClaimForm, DeclarationForm, RatingForm
 from blueprints.query import query_int
 from models import Category
-from services import accounts, hours, personal_data
 from services import certificates as certificate_service
 from services import declarations as declaration_service
+from services import employment, hours, personal_data
 from services import enrollment as enrollment_service
 from services import registration_forms as registration_form_service
 from services.errors import DomainError
@@ -92,24 +92,44 @@ def notices_read():
     return redirect(url_for(".dashboard"))
 
 
-@bp.route("/employer", methods=["POST"])
-def choose_employer():
-    form = EmployerForm()
-    form.employer.choices = [(e.id, e.name) for e in accounts.employers_near(current_user)]
+@bp.route("/employer", methods=["GET", "POST"])
+def employer():
+    """The learner's employer: the one confirmed now, the claim waiting, the history, and a search to name one."""
+    form = ClaimForm()
     if form.validate_on_submit():
-        accounts.set_employer(current_user, form.employer.data)
-        flash(_("工作单位已保存，您的学时申报将由该单位审核"), "success")
+        try:
+            claim = employment.claim(current_user, form.employer.data)
+        except DomainError as error:
+            flash(error.message, "danger")
+        else:
+            flash(_("已向“%(name)s”提交确认申请，单位确认后您的学时申报将由该单位审核", name=claim.employer.name),
+                  "success")
+            return redirect(url_for(".employer"))
+    elif form.is_submitted():
+        flash(_("请在搜索结果中选择您的工作单位"), "danger")
+    query = (request.args.get("q") or "").strip()[:64]
+    status = 400 if form.is_submitted() else 200
+    return render_template("learner/employer.html", query=query, found=employment.search(current_user, query),
+                           history=employment.history(current_user), form=form, action_form=ActionForm()), status
+
+
+@bp.route("/employer/withdraw", methods=["POST"])
+def employer_withdraw():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        employment.withdraw(current_user)
+    except DomainError as error:
+        flash(error.message, "danger")
     else:
-        flash(_("请选择列表中的工作单位"), "danger")
-    return redirect(request.referrer or url_for(".declarations"))
+        flash(_("已撤回确认申请"), "info")
+    return redirect(url_for(".employer"))
 
 
 @bp.route("/declarations")
 def declarations():
-    employer_form = EmployerForm(employer=current_user.employer_id)
-    employer_form.employer.choices = [(e.id, e.name) for e in accounts.employers_near(current_user)]
     return render_template("learner/declarations.html", declarations=declaration_service.of_learner(current_user),
-                           employer_form=employer_form, is_overdue=declaration_service.is_overdue)
+                           is_overdue=declaration_service.is_overdue)
 
 
 def _declaration_form_page(form, declaration=None):

@@ -100,7 +100,6 @@ class RevokeForm(InputForm):
     reason = TextAreaField(_l("撤销原因"), validators=[DataRequired(_l("请填写撤销原因")), Length(max=1000)])
 
 
-
 class OfficerForm(InputForm):
     """A sector authority's officer account; the initial password is typed by the regulator and handed over."""
 
@@ -131,6 +130,7 @@ class SectorAuthorityForm(InputForm):
     def officer_data(self) -> dict:
         return {"name": self.officer_name.data, "email": self.officer_email.data, "phone": self.officer_phone.data,
                 "password": self.officer_password.data}
+
 
 @cache
 def rules_form_class():
@@ -175,3 +175,9 @@ class ApplicationDecisionForm(InputForm):
     checklist = SelectMultipleField(_l("评审清单"), choices=list(base_applications.CHECKLIST), validate_choice=False)
     decision = SelectField(choices=[("save", _l("保存清单")), ("approve", _l("批准")), ("reject", _l("驳回"))])
     reason = TextAreaField(_l("意见（驳回时必填）"), validators=[Length(max=2000)])
+
+
+class EmployerDecisionForm(InputForm):
+    decision = SelectField(_l("审核结果"), choices=[("approve", _l("通过")), ("reject", _l("不予通过"))])
+    # Required for a rejection: the service says so beside this field.
+    reason = TextAreaField(_l("原因"), validators=[Length(max=500)])

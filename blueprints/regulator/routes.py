@@ -11,6 +11,7 @@ from blueprints.regulator import bp
 from blueprints.regulator.forms import (
     ApplicationDecisionForm,
     DesignateForm,
+    EmployerDecisionForm,
     OfficerForm,
     OverrideForm,
     PlanDecisionForm,
@@ -25,6 +26,7 @@ from models import SECTORS, BaseStatus, BaseType, Outcome
 from services import (
     audit,
     base_applications,
+    employers,
     evaluation,
     exports,
     plans,
@@ -443,7 +445,8 @@ AUDIT_ACTIONS = {"": "全部", "auth.": "登录与拒绝", "identity.": "查看�
                  "base.": "基地认定与状态", "evaluation.": "年度评估", "export.": "导出", "course.": "课程与名单",
                  "declaration.": "学时申报", "certificate.": "证书", "class_plan.": "办班计划",
                  "rules.": "地区规则", "target.": "年度目标", "report.": "基地统计填报",
-                 "sector_authority.": "行业主管部门", "application.": "基地申报"}
+                 "sector_authority.": "行业主管部门", "application.": "基地申报",
+                 "employer.": "用人单位"}
 
 
 # --- base applications (基地申报) ----------------------------------------------------------------------------
@@ -502,3 +505,30 @@ def application_file(application_id: int, file_id: int):
         abort(404)
     return downloads.private_file(path, row.filename, row.content_type)
 
+
+@bp.route("/employers")
+def employers_list():
+    return render_template("regulator/employers.html", employers=employers.for_regulator(current_user))
+
+
+@bp.route("/employers/<int:employer_id>", methods=["GET", "POST"])
+def employer(employer_id: int):
+    try:
+        found = employers.in_reach(current_user, employer_id)
+    except LookupError:
+        abort(404)
+    form = EmployerDecisionForm()
+    if form.validate_on_submit():
+        try:
+            employers.decide(current_user, found.id, form.decision.data == "approve", form.reason.data)
+        except LookupError:
+            abort(404)
+        except DomainError as error:
+            field_error(form, error)  # a reason beside its field; a decision already taken as a flash
+        else:
+            flash(_("已通过该单位的注册") if form.decision.data == "approve" else _("已不予通过，单位将看到原因"),
+                  "success")
+            return redirect(url_for(".employers_list"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("regulator/employer.html", employer=found, form=form,
+                           admins=employers.admins_of(found)), status

@@ -137,6 +137,9 @@ TABLE = {
                                           **by("may_review", lambda w: w.declaration_a)),
     "/review/<int:declaration_id>/id-number": gated(REVIEWERS, {REVIEWER}, post=lambda w: {},
                                                     **by("may_review", lambda w: w.declaration_a)),
+    # batch review and the staff page: each of the employer's own (an empty batch is refused by its service)
+    "/review/batch": gated(REVIEWERS, REVIEWERS, post=lambda w: {}),
+    "/review/staff": gated(REVIEWERS, REVIEWERS), "/review/staff.xlsx": gated(REVIEWERS, REVIEWERS),
     # employer admins
     "/employer/": gated({EMP_ADMIN}, {EMP_ADMIN}),
     # sector officers

@@ -3,6 +3,7 @@ their employer approves (possibly fewer hours, with a reason) or rejects within 
 Yearly caps apply at approval; approval is the only thing that writes the ledger for a declaration."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 from typing import Any, TypeVar
@@ -320,3 +321,38 @@ def overdue_by_employer(regulator: User) -> list[tuple[Employer, int, date]]:
 
 def is_overdue(declaration: Declaration) -> bool:
     return declaration.status == DeclarationStatus.PENDING and declaration.due_on < clock.today()
+
+
+# How many declarations one batch may approve: a page's worth, so that one request stays short.
+MAX_BATCH = 200
+
+
+@dataclass
+class BatchResult:
+    """What a batch review did: the ids approved, and the ids refused with why."""
+
+    approved: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
+def review_many(reviewer: User, ids: Sequence[int], reason: str) -> BatchResult:
+    """Approve each of ``ids`` as claimed, with the one ``reason``, each through ``review`` (its cap, its
+    ledger row, its audit entry, its own transaction): one refused leaves the others approved. An id that is
+    not the reviewer's employer's is refused as not found, saying no more.
+
+    :raise DomainError: no id chosen, or more than MAX_BATCH.
+    """
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        raise DomainError("请先勾选要通过的申报", field="ids")
+    if len(unique) > MAX_BATCH:
+        raise DomainError(f"一次最多通过 {MAX_BATCH} 项申报", field="ids")
+    result = BatchResult()
+    for declaration_id in unique:
+        try:
+            result.approved.append(review(reviewer, declaration_id, True, None, reason).id)
+        except LookupError:
+            result.refused.append((declaration_id, "未找到该申报"))
+        except DomainError as error:
+            result.refused.append((declaration_id, error.message))
+    return result

@@ -235,6 +235,51 @@ def managed_reviewers(user: Any) -> sa.ColumnElement[bool]:
     return sa.and_(User.role == Role.REVIEWER, User.employer_id == user.employer_id)
 
 
+@rule(refused=404)
+def may_see_staff(user: Any, learner: User) -> bool:
+    """May the user see the learner's hours as one of the employer's staff (the staff page, its export)? A
+    reviewer or admin of the employer that confirmed the learner."""
+    employer_id = employer_reviewed_by(user)
+    return employer_id is not None and learner.role == Role.LEARNER and learner.employer_id == employer_id
+
+
+def staff_of(user: Any) -> sa.ColumnElement[bool]:
+    """may_see_staff as SQL on User."""
+    employer_id = employer_reviewed_by(user)
+    return sa.false() if employer_id is None else sa.and_(User.role == Role.LEARNER, User.employer_id == employer_id)
+
+
+@rule(refused=401)
+def employer_maker_may_act(user: Any, employer: Employer) -> bool:
+    """May the user keep the employer's API tokens, and may a token they made still read for it? While they
+    are an active admin of that employer (a revoked or expired token is refused anyway)."""
+    return bool(user.active) and user.role == Role.EMPLOYER_ADMIN and user.employer_id == employer.id
+
+
+def employer_tokens_maker_may_act() -> sa.ColumnElement[bool]:
+    """employer_maker_may_act as SQL on ApiToken, with User joined as the token's maker."""
+    return sa.and_(User.active.is_(True), User.role == Role.EMPLOYER_ADMIN, User.employer_id == ApiToken.employer_id)
+
+
+@rule(refused=404)
+def token_reaches_staff(principal: Any, learner: User) -> bool:
+    """Does an employer's API token reach the learner's hours? Its own employer's confirmed staff only."""
+    employer = getattr(principal, "employer", None)
+    return employer is not None and learner.role == Role.LEARNER and learner.employer_id == employer.id
+
+
+def staff_token_reaches(principal: Any) -> sa.ColumnElement[bool]:
+    """token_reaches_staff as SQL on User."""
+    employer = getattr(principal, "employer", None)
+    return sa.false() if employer is None else sa.and_(User.role == Role.LEARNER, User.employer_id == employer.id)
+
+
+def ensure_may_keep_employer_tokens(actor: Any, employer: Employer) -> None:
+    """employer_maker_may_act, for a service about to act. :raise NotAllowed: not an admin of the employer."""
+    if not (getattr(actor, "is_authenticated", False) and employer_maker_may_act(actor, employer)):
+        raise NotAllowed("您不是该单位的管理员")
+
+
 # --- base admins: their bases and everything in them ------------------------------------------------------
 
 @rule(refused=404)

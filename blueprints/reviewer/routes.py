@@ -1,20 +1,61 @@
 """Reviewer views."""
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from blueprints import downloads
 from blueprints.common_forms import ActionForm, field_error
+from blueprints.query import form_ids
 from blueprints.reviewer import bp
-from blueprints.reviewer.forms import ReviewForm
-from services import declarations, personal_data
-from services.errors import DomainError
+from blueprints.reviewer.forms import BatchReviewForm, ReviewForm
+from models import Category
+from services import declarations, personal_data, staff_reports
+from services.errors import DomainError, NotAllowed
+from services.queries import employer_pages
+
+
+def _queue_page(form: BatchReviewForm, batch: declarations.BatchResult | None = None, status: int = 200):
+    return render_template("reviewer/index.html", declarations=declarations.queue(current_user),
+                           is_overdue=declarations.is_overdue, form=form, batch=batch), status
 
 
 @bp.route("/")
 def index():
-    return render_template("reviewer/index.html", declarations=declarations.queue(current_user),
-                           is_overdue=declarations.is_overdue)
+    return _queue_page(BatchReviewForm(formdata=None))
+
+
+@bp.route("/batch", methods=["POST"])
+def batch_review():
+    """Approve the ticked declarations with one reason; the page then says which were approved and which
+    were refused, and why."""
+    form = BatchReviewForm()
+    if not form.validate_on_submit():
+        return _queue_page(form, status=400)
+    try:
+        result = declarations.review_many(current_user, form_ids("ids"), form.reason.data or "")
+    except DomainError as error:
+        field_error(form, error)
+        return _queue_page(form, status=400)
+    return _queue_page(BatchReviewForm(formdata=None), batch=result)
+
+
+@bp.route("/staff")
+def staff():
+    """The employer's confirmed staff, this year's hours against their rule, shortest first."""
+    only_short = request.args.get("short") == "1"
+    return render_template("reviewer/staff.html", page=employer_pages.staff_page(current_user, only_short=only_short),
+                           only_short=only_short, categories=list(Category))
+
+
+@bp.route("/staff.xlsx")
+def staff_export():
+    only_short = request.args.get("short") == "1"
+    try:
+        data, year = staff_reports.export_xlsx(current_user, only_short=only_short)
+    except NotAllowed:
+        abort(404)
+    return downloads.xlsx(data, f"职工学时-{year}.xlsx")
 
 
 def _load_declaration(declaration_id: int):

@@ -109,7 +109,8 @@ def declarations():
     employer_form = EmployerForm(employer=current_user.employer_id)
     employer_form.employer.choices = [(e.id, e.name) for e in accounts.employers_near(current_user)]
     return render_template("learner/declarations.html", declarations=declaration_service.of_learner(current_user),
-                           employer_form=employer_form, is_overdue=declaration_service.is_overdue)
+                           employer_form=employer_form, steps=declaration_service.steps,
+                           can_edit=declaration_service.awaits_first_review)
 
 
 def _declaration_form_page(form, declaration=None):

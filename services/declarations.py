@@ -384,8 +384,7 @@ def sector_queue(officer: User) -> Sequence[Declaration]:
     return db.session.execute(
         sa.select(Declaration).join(Declaration.learner)
         .where(policies.sector_reviewable_declarations(officer))
-        .options(contains_eager(Declaration.learner), selectinload(Declaration.evidence),
-                 selectinload(Declaration.employer))
+        .options(contains_eager(Declaration.learner), selectinload(Declaration.employer))
         .order_by(step, Declaration.sector_due_on, Declaration.due_on, Declaration.id.desc())
         .limit(500)
     ).scalars().all()

@@ -27,6 +27,8 @@ from models import (
     Evaluation,
     Region,
     Role,
+    SectorAuthority,
+    SectorGuide,
     TrainingBase,
     User,
 )
@@ -95,6 +97,7 @@ def w(app, make_region, make_user, make_base, make_course):
     db.session.add_all([w.enrollment_a, w.enrollment_b, w.declaration_a, w.declaration_b, w.plan_a, w.plan_b, w.plan_y,
                         w.eval_chengdu, w.eval_sichuan, w.eval_yantai, w.cert_a, w.cert_b])
     db.session.commit()
+    _sector_authorities(w, make_user)
     w.token_a = _token(w.base_a, w.admin_a, "a")
     w.token_disabled = _token(w.base_a, w.disabled_admin, "disabled", member=True)
     w.token_former = _token(w.base_a, w.former_admin, "former", member=False)  # no longer runs base A
@@ -102,6 +105,20 @@ def w(app, make_region, make_user, make_base, make_course):
     w.principal_a, w.principal_b = SimpleNamespace(base=w.base_a), SimpleNamespace(base=w.base_b)
     w.anonymous = AnonymousUserMixin()
     return w
+
+
+def _sector_authorities(w, make_user) -> None:
+    """Chengdu's health commission (declaration A is routed to it, with a guide) and Sichuan's, an officer each."""
+    w.health_a = SectorAuthority(region_id=w.chengdu.id, sector="卫生", name="成都卫健委")
+    w.health_s = SectorAuthority(region_id=w.sichuan.id, sector="卫生", name="四川卫健委")
+    db.session.add_all([w.health_a, w.health_s])
+    db.session.flush()
+    w.declaration_a.sector_authority_id = w.health_a.id
+    w.guide_a = SectorGuide(authority_id=w.health_a.id, year=YEAR, title="指南")
+    db.session.add(w.guide_a)
+    db.session.commit()
+    w.officer_a = make_user(Role.SECTOR_OFFICER, region_id=w.chengdu.id, sector_authority_id=w.health_a.id)
+    w.officer_s = make_user(Role.SECTOR_OFFICER, region_id=w.sichuan.id, sector_authority_id=w.health_s.id)
 
 
 def _token(base, maker, name: str, member: bool = True) -> ApiToken:
@@ -224,6 +241,22 @@ CASES = [
      lambda w: (w.reg_sichuan, w.eval_chengdu, w.base_p), False),
     ("may_decide_outcome", "province-level base by a city", lambda w: (w.reg_chengdu, w.eval_sichuan, w.base_p),
      False),
+    # sector officers
+    ("may_review_as_sector", "owner", lambda w: (w.officer_a, w.declaration_a), True),
+    ("may_review_as_sector", "not routed to it", lambda w: (w.officer_a, w.declaration_b), False),
+    ("may_review_as_sector", "another authority", lambda w: (w.officer_s, w.declaration_a), False),
+    ("may_review_as_sector", "wrong role", lambda w: (w.reviewer_a, w.declaration_a), False),
+    ("may_see_declaration", "sector officer", lambda w: (w.officer_a, w.declaration_a), True),
+    ("may_see_declaration", "another authority", lambda w: (w.officer_s, w.declaration_a), False),
+    ("may_write_guide", "owner", lambda w: (w.officer_a, w.guide_a), True),
+    ("may_write_guide", "another authority", lambda w: (w.officer_s, w.guide_a), False),
+    ("may_write_guide", "wrong role", lambda w: (w.admin_a, w.guide_a), False),
+    ("may_recommend_course", "owner", lambda w: (w.officer_a, w.course_a), True),
+    ("may_recommend_course", "province over city", lambda w: (w.officer_s, w.course_b), True),
+    ("may_recommend_course", "other region", lambda w: (w.officer_a, w.course_b), False),
+    ("may_recommend_course", "draft", lambda w: (w.officer_a, w.draft_a), False),
+    ("may_recommend_course", "exited base", lambda w: (w.officer_a, w.course_gone), False),
+    ("may_recommend_course", "wrong role", lambda w: (w.reviewer_a, w.course_a), False),
     # the platform administrator
     ("may_keep_calendar", "owner", lambda w: (w.platform,), True),
     ("may_keep_calendar", "wrong role", lambda w: (w.reg_sichuan,), False),
@@ -303,6 +336,8 @@ TWINS = [
     ("owns_enrollment", "own_enrollments", Enrollment, ()),
     ("owns_declaration", "own_declarations", Declaration, ()),
     ("may_review", "reviewable_declarations", Declaration, ()),
+    ("may_review_as_sector", "sector_reviewable_declarations", Declaration, ()),
+    ("may_recommend_course", "recommendable_courses", Course, (Course.base,)),
     ("may_oversee_base", "bases_in_reach", TrainingBase, ()),
 ]
 

@@ -49,7 +49,8 @@ def reload(declaration_id: int) -> Declaration:
 
 def ledger_rows(declaration_id: int) -> list[HoursRecord]:
     db.session.expire_all()
-    return db.session.execute(sa.select(HoursRecord).where(HoursRecord.declaration_id == declaration_id)).scalars().all()
+    return db.session.execute(
+        sa.select(HoursRecord).where(HoursRecord.declaration_id == declaration_id)).scalars().all()
 
 
 class World:
@@ -74,6 +75,10 @@ def on(monkeypatch):
 
 @pytest.fixture
 def world(app, on, make_user):
+    return build_world(make_user)
+
+
+def build_world(make_user) -> World:
     """Zhengzhou (Henan: sector_step) and Guangzhou (Guangdong: 教育 and 卫生 recognised by their sector), each
     with a hospital, its reviewer and nurses; health authorities: Zhengzhou's own and Guangdong's province's."""
     regions = seed_reference()

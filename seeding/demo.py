@@ -257,6 +257,8 @@ def seed_reference() -> dict[str, Region]:
             _get_or_add(
                 RuleSet, {"region_id": regions[row["region_code"]].id, "year": int(row["year"])},
                 source=row["source"], unconfirmed=row["unconfirmed"].split(), **numbers, **themes,
+                sector_step={"yes": True, "no": False}.get(row.get("sector_step") or ""),
+                sector_recognised=rules.sectors_in_order((row.get("sector_recognised") or "").split("|")),
             )
     with open(DATA_DIR / "targets.csv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):

@@ -24,6 +24,7 @@ from models import (
     HoursSource,
     Region,
     RuleSet,
+    SectorAuthority,
     User,
 )
 from models._common import utcnow
@@ -136,11 +137,64 @@ def caps_of_year(learner: User, year: int) -> list[DeclarationCap]:
     return sorted(rules.caps_in_force(learner.region, year).values(), key=lambda c: (c.kind.value, c.category.value))
 
 
+@dataclass(frozen=True)
+class Route:
+    """The steps of a declaration: ``name`` is "employer" (the employer alone), "both" (the employer, then the
+    sector authority: sector_step) or "sector" (the sector authority alone: sector_recognised)."""
+
+    name: str
+    authority: SectorAuthority | None = None
+
+    @property
+    def sector_only(self) -> bool:
+        return self.name == "sector"
+
+
+def route_of(learner: User, rule: RuleSet) -> Route:
+    """The steps a declaration of the learner takes under ``rule`` (the region's rules in force for its
+    year), with the sector authority it goes to: the learner's city's authority of their sector, else the
+    province's.
+
+    :raise DomainError: a sector step is required and the learner has no sector, or the site has no
+        authority of that sector for the learner's region.
+    """
+    recognised = set(rule.sector_recognised or ())
+    if learner.sector and learner.sector in recognised:
+        name = "sector"
+    elif rule.sector_step:
+        name = "both"
+    else:
+        return Route("employer")
+    region = learner.region.name if learner.region else "您所在地区"
+    if not learner.sector:
+        raise DomainError(f"{region}的学时须经行业主管部门审核，请先在个人资料中填写您所属的行业", field="kind")
+    authority = authority_for(learner.region, learner.sector)
+    if authority is None:
+        raise DomainError(f"{region}的{learner.sector}行业主管部门尚未入驻本平台，暂不能申报"
+                          f"（按{region}的规定，学时须经行业主管部门审核）", field="kind")
+    return Route(name, authority)
+
+
+def authority_for(region: Region | None, sector: str) -> SectorAuthority | None:
+    """The sector authority of ``sector`` for a learner of ``region``: the city's, else the province's. One
+    query."""
+    chain = rules.chain_ids(region)
+    if not chain:
+        return None
+    found = db.session.execute(
+        sa.select(SectorAuthority).where(SectorAuthority.region_id.in_(chain), SectorAuthority.sector == sector)
+    ).scalars().all()
+    return min(found, key=lambda a: chain.index(a.region_id), default=None)
+
+
 def declare(learner: User, data: dict, uploads: list) -> Declaration:
-    """File a declaration with its evidence files; it goes to the reviewers of the learner's employer.
+    """File a declaration with its evidence files; it goes to the reviewers of the learner's employer, or to
+    the sector authority, or to both in turn, as the region's rules say (route_of).
 
     :raise NotAllowed: the user is not a learner.
-    :raise DomainError: no employer has confirmed the learner, no evidence, a bad date or amount (``field`` says which).
+    :raise DomainError: no employer has confirmed the learner, no evidence, a bad date or amount (``field``
+        says which); the rules require a sector step and the learner has no sector, or no authority of it is
+        on the site.
     :raise EvidenceRejected: a file that is not a PDF/JPEG/PNG by content, or too large.
     """
     if not policies.may_declare(learner):
@@ -153,21 +207,27 @@ def declare(learner: User, data: dict, uploads: list) -> Declaration:
         raise DomainError("请上传证明材料", field="files")
     kind, category, claimed = _check(learner, data)
     rule = hours.rule_for(learner.region, data["earned_on"].year)
+    route = route_of(learner, rule)
+    days = rules.known(rule.review_working_days)
+    due_on = workdays.review_deadline(clock.today(), days)
     # A file written before a later one is refused, or before the commit fails, is removed with the rollback.
     with unit_of_work():
         declaration = Declaration(
             learner_id=learner.id, employer_id=learner.employer_id, kind=kind, category=category,
             title=data["title"].strip(), organiser=(data.get("organiser") or "").strip(),
             earned_on=data["earned_on"], year=data["earned_on"].year, minutes=data.get("minutes"),
-            days=data.get("days"), hours_claimed=claimed, status=DeclarationStatus.PENDING,
-            due_on=workdays.review_deadline(clock.today(), rules.known(rule.review_working_days)),
+            days=data.get("days"), hours_claimed=claimed, status=DeclarationStatus.PENDING, due_on=due_on,
+            sector_authority_id=route.authority.id if route.authority is not None else None,
         )
+        if route.sector_only:  # the sector authority recognises instead of the employer: its 5 days start now
+            declaration.status, declaration.sector_due_on = DeclarationStatus.SECTOR_PENDING, due_on
         for upload in uploads:
             row, _path = evidence_files.store(upload)
             declaration.evidence.append(row)
         db.session.add(declaration)
         db.session.flush()
-        audit.record(learner, "declaration.file", declaration, details={"kind": kind.value, "hours": claimed})
+        audit.record(learner, "declaration.file", declaration, details={
+            "kind": kind.value, "hours": claimed, "route": route.name})
     return declaration
 
 
@@ -183,7 +243,7 @@ def edit(learner: User, declaration_id: int, data: dict) -> Declaration:
     declaration = own(learner, declaration_id)
     if declaration is None:
         raise LookupError(declaration_id)
-    if declaration.status != DeclarationStatus.PENDING:
+    if not awaits_first_review(declaration):
         raise DomainError(f"申报已{declaration.status.label}，不能再修改")
     kind, category, claimed = _check(learner, {**data, "kind": declaration.kind.value}, filed=declaration)
     with unit_of_work():
@@ -272,18 +332,104 @@ def review(reviewer: User, declaration_id: int, approve: bool, hours_: int | Non
                 raise DomainError(f"认定学时应在 1 到 {declaration.hours_claimed} 之间", field="hours")
             if approved < declaration.hours_claimed and not reason:
                 raise DomainError("核减学时时必须填写理由", field="reason")
-            credited, note = _apply_cap(declaration, learner, approved)
-            declaration.status = DeclarationStatus.APPROVED
-            declaration.hours_approved, declaration.hours_credited = approved, credited
-            declaration.review_note = "；".join(part for part in (reason, note) if part)
-            if credited > 0:
-                db.session.add(HoursRecord(
-                    learner_id=learner_id, year=declaration.year, category=declaration.category,
-                    hours=credited, source=HoursSource.DECLARATION, declaration_id=declaration.id,
-                    note=declaration.kind.label, created_by_id=reviewer_id,
-                ))
+            if declaration.sector_authority_id is not None:
+                # Two steps (sector_step): the sector authority reviews next, from today, and credits last.
+                rule = hours.rule_for(learner.region, declaration.year)
+                declaration.status, declaration.employer_hours = DeclarationStatus.SECTOR_PENDING, approved
+                declaration.sector_due_on = workdays.review_deadline(clock.today(),
+                                                                     rules.known(rule.review_working_days))
+                declaration.review_note = reason
+            else:
+                _approve(declaration, learner, approved, reason, reviewer_id)
         declaration.reviewer_id, declaration.reviewed_at = reviewer_id, utcnow()
-        audit.record(reviewer, f"declaration.{declaration.status.value}", declaration, details={
+        action = ("declaration.employer_approved" if declaration.status == DeclarationStatus.SECTOR_PENDING
+                  else f"declaration.{declaration.status.value}")
+        audit.record(reviewer, action, declaration, details={
+            "hours": declaration.hours_approved if declaration.employer_hours is None else declaration.employer_hours,
+            "credited": declaration.hours_credited, "reason": reason})
+    return declaration
+
+
+def _approve(declaration: Declaration, learner: User, approved: int, reason: str, actor_id: int) -> str:
+    """The last step's approval: the yearly cap applies, and the ledger gets its one row. Returns the note
+    (the reason and what the cap left out)."""
+    credited, note = _apply_cap(declaration, learner, approved)
+    declaration.status = DeclarationStatus.APPROVED
+    declaration.hours_approved, declaration.hours_credited = approved, credited
+    note = "；".join(part for part in (reason, note) if part)
+    if declaration.sector_authority_id is None:
+        declaration.review_note = note
+    if credited > 0:
+        db.session.add(HoursRecord(
+            learner_id=learner.id, year=declaration.year, category=declaration.category,
+            hours=credited, source=HoursSource.DECLARATION, declaration_id=declaration.id,
+            note=declaration.kind.label, created_by_id=actor_id,
+        ))
+    return note
+
+
+def for_sector(officer: User, declaration_id: int) -> Declaration | None:
+    """A declaration routed to the officer's authority (policies.may_review_as_sector), else None (404)."""
+    return db.session.execute(
+        sa.select(Declaration).join(Declaration.learner)
+        .where(Declaration.id == declaration_id, policies.sector_reviewable_declarations(officer))
+        .options(contains_eager(Declaration.learner), selectinload(Declaration.evidence),
+                 selectinload(Declaration.employer))
+    ).scalar_one_or_none()
+
+
+def sector_queue(officer: User) -> Sequence[Declaration]:
+    """The declarations routed to the officer's authority: awaiting its review first (earliest deadline
+    first), then those still at the employer's step, then the reviewed. Three queries."""
+    step = sa.case((Declaration.status == DeclarationStatus.SECTOR_PENDING, 0),
+                   (Declaration.status == DeclarationStatus.PENDING, 1), else_=2)
+    return db.session.execute(
+        sa.select(Declaration).join(Declaration.learner)
+        .where(policies.sector_reviewable_declarations(officer))
+        .options(contains_eager(Declaration.learner), selectinload(Declaration.employer))
+        .order_by(step, Declaration.sector_due_on, Declaration.due_on, Declaration.id.desc())
+        .limit(500)
+    ).scalars().all()
+
+
+def review_as_sector(officer: User, declaration_id: int, approve: bool, hours_: int | None,
+                     reason: str) -> Declaration:
+    """The sector authority's step: approve (possibly fewer hours than the employer approved, with a reason;
+    the yearly cap applies and the ledger is written now) or reject (with a reason).
+
+    :raise LookupError: not a declaration routed to the officer's authority.
+    :raise DomainError: the employer has not yet reviewed it (单位尚未审核), already reviewed, a missing
+        reason, or bad hours.
+    """
+    declaration = for_sector(officer, declaration_id)
+    if declaration is None:
+        raise LookupError(declaration_id)
+    if policies.owns_declaration(officer, declaration):
+        raise DomainError("不能审核自己的申报")
+    reason = (reason or "").strip()
+    officer_id = officer.id
+    with locked(User, declaration.learner_id) as learner:
+        declaration = db.session.get(Declaration, declaration_id, populate_existing=True)
+        if declaration is None:
+            raise LookupError(declaration_id)
+        if declaration.status == DeclarationStatus.PENDING:
+            raise DomainError("单位尚未审核，行业主管部门须在单位审核通过后再审核")
+        if declaration.status != DeclarationStatus.SECTOR_PENDING:
+            raise DomainError(f"该申报已{declaration.status.label}，不能重复审核")
+        if not approve:
+            if not reason:
+                raise DomainError("驳回时必须填写理由", field="reason")
+            declaration.status, declaration.sector_note = DeclarationStatus.REJECTED, reason
+        else:
+            ceiling = declaration.employer_hours or declaration.hours_claimed
+            approved = ceiling if hours_ is None else hours_
+            if not 1 <= approved <= ceiling:
+                raise DomainError(f"认定学时应在 1 到 {ceiling} 之间", field="hours")
+            if approved < ceiling and not reason:
+                raise DomainError("核减学时时必须填写理由", field="reason")
+            declaration.sector_note = _approve(declaration, learner, approved, reason, officer_id)
+        declaration.sector_reviewer_id, declaration.sector_reviewed_at = officer_id, utcnow()
+        audit.record(officer, f"declaration.sector_{declaration.status.value}", declaration, details={
             "hours": declaration.hours_approved, "credited": declaration.hours_credited, "reason": reason})
     return declaration
 
@@ -319,7 +465,28 @@ def overdue_by_employer(regulator: User) -> list[tuple[Employer, int, date]]:
     return [tuple(r) for r in rows]
 
 
+def overdue_by_sector(regulator: User) -> list[tuple[SectorAuthority, int, date]]:
+    """Sector authorities in the regulator's region with sector reviews past their deadline: count and
+    oldest due date."""
+    rows = db.session.execute(
+        sa.select(SectorAuthority, sa.func.count(Declaration.id), sa.func.min(Declaration.sector_due_on))
+        .join(Declaration, Declaration.sector_authority_id == SectorAuthority.id)
+        .where(Declaration.status == DeclarationStatus.SECTOR_PENDING, Declaration.sector_due_on < clock.today(),
+               SectorAuthority.region_id.in_(policies.region_ids_in_reach(regulator)))
+        .group_by(SectorAuthority.id)
+        .order_by(sa.func.count(Declaration.id).desc())
+    ).all()
+    return [tuple(r) for r in rows]
+
+
+def awaits_first_review(declaration: Declaration) -> bool:
+    """Nobody has reviewed it yet: its declarant may still change it."""
+    return declaration.status == DeclarationStatus.PENDING or (
+        declaration.status == DeclarationStatus.SECTOR_PENDING and declaration.reviewer_id is None)
+
+
 def is_overdue(declaration: Declaration) -> bool:
+    """Awaiting the employer's review past its deadline."""
     return declaration.status == DeclarationStatus.PENDING and declaration.due_on < clock.today()
 
 
@@ -356,3 +523,42 @@ def review_many(reviewer: User, ids: Sequence[int], reason: str) -> BatchResult:
         except DomainError as error:
             result.refused.append((declaration_id, error.message))
     return result
+
+
+def is_sector_overdue(declaration: Declaration) -> bool:
+    """Awaiting the sector authority's review past its deadline."""
+    return (declaration.status == DeclarationStatus.SECTOR_PENDING and declaration.sector_due_on is not None
+            and declaration.sector_due_on < clock.today())
+
+
+@dataclass(frozen=True)
+class Step:
+    """A review step of a declaration as its declarant sees it: who reviews, by when (None: counted from the
+    employer's approval, not yet given), and where it stands: "waiting" (not reached), "current", "done"."""
+
+    who: str
+    due_on: date | None
+    state: str
+    overdue: bool
+
+
+def steps(declaration: Declaration) -> list[Step]:
+    """The declaration's review steps in order (the employer's unless the sector alone recognises, then the
+    sector authority's where it has one), for the learner's list."""
+    status, found = declaration.status, []
+    sector_only = (declaration.sector_authority_id is not None and declaration.reviewer_id is None
+                   and declaration.sector_due_on is not None)
+    if not sector_only:
+        found.append(Step("单位审核", declaration.due_on,
+                          "current" if status == DeclarationStatus.PENDING else "done", is_overdue(declaration)))
+    if declaration.sector_authority_id is not None:
+        if status == DeclarationStatus.PENDING:
+            state = "waiting"
+        elif status == DeclarationStatus.SECTOR_PENDING:
+            state = "current"
+        elif declaration.sector_reviewed_at is not None:
+            state = "done"
+        else:  # rejected at the employer's step: the sector's never came
+            return found
+        found.append(Step("行业主管部门审核", declaration.sector_due_on, state, is_sector_overdue(declaration)))
+    return found

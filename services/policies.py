@@ -42,6 +42,7 @@ from models import (
     RegionLevel,
     Role,
     SectorAuthority,
+    SectorGuide,
     TrainingBase,
     User,
 )
@@ -186,14 +187,65 @@ def reviewable_declarations(user: Any) -> sa.ColumnElement[bool]:
     return sa.false() if employer_id is None else Declaration.employer_id == employer_id
 
 
+# --- sector authorities: the declarations routed to them, their study guides ---------------------------------
+
+def authority_of(user: Any) -> int | None:
+    """The sector authority a sector officer acts for; None for anyone else."""
+    return user.sector_authority_id if has_role(user, Role.SECTOR_OFFICER) else None
+
+
+@rule(refused=404)
+def may_review_as_sector(user: Any, declaration: Declaration) -> bool:
+    """May the user review the declaration as its sector authority (and see it at the employer's step)? An
+    officer of the authority it was routed to when filed."""
+    authority_id = authority_of(user)
+    return authority_id is not None and declaration.sector_authority_id == authority_id
+
+
+def sector_reviewable_declarations(user: Any) -> sa.ColumnElement[bool]:
+    """may_review_as_sector as SQL on Declaration."""
+    authority_id = authority_of(user)
+    return sa.false() if authority_id is None else Declaration.sector_authority_id == authority_id
+
+
+@rule(refused=404)
+def may_write_guide(user: Any, guide: SectorGuide) -> bool:
+    """May the user write or change the study guide? An officer of its sector authority."""
+    authority_id = authority_of(user)
+    return authority_id is not None and guide.authority_id == authority_id
+
+
+@rule(refused=400)
+def may_recommend_course(user: Any, course: Course) -> bool:
+    """May the user recommend the course in their sector's study guide? A public course of a base in their
+    authority's region (or a city under it). The page offers no other; a forged id is refused beside the
+    field."""
+    authority = user.sector_authority if authority_of(user) is not None else None
+    if authority is None or not is_public_course(course):
+        return False
+    region = course.base.region
+    return course.base.region_id == authority.region_id or (region is not None
+                                                            and region.parent_id == authority.region_id)
+
+
+def recommendable_courses(user: Any) -> sa.ColumnElement[bool]:
+    """may_recommend_course as SQL on Course joined to its TrainingBase."""
+    authority = user.sector_authority if authority_of(user) is not None else None
+    if authority is None:
+        return sa.false()
+    return sa.and_(public_courses(), TrainingBase.region_id.in_(region_ids(authority.region_id)))
+
+
 @rule(refused=404)
 def may_see_declaration(user: Any, declaration: Declaration) -> bool:
-    """May the user open the declaration's evidence? Its declarant, a reviewer of its employer, a regulator
-    with the declarant's region in reach."""
+    """May the user open the declaration's evidence? Its declarant, a reviewer (or admin) of its employer,
+    the sector officer it was routed to, a regulator with the declarant's region in reach."""
     if has_role(user, Role.LEARNER):
         return owns_declaration(user, declaration)
-    if has_role(user, Role.REVIEWER):
+    if has_role(user, Role.REVIEWER) or has_role(user, Role.EMPLOYER_ADMIN):
         return may_review(user, declaration)
+    if has_role(user, Role.SECTOR_OFFICER):
+        return may_review_as_sector(user, declaration)
     if has_role(user, Role.REGULATOR):
         return in_reach(user, declaration.learner.region_id)
     return False

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import (
+    SECTORS,
     BaseStatus,
     BaseType,
     Category,
@@ -47,9 +48,11 @@ LABELS = {
     "weight_rating": "权重：学员评价", "weight_disclosure": "权重：信息公开", "penalty_per_overdue_plan":
     "每个未经批准办班计划的课程扣分", "unrated_score": "无人评价时的评价得分", "keep_threshold": "合格分数线",
     "exit_threshold": "退出分数线", "missed_target_outcome": "未完成年度目标任务的评估结论",
+    "sector_step": "单位审核后由行业主管部门再审核", "sector_recognised": "由行业主管部门（而非单位）认定学时的行业",
 }
 GROUPS = (("requirements", "学时要求", rules.REQUIREMENTS), ("conversions", "折算与时限", rules.CONVERSIONS),
-          ("themes", "年度公需科目主题", rules.THEMES), ("kinds", "可申报学时的学习形式", tuple(rules.KIND_KEYS)),
+          ("themes", "年度公需科目主题", rules.THEMES), ("sector", "行业主管部门审核", rules.SECTOR_RULES),
+          ("kinds", "可申报学时的学习形式", tuple(rules.KIND_KEYS)),
           ("caps", "各类学习每年可计入学时上限", ()),
           ("rubric", "年度评估权重与结论", rules.RUBRIC_FIELDS))
 BOUNDS = {"hours_per_day": (1, 24), "minutes_per_hour": (1, 240), "plan_window_days": (1, 365),
@@ -196,6 +199,7 @@ def _load(region: Region, year: int) -> _Loaded:
 
 def _own(loaded: _Loaded) -> dict:
     values = {key: getattr(loaded.own_rule, key) if loaded.own_rule else None for key in rules.RULE_FIELDS}
+    values["sector_recognised"] = rules.sectors_in_order(values["sector_recognised"])
     values |= {key: cap.max_hours for key, cap in loaded.own_caps.items()}
     values |= {key: None for key in CAP_KEYS if key not in loaded.own_caps}
     values |= {key: getattr(loaded.own_rubric, key) if loaded.own_rubric else None for key in rules.RUBRIC_FIELDS}
@@ -341,7 +345,31 @@ def _value(key: str, value: Any) -> Any:
         return Outcome(value)
     if key in rules.KIND_KEYS:
         return _kind_value(key, value)
+    if key in rules.SECTOR_RULES:
+        return _sector_value(key, value)
     return _integer(key, value)
+
+
+def _sector_value(key: str, value: Any) -> Any:
+    """sector_step as True, False or None (not set here: the province's applies); sector_recognised as the
+    sector names in models.SECTORS' order, or None (none chosen: the province's applies).
+
+    :raise RulesRefused: an answer or a sector not offered.
+    """
+    if key == "sector_step":
+        if value is None or value == "":
+            return None
+        answers = {True: True, "yes": True, False: False, "no": False}
+        step = answers.get(value) if isinstance(value, bool | str) else None
+        if step is None:
+            raise RulesRefused({key: "请选择列表中的选项"})
+        return step
+    chosen = [value] if isinstance(value, str) else list(value or ()) if isinstance(
+        value, list | tuple | set | frozenset | type(None)) else [None]
+    chosen = [name for name in chosen if name != ""]  # an empty choice is none
+    if any(not isinstance(name, str) or name not in SECTORS for name in chosen):
+        raise RulesRefused({key: "请选择列表中的行业"})
+    return rules.sectors_in_order(chosen)
 
 
 def _integer(key: str, value: Any) -> int | None:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from extensions import db
 from models import (
     KIND_UNITS,
+    SECTORS,
     Category,
     DeclarationCap,
     DeclarationKind,
@@ -34,7 +35,11 @@ _T = TypeVar("_T")
 REQUIREMENTS = ("total_min", "public_min", "professional_min", "elective_min")
 CONVERSIONS = ("hours_per_day", "minutes_per_hour", "plan_window_days", "review_working_days")
 THEMES = ("public_themes", "public_electives")
-RULE_FIELDS = REQUIREMENTS + CONVERSIONS + THEMES
+# Who reviews declared hours besides the employer: a sector step after it (sector_step, Henan 002), or the
+# sector authority instead of it for the sectors listed (sector_recognised, Guangdong's 教育 and 卫生, 001).
+# No fallback: where no region of the chain sets them, the employer alone reviews.
+SECTOR_RULES = ("sector_step", "sector_recognised")
+RULE_FIELDS = REQUIREMENTS + CONVERSIONS + THEMES + SECTOR_RULES
 RUBRIC_FIELDS = ("weight_trainees", "weight_projects", "weight_completion", "weight_rating", "weight_disclosure",
                  "penalty_per_overdue_plan", "unrated_score", "keep_threshold", "exit_threshold",
                  "missed_target_outcome")
@@ -150,6 +155,13 @@ def merge_rule(year: int, own: RuleSet | None, province: RuleSet | None) -> Rule
     rule.region_id = row.region_id
     rule.source = row.source
     return rule
+
+
+def sectors_in_order(names: Iterable[str] | None) -> list[str] | None:
+    """Sector names as a rule holds them: known ones only, in models.SECTORS' order, without repeats; None
+    for none (not set here)."""
+    chosen = set(names or ())
+    return [name for name in SECTORS if name in chosen] or None
 
 
 def chain_ids(region: Region | None, province_only: bool = False) -> list[int]:

@@ -134,7 +134,7 @@ TABLE = {
     "/logout": public(any=True),
     "/account/password": signed_in_only(post=lambda w: {}),
     # private files: the learner, their employer's reviewer, a regulator over the learner
-    "/files/evidence/<key>": {"public": False, "members": SIGNED_IN - {DISABLED}, "allow": {LA, REVIEWER, REG},
+    "/files/evidence/<key>": {"public": False, "members": SIGNED_IN - {DISABLED}, "allow": {LA, REVIEWER, SECTOR, REG},
                               "post": None, "denied": 404,
                               **by("may_see_declaration", lambda w: w.declaration_a)},
     # learners
@@ -187,6 +187,11 @@ TABLE = {
                                                     params=lambda w: {"token_id": w.employer_token.id}),
     # sector officers
     "/sector/": gated({SECTOR}, {SECTOR}),
+    # declaration A is routed to the officer's authority (its second step, after the employer's)
+    "/sector/<int:declaration_id>": gated({SECTOR}, {SECTOR}, post=lambda w: {"decision": "approve"},
+                                          **by("may_review_as_sector", lambda w: w.declaration_a)),
+    "/sector/guides": gated({SECTOR}, {SECTOR}),
+    "/sector/guides/<int:year>": gated({SECTOR}, {SECTOR}, post=lambda w: {}),
     # base admins
     "/manage/": gated(ADMINS, ADMINS),
     "/manage/bases/<int:base_id>": gated(ADMINS, {AA}, **BASE),
@@ -394,6 +399,7 @@ def world(app, monkeypatch, make_user, make_base, make_course):
     w.declaration_a = _declare(w.users[LA], "甲学员的学术会议")
     w.declaration_b = _declare(w.users[LB], "乙学员的学术会议")
     w.evidence_a, w.evidence_b = w.declaration_a.evidence[0].key, w.declaration_b.evidence[0].key
+    w.declaration_a.sector_authority_id = w.health.id  # as if filed where the sector reviews after the employer
     for learner in (w.users[LA], w.users[LB]):
         db.session.add(HoursRecord(learner_id=learner.id, year=YEAR, category=Category.PUBLIC, hours=30,
                                    source=HoursSource.IMPORT, note="人工智能与健康"))
@@ -629,6 +635,8 @@ def foreign_objects(w, owner: str) -> dict:
         "reviewer": [("GET", f"/review/{declaration.id}"), ("POST", f"/review/{declaration.id}"),
                      ("POST", f"/review/{declaration.id}/id-number"),
                      ("GET", f"/files/evidence/{getattr(w, f'evidence_{side}')}")],
+        "sector": [("GET", f"/sector/{declaration.id}"), ("POST", f"/sector/{declaration.id}"),
+                   ("GET", f"/files/evidence/{getattr(w, f'evidence_{side}')}")],
         "regulator": [("GET", f"/files/evidence/{getattr(w, f'evidence_{side}')}"),
                       ("GET", f"/regulator/bases/{base.id}"),
                       ("GET", f"/regulator/employers/{employer.id}"), ("POST", f"/regulator/employers/{employer.id}")],
@@ -644,6 +652,7 @@ PROBES = [
     (REVIEWER, LB, "reviewer"),  # the reviewer reviews for A's employer, not B's
     (EMP_ADMIN, LA, "reviewer"),  # the employer admin reviews for B's employer, not A's
     (EMP_ADMIN, LA, "employer"),  # nor decides claims on A's
+    (SECTOR, LB, "sector"),  # only A's declaration is routed to the officer's authority
     (REG_OTHER, LA, "regulator"), (REG_OTHER, LB, "regulator"),
 ]
 
@@ -870,7 +879,8 @@ def test_review_form_ignores_learner_and_status_fields(app, world):
     assert response.status_code == 302
     db.session.expire_all()
     a, b = db.session.get(Declaration, world.declaration_a.id), db.session.get(Declaration, world.declaration_b.id)
-    assert a.status == DeclarationStatus.APPROVED and a.learner_id == world.users[LA].id
+    # the employer's approval sends A on to the sector authority it is routed to (the world's)
+    assert a.status == DeclarationStatus.SECTOR_PENDING and a.learner_id == world.users[LA].id
     assert b.status == DeclarationStatus.PENDING
 
 

@@ -29,6 +29,7 @@ from models import (
     Region,
     Role,
     SectorAuthority,
+    SectorGuide,
     TrainingBase,
     User,
 )
@@ -97,6 +98,7 @@ def w(app, make_region, make_user, make_base, make_course):
     db.session.add_all([w.enrollment_a, w.enrollment_b, w.declaration_a, w.declaration_b, w.plan_a, w.plan_b, w.plan_y,
                         w.eval_chengdu, w.eval_sichuan, w.eval_yantai, w.cert_a, w.cert_b])
     db.session.commit()
+    _sector_authorities(w, make_user)
     w.token_a = _token(w.base_a, w.admin_a, "a")
     w.token_disabled = _token(w.base_a, w.disabled_admin, "disabled", member=True)
     w.token_former = _token(w.base_a, w.former_admin, "former", member=False)  # no longer runs base A
@@ -109,6 +111,20 @@ def w(app, make_region, make_user, make_base, make_course):
 def _employer_admin(employer, active: bool = True) -> SimpleNamespace:
     """An employer admin as the rules see one (the world keeps no account of that role)."""
     return SimpleNamespace(is_authenticated=True, active=active, role=Role.EMPLOYER_ADMIN, employer_id=employer.id)
+
+
+def _sector_authorities(w, make_user) -> None:
+    """Chengdu's health commission (declaration A is routed to it, with a guide) and Sichuan's, an officer each."""
+    w.health_a = SectorAuthority(region_id=w.chengdu.id, sector="卫生", name="成都卫健委")
+    w.health_s = SectorAuthority(region_id=w.sichuan.id, sector="卫生", name="四川卫健委")
+    db.session.add_all([w.health_a, w.health_s])
+    db.session.flush()
+    w.declaration_a.sector_authority_id = w.health_a.id
+    w.guide_a = SectorGuide(authority_id=w.health_a.id, year=YEAR, title="指南")
+    db.session.add(w.guide_a)
+    db.session.commit()
+    w.officer_a = make_user(Role.SECTOR_OFFICER, region_id=w.chengdu.id, sector_authority_id=w.health_a.id)
+    w.officer_s = make_user(Role.SECTOR_OFFICER, region_id=w.sichuan.id, sector_authority_id=w.health_s.id)
 
 
 def _token(base, maker, name: str, member: bool = True) -> ApiToken:
@@ -262,6 +278,22 @@ CASES = [
     ("may_oversee_sector_authority", "other region", lambda w: (w.reg_mianyang, _authority(w.chengdu)), False),
     ("may_oversee_sector_authority", "other province", lambda w: (w.reg_yantai, _authority(w.chengdu)), False),
     ("may_oversee_sector_authority", "wrong role", lambda w: (w.platform, _authority(w.chengdu)), False),
+    # sector officers
+    ("may_review_as_sector", "owner", lambda w: (w.officer_a, w.declaration_a), True),
+    ("may_review_as_sector", "not routed to it", lambda w: (w.officer_a, w.declaration_b), False),
+    ("may_review_as_sector", "another authority", lambda w: (w.officer_s, w.declaration_a), False),
+    ("may_review_as_sector", "wrong role", lambda w: (w.reviewer_a, w.declaration_a), False),
+    ("may_see_declaration", "sector officer", lambda w: (w.officer_a, w.declaration_a), True),
+    ("may_see_declaration", "another authority", lambda w: (w.officer_s, w.declaration_a), False),
+    ("may_write_guide", "owner", lambda w: (w.officer_a, w.guide_a), True),
+    ("may_write_guide", "another authority", lambda w: (w.officer_s, w.guide_a), False),
+    ("may_write_guide", "wrong role", lambda w: (w.admin_a, w.guide_a), False),
+    ("may_recommend_course", "owner", lambda w: (w.officer_a, w.course_a), True),
+    ("may_recommend_course", "province over city", lambda w: (w.officer_s, w.course_b), True),
+    ("may_recommend_course", "other region", lambda w: (w.officer_a, w.course_b), False),
+    ("may_recommend_course", "draft", lambda w: (w.officer_a, w.draft_a), False),
+    ("may_recommend_course", "exited base", lambda w: (w.officer_a, w.course_gone), False),
+    ("may_recommend_course", "wrong role", lambda w: (w.reviewer_a, w.course_a), False),
     # the platform administrator
     ("may_keep_calendar", "owner", lambda w: (w.platform,), True),
     ("may_keep_calendar", "wrong role", lambda w: (w.reg_sichuan,), False),
@@ -350,6 +382,8 @@ TWINS = [
     ("owns_declaration", "own_declarations", Declaration, ()),
     ("may_review", "reviewable_declarations", Declaration, ()),
     ("may_see_staff", "staff_of", User, ()),
+    ("may_review_as_sector", "sector_reviewable_declarations", Declaration, ()),
+    ("may_recommend_course", "recommendable_courses", Course, (Course.base,)),
     ("may_oversee_base", "bases_in_reach", TrainingBase, ()),
 ]
 

@@ -129,7 +129,8 @@ def employer_withdraw():
 @bp.route("/declarations")
 def declarations():
     return render_template("learner/declarations.html", declarations=declaration_service.of_learner(current_user),
-                           is_overdue=declaration_service.is_overdue)
+                           is_overdue=declaration_service.is_overdue, steps=declaration_service.steps,
+                           can_edit=declaration_service.awaits_first_review)
 
 
 def _declaration_form_page(form, declaration=None):

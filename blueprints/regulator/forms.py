@@ -132,6 +132,11 @@ class SectorAuthorityForm(InputForm):
                 "password": self.officer_password.data}
 
 
+def _step(value):
+    """The sector step as the page sends it ("yes", "no"; "": not set here) or fills it (True, False, None)."""
+    return value if value is None or isinstance(value, bool) else {"yes": True, "no": False}.get(value)
+
+
 @cache
 def rules_form_class():
     """The rules page's form: one field per editable value (services.rule_edits.EDITABLE). A value left empty
@@ -156,6 +161,12 @@ def rules_form_class():
         elif key == "missed_target_outcome":
             field = SelectField(label, choices=[("", _l("沿用上级（未设定为整改）"))]
                                 + [(o.value, o.label) for o in rule_edits.MISSED_OUTCOMES])
+        elif key == "sector_step":
+            field = SelectField(label, coerce=_step,
+                                choices=[("", _l("沿用上级")), ("yes", _l("是")), ("no", _l("否"))])
+        elif key == "sector_recognised":
+            # None chosen: not set here (the province's applies). The service refuses a sector not offered.
+            field = SelectMultipleField(label, choices=[(name, name) for name in SECTORS], validate_choice=False)
         elif rules.KIND_KEYS.get(key, (None, None))[1] == "accepted":
             # A kind's acceptance as the page sends it and fills it ("yes", "no"; "": not set here).
             field = SelectField(label, coerce=lambda v: rules.Accepted(v) if v else None,

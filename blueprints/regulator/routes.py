@@ -345,6 +345,7 @@ def reviews():
     # The holiday calendar is national and kept by the platform administrator: regulators see its years.
     years = workdays.years_loaded()
     return render_template("regulator/reviews.html", overdue=declaration_service.overdue_by_employer(current_user),
+                           sector_overdue=declaration_service.overdue_by_sector(current_user),
                            revoke_form=RevokeForm(), years=years,
                            missing=workdays.years_missing(clock.today(), years))
 

@@ -20,9 +20,12 @@ from models import (
     Mode,
     Notice,
     Region,
+    SectorAuthority,
+    SectorGuide,
     User,
 )
 from models._common import utcnow
+from models.organisation import sector_guide_course
 from services import hours, policies, rules
 from services.infra import clock
 from services.infra.transaction import unit_of_work
@@ -46,6 +49,7 @@ class Dashboard:
     waitlisted: list = field(default_factory=list)  # (enrollment, position)
     completed: list = field(default_factory=list)
     notices: list = field(default_factory=list)
+    guides: list = field(default_factory=list)  # GuideLine: the year's study guides of the learner's sector
 
     @property
     def is_past(self) -> bool:
@@ -115,27 +119,66 @@ class NoticeLine:
     link: str
 
 
-def _notices_and_caps(learner_id: int, region: Region | None, year: int) -> tuple[list[NoticeLine], list]:
-    """The learner's unread notices (newest first) and the caps on declared hours in force in the region in
-    ``year`` (by kind, then category), in one statement: two short lists beside the hours, read together so
-    that the dashboard keeps to issue 6's four queries now that it shows the year's caps. Which cap is in
-    force stays services.rules' to say (pick_caps)."""
+@dataclass
+class GuideLine:
+    """A sector's study guide of the year shown to a learner of the sector, with its recommended courses
+    still in the catalog: (course id, title, hours)."""
+
+    id: int
+    title: str
+    body: str
+    authority: str
+    courses: list[tuple[int, str, int]] = field(default_factory=list)
+
+
+def _guide_rows(learner: User, chain: list[int], year: int) -> list[sa.Select]:
+    """The statements (for the dashboard's union) of the year's study guides of the learner's sector by the
+    authorities of their region's chain, and of the guides' courses in the catalog."""
+    if not learner.sector or not chain:
+        return []
+    mine = sa.and_(SectorGuide.year == year, SectorAuthority.sector == learner.sector,
+                   SectorAuthority.region_id.in_(chain))
+    guides = sa.select(
+        sa.literal("guide"), SectorGuide.id, SectorGuide.title, SectorGuide.body, sa.null(), sa.null(),
+        SectorAuthority.name,
+    ).join(SectorAuthority, SectorAuthority.id == SectorGuide.authority_id).where(mine)
+    courses = sa.select(
+        sa.literal("guide_course"), Course.id, Course.title, sa.null(), Course.hours, SectorGuide.id, sa.null(),
+    ).select_from(SectorGuide).join(SectorAuthority, SectorAuthority.id == SectorGuide.authority_id) \
+        .join(sector_guide_course, sector_guide_course.c.guide_id == SectorGuide.id) \
+        .join(Course, Course.id == sector_guide_course.c.course_id).join(Course.base) \
+        .where(mine, policies.public_courses())
+    return [guides, courses]
+
+
+def _notices_and_caps(learner: User, region: Region | None, year: int) -> tuple[list[NoticeLine], list, list]:
+    """The learner's unread notices (newest first), the caps on declared hours in force in the region in
+    ``year`` (by kind, then category) and the year's study guides of the learner's sector, in one statement:
+    short lists beside the hours, read together so that the dashboard keeps to issue 6's four queries now
+    that it shows the year's caps and guides. Which cap is in force stays services.rules' to say
+    (pick_caps)."""
+    learner_id = learner.id
     chain = rules.chain_ids(region)
     notices = sa.select(
         sa.literal("notice").label("row"), Notice.id.label("id"), Notice.message.label("a"), Notice.link.label("b"),
-        sa.null().label("max_hours"), sa.null().label("region_id"),
+        sa.null().label("max_hours"), sa.null().label("region_id"), sa.null().label("c"),
     ).where(Notice.user_id == learner_id, Notice.read_at.is_(None))
     caps = sa.select(
         sa.literal("cap"), DeclarationCap.id, sa.cast(DeclarationCap.kind, sa.String),
-        sa.cast(DeclarationCap.category, sa.String), DeclarationCap.max_hours, DeclarationCap.region_id,
+        sa.cast(DeclarationCap.category, sa.String), DeclarationCap.max_hours, DeclarationCap.region_id, sa.null(),
     ).where(DeclarationCap.region_id.in_(chain), DeclarationCap.year == year)
-    rows: Sequence[Any] = db.session.execute(sa.union_all(notices, caps).order_by(sa.desc("id"))).all()
+    rows: Sequence[Any] = db.session.execute(
+        sa.union_all(notices, caps, *_guide_rows(learner, chain, year)).order_by(sa.desc("id"))).all()
     unsaved = [DeclarationCap(kind=DeclarationKind(r.a), category=Category(r.b), max_hours=r.max_hours,
                               region_id=r.region_id, year=year) for r in rows if r.row == "cap"]  # never added
     found = rules.pick_caps(unsaved, chain)
     in_order = [found[key] for key in ((kind, category) for kind in DeclarationKind for category in Category)
                 if key in found]
-    return [NoticeLine(r.a, r.b) for r in rows if r.row == "notice"], in_order
+    guides = {r.id: GuideLine(r.id, r.a, r.b, r.c) for r in reversed(rows) if r.row == "guide"}
+    for r in reversed(rows):  # by course id
+        if r.row == "guide_course" and r.region_id in guides:
+            guides[r.region_id].courses.append((r.id, r.a, r.max_hours))
+    return [NoticeLine(r.a, r.b) for r in rows if r.row == "notice"], in_order, list(guides.values())
 
 
 def dashboard(learner: User, year: int | None = None) -> Dashboard:
@@ -165,7 +208,7 @@ def dashboard(learner: User, year: int | None = None) -> Dashboard:
             board.upcoming.append((enrollment, None))
     low, high = year_range(today)
     board.years = sorted((y for y in offered if low <= y <= high), reverse=True)
-    board.notices, board.caps = _notices_and_caps(learner.id, ledger.region, year)
+    board.notices, board.caps, board.guides = _notices_and_caps(learner, ledger.region, year)
     return board
 
 

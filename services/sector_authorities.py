@@ -76,9 +76,10 @@ def create(actor: Actor, region_id: int, sector: str, name: str, officer_data: d
     :raise Invalid: each field at fault: a sector not in models.SECTORS or one the region already has an
         authority for, an empty or long name, the officer's account (services.staff_accounts.build).
     """
-    region_id = _row_id(region_id)  # type: ignore[assignment]  # a forged id is no region
-    if region_id is None or not policies.in_reach(actor, region_id):
+    checked = _row_id(region_id)  # a forged id (beyond the column's range) is no region
+    if checked is None or not policies.in_reach(actor, checked):
         raise LookupError(region_id)
+    region_id = checked
     problems: dict[str, str] = {}
     name = (name or "").strip()
     if sector not in SECTORS:

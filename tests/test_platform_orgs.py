@@ -95,20 +95,21 @@ def test_a_regulator_may_not_create_regions_or_regulators(app, regulators, sichu
 def test_a_regulator_is_refused_the_platform_forms(app, client, regulators, sichuan, path):
     login(client, regulators["province"])
     data = {"code": "620000", "name": "甘肃省", "level": "province", **_regulator_data(sichuan)}
-    assert client.post(path, data=data).status_code == 403
+    prefix = "region-" if path.endswith("regions") else "regulator-"
+    assert client.post(path, data={prefix + key: value for key, value in data.items()}).status_code == 403
     assert _count(Region, Region.code == "620000") == 0
     assert _count(User, User.email == "zhou@deyang.example") == 0
 
 
 def test_region_form_round_trip(app, client, admin, sichuan):
     login(client, admin)
-    response = client.post("/platform/regions", data={"code": "510600", "name": "德阳市", "level": "city",
-                                                      "parent": str(sichuan.id)})
+    response = client.post("/platform/regions", data={"region-code": "510600", "region-name": "德阳市",
+                                                      "region-level": "city", "region-parent": str(sichuan.id)})
     assert response.status_code == 302
     page = client.get("/platform/").get_data(as_text=True)
     assert "四川省德阳市" in page and "510600" in page
-    refused = client.post("/platform/regions", data={"code": "510600", "name": "德阳", "level": "city",
-                                                     "parent": str(sichuan.id)})
+    refused = client.post("/platform/regions", data={"region-code": "510600", "region-name": "德阳",
+                                                     "region-level": "city", "region-parent": str(sichuan.id)})
     assert refused.status_code == 400
     assert "代码 510600 已被使用" in refused.get_data(as_text=True)
 
@@ -119,8 +120,8 @@ def test_new_regulator_signs_in_and_sees_their_region(app, client, admin, sichua
     deyang = make_region("德阳市", parent=sichuan, code="510600")
     login(client, admin)
     response = client.post("/platform/regulators", data={
-        "name": "德阳市人社局 周科长", "email": " Zhou@Deyang.Example ", "phone": "139 0000 1234",
-        "region": str(deyang.id), "password": NEW_PASSWORD})
+        "regulator-name": "德阳市人社局 周科长", "regulator-email": " Zhou@Deyang.Example ",
+        "regulator-phone": "139 0000 1234", "regulator-region": str(deyang.id), "regulator-password": NEW_PASSWORD})
     assert response.status_code == 302
     user = db.session.scalars(sa.select(User).where(User.email == "zhou@deyang.example")).one()
     assert (user.role, user.region_id, user.phone, user.active) == (Role.REGULATOR, deyang.id, "13900001234", True)
@@ -156,7 +157,8 @@ def test_bad_regulator_input_is_refused_beside_its_field(app, admin, sichuan, re
 def test_an_email_in_use_is_shown_beside_the_field_with_a_400(app, client, admin, sichuan, regulators):
     login(client, admin)
     response = client.post("/platform/regulators", data={
-        "name": "重复", "email": regulators["city"].email, "region": str(sichuan.id), "password": NEW_PASSWORD})
+        "regulator-name": "重复", "regulator-email": regulators["city"].email, "regulator-region": str(sichuan.id),
+        "regulator-password": NEW_PASSWORD})
     assert response.status_code == 400
     assert f"{regulators['city'].email} 已有账号" in response.get_data(as_text=True)
 
@@ -218,5 +220,7 @@ def test_odd_values_in_every_field_are_a_message_never_a_server_error(app, clien
                 n = next(tries)
                 fresh = {"code": f"51{n:02d}00", "name": f"德阳{n}"} if path == "/platform/regions" else (
                     {"email": f"zhou{n}@deyang.example"} if path == "/platform/regulators" else {})
-                response = client.post(path, data={**valid, **fresh, field: value})
+                data = {**valid, **fresh, field: value}
+                prefix = {"/platform/regions": "region-", "/platform/regulators": "regulator-"}.get(path, "")
+                response = client.post(path, data={prefix + key: v for key, v in data.items()})
                 assert response.status_code in (302, 400), (path, field, value[:20], response.status_code)

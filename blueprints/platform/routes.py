@@ -29,14 +29,16 @@ def _signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt="platform.calendar-preview")
 
 
+# The region's and the regulator's forms share the home page: prefixed ("region-name", "regulator-name"), so
+# that no two inputs share a name or an id.
 def _home(calendar_form: CalendarForm | None = None, region_form: RegionForm | None = None,
           regulator_form: RegulatorForm | None = None, status: int = 200):
     loaded, missing = platform_admins.calendar_years()
     regions = platform_admins.regions()
-    region_form = region_form or RegionForm(formdata=None)
+    region_form = region_form or RegionForm(formdata=None, prefix="region")
     region_form.parent.choices = [(0, _("—（省级不选）"))] + [
         (r.id, f"{r.name}（{r.code}）") for r in regions if r.level == RegionLevel.PROVINCE]
-    regulator_form = regulator_form or RegulatorForm(formdata=None)
+    regulator_form = regulator_form or RegulatorForm(formdata=None, prefix="regulator")
     regulator_form.region.choices = [(r.id, f"{r.full_name}（{r.code}）") for r in regions]
     return render_template("platform/index.html", regions=regions,
                            regulators=platform_admins.regulators(), years=loaded, missing=missing,
@@ -52,7 +54,7 @@ def index():
 
 @bp.route("/regions", methods=["POST"])
 def create_region():
-    form = RegionForm()
+    form = RegionForm(prefix="region")
     if form.validate_on_submit():
         try:
             region = platform_admins.create_region(current_user, form.region_data())
@@ -66,7 +68,7 @@ def create_region():
 
 @bp.route("/regulators", methods=["POST"])
 def create_regulator():
-    form = RegulatorForm()
+    form = RegulatorForm(prefix="regulator")
     if form.validate_on_submit():
         try:
             user = platform_admins.create_regulator(current_user, form.regulator_data())

@@ -380,8 +380,6 @@ def _sectors_page(form: SectorAuthorityForm | None = None, status: int = 200):
 @bp.route("/sectors", methods=["GET", "POST"])
 def sectors():
     """The sector authorities of the regions in reach, and the form that creates one with its first officer."""
-    if not policies.may_set_region_rules(current_user):  # a regulator of no region: nothing to create for
-        return _sectors_page()
     form = SectorAuthorityForm()
     if not form.is_submitted():
         return _sectors_page()

@@ -8,12 +8,18 @@ consequences (declarations through their steps, applications through their decis
 services, so the demo shows what the site does.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from extensions import db
 from models import (
+    BaseApplication,
+    BaseType,
+    Category,
+    Course,
+    CourseStatus,
+    DeclarationKind,
     Employer,
     EmployerStatus,
     Employment,
@@ -21,10 +27,13 @@ from models import (
     Region,
     Role,
     SectorAuthority,
+    TrainingBase,
     User,
 )
 from models._common import utcnow
-from services import credit_codes
+from seeding.history import _evidence as evidence_pdf
+from services import base_applications, credit_codes, declarations, resident_ids, sector_guides
+from services.infra import clock
 
 EMPLOYER_ADMINS = (
     # (e-mail, name, employer): the employer's first admin, who registered it
@@ -62,6 +71,9 @@ def seed_organisations(regions: dict[str, Region], password_hash: str) -> None:
     _staff_history()
     _authorities(regions, regulators, password_hash)
     db.session.commit()
+    _henan(regions, password_hash)
+    _guide()
+    _applications(regions)
 
 
 def _user(email: str, name: str, role: Role, region_id: int | None, password_hash: str, **extra) -> User:
@@ -157,3 +169,110 @@ def _authorities(regions: dict[str, Region], regulators: dict[int, User], passwo
             db.session.add(authority)
             db.session.flush()
         _user(email, officer, Role.SECTOR_OFFICER, region.id, password_hash, sector_authority_id=authority.id)
+
+
+# --- Henan: the employer's step, then the sector authority's (notice 002) ----------------------------------
+
+HENAN_LEARNER = ("learner.henan@jidi.demo", "张敏", "15400000002")
+HENAN_DECLARATIONS = (
+    # (title, organiser, kind, category, amount, how far it has gone: 0 filed, 1 employer approved, 2 both)
+    ("河南省护理学会年会", "河南省护理学会", DeclarationKind.CONFERENCE, Category.PROFESSIONAL, {"days": 2}, 2),
+    ("静脉治疗护理专科培训", "郑州大学第一附属医院", DeclarationKind.CONFERENCE, Category.PROFESSIONAL,
+     {"days": 3}, 1),
+    ("医院感染防控专题讲座", "郑州市卫生健康委员会", DeclarationKind.CONFERENCE, Category.PROFESSIONAL,
+     {"minutes": 180}, 0),
+)
+
+
+def _henan(regions: dict[str, Region], password_hash: str) -> None:
+    """A nurse of Zhengzhou's Central Hospital with a declaration at each step: waiting for the hospital,
+    approved by it and waiting for the city's health commission, and approved by both (in her hours)."""
+    employer = db.session.execute(sa.select(Employer).filter_by(name="郑州市中心医院")).scalar_one_or_none()
+    if employer is None or db.session.execute(sa.select(User.id).filter_by(email=HENAN_LEARNER[0])).first():
+        return
+    email, name, phone = HENAN_LEARNER
+    number = "41010519880612204"
+    number += resident_ids.check_character(number)
+    learner = _user(email, name, Role.LEARNER, regions["410100"].id, password_hash, phone=phone,
+                    id_number_ciphertext=resident_ids.encrypt(number), id_number_hmac=resident_ids.fingerprint(number),
+                    id_number_masked=resident_ids.mask(number), employer_id=employer.id,
+                    employer_name=employer.name, sector="卫生", professional_title="中级")
+    db.session.add(Employment(learner_id=learner.id, employer_id=employer.id, status=EmploymentStatus.CONFIRMED,
+                              requested_at=utcnow() - timedelta(days=200), decided_at=utcnow() - timedelta(days=199)))
+    db.session.commit()
+    reviewer = db.session.execute(sa.select(User).filter_by(email="reviewer.zz@jidi.demo")).scalar_one()
+    officer = db.session.execute(sa.select(User).filter_by(email=SECTOR_AUTHORITIES[1][3])).scalar_one()
+    today = clock.today()
+    for n, (title, organiser, kind, category, amount, progress) in enumerate(HENAN_DECLARATIONS):
+        earned_on = max(date(today.year, 1, 2), today - timedelta(days=30 - 10 * n))
+        data = {"kind": kind.value, "category": category.value, "title": title, "organiser": organiser,
+                "earned_on": earned_on, "minutes": amount.get("minutes"), "days": amount.get("days"), "hours": None}
+        declaration = declarations.declare(learner, data, [evidence_pdf()])
+        if progress >= 1:
+            declarations.review(reviewer, declaration.id, True, None, "")
+        if progress >= 2:
+            declarations.review_as_sector(officer, declaration.id, True, None, "")
+
+
+# --- a sector's study guide ---------------------------------------------------------------------------------
+
+GUIDE_TITLE = "卫生健康行业专业技术人员继续教育专业科目学习指南"
+GUIDE_BODY = (
+    "一、学习重点：医疗质量安全核心制度、院感防控、急危重症救治、合理用药与护理新技术。\n"
+    "二、学习要求：专业科目每年不少于规定学时，优先选择市级继续教育基地开设的面授与线上课程。\n"
+    "三、学时认定：参加学术会议、专题讲座等可申报学时，由所在单位审核。"
+)
+
+
+def _guide() -> None:
+    """Chengdu's health commission publishes this year's guide, recommending the city's health courses."""
+    officer = db.session.execute(sa.select(User).filter_by(email=SECTOR_AUTHORITIES[0][3])).scalar_one_or_none()
+    if officer is None or sector_guides.of_year(officer, clock.today().year) is not None:
+        return
+    course_ids = db.session.execute(
+        sa.select(Course.id).join(TrainingBase, Course.base_id == TrainingBase.id)
+        .where(TrainingBase.region_id == officer.region_id, Course.status == CourseStatus.PUBLISHED,
+               Course.category == Category.PROFESSIONAL,
+               sa.or_(Course.title.contains("护理"), Course.title.contains("医"), Course.title.contains("健康")))
+        .order_by(Course.id).limit(3)).scalars().all()
+    sector_guides.save(officer, clock.today().year, GUIDE_TITLE, GUIDE_BODY, course_ids)
+
+
+# --- base applications, one in each state -------------------------------------------------------------------
+
+APPLICATIONS = (
+    # (name, serial, contact, e-mail, phone, what became of it)
+    ("成都市技师学院继续教育中心", 71, "赵老师", "apply.approved@jidi.demo", "15400003001", "approved"),
+    ("成都锦江职业培训学校", 72, "钱老师", "apply.rejected@jidi.demo", "15400003002", "rejected"),
+    ("成都天府数字技能研修院", 73, "孙老师", "apply.submitted@jidi.demo", "15400003003", "submitted"),
+    ("成都东城继续教育服务中心", 74, "李老师", "apply.withdrawn@jidi.demo", "15400003004", "withdrawn"),
+)
+APPROVAL = "经评审，各项条件均满足，同意认定为市级继续教育基地"
+REJECTION = "师资队伍以外聘为主，专职教师不足；场地设施证明材料缺失。请补充后于下一批次重新申报。"
+
+
+def _applications(regions: dict[str, Region]) -> None:
+    """Four institutions applied to be Chengdu city-level bases; the city's regulator approved one (its base
+    and admin exist), rejected one with the reason, one was withdrawn and one waits."""
+    regulator = db.session.execute(sa.select(User).filter_by(email="regulator.chengdu@jidi.demo")).scalar_one()
+    chengdu = regions["510100"]
+    for name, serial, contact, email, phone, outcome in APPLICATIONS:
+        if db.session.execute(sa.select(BaseApplication.id).filter_by(name=name)).first():
+            continue
+        data = {
+            "region_id": chengdu.id, "base_type": BaseType.CITY.value, "name": name,
+            "credit_code": credit_code(chengdu.code, serial), "address": f"四川省成都市{name[2:4]}区培训路 {serial} 号",
+            "scope": "面向全市专业技术人员的公需科目、专业科目培训",
+            "teachers": "专职教师 18 人，兼职教师 30 人（高级职称 20 人）",
+            "facilities": "教室 12 间（可容纳 600 人），计算机实训室 2 间，线上学习平台 1 个",
+            "management_rules": "教学管理、学员管理、经费管理、考核评估办法各一份（见附件）",
+            "contact_name": contact, "contact_phone": phone, "contact_email": email, "password": "Jidi-demo-2026",
+        }
+        application, token = base_applications.submit(data, [evidence_pdf()])
+        met = [key for key, _label in base_applications.CHECKLIST]
+        if outcome == "approved":
+            base_applications.approve(regulator, application.id, APPROVAL, met)
+        elif outcome == "rejected":
+            base_applications.reject(regulator, application.id, REJECTION, met[:3])
+        elif outcome == "withdrawn":
+            base_applications.withdraw(token, "本年度暂不申报")

@@ -237,7 +237,7 @@ def withdraw(token: str, note: str = "") -> BaseApplication:
     """
     application = by_token(token)
     if application.status != ApplicationStatus.SUBMITTED:
-        raise InvalidTransition(f"申报已{application.status.label}，不能撤回")
+        raise InvalidTransition(f"申报当前为“{application.status.label}”，不能撤回")
     note = (note or "").strip()[:1000]
     with unit_of_work():
         application.status = ApplicationStatus.WITHDRAWN
@@ -296,7 +296,7 @@ def _checklist(met: Iterable[str]) -> dict[str, bool]:
 
 def _waiting(application: BaseApplication) -> None:
     if application.status != ApplicationStatus.SUBMITTED:
-        raise InvalidTransition(f"申报已{application.status.label}，不能再审核", field="decision")
+        raise InvalidTransition(f"申报当前为“{application.status.label}”，不能再审核", field="decision")
 
 
 def save_checklist(regulator: User, application_id: int, met: Iterable[str]) -> BaseApplication:

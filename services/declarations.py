@@ -244,7 +244,7 @@ def edit(learner: User, declaration_id: int, data: dict) -> Declaration:
     if declaration is None:
         raise LookupError(declaration_id)
     if not awaits_first_review(declaration):
-        raise DomainError(f"申报已{declaration.status.label}，不能再修改")
+        raise DomainError(f"申报当前为“{declaration.status.label}”，不能再修改")
     kind, category, claimed = _check(learner, {**data, "kind": declaration.kind.value}, filed=declaration)
     with unit_of_work():
         declaration.category, declaration.title = category, data["title"].strip()
@@ -321,7 +321,7 @@ def review(reviewer: User, declaration_id: int, approve: bool, hours_: int | Non
         if declaration is None:  # found above; gone only if deleted while the lock was awaited
             raise LookupError(declaration_id)
         if declaration.status != DeclarationStatus.PENDING:
-            raise DomainError(f"该申报已{declaration.status.label}，不能重复审核")
+            raise DomainError(f"该申报当前为“{declaration.status.label}”，不能重复审核")
         if not approve:
             if not reason:
                 raise DomainError("驳回时必须填写理由", field="reason")
@@ -415,7 +415,7 @@ def review_as_sector(officer: User, declaration_id: int, approve: bool, hours_: 
         if declaration.status == DeclarationStatus.PENDING:
             raise DomainError("单位尚未审核，行业主管部门须在单位审核通过后再审核")
         if declaration.status != DeclarationStatus.SECTOR_PENDING:
-            raise DomainError(f"该申报已{declaration.status.label}，不能重复审核")
+            raise DomainError(f"该申报当前为“{declaration.status.label}”，不能重复审核")
         if not approve:
             if not reason:
                 raise DomainError("驳回时必须填写理由", field="reason")

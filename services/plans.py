@@ -82,7 +82,7 @@ def decide_plan(regulator: User, plan_id: int, approve: bool, reason: str) -> Cl
     if plan is None:
         raise LookupError(plan_id)
     if plan.status != PlanStatus.PENDING:
-        raise DomainError(f"该办班计划已{plan.status.label}")
+        raise DomainError(f"该办班计划当前为“{plan.status.label}”，不能再审核")
     if not approve and not reason.strip():
         raise DomainError("驳回时必须填写原因", field="reason")
     with unit_of_work():

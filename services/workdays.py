@@ -96,6 +96,8 @@ class MovedDeadline:
     employer: str
     old_due: date
     new_due: date
+    # The step whose deadline moves: "employer" (Declaration.due_on) or "sector" (sector_due_on).
+    step: str = "employer"
 
 
 @dataclass
@@ -200,6 +202,28 @@ def _submitted_on(declaration: Declaration) -> date:
     return declaration.submitted_at.replace(tzinfo=UTC).astimezone(clock.LOCAL_TZ).date()
 
 
+def _at_sector(declaration: Declaration) -> bool:
+    return declaration.status == DeclarationStatus.SECTOR_PENDING
+
+
+def _step_began(declaration: Declaration) -> date:
+    """The local day the open step's deadline was counted from: the filing, or for the sector's step after the
+    employer's, the day the employer approved (reviewed_at is naive UTC too)."""
+    if _at_sector(declaration) and declaration.reviewed_at is not None:
+        return declaration.reviewed_at.replace(tzinfo=UTC).astimezone(clock.LOCAL_TZ).date()
+    return _submitted_on(declaration)
+
+
+def _step_due(declaration: Declaration) -> date:
+    """The open step's stored deadline."""
+    due = declaration.sector_due_on if _at_sector(declaration) else declaration.due_on
+    return due or declaration.due_on
+
+
+# The review steps whose deadline a new schedule may move.
+OPEN_STEPS = (DeclarationStatus.PENDING, DeclarationStatus.SECTOR_PENDING)
+
+
 def _runs(days: list[date]) -> list[tuple[date, date]]:
     """Sorted days as runs of consecutive days: a year's holidays are a dozen runs, not forty days."""
     runs: list[tuple[date, date]] = []
@@ -227,7 +251,14 @@ def _moved_deadlines(changes: list[DayChange]) -> list[MovedDeadline]:
     learner_region = aliased(Region)
     # submitted_at is naive UTC, a local day begins 8 hours earlier: before midnight UTC of the run's last day
     # takes a few filings too many, never one too few (each is recounted below).
-    crosses = sa.or_(*(sa.and_(Declaration.submitted_at < datetime.combine(last, time()), Declaration.due_on >= first)
+    # Each open step's deadline and the moment it was counted from: the employer's from the filing, the
+    # sector's from the employer's approval (or from the filing where the sector alone reviews).
+    at_sector = Declaration.status == DeclarationStatus.SECTOR_PENDING
+    deadline = sa.case((at_sector, sa.func.coalesce(Declaration.sector_due_on, Declaration.due_on)),
+                       else_=Declaration.due_on)
+    began = sa.case((sa.and_(at_sector, Declaration.reviewed_at.is_not(None)), Declaration.reviewed_at),
+                    else_=Declaration.submitted_at)
+    crosses = sa.or_(*(sa.and_(began < datetime.combine(last, time()), deadline >= first)
                        for first, last in _runs([c.day for c in changes])))
     found = db.session.execute(
         sa.select(Declaration, sa.func.coalesce(own.review_working_days, province.review_working_days))
@@ -235,26 +266,27 @@ def _moved_deadlines(changes: list[DayChange]) -> list[MovedDeadline]:
         .outerjoin(learner_region, learner_region.id == User.region_id)
         .outerjoin(own, sa.and_(own.region_id == User.region_id, own.year == Declaration.year))
         .outerjoin(province, sa.and_(province.region_id == learner_region.parent_id, province.year == Declaration.year))
-        .where(Declaration.status == DeclarationStatus.PENDING, Declaration.due_on >= today, crosses)
+        .where(Declaration.status.in_(OPEN_STEPS), deadline >= today, crosses)
         .options(joinedload(Declaration.employer).joinedload(Employer.region).joinedload(Region.parent))
         .order_by(Declaration.due_on, Declaration.id)
     ).all()
     if not found:
         return []
-    begin = min(_submitted_on(d) for d, _days in found)
-    old = _exceptions(begin, max(d.due_on for d, _days in found) + timedelta(days=_HORIZON_DAYS))
+    begin = min(_step_began(d) for d, _days in found)
+    old = _exceptions(begin, max(_step_due(d) for d, _days in found) + timedelta(days=_HORIZON_DAYS))
     new = {**old, **{c.day: c.new_kind for c in changes}}
     moved = []
     for declaration, working_days in found:
         if working_days is None:  # neither the city nor its province sets one: the platform's default
             working_days = hours.rule_for(None, declaration.year).review_working_days
-        start = _submitted_on(declaration)
+        start, stored = _step_began(declaration), _step_due(declaration)
         before, after = _count_from(start, working_days, old), _count_from(start, working_days, new)
         if before != after:
             due = max(after, today)
-            if due != declaration.due_on:
+            if due != stored:
                 moved.append(MovedDeadline(declaration.id, declaration.employer.region.full_name,
-                                           declaration.employer.name, declaration.due_on, due))
+                                           declaration.employer.name, stored, due,
+                                           "sector" if _at_sector(declaration) else "employer"))
     return moved
 
 
@@ -299,10 +331,14 @@ def apply_schedule(actor: Actor, raw: bytes, digest: str, fingerprint: str, file
         for moved in plan.moved:
             # Only while still pending: a reviewer deciding it meanwhile is not serialised with this lock, and
             # the condition is read again once their row lock is released.
+            # The step too: a declaration that has moved on to the sector's step meanwhile keeps its deadlines.
+            at_sector = moved.step == "sector"
+            step_status = DeclarationStatus.SECTOR_PENDING if at_sector else DeclarationStatus.PENDING
+            column = "sector_due_on" if at_sector else "due_on"
             db.session.execute(
                 sa.update(Declaration)
-                .where(Declaration.id == moved.declaration_id, Declaration.status == DeclarationStatus.PENDING)
-                .values(due_on=moved.new_due).execution_options(synchronize_session=False))
+                .where(Declaration.id == moved.declaration_id, Declaration.status == step_status)
+                .values({column: moved.new_due}).execution_options(synchronize_session=False))
         audit.record(actor, "calendar.load", None, object_type="calendar_day", details={
             "sha256": plan.digest, "filename": filename[:200], "rows": plan.rows, "preview": preview_id,
             "added": [f"{c.day} {c.new_kind.value} {c.new_name}" for c in plan.changes if c.old_kind is None],

@@ -275,3 +275,13 @@ def test_overdue_sector_reviews_are_counted_per_authority_for_the_regulator(worl
     assert declarations.overdue_by_sector(guangdong_regulator) == []
     assert declarations.is_sector_overdue(reload(first.id))
     assert not declarations.is_overdue(reload(first.id))  # the employer's step was on time
+
+
+
+def test_a_refusal_names_the_state_once(world):
+    """The labels carry their own 已 (已通过): the refusal of a second review names the state once."""
+    declaration = file(world.gz_accountant)  # Guangdong's accountant: the employer alone
+    declarations.review(world.gz_reviewer, declaration.id, True, None, "")
+    with pytest.raises(DomainError) as refused:
+        declarations.review(world.gz_reviewer, declaration.id, True, None, "")
+    assert refused.value.message == "该申报当前为“已通过”，不能重复审核"

@@ -375,7 +375,8 @@ def audit_log():
 AUDIT_ACTIONS = {"": "全部", "auth.": "登录与拒绝", "identity.": "查看完整身份证号", "learner.": "学员导出本人数据",
                  "base.": "基地认定与状态", "evaluation.": "年度评估", "export.": "导出", "course.": "课程与名单",
                  "declaration.": "学时申报", "certificate.": "证书", "class_plan.": "办班计划",
-                 "rules.": "地区规则", "target.": "年度目标", "report.": "基地统计填报"}
+                 "rules.": "地区规则", "target.": "年度目标", "report.": "基地统计填报",
+                 "employer.": "用人单位注册与审核人员", "employment.": "职工确认"}
 
 
 @bp.route("/employers")

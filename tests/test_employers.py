@@ -38,7 +38,8 @@ def form(city, **over) -> dict:
 
 def data(city, **over) -> dict:
     n = next(_serial)
-    return {"name": f"成都市第{n}医院", "credit_code": code(), "region_id": over.pop("region_id", None) or city.id, "sector": "卫生",
+    region_id = over.pop("region_id", None) or city.id
+    return {"name": f"成都市第{n}医院", "credit_code": code(), "region_id": region_id, "sector": "卫生",
             "contact_name": "刘主任", "contact_phone": "13800001111", "admin_name": "张管理",
             "login": f"admin{n}@employer.example", "password": PASSWORD, **over}
 

@@ -60,8 +60,8 @@ def claim(learner: User, employer_id: int) -> Employment:
     claim made before is withdrawn.
 
     :raise NotAllowed: the user is not a learner.
-    :raise DomainError: (on ``employer``) not an approved employer of the learner's city or province, or the
-        one that already confirmed them.
+    :raise DomainError: (on ``employer``) not an approved employer of the learner's city or province, the
+        one that already confirmed them, or the one already asked.
     """
     if not policies.has_role(learner, Role.LEARNER):
         raise NotAllowed("只有专业技术人员可以填写工作单位")
@@ -75,6 +75,8 @@ def claim(learner: User, employer_id: int) -> Employment:
         raise DomainError("该单位已确认您是本单位职工", field="employer")
     with unit_of_work():
         previous = _pending(learner)
+        if previous is not None and previous.employer_id == employer.id:
+            raise DomainError("已向该单位提交申请，请等待单位确认", field="employer")
         if previous is not None:
             previous.status, previous.decided_at = EmploymentStatus.WITHDRAWN, utcnow()
             audit.record(learner, "employment.withdraw", previous, details={"employer_id": previous.employer_id,

@@ -38,7 +38,8 @@ def form(city, **over) -> dict:
 
 def data(city, **over) -> dict:
     n = next(_serial)
-    return {"name": f"成都市第{n}医院", "credit_code": code(), "region_id": over.pop("region_id", None) or city.id, "sector": "卫生",
+    region_id = over.pop("region_id", None) or city.id
+    return {"name": f"成都市第{n}医院", "credit_code": code(), "region_id": region_id, "sector": "卫生",
             "contact_name": "刘主任", "contact_phone": "13800001111", "admin_name": "张管理",
             "login": f"admin{n}@employer.example", "password": PASSWORD, **over}
 
@@ -193,6 +194,9 @@ def test_rejected_then_corrected_and_resubmitted_then_approved(app, regulators, 
     notices = db.session.scalars(sa.select(Notice.message).where(Notice.user_id == admin.id)).all()
     assert len(notices) == 1 and "营业执照名称与填写不符" in notices[0]
 
+    shown = admin_client.get("/employer/registration").get_data(as_text=True)
+    assert employer.credit_code in shown
+    assert f'selected value="{employer.region_id}"' in shown or f'value="{employer.region_id}" selected' in shown
     fixed = {**form(employer.region), "name": "成都市妇女儿童医院", "credit_code": employer.credit_code}
     response = admin_client.post("/employer/registration", data=fixed)
 

@@ -100,6 +100,8 @@ def test_the_page_refuses_a_pending_employer_with_its_reason(app, w):
 
 def test_a_second_claim_withdraws_the_first(w):
     employment.claim(w.learner, w.hospital.id)
+    with pytest.raises(DomainError):
+        employment.claim(w.learner, w.hospital.id)  # asked already
     employment.claim(w.learner, w.clinic.id)
     assert rows_of(w.learner) == [("成都市第一人民医院", EmploymentStatus.WITHDRAWN),
                                   ("成都市第三人民医院", EmploymentStatus.PENDING)]

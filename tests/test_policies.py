@@ -23,6 +23,7 @@ from models import (
     Declaration,
     DeclarationKind,
     Employer,
+    Employment,
     Enrollment,
     EnrollmentStatus,
     Evaluation,
@@ -295,6 +296,21 @@ CASES = [
     ("may_recommend_course", "exited base", lambda w: (w.officer_a, w.course_gone), False),
     ("may_recommend_course", "wrong role", lambda w: (w.reviewer_a, w.course_a), False),
     # the platform administrator
+    ("may_manage_employer", "owner", lambda w: (_employer_admin(w.hospital), w.hospital), True),
+    ("may_manage_employer", "other employer", lambda w: (_employer_admin(w.clinic), w.hospital), False),
+    ("may_manage_employer", "wrong role", lambda w: (w.reviewer_a, w.hospital), False),
+    ("may_decide_claim", "owner", lambda w: (_employer_admin(w.hospital), Employment(employer_id=w.hospital.id)),
+     True),
+    ("may_decide_claim", "other employer", lambda w: (_employer_admin(w.clinic), Employment(employer_id=w.hospital.id)),
+     False),
+    ("may_decide_claim", "wrong role", lambda w: (w.reviewer_a, Employment(employer_id=w.hospital.id)), False),
+    ("may_manage_reviewer", "owner", lambda w: (_employer_admin(w.hospital), w.reviewer_a), True),
+    ("may_manage_reviewer", "other employer", lambda w: (_employer_admin(w.clinic), w.reviewer_a), False),
+    ("may_manage_reviewer", "not a reviewer", lambda w: (_employer_admin(w.hospital), w.learner_a), False),
+    ("may_decide_employer", "owner", lambda w: (w.reg_chengdu, w.hospital), True),
+    ("may_decide_employer", "province over city", lambda w: (w.reg_sichuan, w.clinic), True),
+    ("may_decide_employer", "other region", lambda w: (w.reg_mianyang, w.hospital), False),
+    ("may_decide_employer", "wrong role", lambda w: (w.reviewer_a, w.hospital), False),
     ("may_keep_calendar", "owner", lambda w: (w.platform,), True),
     ("may_keep_calendar", "wrong role", lambda w: (w.reg_sichuan,), False),
     ("may_administer_platform", "owner", lambda w: (w.platform,), True),
@@ -306,6 +322,11 @@ CASES = [
 def _authority(region) -> SectorAuthority:
     """An unsaved sector authority of the region: the rule reads its region only."""
     return SectorAuthority(region_id=region.id, sector="卫生", name="卫生健康委员会")
+
+
+def _employer_admin(employer) -> User:
+    """An admin of the employer (unsaved: the rules read the role and the employer only)."""
+    return User(role=Role.EMPLOYER_ADMIN, employer_id=employer.id, active=True)
 
 
 @pytest.mark.parametrize("name", sorted(policies.RULES))

@@ -30,8 +30,10 @@ def index():
 def registration():
     home = _home()
     employer = home.employer
-    form = OrganisationFields(obj=None if request.method == "POST" else employer,
-                              region=employer.region_id)
+    # The stored values fill a GET's form; a POST's own data wins over them.
+    form = OrganisationFields(name=employer.name, credit_code=employer.credit_code, region=employer.region_id,
+                              sector=employer.sector, contact_name=employer.contact_name,
+                              contact_phone=employer.contact_phone)
     form.region.choices = [(city.id, city.full_name) for city in accounts.cities()]
     if employer.status != EmployerStatus.REJECTED:
         if request.method == "POST":

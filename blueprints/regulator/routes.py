@@ -445,7 +445,7 @@ AUDIT_ACTIONS = {"": "全部", "auth.": "登录与拒绝", "identity.": "查看�
                  "declaration.": "学时申报", "certificate.": "证书", "class_plan.": "办班计划",
                  "rules.": "地区规则", "target.": "年度目标", "report.": "基地统计填报",
                  "sector_authority.": "行业主管部门", "application.": "基地申报",
-                 "employer.": "用人单位"}
+                 "employer.": "用人单位注册与审核人员", "employment.": "职工确认"}
 
 
 # --- base applications (基地申报) ----------------------------------------------------------------------------

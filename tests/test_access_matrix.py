@@ -142,6 +142,9 @@ TABLE = {
     "/review/staff": gated(REVIEWERS, REVIEWERS), "/review/staff.xlsx": gated(REVIEWERS, REVIEWERS),
     # employer admins
     "/employer/": gated({EMP_ADMIN}, {EMP_ADMIN}),
+    "/employer/tokens": gated({EMP_ADMIN}, {EMP_ADMIN}, post=lambda w: {"name": "矩阵令牌"}),
+    "/employer/tokens/<int:token_id>/revoke": gated({EMP_ADMIN}, {EMP_ADMIN}, post=lambda w: {},
+                                                    params=lambda w: {"token_id": w.employer_token.id}),
     # sector officers
     "/sector/": gated({SECTOR}, {SECTOR}),
     # base admins
@@ -218,6 +221,8 @@ TABLE = {
     "/api/v1/base/courses": fixed(401, **TOKEN), "/api/v1/base/courses/<int:course_id>": fixed(401, **TOKEN),
     "/api/v1/base/courses/<int:course_id>/roster": fixed(401, **TOKEN), "/api/v1/base/completions": fixed(401, **TOKEN),
     "/api/v1/base/completions/<external_id>": fixed(401, params=lambda w: {"external_id": "ext-1"}, **TOKEN),
+    # an employer's operations take its token (test_employer_api covers it), nothing else
+    "/api/v1/employer/staff": fixed(401, **by("employer_maker_may_act")),
 }
 # Side effects last: cancellations and sign-out must not change what the routes before them see.
 LAST = ["/manage/bases/<int:base_id>/courses/<int:course_id>/cancel", "/me/enrollments/<int:enrollment_id>/cancel",
@@ -327,6 +332,7 @@ def world(app, monkeypatch, make_user, make_base, make_course):
     w.certificate_b = certificates.issue(w.users[LB], YEAR)
     w.token_a, _secret = api_tokens.create_token(w.users[AA], w.base_a, "甲基地的令牌")
     w.token_b, _secret = api_tokens.create_token(w.users[AB], w.base_b, "乙基地的令牌")
+    w.employer_token, _secret = api_tokens.create_employer_token(w.users[EMP_ADMIN], w.clinic, "乙诊所的令牌")
     w.evaluation = evaluation.run(w.users[REG], YEAR, w.chengdu.id)
     w.result = next(r for r in w.evaluation.results if r.base_id == w.base_a.id)
     w.params = {

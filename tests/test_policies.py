@@ -104,6 +104,11 @@ def w(app, make_region, make_user, make_base, make_course):
     return w
 
 
+def _employer_admin(employer, active: bool = True) -> SimpleNamespace:
+    """An employer admin as the rules see one (the world keeps no account of that role)."""
+    return SimpleNamespace(is_authenticated=True, active=active, role=Role.EMPLOYER_ADMIN, employer_id=employer.id)
+
+
 def _token(base, maker, name: str, member: bool = True) -> ApiToken:
     if member and not policies.may_manage_base(maker, base):
         from models import BaseMembership
@@ -176,6 +181,21 @@ CASES = [
     ("maker_may_act", "wrong role", lambda w: (w.learner_a, w.base_a), False),
     ("token_reaches", "owner", lambda w: (w.principal_a, w.course_a), True),
     ("token_reaches", "other base", lambda w: (w.principal_a, w.course_b), False),
+    # employers: their staff's hours, their API tokens
+    ("may_see_staff", "owner", lambda w: (w.reviewer_a, w.learner_a), True),
+    ("may_see_staff", "employer admin", lambda w: (_employer_admin(w.hospital), w.learner_a), True),
+    ("may_see_staff", "another employer", lambda w: (w.reviewer_b, w.learner_a), False),
+    ("may_see_staff", "no employer", lambda w: (w.reviewer_nowhere, w.learner_a), False),
+    ("may_see_staff", "not a learner", lambda w: (w.reviewer_a, w.reviewer_a), False),
+    ("may_see_staff", "wrong role", lambda w: (w.learner_a, w.learner_a), False),
+    ("employer_maker_may_act", "owner", lambda w: (_employer_admin(w.hospital), w.hospital), True),
+    ("employer_maker_may_act", "another employer", lambda w: (_employer_admin(w.clinic), w.hospital), False),
+    ("employer_maker_may_act", "disabled", lambda w: (_employer_admin(w.hospital, active=False), w.hospital), False),
+    ("employer_maker_may_act", "wrong role", lambda w: (w.reviewer_a, w.hospital), False),
+    ("token_reaches_staff", "owner", lambda w: (SimpleNamespace(employer=w.hospital), w.learner_a), True),
+    ("token_reaches_staff", "another employer", lambda w: (SimpleNamespace(employer=w.hospital), w.learner_b), False),
+    ("token_reaches_staff", "not a learner", lambda w: (SimpleNamespace(employer=w.hospital), w.reviewer_a), False),
+    ("token_reaches_staff", "a base's token", lambda w: (w.principal_a, w.learner_a), False),
     # regulators
     ("in_reach", "owner", lambda w: (w.reg_chengdu, w.chengdu.id), True),
     ("in_reach", "province over city", lambda w: (w.reg_sichuan, w.mianyang.id), True),
@@ -303,6 +323,7 @@ TWINS = [
     ("owns_enrollment", "own_enrollments", Enrollment, ()),
     ("owns_declaration", "own_declarations", Declaration, ()),
     ("may_review", "reviewable_declarations", Declaration, ()),
+    ("may_see_staff", "staff_of", User, ()),
     ("may_oversee_base", "bases_in_reach", TrainingBase, ()),
 ]
 

@@ -79,4 +79,4 @@ def api_server_error(error: Exception):
     return response_for(ApiProblem(500, "服务器出错了，请稍后再试"))
 
 
-from blueprints.api import base, public  # noqa: E402,F401
+from blueprints.api import base, employer, public  # noqa: E402,F401

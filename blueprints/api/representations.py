@@ -5,7 +5,7 @@ from datetime import datetime
 
 from flask import url_for
 
-from models import Course, TrainingBase
+from models import Category, Course, TrainingBase
 from models.training_base import DISCLOSURE_FIELDS
 from services import hours
 from services.enrollment import availability
@@ -108,3 +108,15 @@ def certificate(cert) -> dict:
 
 def compliance(c) -> dict:
     return {**asdict(c), "warnings": c.warnings}
+
+
+def staff_member(line) -> dict:
+    """One of an employer's staff (services.queries.employer_pages.StaffLine): no phone, the ID number masked."""
+    learner = line.learner
+    return {
+        "learner_id": learner.id, "name": learner.name, "id_number_masked": learner.id_number_masked or "",
+        "region": learner.region.full_name if learner.region else "",
+        "hours": {**{c.value: line.earned[c] for c in Category}, "total": line.total},
+        "required": {**{c.value: line.required(c) for c in Category}, "total": line.required_total},
+        "short": line.short,
+    }

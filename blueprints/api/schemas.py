@@ -287,3 +287,26 @@ COMPONENTS = {
         "warnings": {"type": "array", "items": {"type": "string"}},
     }),
 }
+
+
+# An employer's staff, read with an employer's token: hours per category, what the region's rule asks, what
+# is short. No phone: an HR system has its own.
+_PER_CATEGORY = {category.value: {"type": "integer", "minimum": 0} for category in Category}
+COMPONENTS.update({
+    "StaffMember": obj({
+        "learner_id": ID, "name": {"type": "string"}, "id_number_masked": {"type": "string"},
+        "region": {"type": "string", "description": "职工所在地区（其学时要求按该地区当年的规定）"},
+        "hours": obj({**_PER_CATEGORY, "total": {"type": "integer", "minimum": 0}},
+                     description="本年度已记入的学时（按科目类别与合计）"),
+        "required": obj({**{name: {"type": ["integer", "null"], "minimum": 0} for name in _PER_CATEGORY},
+                         "total": {"type": "integer", "minimum": 0}},
+                        description="所在地区当年的学时要求；null 表示该类别无单独要求"),
+        "short": {"type": "integer", "minimum": 0, "description": "尚缺学时：达到全部要求还需的最少学时；0 表示已达标"},
+    }),
+    "StaffPage": obj({
+        "employer": obj({"id": ID, "name": {"type": "string"}}),
+        "year": {"type": "integer"},
+        "items": {"type": "array", "items": ref("StaffMember")},
+        "next_cursor": {"type": ["string", "null"]},
+    }),
+})

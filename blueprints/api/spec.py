@@ -34,6 +34,7 @@ class Operation:
     required_query: tuple = ()
     body: str | None = None  # component schema name of the JSON request body
     token: bool = False  # needs a base's API token
+    employer_token: bool = False  # needs an employer's API token (and no base's reads it)
     conflicts: bool = False  # may answer 409
     path_params: dict = field(default_factory=dict)  # name -> description
     links: dict = field(default_factory=dict)  # status -> {link name: OpenAPI link object}
@@ -52,8 +53,8 @@ def operation(**spec):
 
         @wraps(view)
         def checked(**path):
-            if op.token:
-                g.api_principal = _authenticated()
+            if op.token or op.employer_token:
+                g.api_principal = _authenticated(employer=op.employer_token)
                 if op.body:
                     # A write's transaction holds SQLite's write lock from its start: end the token check's
                     # (it only read) before reading and checking a body of up to 8 MB.
@@ -72,12 +73,17 @@ def operation(**spec):
     return decorate
 
 
-def _authenticated():
-    """The principal of the request's bearer token. :raise ApiProblem: 401 without a live token."""
+def _authenticated(employer: bool = False):
+    """The principal of the request's bearer token, of the kind the operation takes: a base's, or with
+    ``employer`` an employer's. :raise ApiProblem: 401 without a live token of that kind (a token of the
+    other kind is no credential here, as if there were none)."""
     scheme, _sep, secret = request.headers.get("Authorization", "").partition(" ")
     principal = authenticate(secret.strip()) if scheme.lower() == "bearer" else None
+    if principal is not None and (principal.employer is not None) != employer:
+        principal = None
     if principal is None:
-        raise ApiProblem(401, "请在 Authorization 头中提供有效的接口令牌：Bearer jidi_…",
+        kind = "用人单位" if employer else "基地"
+        raise ApiProblem(401, f"请在 Authorization 头中提供{kind}的有效接口令牌：Bearer jidi_…",
                          headers={"WWW-Authenticate": 'Bearer realm="jidi"'})
     return principal
 
@@ -291,6 +297,8 @@ def _operation_document(op: Operation, path_params: list[dict]) -> dict:  # noqa
         errors.add(400)
     if op.token:
         errors |= {401, 404}
+    if op.employer_token:
+        errors.add(401)
     if path_params:
         errors.add(404)
     if op.conflicts:
@@ -309,7 +317,7 @@ def _operation_document(op: Operation, path_params: list[dict]) -> dict:  # noqa
              "schema": {k: v for k, v in schema.items() if k != "description"}}
             for name, schema in op.query.items()
         ],
-        "security": [{"baseToken": []}] if op.token else [],
+        "security": [{"baseToken": []}] if op.token else [{"employerToken": []}] if op.employer_token else [],
     }
     if op.description:
         document["description"] = op.description
@@ -339,17 +347,23 @@ def document() -> dict:
             "version": "1.0.0",
             "description": (
                 "继续教育基地平台的开放接口：公开的课程目录、基地信息公开、年度基地名单与证书验证，"
-                "以及基地凭接口令牌管理课程、批量推送结业学时、读取名单与达标情况。"
+                "以及基地凭接口令牌管理课程、批量推送结业学时、读取名单与达标情况，"
+                "用人单位凭接口令牌读取本单位职工的年度学时与达标情况。"
                 "错误一律为 RFC 9457 问题详情（application/problem+json）。使用说明见 docs/API.md。"
             ),
         },
         "tags": [{"name": "公开", "description": "无需令牌"},
-                 {"name": "基地", "description": "需要基地的接口令牌（Authorization: Bearer jidi_…）"}],
+                 {"name": "基地", "description": "需要基地的接口令牌（Authorization: Bearer jidi_…）"},
+                 {"name": "用人单位", "description": "需要用人单位的接口令牌（Authorization: Bearer jidi_…）"}],
         "paths": paths,
         "components": {
             "schemas": COMPONENTS,
             "securitySchemes": {"baseToken": {
                 "type": "http", "scheme": "bearer",
-                "description": "基地管理员在“接口令牌”页面创建的令牌；只在创建时显示一次，只代表该基地。"}},
+                "description": "基地管理员在“接口令牌”页面创建的令牌；只在创建时显示一次，只代表该基地。"},
+                "employerToken": {
+                    "type": "http", "scheme": "bearer",
+                    "description": ("用人单位管理员在“接口令牌”页面创建的令牌；只在创建时显示一次，"
+                                    "只能读取该单位职工的学时。")}},
         },
     }

@@ -20,7 +20,18 @@ from hypothesis import HealthCheck
 
 from blueprints.api import spec
 from extensions import db
-from models import CourseStatus, Evaluation, EvaluationResult, EvaluationStatus, Outcome, Role, RuleSet
+from models import (
+    CourseStatus,
+    Employer,
+    Employment,
+    EmploymentStatus,
+    Evaluation,
+    EvaluationResult,
+    EvaluationStatus,
+    Outcome,
+    Role,
+    RuleSet,
+)
 from services import accounts, api_tokens, certificates, completions, resident_ids
 from services.infra import clock
 
@@ -81,6 +92,17 @@ def world(app, city, make_user, make_base, make_course, admin_and_base):
     w.other_course = make_course(w.other_base, start_date=today - timedelta(days=2),
                                  end_date=today + timedelta(days=2))
     _other_token, w.other_secret = api_tokens.create_token(other_admin, w.other_base, "其他基地")
+    # An employer whose HR system reads three of the learners as its staff; the others work elsewhere.
+    w.employer = Employer(name="接口测试医院", region_id=city.id)
+    db.session.add(w.employer)
+    db.session.flush()
+    for staff in w.learners[:3]:
+        staff.employer_id = w.employer.id
+        db.session.add(Employment(learner_id=staff.id, employer_id=w.employer.id, status=EmploymentStatus.CONFIRMED))
+    db.session.commit()
+    w.staff_ids = {staff.id for staff in w.learners[:3]}
+    employer_admin = make_user(Role.EMPLOYER_ADMIN, employer_id=w.employer.id)
+    _employer_token, w.employer_secret = api_tokens.create_employer_token(employer_admin, w.employer, "人事系统")
     # Completions already pushed, under the short external ids generated strings start with.
     completions.push(w.admin, w.base, [
         {"external_id": "0", "course_id": w.courses[0].id, "name": w.learners[0].name, "phone": w.learners[0].phone,
@@ -202,16 +224,16 @@ def isolated(app):
 # ``request_schema_agrees`` check below keeps that honest: such a 400 must never come from the request
 # schema itself, i.e. the server's validator must accept every request schemathesis generated as valid.
 BUSINESS_RULE_400 = ["list_courses", "list_own_courses", "get_roster", "create_own_course", "update_own_course",
-                     "push_completions"]
+                     "push_completions", "employer_staff"]
 POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]  # schemathesis's default
 
 
-def load_schema(app, secret):
+def load_schema(app, secret, employer_secret):
     config = schemathesis.Config.from_dict({
         "seed": SEED,
-        # The token goes where the document's security scheme says, so schemathesis knows it is real and
+        # Each token goes where the document's security scheme says, so schemathesis knows it is real and
         # its ignored_auth check still sends requests without it and with a wrong one (expecting 401).
-        "auth": {"openapi": {"baseToken": {"bearer": secret}}},
+        "auth": {"openapi": {"baseToken": {"bearer": secret}, "employerToken": {"bearer": employer_secret}}},
         "operations": [{
             "include-operation-id": BUSINESS_RULE_400,
             "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_STATUSES, "400"]}},
@@ -268,6 +290,19 @@ def other_base_invisible(ctx, response, case):
     return None
 
 
+STAFF = set()  # the employer's staff, for the test running now
+
+
+@schemathesis.check
+def other_employer_invisible(ctx, response, case):
+    """An employer's token reads its own staff and nobody else."""
+    if case.path != "/api/v1/employer/staff" or not 200 <= response.status_code < 300:
+        return None
+    seen = {item["learner_id"] for item in response.json()["items"]}
+    assert seen <= STAFF, f"an employer's token sees others than its staff: {seen - STAFF}"
+    return None
+
+
 def _as_query_string(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -277,7 +312,9 @@ def _as_query_string(value) -> str:
 @pytest.fixture
 def api_schema(app, world):
     OTHER_BASE.update(base=world.other_base.id, course=world.other_course.id)
-    loaded = load_schema(app, world.secret)
+    STAFF.clear()
+    STAFF.update(world.staff_ids)
+    loaded = load_schema(app, world.secret, world.employer_secret)
     loaded.hook("map_case")(realistic(world))
     return loaded
 

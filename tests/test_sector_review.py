@@ -3,6 +3,7 @@
 be taken, the ledger written once at the end, and both steps' deadlines across the 2025 Spring Festival and
 National Day holidays with their make-up workdays (the real schedule, data/cn-holidays-2025-2026.csv)."""
 
+import re
 from datetime import date
 from io import BytesIO
 
@@ -22,9 +23,10 @@ from models import (
     SectorAuthority,
 )
 from seeding.demo import seed_reference
-from services import declarations, hours
+from services import declarations, hours, rule_edits
 from services.errors import DomainError
 from services.infra import clock
+from tests.conftest import login
 
 NATIONAL_DAY_EVE = date(2025, 9, 26)  # a Friday; Sunday 28 September is a make-up workday, 1–8 October off
 SPRING_EVE = date(2025, 1, 24)  # a Friday; Sunday 26 January is a make-up workday, 28 January–4 February off
@@ -277,7 +279,6 @@ def test_overdue_sector_reviews_are_counted_per_authority_for_the_regulator(worl
     assert not declarations.is_overdue(reload(first.id))  # the employer's step was on time
 
 
-
 def test_a_refusal_names_the_state_once(world):
     """The labels carry their own 已 (已通过): the refusal of a second review names the state once."""
     declaration = file(world.gz_accountant)  # Guangdong's accountant: the employer alone
@@ -285,3 +286,34 @@ def test_a_refusal_names_the_state_once(world):
     with pytest.raises(DomainError) as refused:
         declarations.review(world.gz_reviewer, declaration.id, True, None, "")
     assert refused.value.message == "该申报当前为“已通过”，不能重复审核"
+
+
+# --- the regulator sets them --------------------------------------------------------------------------------
+
+def _save(user, year, values):
+    preview = rule_edits.preview(user, year, values)
+    return rule_edits.save(user, year, values, seen=preview.seen, previewed=preview.digest)
+
+
+def test_a_regulator_sets_the_sector_rules_on_the_rules_page_and_a_city_inherits_them(world, make_user):
+    guangdong = make_user(Role.REGULATOR, region_id=world.guangdong.id)
+    values = dict(rule_edits.page(guangdong, 2026).own_values())
+    assert values["sector_recognised"] == ["卫生", "教育"] and values["sector_step"] is None
+    with pytest.raises(rule_edits.RulesRefused) as refused:
+        rule_edits.preview(guangdong, 2026, values | {"sector_recognised": ["卫生", "体育"]})
+    assert refused.value.problems == {"sector_recognised": "请选择列表中的行业"}
+    changes = _save(guangdong, 2026, values | {"sector_recognised": ["卫生"], "sector_step": "yes"})
+    assert {c.key: (c.old, c.new) for c in changes} == {"sector_step": (None, True),
+                                                        "sector_recognised": (["卫生", "教育"], ["卫生"])}
+    rule = hours.rule_for(world.guangzhou, 2026)  # Guangzhou sets nothing of its own
+    assert rule.sector_step is True and rule.sector_recognised == ["卫生"]
+    assert _save(guangdong, 2026, dict(rule_edits.page(guangdong, 2026).own_values())) == []  # unchanged: no change
+
+
+def test_the_rules_page_shows_and_sends_the_sector_rules(app, world, make_user):
+    henan = make_user(Role.REGULATOR, region_id=world.henan.id)
+    client = app.test_client()
+    assert login(client, henan).status_code == 302
+    page = client.get("/regulator/rules?year=2025").get_data(as_text=True)
+    row = page.split('data-key="sector_step"')[1].split("</tr>")[0]
+    assert re.search(r'<option selected value="yes">', row) and "本级设定" in row

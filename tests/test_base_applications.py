@@ -410,3 +410,15 @@ def test_the_apply_page_offers_every_region_and_type(client, city, other_city):
     body = client.get("/apply/").get_data(as_text=True)
     assert city.name in body and other_city.name in body and "市级继续教育基地" in body
     assert PASSWORD not in body
+
+
+def test_the_region_s_regulators_read_an_application_s_entries_in_the_audit_log(client, submitted, city_regulator,
+                                                                                  make_user, other_city):
+    _application, token = submitted
+    base_applications.withdraw(token)
+    login(client, city_regulator)
+    log = client.get("/regulator/audit").get_data(as_text=True)
+    assert "application.submit" in log and "application.withdraw" in log
+    outsider = client.application.test_client()
+    login(outsider, make_user(Role.REGULATOR, region_id=other_city.id))
+    assert "application.submit" not in outsider.get("/regulator/audit").get_data(as_text=True)

@@ -259,7 +259,7 @@ def file_of(application: BaseApplication, file_id: int) -> tuple[BaseApplication
 
 # --- the regulator -------------------------------------------------------------------------------------------
 
-def in_reach(regulator: User) -> Sequence[BaseApplication]:
+def decidable_by(regulator: User) -> Sequence[BaseApplication]:
     """The applications the regulator decides (policies.decidable_applications): waiting ones first, oldest
     first among them, then the rest newest first; with their regions. One query."""
     waiting = sa.case((BaseApplication.status == ApplicationStatus.SUBMITTED, 0), else_=1)
@@ -342,8 +342,9 @@ def reject(regulator: User, application_id: int, reason: str, met: Iterable[str]
 
 def approve(regulator: User, application_id: int, note: str = "", met: Iterable[str] = ()) -> TrainingBase:
     """Designate the applicant as a base: in one unit of work the base (its disclosure begun from the
-    application), its first admin (the applicant's e-mail and phone, the password they chose), the
-    membership, the base's first status change, the application's base and its event.
+    application: address, scope, staff, rules, contact person; not the applicant's mobile, see below), its
+    first admin (the applicant's e-mail and phone, the password they chose), the membership, the base's first
+    status change, the application's base and its event.
 
     :raise LookupError: not the regulator's to decide.
     :raise InvalidTransition: already decided or withdrawn.
@@ -369,7 +370,9 @@ def approve(regulator: User, application_id: int, note: str = "", met: Iterable[
                 name=application.name, type=application.base_type, region_id=application.region_id,
                 status=BaseStatus.ACTIVE, address=application.address, scope=application.scope,
                 staff=application.teachers, rules=application.management_rules,
-                contact_person=application.contact_name, contact_phone=application.contact_phone,
+                # The applicant's mobile is their admin account's sign-in, not a number they chose to publish:
+                # the base's public telephone is left for its admin to fill in (disclosure_missing says so).
+                contact_person=application.contact_name,
             )
             db.session.add(base)
             db.session.flush()

@@ -29,7 +29,7 @@ class ApplyForm(InputForm):
                                      description=_l("教学管理、学员组织、经费保障、后勤服务、考核评估、跟踪问效等制度"))
     contact_name = StringField(_l("联系人"), validators=[Length(max=80)])
     contact_phone = StringField(_l("联系人手机号"), validators=[Length(max=40)],
-                                description=_l("批准后作为基地管理员账号的登录手机号"))
+                                description=_l("批准后作为基地管理员账号的登录手机号，不对外公开"))
     contact_email = EmailField(_l("联系人邮箱"), validators=[Length(max=300)],
                                description=_l("批准后作为基地管理员账号的登录邮箱"))
     password = PasswordField(_l("基地管理员密码"), validators=[Length(max=128)],

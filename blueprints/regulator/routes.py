@@ -452,7 +452,7 @@ AUDIT_ACTIONS = {"": "全部", "auth.": "登录与拒绝", "identity.": "查看�
 
 @bp.route("/applications")
 def applications():
-    return render_template("regulator/applications.html", applications=base_applications.in_reach(current_user))
+    return render_template("regulator/applications.html", applications=base_applications.decidable_by(current_user))
 
 
 def _load_application(application_id: int):

@@ -537,7 +537,7 @@ def test_approving_twice_is_refused(app, world):
         declarations.review(world.reviewer, declaration.id, False, None, "改主意了")
     client = signed_in(app, world.reviewer)
     response = client.post(f"/review/{declaration.id}", data={"decision": "approve", "hours": "2", "reason": ""})
-    assert response.status_code == 200 and "已审核：已通过" in response.text  # no form any more
+    assert response.status_code == 200 and "单位已审核，当前：已通过" in response.text  # no form any more
     assert len(records_of(declaration.id)) == 1
     assert reload(declaration.id).status == DeclarationStatus.APPROVED
 

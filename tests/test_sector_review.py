@@ -317,3 +317,14 @@ def test_the_rules_page_shows_and_sends_the_sector_rules(app, world, make_user):
     page = client.get("/regulator/rules?year=2025").get_data(as_text=True)
     row = page.split('data-key="sector_step"')[1].split("</tr>")[0]
     assert re.search(r'<option selected value="yes">', row) and "本级设定" in row
+
+
+def test_the_employer_s_reviewer_sees_a_sector_only_declaration_as_not_theirs_to_review(app, world):
+    """Guangdong's nurse: her sector recognises her hours; her hospital's reviewer sees it, with no form and
+    without being told the hospital reviewed it."""
+    declaration = file(world.gz_nurse)
+    client = app.test_client()
+    assert login(client, world.gz_reviewer).status_code == 302
+    page = client.get(f"/review/{declaration.id}").get_data(as_text=True)
+    assert "本项申报由行业主管部门认定，无需单位审核：待行业主管部门审核" in page
+    assert "单位已审核" not in page and 'name="decision"' not in page

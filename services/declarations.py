@@ -150,6 +150,18 @@ class Route:
         return self.name == "sector"
 
 
+def who_reviews(learner: User, year: int) -> str:
+    """In words, who reviews the learner's declarations of ``year`` and in how many working days, by the
+    rules of their region (for the declarations page)."""
+    rule = hours.rule_for(learner.region, year)
+    days = rules.known(rule.review_working_days)
+    if learner.sector and learner.sector in set(rule.sector_recognised or ()):
+        return f"您所在的{learner.sector}行业，学时由行业主管部门认定，须在 {days} 个工作日内审核。"
+    if rule.sector_step:
+        return f"学时申报先由所在单位审核，再由行业主管部门审核，每一步须在 {days} 个工作日内完成。"
+    return f"学时申报由所在单位的审核人员在 {days} 个工作日内审核。"
+
+
 def route_of(learner: User, rule: RuleSet) -> Route:
     """The steps a declaration of the learner takes under ``rule`` (the region's rules in force for its
     year), with the sector authority it goes to: the learner's city's authority of their sector, else the

@@ -328,3 +328,18 @@ def test_the_employer_s_reviewer_sees_a_sector_only_declaration_as_not_theirs_to
     page = client.get(f"/review/{declaration.id}").get_data(as_text=True)
     assert "本项申报由行业主管部门认定，无需单位审核：待行业主管部门审核" in page
     assert "单位已审核" not in page and 'name="decision"' not in page
+
+
+def test_the_declarations_page_says_who_reviews_by_the_learner_s_rules(app, world):
+    """Henan: both steps; Guangdong's nurse: her sector; Guangdong's accountant: the employer; with the
+    working days of the rule."""
+    said = {who: declarations.who_reviews(getattr(world, who), 2025)
+            for who in ("zz_nurse", "gz_nurse", "gz_accountant")}
+    assert said == {
+        "zz_nurse": "学时申报先由所在单位审核，再由行业主管部门审核，每一步须在 5 个工作日内完成。",
+        "gz_nurse": "您所在的卫生行业，学时由行业主管部门认定，须在 5 个工作日内审核。",
+        "gz_accountant": "学时申报由所在单位的审核人员在 5 个工作日内审核。",
+    }
+    client = app.test_client()
+    assert login(client, world.zz_nurse).status_code == 302
+    assert said["zz_nurse"] in client.get("/me/declarations").get_data(as_text=True)

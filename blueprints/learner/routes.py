@@ -130,7 +130,8 @@ def employer_withdraw():
 def declarations():
     return render_template("learner/declarations.html", declarations=declaration_service.of_learner(current_user),
                            is_overdue=declaration_service.is_overdue, steps=declaration_service.steps,
-                           can_edit=declaration_service.awaits_first_review)
+                           can_edit=declaration_service.awaits_first_review,
+                           who_reviews=declaration_service.who_reviews(current_user, clock.today().year))
 
 
 def _declaration_form_page(form, declaration=None):

@@ -211,8 +211,15 @@ def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tm
     regulator.get_by_role("button", name="提交审核结果").click()
     expect(regulator.locator(".alert-success")).to_contain_text("已通过该单位的注册")
 
-    employer.reload()
+    # The admin signs out (the phone's menu), and in again: an employer admin's home is the employer's page.
+    employer.get_by_role("button", name="菜单").click()
+    expect(employer.locator("#mainnav.collapse.show")).to_be_visible()  # opened, not still sliding down
+    employer.get_by_role("button", name="退出").click()
+    expect(employer.locator(".alert-info")).to_contain_text("您已退出登录")
+    _sign_in(employer, site, EMPLOYER_ADMIN[0], EMPLOYER_ADMIN[2])
+    expect(employer).to_have_url(site.url + "/employer/")
     expect(employer.locator("#employer-status")).to_have_text("已通过")
+    shot(employer, "employer-approved")
     employer.get_by_role("link", name="审核人员").click()
     add = employer.locator("#add-reviewer")
     add.get_by_label("姓名").fill(REVIEWER[1])

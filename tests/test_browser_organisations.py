@@ -11,6 +11,7 @@ under artifacts/screenshots/organisations/.
 
 import shutil
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -53,6 +54,7 @@ LEARNER = ("13800000417", "冯护士", "learner-pass-1")
 INSTITUTION = "洛阳职业技术学院继续教育学院"
 BASE_ADMIN = ("jxjy@lyzy.demo", "base-admin-pass-1")
 LUOYANG = "河南省洛阳市"
+DEGREE = "在职攻读护理学硕士学位"
 
 
 def _credit_code(body17: str) -> str:
@@ -135,17 +137,20 @@ def _fits(page):
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px on a phone"
 
 
+def _cn(day: date) -> str:
+    """A date as the pages write it (app.py's cn_date)."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def _pdf(path, colour=(250, 240, 200)):
     PILImage.new("RGB", (400, 300), colour).save(path, "PDF")
     return path
 
 
-def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tmp_path):
-    shot = Shots("organisations")
-    year = TODAY.year
-
-    # 1. The platform admin opens 洛阳市 under 河南省 and its regulator account.
-    platform = actors.open()
+def _opens_city_and_regulator(j):
+    """1. The platform admin opens 洛阳市 under 河南省 and its regulator account."""
+    site, shot = j.site, j.shot
+    platform = j.actors.open()
     _sign_in(platform, site, PLATFORM[0], PLATFORM[2])
     expect(platform.get_by_role("heading", level=1)).to_have_text("平台管理")
     platform.locator("#new-region summary").click()
@@ -166,9 +171,13 @@ def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tm
     regulator_form.get_by_role("button", name="新建监管账号").click()
     expect(platform.locator("#regulators")).to_contain_text(REGULATOR[0])
     shot(platform, "platform-regulator-made")
+    j.platform = platform
 
-    # 2. The regulator sets up the city's health authority with its first officer.
-    regulator = actors.open()
+
+def _regulator_sets_up_health_authority(j):
+    """2. The regulator sets up the city's health authority with its first officer."""
+    site, shot = j.site, j.shot
+    regulator = j.actors.open()
     _sign_in(regulator, site, REGULATOR[0], REGULATOR[2])
     regulator.get_by_role("link", name="行业主管部门").last.click()
     authority_form = regulator.locator("#new-sector-authority")
@@ -182,9 +191,13 @@ def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tm
     authority_form.get_by_role("button", name="新建").click()
     expect(regulator.locator(".alert-success")).to_contain_text("已新建卫生行业主管部门：洛阳市卫生健康委员会")
     shot(regulator, "regulator-sector-authority-made")
+    j.regulator = regulator
 
-    # 3. A hospital registers on a phone and waits; the regulator approves it; its admin adds a reviewer.
-    employer = actors.open(phone=True)
+
+def _employer_registers_is_approved_adds_reviewer(j):
+    """3. A hospital registers on a phone and waits; the regulator approves it; its admin adds a reviewer."""
+    site, shot, regulator = j.site, j.shot, j.regulator
+    employer = j.actors.open(phone=True)
     employer.goto(site.url + "/register/employer")
     employer.get_by_label("单位名称").fill(EMPLOYER_NAME)
     employer.get_by_label("统一社会信用代码").fill(_credit_code("12410300MB1234567"))
@@ -230,9 +243,13 @@ def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tm
     expect(employer.locator("#reviewers")).to_contain_text(REVIEWER[1])
     _fits(employer)
     shot(employer, "employer-reviewer-added")
+    j.employer = employer
 
-    # 4. A nurse registers on a phone, names the hospital; the hospital confirms her.
-    learner = actors.open(phone=True)
+
+def _learner_names_employer_and_is_confirmed(j):
+    """4. A nurse registers on a phone, names the hospital; the hospital confirms her."""
+    site, shot, employer = j.site, j.shot, j.employer
+    learner = j.actors.open(phone=True)
     learner.goto(site.url + "/register")
     learner.get_by_label("姓名").fill(LEARNER[1])
     first17 = "41030219900315002"
@@ -272,13 +289,17 @@ def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tm
     expect(learner.locator("#current-employer")).to_contain_text(EMPLOYER_NAME)
     expect(learner.locator("#current-employer")).to_contain_text("已确认")
     shot(learner, "learner-confirmed")
+    j.learner = learner
 
-    # 5. She declares 12 professional hours with a PDF; the reviewer, then the health authority, approve.
+
+def _declared_hours_pass_the_employer(j):
+    """5a. She declares 12 professional hours with a PDF; her employer's reviewer approves: the sector's turn."""
+    site, shot, tmp_path, learner = j.site, j.shot, j.tmp_path, j.learner
     learner.goto(site.url + "/me/declarations")
     learner.get_by_role("link", name="申报学时").click()
     learner.get_by_label("类型").select_option(label="在职学历（学位）教育")
     learner.get_by_label("科目类别").select_option(label="专业科目")
-    learner.get_by_label("名称").fill("在职攻读护理学硕士学位")
+    learner.get_by_label("名称").fill(DEGREE)
     learner.get_by_label("主办单位").fill("郑州大学")
     learner.get_by_label("日期").fill(TODAY.isoformat())
     learner.get_by_label("申报学时").fill("12")
@@ -290,9 +311,9 @@ def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tm
     _fits(learner)
     shot(learner, "learner-declared")
 
-    reviewer = actors.open()
+    reviewer = j.actors.open()
     _sign_in(reviewer, site, REVIEWER[0], REVIEWER[2])
-    reviewer.get_by_role("link", name="在职攻读护理学硕士学位").click()
+    reviewer.get_by_role("link", name=DEGREE).click()
     reviewer.get_by_label("审核结果").select_option(label="通过")
     shot(reviewer, "reviewer-reviews")
     reviewer.get_by_role("button", name="提交审核").click()
@@ -302,19 +323,25 @@ def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tm
     sector_due = workdays.add_working_days(TODAY, 5)
     assert sector_due == date(2025, 6, 17)
     learner.reload()
-    row = learner.locator("#declarations tbody tr").filter(has_text="在职攻读护理学硕士学位")
+    row = learner.locator("#declarations tbody tr").filter(has_text=DEGREE)
     expect(row).to_contain_text("待行业主管部门审核")
     expect(row.locator(".review-step[data-step='2']")).to_contain_text(
-        f"审核期限 {sector_due.year}年{sector_due.month}月{sector_due.day}日")
+        f"审核期限 {_cn(sector_due)}")
     _fits(learner)
     shot(learner, "learner-awaits-sector")
+    j.reviewer = reviewer
+    j.sector_due = sector_due
 
-    officer = actors.open()
+
+def _sector_approves_and_hours_reach_dashboard(j):
+    """5b. The health authority approves within its deadline; the hours reach the learner's dashboard."""
+    site, shot, learner, sector_due = j.site, j.shot, j.learner, j.sector_due
+    officer = j.actors.open()
     _sign_in(officer, site, OFFICER[0], OFFICER[2])
     shot(officer, "sector-queue")
-    queue_row = officer.locator("#sector-queue tr").filter(has_text="在职攻读护理学硕士学位")
-    expect(queue_row).to_contain_text(f"{sector_due.year}年{sector_due.month}月{sector_due.day}日")
-    queue_row.get_by_role("link", name="在职攻读护理学硕士学位").click()
+    queue_row = officer.locator("#sector-queue tr").filter(has_text=DEGREE)
+    expect(queue_row).to_contain_text(_cn(sector_due))
+    queue_row.get_by_role("link", name=DEGREE).click()
     officer.get_by_label("审核结果").select_option(label="通过")
     shot(officer, "sector-reviews")
     officer.get_by_role("button", name="提交审核").click()
@@ -323,16 +350,20 @@ def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tm
     shot(officer, "sector-done")
 
     learner.goto(site.url + "/me/")
-    professional = learner.locator(f"#hours-{year} .progress-line[data-label='专业科目']")
+    professional = learner.locator(f"#hours-{TODAY.year} .progress-line[data-label='专业科目']")
     expect(professional.locator(".earned")).to_have_text("12")
     _fits(learner)
     shot(learner, "learner-dashboard-hours")
     learner.goto(site.url + "/me/declarations")
-    expect(learner.locator("#declarations tbody tr").filter(has_text="在职攻读护理学硕士学位")).to_contain_text("已通过")
+    expect(learner.locator("#declarations tbody tr").filter(has_text=DEGREE)).to_contain_text("已通过")
     shot(learner, "learner-declaration-approved")
+    j.officer = officer
 
-    # 6. A college applies to be a city-level base; the regulator approves it; its admin signs in.
-    college = actors.open()
+
+def _college_applies_and_is_approved(j):
+    """6. A college applies to be a city-level base; the regulator approves it; its admin signs in."""
+    site, shot, tmp_path, regulator = j.site, j.shot, j.tmp_path, j.regulator
+    college = j.actors.open()
     college.goto(site.url + "/apply/")
     college.get_by_label("申报地区").select_option(label=LUOYANG)
     college.get_by_label("申报基地类型").select_option(label="市级继续教育基地")
@@ -369,13 +400,18 @@ def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tm
     college.reload()
     expect(college.locator("#application-status")).to_have_text("已批准")
     shot(college, "college-sees-approval")
-    base_admin = actors.open()
+    base_admin = j.actors.open()
     _sign_in(base_admin, site, BASE_ADMIN[0], BASE_ADMIN[1])
     expect(base_admin).to_have_url(site.url + "/manage/bases/1")  # /manage/ opens an admin's only base
     expect(base_admin.get_by_role("heading", level=1)).to_contain_text(INSTITUTION)
     shot(base_admin, "base-admin-home")
+    j.college = college
+    j.base_admin = base_admin
 
-    # What the pages said is what the database holds.
+
+def _database_agrees(j):
+    """What the pages said is what the database holds."""
+    shot, sector_due = j.shot, j.sector_due
     db.session.remove()
     hospital = db.session.execute(sa.select(Employer).filter_by(name=EMPLOYER_NAME)).scalar_one()
     assert hospital.status == EmployerStatus.APPROVED and hospital.region.code == "410300"
@@ -387,10 +423,23 @@ def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tm
     assert declaration.status == DeclarationStatus.APPROVED and declaration.hours_credited == 12
     assert declaration.sector_due_on == sector_due and declaration.employer_id == hospital.id
     assert declaration.sector_authority.name == "洛阳市卫生健康委员会"
-    assert db.session.scalar(sa.select(sa.func.sum(HoursRecord.hours)).filter_by(learner_id=nurse.id, year=year)) == 12
+    booked = sa.select(sa.func.sum(HoursRecord.hours)).filter_by(learner_id=nurse.id, year=TODAY.year)
+    assert db.session.scalar(booked) == 12
     base = db.session.execute(sa.select(TrainingBase).filter_by(name=INSTITUTION)).scalar_one()
     application = db.session.execute(sa.select(BaseApplication).filter_by(name=INSTITUTION)).scalar_one()
     assert application.base_id == base.id and base.region.code == "410300"
     admin = db.session.execute(sa.select(User).filter_by(email=BASE_ADMIN[0])).scalar_one()
     assert admin.role == Role.BASE_ADMIN
     assert all(path.stat().st_size > 5_000 for path in shot.taken)
+
+
+def test_organisations_join_and_hours_pass_two_reviews(org_app, site, actors, tmp_path):
+    j = SimpleNamespace(site=site, actors=actors, tmp_path=tmp_path, shot=Shots("organisations"))
+    _opens_city_and_regulator(j)
+    _regulator_sets_up_health_authority(j)
+    _employer_registers_is_approved_adds_reviewer(j)
+    _learner_names_employer_and_is_confirmed(j)
+    _declared_hours_pass_the_employer(j)
+    _sector_approves_and_hours_reach_dashboard(j)
+    _college_applies_and_is_approved(j)
+    _database_agrees(j)

@@ -79,7 +79,7 @@ def _user_key() -> str:
 # Where each area begins: a user signs in to the area they may enter (policies.may_enter).
 # An employer's admin may enter the reviewer area too, but their home is the employer's page: it comes first.
 AREA_HOMES = {"base_admin": "base_admin.index", "learner": "learner.dashboard", "employer": "employer.index",
-              "reviewer": "reviewer.index",
+              "reviewer": "reviewer.index", "sector": "sector.index",
               "regulator": "regulator.index", "platform": "platform.index"}
 
 

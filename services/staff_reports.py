@@ -26,7 +26,7 @@ def export_xlsx(actor: User, only_short: bool = False) -> tuple[bytes, int]:
         raise NotAllowed("您不属于任何用人单位")
     year = clock.today().year
     # First: the audit's own transaction begins with a rollback, which would expire the rows read before it.
-    audit.record_repeatable(actor, "employer.export_staff", employer, subject=f"employer {employer.id} {year}",
+    audit.record_repeatable(actor, "export.employer_staff", employer, subject=f"employer {employer.id} {year}",
                             details={"year": year, "only_short": only_short})
     page = employer_pages.staff_page(actor, year, only_short=only_short)
     rows: list[Sequence[object]] = [[f"{employer.name} {page.year} 年度职工继续教育学时"], HEADER]

@@ -129,7 +129,7 @@ def test_export_holds_the_same_rows_masked_and_is_audited(staffed, make_user, lo
     assert second[1] == "达标者" and second[-1] == 0
     cells = " ".join(str(v) for row in rows for v in row)
     assert "13800000001" not in cells
-    entry = db.session.execute(sa.select(AuditLog).where(AuditLog.action == "employer.export_staff")).scalar_one()
+    entry = db.session.execute(sa.select(AuditLog).where(AuditLog.action == "export.employer_staff")).scalar_one()
     assert entry.actor_id == s["admin"].id and entry.object_id == s["hospital"].id
     assert "1380000" not in str(entry.details)
 

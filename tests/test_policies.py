@@ -324,11 +324,6 @@ def _authority(region) -> SectorAuthority:
     return SectorAuthority(region_id=region.id, sector="卫生", name="卫生健康委员会")
 
 
-def _employer_admin(employer) -> User:
-    """An admin of the employer (unsaved: the rules read the role and the employer only)."""
-    return User(role=Role.EMPLOYER_ADMIN, employer_id=employer.id, active=True)
-
-
 @pytest.mark.parametrize("name", sorted(policies.RULES))
 def test_rule_answers_its_cases(w, name):
     wrong = [f"{case}: {not answer}" for n, case, args, answer in CASES

@@ -271,7 +271,11 @@ def _applications(regions: dict[str, Region]) -> None:
         application, token = base_applications.submit(data, [evidence_pdf()])
         met = [key for key, _label in base_applications.CHECKLIST]
         if outcome == "approved":
-            base_applications.approve(regulator, application.id, APPROVAL, met)
+            base = base_applications.approve(regulator, application.id, APPROVAL, met)
+            # The applicant's mobile is the admin's sign-in, not the base's public phone: its admin sets that,
+            # as a new base's admin does on its disclosure page.
+            base.contact_phone = f"1540003{serial:04d}"
+            db.session.commit()
         elif outcome == "rejected":
             base_applications.reject(regulator, application.id, REJECTION, met[:3])
         elif outcome == "withdrawn":

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from app import create_app
 from extensions import db
 from models import (
+    BaseApplication,
     BaseStatus,
     Certificate,
     CertificateStatus,
@@ -27,6 +28,7 @@ from models import (
     Course,
     Declaration,
     DeclarationStatus,
+    Employer,
     Enrollment,
     EnrollmentStatus,
     Evaluation,
@@ -275,6 +277,9 @@ def test_every_made_up_phone_number_is_in_the_unallocated_154_segment(app):
     phones = db.session.scalars(sa.select(User.phone).where(User.phone.is_not(None))).all()
     contacts = db.session.scalars(sa.select(TrainingBase.contact_phone)).all()
     contacts += db.session.scalars(sa.select(sa.distinct(Course.contact_phone))).all()
+    # the organisations of issue 17: employers' contacts and the applicants of base applications
+    contacts += db.session.scalars(sa.select(Employer.contact_phone)).all()
+    contacts += db.session.scalars(sa.select(BaseApplication.contact_phone)).all()
 
     assert len(phones) > 3000
     assert {phone[:3] for phone in phones + contacts} == {"154"}

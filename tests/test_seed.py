@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from extensions import db
-from models import BaseType, Category, Course, Role, TrainingBase, User
+from models import BaseApplication, BaseType, Category, Course, Role, TrainingBase, User
 from seeding.demo import DATA_DIR, DEMO_PASSWORD
 from services import courses as course_service
 
@@ -30,7 +30,15 @@ def csv_names(city: str) -> list[str]:
 
 
 def bases() -> list[TrainingBase]:
-    return db.session.execute(sa.select(TrainingBase).order_by(TrainingBase.id)).scalars().all()
+    """The bases of the notices: all but those the demo's approved base applications created."""
+    applied = sa.select(BaseApplication.base_id).where(BaseApplication.base_id.is_not(None))
+    return db.session.execute(
+        sa.select(TrainingBase).where(TrainingBase.id.not_in(applied)).order_by(TrainingBase.id)).scalars().all()
+
+
+def applied_bases() -> list[TrainingBase]:
+    return db.session.execute(sa.select(TrainingBase).join(BaseApplication, BaseApplication.base_id == TrainingBase.id)
+                              ).scalars().all()
 
 
 def table_counts() -> dict[str, int]:
@@ -57,6 +65,10 @@ def test_seed_creates_the_25_bases_of_the_notices(seed):
     assert {b.region.parent.name for b in yantai} == {"山东省"}
     assert "成都市第一人民医院" in {b.name for b in chengdu}
     assert "鲁东大学" in {b.name for b in yantai}
+    # and one base more, approved from an application (seeding.organisations): a new base, no courses yet
+    (applied,) = applied_bases()
+    assert applied.name == "成都市技师学院继续教育中心" and applied.type == BaseType.CITY
+    assert [m.user.role for m in applied.memberships] == [Role.BASE_ADMIN]
 
 
 def test_every_seeded_base_has_one_admin_and_at_least_three_courses(seed):
@@ -104,8 +116,8 @@ def test_second_run_adds_nothing(seed):
     seed()
 
     assert table_counts() == first
-    assert first["training_base"] == 25 and first["course"] >= 75
-    assert first["base_membership"] == 25
+    assert first["training_base"] == 25 + 1 and first["course"] >= 75  # the notices' and one applied for
+    assert first["base_membership"] == 25 + 1
 
 
 def test_second_run_keeps_edits_made_in_between(seed):

@@ -3,7 +3,7 @@
 A world whose learners, employers, courses, base, declarations and evaluation hold text beginning with
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and a course title with CR/LF and U+2028 in it (as
 data stored before the forms refused line breaks). Every GET route of ``app.url_map`` is then asked by a
-learner, a base admin and a regulator: whatever answers with a spreadsheet (XLSX or CSV) is opened, no cell
+learner, a base admin, a regulator and an employer's admin: whatever answers with a spreadsheet (XLSX or CSV) is opened, no cell
 may be a formula and every hostile text must come back guarded: in XLSX as typed, a string styled
 quotePrefix (an apostrophe written into the text would be shown as part of it), in CSV behind an apostrophe;
 its download name must be a header without a line break. The exports found must be exactly those declared
@@ -63,6 +63,7 @@ EXPORTS = {
     "regulator.export_strategic": [f"{EQ}：{MINUS}"],
     "regulator.evaluation_export": [EQ, TAB],
     "learner.registration_form": [TITLE, EQ, AT, MINUS, PLUS],
+    "reviewer.staff_export": [EQ],  # the employer's staff: the learner's name
 }
 # <fmt> of a route: every format an export might be asked for.
 FORMATS = ("xlsx", "csv", "xls", "pdf", "json")
@@ -91,6 +92,7 @@ def world(app, monkeypatch, make_user, make_base, make_course):
     db.session.add(employer)
     db.session.commit()
     w.admin = make_user(Role.BASE_ADMIN, region_id=chengdu.id)
+    w.employer_admin = make_user(Role.EMPLOYER_ADMIN, region_id=chengdu.id, employer_id=employer.id)
     w.regulator = make_user(Role.REGULATOR, region_id=chengdu.id)
     w.learner = make_user(Role.LEARNER, region_id=chengdu.id, name=EQ, employer_name=MINUS,
                           professional_title=AT, phone="13700000001", employer_id=employer.id)
@@ -129,6 +131,9 @@ def world(app, monkeypatch, make_user, make_base, make_course):
         "declaration_id": w.declaration.id, "key": w.declaration.evidence[0].key, "year": YEAR,
         "evaluation_id": w.evaluation.id, "result_id": w.result.id, "plan_id": 1, "code": "X",
         "variant": "thumb", "token_id": 1, "external_id": "ext-1",
+        # issue 17's pages: no spreadsheet among them but the employer's staff export, each asked all the same
+        "employer_id": employer.id, "authority_id": 1, "application_id": 1, "file_id": 1, "token": "X",
+        "filename": "x",
     }
     return w
 
@@ -188,7 +193,7 @@ def _lines(text: str) -> str:
 
 def test_every_spreadsheet_the_site_hands_out_is_safe_to_open(app, world):
     clients = {}
-    for who in ("learner", "admin", "regulator"):
+    for who in ("learner", "admin", "regulator", "employer_admin"):
         clients[who] = app.test_client()
         assert login(clients[who], getattr(world, who)).status_code == 302
     found, errors = {}, []

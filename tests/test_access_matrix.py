@@ -154,6 +154,8 @@ TABLE = {
     "/me/notices/read": gated(LEARNERS, LEARNERS, post=lambda w: {}),
     "/me/enrollments/<int:enrollment_id>/rate": gated(LEARNERS, {LA}, post=lambda w: {"rating": "5", "comment": "好"},
                                                       **by("owns_enrollment", lambda w: w.enrollment_a)),
+    "/me/enrollments/<int:enrollment_id>/calendar.ics": gated(LEARNERS, {LA},
+                                                              **by("owns_enrollment", lambda w: w.enrollment_a)),
     "/me/enrollments/<int:enrollment_id>/cancel": gated(LEARNERS, {LA}, post=lambda w: {},
                                                         **by("owns_enrollment", lambda w: w.enrollment_a)),
     # reviewers

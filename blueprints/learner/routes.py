@@ -1,6 +1,7 @@
 """Learner views: thin, one service call each."""
 
 import json
+from urllib.parse import urlsplit
 
 from flask import abort, flash, get_template_attribute, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -12,9 +13,9 @@ from blueprints.learner import bp
 from blueprints.learner.forms import ClaimForm, DeclarationForm, RatingForm
 from blueprints.query import query_int
 from models import Category
+from services import calendar_entries, employment, hours, personal_data
 from services import certificates as certificate_service
 from services import declarations as declaration_service
-from services import employment, hours, personal_data
 from services import enrollment as enrollment_service
 from services import registration_forms as registration_form_service
 from services.errors import DomainError
@@ -226,3 +227,16 @@ def own_data():
     """Everything the site holds about the learner, as JSON (recorded in the audit log)."""
     body = json.dumps(personal_data.own_data(current_user), ensure_ascii=False, indent=2)
     return downloads.attachment(body.encode(), "my-jidi-data.json", "application/json")
+
+
+@bp.route("/enrollments/<int:enrollment_id>/calendar.ics")
+def calendar_entry(enrollment_id: int):
+    """The course of one of the learner's own places as an all-day calendar entry; another's enrollment, a
+    waitlisted or a cancelled one is 404."""
+    enrollment = learner_pages.own_enrollment(current_user, enrollment_id)
+    if enrollment is None or not calendar_entries.may_have_entry(enrollment):
+        abort(404)
+    course_url = url_for("catalog.course_detail", course_id=enrollment.course_id, _external=True)
+    body = calendar_entries.enrollment_event(enrollment, host=urlsplit(course_url).hostname or "localhost",
+                                             course_url=course_url)
+    return downloads.attachment(body, f"{enrollment.course.title}.ics", "text/calendar")

@@ -55,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=app.config["PROXY_COUNT"])
     register_extensions(app)
     register_blueprints(app)
+    register_first_sign_in(app)
     register_errorhandlers(app)
     register_template_helpers(app)
     register_security_headers(app)
@@ -149,6 +150,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(platform_bp)
     app.register_blueprint(files_bp)
     app.register_blueprint(api_bp)
+
+
+def register_first_sign_in(app: Flask) -> None:
+    """One-time passwords (issue 18): an account whose password its maker typed changes it before anything else."""
+    from blueprints.access import require_own_password
+
+    app.before_request(require_own_password)
 
 
 # One small handler per kind of error, nested: complexity 14 over all of them. Left as it is while the 503

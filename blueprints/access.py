@@ -1,7 +1,8 @@
 """Area gates for blueprints: anonymous users go to sign in, users of another role get 403
 (services.policies.may_enter); and the rules templates read to show or hide what a user may use."""
 
-from flask import Flask, abort, request
+from flask import Flask, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from extensions import login_manager
@@ -28,6 +29,23 @@ def require_area(area: str):
 
     gate.area = area  # read by tests/test_access_matrix.py: which area's rule guards a blueprint
     return gate
+
+
+# What a user held at the password change may still reach: the change itself, signing out, the page's own
+# styles and icons, and the health check. The API is asked with a token, not the session: not held.
+OPEN_WHILE_HELD = frozenset({"auth.change_password", "auth.logout", "static", "vendor.static", "favicon",
+                             "healthz"})
+
+
+def require_own_password():
+    """A before_request hook for the whole app: a signed-in user whose password someone else chose
+    (policies.must_change_password) is sent to change it from every other page, with the reason."""
+    if request.endpoint is None or request.endpoint in OPEN_WHILE_HELD or request.blueprint == "api":
+        return None
+    if not policies.must_change_password(current_user):
+        return None
+    flash(_("首次登录请修改初始密码"), "warning")
+    return redirect(url_for("auth.change_password"))
 
 
 def register_template_rules(app: Flask) -> None:

@@ -53,6 +53,9 @@ class User(UserMixin, Model):
     professional_title: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     # Rotated at sign-out: a session or remember-me cookie carrying an old token no longer signs anyone in.
     session_token: Mapped[str] = mapped_column(sa.String(64), default=_new_token, server_default="")
+    # Set when someone else chose the password (a regulator, an officer, a reviewer, a designated base's admin):
+    # every page but the password change is closed to the account until its owner picks their own.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 

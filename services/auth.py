@@ -99,7 +99,8 @@ def end_sessions(user: User) -> None:
 
 
 def change_password(user: User, current: str, new: str) -> None:
-    """Give ``user`` the password ``new`` and end every session and remember-me cookie issued so far.
+    """Give ``user`` the password ``new`` and end every session and remember-me cookie issued so far; a
+    one-time password (``must_change_password``) is thereby replaced and the rest of the site opens again.
 
     :raise DomainError: ``current`` is not the user's password (field ``current_password``), or ``new``
         is the same password or holds a line break (field ``new_password``).
@@ -109,7 +110,11 @@ def change_password(user: User, current: str, new: str) -> None:
     check_new_password(new, "new_password")
     if user.check_password(new):
         raise DomainError("新密码不能与当前密码相同", field="new_password")
+    details = {"result": "ok, every session ended"}
+    if user.must_change_password:
+        details["one_time_password"] = "replaced"
     with unit_of_work():
         user.set_password(new)
+        user.must_change_password = False
         user.end_sessions()
-        audit.record(user, "auth.password_changed", user, details={"result": "ok, every session ended"})
+        audit.record(user, "auth.password_changed", user, details=details)

@@ -378,7 +378,8 @@ def approve(regulator: User, application_id: int, note: str = "", met: Iterable[
             db.session.flush()
             admin = User(name=f"{application.contact_name}（{application.name}管理员）"[:64],
                          email=application.contact_email, phone=application.contact_phone, role=Role.BASE_ADMIN,
-                         region_id=application.region_id, password_hash=application.admin_password_hash)
+                         region_id=application.region_id, password_hash=application.admin_password_hash,
+                         must_change_password=False)  # the applicant chose it
             db.session.add(admin)
             db.session.flush()
             db.session.add(BaseMembership(user_id=admin.id, base_id=base.id))

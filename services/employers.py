@@ -279,6 +279,8 @@ def add_reviewer(actor: Actor, data: dict) -> User:
     """
     employer = _approved(actor)
     user = _new_account(data, Role.REVIEWER, employer)
+    # The admin typed the password: the reviewer replaces it at first sign-in.
+    user.must_change_password = True
     try:
         with unit_of_work():
             db.session.add(user)

@@ -101,6 +101,13 @@ def may_enter(user: Any, area: str) -> bool:
     return any(has_role(user, role) for role in AREAS[area])
 
 
+def must_change_password(user: Any) -> bool:
+    """Is the signed-in user held at the password change? Yes while their password is one someone else
+    chose and handed over (``User.must_change_password``). Not a rule of ``RULES``: it refuses nothing, it
+    sends the user to replace the password first (blueprints.access.require_own_password)."""
+    return bool(user.is_authenticated) and bool(user.must_change_password)
+
+
 # --- the public catalog -----------------------------------------------------------------------------------
 
 # The states in which a course is shown to the public: published, or published with enrollment closed.

@@ -38,7 +38,8 @@ def _admin_for(email: str, base_name: str) -> tuple[User, str | None]:
             raise DomainError(f"{email} 已是其他角色的账号，不能指定为基地管理员", field="admin_emails")
         return user, None
     password = secrets.token_urlsafe(9)
-    user = User(email=email, name=f"{base_name}管理员", role=Role.BASE_ADMIN)
+    # The password is shown to the regulator, who hands it over: the admin replaces it at first sign-in.
+    user = User(email=email, name=f"{base_name}管理员", role=Role.BASE_ADMIN, must_change_password=True)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()

@@ -21,6 +21,7 @@ def build(role: Role, data: dict, *, region_id: int | None, prefix: str = "", **
     """A new, unsaved account of ``role`` from ``data`` (name, email, phone optional, password), the e-mail
     and phone in the spelling sign-in reads (services.auth.normalise_login, services.identifiers.phone).
     ``prefix`` names the form's fields (``officer_`` → ``officer_email``); ``fields`` are set on the account.
+    The account must change its password at first sign-in (``User.must_change_password``).
 
     :raise Invalid: each field at fault: an empty or long name, an invalid e-mail or one already in use, a
         phone that is no mobile number or is in use, a short password or one holding a line break.
@@ -57,6 +58,8 @@ def build(role: Role, data: dict, *, region_id: int | None, prefix: str = "", **
         problems.setdefault(f"{prefix}phone", "该手机号已有账号")
     if problems:
         raise Invalid(problems)
-    user = User(name=name, email=email, phone=phone, role=role, region_id=region_id, **fields)
+    # The maker typed the password and hands it over: the owner must replace it at first sign-in.
+    user = User(name=name, email=email, phone=phone, role=role, region_id=region_id, must_change_password=True,
+                **fields)
     user.set_password(password)
     return user

@@ -249,6 +249,11 @@ def test_a_reviewer_added_signs_in_sees_the_queue_and_is_shut_out_once_disabled(
     reviewer_client = app.test_client()
     signed = login(reviewer_client, reviewer)
     assert signed.status_code == 302 and urlsplit(signed.location).path == "/review/"
+    # The admin typed the password: the reviewer changes it first (issue 18).
+    assert reviewer_client.get("/review/").location == "/account/password"
+    own = "Own-reviewer-pass-2"
+    assert reviewer_client.post("/account/password", data={"current_password": PASSWORD, "new_password": own,
+                                                           "confirm": own}).status_code == 302
     assert reviewer_client.get("/review/").status_code == 200
     assert "李审核" in admin_client.get("/employer/reviewers").get_data(as_text=True)
 
@@ -256,7 +261,7 @@ def test_a_reviewer_added_signs_in_sees_the_queue_and_is_shut_out_once_disabled(
     db.session.expire_all()
     assert db.session.get(User, reviewer.id).active is False
     assert reviewer_client.get("/review/").status_code == 302  # the session ended
-    assert login(app.test_client(), reviewer).status_code != 302
+    assert login(app.test_client(), reviewer, own).status_code != 302
 
 
 def test_an_admin_cannot_touch_another_employers_reviewer(app, registered, make_user):

@@ -129,6 +129,11 @@ def test_new_regulator_signs_in_and_sees_their_region(app, client, admin, sichua
     assert "13900001234" not in str(entry.details) and "zhou@deyang.example" not in str(entry.details)
     theirs = app.test_client()
     assert login(theirs, user, NEW_PASSWORD).status_code == 302
+    # The administrator typed the password: it is changed first (issue 18), then the region's pages open.
+    assert theirs.get("/regulator/").location == "/account/password"
+    own = "Own-regulator-pass-2"
+    assert theirs.post("/account/password", data={"current_password": NEW_PASSWORD, "new_password": own,
+                                                  "confirm": own}).status_code == 302
     page = theirs.get("/regulator/")
     assert page.status_code == 200
     assert "四川省德阳市" in page.get_data(as_text=True)

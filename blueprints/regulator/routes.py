@@ -90,7 +90,7 @@ def designate():
         else:
             flash(_("已认定基地：%(name)s", name=base.name), "success")
             for email, password in passwords.items():
-                flash(_("新建管理员账号 %(email)s 的初始密码：%(pw)s（只显示这一次，请转交管理员）",
+                flash(_("新建管理员账号 %(email)s 的初始密码：%(pw)s（只显示这一次，请转交管理员；首次登录须修改）",
                         email=email, pw=password), "warning")
             return redirect(url_for(".base", base_id=base.id))
     return render_template("regulator/designate.html", form=form)

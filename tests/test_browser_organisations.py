@@ -261,6 +261,8 @@ def _learner_names_employer_and_is_confirmed(j):
     learner.get_by_label("所在地区").select_option(label=LUOYANG)
     learner.get_by_label("工作单位").fill(EMPLOYER_NAME)
     learner.get_by_label("行业").select_option("卫生")
+    learner.get_by_label("职称").select_option("中级")
+    learner.get_by_label("我已阅读并同意").check()
     _fits(learner)
     shot(learner, "learner-registers")
     learner.get_by_role("button", name="注册").click()

@@ -211,7 +211,7 @@ def test_catalog_fits_a_phone_screen(site, browser):
 def _register(page, site, name, phone, id_number, shot, step):
     page.goto(site.url + "/register")
     page.get_by_label("姓名").fill(name)
-    page.get_by_label("身份证号").fill(id_number)
+    page.get_by_label("身份证号", exact=True).fill(id_number)
     page.get_by_label("手机号").fill(phone)
     page.get_by_label("密码", exact=True).fill("learner-pass-1")
     page.get_by_label("确认密码").fill("learner-pass-1")

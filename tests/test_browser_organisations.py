@@ -254,7 +254,7 @@ def _learner_names_employer_and_is_confirmed(j):
     learner.goto(site.url + "/register")
     learner.get_by_label("姓名").fill(LEARNER[1])
     first17 = "41030219900315002"
-    learner.get_by_label("身份证号").fill(first17 + resident_ids.check_character(first17))
+    learner.get_by_label("身份证号", exact=True).fill(first17 + resident_ids.check_character(first17))
     learner.get_by_label("手机号").fill(LEARNER[0])
     learner.get_by_label("密码", exact=True).fill(LEARNER[2])
     learner.get_by_label("确认密码").fill(LEARNER[2])

@@ -27,15 +27,21 @@ IDENTIFIER_TAKEN = ("无法使用这些信息注册新账号。如果您以前�
                     "忘记密码的，请联系所在地人社部门。")
 
 
+# The version of the privacy notice (templates/auth/privacy.html) a registrant agrees to; its audit entry keeps it
+# with the time of agreeing (个人信息保护法 art. 14, 29: consent to process the ID number, a sensitive datum).
+PRIVACY_NOTICE_VERSION = "privacy-v1"
+
+
 def register_learner(data: dict) -> User:
     """Create a learner account.
 
     ``data``: name, phone, email (optional), password, id_number, employer_name, sector, region_id,
-    professional_title. Phone, e-mail and ID number are stored in their one spelling (services.identifiers),
-    so that a number typed in other digits is still the same number.
+    professional_title, consent (the PRIVACY_NOTICE_VERSION agreed to, recorded in the ``auth.register`` audit
+    entry; the form refuses a registration without it). Phone, e-mail and ID number are stored in their one
+    spelling (services.identifiers), so that a number typed in other digits is still the same number.
     :raise DomainError: with ``field`` set for a region that is not a city, an invalid ID number or a password
         holding a line break; without a field, IDENTIFIER_TAKEN, when another account already has the phone,
-        the e-mail or the ID number (audited, masked).
+        the e-mail or the ID number (audited, masked); a password easy to guess (field ``password``).
     """
     # A learner belongs to a city: their hour rules, deadlines and employers are a city's (the form offers
     # cities(); this is the rule, for a forged choice too). An id beyond the column's range is no region.
@@ -56,7 +62,7 @@ def register_learner(data: dict) -> User:
         id_number_masked=resident_ids.mask(id_number), employer_name=(data.get("employer_name") or "").strip(),
         sector=(data.get("sector") or "").strip(), professional_title=(data.get("professional_title") or "").strip(),
     )
-    auth.check_new_password(data["password"])
+    auth.check_new_password(data["password"], user_inputs=[user.name, phone, email or ""])
     # Hashed before the duplicate check, so that a taken identifier is answered after the same slow hash as
     # a new account: the time of the answer does not tell the two apart.
     user.set_password(data["password"])
@@ -73,6 +79,9 @@ def register_learner(data: dict) -> User:
     try:
         with unit_of_work():
             db.session.add(user)
+            db.session.flush()
+            # The entry's time is the time of consent; no new column holds it.
+            audit.record(user, "auth.register", user, details={"consent": data.get("consent")})
     except IntegrityError:
         # A concurrent registration took the phone, email or ID number between the check and the insert
         # (the unit of work rolled it back).

@@ -1,10 +1,12 @@
 """Signing in: finding an account by phone or email and checking its password; changing it; signing out."""
 
 import secrets
+from collections.abc import Iterable
 from functools import cache
 
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from extensions import db
 from models import User
@@ -73,15 +75,60 @@ def authenticate(login: str, password: str) -> User | None:
     return user
 
 
-def check_new_password(password: str, field: str = "password") -> None:
-    """A new password may not hold a line break (CR, LF, NEL, U+2028/2029): no password box can type one, so a
-    pasted one would be a password its owner cannot type again. One set before this rule still signs in
-    (sign-in compares the password as typed).
+# zxcvbn's score (0–4) a new password must reach: 3 is "safely unguessable", about 10^8 guesses or more, the
+# level its authors recommend against online and throttled offline guessing (OWASP ASVS 5.0 V6.2.11/6.2.12).
+MIN_PASSWORD_SCORE = 3
+# zxcvbn's time grows with the length; what follows the first 100 characters only makes a password stronger.
+_SCORED_LENGTH = 100
+# zxcvbn's warnings, in the reader's language (zxcvbn/feedback.py); any other reads as the general reason.
+_WARNINGS = {
+    "This is a top-10 common password.": "这是最常用的密码之一",
+    "This is a top-100 common password.": "这是最常用的密码之一",
+    "This is a very common password.": "这是很常见的密码",
+    "This is similar to a commonly used password.": "与常见密码过于相似",
+    "A word by itself is easy to guess.": "单个英文单词很容易被猜到",
+    "Names and surnames by themselves are easy to guess.": "单独的姓名很容易被猜到",
+    "Common names and surnames are easy to guess.": "常见的姓名很容易被猜到",
+    "Straight rows of keys are easy to guess.": "键盘上连成一排的按键很容易被猜到",
+    "Short keyboard patterns are easy to guess.": "简短的键盘图案很容易被猜到",
+    'Repeats like "aaa" are easy to guess.': "重复的字符（如 aaa）很容易被猜到",
+    'Repeats like "abcabcabc" are only slightly harder to guess than "abc".': "重复的片段（如 abcabc）很容易被猜到",
+    'Sequences like "abc" or "6543" are easy to guess.': "连续的字母或数字（如 abc、6543）很容易被猜到",
+    "Recent years are easy to guess.": "近年的年份很容易被猜到",
+    "Dates are often easy to guess.": "日期很容易被猜到",
+}
 
-    :raise DomainError: on ``field``.
+
+def _guessable_reason(password: str, user_inputs: Iterable[str]) -> str | None:
+    """Why ``password`` is too easy to guess (zxcvbn scores it below MIN_PASSWORD_SCORE), in Chinese; else None.
+    ``user_inputs`` (the account's name, phone, e-mail) count as words anyone who knows the person would try."""
+    inputs = [value for value in user_inputs if value]
+    # The e-mail's local part is what a person reuses ("zhangsan" of zhangsan@example.com).
+    inputs += [value.partition("@")[0] for value in inputs if "@" in value]
+    result = zxcvbn(password[:_SCORED_LENGTH], user_inputs=inputs)
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    if any(match.get("dictionary_name") == "user_inputs" for match in result["sequence"]):
+        reason = "包含了您的姓名、手机号或邮箱"
+    else:
+        reason = _WARNINGS.get(result["feedback"]["warning"], "太短或太有规律")
+    return f"密码太容易被猜到：{reason}，请换一个更长、更不常见的密码（例如几个不相关的词连在一起）"
+
+
+def check_new_password(password: str, field: str = "password", user_inputs: Iterable[str] = ()) -> None:
+    """A new password may not hold a line break (CR, LF, NEL, U+2028/2029): no password box can type one, so a
+    pasted one would be a password its owner cannot type again. Nor may it be easy to guess: a common password,
+    a keyboard row, a sequence, a date, or the account's own name, phone or e-mail (``user_inputs``, those the
+    caller has) — zxcvbn's score below MIN_PASSWORD_SCORE (OWASP ASVS 5.0 V6). One set before these rules still
+    signs in (sign-in compares the password as typed).
+
+    :raise DomainError: on ``field``, with the reason in Chinese.
     """
     if text.has_line_break(password):
         raise DomainError("密码不能包含换行", field=field)
+    reason = _guessable_reason(password, user_inputs)
+    if reason:
+        raise DomainError(reason, field=field)
 
 
 def masked(login: str) -> str:
@@ -103,11 +150,11 @@ def change_password(user: User, current: str, new: str) -> None:
     one-time password (``must_change_password``) is thereby replaced and the rest of the site opens again.
 
     :raise DomainError: ``current`` is not the user's password (field ``current_password``), or ``new``
-        is the same password or holds a line break (field ``new_password``).
+        is the same password, holds a line break or is easy to guess (field ``new_password``).
     """
     if not user.check_password(current):
         raise DomainError("当前密码不正确", field="current_password")
-    check_new_password(new, "new_password")
+    check_new_password(new, "new_password", [user.name, user.phone or "", user.email or ""])
     if user.check_password(new):
         raise DomainError("新密码不能与当前密码相同", field="new_password")
     details = {"result": "ok, every session ended"}

@@ -103,8 +103,13 @@ def _clean(data: dict) -> tuple[dict, dict[str, str]]:
     password = data.get("password") or ""
     if len(password) < 8:
         problems["password"] = "密码至少 8 位"
-    elif text.has_line_break(password):
-        problems["password"] = "密码不能包含换行"
+    else:
+        try:
+            auth.check_new_password(password, user_inputs=[values.get("contact_name") or "",
+                                                           values.get("contact_phone") or "",
+                                                           values.get("contact_email") or ""])
+        except DomainError as error:
+            problems["password"] = error.message
     return values, problems
 
 

@@ -111,7 +111,7 @@ def _new_account(data: dict, role: Role, employer: Employer) -> User:
     password = data.get("password") or ""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(f"密码至少 {MIN_PASSWORD_LENGTH} 位", field="password")
-    auth.check_new_password(password)
+    auth.check_new_password(password, user_inputs=[name, email or "", phone or ""])
     user = User(name=name[:64], email=email, phone=phone, role=role, region_id=employer.region_id,
                 employer=employer)
     user.set_password(password)

@@ -35,7 +35,7 @@ def create_platform_admin(email: str, name: str, password: str) -> User:
         raise DomainError("请填写姓名", field="name")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(f"密码至少 {MIN_PASSWORD_LENGTH} 位", field="password")
-    auth.check_new_password(password)
+    auth.check_new_password(password, user_inputs=[name, email])
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
         raise DomainError(f"{email} 已有账号", field="email")
     user = User(email=email, name=name.strip()[:64], role=Role.PLATFORM_ADMIN, region_id=None)

@@ -45,7 +45,8 @@ def build(role: Role, data: dict, *, region_id: int | None, prefix: str = "", **
         problems[f"{prefix}password"] = f"密码至少 {MIN_PASSWORD_LENGTH} 位"
     else:
         try:
-            auth.check_new_password(password, field=f"{prefix}password")
+            auth.check_new_password(password, field=f"{prefix}password",
+                                    user_inputs=[name, email, phone or ""])
         except DomainError as error:
             problems[f"{prefix}password"] = error.message
     taken = db.session.execute(

@@ -130,6 +130,7 @@ TABLE = {
     "/verify/<code>": public(), "/favicon.ico": public(),
     "/media/<key>/<variant>": public(params=lambda w: {"key": w.cover_key}),  # <key> is the evidence's elsewhere
     "/login": public(), "/register": public(), "/register/employer": public(), "/healthz": public(),
+    "/privacy": public(),
     # signing out is no access decision: everyone may, the signed-out are sent to sign in
     "/logout": public(any=True),
     "/account/password": signed_in_only(post=lambda w: {}),
@@ -798,7 +799,7 @@ def test_registration_ignores_role_and_base_fields(app, world, client):
     data = {"name": "新学员", "phone": "13712349999", "email": "new-matrix@test.example",
             "password": "Str0ng-pass-2026", "confirm": "Str0ng-pass-2026", "id_number": _id_number(9),
             "region": str(world.chengdu.id),
-            "employer_name": "某医院", "sector": "卫生", "professional_title": "中级",
+            "employer_name": "某医院", "sector": "卫生", "professional_title": "中级", "consent": "y",
             **EXTRA, "base_id": str(world.base_a.id)}
 
     response = client.post("/register", data=data)

@@ -149,7 +149,8 @@ def test_redis_holds_one_counter_per_account_and_no_phone(redis_app):
 def form(city, **overrides) -> dict:
     data = {"name": "陈晓", "phone": "13912345678", "email": "chenxiao@example.com", "password": PASSWORD,
             "confirm": PASSWORD, "id_number": OTHER_ID_NUMBER, "region": str(city.id),
-            "employer_name": "成都市第一人民医院", "sector": "卫生", "professional_title": "中级"}
+            "employer_name": "成都市第一人民医院", "sector": "卫生", "professional_title": "中级",
+            "consent": "y"}
     data.update(overrides)
     return data
 
@@ -269,7 +270,7 @@ def test_a_new_password_holding_a_line_break_is_refused_beside_its_field(app, ma
     registered = app.test_client().post("/register", data={
         "name": "王芳", "phone": "13900000123", "email": "", "password": new, "confirm": new,
         "id_number": ID_NUMBER, "region": str(city.id), "employer_name": "医院", "sector": "卫生",
-        "professional_title": "中级"})
+        "professional_title": "中级", "consent": "y"})
     assert registered.status_code == 200 and "密码不能包含换行" in registered.get_data(as_text=True)
     assert not db.session.scalar(sa.select(User.id).where(User.phone == "13900000123"))
 

@@ -262,7 +262,7 @@ FORMS = {
     "register": (None, lambda w: "/register", lambda w: {
         "name": "王芳", "phone": "13900000123", "email": "", "password": "long enough 1", "confirm": "long enough 1",
         "id_number": "11010519491231002X", "region": str(w.city.id), "employer_name": "医院", "sector": "卫生",
-        "professional_title": "中级"}),
+        "professional_title": "中级", "consent": "y"}),
     "course_new": ("admin", lambda w: f"/manage/bases/{w.base.id}/courses/new", course_fields),
     "course_edit": ("admin", lambda w: f"/manage/bases/{w.base.id}/courses/{w.course.id}/edit", course_fields),
     "course_cancel": ("admin", lambda w: f"/manage/bases/{w.base.id}/courses/{w.course.id}/cancel",

@@ -47,7 +47,7 @@ def register(city, **overrides):
 def form(city, **overrides) -> dict:
     data = {"name": "陈晓", "phone": "13912345678", "email": "chenxiao@example.com", "password": PASSWORD,
             "confirm": PASSWORD, "id_number": OTHER_ID_NUMBER, "region": str(city.id),
-            "employer_name": "成都市第一人民医院", "sector": "卫生", "professional_title": "中级"}
+            "employer_name": "成都市第一人民医院", "sector": "卫生", "professional_title": "中级", "consent": "y"}
     data.update(overrides)
     return data
 

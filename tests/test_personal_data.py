@@ -112,7 +112,8 @@ def test_no_full_number_in_the_database_logs_exports_or_backups(app, client, cit
     response = client.post("/register", data={
         "name": "赵敏", "phone": "13712345678", "email": "zhaomin@example.com", "password": "correct horse 42",
         "confirm": "correct horse 42", "id_number": registered, "region": str(city.id),
-        "employer_name": "成都市第二人民医院", "sector": "卫生", "professional_title": "中级"})
+        "employer_name": "成都市第二人民医院", "sector": "卫生", "professional_title": "中级",
+        "consent": "y"})
     assert response.status_code == 302
     secrets = {number, registered}
 

@@ -365,7 +365,7 @@ def test_confirming_an_old_city_draft_holding_a_province_level_base_leaves_it_al
 
 REGISTRATION = {"name": "陈晓", "phone": "13912345678", "email": "chenxiao@example.com", "password": PASSWORD,
                 "confirm": PASSWORD, "id_number": "11010519491231002X", "employer_name": "成都市第一人民医院",
-                "sector": "卫生", "professional_title": "中级"}
+                "sector": "卫生", "professional_title": "中级", "consent": "y"}
 
 
 def nobody_registered() -> None:
@@ -378,7 +378,7 @@ def nobody_registered() -> None:
 def test_a_forged_registration_region_that_is_not_a_city_is_refused_beside_the_region(app, client, city, where):
     region = {"province": str(city.parent_id), "unknown": "99999", "beyond 64 bits": str(2**70)}[where]
     page = client.get("/register").get_data(as_text=True)
-    assert options(page, "region") == [str(city.id)]  # the form offers cities alone
+    assert options(page, "region") == ["", str(city.id)]  # the form offers cities alone, after "请选择…"
 
     response = client.post("/register", data={**REGISTRATION, "region": region})
 

@@ -69,7 +69,7 @@ def test_registration_also_starts_a_new_session(client, city):
     response = client.post("/register", data={
         "name": "新学员", "phone": "13712340000", "password": "Str0ng-pass-2026", "confirm": "Str0ng-pass-2026",
         "id_number": "11010519491231002X", "region": str(city.id), "employer_name": "某医院", "sector": "卫生",
-        "professional_title": "中级",
+        "professional_title": "中级", "consent": "y",
     })
     assert response.status_code == 302
     with client.session_transaction() as fresh:

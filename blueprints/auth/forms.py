@@ -7,9 +7,18 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 from blueprints.validators import InputForm, mobile_phone
 from models import SECTORS
 from services import identifiers
+from services.accounts import PRIVACY_NOTICE_VERSION
 from services.auth import normalise_login
 
 TITLES = ("正高级", "副高级", "中级", "助理级", "员级", "暂无职称")
+# The first choice of a select that decides something (the region decides the hour rules): nothing is chosen
+# for the registrant, who must pick one (issue 18).
+CHOOSE = ("", _l("请选择…"))
+
+
+def _region_id(value: object) -> int | None:
+    """The chosen region's id; None for the empty "请选择…" choice, which DataRequired then refuses."""
+    return None if value in ("", None) else int(value)  # type: ignore[call-overload]
 
 
 class LoginForm(InputForm):
@@ -42,10 +51,16 @@ class RegisterForm(InputForm):
     )
     # The view offers accounts.cities(); any number passes here, so that a forged region meets the service's
     # refusal (services.accounts.register_learner) and its message beside this field.
-    region = SelectField(_l("所在地区"), coerce=int, validate_choice=False)
+    region = SelectField(_l("所在地区"), coerce=_region_id, validate_choice=False,
+                         validators=[DataRequired(_l("请选择所在地区"))])
     employer_name = StringField(_l("工作单位"), validators=[DataRequired(_l("请填写工作单位")), Length(max=128)])
-    sector = SelectField(_l("行业"), choices=[(s, s) for s in SECTORS])
-    professional_title = SelectField(_l("职称"), choices=[(t, t) for t in TITLES])
+    sector = SelectField(_l("行业"), choices=[CHOOSE, *((s, s) for s in SECTORS)],
+                         validators=[DataRequired(_l("请选择行业"))])
+    professional_title = SelectField(_l("职称"), choices=[CHOOSE, *((t, t) for t in TITLES)],
+                                     validators=[DataRequired(_l("请选择职称"))])
+    # The template renders its label with the link to /privacy; the service records the version agreed to.
+    consent = BooleanField(_l("我已阅读并同意《个人信息处理规则》，同意平台为学时登记处理我的身份证号"),
+                           validators=[DataRequired(_l("请阅读并同意《个人信息处理规则》后再注册"))])
 
     def registration_data(self) -> dict:
         return {
@@ -53,6 +68,7 @@ class RegisterForm(InputForm):
             "password": self.password.data, "id_number": self.id_number.data, "region_id": self.region.data,
             "employer_name": self.employer_name.data, "sector": self.sector.data,
             "professional_title": self.professional_title.data,
+            "consent": PRIVACY_NOTICE_VERSION if self.consent.data else None,
         }
 
 

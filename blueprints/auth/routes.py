@@ -129,7 +129,7 @@ def register():
     if current_user.is_authenticated:
         return redirect(_home_for(current_user))
     form = RegisterForm()
-    form.region.choices = [(city.id, city.full_name) for city in accounts.cities()]
+    form.region.choices = [("", _("请选择…")), *((city.id, city.full_name) for city in accounts.cities())]
     if form.validate_on_submit():
         try:
             user = accounts.register_learner(form.registration_data())
@@ -142,6 +142,12 @@ def register():
             flash(_("注册成功，欢迎您，%(name)s", name=user.name), "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("learner.dashboard"))
     return render_template("auth/register.html", form=form)
+
+
+@bp.route("/privacy")
+def privacy():
+    """The privacy notice a learner agrees to on registering (services.accounts.PRIVACY_NOTICE_VERSION)."""
+    return render_template("auth/privacy.html", version=accounts.PRIVACY_NOTICE_VERSION)
 
 
 @bp.route("/register/employer", methods=["GET", "POST"])

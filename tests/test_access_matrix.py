@@ -134,6 +134,9 @@ TABLE = {
     # signing out is no access decision: everyone may, the signed-out are sent to sign in
     "/logout": public(any=True),
     "/account/password": signed_in_only(post=lambda w: {}),
+    # a learner's own profile, under /account beside the password: the learners' gate, asked by the view
+    "/account/profile": gated(LEARNERS, LEARNERS, post=lambda w: {}, denied=403,
+                              **by("may_enter", lambda w: "learner")),
     # private files: the learner, their employer's reviewer, a regulator over the learner
     "/files/evidence/<key>": {"public": False, "members": SIGNED_IN - {DISABLED}, "allow": {LA, REVIEWER, SECTOR, REG},
                               "post": None, "denied": 404,

@@ -117,3 +117,20 @@ class EmployerRegisterForm(OrganisationFields):
     def registration_data(self) -> dict:
         return {**self.organisation_data(), "admin_name": self.admin_name.data, "login": self.login.data,
                 "password": self.password.data}
+
+
+class ProfileForm(InputForm):
+    """A learner's own name, title, sector and region (services.profiles judges them, beside each field)."""
+    name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名")),
+                                             Length(max=64, message=_l("姓名不能超过 64 个字"))])
+    professional_title = SelectField(_l("职称"), choices=[CHOOSE, *((t, t) for t in TITLES)],
+                                     validators=[DataRequired(_l("请选择职称"))])
+    sector = SelectField(_l("行业"), choices=[CHOOSE, *((s, s) for s in SECTORS)],
+                         validators=[DataRequired(_l("请选择行业"))])
+    # The view offers accounts.cities(); a forged id meets services.profiles' refusal beside this field.
+    region = SelectField(_l("所在地区"), coerce=_region_id, validate_choice=False,
+                         validators=[DataRequired(_l("请选择所在地区"))])
+
+    def profile_data(self) -> dict:
+        return {"name": self.name.data, "professional_title": self.professional_title.data,
+                "sector": self.sector.data, "region_id": self.region.data}

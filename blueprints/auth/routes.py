@@ -6,11 +6,12 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from blueprints.access import require_area
 from blueprints.auth import bp
-from blueprints.auth.forms import ChangePasswordForm, EmployerRegisterForm, LoginForm, RegisterForm
+from blueprints.auth.forms import ChangePasswordForm, EmployerRegisterForm, LoginForm, ProfileForm, RegisterForm
 from blueprints.common_forms import field_error
 from extensions import limiter
-from services import accounts, employers, policies
+from services import accounts, employers, policies, profiles
 from services import auth as auth_service
 from services.errors import DomainError
 
@@ -189,3 +190,31 @@ def change_password():
             flash(_("密码已修改，其他设备上的登录已全部退出"), "success")
             return redirect(_home_for(user))
     return render_template("auth/password.html", form=form)
+
+
+# The learners' gate (403 for other roles, audited), asked by the profile page, which lives under /account.
+_learner_gate = require_area("learner")
+
+
+@bp.route("/account/profile", methods=["GET", "POST"])
+def profile():
+    """A learner's own profile: name, title, sector and region to edit; e-mail and phone shown masked."""
+    refused = _learner_gate()
+    if refused is not None:
+        return refused
+    form = ProfileForm(obj=current_user) if request.method == "GET" else ProfileForm()
+    if request.method == "GET":
+        form.region.data = current_user.region_id
+    form.region.choices = [("", _("请选择…")), *((city.id, city.full_name) for city in accounts.cities())]
+    if form.validate_on_submit():
+        try:
+            changed = profiles.update_profile(current_user, form.profile_data())
+        except DomainError as error:
+            field_error(form, error)
+        else:
+            flash(_("个人资料已保存") if changed else _("没有需要保存的修改"), "success")
+            return redirect(url_for(".profile"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("auth/profile.html", form=form, state=profiles.region_state(current_user),
+                           phone=auth_service.masked(current_user.phone) if current_user.phone else None,
+                           email=auth_service.masked(current_user.email) if current_user.email else None), status

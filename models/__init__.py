@@ -46,7 +46,7 @@ from models.regulation import (
     Target,
 )
 from models.training_base import BaseMembership, BaseStatus, BaseType, TrainingBase
-from models.user import Role, User
+from models.user import PROFESSIONAL_TITLES, Role, User
 
 __all__ = [
     "AnnualReport", "STRATEGIC_FIELDS", "STRATEGIC_FIELD_NAMES", "StrategicTraining",
@@ -58,5 +58,5 @@ __all__ = [
     "Rubric", "Target", "CalendarDay", "CalendarDayKind", "Certificate", "CertificateStatus", "Declaration",
     "DeclarationCap", "DeclarationKind", "DeclarationKindRule", "KIND_UNITS", "DeclarationStatus", "Employer",
     "Evidence", "SECTORS", "ApplicationStatus", "BaseApplication", "BaseApplicationEvent", "BaseApplicationFile",
-    "EmployerStatus", "Employment", "EmploymentStatus", "SectorAuthority", "SectorGuide",
+    "PROFESSIONAL_TITLES", "EmployerStatus", "Employment", "EmploymentStatus", "SectorAuthority", "SectorGuide",
 ]

@@ -15,6 +15,10 @@ def _new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+# The professional titles (职称) a learner chooses from, from the highest.
+PROFESSIONAL_TITLES = ("正高级", "副高级", "中级", "助理级", "员级", "暂无职称")
+
+
 class Role(LabelledEnum):
     LEARNER = "learner", "专业技术人员"
     BASE_ADMIN = "base_admin", "基地管理员"

@@ -76,7 +76,7 @@ POOLS = {
 }
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂华玉兰红梅丹莉婷雪琳晨宇浩然欣怡子涵思远嘉佳"
-TITLES = ("初级", "中级", "中级", "副高级", "正高级")
+TITLES = ("助理级", "中级", "中级", "副高级", "正高级")  # of models.PROFESSIONAL_TITLES
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from extensions import db
-from models import SECTORS, Declaration, DeclarationStatus, HoursRecord, Region, RegionLevel, User
+from models import PROFESSIONAL_TITLES, SECTORS, Declaration, DeclarationStatus, HoursRecord, Region, RegionLevel, User
 from services import audit, policies
 from services.errors import Invalid, NotAllowed
 from services.infra import clock
 from services.infra.transaction import unit_of_work
 
-NAME_MAX, TITLE_MAX = 64, 64
+NAME_MAX = 64
 # The fields a learner edits here, in the order they are judged and listed in the audit entry.
 FIELDS = ("name", "professional_title", "sector", "region")
 REGION_LOCKED = ("本年度已有学时记录或待审核的学时申报，本年度的学时要求已按现所在地区确定；"
@@ -82,7 +82,8 @@ def _judged(learner: User, data: dict) -> tuple[str, str, str, Region]:
         problems["name"] = "请填写姓名"
     elif len(name) > NAME_MAX:
         problems["name"] = f"姓名不能超过 {NAME_MAX} 个字"
-    if not title or len(title) > TITLE_MAX:  # the form offers the titles; this is for a forged one
+    # A title kept from before the list (or by an import) may stay as it is; a new one is of the list.
+    if title not in PROFESSIONAL_TITLES and title != learner.professional_title:
         problems["professional_title"] = "请选择职称"
     if sector not in SECTORS:
         problems["sector"] = "请选择行业"

@@ -182,3 +182,17 @@ def test_region_state_counts_this_year_only(learner):
     assert profiles.region_state(learner).locked is False
     hours_this_year(learner)
     assert profiles.region_state(learner).locked is True
+
+
+def test_a_forged_title_is_refused_beside_its_field(app, make_user):
+    """The form offers models.PROFESSIONAL_TITLES; the service holds a forged one to the same list."""
+    from models import PROFESSIONAL_TITLES, Role
+    from services import profiles
+    from services.errors import Invalid
+
+    learner = make_user(Role.LEARNER, sector="卫生", professional_title="中级")
+    data = {"name": learner.name, "professional_title": "宇宙级", "sector": "卫生", "region_id": learner.region_id}
+    with pytest.raises(Invalid) as refused:
+        profiles.update_profile(learner, data)
+    assert refused.value.fields == {"professional_title": "请选择职称"}
+    assert "宇宙级" not in PROFESSIONAL_TITLES

@@ -5,12 +5,12 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from blueprints.validators import InputForm, mobile_phone
-from models import SECTORS
+from models import PROFESSIONAL_TITLES, SECTORS
 from services import identifiers
 from services.accounts import PRIVACY_NOTICE_VERSION
 from services.auth import normalise_login
 
-TITLES = ("正高级", "副高级", "中级", "助理级", "员级", "暂无职称")
+TITLES = PROFESSIONAL_TITLES
 # The first choice of a select that decides something (the region decides the hour rules): nothing is chosen
 # for the registrant, who must pick one (issue 18).
 CHOOSE = ("", _l("请选择…"))

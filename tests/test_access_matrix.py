@@ -134,6 +134,7 @@ TABLE = {
     # signing out is no access decision: everyone may, the signed-out are sent to sign in
     "/logout": public(any=True),
     "/account/password": signed_in_only(post=lambda w: {}),
+    "/inbox/": signed_in_only(), "/inbox/read": signed_in_only(post=lambda w: {}),
     # private files: the learner, their employer's reviewer, a regulator over the learner
     "/files/evidence/<key>": {"public": False, "members": SIGNED_IN - {DISABLED}, "allow": {LA, REVIEWER, SECTOR, REG},
                               "post": None, "denied": 404,

@@ -201,3 +201,15 @@ def test_the_inbox_pages_by_thirty_and_costs_the_same_queries_for_any_number(app
     assert "消息44" in second and "消息74" not in second
     user = db.session.get(User, user_id)
     assert len(inbox.page(user, None)) == 31 and len(inbox.page(user, 1)) == 0
+
+
+def test_the_dashboards_notice_banner_marks_the_inbox_read_too(app, make_user):
+    learner = make_user()
+    inbox.notify(learner.id, "您已从候补转为正式报名", "/courses/1")
+    db.session.commit()
+    client = signed_in(app, learner)
+    html = client.get("/me/").get_data(as_text=True)
+    assert "您已从候补转为正式报名" in html and badge(html) == "1"
+    html = client.post("/me/notices/read", follow_redirects=True).get_data(as_text=True)
+    assert "您已从候补转为正式报名" not in html and badge(html) is None
+    assert "您已从候补转为正式报名" in client.get("/inbox/").get_data(as_text=True)  # kept, read

@@ -4,7 +4,7 @@ import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, has_request_context, jsonify, render_template, request, session
+from flask import Flask, g, has_request_context, jsonify, render_template, request, session
 from flask_babel import format_date, format_datetime
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -81,6 +81,8 @@ def register_extensions(app: Flask) -> None:
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     limiter.init_app(app)
 
+    from services import inbox
+
     @login_manager.user_loader
     def load_user(session_id: str):
         # The session holds "id:token"; a token rotated by sign-out or a password change no longer
@@ -88,9 +90,16 @@ def register_extensions(app: Flask) -> None:
         user_id, _sep, token = session_id.partition(":")
         if not user_id.isdigit() or not token:
             return None
-        user = db.session.get(models.User, int(user_id))
-        if user is None or not user.active or not secrets.compare_digest(user.session_token, token):
+        # The unread count of the navbar's 消息 badge comes with the user, in the same query.
+        row = db.session.execute(
+            sa.select(models.User, inbox.unread_count_of(int(user_id))).where(models.User.id == int(user_id))
+        ).first()
+        if row is None:
             return None
+        user, unread = row
+        if not user.active or not secrets.compare_digest(user.session_token, token):
+            return None
+        g.unread_notices = unread
         return user
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -110,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.catalog import bp as catalog_bp
     from blueprints.employer import bp as employer_bp
     from blueprints.files import bp as files_bp
+    from blueprints.inbox import bp as inbox_bp
     from blueprints.learner import bp as learner_bp
     from blueprints.platform import bp as platform_bp
     from blueprints.regulator import bp as regulator_bp
@@ -149,6 +159,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(applications_bp)
     app.register_blueprint(platform_bp)
     app.register_blueprint(files_bp)
+    app.register_blueprint(inbox_bp)
     app.register_blueprint(api_bp)
 
 
@@ -231,6 +242,8 @@ def register_errorhandlers(app: Flask) -> None:  # noqa: C901  handlers nested; 
 
 
 def register_template_helpers(app: Flask) -> None:
+    from flask_login import current_user
+
     from blueprints.access import register_template_rules
     from services.infra import clock
 
@@ -239,6 +252,14 @@ def register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def local_today():
         return {"today": clock.today()}
+
+    @app.context_processor
+    def unread_notices():
+        # Counted with the user's load (load_user), which every page's navbar asks for anyway: no query of
+        # its own. 0 for the signed-out.
+        if not current_user.is_authenticated:
+            return {"unread_notices": 0}
+        return {"unread_notices": g.get("unread_notices", 0)}
 
     @app.template_filter("cn_date")
     def cn_date(value):

@@ -28,7 +28,7 @@ from models import (
     User,
 )
 from models._common import utcnow
-from services import audit, hours, policies, rules, workdays
+from services import audit, hours, inbox, policies, rules, workdays
 from services.errors import DomainError, NotAllowed
 from services.infra import clock, evidence_files
 from services.infra.locking import locked
@@ -359,7 +359,25 @@ def review(reviewer: User, declaration_id: int, approve: bool, hours_: int | Non
         audit.record(reviewer, action, declaration, details={
             "hours": declaration.hours_approved if declaration.employer_hours is None else declaration.employer_hours,
             "credited": declaration.hours_credited, "reason": reason})
+        _tell_learner(declaration, declaration.review_note, "单位")
     return declaration
+
+
+def _tell_learner(declaration: Declaration, note: str, step: str) -> None:
+    """The learner's notice of one review step's result: approved with the hours, passed on to the sector's
+    step, or rejected with the reason."""
+    title = f"您申报的“{declaration.title}”（{declaration.year} 年度）"
+    if declaration.status == DeclarationStatus.REJECTED:
+        message = f"{title}未通过{step}审核，理由：{note}"
+    elif declaration.status == DeclarationStatus.SECTOR_PENDING:
+        message = f"{title}已通过单位审核（{declaration.employer_hours} 学时），待行业主管部门审核"
+    else:
+        message = f"{title}已通过{step}审核，认定 {declaration.hours_approved} 学时"
+        if declaration.hours_credited != declaration.hours_approved:
+            message += f"，计入 {declaration.hours_credited} 学时"
+        if note:
+            message += f"（{note}）"
+    inbox.notify(declaration.learner_id, message, "/me/declarations")
 
 
 def _approve(declaration: Declaration, learner: User, approved: int, reason: str, actor_id: int) -> str:
@@ -443,6 +461,7 @@ def review_as_sector(officer: User, declaration_id: int, approve: bool, hours_: 
         declaration.sector_reviewer_id, declaration.sector_reviewed_at = officer_id, utcnow()
         audit.record(officer, f"declaration.sector_{declaration.status.value}", declaration, details={
             "hours": declaration.hours_approved, "credited": declaration.hours_credited, "reason": reason})
+        _tell_learner(declaration, declaration.sector_note, "行业主管部门")
     return declaration
 
 

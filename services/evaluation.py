@@ -40,7 +40,7 @@ from models import (
 from models._common import utcnow
 from models.enrollment import SEAT_HOLDING
 from models.training_base import DISCLOSURE_FIELDS
-from services import audit, policies, registry, rules
+from services import audit, inbox, policies, registry, rules
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
 from services.infra.locking import locked
@@ -416,6 +416,13 @@ def _confirm_locked(regulator: User, evaluation: Evaluation) -> None:
         if result.override_reason:
             reason += f"（{result.override_reason}）"
         registry.apply_status(regulator, result.base, effects[result.final], reason, evaluation.id)
+    outcomes = {}  # every decided base's admins hear its outcome, an exited base's too
+    for result in evaluation.results:
+        message = f"{result.base.name}的{evaluation.year} 年度评估结论已确认：{result.final.label}"
+        if result.override_reason:
+            message += f"（{result.override_reason}）"
+        outcomes[result.base_id] = (message, f"/manage/bases/{result.base_id}")
+    inbox.notify_base_admins(outcomes)
     audit.record(regulator, "evaluation.confirm", evaluation, details={
         "year": evaluation.year, "outcomes": {r.base_id: r.final.value for r in evaluation.results}})
 

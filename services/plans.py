@@ -10,7 +10,7 @@ from sqlalchemy.orm import contains_eager
 from extensions import db
 from models import ClassPlan, Course, PlanStatus, User
 from models._common import utcnow
-from services import audit, hours, policies, rules
+from services import audit, hours, inbox, policies, rules
 from services.actors import Actor
 from services.errors import DomainError
 from services.infra import clock
@@ -98,6 +98,10 @@ def decide_plan(regulator: User, plan_id: int, approve: bool, reason: str) -> Cl
         plan.course.plan_status = (PlanStatus.APPROVED if approve else PlanStatus.REJECTED).value
         audit.record(regulator, "class_plan.approve" if approve else "class_plan.reject", plan,
                      base_id=plan.course.base_id, details={"reason": reason.strip()})
+        course = plan.course
+        decision = "已获批准" if approve else f"未获批准，原因：{reason.strip()}"
+        inbox.notify_base_admins({course.base_id: (f"{course.base.name}“{course.title}”的办班计划{decision}",
+                                                   f"/manage/bases/{course.base_id}/courses/{course.id}/plan")})
     db.session.refresh(plan)
     return plan
 

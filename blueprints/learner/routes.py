@@ -13,7 +13,7 @@ from blueprints.learner import bp
 from blueprints.learner.forms import ClaimForm, DeclarationForm, RatingForm
 from blueprints.query import query_int
 from models import Category
-from services import calendar_entries, employment, hours, personal_data
+from services import calendar_entries, employment, hours, inbox, personal_data
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services import enrollment as enrollment_service
@@ -89,7 +89,7 @@ def rate(enrollment_id: int):
 @bp.route("/notices/read", methods=["POST"])
 def notices_read():
     if ActionForm().validate_on_submit():
-        learner_pages.mark_notices_read(current_user.id)
+        inbox.mark_read(current_user, "all")
     return redirect(url_for(".dashboard"))
 
 

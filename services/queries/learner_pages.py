@@ -24,11 +24,9 @@ from models import (
     SectorGuide,
     User,
 )
-from models._common import utcnow
 from models.organisation import sector_guide_course
 from services import hours, policies, rules
 from services.infra import clock
-from services.infra.transaction import unit_of_work
 
 # The years the dashboard's ?year= may ask for, around this one: wide enough for any ledger a learner has
 # and for courses published ahead, narrow enough that a made-up year is not a page of nothing.
@@ -210,13 +208,6 @@ def dashboard(learner: User, year: int | None = None) -> Dashboard:
     board.years = sorted((y for y in offered if low <= y <= high), reverse=True)
     board.notices, board.caps, board.guides = _notices_and_caps(learner, ledger.region, year)
     return board
-
-
-def mark_notices_read(user_id: int) -> None:
-    with unit_of_work():
-        db.session.execute(
-            sa.update(Notice).where(Notice.user_id == user_id, Notice.read_at.is_(None)).values(read_at=utcnow())
-        )
 
 
 def enrollment_in(learner_id: int, course_id: int) -> tuple[Enrollment, int | None] | None:

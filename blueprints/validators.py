@@ -7,11 +7,11 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import Regexp, StopValidation
 
-from services import text
+from services import identifiers, text
 
 # A contact phone, as services.text spells it; \Z, not $: $ would take a trailing newline.
 PHONE_PATTERN = re.compile(rf"\A({text.CONTACT_PHONE})\Z")
-MOBILE_PATTERN = re.compile(r"\A1[3-9][0-9]{9}\Z")
+MOBILE_PATTERN = identifiers.MOBILE
 
 
 def contact_phone():

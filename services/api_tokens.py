@@ -43,16 +43,22 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def tokens_of(base: TrainingBase) -> Sequence[tuple[ApiToken, bool]]:
-    """The base's tokens, live ones first, newest first, with their makers, each with whether its maker may
-    still act for the base (if not, the API refuses it although it was never revoked). One query."""
+def _listed(owned: sa.ColumnElement[bool], maker_may_act: sa.ColumnElement[bool]) -> Sequence[tuple[ApiToken, bool]]:
+    """The tokens ``owned`` selects, live ones first, newest first, with their makers, each with whether its
+    maker may still act (``maker_may_act``, a rule's SQL twin over ApiToken and its maker). One query."""
     return db.session.execute(
-        sa.select(ApiToken, policies.tokens_maker_may_act())
+        sa.select(ApiToken, maker_may_act)
         .join(User, User.id == ApiToken.created_by_id)
-        .where(ApiToken.base_id == base.id)
+        .where(owned)
         .options(contains_eager(ApiToken.created_by))
         .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
     ).tuples().all()
+
+
+def tokens_of(base: TrainingBase) -> Sequence[tuple[ApiToken, bool]]:
+    """The base's tokens with whether each one's maker may still act for the base (if not, the API refuses
+    it although it was never revoked). One query."""
+    return _listed(ApiToken.base_id == base.id, policies.tokens_maker_may_act())
 
 
 def create_token(actor: Actor, base: TrainingBase, name: str, lifetime_days: int = 0,
@@ -130,15 +136,9 @@ def revoke_token(actor: Actor, base: TrainingBase, token_id: int) -> ApiToken | 
 
 
 def employer_tokens_of(employer: Employer) -> Sequence[tuple[ApiToken, bool]]:
-    """The employer's tokens, live ones first, newest first, with their makers, each with whether its maker
-    may still read for the employer (policies.employer_maker_may_act). One query."""
-    return db.session.execute(
-        sa.select(ApiToken, policies.employer_tokens_maker_may_act())
-        .join(User, User.id == ApiToken.created_by_id)
-        .where(ApiToken.employer_id == employer.id)
-        .options(contains_eager(ApiToken.created_by))
-        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
-    ).tuples().all()
+    """The employer's tokens with whether each one's maker may still read for the employer
+    (policies.employer_maker_may_act). One query."""
+    return _listed(ApiToken.employer_id == employer.id, policies.employer_tokens_maker_may_act())
 
 
 def create_employer_token(actor: Actor, employer: Employer, name: str, lifetime_days: int = 0,

@@ -4,7 +4,6 @@ that type in that region reviews it against CHECKLIST and approves (the base and
 created) or rejects it with a reason. Every change is a BaseApplicationEvent and an audit entry."""
 
 import hashlib
-import re
 import secrets
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -54,7 +53,6 @@ CHECKLIST: tuple[tuple[str, str], ...] = (
 CHECKLIST_KEYS = tuple(key for key, _label in CHECKLIST)
 
 MAX_FILES = 10
-MOBILE = re.compile(r"\A1[3-9][0-9]{9}\Z")
 TEXT_FIELDS = {  # field → (label, longest)
     "name": ("申报单位名称", 128), "address": ("地址", 255), "scope": ("培训范围", 5000),
     "teachers": ("师资", 5000), "facilities": ("场地设施", 5000), "management_rules": ("管理制度", 5000),
@@ -129,7 +127,7 @@ def _clean_place(data: dict, values: dict, problems: dict[str, str]) -> None:
 
 def _clean_contact(data: dict, values: dict, problems: dict[str, str]) -> None:
     values["contact_phone"] = phone = identifiers.phone(data.get("contact_phone"))
-    if not MOBILE.match(phone):
+    if not identifiers.is_mobile(phone):
         problems["contact_phone"] = "请填写 11 位手机号（将作为基地管理员的登录账号）"
     values["contact_email"] = email = auth.normalise_login(data.get("contact_email"))
     try:

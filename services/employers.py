@@ -30,7 +30,6 @@ from services.actors import Actor
 from services.errors import DomainError, Invalid, NotAllowed
 from services.infra.transaction import unit_of_work
 
-MOBILE_DIGITS = 11
 MIN_PASSWORD_LENGTH = 8  # as the learner's sign-up asks
 REASON_MAX = 500
 
@@ -94,7 +93,7 @@ def _login(raw: str | None) -> tuple[str | None, str | None]:
             raise DomainError("邮箱格式不正确", field="login") from error
         return login[:255], None
     phone = identifiers.phone(login)
-    if len(phone) != MOBILE_DIGITS or not phone.startswith("1") or not identifiers.is_ascii_digits(phone):
+    if not identifiers.is_mobile(phone):
         raise DomainError("请填写 11 位手机号或邮箱", field="login")
     return None, phone
 

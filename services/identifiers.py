@@ -6,6 +6,7 @@ carrying a zero-width space all name the same account. Python's ``str.isdigit()`
 accept the digits of every script, so validation after this runs on ASCII only (``is_ascii_digits``).
 """
 
+import re
 import unicodedata
 
 # Invisible characters a copy from a chat, a web page or a spreadsheet carries along: Unicode format
@@ -43,6 +44,15 @@ def id_number(raw: str | None) -> str:
 def phone(raw: str | None) -> str:
     """A mobile number as validated, stored and looked up: ASCII digits, ungrouped."""
     return compact(raw)
+
+
+# A mainland mobile number in its one spelling (phone): 11 ASCII digits, 1 then 3–9. The one rule every
+# form and service that takes a mobile number checks against.
+MOBILE = re.compile(r"\A1[3-9][0-9]{9}\Z")
+
+
+def is_mobile(number: str) -> bool:
+    return MOBILE.match(number) is not None
 
 
 def code(raw: str | None) -> str:

@@ -1,7 +1,6 @@
 """Accounts that someone above makes for staff (a regulator, a sector authority's officer): one check of the
 typed name, e-mail, phone and initial password, and one way to build the account."""
 
-import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +13,6 @@ from services.errors import DomainError, Invalid
 
 MIN_PASSWORD_LENGTH = 8  # as the sign-up and password-change forms ask
 # A phone is a sign-in name: a mainland mobile number, as registration asks (blueprints.validators.mobile_phone).
-MOBILE = re.compile(r"\A1[3-9][0-9]{9}\Z")
 
 
 def build(role: Role, data: dict, *, region_id: int | None, prefix: str = "", **fields: Any) -> User:
@@ -38,7 +36,7 @@ def build(role: Role, data: dict, *, region_id: int | None, prefix: str = "", **
     except EmailNotValidError:
         problems[f"{prefix}email"] = "邮箱格式不正确" if email else "请填写邮箱（用于登录）"
     phone = identifiers.phone(data.get("phone")) or None
-    if phone is not None and not MOBILE.match(phone):
+    if phone is not None and not identifiers.is_mobile(phone):
         problems[f"{prefix}phone"] = "请填写 11 位手机号，或留空"
     password = data.get("password") or ""
     if len(password) < MIN_PASSWORD_LENGTH:

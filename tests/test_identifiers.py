@@ -186,3 +186,17 @@ def test_a_base_admin_designated_by_an_odd_spelling_of_an_email_can_sign_in(app,
     (password,) = passwords.values()
     response = app.test_client().post("/login", data={"login": "new.admin@test.example", "password": password})
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize(("number", "mobile"), [
+    ("15400000001", True), ("13900000000", True), ("12000000000", False), ("1540000000", False),
+    ("154000000012", False), ("1540000000x", False), ("", False),
+])
+def test_one_mobile_rule_for_every_service_and_form(number, mobile):
+    """services.identifiers.MOBILE is the rule staff accounts, employer logins, base applications and the
+    forms' validator all read (it once stood in four places, one of them looser)."""
+    from blueprints.validators import MOBILE_PATTERN
+    from services import identifiers
+
+    assert identifiers.is_mobile(number) is mobile
+    assert MOBILE_PATTERN is identifiers.MOBILE

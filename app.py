@@ -60,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_template_helpers(app)
     register_security_headers(app)
     register_commands(app)
+    register_jobs()
     return app
 
 
@@ -308,6 +309,11 @@ def register_security_headers(app: Flask) -> None:
         ):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def register_jobs() -> None:
+    """The task queue's jobs and the hooks that enqueue them after a commit (services.jobs)."""
+    import services.jobs  # noqa: F401  (registers on import)
 
 
 def register_commands(app: Flask) -> None:

@@ -3,13 +3,14 @@
 import base64
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 INSTANCE = Path(os.environ.get("JIDI_INSTANCE", ROOT / "instance"))
 
 
-def _dev_key(name: str, make) -> str:
+def _dev_key(name: str, make: "Callable[[], str]") -> str:
     """A per-checkout random key for local runs, kept in instance/ (never in the repository or database)."""
     path = INSTANCE / name
     if not path.exists():
@@ -86,6 +87,32 @@ class Config:
     RATELIMIT_SWALLOW_ERRORS = True
     # Reverse proxies in front of the app whose X-Forwarded-For may be believed (0: none, trust nobody).
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+    # The site's address as people reach it: the links in e-mails and text messages (no request to ask).
+    SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:5000")
+    # E-mail (services.infra.mail): SMTP when MAIL_SERVER is set, else the log.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _on("MAIL_USE_TLS")  # STARTTLS on MAIL_PORT (587)
+    MAIL_USE_SSL = _on("MAIL_USE_SSL")  # TLS from the start (465)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@jidi.local")
+    MAIL_FROM_NAME = os.environ.get("MAIL_FROM_NAME", "继续教育基地平台")
+    MAIL_TIMEOUT = 10
+    # Text messages (services.infra.sms): "log" (development) or "aliyun" (Alibaba Cloud SMS).
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "log")
+    SMS_LOG_PARAMS = True
+    SMS_ENDPOINT = os.environ.get("SMS_ENDPOINT", "https://dysmsapi.aliyuncs.com/")
+    SMS_REGION = os.environ.get("SMS_REGION", "cn-hangzhou")
+    SMS_ACCESS_KEY_ID = os.environ.get("SMS_ACCESS_KEY_ID", "")
+    SMS_ACCESS_KEY_SECRET = os.environ.get("SMS_ACCESS_KEY_SECRET", "")
+    SMS_SIGN_NAME = os.environ.get("SMS_SIGN_NAME", "继续教育基地平台")
+    # The site's templates and the provider's codes for them (approved in the provider's console).
+    SMS_TEMPLATES = {
+        "code": os.environ.get("SMS_TEMPLATE_CODE", "SMS_CODE"),
+        "notice": os.environ.get("SMS_TEMPLATE_NOTICE", "SMS_NOTICE"),
+    }
+    SMS_TIMEOUT = 10
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     CATALOG_PAGE_SIZE = 20
@@ -109,7 +136,7 @@ class Config:
     # default (read when the app is made, like the keys below); production refuses it.
     DEMO_MODE = False
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.DEMO_MODE = _on("DEMO_MODE")
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _dev_key("secret_key", lambda: secrets.token_hex(32))
         # Encrypts resident ID numbers (32 random bytes, url-safe base64). Losing it loses the numbers.
@@ -159,8 +186,10 @@ class ProductionConfig(Config):
     # Browsers that once reached the site over HTTPS refuse plain HTTP to it (and to its subdomains) for a
     # year, so a network in between cannot strip TLS from a later visit (app.register_security_headers).
     HSTS_MAX_AGE = 365 * 24 * 3600
+    # A production log keeps no one-time code, even with the log backend for text messages.
+    SMS_LOG_PARAMS = False
 
-    def __init__(self):
+    def __init__(self) -> None:
         """:raise RuntimeError: a missing, short or published key, no DATABASE_URL, or FLASK_DEBUG on."""
         for name in ("SECRET_KEY", "ID_NUMBER_KEY", "DATABASE_URL"):
             if not os.environ.get(name):

@@ -20,6 +20,17 @@ from models.declaration import (
 from models.enrollment import Attendance, Enrollment, EnrollmentSource, EnrollmentStatus
 from models.hours import HoursRecord, HoursSource, Notice, RuleSet
 from models.image import Image
+from models.messaging import (
+    AccountCode,
+    Channel,
+    CodePurpose,
+    JobRecord,
+    JobStatus,
+    NoticeKind,
+    NoticePreference,
+    OutboundMessage,
+    OutboxStatus,
+)
 from models.organisation import (
     SECTORS,
     ApplicationStatus,
@@ -58,5 +69,7 @@ __all__ = [
     "Rubric", "Target", "CalendarDay", "CalendarDayKind", "Certificate", "CertificateStatus", "Declaration",
     "DeclarationCap", "DeclarationKind", "DeclarationKindRule", "KIND_UNITS", "DeclarationStatus", "Employer",
     "Evidence", "SECTORS", "ApplicationStatus", "BaseApplication", "BaseApplicationEvent", "BaseApplicationFile",
+    "AccountCode", "Channel", "CodePurpose", "JobRecord", "JobStatus", "NoticeKind", "NoticePreference",
+    "OutboundMessage", "OutboxStatus",
     "PROFESSIONAL_TITLES", "EmployerStatus", "Employment", "EmploymentStatus", "SectorAuthority", "SectorGuide",
 ]

@@ -99,11 +99,19 @@ class Notice(Model):
     """A message to one user inside the site (e.g. promoted from the waitlist)."""
 
     __tablename__ = "notice"
-    __table_args__ = (sa.Index("ix_notice_user_unread", "user_id", "read_at"),)
+    __table_args__ = (
+        sa.Index("ix_notice_user_unread", "user_id", "read_at"),
+        # A reminder that may be made again by a rerun (the December deadline, an overdue review) carries a
+        # key, and a person holds one notice per key.
+        sa.UniqueConstraint("user_id", "dedupe_key", name="user_dedupe_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
     message: Mapped[str] = mapped_column(sa.String(500))
     link: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
+    # What it is about (models.messaging.NoticeKind): the person's choices of channel are per kind.
+    kind: Mapped[str] = mapped_column(sa.String(32), default="general", server_default="general")
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]

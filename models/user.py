@@ -39,6 +39,8 @@ class User(UserMixin, Model):
     name: Mapped[str] = mapped_column(sa.String(64))
     email: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     phone: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    # Empty for an account a base registered for a walk-in trainee (registered_by_base_id) until its owner
+    # claims it with a code sent to its phone: no password signs it in.
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[Role] = mapped_column(enum_column(Role), index=True)
     region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("region.id"), index=True)
@@ -62,6 +64,13 @@ class User(UserMixin, Model):
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # The base whose staff registered this learner at the desk or from a roster (services.walk_ins).
+    # use_alter: training_base reaches back here through its images and memberships.
+    registered_by_base_id: Mapped[int | None] = mapped_column(sa.ForeignKey(
+        "training_base.id", ondelete="SET NULL", use_alter=True, name="fk_user_registered_by_base_id_training_base"),
+        index=True)
+    # Closed at the owner's request (services.account_closing): what the law keeps stays, the rest is gone.
+    closed_at: Mapped[datetime | None]
 
     region = relationship("Region")
     employer = relationship("Employer", foreign_keys=[employer_id])
@@ -84,7 +93,12 @@ class User(UserMixin, Model):
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    @property
+    def claimed(self) -> bool:
+        """Whether the account has a password: false for a walk-in trainee's until they claim it."""
+        return bool(self.password_hash)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role.value}>"

@@ -133,10 +133,7 @@ def check_new_password(password: str, field: str = "password", user_inputs: Iter
 
 def masked(login: str) -> str:
     """A phone or e-mail as the audit log may keep it: its shape, not the person (139****5678, c***@x.cn)."""
-    name, at, domain = login.partition("@")
-    if at:
-        return f"{name[:1]}***@{domain}"
-    return login[:3] + "*" * max(len(login) - 7, 0) + login[-4:] if len(login) > 7 else "***"
+    return text.masked_contact(login)
 
 
 def end_sessions(user: User) -> None:

@@ -8,7 +8,7 @@ from typing import Literal
 import sqlalchemy as sa
 
 from extensions import db
-from models import BaseMembership, Notice, Role, User
+from models import BaseMembership, Notice, NoticeKind, Role, User
 from models._common import utcnow
 from services.infra.transaction import unit_of_work
 from services.resident_ids import mask
@@ -23,14 +23,16 @@ def scrub(message: str) -> str:
     return _ID_NUMBER.sub(lambda m: mask(m.group(0)), message)
 
 
-def notify(user_id: int, message: str, link: str = "") -> Notice:
-    """Add a notice for the user to the session; the caller's unit of work commits it."""
-    notice = Notice(user_id=user_id, message=scrub(message)[:500], link=link[:255])
+def notify(user_id: int, message: str, link: str = "", kind: NoticeKind = NoticeKind.GENERAL) -> Notice:
+    """Add a notice for the user to the session; the caller's unit of work commits it, and once it has
+    committed the notice goes out by e-mail and text message as the user chose for its ``kind``
+    (services.messaging, services.jobs)."""
+    notice = Notice(user_id=user_id, message=scrub(message)[:500], link=link[:255], kind=kind.value)
     db.session.add(notice)
     return notice
 
 
-def notify_base_admins(messages: Mapping[int, tuple[str, str]]) -> None:
+def notify_base_admins(messages: Mapping[int, tuple[str, str]], kind: NoticeKind = NoticeKind.GENERAL) -> None:
     """To each active admin of each base, that base's notice (``{base_id: (message, link)}``), added to the
     session: one query for who they are, however many bases."""
     if not messages:
@@ -41,7 +43,7 @@ def notify_base_admins(messages: Mapping[int, tuple[str, str]]) -> None:
         .order_by(BaseMembership.base_id, User.id)
     ).all()
     for base_id, admin_id in admins:
-        notify(admin_id, *messages[base_id])
+        notify(admin_id, *messages[base_id], kind=kind)
 
 
 def unread_count_of(user_id: int) -> sa.ScalarSelect[int]:

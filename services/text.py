@@ -39,3 +39,12 @@ def is_contact_phone(value: object) -> bool:
 
 def has_line_break(value: object) -> bool:
     return isinstance(value, str) and LINE_BREAKS.search(value) is not None
+
+
+def masked_contact(contact: str) -> str:
+    """A phone or e-mail as a log or the audit log may keep it: its shape, not the person (139****5678,
+    c***@x.cn)."""
+    name, at, domain = contact.partition("@")
+    if at:
+        return f"{name[:1]}***@{domain}"
+    return contact[:3] + "*" * max(len(contact) - 7, 0) + contact[-4:] if len(contact) > 7 else "***"

@@ -190,6 +190,61 @@ def fast_password_hashing(monkeypatch):
     )
 
 
+@pytest.fixture(autouse=True)
+def empty_job_queue():
+    """Each test starts with an empty task queue (in memory: tests/__init__.py)."""
+    from services.infra.queue import huey
+
+    huey.flush()
+    yield
+    huey.flush()
+
+
+class Mailbox:
+    """What a real SMTP server (aiosmtpd, on localhost) received: each message parsed, newest last."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's hook name)
+        import email
+        from email import policy
+
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "message": message,
+                              "subject": str(message["Subject"]), "body": message.get_body().get_content()})
+        return "250 Message accepted for delivery"
+
+    def to(self, address):
+        return [m for m in self.messages if address in m["to"]]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on localhost for the session: (host, port, mailbox)."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield "127.0.0.1", port, mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server, app):
+    """The app sends e-mail to the test SMTP server; the mailbox starts empty."""
+    host, port, box = smtp_server
+    box.messages.clear()
+    app.config.update(MAIL_SERVER=host, MAIL_PORT=port)
+    return box
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -1,0 +1,63 @@
+"""The outbox: a notice reaches its person by e-mail (a real SMTP server) as they chose, once, after the commit;
+an unreachable server is retried and then recorded as failed, nothing sent twice."""
+
+import sqlalchemy as sa
+
+from extensions import db
+from models import Channel, JobRecord, NoticeKind, OutboundMessage, OutboxStatus
+from services import inbox, messaging
+from services.infra.queue import huey, run_queued
+from services.infra.transaction import unit_of_work
+
+
+def _notify(user, message="您申报的学时已通过", kind=NoticeKind.REVIEW):
+    with unit_of_work():
+        inbox.notify(user.id, message, "/me/declarations", kind=kind)
+
+
+def test_a_committed_notice_reaches_the_mailbox_once_with_its_chinese_subject(make_user, mailbox):
+    user = make_user(email="li@example.cn")
+    _notify(user)
+    assert huey.pending_count() == 1  # the fan-out, queued by the commit
+    run_queued()
+    [mail] = mailbox.to("li@example.cn")
+    assert mail["subject"] == "【继续教育基地平台】学时申报审核结果"
+    assert "您申报的学时已通过" in mail["body"] and "/me/declarations" in mail["body"]
+    row = db.session.scalar(sa.select(OutboundMessage))
+    assert row.status == OutboxStatus.SENT and row.sent_at is not None
+    # Running everything again (a rerun of both jobs) sends nothing more.
+    messaging.fan_out([row.notice_id])
+    messaging.deliver([row.id], final=True)
+    assert len(mailbox.to("li@example.cn")) == 1
+
+
+def test_a_rolled_back_notice_queues_nothing(make_user):
+    user = make_user(email="li@example.cn")
+    try:
+        with unit_of_work():
+            inbox.notify(user.id, "x")
+            raise RuntimeError
+    except RuntimeError:
+        pass
+    assert huey.pending_count() == 0
+
+
+def test_the_persons_choice_turns_a_channel_off(make_user, mailbox):
+    user = make_user(email="li@example.cn")
+    messaging.set_choices(user, [])
+    _notify(user)
+    run_queued()
+    assert mailbox.messages == []
+    assert messaging.choices(user)[(NoticeKind.REVIEW, Channel.EMAIL)] is False
+
+
+def test_an_unreachable_server_is_retried_then_recorded_as_failed(make_user, app, mailbox):
+    user = make_user(email="li@example.cn")
+    app.config.update(MAIL_PORT=1)  # nothing listens there
+    _notify(user)
+    run_queued()
+    row = db.session.scalar(sa.select(OutboundMessage))
+    assert row.status == OutboxStatus.FAILED and row.attempts == 4
+    assert "ConnectionRefusedError" in row.last_error
+    assert mailbox.messages == []
+    assert db.session.scalar(sa.select(sa.func.count(JobRecord.id))) == 0  # the row carries the failure

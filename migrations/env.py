@@ -7,7 +7,9 @@ from alembic import context
 from flask import current_app
 
 config = context.config
-fileConfig(config.config_file_name)
+# disable_existing_loggers=False: an upgrade run inside a process (the tests, a worker) must not silence the
+# loggers its modules already made (the log backends of mail and SMS, the rate limiter).
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 # Search structures that migrations create by hand and the models do not describe: the SQLite FTS5

@@ -61,3 +61,15 @@ def test_an_unreachable_server_is_retried_then_recorded_as_failed(make_user, app
     assert "ConnectionRefusedError" in row.last_error
     assert mailbox.messages == []
     assert db.session.scalar(sa.select(sa.func.count(JobRecord.id))) == 0  # the row carries the failure
+
+
+def test_without_a_mail_server_the_log_backend_keeps_only_the_masked_address(make_user, app, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="services.infra.mail")
+    user = make_user(email="zhangsan@example.cn")
+    app.config.update(MAIL_SERVER="")
+    _notify(user)
+    run_queued()
+    assert "z***@example.cn" in caplog.text and "zhangsan@example.cn" not in caplog.text
+    assert db.session.scalar(sa.select(OutboundMessage.status)) == OutboxStatus.SENT

@@ -206,13 +206,16 @@ def _set_password(user: User, row: AccountCode, password: str) -> CodePurpose:
     auth.check_new_password(password, "password", [user.name, user.phone or "", user.email or ""])
     claiming = not user.claimed
     with unit_of_work():
-        if not _use(row.id):
-            raise DomainError(CODE_REFUSED if row.channel == Channel.SMS else LINK_USED, field="code")
+        if not _use(row.id):  # another request used it first
+            if row.channel == Channel.SMS:
+                raise DomainError(CODE_REFUSED, field="code")
+            raise DomainError(LINK_USED, field="link")
         _void(user.id, RESET_FLOW, utcnow())
         user.set_password(password)
         user.must_change_password = False
         user.end_sessions()
-        audit.record(None, "auth.account_claimed" if claiming else "auth.password_reset", user, details={
+        # The person who proved they hold the phone or mailbox acts: the entry is theirs, like a sign-in.
+        audit.record(user, "auth.account_claimed" if claiming else "auth.password_reset", user, details={
             "channel": row.channel.value, "target": auth.masked(row.target), "result": "ok, every session ended"})
         if claiming:
             message = "您已认领账号并设置了登录密码。如非本人操作，请立即联系登记您的基地或平台客服。"
@@ -260,18 +263,18 @@ def _link_row(token: str) -> tuple[AccountCode | None, str | None]:
 def check_link(token: str) -> None:
     """Whether the reset link's ``token`` may still be used (read only: opening the page uses nothing).
 
-    :raise DomainError: unknown, used or expired (field ``password``).
+    :raise DomainError: unknown, used or expired (field ``link``).
     """
-    row, problem = _link_row(token)
+    _row, problem = _link_row(token)
     if problem:
-        raise DomainError(problem, field="password")
+        raise DomainError(problem, field="link")
 
 
 def reset_with_link(token: str, password: str) -> tuple[User, CodePurpose]:
     """Set a new password with the link sent by e-mail; every session ends. Returns as reset_with_code.
 
-    :raise DomainError: the link is unknown, used or expired (audited), or the password is refused (field
-        ``password``).
+    :raise DomainError: the link is unknown, used or expired (field ``link``, audited), or the password is
+        refused (field ``password``).
     """
     row, problem = _link_row(token)
     user = db.session.get(User, row.user_id) if row is not None else None
@@ -280,7 +283,7 @@ def reset_with_link(token: str, password: str) -> tuple[User, CodePurpose]:
     if problem or row is None or user is None:
         reason = {LINK_USED: "used", LINK_EXPIRED: "expired"}.get(problem or "", "unknown link")
         raise _refuse(user, "auth.reset_link_refused", reason, row.target if row else "", problem or LINK_UNKNOWN,
-                      "password")
+                      "link")
     return user, _set_password(user, row, password)
 
 

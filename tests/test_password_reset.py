@@ -93,7 +93,7 @@ def test_a_reset_link_by_email_works_once_and_ends_every_session(app, learner, m
     assert notice.kind == NoticeKind.ACCOUNT.value and "您的密码已重置" in notice.message
     assert "如非本人操作" in notice.message
     [entry] = audits("auth.password_reset")
-    assert entry.details["target"] == "l***@example.cn"
+    assert entry.details["target"] == "l***@example.cn" and entry.actor_id == learner.id
 
     # The link works once.
     other = "another quite long phrase 77"
@@ -138,8 +138,12 @@ def test_an_unknown_account_gets_the_same_answer_and_nothing_is_sent(app, learne
     assert unknown not in json.dumps([e.details for e in entries])  # masked
 
 
-def test_a_disabled_account_gets_no_code(app, learner):
-    learner.active = False
+@pytest.mark.parametrize("state", ["disabled", "closed"])
+def test_a_disabled_or_closed_account_gets_no_code(app, learner, state):
+    if state == "disabled":
+        learner.active = False
+    else:
+        learner.closed_at = utcnow()
     db.session.commit()
     response = ask_by_code(app.test_client())
     assert response.status_code == 302 and response.location.endswith("/forgot/code")

@@ -332,7 +332,7 @@ def reset_by_link(token: str):
         try:
             user, purpose = account_codes.reset_with_link(token, form.password.data)
         except DomainError as error:
-            if error.message in (account_codes.LINK_UNKNOWN, account_codes.LINK_USED, account_codes.LINK_EXPIRED):
+            if error.field == "link":
                 request.environ["jidi.code_refused"] = True
                 problem = error.message
             else:

@@ -79,6 +79,14 @@ class Config:
     # e-mail or ID number is taken. Successful ones are not counted, so an office registering its staff from one
     # address is not stopped; a form returned for a typing mistake is.
     REGISTER_LIMIT_PER_ADDRESS = os.environ.get("REGISTER_LIMIT_PER_ADDRESS", "20 per hour; 100 per day")
+    # Codes and links asked for (password reset, claiming a walk-in account), per account the login reaches
+    # and per client address (same syntax): each costs a text message or an e-mail and reaches a person.
+    # Changing one's phone or e-mail is limited per signed-in user with the per-account limit.
+    RESET_LIMIT_PER_TARGET = os.environ.get("RESET_LIMIT_PER_TARGET", "3 per 10 minutes; 10 per day")
+    RESET_LIMIT_PER_ADDRESS = os.environ.get("RESET_LIMIT_PER_ADDRESS", "10 per hour; 50 per day")
+    # Refused codes and links per client address: a code dies after five wrong guesses, this bounds how many
+    # codes one address may try to guess at all.
+    CODE_CHECK_LIMIT_PER_ADDRESS = os.environ.get("CODE_CHECK_LIMIT_PER_ADDRESS", "20 per hour; 100 per day")
     # Flask-Limiter: its storage is REDIS_URL when set (app.py), so every worker counts the same attempts;
     # if Redis goes away each process counts alone rather than refusing every sign-in.
     RATELIMIT_KEY_PREFIX = "jidi"

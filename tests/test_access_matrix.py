@@ -134,6 +134,12 @@ TABLE = {
     # signing out is no access decision: everyone may, the signed-out are sent to sign in
     "/logout": public(any=True),
     "/account/password": signed_in_only(post=lambda w: {}),
+    # a forgotten password (a code or a link) and a walk-in account claimed: for anyone; one's own phone or
+    # e-mail changed with a code sent to the new one: anyone signed in
+    "/forgot": public(), "/claim": public(), "/forgot/code": public(),
+    "/reset/<token>": public(params=lambda w: {"token": "no-such-token"}),
+    "/account/contact": signed_in_only(post=lambda w: {}),
+    "/account/contact/confirm": signed_in_only(post=lambda w: {}),
     # a learner's own profile, under /account beside the password: the learners' gate, asked by the view
     "/account/profile": gated(LEARNERS, LEARNERS, post=lambda w: {}, denied=403,
                               **by("may_enter", lambda w: "learner")),

@@ -134,3 +134,50 @@ class ProfileForm(InputForm):
     def profile_data(self) -> dict:
         return {"name": self.name.data, "professional_title": self.professional_title.data,
                 "sector": self.sector.data, "region_id": self.region.data}
+
+
+class ForgotForm(InputForm):
+    """The phone (a code by text message) or e-mail (a link) of an account whose password was forgotten."""
+    login = StringField(_l("手机号或邮箱"), filters=[normalise_login],
+                        validators=[DataRequired(_l("请填写手机号或邮箱")), Length(max=255)])
+
+
+class ClaimForm(InputForm):
+    """The phone a base registered a walk-in trainee with: the code to claim the account goes there."""
+    login = StringField(_l("登记时留的手机号"), filters=[identifiers.phone],
+                        validators=[DataRequired(_l("请填写手机号")), mobile_phone()])
+
+
+class NewPasswordFields(InputForm):
+    password = PasswordField(
+        _l("新密码"), validators=[DataRequired(_l("请设置新密码")), Length(8, 128, _l("密码至少 8 位"))]
+    )
+    confirm = PasswordField(
+        _l("确认新密码"),
+        validators=[DataRequired(_l("请再次输入新密码")), EqualTo("password", _l("两次输入的密码不一致"))],
+    )
+
+
+class CodeField(InputForm):
+    # inputmode and autocomplete: a phone offers the digits pad and the code the message just brought.
+    code = StringField(_l("验证码"), filters=[identifiers.compact],
+                       render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
+                       validators=[DataRequired(_l("请填写验证码")), Length(max=12)])
+
+
+class ResetByCodeForm(CodeField, NewPasswordFields):
+    """The code sent by text message, and the new password."""
+
+
+class ResetByLinkForm(NewPasswordFields):
+    """The new password, the link's token being in its address."""
+
+
+class ContactForm(InputForm):
+    """A new phone or e-mail: the code goes to it."""
+    contact = StringField(_l("新手机号或新邮箱"),
+                          validators=[DataRequired(_l("请填写新的手机号或邮箱")), Length(max=255)])
+
+
+class ContactCodeForm(CodeField):
+    """The code sent to the new phone or e-mail."""

@@ -8,10 +8,23 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.access import require_area
 from blueprints.auth import bp
-from blueprints.auth.forms import ChangePasswordForm, EmployerRegisterForm, LoginForm, ProfileForm, RegisterForm
+from blueprints.auth.forms import (
+    ChangePasswordForm,
+    ClaimForm,
+    ContactCodeForm,
+    ContactForm,
+    EmployerRegisterForm,
+    ForgotForm,
+    LoginForm,
+    ProfileForm,
+    RegisterForm,
+    ResetByCodeForm,
+    ResetByLinkForm,
+)
 from blueprints.common_forms import field_error
 from extensions import limiter
-from services import accounts, employers, policies, profiles
+from models import Channel, CodePurpose
+from services import account_codes, accounts, employers, policies, profiles
 from services import auth as auth_service
 from services.errors import DomainError
 
@@ -218,3 +231,170 @@ def profile():
     return render_template("auth/profile.html", form=form, state=profiles.region_state(current_user),
                            phone=auth_service.masked(current_user.phone) if current_user.phone else None,
                            email=auth_service.masked(current_user.email) if current_user.email else None), status
+
+
+# --- a forgotten password, a walk-in account claimed, a new phone or e-mail ---------------------------------
+
+# The login a code was asked for, kept between the request and the page where the code is entered.
+_RESET_LOGIN = "reset_login"
+
+
+def _reset_limit_per_target() -> str:
+    return current_app.config["RESET_LIMIT_PER_TARGET"]
+
+
+def _reset_limit_per_address() -> str:
+    return current_app.config["RESET_LIMIT_PER_ADDRESS"]
+
+
+def _code_check_limit_per_address() -> str:
+    return current_app.config["CODE_CHECK_LIMIT_PER_ADDRESS"]
+
+
+def _asked(response) -> bool:
+    """A code or link was asked for (the form was accepted: it redirects)."""
+    return response.status_code == 302
+
+
+def _code_refused(_response) -> bool:
+    """A code or link was refused by the service (not a form returned for an empty field)."""
+    return bool(request.environ.get("jidi.code_refused"))
+
+
+def _refused(form, error: DomainError) -> None:
+    request.environ["jidi.code_refused"] = True
+    field_error(form, error)
+
+
+def _ask_for_code(form, template: str):
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user))
+    if form.validate_on_submit():
+        channel = account_codes.request_reset(form.login.data)
+        if channel == Channel.SMS:
+            session[_RESET_LOGIN] = form.login.data
+            flash(_("如果该手机号已注册，验证码已发送，10 分钟内有效"), "info")
+            return redirect(url_for(".reset_by_code"))
+        flash(_("如果该邮箱已注册，重置密码的链接已发送，30 分钟内有效，请查收邮件"), "info")
+        return redirect(url_for(".login"))
+    return render_template(template, form=form)
+
+
+_per_target = limiter.limit(_reset_limit_per_target, key_func=_account_key, methods=["POST"], deduct_when=_asked,
+                            scope="reset-target")
+_per_address = limiter.limit(_reset_limit_per_address, methods=["POST"], deduct_when=_asked, scope="reset-address")
+_checks_per_address = limiter.limit(_code_check_limit_per_address, methods=["POST"], deduct_when=_code_refused,
+                                    scope="code-check-address")
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@_per_target
+@_per_address
+def forgot():
+    """Ask for a code (a phone) or a link (an e-mail); the answer does not tell whether the account exists."""
+    return _ask_for_code(ForgotForm(), "auth/forgot.html")
+
+
+@bp.route("/claim", methods=["GET", "POST"])
+@_per_target
+@_per_address
+def claim():
+    """A walk-in trainee a base registered asks for the code to claim the account (the reset flow)."""
+    return _ask_for_code(ClaimForm(), "auth/claim.html")
+
+
+@bp.route("/forgot/code", methods=["GET", "POST"])
+@_checks_per_address
+def reset_by_code():
+    login = session.get(_RESET_LOGIN)
+    if not login:
+        return redirect(url_for(".forgot"))
+    form = ResetByCodeForm()
+    if form.validate_on_submit():
+        try:
+            user, purpose = account_codes.reset_with_code(login, form.code.data, form.password.data)
+        except DomainError as error:
+            if error.field == "code":
+                _refused(form, error)
+            else:
+                field_error(form, error)
+        else:
+            return _after_reset(user, purpose)
+    return render_template("auth/reset_code.html", form=form, login=auth_service.masked(login))
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@_checks_per_address
+def reset_by_link(token: str):
+    form = ResetByLinkForm()
+    problem = None
+    if form.validate_on_submit():
+        try:
+            user, purpose = account_codes.reset_with_link(token, form.password.data)
+        except DomainError as error:
+            if error.field == "link":
+                request.environ["jidi.code_refused"] = True
+                problem = error.message
+            else:
+                field_error(form, error)
+        else:
+            return _after_reset(user, purpose)
+    elif not form.is_submitted():
+        try:
+            account_codes.check_link(token)
+        except DomainError as error:
+            problem = error.message
+    return render_template("auth/reset_link.html", form=form, problem=problem)
+
+
+def _after_reset(user, purpose: CodePurpose):
+    """A claimed account is signed in; a reset one signs in again with its new password (every session ended)."""
+    session.pop(_RESET_LOGIN, None)
+    if purpose == CodePurpose.CLAIM:
+        _sign_in(user)
+        flash(_("账号认领成功，欢迎您，%(name)s", name=user.name), "success")
+        return redirect(_home_for(user))
+    logout_user()
+    flash(_("密码已重置，所有设备上的登录已退出，请用新密码登录"), "success")
+    return redirect(url_for(".login"))
+
+
+@bp.route("/account/contact", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_reset_limit_per_target, key_func=_user_key, methods=["POST"], deduct_when=_asked,
+               scope="contact-user")
+def contact():
+    """Any signed-in user's own phone and e-mail: a new one is confirmed with a code sent to it."""
+    form = ContactForm()
+    if form.validate_on_submit():
+        try:
+            purpose = account_codes.request_contact_change(current_user, form.contact.data)
+        except DomainError as error:
+            field_error(form, error, "contact")
+        else:
+            flash(_("验证码已发送到新手机号，10 分钟内有效") if purpose == CodePurpose.PHONE
+                  else _("验证码已发送到新邮箱，10 分钟内有效"), "info")
+            return redirect(url_for(".confirm_contact"))
+    return render_template("auth/contact.html", form=form,
+                           phone=auth_service.masked(current_user.phone) if current_user.phone else None,
+                           email=auth_service.masked(current_user.email) if current_user.email else None)
+
+
+@bp.route("/account/contact/confirm", methods=["GET", "POST"])
+@login_required
+@_checks_per_address
+def confirm_contact():
+    pending = account_codes.pending_contact(current_user)
+    form = ContactCodeForm()
+    if form.validate_on_submit():
+        try:
+            purpose = account_codes.confirm_contact_change(current_user, form.code.data)
+        except DomainError as error:
+            _refused(form, error)
+        else:
+            flash(_("手机号已更换") if purpose == CodePurpose.PHONE else _("邮箱已更换"), "success")
+            return redirect(url_for(".contact"))
+    elif pending is None and not form.is_submitted():
+        flash(_("没有待确认的验证码，请先填写新的手机号或邮箱"), "info")
+        return redirect(url_for(".contact"))
+    return render_template("auth/contact_confirm.html", form=form, pending=pending)

@@ -22,6 +22,7 @@ from models import (
     Employer,
     HoursRecord,
     HoursSource,
+    NoticeKind,
     Region,
     RuleSet,
     SectorAuthority,
@@ -377,7 +378,7 @@ def _tell_learner(declaration: Declaration, note: str, step: str) -> None:
             message += f"，计入 {declaration.hours_credited} 学时"
         if note:
             message += f"（{note}）"
-    inbox.notify(declaration.learner_id, message, "/me/declarations")
+    inbox.notify(declaration.learner_id, message, "/me/declarations", kind=NoticeKind.REVIEW)
 
 
 def _approve(declaration: Declaration, learner: User, approved: int, reason: str, actor_id: int) -> str:

@@ -8,10 +8,17 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.access import require_area
 from blueprints.auth import bp
-from blueprints.auth.forms import ChangePasswordForm, EmployerRegisterForm, LoginForm, ProfileForm, RegisterForm
+from blueprints.auth.forms import (
+    ChangePasswordForm,
+    EmployerRegisterForm,
+    LoginForm,
+    NotificationChoicesForm,
+    ProfileForm,
+    RegisterForm,
+)
 from blueprints.common_forms import field_error
 from extensions import limiter
-from services import accounts, employers, policies, profiles
+from services import accounts, employers, messaging, policies, profiles
 from services import auth as auth_service
 from services.errors import DomainError
 
@@ -218,3 +225,22 @@ def profile():
     return render_template("auth/profile.html", form=form, state=profiles.region_state(current_user),
                            phone=auth_service.masked(current_user.phone) if current_user.phone else None,
                            email=auth_service.masked(current_user.email) if current_user.email else None), status
+
+
+@bp.route("/account/notifications", methods=["GET", "POST"])
+@login_required
+def notifications():
+    """Every signed-in person's choice, per kind of notice, of e-mail and text message (the inbox always)."""
+    kinds = messaging.kinds_for(current_user)
+    form = NotificationChoicesForm()
+    form.offer(kinds, messaging.CHOOSABLE)
+    if form.validate_on_submit():
+        messaging.set_choices(current_user, form.picked(), kinds)
+        flash(_("通知设置已保存"), "success")
+        return redirect(url_for(".notifications"))
+    choices = messaging.choices(current_user)
+    return render_template(
+        "auth/notifications.html", form=form, kinds=kinds, channels=messaging.CHOOSABLE, choices=choices,
+        addresses={"email": auth_service.masked(current_user.email) if current_user.email else None,
+                   "sms": auth_service.masked(current_user.phone) if current_user.phone else None},
+    ), 400 if form.is_submitted() else 200

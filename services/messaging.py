@@ -91,13 +91,15 @@ def set_choices(user: User, enabled: Iterable[tuple[NoticeKind, Channel]],
 
 # --- making the outbox -----------------------------------------------------------------------------------
 
-def _email_body(name: str, message: str, link: str) -> str:
+def _email_body(name: str, message: str, link: str, kind: NoticeKind) -> str:
+    """A notice's e-mail: the greeting, the message, the link to it on the site, and how to stop this kind of
+    e-mail (the page of choices; the notice stays in the site's inbox)."""
     site = current_app.config["SITE_URL"].rstrip("/")
     lines = [f"{name}，您好：", "", message, ""]
     if link:
         lines += [f"查看详情：{site}{link}", ""]
-    lines += ["——", "此邮件由继续教育基地平台自动发送，请勿直接回复。",
-              f"您可以在“通知设置”中选择接收哪些通知：{site}/account/notifications"]
+    lines += ["——", "此邮件由继续教育基地平台自动发送，请勿直接回复。登录平台后，可在“消息”中查看全部通知。",
+              f"如不想再通过邮件接收“{kind.label}”，可在“通知设置”中关闭：{site}/account/notifications"]
     return "\n".join(lines)
 
 
@@ -141,7 +143,7 @@ def _row_for(row: sa.Row, kind: NoticeKind, channel: Channel, recipient: str) ->
     common = {"channel": channel, "kind": kind, "notice_id": row.id, "user_id": row.user_id,
               "recipient": recipient, "status": OutboxStatus.QUEUED, "attempts": 0, "created_at": utcnow()}
     if channel == Channel.EMAIL:
-        return {**common, "subject": subject_for(kind), "body": _email_body(row.name, row.message, row.link),
+        return {**common, "subject": subject_for(kind), "body": _email_body(row.name, row.message, row.link, kind),
                 "sms_template": ""}
     return {**common, "subject": "", "sms_template": "notice",
             "body": json.dumps({"kind": kind.label, "summary": row.message}, ensure_ascii=False)}

@@ -111,3 +111,15 @@ def test_the_inbox_and_the_profile_link_to_the_page(app, make_user):
     client = _signed_in(app, make_user())
     for path in ("/inbox/", "/account/profile"):
         assert f'href="{PAGE}"' in client.get(path).get_data(as_text=True), path
+
+
+def test_a_notices_email_reads_in_chinese_with_its_link_and_how_to_stop_it(app, make_user, mailbox):
+    learner = make_user(name="李华", email="li@test.example")
+    _notify(learner)
+    [mail] = mailbox.to("li@test.example")
+    site = app.config["SITE_URL"].rstrip("/")
+    body = mail["body"]
+    assert body.startswith("李华，您好：")
+    assert "您申报的“学术年会”已通过单位审核，认定 2 学时" in body
+    assert f"查看详情：{site}/me/declarations" in body
+    assert f"如不想再通过邮件接收“学时申报审核结果”，可在“通知设置”中关闭：{site}/account/notifications" in body

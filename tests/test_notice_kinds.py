@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import (
+    BaseType,
     Category,
     Course,
     CourseStatus,
@@ -25,7 +26,17 @@ from models import (
     Role,
     User,
 )
-from services import base_applications, declarations, employers, employment, enrollment, inbox, plans, resident_ids
+from services import (
+    base_applications,
+    declarations,
+    employers,
+    employment,
+    enrollment,
+    evaluation,
+    inbox,
+    plans,
+    resident_ids,
+)
 from services import courses as course_service
 from services.infra import clock
 from services.infra.queue import run_queued
@@ -35,6 +46,7 @@ from tests.test_base_applications import data_of, upload
 from tests.test_declarations import on, regions  # noqa: F401  (fixtures of the employment world)
 from tests.test_employers import data as employer_data
 from tests.test_employment import w  # noqa: F401  (fixture)
+from tests.test_evaluation import YEAR, after_the_year, evaluated_base, province, reference  # noqa: F401
 from tests.test_regulator import START, plan_form, signed_in
 
 ID_NUMBER = "51010419900307" + "771"
@@ -126,6 +138,17 @@ def test_class_plan_decisions_are_plan_notices(app, monkeypatch, admin_and_base,
 
     [notice] = notices_of(admin.id)
     assert notice.kind == NoticeKind.PLAN.value and "场地不符合要求" in notice.message
+
+
+def test_an_evaluation_outcome_is_an_evaluation_notice_to_the_bases_admins(
+        province, reference, evaluated_base, make_user, city, after_the_year):  # noqa: F811
+    admin = make_user(Role.BASE_ADMIN)
+    base = evaluated_base(BaseType.CITY, disclosure=False, admin=admin)
+    evaluation.confirm(province, evaluation.run(province, YEAR, city.parent_id).id)
+
+    [notice] = notices_of(admin.id)
+    assert (notice.kind, notice.link) == (NoticeKind.EVALUATION.value, f"/manage/bases/{base.id}")
+    assert f"{YEAR} 年度评估结论已确认" in notice.message
 
 
 # --- course changed or cancelled -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import FileStorage
@@ -25,6 +26,8 @@ from models import (
     BaseStatus,
     BaseStatusChange,
     BaseType,
+    Channel,
+    NoticeKind,
     Region,
     RegionLevel,
     Role,
@@ -32,7 +35,7 @@ from models import (
     User,
 )
 from models._common import utcnow
-from services import audit, auth, credit_codes, identifiers, policies, text
+from services import audit, auth, credit_codes, identifiers, inbox, messaging, policies, text
 from services.errors import DomainError, Invalid, InvalidTransition
 from services.infra import evidence_files
 from services.infra.transaction import unit_of_work
@@ -246,7 +249,21 @@ def withdraw(token: str, note: str = "") -> BaseApplication:
         application.status = ApplicationStatus.WITHDRAWN
         application.events.append(BaseApplicationEvent(to_status=ApplicationStatus.WITHDRAWN, note=note))
         audit.record(None, "application.withdraw", application, details={"region_id": application.region_id})
+        _tell_applicant(application, "基地申报已撤回",
+                        f"您以“{application.name}”提交的{application.base_type.label}申报已撤回，不再进入评审。")
     return application
+
+
+def _tell_applicant(application: BaseApplication, subject: str, news: str) -> None:
+    """E-mail the applicant (who has no account until approval) at the application's contact address, in the
+    caller's unit of work. The follow link is not in it, even where it is known (a withdrawal): the site keeps
+    only its hash, and the outbox would keep the e-mail's text."""
+    site = current_app.config["SITE_URL"].rstrip("/")
+    body = "\n".join([f"{application.contact_name}，您好：", "", news, "",
+                      "请使用提交申报时获得的查询链接查看详情。", "",
+                      "——", "此邮件由继续教育基地平台自动发送，请勿直接回复。", site])
+    messaging.send_direct(Channel.EMAIL, application.contact_email, kind=NoticeKind.APPLICATION,
+                          subject=f"【继续教育基地平台】{subject}", body=body)
 
 
 def file_of(application: BaseApplication, file_id: int) -> tuple[BaseApplicationFile, Path]:
@@ -340,6 +357,8 @@ def reject(regulator: User, application_id: int, reason: str, met: Iterable[str]
                                                         actor_id=regulator.id))
         audit.record(regulator, "application.reject", application,
                      details={"reason": reason, "met": [k for k in CHECKLIST_KEYS if application.checklist[k]]})
+        _tell_applicant(application, "基地申报未通过认定",
+                        f"您以“{application.name}”提交的{application.base_type.label}申报未通过认定。理由：{reason}")
     return application
 
 
@@ -400,6 +419,11 @@ def approve(regulator: User, application_id: int, note: str = "", met: Iterable[
             audit.record(regulator, "base.designate", base, base_id=base.id,
                          details={"type": base.type.value, "application_id": application.id,
                                   "admins": [auth.masked(admin.email or "")]})
+            # The new admin account's notice also goes to the contact address by e-mail (its fan-out: the
+            # account's e-mail is the contact's), so no second, direct e-mail is sent.
+            inbox.notify(admin.id, f"您以“{application.name}”提交的{application.base_type.label}申报已通过认定，"
+                         "基地已开通。请用申报时填写的邮箱或手机号及密码登录，完善基地信息公开后发布课程。"
+                         + (f"（{note}）" if note else ""), f"/manage/bases/{base.id}", kind=NoticeKind.APPLICATION)
     except IntegrityError:
         # Taken between the check and the insert (the unit of work rolled everything back).
         raise Invalid({"decision": "基地名称、管理员邮箱或手机号刚被占用，未作任何更改，请刷新后再试"}) from None

@@ -1,13 +1,25 @@
 """Base admins' course operations: create, edit, publish, unpublish, close and cancel."""
 
+from datetime import date
+from decimal import Decimal
 from typing import IO
 
 import sqlalchemy as sa
 
 from extensions import db
-from models import Course, CourseStatus, Enrollment, EnrollmentStatus, Notice, PlanStatus, TrainingBase
+from models import (
+    Category,
+    Course,
+    CourseStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Mode,
+    NoticeKind,
+    PlanStatus,
+    TrainingBase,
+)
 from models._common import utcnow
-from services import audit, course_rules, policies
+from services import audit, course_rules, inbox, policies
 from services.actors import Actor
 from services.enrollment import fill_freed_seats
 from services.errors import DomainError, InvalidTransition
@@ -98,6 +110,7 @@ def update_course(actor: Actor, course: Course, data: dict | None = None, cover_
             if not course.is_editable:
                 raise DomainError("已取消的课程不能修改")
             changes = _save_fields(actor, course, data or {}, cover_stream, via_token)
+            _tell_enrolled_of_changes(course, changes)
         if status is not None and status != course.status:
             _check_move(course, status, reason)
             _move(actor, course, status, reason, via_token)
@@ -136,6 +149,53 @@ def _save_fields(actor: Actor, course: Course, data: dict, cover_stream: IO[byte
         audit.record(actor, "course.update", course, base_id=course.base_id, details=changes,
                      via_token=via_token)
     return changes
+
+
+# What a learner holding a place (or waiting for one) is told of when it changes, and how each is named; the
+# rest (the description, the audience …) is the course page's to show.
+LEARNER_FIELDS = {
+    "title": "课程名称", "category": "科目类别", "hours": "学时", "start_date": "开始日期", "end_date": "结束日期",
+    "mode": "培训方式", "place": "培训地点", "fee": "费用", "contact_person": "联系人", "contact_phone": "联系电话",
+}
+_LIVE = (EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED)
+
+
+def _shown(name: str, value: object) -> str:
+    """A field's value (as the audit log keeps it: services.audit.plain) as the learner reads it."""
+    if value is None or value == "":
+        return "未填写"
+    if name in ("start_date", "end_date"):
+        day = date.fromisoformat(str(value))
+        return f"{day.year}年{day.month}月{day.day}日"
+    if name == "category":
+        return Category(str(value)).label
+    if name == "mode":
+        return Mode(str(value)).label
+    if name == "fee":
+        fee = Decimal(str(value))
+        return "免费" if not fee else f"{fee.normalize():f} 元"
+    return str(value)
+
+
+def _enrolled(course: Course) -> list[int]:
+    """Who holds a place in the course or waits for one: one query, however many."""
+    return list(db.session.scalars(
+        sa.select(Enrollment.learner_id).where(Enrollment.course_id == course.id, Enrollment.status.in_(_LIVE))))
+
+
+def _tell_enrolled_of_changes(course: Course, changes: dict) -> None:
+    """Every learner enrolled or waitlisted hears what changed that concerns them, old → new (one notice each,
+    inserted in bulk)."""
+    told = [f"{label}：{_shown(name, changes[name][0])} → {_shown(name, changes[name][1])}"
+            for name, label in LEARNER_FIELDS.items() if name in changes]
+    if not told:
+        return
+    message = f"您报名的《{course.title}》有变更：" + "；".join(told)
+    if "plan_status" in changes:
+        message += "。办班计划需重新报批，获批前暂停报名"
+    learners = _enrolled(course)
+    inbox.notify_many(((learner_id, message) for learner_id in learners), f"/courses/{course.id}",
+                      kind=NoticeKind.COURSE)
 
 
 def _after_save(course: Course, changes: dict) -> None:
@@ -187,25 +247,17 @@ def _move(actor: Actor, course: Course, status: CourseStatus, reason: str, via_t
 
 def _cancel_enrollments(course: Course) -> None:
     """A cancelled course releases everyone enrolled or waitlisted, and tells them why."""
-    affected = db.session.execute(
-        sa.select(Enrollment.learner_id).where(
-            Enrollment.course_id == course.id,
-            Enrollment.status.in_((EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED)),
-        )
-    ).scalars().all()
+    affected = _enrolled(course)
     db.session.execute(
         sa.update(Enrollment)
-        .where(Enrollment.course_id == course.id,
-               Enrollment.status.in_((EnrollmentStatus.CONFIRMED, EnrollmentStatus.WAITLISTED)))
+        .where(Enrollment.course_id == course.id, Enrollment.status.in_(_LIVE))
         .values(status=EnrollmentStatus.CANCELLED, cancelled_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if affected:
-        db.session.execute(sa.insert(Notice), [
-            {"user_id": learner_id, "message": f"《{course.title}》已被基地取消：{course.cancel_reason}",
-             "link": f"/courses/{course.id}", "created_at": utcnow()}
-            for learner_id in affected
-        ])
+    # The link still answers for them once the course is cancelled (catalog: a former enrollee's course).
+    message = f"《{course.title}》已被基地取消：{course.cancel_reason}"
+    inbox.notify_many(((learner_id, message) for learner_id in affected), f"/courses/{course.id}",
+                      kind=NoticeKind.COURSE)
     course.seats_taken = db.session.scalar(
         sa.select(sa.func.count(Enrollment.id)).where(
             Enrollment.course_id == course.id, Enrollment.status == EnrollmentStatus.COMPLETED

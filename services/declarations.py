@@ -22,6 +22,7 @@ from models import (
     Employer,
     HoursRecord,
     HoursSource,
+    NoticeKind,
     Region,
     RuleSet,
     SectorAuthority,
@@ -377,7 +378,7 @@ def _tell_learner(declaration: Declaration, note: str, step: str) -> None:
             message += f"，计入 {declaration.hours_credited} 学时"
         if note:
             message += f"（{note}）"
-    inbox.notify(declaration.learner_id, message, "/me/declarations")
+    inbox.notify(declaration.learner_id, message, "/me/declarations", kind=NoticeKind.REVIEW)
 
 
 def _approve(declaration: Declaration, learner: User, approved: int, reason: str, actor_id: int) -> str:
@@ -483,12 +484,14 @@ def _apply_cap(declaration: Declaration, learner: User, approved: int) -> tuple[
                       f"本年度已计入 {used} 学时，本次超出的 {approved - credited} 学时未计入")
 
 
-def overdue_by_employer(regulator: User) -> list[tuple[Employer, int, date]]:
-    """Employers in the regulator's region with reviews past their deadline: count and oldest due date."""
+def overdue_by_employer(regulator: User, today: date | None = None) -> list[tuple[Employer, int, date]]:
+    """Employers in the regulator's region with reviews past their deadline (on ``today``, default today):
+    count and oldest due date."""
+    today = today or clock.today()
     rows = db.session.execute(
         sa.select(Employer, sa.func.count(Declaration.id), sa.func.min(Declaration.due_on))
         .join(Declaration, Declaration.employer_id == Employer.id)
-        .where(Declaration.status == DeclarationStatus.PENDING, Declaration.due_on < clock.today(),
+        .where(Declaration.status == DeclarationStatus.PENDING, Declaration.due_on < today,
                Employer.region_id.in_(policies.region_ids_in_reach(regulator)))
         .group_by(Employer.id)
         .order_by(sa.func.count(Declaration.id).desc())
@@ -496,13 +499,14 @@ def overdue_by_employer(regulator: User) -> list[tuple[Employer, int, date]]:
     return [tuple(r) for r in rows]
 
 
-def overdue_by_sector(regulator: User) -> list[tuple[SectorAuthority, int, date]]:
-    """Sector authorities in the regulator's region with sector reviews past their deadline: count and
-    oldest due date."""
+def overdue_by_sector(regulator: User, today: date | None = None) -> list[tuple[SectorAuthority, int, date]]:
+    """Sector authorities in the regulator's region with sector reviews past their deadline (on ``today``,
+    default today): count and oldest due date."""
+    today = today or clock.today()
     rows = db.session.execute(
         sa.select(SectorAuthority, sa.func.count(Declaration.id), sa.func.min(Declaration.sector_due_on))
         .join(Declaration, Declaration.sector_authority_id == SectorAuthority.id)
-        .where(Declaration.status == DeclarationStatus.SECTOR_PENDING, Declaration.sector_due_on < clock.today(),
+        .where(Declaration.status == DeclarationStatus.SECTOR_PENDING, Declaration.sector_due_on < today,
                SectorAuthority.region_id.in_(policies.region_ids_in_reach(regulator)))
         .group_by(SectorAuthority.id)
         .order_by(sa.func.count(Declaration.id).desc())

@@ -18,13 +18,14 @@ from models import (
     Employment,
     EmploymentStatus,
     Notice,
+    NoticeKind,
     Region,
     RegionLevel,
     Role,
     User,
 )
 from models._common import utcnow
-from services import audit, auth, credit_codes, identifiers, policies, text
+from services import audit, auth, credit_codes, identifiers, inbox, policies, text
 from services.accounts import IDENTIFIER_TAKEN
 from services.actors import Actor
 from services.errors import DomainError, Invalid, NotAllowed
@@ -224,7 +225,7 @@ def decide(regulator: Actor, employer_id: int, approve: bool, reason: str = "") 
         message = (f"“{employer.name}”的注册已通过审核，现在可以添加审核人员、确认本单位职工。" if approve
                    else f"“{employer.name}”的注册未通过审核：{reason}。请修改后重新提交。")
         for admin in admins_of(employer):
-            db.session.add(Notice(user_id=admin.id, message=message[:500], link="/employer/"))
+            inbox.notify(admin.id, message, "/employer/", kind=NoticeKind.APPLICATION)
     return employer
 
 

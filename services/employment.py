@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from extensions import db
-from models import Employer, EmployerStatus, Employment, EmploymentStatus, Notice, Region, Role, User
+from models import Employer, EmployerStatus, Employment, EmploymentStatus, NoticeKind, Region, Role, User
 from models._common import utcnow
-from services import audit, credit_codes, policies
+from services import audit, credit_codes, inbox, policies
 from services.actors import Actor
 from services.errors import DomainError, NotAllowed
 from services.infra.transaction import unit_of_work
@@ -171,8 +171,8 @@ def confirm(actor: Actor, employment_id: int) -> Employment:
         audit.record(actor, "employment.confirm", employment, details={
             "employer_id": employment.employer_id,
             "ended_employment_id": previous.id if previous is not None else None})
-        db.session.add(Notice(user_id=learner.id, link="/me/declarations",
-                              message=f"“{employment.employer.name}”已确认您是本单位职工，您的学时申报将由该单位审核。"))
+        inbox.notify(learner.id, f"“{employment.employer.name}”已确认您是本单位职工，您的学时申报将由该单位审核。",
+                     "/me/declarations", kind=NoticeKind.EMPLOYMENT)
     return employment
 
 
@@ -194,6 +194,6 @@ def refuse(actor: Actor, employment_id: int, reason: str) -> Employment:
         employment.decided_by_id, employment.decided_at = actor.id, utcnow()
         audit.record(actor, "employment.refuse", employment, details={"employer_id": employment.employer_id,
                                                                       "reason": reason})
-        db.session.add(Notice(user_id=employment.learner_id, link="/me/declarations",
-                              message=f"“{employment.employer.name}”未确认您是本单位职工：{reason}"[:500]))
+        inbox.notify(employment.learner_id, f"“{employment.employer.name}”未确认您是本单位职工：{reason}",
+                     "/me/declarations", kind=NoticeKind.EMPLOYMENT)
     return employment

@@ -29,12 +29,12 @@ from models import (
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
-    Notice,
+    NoticeKind,
     User,
 )
 from models._common import LabelledEnum, utcnow
 from models.regulation import PlanStatus
-from services import policies
+from services import inbox, policies
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
 from services.infra.locking import locked
@@ -193,11 +193,8 @@ def _promote_waitlisted(course: Course) -> list[Enrollment]:
             return promoted
         head.status = EnrollmentStatus.CONFIRMED
         head.confirmed_at = utcnow()
-        db.session.add(Notice(
-            user_id=head.learner_id,
-            message=f"您在《{course.title}》的候补已转为正式报名，请按时参加培训。",
-            link=f"/courses/{course.id}",
-        ))
+        inbox.notify(head.learner_id, f"您在《{course.title}》的候补已转为正式报名，请按时参加培训。",
+                     f"/courses/{course.id}", kind=NoticeKind.WAITLIST)
         promoted.append(head)
 
 

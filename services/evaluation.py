@@ -29,6 +29,7 @@ from models import (
     Evaluation,
     EvaluationResult,
     EvaluationStatus,
+    NoticeKind,
     Outcome,
     Region,
     RegionLevel,
@@ -422,7 +423,7 @@ def _confirm_locked(regulator: User, evaluation: Evaluation) -> None:
         if result.override_reason:
             message += f"（{result.override_reason}）"
         outcomes[result.base_id] = (message, f"/manage/bases/{result.base_id}")
-    inbox.notify_base_admins(outcomes)
+    inbox.notify_base_admins(outcomes, kind=NoticeKind.EVALUATION)
     audit.record(regulator, "evaluation.confirm", evaluation, details={
         "year": evaluation.year, "outcomes": {r.base_id: r.final.value for r in evaluation.results}})
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from extensions import db
 from models import BaseMembership, Notice, NoticeKind, Role, User
 from models._common import utcnow
+from services import jobs
 from services.infra.transaction import unit_of_work
 from services.resident_ids import mask
 
@@ -30,6 +31,21 @@ def notify(user_id: int, message: str, link: str = "", kind: NoticeKind = Notice
     notice = Notice(user_id=user_id, message=scrub(message)[:500], link=link[:255], kind=kind.value)
     db.session.add(notice)
     return notice
+
+
+def notify_many(messages: Iterable[tuple[int, str]], link: str = "", kind: NoticeKind = NoticeKind.GENERAL,
+                dedupe_key: str | None = None) -> list[int]:
+    """Notices to many people at once (``(user_id, message)`` pairs), inserted in one statement in the caller's
+    unit of work and fanned out once it commits, as ``notify``'s are; returns their ids. With a ``dedupe_key``
+    a person may hold one such notice only (UNIQUE(user_id, dedupe_key)): the caller leaves out who has it."""
+    now = utcnow()
+    rows = [{"user_id": user_id, "message": scrub(message)[:500], "link": link[:255], "kind": kind.value,
+             "dedupe_key": dedupe_key, "created_at": now} for user_id, message in messages]
+    if not rows:
+        return []
+    ids = list(db.session.scalars(sa.insert(Notice).returning(Notice.id), rows))
+    jobs.fan_out_after_commit(db.session(), ids)
+    return ids
 
 
 def notify_base_admins(messages: Mapping[int, tuple[str, str]], kind: NoticeKind = NoticeKind.GENERAL) -> None:

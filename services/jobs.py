@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, UOWTransaction
 from extensions import db
 from models import JobRecord, JobStatus, Notice, OutboundMessage
 from models._common import utcnow
-from services import messaging
+from services import messaging, review_reminders
+from services.infra import clock
 from services.infra.queue import collect_at_commit, huey, in_app
 from services.infra.transaction import unit_of_work
 
@@ -69,6 +70,18 @@ def sweep_outbox() -> None:
     ids = messaging.stale()
     for chunk in messaging.chunked(ids, messaging.SEND_BATCH):
         huey.enqueue(deliver.s(chunk))
+
+
+# --- reminders -------------------------------------------------------------------------------------------
+
+# Huey keeps UTC (utc=True, services.infra.queue): 01:00 UTC is 09:00 in Shanghai.
+@huey.periodic_task(crontab(hour="1", minute="0"))
+@in_app
+def remind_overdue_reviews() -> dict:
+    """Every morning at nine (Beijing time): reviewers, sector officers and regulators hear of reviews past
+    their deadline (once a day each, however often it runs: services.review_reminders)."""
+    done = review_reminders.remind_overdue(clock.today())
+    return {"reviewers": done.reviewers, "sector_officers": done.sector_officers, "regulators": done.regulators}
 
 
 # --- enqueued at commit ----------------------------------------------------------------------------------

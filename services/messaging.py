@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from extensions import db
-from models import Channel, Notice, NoticeKind, NoticePreference, OutboundMessage, OutboxStatus, User
+from models import Channel, Notice, NoticeKind, NoticePreference, OutboundMessage, OutboxStatus, Role, User
 from models._common import utcnow
 from services.infra import mail, sms
 from services.infra.transaction import end_reads, unit_of_work
@@ -37,6 +37,24 @@ SEND_BATCH = 100
 FAN_OUT_BATCH = 500
 
 
+# The kinds of notice each role may receive: what its page of choices offers (every kind, in the enum's order,
+# for a role not listed). A learner is never told of a class plan, a reviewer never of a waitlist.
+_K = NoticeKind
+KINDS_FOR_ROLE: dict[Role, tuple[NoticeKind, ...]] = {
+    Role.LEARNER: (_K.REVIEW, _K.WAITLIST, _K.COURSE, _K.EMPLOYMENT, _K.DEADLINE, _K.ACCOUNT, _K.GENERAL),
+    Role.BASE_ADMIN: (_K.PLAN, _K.APPLICATION, _K.EVALUATION, _K.ACCOUNT, _K.GENERAL),
+    Role.REVIEWER: (_K.OVERDUE, _K.ACCOUNT, _K.GENERAL),
+    Role.EMPLOYER_ADMIN: (_K.APPLICATION, _K.OVERDUE, _K.ACCOUNT, _K.GENERAL),
+    Role.SECTOR_OFFICER: (_K.OVERDUE, _K.ACCOUNT, _K.GENERAL),
+    Role.REGULATOR: (_K.OVERDUE, _K.ACCOUNT, _K.GENERAL),
+    Role.PLATFORM_ADMIN: (_K.ACCOUNT, _K.GENERAL),
+}
+
+
+def kinds_for(user: User) -> tuple[NoticeKind, ...]:
+    return KINDS_FOR_ROLE.get(user.role, tuple(NoticeKind))
+
+
 def kind_of(value: str) -> NoticeKind:
     try:
         return NoticeKind(value)
@@ -54,13 +72,17 @@ def choices(user: User) -> dict[tuple[NoticeKind, Channel], bool]:
             for kind in NoticeKind for channel in CHOOSABLE}
 
 
-def set_choices(user: User, enabled: Iterable[tuple[NoticeKind, Channel]]) -> None:
-    """Keep the person's choices: ``enabled`` are the (kind, channel) pairs they want; every other choosable
-    pair is off. Only what differs from the default is stored."""
+def set_choices(user: User, enabled: Iterable[tuple[NoticeKind, Channel]],
+                kinds: Iterable[NoticeKind] | None = None) -> None:
+    """Keep the person's choices for ``kinds`` (default: every kind): ``enabled`` are the (kind, channel) pairs
+    they want; every other choosable pair of those kinds is off, and other kinds' choices stay as they were.
+    Only what differs from the default is stored."""
     wanted = set(enabled)
+    chosen = list(NoticeKind) if kinds is None else list(dict.fromkeys(kinds))
     with unit_of_work():
-        db.session.execute(sa.delete(NoticePreference).where(NoticePreference.user_id == user.id))
-        for kind in NoticeKind:
+        db.session.execute(sa.delete(NoticePreference).where(NoticePreference.user_id == user.id,
+                                                             NoticePreference.kind.in_(chosen)))
+        for kind in chosen:
             for channel in CHOOSABLE:
                 on = (kind, channel) in wanted
                 if on != (channel in DEFAULTS[kind]):
@@ -69,13 +91,15 @@ def set_choices(user: User, enabled: Iterable[tuple[NoticeKind, Channel]]) -> No
 
 # --- making the outbox -----------------------------------------------------------------------------------
 
-def _email_body(name: str, message: str, link: str) -> str:
+def _email_body(name: str, message: str, link: str, kind: NoticeKind) -> str:
+    """A notice's e-mail: the greeting, the message, the link to it on the site, and how to stop this kind of
+    e-mail (the page of choices; the notice stays in the site's inbox)."""
     site = current_app.config["SITE_URL"].rstrip("/")
     lines = [f"{name}，您好：", "", message, ""]
     if link:
         lines += [f"查看详情：{site}{link}", ""]
-    lines += ["——", "此邮件由继续教育基地平台自动发送，请勿直接回复。",
-              f"您可以在“通知设置”中选择接收哪些通知：{site}/account/notifications"]
+    lines += ["——", "此邮件由继续教育基地平台自动发送，请勿直接回复。登录平台后，可在“消息”中查看全部通知。",
+              f"如不想再通过邮件接收“{kind.label}”，可在“通知设置”中关闭：{site}/account/notifications"]
     return "\n".join(lines)
 
 
@@ -119,7 +143,7 @@ def _row_for(row: sa.Row, kind: NoticeKind, channel: Channel, recipient: str) ->
     common = {"channel": channel, "kind": kind, "notice_id": row.id, "user_id": row.user_id,
               "recipient": recipient, "status": OutboxStatus.QUEUED, "attempts": 0, "created_at": utcnow()}
     if channel == Channel.EMAIL:
-        return {**common, "subject": subject_for(kind), "body": _email_body(row.name, row.message, row.link),
+        return {**common, "subject": subject_for(kind), "body": _email_body(row.name, row.message, row.link, kind),
                 "sms_template": ""}
     return {**common, "subject": "", "sms_template": "notice",
             "body": json.dumps({"kind": kind.label, "summary": row.message}, ensure_ascii=False)}

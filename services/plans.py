@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
 from extensions import db
-from models import ClassPlan, Course, PlanStatus, User
+from models import ClassPlan, Course, NoticeKind, PlanStatus, User
 from models._common import utcnow
 from services import audit, hours, inbox, policies, rules
 from services.actors import Actor
@@ -101,7 +101,8 @@ def decide_plan(regulator: User, plan_id: int, approve: bool, reason: str) -> Cl
         course = plan.course
         decision = "已获批准" if approve else f"未获批准，原因：{reason.strip()}"
         inbox.notify_base_admins({course.base_id: (f"{course.base.name}“{course.title}”的办班计划{decision}",
-                                                   f"/manage/bases/{course.base_id}/courses/{course.id}/plan")})
+                                                   f"/manage/bases/{course.base_id}/courses/{course.id}/plan")},
+                                  kind=NoticeKind.PLAN)
     db.session.refresh(plan)
     return plan
 

@@ -144,6 +144,8 @@ TABLE = {
     "/account/profile": gated(LEARNERS, LEARNERS, post=lambda w: {}, denied=403,
                               **by("may_enter", lambda w: "learner")),
     "/inbox/": signed_in_only(), "/inbox/read": signed_in_only(post=lambda w: {}),
+    # each person's choice of e-mail and SMS per kind of notice, beside the profile: every signed-in role
+    "/account/notifications": signed_in_only(post=lambda w: {}),
     # private files: the learner, their employer's reviewer, a regulator over the learner
     "/files/evidence/<key>": {"public": False, "members": SIGNED_IN - {DISABLED}, "allow": {LA, REVIEWER, SECTOR, REG},
                               "post": None, "denied": 404,

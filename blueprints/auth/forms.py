@@ -1,11 +1,11 @@
-"""Sign-in, learner and employer registration, and password change forms."""
+"""Sign-in, learner and employer registration, password change and notification choice forms."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from blueprints.validators import InputForm, mobile_phone
-from models import PROFESSIONAL_TITLES, SECTORS
+from models import PROFESSIONAL_TITLES, SECTORS, Channel, NoticeKind
 from services import identifiers
 from services.accounts import PRIVACY_NOTICE_VERSION
 from services.auth import normalise_login
@@ -181,3 +181,20 @@ class ContactForm(InputForm):
 
 class ContactCodeForm(CodeField):
     """The code sent to the new phone or e-mail."""
+
+class NotificationChoicesForm(InputForm):
+    """The (kind, channel) pairs a person wants, as ``kind:channel`` checkboxes; the view gives the choices
+    (the kinds the person's role receives, services.messaging.kinds_for)."""
+
+    enabled = SelectMultipleField(coerce=str)
+
+    def offer(self, kinds: tuple[NoticeKind, ...], channels: tuple[Channel, ...]) -> None:
+        self.enabled.choices = [(self.value(kind, channel), "") for kind in kinds for channel in channels]
+
+    @staticmethod
+    def value(kind: NoticeKind, channel: Channel) -> str:
+        return f"{kind.value}:{channel.value}"
+
+    def picked(self) -> list[tuple[NoticeKind, Channel]]:
+        pairs = (value.split(":", 1) for value in self.enabled.data or ())
+        return [(NoticeKind(kind), Channel(channel)) for kind, channel in pairs]

@@ -16,6 +16,7 @@ from blueprints.auth.forms import (
     EmployerRegisterForm,
     ForgotForm,
     LoginForm,
+    NotificationChoicesForm,
     ProfileForm,
     RegisterForm,
     ResetByCodeForm,
@@ -24,7 +25,7 @@ from blueprints.auth.forms import (
 from blueprints.common_forms import field_error
 from extensions import limiter
 from models import Channel, CodePurpose
-from services import account_codes, accounts, employers, policies, profiles
+from services import account_codes, accounts, employers, messaging, policies, profiles
 from services import auth as auth_service
 from services.errors import DomainError
 
@@ -398,3 +399,21 @@ def confirm_contact():
         flash(_("没有待确认的验证码，请先填写新的手机号或邮箱"), "info")
         return redirect(url_for(".contact"))
     return render_template("auth/contact_confirm.html", form=form, pending=pending)
+
+@bp.route("/account/notifications", methods=["GET", "POST"])
+@login_required
+def notifications():
+    """Every signed-in person's choice, per kind of notice, of e-mail and text message (the inbox always)."""
+    kinds = messaging.kinds_for(current_user)
+    form = NotificationChoicesForm()
+    form.offer(kinds, messaging.CHOOSABLE)
+    if form.validate_on_submit():
+        messaging.set_choices(current_user, form.picked(), kinds)
+        flash(_("通知设置已保存"), "success")
+        return redirect(url_for(".notifications"))
+    choices = messaging.choices(current_user)
+    return render_template(
+        "auth/notifications.html", form=form, kinds=kinds, channels=messaging.CHOOSABLE, choices=choices,
+        addresses={"email": auth_service.masked(current_user.email) if current_user.email else None,
+                   "sms": auth_service.masked(current_user.phone) if current_user.phone else None},
+    ), 400 if form.is_submitted() else 200

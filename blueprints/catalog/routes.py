@@ -39,6 +39,8 @@ def courses():
 @cached_page
 def course_detail(course_id: int):
     course = catalog_pages.get_public_course(course_id)
+    if course is None and current_user.is_authenticated:
+        course = catalog_pages.get_cancelled_course_of(course_id, current_user.id)
     if course is None:
         abort(404)
     mine = None

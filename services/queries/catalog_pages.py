@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import QueryableAttribute, contains_eager, joinedload
 
 from extensions import db
-from models import BaseType, Course, CourseStatus, PlanStatus, Region, TrainingBase
+from models import BaseType, Course, CourseStatus, Enrollment, PlanStatus, Region, TrainingBase
 from models._common import MAX_ID
 from services import policies
 from services.infra import clock, search
@@ -276,6 +276,18 @@ def get_public_course(course_id: int) -> Course | None:
         .options(contains_eager(Course.base).contains_eager(TrainingBase.region).joinedload(Region.parent),
             joinedload(Course.cover),
         )
+    ).scalar_one_or_none()
+
+
+def get_cancelled_course_of(course_id: int, learner_id: int) -> Course | None:
+    """A cancelled course, with its base, for a learner who was enrolled in it (or waiting for a place): the
+    notice of its cancellation links to it, and the page says why. None for anyone else. One query."""
+    was_enrolled = sa.exists().where(Enrollment.course_id == Course.id, Enrollment.learner_id == learner_id)
+    return db.session.execute(
+        sa.select(Course).join(Course.base).join(TrainingBase.region)
+        .where(Course.id == course_id, Course.status == CourseStatus.CANCELLED, was_enrolled)
+        .options(contains_eager(Course.base).contains_eager(TrainingBase.region).joinedload(Region.parent),
+                 joinedload(Course.cover))
     ).scalar_one_or_none()
 
 

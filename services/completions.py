@@ -478,9 +478,7 @@ def _create_accounts(actor: Actor, base: TrainingBase, claims: list[Claim]) -> i
             created.update((fingerprint or "", user_id) for user_id, fingerprint in rows)
     except IntegrityError:  # registered meanwhile (PostgreSQL: between the check and the insert)
         raise Conflict([Refusal(c.ref, "id_number", walk_ins.CONCURRENT) for c in claims]) from None
-    for fingerprint, user_id in created.items():
-        walk_ins.audit_created(actor, base.id, user_id, people[fingerprint], "roster")
-        walk_ins.invite(base, user_id, people[fingerprint].phone)
+    walk_ins.welcome(actor, base, {user_id: people[fingerprint] for fingerprint, user_id in created.items()}, "roster")
     for claim in claims:
         claim.learner_id = created[claim.fingerprint]
     return len(created)

@@ -5,6 +5,7 @@ An ID number that already has an account is linked to it, never given a second o
 account holds an ID number or a phone: the name on it, its other details, or its role.
 """
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from models import (
     EnrollmentStatus,
     NoticeKind,
     OutboundMessage,
+    OutboxStatus,
     PlanStatus,
     Region,
     RegionLevel,
@@ -31,7 +33,7 @@ from models import (
     User,
 )
 from models._common import utcnow
-from services import audit, identifiers, messaging, policies, resident_ids, text
+from services import audit, identifiers, jobs, messaging, policies, resident_ids, text
 from services.actors import Actor
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
@@ -113,20 +115,32 @@ def new_account_values(base_id: int, who: Person, region_id: int | None, now: da
     }
 
 
+def _invitation(base: TrainingBase) -> dict[str, str]:
+    return {"kind": "账号认领", "summary": invitation_summary(base)}
+
+
 def invite(base: TrainingBase, user_id: int, phone: str) -> OutboundMessage:
     """Queue the text message that tells the person their account exists and where to claim it (sent after
     the caller's commit)."""
-    return messaging.send_direct(
-        Channel.SMS, phone, kind=NoticeKind.ACCOUNT, sms_template="notice",
-        sms_params={"kind": "账号认领", "summary": invitation_summary(base)}, user_id=user_id)
+    return messaging.send_direct(Channel.SMS, phone, kind=NoticeKind.ACCOUNT, sms_template="notice",
+                                 sms_params=_invitation(base), user_id=user_id)
 
 
-def audit_created(actor: Actor, base_id: int, user_id: int, who: Person, via: str) -> None:
-    """The account's creation in the audit log, its personal numbers masked (the log is read by regulators).
-    By id: a roster's accounts are inserted in bulk, with no objects to name."""
-    entry = audit.record(actor, "walk_in.register", None, object_type="user", base_id=base_id, details={
-        "via": via, "id_number": resident_ids.mask(who.id_number), "phone": text.masked_contact(who.phone)})
-    entry.object_id = user_id
+def welcome(actor: Actor, base: TrainingBase, created: dict[int, Person], via: str) -> None:
+    """For accounts just created ({user id: person}), in the caller's unit of work: their creation in the audit
+    log, personal numbers masked (the log is read by regulators), and their invitations in the outbox, sent
+    after the commit. In bulk, a statement per 500 of each, by id: a roster's accounts are inserted so."""
+    audit.record_each(actor, "walk_in.register", "user", [
+        (user_id, {"via": via, "id_number": resident_ids.mask(who.id_number),
+                   "phone": text.masked_contact(who.phone)}) for user_id, who in created.items()], base_id=base.id)
+    body, now = json.dumps(_invitation(base), ensure_ascii=False), utcnow()
+    rows = [{"channel": Channel.SMS, "kind": NoticeKind.ACCOUNT, "user_id": user_id, "recipient": who.phone,
+             "subject": "", "body": body, "sms_template": "notice", "status": OutboxStatus.QUEUED, "attempts": 0,
+             "created_at": now} for user_id, who in created.items()]
+    ids: list[int] = []
+    for start in range(0, len(rows), 500):
+        ids += db.session.scalars(sa.insert(OutboundMessage).returning(OutboundMessage.id), rows[start:start + 500])
+    jobs.deliver_after_commit(db.session(), ids)
 
 
 def _check_manager(actor: Actor, base: TrainingBase) -> None:
@@ -153,8 +167,7 @@ def _register(actor: Actor, base: TrainingBase, who: Person, region_id: int | No
         db.session.flush()
     except IntegrityError:  # registered meanwhile, with the number or the phone: the unit of work rolls back
         raise DomainError(CONCURRENT) from None
-    audit_created(actor, base.id, user.id, who, via)
-    invite(base, user.id, who.phone)
+    welcome(actor, base, {user.id: who}, via)
     return user, True
 
 

@@ -15,6 +15,10 @@ same account's. Whatever the reason nobody is found (no such phone or number, an
 people, a disabled account, an account that is not a learner's), the answer is the same: a recorder cannot
 tell a registered person from a made-up one by it.
 
+A roster file (not the API, nor the roster page) may also name a trainee who has no account at all: a name, a
+valid ID number and a mobile number, neither of them any account's. Such a row creates a walk-in account
+(services.walk_ins) in the same unit of work as the completions, so that a refused file creates none.
+
 All or nothing. Every completion is checked first, in a read-only transaction beside the site's writers, and
 those wrong in themselves are refused together (``Invalid``). Then, holding the base's lock and its courses'
 rows, those that clash with the records are refused together (``Conflict``: already completed, the course's
@@ -390,7 +394,8 @@ def _course_refusal(claim: Claim, course: Course | None, today: date) -> Refusal
 def record(actor: Actor, base_id: int, claims: list[Claim], channel: Channel, *, refused: Sequence[Refusal] = (),
            token_id: int | None = None, via_token: str | None = None) -> BatchResult:
     """Record the claims' completions in the base's courses, all or none; learners not on a course's roster
-    are added to it, seats permitting (not by the roster page, which completes its seated learners only).
+    are added to it, seats permitting (not by the roster page, which completes its seated learners only), and
+    on a channel that ``creates_accounts``, trainees with no account get one first.
     ``refused``: claims the caller already refused while reading them (a file's unreadable hours, say),
     reported with the rest. ``token_id``, ``via_token``: the API token a batch came with (its id, its displayed
     prefix for the audit).

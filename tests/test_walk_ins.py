@@ -22,7 +22,7 @@ from models import (
 )
 from services import resident_ids, walk_ins
 from services.errors import DomainError, NotAllowed
-from tests.conftest import login
+from tests.conftest import login, page_queries
 
 
 def id_number(n: int) -> str:
@@ -257,3 +257,14 @@ def test_a_provincial_base_leaves_the_city_to_the_person(admin_and_base, make_us
     assert other.region_id == city.id
     with pytest.raises(DomainError, match="请选择所在的市"):
         walk_ins.register_walk_in(admin, base, "张三", id_number(45), "13812345645", region_id=city.parent_id)
+
+
+def test_the_walk_ins_page_queries_do_not_grow_with_its_rows(desk):
+    admin, base, _course, browser = desk
+    walk_ins.register_walk_in(admin, base, "王小明", NUMBER, PHONE)
+    admin_id, base_id = admin.id, base.id
+    few = page_queries(browser, f"/manage/bases/{base.id}/walk-ins")
+    admin, base = db.session.get(User, admin_id), db.session.get(type(base), base_id)
+    for n in range(60, 70):
+        walk_ins.register_walk_in(admin, base, f"学员{n}", id_number(n), f"137000000{n}")
+    assert len(page_queries(browser, f"/manage/bases/{base.id}/walk-ins")) == len(few)

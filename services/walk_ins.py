@@ -33,7 +33,7 @@ from models import (
     User,
 )
 from models._common import utcnow
-from services import audit, identifiers, jobs, messaging, policies, resident_ids, text
+from services import audit, identifiers, inbox, jobs, messaging, policies, resident_ids, text
 from services.actors import Actor
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
@@ -223,6 +223,8 @@ def register_at_desk(actor: Actor, course: Course, name: str, id_number: str,
             raise DomainError(problem)
         user, created = _register(actor, fresh.base, who, region, "desk")
         _seat(actor, fresh, user.id)
+        if not created:  # a new account's owner hears of it by the invitation; an existing one, here
+            inbox.notify(user.id, f"{fresh.base.name}已在现场为您报名课程“{fresh.title}”", "/me/")
     return user, created
 
 

@@ -15,6 +15,7 @@ from models import (
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
+    Notice,
     NoticeKind,
     OutboundMessage,
     Role,
@@ -110,6 +111,9 @@ def test_an_id_number_with_an_account_is_linked_never_given_a_second(desk, make_
     assert db.session.get(User, learner.id).phone == "13900000041"
     assert db.session.scalar(sa.select(Enrollment.learner_id).where(Enrollment.course_id == course.id)) == learner.id
     assert invitations() == []
+    # The person hears of it in their inbox (and by e-mail or text message as they chose).
+    assert db.session.scalars(sa.select(Notice.message).where(Notice.user_id == learner.id)).all() == [
+        f"{base.name}已在现场为您报名课程“{course.title}”"]
     # The service answers the same: the account, not created.
     user, created = walk_ins.register_walk_in(admin, base, "王小明", NUMBER, "13700000041")
     assert (user.id, created) == (learner.id, False)

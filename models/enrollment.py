@@ -19,6 +19,8 @@ class EnrollmentSource(LabelledEnum):
     ONLINE = "online", "在线报名"
     IMPORT = "import", "名单导入"
     API = "api", "接口推送"
+    # Put on the roster by the base's staff at the desk (services.walk_ins), often a walk-in trainee.
+    DESK = "desk", "现场登记"
 
 
 # The statuses that hold a place in the course (and count in course.seats_taken).

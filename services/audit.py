@@ -74,6 +74,18 @@ def record(actor: Actor | None, action: str, obj: Any, *, base_id: int | None = 
     return entry
 
 
+def record_each(actor: Actor, action: str, object_type: str, entries: Sequence[tuple[int, dict]], *,
+                base_id: int | None = None) -> None:
+    """One entry per (object id, details), like ``record``'s, inserted in one statement per 500: for a use case
+    that creates many objects at once (a roster's walk-in accounts), in the caller's unit of work."""
+    now = utcnow()
+    rows = [{"at": now, "actor_id": actor.id, "action": action, "object_type": object_type, "object_id": object_id,
+             "base_id": base_id, "details": {key: plain(value) for key, value in details.items()}}
+            for object_id, details in entries]
+    for start in range(0, len(rows), 500):
+        db.session.execute(sa.insert(AuditLog), rows[start:start + 500])
+
+
 PAGE_SIZE = 100
 # Entries of nobody signed in and about no base that name their region in details["region_id"].
 REGION_NAMED = ("auth.register_refused", "identity.respelt", "application.submit", "application.withdraw")

@@ -15,6 +15,10 @@ same account's. Whatever the reason nobody is found (no such phone or number, an
 people, a disabled account, an account that is not a learner's), the answer is the same: a recorder cannot
 tell a registered person from a made-up one by it.
 
+A roster file (not the API, nor the roster page) may also name a trainee who has no account at all: a name, a
+valid ID number and a mobile number, neither of them any account's. Such a row creates a walk-in account
+(services.walk_ins) in the same unit of work as the completions, so that a refused file creates none.
+
 All or nothing. Every completion is checked first, in a read-only transaction beside the site's writers, and
 those wrong in themselves are refused together (``Invalid``). Then, holding the base's lock and its courses'
 rows, those that clash with the records are refused together (``Conflict``: already completed, the course's
@@ -31,6 +35,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute
 
 from extensions import db
@@ -48,7 +53,7 @@ from models import (
     User,
 )
 from models._common import utcnow
-from services import audit, hours, resident_ids
+from services import audit, hours, identifiers, resident_ids, walk_ins
 from services.actors import Actor
 from services.errors import DomainError
 from services.infra import clock
@@ -70,12 +75,17 @@ class Channel:
     already: str  # the learner's completion in the course was recorded before
     # The roster page completes only learners holding a seat; a file or the API may add one to the roster.
     seated_only: bool = False
+    # A roster file may name trainees who have no account yet (name, ID number and phone): each gets a walk-in
+    # account (services.walk_ins), created with the completions, all or none.
+    creates_accounts: bool = False
 
 
 ROSTER_PAGE = Channel(EnrollmentSource.ONLINE, HoursSource.COURSE, "与所选第 {ref} 项重复",
                       "该学员在本课程的结业已经记录", seated_only=True)
 ROSTER_FILE = Channel(EnrollmentSource.IMPORT, HoursSource.IMPORT, "与第 {ref} 行重复",
-                      "该学员已记录结业，请勿重复导入")
+                      "该学员已记录结业，请勿重复导入", creates_accounts=True)
+# The API creates no accounts: only the base's staff, at the desk or with a roster file they upload, register
+# people (issue 18); a token's batch names registered learners only, and one it cannot match is refused.
 API = Channel(EnrollmentSource.API, HoursSource.API, "与第 {ref} 项是同一学员的同一课程",
               "该学员在本课程的结业已经记录（不是通过这个外部编号）")
 
@@ -96,6 +106,8 @@ class Claim:
     digest: str = ""  # of the item as the client sent it (API)
     learner_id: int | None = None  # given by the roster page (the enrollment's learner), else matched here
     problem: str = ""  # why its course cannot take completions now (found before the learner was looked for)
+    fingerprint: str = ""  # of the ID number, once checked
+    new_account: bool = False  # names nobody registered: a walk-in account is created for them (creates_accounts)
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,7 @@ class BatchResult:
     recorded: int = 0
     already_recorded: int = 0
     added_to_roster: int = 0
+    accounts_created: int = 0
 
 
 # --- the rules of a completion ------------------------------------------------------------------------
@@ -241,9 +254,11 @@ def _check(base_id: int, claims: list[Claim], channel: Channel,
     named, fingerprints = _identified(fresh, refusals)
     by_phone = learners_by(User.phone, {c.phone for c in named if c.learner_id is None and c.phone})
     by_hmac = learners_by(User.id_number_hmac, set(fingerprints.values()))
+    strangers = _strangers(named, by_phone, by_hmac) if channel.creates_accounts else set()
     today = clock.today()
     unmatched = 0
-    pairs: dict[tuple[int, int], int] = {}
+    pairs: dict[tuple[int, int | str], int] = {}
+    new_phones: dict[str, tuple[int, str]] = {}
     for claim in named:
         refusal = _course_refusal(claim, courses.get(claim.course_id), today)
         if refusal is not None:
@@ -252,20 +267,60 @@ def _check(base_id: int, claims: list[Claim], channel: Channel,
         if claim.problem:
             continue  # a conflict for the course, reported as such
         if claim.learner_id is None:
-            learner, where = _learner_of(claim, by_phone.get(claim.phone), by_hmac.get(fingerprints.get(claim.ref, "")))
-            if learner is None:
-                label = {"phone": "手机号", "id_number": "身份证号", "both": "手机号、身份证号"}[where]
-                refusals.append(Refusal(claim.ref, "phone" if where == "both" else where,
-                                        f"未找到姓名与{label}都相符的注册学员"))
-                unmatched += 1
+            refusal = _match(claim, by_phone.get(claim.phone), by_hmac.get(claim.fingerprint), strangers, new_phones)
+            if refusal is not None:
+                refusals.append(refusal)
+                unmatched += not claim.new_account
                 continue
-            claim.learner_id = learner
-        pair = (claim.course_id, claim.learner_id)
+        # A new account is one person per ID number: two rows with the same number are the same trainee.
+        pair = (claim.course_id, claim.learner_id if claim.learner_id is not None else claim.fingerprint)
         if pair in pairs:
             refusals.append(Refusal(claim.ref, _where(claim), channel.duplicate.format(ref=pairs[pair])))
         else:
             pairs[pair] = claim.ref
     return courses, refusals, unmatched
+
+
+def _match(claim: Claim, by_phone: Learner | None, by_id_number: Learner | None, strangers: set[int],
+           new_phones: dict[str, tuple[int, str]]) -> Refusal | None:
+    """Set the claim's learner (or mark it ``new_account`` when it names a stranger, see ``_strangers``), or
+    say why not. Two strangers with one phone cannot both have it."""
+    learner, where = _learner_of(claim, by_phone, by_id_number)
+    if learner is not None:
+        claim.learner_id = learner
+        return None
+    if claim.ref in strangers:
+        claim.new_account = True
+        if len(claim.name.strip()) > walk_ins.MAX_NAME:
+            return Refusal(claim.ref, "name", f"姓名不能超过 {walk_ins.MAX_NAME} 个字，无法为其创建账号")
+        first, fingerprint = new_phones.setdefault(claim.phone, (claim.ref, claim.fingerprint))
+        if fingerprint != claim.fingerprint:  # the same number twice is a repeat, said as such by the caller
+            return Refusal(claim.ref, "phone", f"与第 {first} 行的手机号相同，不能为两人创建账号")
+        return None
+    label = {"phone": "手机号", "id_number": "身份证号", "both": "手机号、身份证号"}[where]
+    return Refusal(claim.ref, "phone" if where == "both" else where, f"未找到姓名与{label}都相符的注册学员")
+
+
+def _strangers(claims: list[Claim], by_phone: dict[str, Learner], by_hmac: dict[str, Learner]) -> set[int]:
+    """The refs of the claims that name someone with no account at all: a name, a valid ID number and a mobile
+    number, neither of them any account's (of any role, active or not). A fixed number of queries per 500."""
+    candidates = [c for c in claims if c.learner_id is None and c.fingerprint and identifiers.is_mobile(c.phone)
+                  and c.fingerprint not in by_hmac and c.phone not in by_phone]
+    if not candidates:
+        return set()
+    taken_numbers, taken_phones = taken({c.fingerprint for c in candidates}, {c.phone for c in candidates})
+    return {c.ref for c in candidates if c.fingerprint not in taken_numbers and c.phone not in taken_phones}
+
+
+def taken(fingerprints: Iterable[str], phones: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The ID number fingerprints and the phones among these that some account (any) holds."""
+    numbers: set[str] = set()
+    held: set[str] = set()
+    for chunk in chunks(fingerprints):
+        numbers.update(db.session.scalars(sa.select(User.id_number_hmac).where(User.id_number_hmac.in_(chunk))))
+    for chunk in chunks(phones):
+        held.update(db.session.scalars(sa.select(User.phone).where(User.phone.in_(chunk))))
+    return numbers, held
 
 
 def _first_sendings(claims: list[Claim], recorded: set[str]) -> tuple[list[Claim], list[Refusal]]:
@@ -308,7 +363,7 @@ def _identified(claims: list[Claim], refusals: list[Refusal]) -> tuple[list[Clai
             if problem:
                 refusals.append(Refusal(claim.ref, "id_number", problem))
                 continue
-            fingerprints[claim.ref] = resident_ids.fingerprint(number)
+            fingerprints[claim.ref] = claim.fingerprint = resident_ids.fingerprint(number)
         named.append(claim)
     return named, fingerprints
 
@@ -339,7 +394,8 @@ def _course_refusal(claim: Claim, course: Course | None, today: date) -> Refusal
 def record(actor: Actor, base_id: int, claims: list[Claim], channel: Channel, *, refused: Sequence[Refusal] = (),
            token_id: int | None = None, via_token: str | None = None) -> BatchResult:
     """Record the claims' completions in the base's courses, all or none; learners not on a course's roster
-    are added to it, seats permitting (not by the roster page, which completes its seated learners only).
+    are added to it, seats permitting (not by the roster page, which completes its seated learners only), and
+    on a channel that ``creates_accounts``, trainees with no account get one first.
     ``refused``: claims the caller already refused while reading them (a file's unreadable hours, say),
     reported with the rest. ``token_id``, ``via_token``: the API token a batch came with (its id, its displayed
     prefix for the audit).
@@ -364,10 +420,13 @@ def record(actor: Actor, base_id: int, claims: list[Claim], channel: Channel, *,
     actor_id = actor.id
     # One recording per base at a time, so that two copies of the same batch sent together cannot both
     # write; then the courses' rows, in id order, against online enrollments taking seats meanwhile.
-    with locked(TrainingBase, base_id):
+    with locked(TrainingBase, base_id) as base:
         locked_courses = {c.id: c for c in db.session.execute(
             sa.select(Course).where(Course.id.in_(list(courses))).order_by(Course.id).with_for_update(key_share=True)
             .execution_options(populate_existing=True)).scalars()}
+        strangers = [c for c in claims if c.new_account]
+        if strangers:
+            result.accounts_created = _create_accounts(actor, base, strangers)
         # Again, now that no other recording of the base can be writing: one may have recorded some meanwhile.
         recorded = _recorded(base_id, [c.external_id for c in claims if c.external_id is not None])
         fresh, conflicts = _against_earlier(claims, recorded, result)
@@ -400,6 +459,34 @@ def record(actor: Actor, base_id: int, claims: list[Claim], channel: Channel, *,
                 "already_recorded": result.already_recorded, "added_to_roster": result.added_to_roster},
                 via_token=via_token)
     return result
+
+
+def _create_accounts(actor: Actor, base: TrainingBase, claims: list[Claim]) -> int:
+    """Create the walk-in accounts of the claims that name strangers, in bulk (one insert per 500), each audited
+    and invited by text message to claim it (sent after the commit); set each claim's learner.
+
+    :raise Conflict: an account took one of the ID numbers or phones since the check.
+    """
+    again = taken({c.fingerprint for c in claims}, {c.phone for c in claims})
+    if again[0] or again[1]:
+        raise Conflict([Refusal(c.ref, "id_number", walk_ins.CONCURRENT) for c in claims])
+    region_id = walk_ins.region_for(base)
+    people = {c.fingerprint: walk_ins.Person(c.name.strip(), resident_ids.normalise(c.id_number), c.phone,
+                                             c.fingerprint) for c in claims}
+    now = utcnow()
+    created: dict[str, int] = {}
+    try:
+        for chunk in chunks(list(people.values())):
+            rows = db.session.execute(
+                sa.insert(User).returning(User.id, User.id_number_hmac),
+                [walk_ins.new_account_values(base.id, who, region_id, now) for who in chunk]).tuples()
+            created.update((fingerprint or "", user_id) for user_id, fingerprint in rows)
+    except IntegrityError:  # registered meanwhile (PostgreSQL: between the check and the insert)
+        raise Conflict([Refusal(c.ref, "id_number", walk_ins.CONCURRENT) for c in claims]) from None
+    walk_ins.welcome(actor, base, {user_id: people[fingerprint] for fingerprint, user_id in created.items()}, "roster")
+    for claim in claims:
+        claim.learner_id = created[claim.fingerprint]
+    return len(created)
 
 
 def _against_earlier(claims: list[Claim], recorded: dict[str, str],

@@ -111,6 +111,11 @@ def fan_out_after_commit(session: Session, notice_ids: Sequence[int]) -> None:
     session.info.setdefault(_NEW_NOTICES, []).extend(notice_ids)
 
 
+def deliver_after_commit(session: Session, outbox_ids: Sequence[int]) -> None:
+    """For outbox rows inserted in bulk (not through the session's objects): send them once committed."""
+    session.info.setdefault(_NEW_OUTBOX, []).extend(outbox_ids)
+
+
 # --- failures --------------------------------------------------------------------------------------------
 
 # An e-mail address or a mainland mobile number in an error's text (an SMTP refusal names its recipient).

@@ -138,6 +138,7 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (row number as in the file, reason)
     completed: int = 0
     added: int = 0  # learners who had not enrolled online and were added by the import
+    created: int = 0  # walk-in accounts created for trainees who had none (services.walk_ins)
 
     @property
     def ok(self) -> bool:
@@ -255,7 +256,9 @@ def import_completions(actor: Actor, course: Course, data: bytes) -> ImportRepor
     """Record completions for a course from an XLSX or CSV roster: all rows or none (services.completions
     records them, as it records the roster page's and the API's).
 
-    Each row names a registered learner by phone and/or ID number (the name must match the account), and may
+    Each row names a registered learner by phone and/or ID number (the name must match the account), or a
+    trainee with no account by name, ID number and phone (neither of them any account's): a walk-in account is
+    created for them with the completions, and they are invited by text message to claim it. A row may
     give the hours attended (whole hours, at most the course's; blank means all of them) and the day the
     learner completed (blank: the course's end, for a class that has ended; a self-paced course, or a class
     still running, needs each row's day). Learners who did not enroll online are added, seats permitting.
@@ -287,7 +290,7 @@ def import_completions(actor: Actor, course: Course, data: bytes) -> ImportRepor
         result = completions.record(actor, course.base_id, claims, completions.ROSTER_FILE, refused=refused)
     except (completions.Invalid, completions.Conflict) as error:
         raise RosterRejected(_report(error.refusals)) from None
-    return ImportReport(completed=result.recorded, added=result.added_to_roster)
+    return ImportReport(completed=result.recorded, added=result.added_to_roster, created=result.accounts_created)
 
 
 def _report(refusals: Iterable[completions.Refusal]) -> ImportReport:

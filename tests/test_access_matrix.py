@@ -115,6 +115,16 @@ def _application(w) -> dict:
     return w.application_params
 
 
+def _walk_in(w) -> User:
+    """A trainee base A registered at the desk, made on first use."""
+    from services import walk_ins  # here, so that the shared import line stays as it was
+
+    if not hasattr(w, "walk_in"):
+        w.walk_in, _created = walk_ins.register_walk_in(w.users[AA], w.base_a, "矩阵现场学员", "110101199003071233",
+                                                        "13912340077")
+    return w.walk_in
+
+
 APPLICATION = by("may_decide_application",
                  lambda w: db.session.get(BaseApplication, _application(w)["application_id"]))
 
@@ -232,6 +242,12 @@ TABLE = {
         ADMINS, {AA}, post=lambda w: {"enrollment": str(w.enrollment_a.id)}, **COURSE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/import": gated(ADMINS, {AA}, post=lambda w: {},
                                                                                **COURSE),
+    # walk-in trainees (services.walk_ins): the desk on the roster page, the base's list and the invitation again
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/walk-in": gated(ADMINS, {AA}, post=lambda w: {},
+                                                                                **COURSE),
+    "/manage/bases/<int:base_id>/walk-ins": gated(ADMINS, {AA}, **BASE),
+    "/manage/bases/<int:base_id>/walk-ins/<int:user_id>/invite": gated(
+        ADMINS, {AA}, post=lambda w: {}, params=lambda w: {"user_id": _walk_in(w).id}, **BASE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/status": gated(ADMINS, {AA},
                                                                         post=lambda w: {"status": "draft"}, **COURSE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/cancel": gated(ADMINS, {AA}, **COURSE,

@@ -137,6 +137,15 @@ class RosterImportForm(InputForm):
     )
 
 
+class WalkInForm(InputForm):
+    """The desk's registration of a trainee (services.walk_ins judges the ID number and the phone)."""
+
+    name = StringField(_l("姓名"), validators=[_required(_l("姓名")), Length(max=64)])
+    id_number = StringField(_l("身份证号"), validators=[_required(_l("身份证号")), Length(max=40)])
+    phone = StringField(_l("手机号"), validators=[_required(_l("手机号")), Length(max=40)],
+                        description=_l("认领账号的验证码将发送到这个手机号"))
+
+
 class CompletionForm(InputForm):
     """The roster page's "mark completed": the ticked enrollment ids come as a list of checkboxes, and the day
     they completed (services.completions judges it: within the course's dates, not after today)."""

@@ -20,6 +20,7 @@ from blueprints.base_admin.forms import (
     DisclosureForm,
     RosterImportForm,
     StatusForm,
+    WalkInForm,
 )
 from blueprints.common_forms import ActionForm, field_error
 from blueprints.query import form_ids, parse_int, query_int
@@ -32,6 +33,7 @@ from services import courses as course_service
 from services import evaluation as evaluation_service
 from services import plans as plan_service
 from services import roster as roster_service
+from services import walk_ins as walk_in_service
 from services.errors import DomainError, ImageRejected, NotAllowed
 from services.infra import clock
 from services.queries import base_pages
@@ -183,13 +185,15 @@ def course_cancel(base_id: int, course_id: int):
     return redirect(url_for(".course_edit", base_id=base.id, course_id=course.id))
 
 
-def _roster_page(base, course, form: CompletionForm | None = None):
+def _roster_page(base, course, form: CompletionForm | None = None, walk_in_form: WalkInForm | None = None):
     if form is None:
         form = CompletionForm(formdata=None)
         form.completed_on.data = completion_service.suggested_completed_on(course)
     return render_template(
         "base_admin/roster.html", base=base, course=course, roster=roster_service.roster(course),
         action_form=ActionForm(), completion_form=form, days=roster_service.course_days(course),
+        walk_in_form=walk_in_form or WalkInForm(formdata=None),
+        desk_problem=walk_in_service.desk_problem(course),
     )
 
 
@@ -233,6 +237,58 @@ def roster_complete(base_id: int, course_id: int):
     else:
         flash(_("已为 %(n)s 名学员记录结业，学时已计入其年度学时", n=count), "success")
     return redirect(url_for(".roster", base_id=base_id, course_id=course_id))
+
+
+@bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/walk-in", methods=["POST"])
+def roster_walk_in(base_id: int, course_id: int):
+    """The desk: register (or link) a trainee and give them a seat on the roster."""
+    base, course = _load_course(base_id, course_id)
+    form = WalkInForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form and form.csrf_token.errors:
+            abort(400)
+        return _roster_page(base, course, walk_in_form=form)
+    try:
+        user, created = walk_in_service.register_at_desk(current_user, course, form.name.data, form.id_number.data,
+                                                         form.phone.data)
+    except DomainError as error:
+        if error.field in form:
+            field_error(form, error)
+            return _roster_page(base, course, walk_in_form=form)
+        flash(error.message, "danger")
+    else:
+        if created:
+            flash(_("已为 %(name)s 新建账号并加入名单，认领短信已发送到其手机", name=user.name), "success")
+        else:
+            flash(_("%(name)s 已有账号，已关联并加入名单", name=user.name), "success")
+    return redirect(url_for(".roster", base_id=base_id, course_id=course_id))
+
+
+@bp.route("/bases/<int:base_id>/walk-ins")
+def walk_ins(base_id: int):
+    """The accounts the base registered for walk-in trainees, claimed or not."""
+    base = _load_base(base_id)
+    before = query_int("before")
+    people, more = walk_in_service.walk_ins(base, before_id=before)
+    return render_template("base_admin/walk_ins.html", base=base, people=people, more=more, before=before,
+                           action_form=ActionForm(), mask_phone=roster_service.mask_phone)
+
+
+@bp.route("/bases/<int:base_id>/walk-ins/<int:user_id>/invite", methods=["POST"])
+def walk_in_invite(base_id: int, user_id: int):
+    """Send the invitation to claim the account again (once per ten minutes per account)."""
+    base = _load_base(base_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        walk_in_service.resend_invitation(current_user, base, user_id)
+    except LookupError:
+        abort(404)
+    except DomainError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("认领短信已重新发送"), "success")
+    return redirect(url_for(".walk_ins", base_id=base_id))
 
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/attendance", methods=["GET", "POST"])
@@ -289,6 +345,8 @@ def roster_import(base_id: int, course_id: int):
                 else:
                     message = _("导入成功：%(n)s 名学员记录结业，其中 %(m)s 人此前未在线报名",
                                 n=result.completed, m=result.added)
+                    if result.created:
+                        message += _("；为 %(k)s 名未注册学员新建了账号，已短信通知其认领", k=result.created)
                     flash(message, "success")
                     return redirect(url_for(".roster", base_id=base_id, course_id=course_id))
     return render_template("base_admin/roster_import.html", base=base, course=course, form=form, report=report)

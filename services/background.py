@@ -32,6 +32,10 @@ WORK: dict[str, Work] = {}
 # Files a job wrote (an export) are kept this long, then removed by services.jobs.sweep_job_files.
 KEEP_FILES = timedelta(days=7)
 FINISHED = (JobStatus.DONE, JobStatus.FAILED)
+# A job queued this long and never started has lost its task (services.jobs.sweep_lost_jobs).
+LOST_AFTER = timedelta(minutes=15)
+# A job running this long was left by a worker that stopped (a province's evaluation takes minutes at most).
+STUCK_AFTER = timedelta(hours=2)
 
 
 def work(name: str) -> Callable[[Work], Work]:
@@ -64,12 +68,13 @@ def request_job(actor: Actor, name: str, params: dict[str, Any]) -> JobRecord:
 # --- what the task does (services.jobs.background_job) ----------------------------------------------------------
 
 def start(job_id: int) -> JobRecord | None:
-    """Claim the job for this attempt (running, one more attempt); None if it is done, failed for good or gone:
-    then there is nothing to do. A job left running by a worker that died is claimed again."""
+    """Claim the job for this attempt (running, one more attempt); None if it is not waiting to run (done,
+    failed for good, running in another worker, or gone): then there is nothing to do. One UPDATE, so that
+    of two workers given the same job only one claims it."""
     with unit_of_work():
         claimed = db.session.execute(
             sa.update(JobRecord)
-            .where(JobRecord.id == job_id, JobRecord.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
+            .where(JobRecord.id == job_id, JobRecord.status == JobStatus.QUEUED)
             .values(status=JobStatus.RUNNING, attempts=JobRecord.attempts + 1, started_at=utcnow())
         )
     if claimed.rowcount == 0:  # type: ignore[attr-defined]
@@ -86,6 +91,25 @@ def perform(job: JobRecord) -> dict[str, Any]:
     if requester is None or not requester.active:
         raise LookupError("the account that asked for the job is gone or disabled")
     return WORK[job.name](requester, json.loads(job.params or "{}"))
+
+
+def lost(older_than: timedelta = LOST_AFTER) -> list[int]:
+    """Jobs whose task is lost, for services.jobs.sweep_lost_jobs to queue again: recorded but never started
+    for ``older_than`` (the queue's store was down at the commit, services.infra.queue), or left running
+    for STUCK_AFTER by a worker that stopped (put back in the queue here). A job waiting for its retry has
+    had an attempt and is not among them."""
+    with unit_of_work():
+        db.session.execute(
+            sa.update(JobRecord)
+            .where(JobRecord.status == JobStatus.RUNNING, JobRecord.started_at < utcnow() - STUCK_AFTER)
+            .values(status=JobStatus.QUEUED, attempts=0, error="the worker running it stopped")
+        )
+    return list(db.session.execute(
+        sa.select(JobRecord.id).where(JobRecord.status == JobStatus.QUEUED, JobRecord.attempts == 0,
+                                      JobRecord.requested_by_id.is_not(None),
+                                      JobRecord.created_at < utcnow() - older_than)
+        .order_by(JobRecord.id).limit(1000)
+    ).scalars())
 
 
 def finish(job_id: int, result: dict[str, Any]) -> None:

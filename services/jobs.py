@@ -98,6 +98,15 @@ def background_job(job_id: int, task: Task | None = None) -> dict | None:
     return result
 
 
+@huey.periodic_task(crontab(minute="*/15"))
+@in_app
+def sweep_lost_jobs() -> None:
+    """Every quarter of an hour: queue again the jobs whose task was lost (background.lost); should the first
+    task turn up after all, the claim in background.start lets only one of the two run the job."""
+    for job_id in background.lost():
+        huey.enqueue(background_job.s(job_id))
+
+
 @huey.periodic_task(crontab(hour="3", minute="20"))
 @in_app
 def sweep_job_files() -> None:

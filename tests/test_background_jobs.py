@@ -6,6 +6,7 @@ import json
 import os
 import re
 import time
+from datetime import timedelta
 from io import BytesIO
 
 import openpyxl
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from models import AuditLog, Evaluation, JobRecord, JobStatus, Role
+from models._common import utcnow
 from services import background, evaluation, jobs
 from services.infra import clock
 from services.infra.queue import huey, run_queued
@@ -218,3 +220,44 @@ def test_a_jobs_file_is_removed_after_seven_days_by_the_nightly_sweep(app, provi
     assert client.get(old + "/file").status_code == 404
     assert "文件已超过保留期限" in client.get(old).get_data(as_text=True)
     assert client.get(fresh + "/file").status_code == 200
+
+
+# --- jobs whose task was lost -----------------------------------------------------------------------------
+
+def test_a_job_whose_task_never_reached_the_queue_is_queued_again_by_the_sweep(app, province_regulator):
+    path = job_path(ask_province_evaluation(signed_in(app, province_regulator), province_regulator))
+    huey.flush()  # as if the queue's store had been down at the commit
+    jobs.sweep_lost_jobs.call_local()
+    assert run_queued() == 0  # too recent to be called lost: its task may still be on its way
+
+    job = the_job()
+    job.created_at -= timedelta(minutes=20)
+    db.session.commit()
+    jobs.sweep_lost_jobs.call_local()
+    run_queued()
+
+    assert the_job().status == JobStatus.DONE
+    assert "已完成" in signed_in(app, province_regulator).get(path).get_data(as_text=True)
+
+
+def test_a_job_left_running_by_a_stopped_worker_is_run_again_and_a_running_one_is_not_claimed_twice(
+        app, province_regulator):
+    job_path(ask_province_evaluation(signed_in(app, province_regulator), province_regulator))
+    huey.flush()
+    job = the_job()
+    job.status, job.started_at, job.attempts = JobStatus.RUNNING, utcnow(), 1
+    db.session.commit()
+
+    assert background.start(job.id) is None  # another worker has it
+    jobs.sweep_lost_jobs.call_local()
+    assert run_queued() == 0  # running for a minute: not stuck
+
+    job = the_job()
+    job.started_at -= timedelta(hours=3)
+    job.created_at -= timedelta(hours=3)
+    db.session.commit()
+    jobs.sweep_lost_jobs.call_local()
+    run_queued()
+
+    assert the_job().status == JobStatus.DONE
+    assert db.session.scalar(sa.select(sa.func.count(Evaluation.id))) == 1

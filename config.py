@@ -52,6 +52,9 @@ class Config:
     IMAGE_MAX_PIXELS = 40_000_000
     ROSTER_MAX_BYTES = 10 * 1024 * 1024
     EVIDENCE_FOLDER = str(INSTANCE / "evidence")
+    # Files that background jobs write (a province's tables), kept 7 days (services.background); empty: a
+    # ``jobs`` folder beside UPLOAD_FOLDER.
+    JOB_FILES_FOLDER = os.environ.get("JOB_FILES_FOLDER", "")
     EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
     # An embeddable TrueType CJK font for PDFs (Debian's fonts-wqy-zenhei; `make` installs it).
     PDF_FONT_PATH = os.environ.get("PDF_FONT_PATH", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")

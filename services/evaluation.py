@@ -263,11 +263,7 @@ def run(regulator: User, year: int, region_id: int | None = None) -> Evaluation:
     :raise NotAllowed: the region is outside the regulator's reach (policies.in_reach).
     :raise DomainError: the year has not begun (field ``year``).
     """
-    region_id = region_id or regulator.region_id
-    if not policies.in_reach(regulator, region_id):
-        raise NotAllowed("该地区不在您的管辖范围内")
-    if year > clock.today().year:
-        raise DomainError(f"{year}年度尚未开始，不能进行评估", field="year")
+    region_id = check_run(regulator, year, region_id)
     evaluation = db.session.execute(
         sa.select(Evaluation).where(Evaluation.year == year, Evaluation.region_id == region_id)
     ).scalar_one_or_none()
@@ -306,6 +302,21 @@ def run(regulator: User, year: int, region_id: int | None = None) -> Evaluation:
             sa.select(Evaluation).where(Evaluation.year == year, Evaluation.region_id == region_id)
         ).scalar_one()
     return evaluation
+
+
+def check_run(regulator: User, year: int, region_id: int | None = None) -> int:
+    """The region ``run`` would evaluate (the regulator's own if None), once it is known that it may: what a
+    page checks before it asks for the run as a job (services.long_work).
+
+    :raise NotAllowed: the region is outside the regulator's reach (policies.in_reach).
+    :raise DomainError: the year has not begun (field ``year``).
+    """
+    region_id = region_id or regulator.region_id
+    if region_id is None or not policies.in_reach(regulator, region_id):
+        raise NotAllowed("该地区不在您的管辖范围内")
+    if year > clock.today().year:
+        raise DomainError(f"{year}年度尚未开始，不能进行评估", field="year")
+    return region_id
 
 
 def is_trial(evaluation: Evaluation) -> bool:

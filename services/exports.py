@@ -3,7 +3,7 @@ rows merged as the forms draw them, the lines to stamp and date, A4 landscape) a
 written by services.infra.spreadsheets (the one writer, which keeps any text from running as a formula).
 Each takes a year and a region within the regulator's reach (services.policies)."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
 
@@ -240,6 +240,24 @@ def strategic_statistics(regulator: User, year: int, region_id: int | None = Non
         widths=(12, 14, 22, 12, 20, 12, 20, 24), header=STRATEGIC_HEADER, rows=rows, merges=merges,
         align=(*["center"] * 7, "left"), heights={1: 36}, above=_above(width, region), below=_below(width),
     )])
+
+
+# The official tables by the name their routes and jobs know them by: how each is built, and its title.
+TABLES: dict[str, tuple[Callable[[User, int, int | None], bytes], str]] = {
+    "catalog": (project_catalog, "培训项目目录"),
+    "knowledge": (knowledge_update_statistics, "知识更新工程实施情况统计表"),
+    "strategic": (strategic_statistics, "重大工程重大战略专业技术人才培训统计表"),
+}
+
+
+def table(regulator: User, kind: str, year: int, region_id: int | None) -> tuple[bytes, str]:
+    """An official table (``kind`` of TABLES) for the year and region, and the name of its file (audited).
+
+    :raise LookupError: a region outside the regulator's reach, or no such table.
+    """
+    build, title = TABLES[kind]
+    region = region_of(regulator, region_id)
+    return build(regulator, year, region.id), f"{year}年度{title}（{region.full_name}）.xlsx"
 
 
 def evaluation_table(actor: Actor, evaluation: Evaluation) -> bytes:

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, UOWTransaction
 from extensions import db
 from models import JobRecord, JobStatus, Notice, OutboundMessage
 from models._common import utcnow
-from services import messaging, review_reminders
+from services import background, messaging, review_reminders
+from services import long_work as _long_work  # noqa: F401  declares the kinds of background work
 from services.infra import clock
 from services.infra.queue import collect_at_commit, huey, in_app
 from services.infra.transaction import unit_of_work
@@ -82,6 +83,48 @@ def remind_overdue_reviews() -> dict:
     their deadline (once a day each, however often it runs: services.review_reminders)."""
     done = review_reminders.remind_overdue(clock.today())
     return {"reviewers": done.reviewers, "sector_officers": done.sector_officers, "regulators": done.regulators}
+# --- long work asked for on a page (services.background) ---------------------------------------------------
+
+@huey.task(retries=2, retry_delay=30, context=True)
+@in_app
+def background_job(job_id: int, task: Task | None = None) -> dict | None:
+    """Run a job someone follows on a page: claimed first, so that a rerun of a job done (or failed for good)
+    does nothing; an attempt that fails is retried, then the job is recorded failed with its reason."""
+    final = task is None or not task.retries
+    job = background.start(job_id)
+    if job is None:
+        return None
+    name = job.name
+    try:
+        result = background.perform(job)
+    except Exception as error:
+        background.record_error(job_id, describe(error), final)
+        if not final:
+            raise  # Huey retries it after retry_delay
+        # Recorded on the job itself (the requester's page shows why): not raised again, so that
+        # _record_failure does not record it a second time.
+        log.error("job %s (%s) failed for good: %s", job_id, name, describe(error))
+        return None
+    background.finish(job_id, result)
+    return result
+
+
+@huey.periodic_task(crontab(minute="*/15"))
+@in_app
+def sweep_lost_jobs() -> None:
+    """Every quarter of an hour: queue again the jobs whose task was lost (background.lost); should the first
+    task turn up after all, the claim in background.start lets only one of the two run the job."""
+    for job_id in background.lost():
+        huey.enqueue(background_job.s(job_id))
+
+
+@huey.periodic_task(crontab(hour="3", minute="20"))
+@in_app
+def sweep_job_files() -> None:
+    """Every night: remove the files that jobs wrote (exports) once they are background.KEEP_FILES old."""
+    removed = background.remove_old_files()
+    if removed:
+        log.info("removed %d job file(s) older than %s", removed, background.KEEP_FILES)
 
 
 # --- enqueued at commit ----------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from models import (
     Employment,
     Enrollment,
     Evaluation,
+    JobRecord,
     Region,
     RegionLevel,
     Role,
@@ -469,6 +470,12 @@ def may_decide_plan(user: Any, plan: ClassPlan) -> bool:
 def may_see_evaluation(user: Any, evaluation: Evaluation) -> bool:
     """May the user see, run again, override or confirm the evaluation? A regulator with its region in reach."""
     return in_reach(user, evaluation.region_id)
+
+
+@rule(refused=404)
+def may_follow_job(user: Any, job: JobRecord) -> bool:
+    """May the user follow a background job and take its file? The one who asked for it, while signed in."""
+    return bool(user.is_authenticated) and job.requested_by_id is not None and job.requested_by_id == user.id
 
 
 @rule(refused=404)

@@ -124,6 +124,24 @@ def _walk_in(w) -> User:
                                                         "13912340077")
     return w.walk_in
 
+def _job(w) -> dict:
+    """A done background job of the Chengdu regulator (a table made as a file), made on first use; the params
+    of its routes."""
+    from services import long_work  # here, so that the shared import line stays as it was
+    from services.infra.queue import run_queued
+
+    if not hasattr(w, "job_params"):
+        job = long_work.export(w.users[REG], "catalog", YEAR, w.chengdu.id)
+        run_queued()
+        w.job_params = {"job_id": job.id}
+    return w.job_params
+
+
+def _job_record(w):
+    from models import JobRecord
+
+    return db.session.get(JobRecord, _job(w)["job_id"])
+
 
 APPLICATION = by("may_decide_application",
                  lambda w: db.session.get(BaseApplication, _application(w)["application_id"]))
@@ -267,6 +285,11 @@ TABLE = {
                                                     **by("may_decide_employer", lambda w: w.hospital)),
     "/regulator/exports/knowledge-update.xlsx": gated(REGULATORS, REGULATORS),
     "/regulator/exports/strategic.xlsx": gated(REGULATORS, REGULATORS),
+    # long work as jobs: asked for by any regulator (an empty form: a flash and a redirect), followed and its
+    # file taken by the one who asked for it only
+    "/regulator/exports/jobs": gated(REGULATORS, REGULATORS, post=lambda w: {}),
+    "/regulator/jobs/<int:job_id>": gated(REGULATORS, {REG}, params=_job, **by("may_follow_job", _job_record)),
+    "/regulator/jobs/<int:job_id>/file": gated(REGULATORS, {REG}, params=_job, **by("may_follow_job", _job_record)),
     # refused for an out-of-scope region by the form's choices: a flash and a redirect to their own index
     "/regulator/evaluations": gated(REGULATORS, REGULATORS,
                                     post=lambda w: {"year": str(YEAR), "region": str(w.chengdu.id)}),

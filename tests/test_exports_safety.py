@@ -37,8 +37,9 @@ from models import (
     Role,
 )
 from seeding.demo import seed_reference
-from services import annual_reports, declarations, evaluation
+from services import annual_reports, declarations, evaluation, long_work
 from services.infra import clock, spreadsheets
+from services.infra.queue import run_queued
 from tests.conftest import login
 
 TODAY = date(2025, 6, 16)
@@ -62,6 +63,7 @@ EXPORTS = {
     "regulator.export_knowledge": [EQ, PLUS, AT],
     "regulator.export_strategic": [f"{EQ}：{MINUS}"],
     "regulator.evaluation_export": [EQ, TAB],
+    "regulator.job_file": [EQ, TITLE, AT, MINUS],  # the catalog, made by a background job (services.long_work)
     "learner.registration_form": [TITLE, EQ, AT, MINUS, PLUS],
     "reviewer.staff_export": [EQ],  # the employer's staff: the learner's name
 }
@@ -126,6 +128,8 @@ def world(app, monkeypatch, make_user, make_base, make_course):
     w.result = next(r for r in w.evaluation.results if r.base_id == w.base.id)
     w.result.override_reason = TAB
     db.session.commit()
+    job = long_work.export(w.regulator, "catalog", YEAR, chengdu.id)
+    run_queued()
     w.params = {
         "base_id": w.base.id, "course_id": w.course.id, "enrollment_id": completed.id,
         "declaration_id": w.declaration.id, "key": w.declaration.evidence[0].key, "year": YEAR,
@@ -134,6 +138,7 @@ def world(app, monkeypatch, make_user, make_base, make_course):
         # issue 17's pages: no spreadsheet among them but the employer's staff export, each asked all the same
         "employer_id": employer.id, "authority_id": 1, "application_id": 1, "file_id": 1, "token": "X",
         "filename": "x",
+        "job_id": job.id,
     }
     return w
 

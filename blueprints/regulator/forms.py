@@ -90,6 +90,15 @@ class RunEvaluationForm(InputForm):
     region = SelectField(_l("地区"), coerce=int)
 
 
+class ExportJobForm(InputForm):
+    """An official table of a province, made in the background (a province's is the large one)."""
+    kind = SelectField(_l("报表"), choices=[
+        ("catalog", _l("培训项目目录（附件1）")), ("knowledge", _l("知识更新工程实施情况统计表（附件3）")),
+        ("strategic", _l("重大工程、重大战略专业技术人才培训统计表（附件4）"))])
+    year = IntegerField(_l("年度"), validators=[InputRequired(_l("请填写年度")), NumberRange(2000, 2100)])
+    region = SelectField(_l("地区"), coerce=int)
+
+
 class OverrideForm(InputForm):
     outcome = SelectField(_l("结论"), choices=Outcome.choices())
     reason = StringField(_l("调整理由"), validators=[Length(max=1000)])

@@ -12,6 +12,7 @@ from blueprints.regulator.forms import (
     ApplicationDecisionForm,
     DesignateForm,
     EmployerDecisionForm,
+    ExportJobForm,
     OfficerForm,
     OverrideForm,
     PlanDecisionForm,
@@ -22,13 +23,15 @@ from blueprints.regulator.forms import (
     TargetForm,
     rules_form_class,
 )
-from models import SECTORS, BaseStatus, BaseType, Outcome
+from models import SECTORS, BaseStatus, BaseType, JobRecord, JobStatus, Outcome, RegionLevel
 from services import (
     audit,
+    background,
     base_applications,
     employers,
     evaluation,
     exports,
+    long_work,
     plans,
     policies,
     registry,
@@ -70,6 +73,8 @@ def index():
         plans=plans.pending_plans(current_user),
         evaluations=evaluations, trials={e.id for e in evaluations if evaluation.is_trial(e)}, run_form=run_form,
         year=this_year, regions=regions, export_years=range(this_year + 1, this_year - 6, -1),
+        export_job_form=ExportJobForm(), provinces=[r for r in regions if r.level == RegionLevel.PROVINCE],
+        jobs=background.recent_jobs(current_user),
     )
 
 
@@ -237,12 +242,15 @@ def run_evaluation():
                 flash(message, "danger")
         return redirect(url_for(".index"))
     try:
-        result = evaluation.run(current_user, form.year.data, form.region.data)
+        # A city's evaluation is made at once; a province's is a job, followed on its page (services.long_work).
+        result = long_work.evaluate(current_user, form.year.data, form.region.data)
     except NotAllowed:
         abort(404)
     except DomainError as error:
         flash(error.message, "danger")
         return redirect(url_for(".index"))
+    if isinstance(result, JobRecord):
+        return redirect(url_for(".job", job_id=result.id))
     return redirect(url_for(".evaluation_page", evaluation_id=result.id))
 
 
@@ -305,24 +313,16 @@ def evaluation_export(evaluation_id: int):
     return downloads.xlsx(exports.evaluation_table(current_user, found), f"{found.year}年度基地评估.xlsx")
 
 
-# The official tables (notice 004): each for the year and the region (within the regulator's reach) picked on
-# the overview page; a region outside it is a 404.
-EXPORTS = {
-    "catalog": (exports.project_catalog, "培训项目目录"),
-    "knowledge": (exports.knowledge_update_statistics, "知识更新工程实施情况统计表"),
-    "strategic": (exports.strategic_statistics, "重大工程重大战略专业技术人才培训统计表"),
-}
-
-
+# The official tables (notice 004, exports.TABLES): each for the year and the region (within the regulator's
+# reach) picked on the overview page; a region outside it is a 404. Made while the request waits, which a
+# city's tables allow; a province's may also be asked for as a job (export_job below) and taken from its page.
 def _export(kind: str):
-    build, name = EXPORTS[kind]
     year = _year_arg()
     try:
-        region = exports.region_of(current_user, query_int("region", 1))
-        data = build(current_user, year, region.id)
+        data, name = exports.table(current_user, kind, year, query_int("region", 1))
     except LookupError:
         abort(404)
-    return downloads.xlsx(data, f"{year}年度{name}（{region.full_name}）.xlsx")
+    return downloads.xlsx(data, name)
 
 
 @bp.route("/exports/catalog.xlsx")
@@ -338,6 +338,49 @@ def export_knowledge():
 @bp.route("/exports/strategic.xlsx")
 def export_strategic():
     return _export("strategic")
+
+
+@bp.route("/exports/jobs", methods=["POST"])
+def export_job():
+    form = ExportJobForm()
+    form.region.choices = [(r.id, r.full_name) for r in policies.regions_in_reach(current_user)]
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "danger")
+        return redirect(url_for(".index"))
+    try:
+        job = long_work.export(current_user, form.kind.data, form.year.data, form.region.data)
+    except LookupError:
+        abort(404)
+    return redirect(url_for(".job", job_id=job.id))
+
+
+def _load_job(job_id: int) -> JobRecord:
+    """:raise 404: no such job, or one asked for by someone else (policies.may_follow_job)."""
+    job = background.job_of(current_user, job_id)
+    if job is None:
+        abort(404)
+    return job
+
+
+@bp.route("/jobs/<int:job_id>")
+def job(job_id: int):
+    found = _load_job(job_id)
+    result = background.result_of(found)
+    return render_template(
+        "regulator/job.html", job=found, params=background.params_of(found), result=result,
+        finished=found.status in background.FINISHED, done=found.status == JobStatus.DONE,
+        file_kept=bool(result.get("file")) and background.file_of(current_user, found.id) is not None)
+
+
+@bp.route("/jobs/<int:job_id>/file")
+def job_file(job_id: int):
+    found = background.file_of(current_user, job_id)
+    if found is None:
+        abort(404)
+    path, name = found
+    return downloads.xlsx(path.read_bytes(), name)
 
 
 @bp.route("/reviews")

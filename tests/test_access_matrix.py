@@ -137,6 +137,8 @@ TABLE = {
     # a learner's own profile, under /account beside the password: the learners' gate, asked by the view
     "/account/profile": gated(LEARNERS, LEARNERS, post=lambda w: {}, denied=403,
                               **by("may_enter", lambda w: "learner")),
+    # a learner closes their own account (an empty form is 400 and closes nothing): the learners' gate, as above
+    "/account/close": gated(LEARNERS, LEARNERS, post=lambda w: {}, denied=403, **by("may_enter", lambda w: "learner")),
     "/inbox/": signed_in_only(), "/inbox/read": signed_in_only(post=lambda w: {}),
     # private files: the learner, their employer's reviewer, a regulator over the learner
     "/files/evidence/<key>": {"public": False, "members": SIGNED_IN - {DISABLED}, "allow": {LA, REVIEWER, SECTOR, REG},
@@ -331,6 +333,7 @@ def _id_number(n: int) -> str:
 
 def _learner(region, employer, n: int, name: str) -> User:
     learner = accounts.register_learner({
+        "consent": accounts.PRIVACY_NOTICE_VERSION,
         "name": name, "phone": f"1371234{n:04d}", "email": f"matrix{n}@test.example", "password": PASSWORD,
         "id_number": _id_number(n), "region_id": region.id,
     })

@@ -8,10 +8,17 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.access import require_area
 from blueprints.auth import bp
-from blueprints.auth.forms import ChangePasswordForm, EmployerRegisterForm, LoginForm, ProfileForm, RegisterForm
+from blueprints.auth.forms import (
+    ChangePasswordForm,
+    CloseAccountForm,
+    EmployerRegisterForm,
+    LoginForm,
+    ProfileForm,
+    RegisterForm,
+)
 from blueprints.common_forms import field_error
 from extensions import limiter
-from services import accounts, employers, policies, profiles
+from services import account_closing, accounts, employers, policies, profiles
 from services import auth as auth_service
 from services.errors import DomainError
 
@@ -218,3 +225,26 @@ def profile():
     return render_template("auth/profile.html", form=form, state=profiles.region_state(current_user),
                            phone=auth_service.masked(current_user.phone) if current_user.phone else None,
                            email=auth_service.masked(current_user.email) if current_user.email else None), status
+
+
+@bp.route("/account/close", methods=["GET", "POST"])
+@limiter.limit(_login_limit_per_account, key_func=_user_key, methods=["POST"], deduct_when=_failed,
+               scope="close-user")
+def close_account():
+    """A learner closes their own account: what is kept and what is erased, then the password to confirm."""
+    refused = _learner_gate()
+    if refused is not None:
+        return refused
+    form = CloseAccountForm()
+    if form.validate_on_submit():
+        try:
+            account_closing.close_account(current_user._get_current_object(), form.password.data)
+        except DomainError as error:
+            field_error(form, error, "password")
+        else:
+            logout_user()
+            session.clear()
+            flash(_("您的账号已注销。学时、证书等记录按规定继续保存，其余个人信息已删除。"), "success")
+            return redirect(url_for("catalog.index"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("auth/close.html", form=form), status

@@ -287,6 +287,11 @@ TABLE = {
     "/platform/regulators": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
     "/platform/regulators/<int:user_id>/active": gated({PLATFORM}, {PLATFORM}, post=lambda w: {},
                                                        params=lambda w: {"user_id": w.users[REG].id}),
+    # background jobs: the outbox's failures, sent again (a row that is not failed is a notice, not an error)
+    "/platform/jobs": gated({PLATFORM}, {PLATFORM}),
+    "/platform/jobs/messages/resend": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
+    "/platform/jobs/messages/<int:message_id>/resend": gated({PLATFORM}, {PLATFORM}, post=lambda w: {},
+                                                             params=lambda w: {"message_id": 0}),
     # the open API: its public operations answer everyone; a base's operations take its token and nothing
     # else, so a signed-in session (whatever its role) is 401 there. test_api covers the tokens themselves.
     "/api/v1/openapi.json": public(), "/api/v1/courses": public(),

@@ -40,7 +40,7 @@ from models._common import utcnow
 from services import audit, enrollment
 from services.errors import DomainError
 from services.infra import evidence_files
-from services.infra.transaction import unit_of_work
+from services.infra.locking import locked
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,11 @@ def close_account(learner: User, password: str) -> Closing:
         raise DomainError("密码不正确", field="password")
     result = Closing()
     _give_up_seats(learner, result)
-    with unit_of_work():
+    # The learner's row is the lock both review steps take (services.declarations): a review under way
+    # finishes first (its declaration is then no longer pending), and none is made of a withdrawn one.
+    with locked(User, learner.id) as learner:
+        if learner.closed_at is not None:
+            raise DomainError("该账号已注销")
         _withdraw_pending(learner, result)
         _erase(learner, result)
         audit.record(learner, "account.closed", learner, details=result.details())

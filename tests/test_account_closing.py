@@ -170,6 +170,15 @@ def test_closing_erases_what_security_md_lists_and_keeps_the_records_the_law_nee
     assert count_of(AuditLog, AuditLog.actor_id == learner.id) > 1  # the earlier entries stay too
 
 
+def test_a_withdrawn_declaration_can_no_longer_be_reviewed(world):
+    account_closing.close_account(world.learner, PASSWORD)
+    with pytest.raises(DomainError):
+        declarations.review(world.reviewer, world.pending.id, True, None, "")
+    db.session.expire_all()
+    assert db.session.get(Declaration, world.pending.id).status == DeclarationStatus.WITHDRAWN
+    assert count_of(HoursRecord, HoursRecord.declaration_id == world.pending.id) == 0
+
+
 def test_a_wrong_password_closes_nothing(world):
     notices = count_of(Notice, Notice.user_id == world.learner.id)
     with pytest.raises(DomainError) as refused:

@@ -36,8 +36,17 @@ system-deps:
 	fi
 
 # DEMO_MODE: the site serves the demo data and says so on every page (config.py; refused in production).
+# Beside the site, a Huey consumer runs the jobs (e-mails, text messages, the periodic outbox sweep) from the
+# queue's SQLite file in the instance folder (services/infra/queue.py; REDIS_URL set: Redis instead). The trap
+# stops the consumer when flask stops, however it stops (Ctrl-C, a kill, an error).
+PORT ?= 5000
 run: system-deps seed
-	DEMO_MODE=1 $(BIN)/flask run --host 127.0.0.1 --port 5000
+	@export DEMO_MODE=1; \
+	$(BIN)/huey_consumer services.jobs.huey -k thread -w 4 & consumer=$$!; \
+	trap 'kill $$consumer 2>/dev/null; wait $$consumer 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
+	echo "jobs: huey consumer (pid $$consumer)"; \
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 # Production: gunicorn with several workers on DATABASE_URL (PostgreSQL) and REDIS_URL, behind a reverse
 # proxy (docs/DEPLOY.md). JIDI_ENV defaults to production, so the app refuses to start without real keys.

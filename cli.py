@@ -209,9 +209,26 @@ def restore_command(path, yes):
         click.echo(f"恢复前的数据库保存在 {report.safety_copy}")
 
 
+@click.group("jobs", help="后台任务队列")
+def jobs_group():
+    pass
+
+
+@jobs_group.command("run-queued", help="在本进程中运行队列里的全部任务（包括待重试的），然后退出")
+@with_appcontext
+def run_queued_command():
+    """Drain the queue in-process, without a consumer: what ``make run`` does not need (it starts one), but a
+    one-off script, a cron line or an operator checking a stuck queue may."""
+    from services.infra.queue import huey, run_queued
+
+    pending = huey.pending_count()
+    ran = run_queued()
+    click.echo(f"排队任务 {pending} 个，本次运行 {ran} 个（含到期的重试）")
+
+
 COMMANDS = (seed_reference_command, seed_demo_command, reindex_search_command, normalise_identifiers_command,
             create_platform_admin_command, evaluate_command, grant_app_role_command, bench_data_command,
-            backup_command, restore_command)
+            backup_command, restore_command, jobs_group)
 
 
 def register(app: Flask) -> None:

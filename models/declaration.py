@@ -40,6 +40,9 @@ class DeclarationStatus(LabelledEnum):
     SECTOR_PENDING = "sector_pending", "待行业主管部门审核"
     APPROVED = "approved", "已通过"
     REJECTED = "rejected", "已驳回"
+    # Withdrawn before its review ended, when its learner closed the account (services.account_closing): no
+    # hours, no evidence kept. Stored as its value string, so no migration (models._common.enum_column).
+    WITHDRAWN = "withdrawn", "已撤回"
 
 
 class Declaration(Model):

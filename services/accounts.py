@@ -30,6 +30,7 @@ IDENTIFIER_TAKEN = ("无法使用这些信息注册新账号。如果您以前�
 # The version of the privacy notice (templates/auth/privacy.html) a registrant agrees to; its audit entry keeps it
 # with the time of agreeing (个人信息保护法 art. 14, 29: consent to process the ID number, a sensitive datum).
 PRIVACY_NOTICE_VERSION = "privacy-v1"
+CONSENT_REQUIRED = "请阅读并同意《个人信息处理规则》后再注册"
 
 
 def register_learner(data: dict) -> User:
@@ -37,12 +38,16 @@ def register_learner(data: dict) -> User:
 
     ``data``: name, phone, email (optional), password, id_number, employer_name, sector, region_id,
     professional_title, consent (the PRIVACY_NOTICE_VERSION agreed to, recorded in the ``auth.register`` audit
-    entry; the form refuses a registration without it). Phone, e-mail and ID number are stored in their one
-    spelling (services.identifiers), so that a number typed in other digits is still the same number.
-    :raise DomainError: with ``field`` set for a region that is not a city, an invalid ID number or a password
+    entry). Phone, e-mail and ID number are stored in their one spelling (services.identifiers), so that a
+    number typed in other digits is still the same number.
+    :raise DomainError: on field ``consent`` when ``consent`` is not the current PRIVACY_NOTICE_VERSION (no
+        account is opened without consent to process the ID number, whoever calls: the form, a seed, a script);
+        with ``field`` set for a region that is not a city, an invalid ID number or a password
         holding a line break; without a field, IDENTIFIER_TAKEN, when another account already has the phone,
         the e-mail or the ID number (audited, masked); a password easy to guess (field ``password``).
     """
+    if data.get("consent") != PRIVACY_NOTICE_VERSION:
+        raise DomainError(CONSENT_REQUIRED, field="consent")
     # A learner belongs to a city: their hour rules, deadlines and employers are a city's (the form offers
     # cities(); this is the rule, for a forged choice too). An id beyond the column's range is no region.
     region_id = data["region_id"]

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from extensions import db
-from models import Certificate, Course, Declaration, Enrollment, HoursRecord, Notice, User
-from services import audit, resident_ids
+from models import Certificate, Course, Declaration, Employment, Enrollment, HoursRecord, Notice, User
+from services import audit, messaging, resident_ids
 from services.actors import Actor
 
 
@@ -35,7 +35,8 @@ def _fields(row: object, names: Iterable[str]) -> dict:
 
 def own_data(learner: User) -> dict:
     """Everything held about the learner, for their own download (recorded in the audit log): the profile
-    with the full ID number, enrollments, hours, declarations, certificates and notices. Six queries."""
+    with the full ID number, enrollments, hours, declarations, certificates, employment history (each claim to
+    an employer and its answer), notices and the choices of how notices reach them. Eight queries."""
     enrollments = db.session.scalars(
         sa.select(Enrollment).where(Enrollment.learner_id == learner.id)
         .options(joinedload(Enrollment.course).joinedload(Course.base)).order_by(Enrollment.id)).all()
@@ -47,6 +48,10 @@ def own_data(learner: User) -> dict:
         sa.select(Certificate).where(Certificate.learner_id == learner.id).order_by(Certificate.id)).all()
     notices = db.session.scalars(
         sa.select(Notice).where(Notice.user_id == learner.id).order_by(Notice.id)).all()
+    employments = db.session.scalars(
+        sa.select(Employment).where(Employment.learner_id == learner.id)
+        .options(joinedload(Employment.employer)).order_by(Employment.id)).all()
+    choices = messaging.choices(learner)
     data = {
         "profile": {
             **_fields(learner, ("name", "email", "phone", "employer_name", "sector", "professional_title",
@@ -64,7 +69,14 @@ def own_data(learner: User) -> dict:
                                     "review_note")) for d in declarations],
         "certificates": [_fields(c, ("code", "year", "status", "issued_at", "revoked_at", "revoke_reason"))
                          for c in certificates],
+        "employment": [{
+            "employer": e.employer.name,
+            **_fields(e, ("status", "requested_at", "decided_at", "reason", "ended_at")),
+        } for e in employments],
         "notices": [_fields(n, ("message", "link", "created_at", "read_at")) for n in notices],
+        # Every kind and channel a person may choose, on or off as it applies now (their choice or the default).
+        "notice_choices": [{"kind": kind.label, "channel": channel.label, "enabled": enabled}
+                           for (kind, channel), enabled in choices.items()],
     }
     audit.record_repeatable(learner, "learner.export_own_data", learner, subject=f"user {learner.id}")
     return data

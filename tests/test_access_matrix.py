@@ -171,6 +171,8 @@ TABLE = {
     # a learner's own profile, under /account beside the password: the learners' gate, asked by the view
     "/account/profile": gated(LEARNERS, LEARNERS, post=lambda w: {}, denied=403,
                               **by("may_enter", lambda w: "learner")),
+    # a learner closes their own account (an empty form is 400 and closes nothing): the learners' gate, as above
+    "/account/close": gated(LEARNERS, LEARNERS, post=lambda w: {}, denied=403, **by("may_enter", lambda w: "learner")),
     "/inbox/": signed_in_only(), "/inbox/read": signed_in_only(post=lambda w: {}),
     # each person's choice of e-mail and SMS per kind of notice, beside the profile: every signed-in role
     "/account/notifications": signed_in_only(post=lambda w: {}),
@@ -332,6 +334,11 @@ TABLE = {
     "/platform/regulators": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
     "/platform/regulators/<int:user_id>/active": gated({PLATFORM}, {PLATFORM}, post=lambda w: {},
                                                        params=lambda w: {"user_id": w.users[REG].id}),
+    # background jobs: the outbox's failures, sent again (a row that is not failed is a notice, not an error)
+    "/platform/jobs": gated({PLATFORM}, {PLATFORM}),
+    "/platform/jobs/messages/resend": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
+    "/platform/jobs/messages/<int:message_id>/resend": gated({PLATFORM}, {PLATFORM}, post=lambda w: {},
+                                                             params=lambda w: {"message_id": 0}),
     # the open API: its public operations answer everyone; a base's operations take its token and nothing
     # else, so a signed-in session (whatever its role) is 401 there. test_api covers the tokens themselves.
     "/api/v1/openapi.json": public(), "/api/v1/courses": public(),
@@ -378,6 +385,7 @@ def _id_number(n: int) -> str:
 
 def _learner(region, employer, n: int, name: str) -> User:
     learner = accounts.register_learner({
+        "consent": accounts.PRIVACY_NOTICE_VERSION,
         "name": name, "phone": f"1371234{n:04d}", "email": f"matrix{n}@test.example", "password": PASSWORD,
         "id_number": _id_number(n), "region_id": region.id,
     })

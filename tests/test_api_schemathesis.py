@@ -82,6 +82,7 @@ def world(app, city, make_user, make_base, make_course, admin_and_base):
     ]
     w.learners = [
         accounts.register_learner({
+            "consent": accounts.PRIVACY_NOTICE_VERSION,
             "name": f"学员{n}", "phone": f"1380000{n:04d}", "email": f"st{n}@test.example",
             "password": "correct horse battery", "id_number": _id_number(n), "region_id": city.id,
         })

@@ -158,6 +158,7 @@ def form(city, **overrides) -> dict:
 @pytest.fixture
 def registered(city):
     return accounts.register_learner({
+        "consent": accounts.PRIVACY_NOTICE_VERSION,
         "name": "王芳", "phone": "13800000000", "email": "taken@example.com", "password": PASSWORD,
         "id_number": ID_NUMBER, "region_id": city.id, "employer_name": "四川大学华西医院", "sector": "卫生",
         "professional_title": "副高级"})

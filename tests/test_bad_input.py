@@ -199,6 +199,7 @@ def world(app, city, make_user, make_base, make_course, monkeypatch):
     db.session.commit()
     first17 = "51010419900307123"
     w.learner = accounts.register_learner({
+        "consent": accounts.PRIVACY_NOTICE_VERSION,
         "name": "陈晓", "phone": "13900000099", "email": "fuzz-learner@test.example", "password": PASSWORD,
         "id_number": first17 + resident_ids.check_character(first17), "region_id": city.id,
     })

@@ -184,52 +184,59 @@ def _declared(learner) -> int:
     return declaration.id
 
 
+def _reset_by_mail(pages, site, mailbox, shot):
+    """She forgot the password: the link comes by e-mail; the session she left on a desktop ends with the
+    reset. Returns her phone's page, signed in with the new password."""
+    desktop = pages.open()
+    _sign_in(desktop, site, "feng@example.cn", PASSWORD)
+    phone = pages.open(phone=True)
+    phone.goto(site.url + "/login")
+    phone.get_by_role("link", name="忘记密码？").click()
+    phone.get_by_label("手机号或邮箱").fill("feng@example.cn")
+    phone.get_by_role("button", name="发送").click()
+    expect(phone.locator(".alert-info").first).to_contain_text("如果该邮箱已注册")
+    run_queued()
+    [mail] = mailbox.to("feng@example.cn")
+    assert "重置" in mail["subject"] or "密码" in mail["subject"]
+    phone.goto(site.url + re.search(r"/reset/[A-Za-z0-9_\-]+", mail["body"]).group(0))
+    phone.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)
+    phone.get_by_label("确认新密码").fill(NEW_PASSWORD)
+    _fits(phone)
+    phone.get_by_role("button", name="确定").click()
+    expect(phone.locator(".alert-success").first).to_contain_text("密码已重置")
+    _sign_in(phone, site, "feng@example.cn", NEW_PASSWORD)
+    desktop.goto(site.url + "/me/")
+    expect(desktop).to_have_url(re.compile(r"/login"))
+    shot(phone, "signed-in-after-reset")
+    return phone
+
+
+def _rejected_by_the_reviewer(pages, site, declaration_id: int, reason: str) -> None:
+    review = pages.open()
+    _sign_in(review, site, "review@hospital.cn", PASSWORD)
+    review.goto(f"{site.url}/review/{declaration_id}")
+    review.get_by_label("审核结果").select_option("reject")
+    review.get_by_label("理由").fill(reason)
+    review.get_by_role("button", name="提交审核").click()
+    expect(review.locator(".alert-success").first).to_be_visible()
+    run_queued()  # the notice is fanned out and mailed
+
+
 def test_reset_by_mail_a_rejection_in_inbox_and_mail_and_one_december_reminder(
         app, chengdu_learner, mailbox, pages, monkeypatch):
-    learner, reviewer = chengdu_learner
+    learner, _reviewer = chengdu_learner
     declaration_id = _declared(learner)
     shot = Shots("reset-review-reminder")
+    reason = "参会证明未加盖主办单位公章，请补充后重新申报"
     with LiveServer(app) as site:
-        desktop = pages.open()
-        _sign_in(desktop, site, "feng@example.cn", PASSWORD)
-
-        # She forgot the password: the link comes by e-mail; the desktop's session ends with the reset.
-        phone = pages.open(phone=True)
-        phone.goto(site.url + "/login")
-        phone.get_by_role("link", name="忘记密码？").click()
-        phone.get_by_label("手机号或邮箱").fill("feng@example.cn")
-        phone.get_by_role("button", name="发送").click()
-        expect(phone.locator(".alert-info").first).to_contain_text("如果该邮箱已注册")
-        run_queued()
-        [mail] = mailbox.to("feng@example.cn")
-        assert "重置" in mail["subject"] or "密码" in mail["subject"]
-        phone.goto(site.url + re.search(r"/reset/[A-Za-z0-9_\-]+", mail["body"]).group(0))
-        phone.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)
-        phone.get_by_label("确认新密码").fill(NEW_PASSWORD)
-        _fits(phone)
-        phone.get_by_role("button", name="确定").click()
-        expect(phone.locator(".alert-success").first).to_contain_text("密码已重置")
-        _sign_in(phone, site, "feng@example.cn", NEW_PASSWORD)
-        desktop.goto(site.url + "/me/")
-        expect(desktop).to_have_url(re.compile(r"/login"))
-        shot(phone, "signed-in-after-reset")
-
-        # The reviewer rejects her declaration, with the reason.
-        review = pages.open()
-        _sign_in(review, site, "review@hospital.cn", PASSWORD)
-        review.goto(f"{site.url}/review/{declaration_id}")
-        review.get_by_label("审核结果").select_option("reject")
-        review.get_by_label("理由").fill("参会证明未加盖主办单位公章，请补充后重新申报")
-        review.get_by_role("button", name="提交审核").click()
-        expect(review.locator(".alert-success").first).to_be_visible()
-        run_queued()  # the notice is fanned out and mailed
-
+        phone = _reset_by_mail(pages, site, mailbox, shot)
+        _rejected_by_the_reviewer(pages, site, declaration_id, reason)
         phone.goto(site.url + "/inbox/")
-        expect(phone.locator("body")).to_contain_text("参会证明未加盖主办单位公章")
+        expect(phone.locator("body")).to_contain_text(reason)
         _fits(phone)
         shot(phone, "inbox-rejection")
         rejection = [m for m in mailbox.to("feng@example.cn") if "审核" in m["subject"]]
-        assert len(rejection) == 1 and "参会证明未加盖主办单位公章" in rejection[0]["body"]
+        assert len(rejection) == 1 and reason in rejection[0]["body"]
 
         # 1 December: she has none of her 90 hours; the job runs, and runs again.
         monkeypatch.setattr(clock, "today", lambda: FIRST_OF_DECEMBER)

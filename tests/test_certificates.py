@@ -58,6 +58,7 @@ def id_number(n: int) -> str:
 def new_learner(region, name: str | None = None, employer=None):
     n = next(_people)
     learner = accounts.register_learner({
+        "consent": accounts.PRIVACY_NOTICE_VERSION,
         "name": name or f"学员{n}", "phone": f"138{n:08d}", "email": f"cert-learner{n}@test.example",
         "password": PASSWORD, "id_number": id_number(n), "region_id": region.id, "professional_title": "中级",
     })

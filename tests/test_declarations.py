@@ -92,6 +92,7 @@ def new_learner(region, employer, name: str | None = None):
     n = next(_people)
     first17 = f"51010419900307{n:03d}"
     learner = accounts.register_learner({
+        "consent": accounts.PRIVACY_NOTICE_VERSION,
         "name": name or f"学员{n}", "phone": f"139{n:08d}", "email": f"decl-learner{n}@test.example",
         "password": PASSWORD, "id_number": first17 + resident_ids.check_character(first17), "region_id": region.id,
     })

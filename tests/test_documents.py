@@ -459,6 +459,7 @@ def learning(yantai, make_user, make_base, make_course):
     db.session.add(employer)
     db.session.commit()
     learner = accounts.register_learner({
+        "consent": accounts.PRIVACY_NOTICE_VERSION,
         "name": "李华", "phone": "13800000901", "email": "lihua@test.example", "password": PASSWORD,
         "id_number": id_number(901), "region_id": yantai.id, "professional_title": "中级",
     })

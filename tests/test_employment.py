@@ -52,6 +52,7 @@ def w(regions, make_user):  # noqa: F811
     w.clinic_admin = make_user(Role.EMPLOYER_ADMIN, employer_id=w.clinic.id, region_id=w.chengdu.id)
     first17 = "51010419900307771"
     w.learner = accounts.register_learner({
+        "consent": accounts.PRIVACY_NOTICE_VERSION,
         "name": "陈晓", "phone": "13900007771", "email": "chen@test.example", "password": PASSWORD,
         "id_number": first17 + resident_ids.check_character(first17), "region_id": w.chengdu.id,
         "sector": "卫生", "professional_title": "中级"})

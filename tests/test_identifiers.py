@@ -39,7 +39,7 @@ def user_count() -> int:
 def register(city, **overrides):
     data = {"name": "王芳", "phone": "13800000000", "email": "taken@example.com", "password": PASSWORD,
             "id_number": ID_NUMBER, "region_id": city.id, "employer_name": "四川大学华西医院", "sector": "卫生",
-            "professional_title": "副高级"}
+            "professional_title": "副高级", "consent": accounts.PRIVACY_NOTICE_VERSION}
     data.update(overrides)
     return accounts.register_learner(data)
 

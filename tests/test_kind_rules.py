@@ -61,6 +61,7 @@ def learner_of(region):
     db.session.commit()
     first17 = f"37060219900307{n:03d}"
     learner = accounts.register_learner({
+        "consent": accounts.PRIVACY_NOTICE_VERSION,
         "name": f"学员{n}", "phone": f"137{n:08d}", "email": f"kind-learner{n}@test.example",
         "password": PASSWORD, "id_number": first17 + resident_ids.check_character(first17), "region_id": region.id,
     })

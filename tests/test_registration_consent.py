@@ -135,6 +135,7 @@ def test_a_guessable_new_password_is_refused_on_change(app, make_user):
 def test_the_service_refuses_a_guessable_password_for_a_direct_caller(city):
     with pytest.raises(DomainError) as refused:
         accounts.register_learner({
+            "consent": accounts.PRIVACY_NOTICE_VERSION,
             "name": "王芳", "phone": "13800000000", "email": "", "password": "qwertyui", "id_number": ID_NUMBER,
             "region_id": city.id, "employer_name": "医院", "sector": "卫生", "professional_title": "中级"})
     assert refused.value.field == "password"

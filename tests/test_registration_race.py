@@ -30,6 +30,7 @@ def test_registration_losing_the_race_at_insert_is_refused_neutrally_and_audited
     monkeypatch.setattr(db.session, "commit", commit_once_taken)
     with pytest.raises(DomainError) as refused:
         accounts.register_learner({
+            "consent": accounts.PRIVACY_NOTICE_VERSION,
             "name": "王芳", "phone": "13800000000", "email": "race@example.com", "password": PASSWORD,
             "id_number": ID_NUMBER, "region_id": city.id, "employer_name": "", "sector": "", "professional_title": "",
         })

@@ -96,7 +96,8 @@ def test_applying_respells_so_that_sign_in_finds_them_and_an_id_number_cannot_re
     for login in ("wang.fang@example.com", "13900000003", "139 0000 0004"):
         assert sign_in(app, login).status_code == 302, login
     with pytest.raises(DomainError):
-        accounts.register_learner({"name": "冒名", "phone": "13700000000", "email": "", "password": PASSWORD,
+        accounts.register_learner({"consent": accounts.PRIVACY_NOTICE_VERSION,
+                                   "name": "冒名", "phone": "13700000000", "email": "", "password": PASSWORD,
                                    "id_number": ID_NUMBER, "region_id": city.id})
     # Collisions are left exactly as they were: nothing merged, nothing changed.
     assert stored(old_rows["dup_wide"]).email == full_width("DUP") + "@example.com"

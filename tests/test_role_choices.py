@@ -388,7 +388,7 @@ def test_a_forged_registration_region_that_is_not_a_city_is_refused_beside_the_r
 
 
 def test_the_service_refuses_a_learner_region_that_is_not_a_city(app, city):
-    data = {**REGISTRATION, "region_id": city.parent_id}
+    data = {**REGISTRATION, "region_id": city.parent_id, "consent": accounts.PRIVACY_NOTICE_VERSION}
 
     with pytest.raises(DomainError) as refused:
         accounts.register_learner(data)

@@ -254,7 +254,7 @@ class _DuplicateCheckMissing:
 def test_a_registration_that_loses_the_race_is_rolled_back_and_audited(app, city, monkeypatch):
     data = {"name": "王芳", "phone": "13800000000", "email": "taken@example.com", "password": PASSWORD,
             "id_number": "11010519491231002X", "region_id": city.id, "employer_name": "四川大学华西医院",
-            "sector": "卫生", "professional_title": "副高级"}
+            "sector": "卫生", "professional_title": "副高级", "consent": accounts.PRIVACY_NOTICE_VERSION}
     accounts.register_learner(dict(data))
     monkeypatch.setattr(accounts, "sa", _DuplicateCheckMissing())
 

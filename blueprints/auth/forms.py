@@ -72,6 +72,12 @@ class RegisterForm(InputForm):
         }
 
 
+class CloseAccountForm(InputForm):
+    password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请输入当前密码以确认注销")), Length(max=128)])
+    understood = BooleanField(_l("我已了解注销后账号无法恢复，以上保留的记录仍将按规定保存"),
+                              validators=[DataRequired(_l("请确认您已了解注销的后果"))])
+
+
 class ChangePasswordForm(InputForm):
     current_password = PasswordField(
         _l("当前密码"), validators=[DataRequired(_l("请填写当前密码")), Length(max=128)]

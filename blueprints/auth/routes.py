@@ -11,6 +11,7 @@ from blueprints.auth import bp
 from blueprints.auth.forms import (
     ChangePasswordForm,
     ClaimForm,
+    CloseAccountForm,
     ContactCodeForm,
     ContactForm,
     EmployerRegisterForm,
@@ -25,7 +26,7 @@ from blueprints.auth.forms import (
 from blueprints.common_forms import field_error
 from extensions import limiter
 from models import Channel, CodePurpose
-from services import account_codes, accounts, employers, messaging, policies, profiles
+from services import account_closing, account_codes, accounts, employers, messaging, policies, profiles
 from services import auth as auth_service
 from services.errors import DomainError
 
@@ -417,3 +418,25 @@ def notifications():
         addresses={"email": auth_service.masked(current_user.email) if current_user.email else None,
                    "sms": auth_service.masked(current_user.phone) if current_user.phone else None},
     ), 400 if form.is_submitted() else 200
+
+@bp.route("/account/close", methods=["GET", "POST"])
+@limiter.limit(_login_limit_per_account, key_func=_user_key, methods=["POST"], deduct_when=_failed,
+               scope="close-user")
+def close_account():
+    """A learner closes their own account: what is kept and what is erased, then the password to confirm."""
+    refused = _learner_gate()
+    if refused is not None:
+        return refused
+    form = CloseAccountForm()
+    if form.validate_on_submit():
+        try:
+            account_closing.close_account(current_user._get_current_object(), form.password.data)
+        except DomainError as error:
+            field_error(form, error, "password")
+        else:
+            logout_user()
+            session.clear()
+            flash(_("您的账号已注销。学时、证书等记录按规定继续保存，其余个人信息已删除。"), "success")
+            return redirect(url_for("catalog.index"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("auth/close.html", form=form), status

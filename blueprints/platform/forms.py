@@ -57,3 +57,7 @@ class RegulatorForm(InputForm):
 
 class RegulatorActiveForm(InputForm):
     active = HiddenField(validators=[AnyOf(["0", "1"], message=_l("请求无效"))])
+
+
+class ResendForm(InputForm):
+    """The 重新发送 buttons of the page of jobs: nothing but the CSRF token."""

@@ -1,9 +1,9 @@
 """Platform administrator views: the home page with its regions and regulators (created and disabled here),
-and the holiday calendar's upload → preview → confirm."""
+the holiday calendar's upload → preview → confirm, and the page of background jobs (failed messages sent again)."""
 
 import base64
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -16,10 +16,12 @@ from blueprints.platform.forms import (
     RegionForm,
     RegulatorActiveForm,
     RegulatorForm,
+    ResendForm,
 )
-from models import RegionLevel
-from services import platform_admins, workdays
+from models import Channel, NoticeKind, RegionLevel
+from services import outbox_resending, platform_admins, workdays
 from services.errors import DomainError
+from services.queries import job_pages
 
 # A preview is confirmed within the hour, or uploaded again.
 PREVIEW_MAX_AGE = 3600
@@ -146,3 +148,43 @@ def calendar_confirm():
         flash(_("已导入 %(n)s 个日期的变更，%(m)s 件待审核申报的审核期限随之调整", n=len(plan.changes),
                 m=len(plan.moved)), "success")
     return redirect(url_for(".index"))
+
+
+def _jobs(status: int = 200):
+    page = request.args.get("page", 1, type=int) or 1
+    return render_template("platform/jobs.html", view=job_pages.jobs_page(page), form=ResendForm(formdata=None),
+                           kinds={k.value: k.label for k in NoticeKind},
+                           channels={c.value: c.label for c in Channel}), status
+
+
+@bp.route("/jobs")
+def jobs():
+    """The outbox's counts and what failed for good, newest first, paged; 重新发送 per message or for all."""
+    return _jobs()
+
+
+@bp.route("/jobs/messages/<int:message_id>/resend", methods=["POST"])
+def resend_message(message_id: int):
+    if not ResendForm().validate_on_submit():
+        flash(_("请求无效，未作变更"), "danger")
+        return _jobs(400)
+    try:
+        outbox_resending.resend(current_user, message_id)
+    except LookupError:
+        flash(_("这条消息已不在发送失败的列表中（可能已重新发送）"), "warning")
+    except DomainError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("已重新加入发送队列"), "success")
+    return redirect(url_for(".jobs"))
+
+
+@bp.route("/jobs/messages/resend", methods=["POST"])
+def resend_all_messages():
+    if not ResendForm().validate_on_submit():
+        flash(_("请求无效，未作变更"), "danger")
+        return _jobs(400)
+    count = outbox_resending.resend_all(current_user)
+    flash(_("已将 %(n)s 条发送失败的消息重新加入发送队列", n=count) if count else _("没有可以重新发送的消息"),
+          "success" if count else "info")
+    return redirect(url_for(".jobs"))

@@ -69,9 +69,14 @@ def in_app(function: Callable[..., _T]) -> Callable[..., _T]:
             return function(*args, **kwargs)
         with _app().app_context():
             from extensions import db
+            from services.infra.locking import writing
 
             try:
-                return function(*args, **kwargs)
+                # On SQLite (make run) the job's transactions take the write lock as they begin: one that read
+                # first would fail on its first write ("database is locked": a deferred transaction cannot wait
+                # to upgrade) whenever the site or another worker thread writes. No effect on PostgreSQL.
+                with writing():
+                    return function(*args, **kwargs)
             finally:
                 db.session.remove()
     return wrapper

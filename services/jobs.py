@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
+from datetime import date
 
 from huey import crontab
 from huey.api import Task
@@ -20,6 +21,7 @@ from extensions import db
 from models import JobRecord, JobStatus, Notice, OutboundMessage
 from models._common import utcnow
 from services import messaging
+from services.infra import clock
 from services.infra.queue import collect_at_commit, huey, in_app
 from services.infra.transaction import unit_of_work
 
@@ -69,6 +71,32 @@ def sweep_outbox() -> None:
     ids = messaging.stale()
     for chunk in messaging.chunked(ids, messaging.SEND_BATCH):
         huey.enqueue(deliver.s(chunk))
+
+
+# --- the December reminders ------------------------------------------------------------------------------
+
+# Huey reads crontabs in UTC (utc=True): 01:00 UTC is 9:00 in Shanghai, the same day.
+@huey.periodic_task(crontab(month="12", hour="1", minute="0"))
+@in_app
+def remind_deadline() -> int:
+    """Every day of December at 9:00 Shanghai time: remind the learners short of the year's hours; each stage
+    reaches a person once however many days it runs (services.deadline_reminders)."""
+    return remind_deadline_on(clock.today())
+
+
+@huey.task()
+@in_app
+def remind_deadline_for(day: str) -> int:
+    """The reminders as on ``day`` (ISO date), run by hand (``flask jobs remind-deadline --date``)."""
+    return remind_deadline_on(date.fromisoformat(day))
+
+
+def remind_deadline_on(day: date) -> int:
+    from services import deadline_reminders  # it fans its notices out through this module
+
+    made = deadline_reminders.remind(day)
+    log.info("deadline reminders of %s: %d notice(s) made", day.isoformat(), made)
+    return made
 
 
 # --- enqueued at commit ----------------------------------------------------------------------------------

@@ -101,21 +101,24 @@ def remind(today: date) -> int:
     in_force = _rules(year)
     end_reads()
     made, after_id = 0, 0
-    while True:
-        with unit_of_work():
-            rows = _batch(year, key, after_id)
-            if not rows:
-                break
-            now = utcnow()
-            values = []
-            for row in rows:
-                rule = in_force.get(row.region_id) or in_force[None]
-                earned = {c: int(row._mapping[c.value]) for c in Category}
-                if hours.short(rule, earned) > 0:
-                    values.append({"user_id": row.id, "message": message(year, rule, earned), "link": LINK,
-                                   "kind": NoticeKind.DEADLINE.value, "dedupe_key": key, "created_at": now})
-            ids = _insert_new(values) if values else []
-            jobs.fan_out_after_commit(db.session(), ids)
-        made += len(ids)
+    while rows := _batch(year, key, after_id):
+        # The reads end before the insert begins its own transaction: on SQLite one that read first could not
+        # wait for the write lock the workers sending the earlier batches hold (the insert skips any notice a
+        # run alongside made meanwhile).
+        end_reads()
+        now = utcnow()
+        values = []
+        for row in rows:
+            rule = in_force.get(row.region_id) or in_force[None]
+            earned = {c: int(row._mapping[c.value]) for c in Category}
+            if hours.short(rule, earned) > 0:
+                values.append({"user_id": row.id, "message": message(year, rule, earned), "link": LINK,
+                               "kind": NoticeKind.DEADLINE.value, "dedupe_key": key, "created_at": now})
+        if values:
+            with unit_of_work():
+                ids = _insert_new(values)
+                jobs.fan_out_after_commit(db.session(), ids)
+            made += len(ids)
         after_id = rows[-1].id
+    end_reads()
     return made

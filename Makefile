@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run serve test lint typecheck bench bench-import bench-api system-deps browser-deps db seed clean
+.PHONY: run serve test lint typecheck bench bench-import bench-api bench-reminders system-deps browser-deps db seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -103,6 +103,12 @@ bench-import: $(VENV)/.installed-dev
 # Issue 8's figure: one API call pushing 10,000 completions, and the same batch again.
 bench-api: $(VENV)/.installed-dev
 	$(BIN)/python bench/api_batch.py
+
+# Issue 18's figure: 100,000 December reminders made, queued and mailed to a local SMTP server by a real Huey
+# consumer, on Redis and on the SQLite store, against SQLite and PostgreSQL (BENCH_POSTGRES_URL; empty: SQLite
+# only). Needs Redis on 127.0.0.1:6379. About half an hour on two cores: not part of `make bench`.
+bench-reminders: $(VENV)/.installed-dev
+	$(BIN)/python bench/reminders.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache artifacts

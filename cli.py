@@ -225,6 +225,24 @@ def run_queued_command():
     ran = run_queued()
     click.echo(f"排队任务 {pending} 个，本次运行 {ran} 个（含到期的重试）")
 
+@jobs_group.command("remind-deadline")
+@with_appcontext
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="按哪一天提醒（如 2026-12-01）；不填为今天")
+@click.option("--enqueue", is_flag=True, help="交给任务队列执行（不加此项在本进程内执行）")
+def remind_deadline_command(day, enqueue):
+    """年度学时截止提醒：12月提醒学时不足的专业技术人员（每人每阶段一次）"""
+    from services import jobs
+    from services.infra import clock
+
+    on = day.date() if day else clock.today()
+    if enqueue:
+        jobs.remind_deadline_for(on.isoformat())
+        click.echo(f"已加入任务队列：{on.isoformat()} 的截止提醒")
+        return
+    made = jobs.remind_deadline_on(on)
+    click.echo(f"{on.isoformat()}：发出 {made} 条截止提醒")
+
 
 COMMANDS = (seed_reference_command, seed_demo_command, reindex_search_command, normalise_identifiers_command,
             create_platform_admin_command, evaluate_command, grant_app_role_command, bench_data_command,

@@ -24,9 +24,10 @@ class Database:
     """A scratch database for one benchmark: a SQLite file under ``folder``, or, when DATABASE_URL is set,
     a private schema in that PostgreSQL database, dropped on exit."""
 
-    def __init__(self, folder: Path, name: str = "bench"):
+    def __init__(self, folder: Path, name: str = "bench", postgres_url: str | None = None):
+        """``postgres_url``: PostgreSQL's, or "" for SQLite; by default DATABASE_URL decides."""
         self.folder = folder
-        self.postgres_url = os.environ.get("DATABASE_URL", "")
+        self.postgres_url = os.environ.get("DATABASE_URL", "") if postgres_url is None else postgres_url
         self.schema = f"jidi_bench_{secrets.token_hex(4)}" if self.postgres_url else None
         self.sqlite_path = None if self.schema else folder / f"{name}.sqlite3"
 

@@ -1,6 +1,6 @@
 """The hours ledger and the region's rules: conversions, a learner's totals, progress against the rules."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -61,6 +61,40 @@ def rule_for(region: Region | None, year: int) -> RuleSet:
     sets no minimum that no region sets."""
     rule = rules_for(region, [year]).get(year)
     return rule if rule is not None else rules.merge_rule(year, None, with_defaults(RuleSet, year=year))
+
+
+def rules_by_region(regions: Iterable[Region | None], year: int) -> dict[int | None, RuleSet]:
+    """The rule in force in each region for ``year`` (``rule_for``'s answer), keyed by region id, all in one
+    query however many regions. Each region's ``parent`` is not read: its ``parent_id`` is enough."""
+    chains = {region.id if region else None: rules.chain_ids(region) for region in regions}
+    wanted = {region_id for chain in chains.values() for region_id in chain}
+    rows = {} if not wanted else {
+        row.region_id: row for row in db.session.execute(
+            sa.select(RuleSet).where(RuleSet.region_id.in_(wanted), RuleSet.year == year)).scalars()}
+    in_force = {}
+    for region_id, chain in chains.items():
+        found = [rows.get(link) for link in chain[:2]]
+        merged = rules.merge_rule(year, found[0] if found else None, found[1] if len(found) > 1 else None)
+        in_force[region_id] = merged if merged is not None else rules.merge_rule(
+            year, None, with_defaults(RuleSet, year=year))
+    return in_force
+
+
+def required_total(rule: RuleSet) -> int:
+    """The hours a rule asks for in all: its total, or the sum of its categories' minimums if higher."""
+    return max(rule.total_min or 0, sum(rule.minimum(c) or 0 for c in Category))
+
+
+def missing(rule: RuleSet, earned: Mapping[Category, int], category: Category) -> int:
+    """The hours of ``category`` still to earn to meet the rule's minimum for it (0 when none is set)."""
+    return max((rule.minimum(category) or 0) - earned.get(category, 0), 0)
+
+
+def short(rule: RuleSet, earned: Mapping[Category, int]) -> int:
+    """The fewest hours still to earn to meet every minimum of the rule: each category's shortfall, or what the
+    total lacks if that is more (hours beyond one category's minimum count toward the total, not another's).
+    The one rule of "short" for the employer's staff page, its API and export, and the December reminders."""
+    return max(sum(missing(rule, earned, c) for c in Category), required_total(rule) - sum(earned.values()), 0)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
+from datetime import date
 
 from huey import crontab
 from huey.api import Task
@@ -83,6 +84,8 @@ def remind_overdue_reviews() -> dict:
     their deadline (once a day each, however often it runs: services.review_reminders)."""
     done = review_reminders.remind_overdue(clock.today())
     return {"reviewers": done.reviewers, "sector_officers": done.sector_officers, "regulators": done.regulators}
+
+
 # --- long work asked for on a page (services.background) ---------------------------------------------------
 
 @huey.task(retries=2, retry_delay=30, context=True)
@@ -125,6 +128,32 @@ def sweep_job_files() -> None:
     removed = background.remove_old_files()
     if removed:
         log.info("removed %d job file(s) older than %s", removed, background.KEEP_FILES)
+
+
+# --- the December reminders ------------------------------------------------------------------------------
+
+# Huey reads crontabs in UTC (utc=True): 01:00 UTC is 9:00 in Shanghai, the same day.
+@huey.periodic_task(crontab(month="12", hour="1", minute="0"))
+@in_app
+def remind_deadline() -> int:
+    """Every day of December at 9:00 Shanghai time: remind the learners short of the year's hours; each stage
+    reaches a person once however many days it runs (services.deadline_reminders)."""
+    return remind_deadline_on(clock.today())
+
+
+@huey.task()
+@in_app
+def remind_deadline_for(day: str) -> int:
+    """The reminders as on ``day`` (ISO date), run by hand (``flask jobs remind-deadline --date``)."""
+    return remind_deadline_on(date.fromisoformat(day))
+
+
+def remind_deadline_on(day: date) -> int:
+    from services import deadline_reminders  # it fans its notices out through this module
+
+    made = deadline_reminders.remind(day)
+    log.info("deadline reminders of %s: %d notice(s) made", day.isoformat(), made)
+    return made
 
 
 # --- enqueued at commit ----------------------------------------------------------------------------------

@@ -131,8 +131,10 @@ def fan_out(notice_ids: Sequence[int]) -> list[int]:
             if not wanted or not recipient or (row.id, channel) in done:
                 continue
             values.append(_row_for(row, kind, channel, recipient))
+    # The reads end before the insert begins a transaction of its own: on SQLite a transaction that read and
+    # then writes cannot wait for the write lock (WAL) and fails at once while other workers write.
+    end_reads()
     if not values:
-        end_reads()
         return []
     with unit_of_work():
         ids = list(db.session.scalars(sa.insert(OutboundMessage).returning(OutboundMessage.id), values))

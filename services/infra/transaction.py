@@ -24,7 +24,8 @@ Calls that run more than one unit of work, each for a reason:
 - Bookkeeping beside a read: api_tokens.authenticate notes a token's last use (at most every few minutes)
   in its own short write, begun as a writer, before the request's own work.
 - Batches: courses.reindex_search commits per batch of courses, so that a run over every course neither
-  holds one transaction for minutes nor starts over when it stops.
+  holds one transaction for minutes nor starts over when it stops; deadline_reminders.remind commits per
+  batch of learners, each batch's notices fanned out after its own commit.
 """
 
 from collections.abc import Callable, Iterator

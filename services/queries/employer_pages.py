@@ -10,9 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from extensions import db
-from models import Category, HoursRecord, Region, RuleSet, User
-from models._common import with_defaults
-from services import policies, rules
+from models import Category, HoursRecord, RuleSet, User
+from services import hours, policies
 from services.infra import clock
 from services.roster import mask_phone
 
@@ -37,19 +36,16 @@ class StaffLine:
         return self.rule.minimum(category)
 
     def missing(self, category: Category) -> int:
-        return max((self.required(category) or 0) - self.earned[category], 0)
+        return hours.missing(self.rule, self.earned, category)
 
     @property
     def required_total(self) -> int:
-        """The hours the rule asks for in all: its total, or the sum of its categories' minimums if higher."""
-        by_category = sum(self.required(c) or 0 for c in Category)
-        return max(self.rule.total_min or 0, by_category)
+        return hours.required_total(self.rule)
 
     @property
     def short(self) -> int:
-        """The fewest hours still to earn to meet every minimum: each category's shortfall, or what the total
-        lacks if that is more (hours beyond one category's minimum count toward the total, not another's)."""
-        return max(sum(self.missing(c) for c in Category), self.required_total - self.total, 0)
+        """The fewest hours still to earn to meet every minimum (services.hours.short)."""
+        return hours.short(self.rule, self.earned)
 
 
 @dataclass
@@ -73,22 +69,6 @@ def _sums(where: sa.ColumnElement[bool], year: int) -> sa.Subquery:
     )
 
 
-def _rules_by_region(regions: list[Region | None], year: int) -> dict[int | None, RuleSet]:
-    """The rule in force in each region for ``year`` (services.hours.rule_for's answer), all in one query."""
-    chains = {region.id if region else None: rules.chain_ids(region) for region in regions}
-    wanted = {region_id for chain in chains.values() for region_id in chain}
-    rows = {} if not wanted else {
-        row.region_id: row for row in db.session.execute(
-            sa.select(RuleSet).where(RuleSet.region_id.in_(wanted), RuleSet.year == year)).scalars()}
-    in_force = {}
-    for region_id, chain in chains.items():
-        found = [rows.get(link) for link in chain[:2]]
-        merged = rules.merge_rule(year, found[0] if found else None, found[1] if len(found) > 1 else None)
-        in_force[region_id] = merged if merged is not None else rules.merge_rule(
-            year, None, with_defaults(RuleSet, year=year))
-    return in_force
-
-
 def staff_lines(where: sa.ColumnElement[bool], year: int, after_id: int | None = None,
                 limit: int | None = None) -> list[StaffLine]:
     """The staff ``where`` selects (policies.staff_of, policies.staff_token_reaches), by id, after the one with
@@ -108,7 +88,7 @@ def staff_lines(where: sa.ColumnElement[bool], year: int, after_id: int | None =
         stmt = stmt.limit(limit)
     rows = db.session.execute(stmt).all()
     regions = {row[0].region_id: row[0].region for row in rows}
-    in_force = _rules_by_region(list(regions.values()), year) if rows else {}
+    in_force = hours.rules_by_region(regions.values(), year) if rows else {}
     return [StaffLine(learner=learner, rule=in_force[learner.region_id],
                       earned=dict(zip(Category, map(int, totals), strict=True)))
             for learner, *totals in rows]

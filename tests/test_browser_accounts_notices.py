@@ -154,7 +154,7 @@ def test_a_walk_in_trainee_imported_from_a_roster_claims_the_account_and_sees_th
 
 @pytest.fixture
 def chengdu_learner(app, monkeypatch):
-    """Chengdu with its rules (90 = 30 public + 60 professional), a hospital with a reviewer, and 冯护士, who
+    """Chengdu with its rules (30 public hours a year, notice 003), a hospital with a reviewer, and 冯护士, who
     works there and has no hours this year; today is in November."""
     monkeypatch.setattr(clock, "today", lambda: NOVEMBER)
     regions = seed_reference()
@@ -238,7 +238,7 @@ def test_reset_by_mail_a_rejection_in_inbox_and_mail_and_one_december_reminder(
         rejection = [m for m in mailbox.to("feng@example.cn") if "审核" in m["subject"]]
         assert len(rejection) == 1 and reason in rejection[0]["body"]
 
-        # 1 December: she has none of her 90 hours; the job runs, and runs again.
+        # 1 December: she has none of Chengdu's 30 public hours (notice 003); the job runs, and runs again.
         monkeypatch.setattr(clock, "today", lambda: FIRST_OF_DECEMBER)
         before = len(mailbox.to("feng@example.cn"))
         jobs.remind_deadline.call_local()
@@ -247,7 +247,7 @@ def test_reset_by_mail_a_rejection_in_inbox_and_mail_and_one_december_reminder(
         run_queued()
         reminders = mailbox.to("feng@example.cn")[before:]
         assert len(reminders) == 1
-        assert "12月31日截止" in reminders[0]["body"] and "还差 90 学时" in reminders[0]["body"]
+        assert "12月31日截止" in reminders[0]["body"] and "还差 30 学时（公需 30）" in reminders[0]["body"]
         phone.goto(site.url + "/inbox/")
         expect(phone.locator("body")).to_contain_text("12月31日截止")
         _fits(phone)

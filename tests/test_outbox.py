@@ -73,3 +73,15 @@ def test_without_a_mail_server_the_log_backend_keeps_only_the_masked_address(mak
     run_queued()
     assert "z***@example.cn" in caplog.text and "zhangsan@example.cn" not in caplog.text
     assert db.session.scalar(sa.select(OutboundMessage.status)) == OutboxStatus.SENT
+
+
+def test_a_long_notice_arrives_whole_with_crlf_line_ends(make_user, mailbox):
+    """A message past SMTP's 1,000-octet line limit arrives: its lines end in CRLF, not a bare LF (which the
+    server reads as one long line and refuses)."""
+    user = make_user(email="li@example.cn")
+    text = "您申报的学时未通过单位审核，理由：" + "证明材料不完整，" * 55
+    _notify(user, text)
+    run_queued()
+    [mail] = mailbox.to("li@example.cn")
+    assert text[:490] in mail["body"]
+    assert db.session.scalar(sa.select(OutboundMessage.status)) == OutboxStatus.SENT

@@ -41,7 +41,9 @@ def _message(mail: Mail, sender: str, sender_name: str) -> bytes:
     message["To"] = mail.to
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.partition("@")[2] or None)
-    return message.as_bytes()
+    # CRLF line ends, as SMTP wants them: smtplib passes bytes through as they are, and a message whose lines
+    # end in a bare LF reads, to the server, as one line (refused past 1,000 octets: RFC 5321 4.5.3.1.6).
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
 
 
 def _connect(config: Mapping[str, Any]) -> smtplib.SMTP:

@@ -27,6 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from config import INSTANCE
+from services.infra.transaction import end_reads
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,9 @@ def run_queued(limit: int = 10_000) -> int:
                 later.eta = None  # due now: huey.execute would otherwise put it back on the schedule
                 huey.enqueue(later)
             continue
+        # Each task begins as a worker's would, with no transaction open: a read left open by the caller would
+        # make the task's first write fail on SQLite whenever another thread (the site) wrote in between.
+        end_reads()
         huey.execute(task)
         ran += 1
     return ran

@@ -292,7 +292,7 @@ def main() -> None:
 
 def document(sections: list[str]) -> str:
     return "\n\n".join([
-        "## December reminders (issue 18)", "",
+        "## December reminders (issue 18)",
         f"`make bench-reminders`, {time.strftime('%Y-%m-%d')}: remind() on a simulated 1 December, then a real "
         f"Huey consumer (`huey_consumer services.jobs.huey -k thread -w {WORKERS}`, periodic jobs off) fans the "
         "notices out (500 a job) and sends the e-mails (100 a job, one SMTP connection each) to an aiosmtpd "

@@ -50,7 +50,7 @@ from models import (
 )
 from models._common import utcnow
 from models.course import IN_PERSON_MODES
-from seeding import history, organisations
+from seeding import history, messaging, organisations
 from seeding.history import DESIGNATED
 from services import resident_ids, rules
 from services.courses import refresh_search_tokens
@@ -429,6 +429,7 @@ def _seed_demo() -> dict:
     del new_courses  # the history's many commits would each expire them
     history.seed_history(regions, learner, [row["name"] for row in rows], _ideas_for, _demo_password_hash())
     organisations.seed_organisations(regions, _demo_password_hash())
+    messaging.seed_messaging(_demo_password_hash())
     return {
         "regions": db.session.scalar(sa.select(sa.func.count(Region.id))),
         "bases": db.session.scalar(sa.select(sa.func.count(TrainingBase.id))),

@@ -58,7 +58,20 @@ def _app() -> Flask:
     if _worker_app is None:
         # Imported by name: the domain does not depend on the web layer (nor does its type check follow it).
         _worker_app = importlib.import_module("app").create_app()
+        _log_services()
     return _worker_app
+
+
+def _log_services() -> None:
+    """A consumer configures Huey's logger only: the jobs' own lines (a mail or text message the development
+    backends write to the log, a job that failed) go to the same stream, at INFO, unless logging is set up."""
+    services = logging.getLogger("services")
+    if services.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s:%(name)s:%(message)s"))
+    services.addHandler(handler)
+    services.setLevel(logging.INFO)
 
 
 def in_app(function: Callable[..., _T]) -> Callable[..., _T]:

@@ -104,6 +104,10 @@ class Notice(Model):
         # A reminder that may be made again by a rerun (the December deadline, an overdue review) carries a
         # key, and a person holds one notice per key.
         sa.UniqueConstraint("user_id", "dedupe_key", name="user_dedupe_key"),
+        # The notices not yet turned into e-mails and text messages: few at any time, found by the outbox sweep
+        # when their fan-out job was lost (services.jobs.sweep_outbox).
+        sa.Index("ix_notice_not_fanned_out", "id", sqlite_where=sa.text("fanned_out_at IS NULL"),
+                 postgresql_where=sa.text("fanned_out_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,5 +117,7 @@ class Notice(Model):
     # What it is about (models.messaging.NoticeKind): the person's choices of channel are per kind.
     kind: Mapped[str] = mapped_column(sa.String(32), default="general", server_default="general")
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(64))
+    # When its e-mail and text message were made (or found not wanted): NULL until the fan-out job ran.
+    fanned_out_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]

@@ -67,8 +67,11 @@ def deliver(ids: list[int], task: Task | None = None) -> dict:
 @huey.periodic_task(crontab(minute="*/5"))
 @in_app
 def sweep_outbox() -> None:
-    """Every five minutes: send rows whose job was lost, and fail rows a dead worker left half-sent."""
+    """Every five minutes: fan out notices and send rows whose job was lost, and fail rows a dead worker left
+    half-sent."""
     messaging.abandon_stuck()
+    for chunk in messaging.chunked(messaging.not_fanned_out(before_seconds=900), messaging.FAN_OUT_BATCH):
+        huey.enqueue(fan_out.s(chunk))
     ids = messaging.stale()
     for chunk in messaging.chunked(ids, messaging.SEND_BATCH):
         huey.enqueue(deliver.s(chunk))

@@ -109,7 +109,8 @@ def subject_for(kind: NoticeKind) -> str:
 
 def fan_out(notice_ids: Sequence[int]) -> list[int]:
     """Make the outbox rows of these notices, by each person's choices, and commit them; returns the new rows'
-    ids (to be sent). A notice already fanned out makes nothing again. Three queries and one insert."""
+    ids (to be sent), and mark the notices fanned out. A notice already fanned out makes nothing again. Three
+    queries, one insert and one update."""
     if not notice_ids:
         return []
     rows = db.session.execute(
@@ -134,11 +135,21 @@ def fan_out(notice_ids: Sequence[int]) -> list[int]:
     # The reads end before the insert begins a transaction of its own: on SQLite a transaction that read and
     # then writes cannot wait for the write lock (WAL) and fails at once while other workers write.
     end_reads()
-    if not values:
-        return []
     with unit_of_work():
-        ids = list(db.session.scalars(sa.insert(OutboundMessage).returning(OutboundMessage.id), values))
+        ids = list(db.session.scalars(sa.insert(OutboundMessage).returning(OutboundMessage.id), values)) \
+            if values else []
+        db.session.execute(sa.update(Notice).where(Notice.id.in_(notice_ids), Notice.fanned_out_at.is_(None))
+                           .values(fanned_out_at=utcnow()))
     return ids
+
+
+def not_fanned_out(before_seconds: int = 120, limit: int = 5000) -> list[int]:
+    """Notices older than ``before_seconds`` whose fan-out never ran (the queue's store was down at their
+    commit): the sweep fans them out (a partial index holds only these)."""
+    cutoff = utcnow() - _seconds(before_seconds)
+    return list(db.session.scalars(
+        sa.select(Notice.id).where(Notice.fanned_out_at.is_(None), Notice.created_at < cutoff)
+        .order_by(Notice.id).limit(limit)))
 
 
 def _row_for(row: sa.Row, kind: NoticeKind, channel: Channel, recipient: str) -> dict:

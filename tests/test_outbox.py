@@ -85,3 +85,30 @@ def test_a_long_notice_arrives_whole_with_crlf_line_ends(make_user, mailbox):
     [mail] = mailbox.to("li@example.cn")
     assert text[:490] in mail["body"]
     assert db.session.scalar(sa.select(OutboundMessage.status)) == OutboxStatus.SENT
+
+
+def test_a_notice_committed_while_the_queue_is_down_is_mailed_by_the_sweep(make_user, mailbox, monkeypatch):
+    from datetime import timedelta
+
+    from models import Notice
+    from services import jobs
+
+    user = make_user(email="li@example.cn")
+    with monkeypatch.context() as down:
+        down.setattr(huey, "enqueue", lambda task: (_ for _ in ()).throw(ConnectionError("Redis is down")))
+        _notify(user)  # the commit stands; the fan-out job could not be queued
+    assert huey.pending_count() == 0
+    notice = db.session.scalar(sa.select(Notice))
+    assert notice.fanned_out_at is None
+    jobs.sweep_outbox.call_local()
+    run_queued()
+    assert mailbox.messages == []  # a fan-out may still be on its way: the sweep waits 15 minutes
+    notice.created_at -= timedelta(minutes=20)
+    db.session.commit()
+    jobs.sweep_outbox.call_local()
+    run_queued()
+    assert len(mailbox.to("li@example.cn")) == 1
+    jobs.sweep_outbox.call_local()  # fanned out now: the next sweep leaves it alone
+    run_queued()
+    assert len(mailbox.to("li@example.cn")) == 1
+    assert db.session.scalar(sa.select(Notice.fanned_out_at)) is not None

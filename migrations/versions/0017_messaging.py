@@ -1,6 +1,8 @@
 """Accounts people can manage, notices that reach them, a real job queue (issue 18).
 
-- notice gains its kind (what the person's choices of channel are per) and a dedupe key: a reminder a rerun
+- notice gains its kind (what the person's choices of channel are per), when it was fanned out to e-mail and
+  text message (NULL until then; existing notices count as done, or the outbox sweep would mail the history;
+  a partial index finds the few not done) and a dedupe key: a reminder a rerun
   may make again is held once per person and key (UNIQUE user_id, dedupe_key; NULLs do not collide).
   Existing notices are of kind general.
 - notice_preference: a person's choice per kind and channel, where it differs from the default.
@@ -102,7 +104,15 @@ def upgrade():
     with op.batch_alter_table('notice', schema=None) as batch_op:
         batch_op.add_column(sa.Column('kind', sa.String(length=32), server_default='general', nullable=False))
         batch_op.add_column(sa.Column('dedupe_key', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('fanned_out_at', sa.DateTime(), nullable=True))
         batch_op.create_unique_constraint('user_dedupe_key', ['user_id', 'dedupe_key'])
+    # The notices before this revision were never to be mailed: they count as fanned out when they were made,
+    # or the outbox sweep would send the whole history.
+    op.execute("UPDATE notice SET fanned_out_at = created_at")
+    with op.batch_alter_table('notice', schema=None) as batch_op:
+        batch_op.create_index('ix_notice_not_fanned_out', ['id'], unique=False,
+                              sqlite_where=sa.text('fanned_out_at IS NULL'),
+                              postgresql_where=sa.text('fanned_out_at IS NULL'))
 
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('registered_by_base_id', sa.Integer(), nullable=True))
@@ -122,7 +132,9 @@ def downgrade():
         batch_op.drop_column('registered_by_base_id')
 
     with op.batch_alter_table('notice', schema=None) as batch_op:
+        batch_op.drop_index('ix_notice_not_fanned_out')
         batch_op.drop_constraint('user_dedupe_key', type_='unique')
+        batch_op.drop_column('fanned_out_at')
         batch_op.drop_column('dedupe_key')
         batch_op.drop_column('kind')
 

@@ -268,6 +268,31 @@ def sms_provider(sms_provider_server, app):
     return sms_provider_server
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (tests/browser.py), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    assert shutil.which(CHROMIUM) or CHROMIUM.startswith("/"), "Chromium is required: make test installs it"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def actors(browser):
+    """People at their browsers (tests.browser.Actors); any console error on their pages fails the test."""
+    from tests.browser import Actors
+
+    found = Actors(browser)
+    yield found
+    found.close()
+    assert found.errors == [], "\n".join(found.errors)
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

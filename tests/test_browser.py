@@ -4,7 +4,6 @@ Screenshots of every step are kept under artifacts/screenshots/ as test artifact
 """
 
 import io
-import shutil
 import subprocess
 from datetime import timedelta
 
@@ -12,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 from PIL import Image as PILImage
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from extensions import db
 from models import (
@@ -35,19 +34,10 @@ from seeding.demo import DEMO_PASSWORD
 from services import resident_ids
 from services.courses import refresh_search_tokens
 from services.infra import clock
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Shots
+from tests.browser import LiveServer, Shots
 from tests.conftest import after_the_year
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert shutil.which(CHROMIUM) or CHROMIUM.startswith("/"), "Chromium is required: make test installs it"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

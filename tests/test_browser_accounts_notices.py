@@ -15,12 +15,11 @@ are kept under artifacts/screenshots/walk-in-claim/ and artifacts/screenshots/re
 
 import io
 import re
-import shutil
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from werkzeug.datastructures import FileStorage
 
 from extensions import db
@@ -29,7 +28,7 @@ from seeding.demo import seed_reference
 from services import accounts, declarations, jobs, resident_ids
 from services.infra import clock
 from services.infra.queue import run_queued
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Shots
+from tests.browser import LiveServer, Shots, fits, sign_in
 from tests.conftest import PASSWORD, employ
 
 pytestmark = pytest.mark.browser
@@ -44,59 +43,9 @@ def _id_number(first17: str) -> str:
     return first17 + resident_ids.check_character(first17)
 
 
-@pytest.fixture
-def browser():
-    assert shutil.which(CHROMIUM) or CHROMIUM.startswith("/"), "Chromium is required: make test installs it"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class Pages:
-    """Pages of one journey, each in its own browser context (desktop or phone); console errors collected."""
-
-    def __init__(self, browser):
-        self.browser, self.errors, self.contexts = browser, [], []
-
-    def open(self, phone: bool = False):
-        viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
-        context = self.browser.new_context(locale="zh-CN", viewport=viewport, is_mobile=phone)
-        self.contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.on("console", lambda m: self.errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
-        return page
-
-    def close(self):
-        for context in self.contexts:
-            context.close()
-
-
-@pytest.fixture
-def pages(browser):
-    found = Pages(browser)
-    yield found
-    found.close()
-    assert found.errors == [], "\n".join(found.errors)
-
-
-def _fits(page):
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px on a phone"
-
-
-def _sign_in(page, site, login: str, password: str):
-    page.goto(site.url + "/login")
-    page.get_by_label("手机号或邮箱").fill(login)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    expect(page.locator(".alert-success").first).to_contain_text("欢迎回来")
-
 
 def test_a_walk_in_trainee_imported_from_a_roster_claims_the_account_and_sees_the_hours(
-        app, admin_and_base, make_course, sms_provider, pages, monkeypatch):
+        app, admin_and_base, make_course, sms_provider, actors, monkeypatch):
     admin, base = admin_and_base
     monkeypatch.setattr(clock, "today", lambda: COURSE_DAYS[0])
     course = make_course(base, title="基层医疗卫生服务能力提升", start_date=COURSE_DAYS[0], end_date=COURSE_DAYS[1],
@@ -107,8 +56,8 @@ def test_a_walk_in_trainee_imported_from_a_roster_claims_the_account_and_sees_th
     roster = "姓名,身份证号,手机号\n" + "".join(f"{name},{number},{phone}\n" for name, number, phone in trainees)
     shot = Shots("walk-in-claim")
     with LiveServer(app) as site:
-        desk = pages.open()
-        _sign_in(desk, site, admin.email, PASSWORD)
+        desk = actors.open()
+        sign_in(desk, site, admin.email, PASSWORD)
         desk.goto(f"{site.url}/manage/bases/{base.id}/courses/{course.id}/roster/import")
         desk.get_by_label("名单文件").set_input_files(
             {"name": "结业名单.csv", "mimeType": "text/csv", "buffer": roster.encode("utf-8")})
@@ -121,11 +70,11 @@ def test_a_walk_in_trainee_imported_from_a_roster_claims_the_account_and_sees_th
         assert set(invited) == {"13800000418", "13800000419"}
         assert "认领" in invited["13800000418"]["summary"] or "认领" in invited["13800000418"]["kind"]
 
-        phone = pages.open(phone=True)
+        phone = actors.open(phone=True)
         phone.goto(site.url + "/login")
         phone.get_by_role("link", name="认领账号").click()
         phone.get_by_label("登记时留的手机号").fill("138 0000 0418")
-        _fits(phone)
+        fits(phone)
         shot(phone, "claim")
         phone.get_by_role("button", name="发送验证码").click()
         expect(phone.locator(".alert-info").first).to_contain_text("验证码已发送")
@@ -135,14 +84,14 @@ def test_a_walk_in_trainee_imported_from_a_roster_claims_the_account_and_sees_th
         phone.get_by_label("验证码").fill(code)
         phone.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)
         phone.get_by_label("确认新密码").fill(NEW_PASSWORD)
-        _fits(phone)
+        fits(phone)
         phone.get_by_role("button", name="确定").click()
         expect(phone.locator(".alert-success").first).to_contain_text("账号认领成功")
 
         phone.goto(site.url + "/me/")
         expect(phone.locator("body")).to_contain_text("基层医疗卫生服务能力提升")
         expect(phone.locator("body")).to_contain_text("16")
-        _fits(phone)
+        fits(phone)
         shot(phone, "dashboard")
     db.session.rollback()
     claimed = db.session.scalar(sa.select(User).where(User.phone == "13800000418"))
@@ -184,12 +133,12 @@ def _declared(learner) -> int:
     return declaration.id
 
 
-def _reset_by_mail(pages, site, mailbox, shot):
+def _reset_by_mail(actors, site, mailbox, shot):
     """She forgot the password: the link comes by e-mail; the session she left on a desktop ends with the
     reset. Returns her phone's page, signed in with the new password."""
-    desktop = pages.open()
-    _sign_in(desktop, site, "feng@example.cn", PASSWORD)
-    phone = pages.open(phone=True)
+    desktop = actors.open()
+    sign_in(desktop, site, "feng@example.cn", PASSWORD)
+    phone = actors.open(phone=True)
     phone.goto(site.url + "/login")
     phone.get_by_role("link", name="忘记密码？").click()
     phone.get_by_label("手机号或邮箱").fill("feng@example.cn")
@@ -201,19 +150,19 @@ def _reset_by_mail(pages, site, mailbox, shot):
     phone.goto(site.url + re.search(r"/reset/[A-Za-z0-9_\-]+", mail["body"]).group(0))
     phone.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)
     phone.get_by_label("确认新密码").fill(NEW_PASSWORD)
-    _fits(phone)
+    fits(phone)
     phone.get_by_role("button", name="确定").click()
     expect(phone.locator(".alert-success").first).to_contain_text("密码已重置")
-    _sign_in(phone, site, "feng@example.cn", NEW_PASSWORD)
+    sign_in(phone, site, "feng@example.cn", NEW_PASSWORD)
     desktop.goto(site.url + "/me/")
     expect(desktop).to_have_url(re.compile(r"/login"))
     shot(phone, "signed-in-after-reset")
     return phone
 
 
-def _rejected_by_the_reviewer(pages, site, declaration_id: int, reason: str) -> None:
-    review = pages.open()
-    _sign_in(review, site, "review@hospital.cn", PASSWORD)
+def _rejected_by_the_reviewer(actors, site, declaration_id: int, reason: str) -> None:
+    review = actors.open()
+    sign_in(review, site, "review@hospital.cn", PASSWORD)
     review.goto(f"{site.url}/review/{declaration_id}")
     review.get_by_label("审核结果").select_option("reject")
     review.get_by_label("理由").fill(reason)
@@ -223,17 +172,17 @@ def _rejected_by_the_reviewer(pages, site, declaration_id: int, reason: str) -> 
 
 
 def test_reset_by_mail_a_rejection_in_inbox_and_mail_and_one_december_reminder(
-        app, chengdu_learner, mailbox, pages, monkeypatch):
+        app, chengdu_learner, mailbox, actors, monkeypatch):
     learner, _reviewer = chengdu_learner
     declaration_id = _declared(learner)
     shot = Shots("reset-review-reminder")
     reason = "参会证明未加盖主办单位公章，请补充后重新申报"
     with LiveServer(app) as site:
-        phone = _reset_by_mail(pages, site, mailbox, shot)
-        _rejected_by_the_reviewer(pages, site, declaration_id, reason)
+        phone = _reset_by_mail(actors, site, mailbox, shot)
+        _rejected_by_the_reviewer(actors, site, declaration_id, reason)
         phone.goto(site.url + "/inbox/")
         expect(phone.locator("body")).to_contain_text(reason)
-        _fits(phone)
+        fits(phone)
         shot(phone, "inbox-rejection")
         rejection = [m for m in mailbox.to("feng@example.cn") if "审核" in m["subject"]]
         assert len(rejection) == 1 and reason in rejection[0]["body"]
@@ -250,7 +199,7 @@ def test_reset_by_mail_a_rejection_in_inbox_and_mail_and_one_december_reminder(
         assert "12月31日截止" in reminders[0]["body"] and "还差 30 学时（公需 30）" in reminders[0]["body"]
         phone.goto(site.url + "/inbox/")
         expect(phone.locator("body")).to_contain_text("12月31日截止")
-        _fits(phone)
+        fits(phone)
         shot(phone, "inbox-reminder")
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(Notice.id)).where(

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 from PIL import Image as PILImage
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from app import create_app
 from extensions import db
@@ -38,7 +38,7 @@ from seeding.demo import seed_reference
 from services import credit_codes, resident_ids, workdays
 from services.infra import clock
 from services.platform_admins import create_platform_admin
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Shots
+from tests.browser import LiveServer, Shots, fits, sign_in
 from tests.conftest import _config
 
 pytestmark = pytest.mark.browser
@@ -87,66 +87,16 @@ def site(org_app):
         yield server
 
 
-@pytest.fixture(scope="module")
-def browser():
-    assert shutil.which(CHROMIUM) or CHROMIUM.startswith("/"), "Chromium is required: make test installs it"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class Actors:
-    """One browser context per person, desktop or phone; every page fails the test on a logged error."""
-
-    def __init__(self, browser):
-        self.browser, self.contexts, self.errors = browser, [], []
-
-    def open(self, phone: bool = False):
-        viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
-        context = self.browser.new_context(locale="zh-CN", viewport=viewport, is_mobile=phone)
-        self.contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.on("console", lambda m: self.errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
-        return page
-
-    def close(self):
-        for context in self.contexts:
-            context.close()
-
-
-@pytest.fixture
-def actors(browser):
-    found = Actors(browser)
-    yield found
-    found.close()
-    assert found.errors == [], "\n".join(found.errors)
-
-
-def _sign_in(page, site, login: str, password: str):
-    page.goto(site.url + "/login")
-    page.get_by_label("手机号或邮箱").fill(login)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    expect(page.locator(".alert-success").first).to_contain_text("欢迎回来")
-
 
 def _first_sign_in(page, site, login: str, password: str):
     """Sign in with a password someone else typed: the site asks for a new one first (issue 18)."""
-    _sign_in(page, site, login, password)
+    sign_in(page, site, login, password)
     expect(page.locator(".alert-warning").first).to_contain_text("首次登录请修改初始密码")
     page.get_by_label("当前密码").fill(password)
     page.get_by_label("新密码", exact=True).fill(password + "-own")
     page.get_by_label("确认新密码").fill(password + "-own")
     page.get_by_role("button", name="修改密码").click()
     expect(page.locator(".alert-success").first).to_contain_text("密码已修改")
-
-
-def _fits(page):
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px on a phone"
 
 
 def _cn(day: date) -> str:
@@ -163,7 +113,7 @@ def _opens_city_and_regulator(j):
     """1. The platform admin opens 洛阳市 under 河南省 and its regulator account."""
     site, shot = j.site, j.shot
     platform = j.actors.open()
-    _sign_in(platform, site, PLATFORM[0], PLATFORM[2])
+    sign_in(platform, site, PLATFORM[0], PLATFORM[2])
     expect(platform.get_by_role("heading", level=1)).to_have_text("平台管理")
     platform.locator("#new-region summary").click()
     region_form = platform.locator("#new-region form")
@@ -221,12 +171,12 @@ def _employer_registers_is_approved_adds_reviewer(j):
     employer.get_by_label("管理员登录名（手机号或邮箱）").fill(EMPLOYER_ADMIN[0])
     employer.get_by_label("密码", exact=True).fill(EMPLOYER_ADMIN[2])
     employer.get_by_label("确认密码").fill(EMPLOYER_ADMIN[2])
-    _fits(employer)
+    fits(employer)
     shot(employer, "employer-registers")
     employer.get_by_role("button", name="提交注册").click()
     expect(employer.locator("#employer-status")).to_have_text("待审核")
     expect(employer.locator("#state")).to_contain_text("正在等待所在地人社部门审核")
-    _fits(employer)
+    fits(employer)
     shot(employer, "employer-waits")
 
     regulator.get_by_role("link", name="用人单位").click()
@@ -241,7 +191,7 @@ def _employer_registers_is_approved_adds_reviewer(j):
     expect(employer.locator("#mainnav.collapse.show")).to_be_visible()  # opened, not still sliding down
     employer.get_by_role("button", name="退出").click()
     expect(employer.locator(".alert-info")).to_contain_text("您已退出登录")
-    _sign_in(employer, site, EMPLOYER_ADMIN[0], EMPLOYER_ADMIN[2])
+    sign_in(employer, site, EMPLOYER_ADMIN[0], EMPLOYER_ADMIN[2])
     expect(employer).to_have_url(site.url + "/employer/")
     expect(employer.locator("#employer-status")).to_have_text("已通过")
     shot(employer, "employer-approved")
@@ -253,7 +203,7 @@ def _employer_registers_is_approved_adds_reviewer(j):
     add.get_by_label("确认密码").fill(REVIEWER[2])
     add.get_by_role("button", name="添加").click()
     expect(employer.locator("#reviewers")).to_contain_text(REVIEWER[1])
-    _fits(employer)
+    fits(employer)
     shot(employer, "employer-reviewer-added")
     j.employer = employer
 
@@ -274,7 +224,7 @@ def _learner_names_employer_and_is_confirmed(j):
     learner.get_by_label("行业").select_option("卫生")
     learner.get_by_label("职称").select_option("中级")
     learner.get_by_label("我已阅读并同意").check()
-    _fits(learner)
+    fits(learner)
     shot(learner, "learner-registers")
     learner.get_by_role("button", name="注册").click()
     expect(learner.get_by_role("heading", name="我的学习")).to_be_visible()
@@ -285,16 +235,16 @@ def _learner_names_employer_and_is_confirmed(j):
     learner.locator("#employer-search").get_by_role("button", name="搜索").click()
     result = learner.locator("#employer-results li").filter(has_text=EMPLOYER_NAME)
     expect(result).to_have_count(1)
-    _fits(learner)
+    fits(learner)
     shot(learner, "learner-finds-employer")
     result.get_by_role("button", name="这是我的单位").click()
     expect(learner.locator("#pending-claim")).to_contain_text(EMPLOYER_NAME)
-    _fits(learner)
+    fits(learner)
     shot(learner, "learner-claim-pending")
 
     employer.get_by_role("link", name="待确认职工").click()
     claim = employer.locator("#claims .card").filter(has_text=LEARNER[1])
-    _fits(employer)
+    fits(employer)
     shot(employer, "employer-claims")
     claim.get_by_role("button", name="确认是本单位职工").click()
     expect(employer.locator("#claims")).not_to_contain_text(LEARNER[1])
@@ -318,11 +268,11 @@ def _declared_hours_pass_the_employer(j):
     learner.get_by_label("日期").fill(TODAY.isoformat())
     learner.get_by_label("申报学时").fill("12")
     learner.get_by_label("证明材料").set_input_files(str(_pdf(tmp_path / "在读证明.pdf")))
-    _fits(learner)
+    fits(learner)
     shot(learner, "learner-declares")
     learner.get_by_role("button", name="提交").click()
     expect(learner.locator("#declarations")).to_contain_text("待单位审核")
-    _fits(learner)
+    fits(learner)
     shot(learner, "learner-declared")
 
     reviewer = j.actors.open()
@@ -341,7 +291,7 @@ def _declared_hours_pass_the_employer(j):
     expect(row).to_contain_text("待行业主管部门审核")
     expect(row.locator(".review-step[data-step='2']")).to_contain_text(
         f"审核期限 {_cn(sector_due)}")
-    _fits(learner)
+    fits(learner)
     shot(learner, "learner-awaits-sector")
     j.reviewer = reviewer
     j.sector_due = sector_due
@@ -366,7 +316,7 @@ def _sector_approves_and_hours_reach_dashboard(j):
     learner.goto(site.url + "/me/")
     professional = learner.locator(f"#hours-{TODAY.year} .progress-line[data-label='专业科目']")
     expect(professional.locator(".earned")).to_have_text("12")
-    _fits(learner)
+    fits(learner)
     shot(learner, "learner-dashboard-hours")
     learner.goto(site.url + "/me/declarations")
     expect(learner.locator("#declarations tbody tr").filter(has_text=DEGREE)).to_contain_text("已通过")
@@ -415,7 +365,7 @@ def _college_applies_and_is_approved(j):
     expect(college.locator("#application-status")).to_have_text("已批准")
     shot(college, "college-sees-approval")
     base_admin = j.actors.open()
-    _sign_in(base_admin, site, BASE_ADMIN[0], BASE_ADMIN[1])
+    sign_in(base_admin, site, BASE_ADMIN[0], BASE_ADMIN[1])
     expect(base_admin).to_have_url(re.compile(r"/manage/bases/\d+$"))  # /manage/ opens an admin's only base
     expect(base_admin.get_by_role("heading", level=1)).to_contain_text(INSTITUTION)
     shot(base_admin, "base-admin-home")

@@ -6,16 +6,15 @@ Screenshots are kept under artifacts/screenshots/password-reset/."""
 
 import json
 import re
-import shutil
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from extensions import db
 from models import OutboundMessage, Role, User
 from services.infra.queue import run_queued
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Shots
+from tests.browser import LiveServer, Shots, fits, sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -23,51 +22,20 @@ pytestmark = pytest.mark.browser
 NEW_PASSWORD = "violet tractor harbour 58"
 
 
-@pytest.fixture
-def browser():
-    assert shutil.which(CHROMIUM) or CHROMIUM.startswith("/"), "Chromium is required: make test installs it"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _open(browser, errors: list, phone: bool):
-    viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
-    page = browser.new_context(locale="zh-CN", viewport=viewport, is_mobile=phone).new_page()
-    page.set_default_timeout(10_000)
-    page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-    return page
-
-
-def _fits(page):
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px on a phone"
-
-
-def _sign_in(page, site, login: str, password: str):
-    page.goto(site.url + "/login")
-    page.get_by_label("手机号或邮箱").fill(login)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-
-
-def test_a_learner_resets_a_forgotten_password_by_email_on_a_phone(app, make_user, mailbox, browser):
+def test_a_learner_resets_a_forgotten_password_by_email_on_a_phone(app, make_user, mailbox, actors):
     learner = make_user(Role.LEARNER, email="feng@example.cn", phone="13800000417", name="冯护士")
-    errors: list[str] = []
     shot = Shots("password-reset")
     with LiveServer(app) as site:
-        desktop = _open(browser, errors, phone=False)
-        _sign_in(desktop, site, learner.email, PASSWORD)
+        desktop = actors.open()
+        sign_in(desktop, site, learner.email, PASSWORD)
         expect(desktop.locator(".alert-success").first).to_contain_text("欢迎回来")
 
-        phone = _open(browser, errors, phone=True)
+        phone = actors.open(phone=True)
         phone.goto(site.url + "/login")
-        _fits(phone)
+        fits(phone)
         phone.get_by_role("link", name="忘记密码？").click()
         phone.get_by_label("手机号或邮箱").fill("feng@example.cn")
-        _fits(phone)
+        fits(phone)
         shot(phone, "forgot")
         phone.get_by_role("button", name="发送").click()
         expect(phone.locator(".alert-info").first).to_contain_text("如果该邮箱已注册")
@@ -78,32 +46,30 @@ def test_a_learner_resets_a_forgotten_password_by_email_on_a_phone(app, make_use
         phone.goto(site.url + link)
         phone.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)
         phone.get_by_label("确认新密码").fill(NEW_PASSWORD)
-        _fits(phone)
+        fits(phone)
         shot(phone, "new-password")
         phone.get_by_role("button", name="确定").click()
         expect(phone.locator(".alert-success").first).to_contain_text("密码已重置")
 
-        _sign_in(phone, site, "feng@example.cn", NEW_PASSWORD)
+        sign_in(phone, site, "feng@example.cn", NEW_PASSWORD)
         expect(phone.locator(".alert-success").first).to_contain_text("欢迎回来")
         # The desktop's session, opened before the reset, is gone.
         desktop.goto(site.url + "/me/")
         expect(desktop).to_have_url(re.compile(r"/login"))
-    assert errors == [], "\n".join(errors)
 
 
-def test_a_walk_in_trainee_claims_the_account_on_a_phone(app, make_user, make_base, browser):
+def test_a_walk_in_trainee_claims_the_account_on_a_phone(app, make_user, make_base, actors):
     base = make_base()
     walk_in = make_user(Role.LEARNER, email=None, phone="13800000418", name="王芳", registered_by_base_id=base.id)
     walk_in.password_hash = ""
     db.session.commit()
-    errors: list[str] = []
     shot = Shots("claim-account")
     with LiveServer(app) as site:
-        phone = _open(browser, errors, phone=True)
+        phone = actors.open(phone=True)
         phone.goto(site.url + "/login")
         phone.get_by_role("link", name="认领账号").click()
         phone.get_by_label("登记时留的手机号").fill("13800000418")
-        _fits(phone)
+        fits(phone)
         shot(phone, "claim")
         phone.get_by_role("button", name="发送验证码").click()
         expect(phone.locator(".alert-info").first).to_contain_text("验证码已发送")
@@ -112,11 +78,10 @@ def test_a_walk_in_trainee_claims_the_account_on_a_phone(app, make_user, make_ba
         phone.get_by_label("验证码").fill(json.loads(row.body)["code"])
         phone.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)
         phone.get_by_label("确认新密码").fill(NEW_PASSWORD)
-        _fits(phone)
+        fits(phone)
         shot(phone, "code-and-password")
         phone.get_by_role("button", name="确定").click()
         expect(phone.locator(".alert-success").first).to_contain_text("账号认领成功")
-        _fits(phone)
+        fits(phone)
     db.session.rollback()
     assert db.session.get(User, walk_in.id).claimed
-    assert errors == [], "\n".join(errors)

@@ -268,14 +268,15 @@ def _refused(form, error: DomainError) -> None:
     field_error(form, error)
 
 
-def _ask_for_code(form, template: str):
+def _ask_for_code(form, template: str, sent: str):
+    """``sent``: what the page says once a code went to a phone (or would have: it tells no account apart)."""
     if current_user.is_authenticated:
         return redirect(_home_for(current_user))
     if form.validate_on_submit():
         channel = account_codes.request_reset(form.login.data)
         if channel == Channel.SMS:
             session[_RESET_LOGIN] = form.login.data
-            flash(_("如果该手机号已注册，验证码已发送，10 分钟内有效"), "info")
+            flash(sent, "info")
             return redirect(url_for(".reset_by_code"))
         flash(_("如果该邮箱已注册，重置密码的链接已发送，30 分钟内有效，请查收邮件"), "info")
         return redirect(url_for(".login"))
@@ -294,7 +295,7 @@ _checks_per_address = limiter.limit(_code_check_limit_per_address, methods=["POS
 @_per_address
 def forgot():
     """Ask for a code (a phone) or a link (an e-mail); the answer does not tell whether the account exists."""
-    return _ask_for_code(ForgotForm(), "auth/forgot.html")
+    return _ask_for_code(ForgotForm(), "auth/forgot.html", _("如果该手机号已注册，验证码已发送，10 分钟内有效"))
 
 
 @bp.route("/claim", methods=["GET", "POST"])
@@ -302,7 +303,8 @@ def forgot():
 @_per_address
 def claim():
     """A walk-in trainee a base registered asks for the code to claim the account (the reset flow)."""
-    return _ask_for_code(ClaimForm(), "auth/claim.html")
+    return _ask_for_code(ClaimForm(), "auth/claim.html",
+                         _("如果基地用该手机号为您登记过，验证码已发送，10 分钟内有效"))
 
 
 @bp.route("/forgot/code", methods=["GET", "POST"])

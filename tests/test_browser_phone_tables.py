@@ -31,7 +31,8 @@ def _pages() -> list[tuple[str, str, str]]:
         .group_by(Course.id).order_by(sa.func.count(Enrollment.id).desc()).limit(1))
     shandong = db.session.scalar(sa.select(Region.id).where(Region.name == "山东省"))
     evaluation_id = db.session.scalar(
-        sa.select(Evaluation.id).where(Evaluation.region_id == shandong, Evaluation.status == EvaluationStatus.CONFIRMED)
+        sa.select(Evaluation.id)
+        .where(Evaluation.region_id == shandong, Evaluation.status == EvaluationStatus.CONFIRMED)
         .order_by(Evaluation.year.desc()).limit(1))
     return [
         ("learner@jidi.demo", "/me/declarations", "declarations"),

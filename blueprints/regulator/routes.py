@@ -147,8 +147,11 @@ def decide_plan(plan_id: int):
     except DomainError as error:
         flash(error.message, "danger")
     else:
-        flash(_("办班计划“%(title)s”已%(label)s", title=plan.course.title, label=plan.status.label), "success")
-    return redirect(url_for(".index") + "#plans")
+        # The status label already reads 已批准 / 已驳回.
+        flash(_("办班计划“%(title)s”%(label)s", title=plan.course.title, label=plan.status.label), "success")
+    # No #fragment: the flash renders at the top of the page, and a jump to the list would scroll it away
+    # (the decided plan has left the list anyway).
+    return redirect(url_for(".index"))
 
 
 @bp.route("/targets", methods=["GET", "POST"])

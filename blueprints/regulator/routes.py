@@ -5,11 +5,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints import downloads
-from blueprints.common_forms import ActionForm, field_error
+from blueprints.common_forms import field_error
 from blueprints.query import query_int
 from blueprints.regulator import bp
 from blueprints.regulator.forms import (
     ApplicationDecisionForm,
+    ConfirmEvaluationForm,
     DesignateForm,
     EmployerDecisionForm,
     ExportJobForm,
@@ -257,9 +258,10 @@ def run_evaluation():
     return redirect(url_for(".evaluation_page", evaluation_id=result.id))
 
 
-def _evaluation_page(found):
+def _evaluation_page(found, confirm_form=None):
     return render_template(
-        "regulator/evaluation.html", evaluation=found, action_form=ActionForm(), override_form=OverrideForm(),
+        "regulator/evaluation.html", evaluation=found, confirm_form=confirm_form or ConfirmEvaluationForm(),
+        override_form=OverrideForm(),
         outcomes=list(Outcome), trial=evaluation.is_trial(found),
         decided={r.id for r in found.results if policies.may_decide_outcome(current_user, found, r.base)},
         by_province=evaluation.decided_by_province(found))
@@ -295,8 +297,14 @@ def override(result_id: int):
 
 @bp.route("/evaluations/<int:evaluation_id>/confirm", methods=["POST"])
 def confirm(evaluation_id: int):
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    form = ConfirmEvaluationForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        found = evaluation.get(current_user, evaluation_id)
+        if found is None:
+            abort(404)
+        return _evaluation_page(found, form), 400
     try:
         evaluation.confirm(current_user, evaluation_id)
     except LookupError:

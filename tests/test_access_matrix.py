@@ -306,7 +306,8 @@ TABLE = {
     "/regulator/evaluations/results/<int:result_id>/override": gated(
         REGULATORS, {REG}, post=lambda w: {"outcome": "rectify", "reason": "矩阵调整"},
         **by("may_see_evaluation", lambda w: w.result.evaluation)),
-    "/regulator/evaluations/<int:evaluation_id>/confirm": gated(REGULATORS, {REG}, post=lambda w: {}, **EVALUATION),
+    "/regulator/evaluations/<int:evaluation_id>/confirm": gated(REGULATORS, {REG}, post=lambda w: {"confirmed": "y"},
+                                                                 **EVALUATION),
     # sector authorities: created for a region in reach (an empty form is 400); another region's is 404
     "/regulator/sectors": gated(REGULATORS, REGULATORS, post=lambda w: {}),
     "/regulator/sectors/<int:authority_id>": gated(REGULATORS, {REG}, post=lambda w: {},

@@ -343,6 +343,7 @@ def test_regulator_evaluates_overrides_confirms_and_the_public_pages_follow(app,
     row.get_by_role("button", name="保存").click()
     expect(page.locator(".alert-success")).to_contain_text("整改")
     shot(page, "overridden")
+    page.get_by_label("我已核对各基地的结论").check()
     page.get_by_role("button", name="确认评估结论").click()
     expect(page.locator("#evaluation-status")).to_have_text("已确认")
     shot(page, "confirmed")

@@ -94,7 +94,7 @@ def test_a_trial_of_the_running_year_says_so_and_cannot_be_confirmed_on_the_page
     found = db.session.execute(sa.select(Evaluation).where(Evaluation.year == YEAR)).scalar_one()
 
     page = client.get(ran.location).get_data(as_text=True)
-    refused = client.post(f"/regulator/evaluations/{found.id}/confirm", follow_redirects=True)
+    refused = client.post(f"/regulator/evaluations/{found.id}/confirm", data={"confirmed": "y"}, follow_redirects=True)
 
     assert re.search(rf'name="year"[^>]*value="{YEAR - 1}"', form)  # the form proposes last year
     assert 'id="evaluation-trial"' in page and "试算" in page
@@ -181,7 +181,8 @@ def test_confirm_of_a_draft_with_a_base_decided_elsewhere_is_refused_on_the_page
     x, z, province_regulator, province_draft_id, _city_draft_id = province_and_city_drafts
     client = signed_in(app, province_regulator)
 
-    response = client.post(f"/regulator/evaluations/{province_draft_id}/confirm", follow_redirects=True)
+    response = client.post(f"/regulator/evaluations/{province_draft_id}/confirm", data={"confirmed": "y"},
+                           follow_redirects=True)
 
     assert response.status_code == 200
     assert any("基地X" in m and "重新运行" in m for m in flashed(response.get_data(as_text=True)))
@@ -284,7 +285,8 @@ def test_two_regulators_posting_confirm_at_once_record_one_decision(app, make_us
 
     def post(client):
         barrier.wait(timeout=10)
-        statuses.append(client.post(f"/regulator/evaluations/{evaluation_id}/confirm").status_code)
+        response = client.post(f"/regulator/evaluations/{evaluation_id}/confirm", data={"confirmed": "y"})
+        statuses.append(response.status_code)
 
     threads = [threading.Thread(target=post, args=(client,)) for client in clients]
     for thread in threads:

@@ -143,7 +143,7 @@ SCOPED = [
     ("POST", "/regulator/plans/{plan}/decide", {"decision": "approve", "reason": ""}),
     ("GET", "/regulator/evaluations/{evaluation}", None),
     ("POST", "/regulator/evaluations/results/{result}/override", {"outcome": "exit", "reason": "越权改判"}),
-    ("POST", "/regulator/evaluations/{evaluation}/confirm", {}),
+    ("POST", "/regulator/evaluations/{evaluation}/confirm", {"confirmed": "y"}),
     ("GET", "/regulator/evaluations/{evaluation}.xlsx", None),
 ]
 UNSCOPED = [
@@ -435,7 +435,8 @@ def exited_world(app, world, regulators, make_course, make_base, learner, make_u
     listed = app.test_client().get(f"/list/{year}").get_data(as_text=True)
     assert base.name in listed
     response = signed_in(app, regulators["city"]).post(
-        f"/regulator/bases/{base.id}/status", data={"status": "exited", "reason": "违规收取培训费，撤销基地资格"})
+        f"/regulator/bases/{base.id}/status", data={"status": "exited", "reason": "违规收取培训费，撤销基地资格",
+                                               "confirmed": "y"})
     assert response.status_code == 302
     return {**world, "future": future, "draft": draft, "year": year}
 
@@ -704,8 +705,9 @@ def test_confirm_on_the_page_applies_the_outcome_and_locks_the_evaluation(app, w
     client.post(f"/regulator/evaluations/results/{world['result'].id}/override",
                 data={"outcome": "rectify", "reason": "课程质量投诉较多"})
 
-    client.post(f"/regulator/evaluations/{world['evaluation'].id}/confirm")
-    again = client.post(f"/regulator/evaluations/{world['evaluation'].id}/confirm", follow_redirects=True)
+    client.post(f"/regulator/evaluations/{world['evaluation'].id}/confirm", data={"confirmed": "y"})
+    again = client.post(f"/regulator/evaluations/{world['evaluation'].id}/confirm", data={"confirmed": "y"},
+                        follow_redirects=True)
 
     assert reload(Evaluation, world["evaluation"].id).status == EvaluationStatus.CONFIRMED
     assert reload(TrainingBase, world["base"].id).status == BaseStatus.RECTIFYING

@@ -64,7 +64,7 @@ def create_region():
             field_error(form, error, "code")
         else:
             flash(_("已新建地区：%(name)s（%(code)s）", name=region.full_name, code=region.code), "success")
-            return redirect(url_for(".index", _anchor="regions"))
+            return redirect(url_for(".index"))
     return _home(region_form=form, status=400)
 
 
@@ -79,7 +79,7 @@ def create_regulator():
         else:
             flash(_("已新建监管账号：%(name)s（%(email)s）。请将初始密码线下转交，并提醒其登录后修改。",
                     name=user.name, email=user.email), "success")
-            return redirect(url_for(".index", _anchor="regulators"))
+            return redirect(url_for(".index"))
     return _home(regulator_form=form, status=400)
 
 
@@ -95,7 +95,7 @@ def regulator_active(user_id: int):
         abort(404)
     flash(_("已启用 %(name)s 的账号", name=user.name) if user.active
           else _("已停用 %(name)s 的账号，其登录已失效", name=user.name), "success")
-    return redirect(url_for(".index", _anchor="regulators"))
+    return redirect(url_for(".index"))
 
 
 @bp.route("/calendar", methods=["POST"])

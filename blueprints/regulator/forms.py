@@ -5,6 +5,7 @@ from functools import cache
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    BooleanField,
     EmailField,
     IntegerField,
     PasswordField,
@@ -62,6 +63,20 @@ class StatusChangeForm(InputForm):
     # The view narrows the choices to registry.status_choices(base); the service refuses the current status.
     status = SelectField(_l("新状态"), choices=BaseStatus.choices())
     reason = TextAreaField(_l("原因"), validators=[DataRequired(_l("请填写变更原因")), Length(max=2000)])
+    # A base's exit takes it off the directory and the published list and its courses with it: a step asked
+    # for on the server (not only a dialog in the browser, which a page without JavaScript never shows).
+    confirmed = BooleanField(_l("我已确认：改为“已退出”后，基地及其课程从目录和清单中撤下"))
+
+    def validate_confirmed(self, field):
+        if self.status.data == BaseStatus.EXITED.value and not field.data:
+            raise ValidationError(_l("改为“已退出”前，请勾选确认"))
+
+
+class ConfirmEvaluationForm(InputForm):
+    # Confirming fixes every base's outcome for the year, for good: a checkbox the server requires, so the
+    # step is asked for with or without JavaScript.
+    confirmed = BooleanField(_l("我已核对各基地的结论：确认后结论生效，不能再调整"),
+                             validators=[DataRequired(_l("请先勾选确认，再确认评估结论"))])
 
 
 class PlanDecisionForm(InputForm):

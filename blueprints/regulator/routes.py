@@ -5,11 +5,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints import downloads
-from blueprints.common_forms import ActionForm, field_error
+from blueprints.common_forms import field_error
 from blueprints.query import query_int
 from blueprints.regulator import bp
 from blueprints.regulator.forms import (
     ApplicationDecisionForm,
+    ConfirmEvaluationForm,
     DesignateForm,
     EmployerDecisionForm,
     ExportJobForm,
@@ -147,8 +148,11 @@ def decide_plan(plan_id: int):
     except DomainError as error:
         flash(error.message, "danger")
     else:
-        flash(_("办班计划“%(title)s”已%(label)s", title=plan.course.title, label=plan.status.label), "success")
-    return redirect(url_for(".index") + "#plans")
+        # The status label already reads 已批准 / 已驳回.
+        flash(_("办班计划“%(title)s”%(label)s", title=plan.course.title, label=plan.status.label), "success")
+    # No #fragment: the flash renders at the top of the page, and a jump to the list would scroll it away
+    # (the decided plan has left the list anyway).
+    return redirect(url_for(".index"))
 
 
 @bp.route("/targets", methods=["GET", "POST"])
@@ -254,9 +258,10 @@ def run_evaluation():
     return redirect(url_for(".evaluation_page", evaluation_id=result.id))
 
 
-def _evaluation_page(found):
+def _evaluation_page(found, confirm_form=None):
     return render_template(
-        "regulator/evaluation.html", evaluation=found, action_form=ActionForm(), override_form=OverrideForm(),
+        "regulator/evaluation.html", evaluation=found, confirm_form=confirm_form or ConfirmEvaluationForm(),
+        override_form=OverrideForm(),
         outcomes=list(Outcome), trial=evaluation.is_trial(found),
         decided={r.id for r in found.results if policies.may_decide_outcome(current_user, found, r.base)},
         by_province=evaluation.decided_by_province(found))
@@ -292,8 +297,14 @@ def override(result_id: int):
 
 @bp.route("/evaluations/<int:evaluation_id>/confirm", methods=["POST"])
 def confirm(evaluation_id: int):
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    form = ConfirmEvaluationForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        found = evaluation.get(current_user, evaluation_id)
+        if found is None:
+            abort(404)
+        return _evaluation_page(found, form), 400
     try:
         evaluation.confirm(current_user, evaluation_id)
     except LookupError:

@@ -6,6 +6,7 @@ from html import unescape
 import pytest
 
 from extensions import db
+from services.infra import paging
 from services.queries import catalog_pages
 from tests.conftest import count_queries
 from tests.test_catalog import _bulk_courses
@@ -87,7 +88,7 @@ def test_a_valid_cursor_wins_over_a_page_number(client, walked):
 
 
 def test_a_jump_deeper_than_the_limit_from_both_ends_is_404_and_not_offered(app, client, walked, monkeypatch):
-    monkeypatch.setattr(catalog_pages, "JUMP_ROWS", 5)
+    monkeypatch.setattr(paging, "JUMP_ROWS", 5)
     assert client.get("/courses?sort=start&page=3").status_code == 404  # 10 rows from either end
     assert client.get("/courses?sort=start&page=2").status_code == 200  # 5 rows from the start
     assert client.get("/courses?sort=start&page=4").status_code == 200  # 3 rows from the end

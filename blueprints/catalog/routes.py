@@ -12,7 +12,7 @@ from blueprints.common_forms import ActionForm
 from blueprints.pagecache import cached_page
 from models import BaseType
 from services import certificates, enrollment, evaluation, policies
-from services.infra import clock, images
+from services.infra import clock, images, paging
 from services.queries import catalog_pages, learner_pages
 
 
@@ -33,7 +33,7 @@ def courses():
     try:
         page = catalog_pages.search_courses(form.filters(), current_app.config["CATALOG_PAGE_SIZE"],
                                             None if form.cursor.errors else form.cursor.data, form.jump())
-    except catalog_pages.PageOutOfReach:
+    except paging.PageOutOfReach:
         abort(404)
     return render_template("catalog/courses.html", form=form, page=page)
 

@@ -9,7 +9,7 @@ import binascii
 import calendar
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,7 +21,8 @@ from extensions import db
 from models import BaseType, Course, CourseStatus, Enrollment, PlanStatus, Region, TrainingBase
 from models._common import MAX_ID
 from services import policies
-from services.infra import clock, search
+from services.infra import clock, paging, search
+from services.infra.paging import Page
 
 # A listed base's courses in these states are public (policies.is_public_course).
 PUBLIC_STATUSES = policies.PUBLIC_STATUSES
@@ -82,36 +83,6 @@ class CourseFilters:
     has_seats: bool = False  # a learner can enroll now, on a seat
     include_past: bool = False
     sort: str = "start"
-
-
-@dataclass
-class Page:
-    """One page of results. Pages are reached by cursors (keyset pagination): ``next_cursor`` and
-    ``prev_cursor`` name the neighbouring pages; a previous page without a cursor is the first page."""
-
-    items: list
-    total: int
-    page: int
-    per_page: int
-    has_prev: bool = False
-    has_next: bool = False
-    next_cursor: str | None = None
-    prev_cursor: str | None = None
-    extra: dict = field(default_factory=dict)
-    jump_rows: int = 0  # how far from an end of the list a page may be jumped to by number (0: no jumps)
-
-    @property
-    def pages(self) -> int:
-        return max((self.total + self.per_page - 1) // self.per_page, 1)
-
-    def window(self, around: int = 2) -> range:
-        """The page numbers shown around this one."""
-        return range(max(self.page - around, 1), min(self.page + around, self.pages) + 1)
-
-    def reachable(self, number: int) -> bool:
-        """Whether page ``number`` can be jumped to (search_courses answers it, not PageOutOfReach)."""
-        before, after = (number - 1) * self.per_page, max(self.total - number * self.per_page, 0)
-        return min(before, after) <= self.jump_rows
 
 
 @dataclass(frozen=True)
@@ -223,25 +194,14 @@ def _when(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[t
     return stmt
 
 
-# A jump to page N (首页, 末页, a page number) skips the rows before it with OFFSET, which the database walks
-# one by one: there is no key to seek to without reading the pages between. So it reads from whichever end of
-# the list is nearer (末页 reads the order backwards and skips nothing) and is answered only within JUMP_ROWS
-# of an end; next and previous from where it lands are cursors again, as cheap as the first page.
-JUMP_ROWS = 2000
-
-
-class PageOutOfReach(LookupError):
-    """A jump to a page more than JUMP_ROWS rows from both ends of the list (the view answers 404)."""
-
-
 def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = None, jump: int | None = None) -> Page:
     """One page of the catalog for the filters: two queries (count, rows with base and region).
 
     Pages follow each other by keyset: a deep page costs what the first one does, where an OFFSET would
     make the database walk past every earlier row. ``jump`` asks for a page by number instead (ignored with
-    a valid cursor): beyond the last page it shows the last one.
+    a valid cursor; services.infra.paging says how far it reaches): beyond the last page it shows the last.
 
-    :raise PageOutOfReach: for a jump more than JUMP_ROWS rows from both ends.
+    :raise PageOutOfReach: for a jump more than paging.JUMP_ROWS rows from both ends.
     """
     sort = filters.sort if filters.sort in SORTS else "start"
     keys = SORTS[sort][1]
@@ -263,7 +223,7 @@ def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = N
         has_prev, has_next = more, True
         number = number if more else 1
     page = Page(items=items, total=total, page=number, per_page=per_page, has_prev=has_prev, has_next=has_next,
-                jump_rows=JUMP_ROWS)
+                jump_rows=paging.JUMP_ROWS)
     return _with_cursors(page, sort, keys)
 
 
@@ -284,19 +244,16 @@ def _rows(stmt: sa.Select[tuple[Course]], keys: Sequence[SortKey], forward: bool
 
 def _jumped(stmt: sa.Select[tuple[Course]], keys: Sequence[SortKey], total: int, per_page: int,
             jump: int) -> Page:
-    """Page ``jump`` (the last page when the list is shorter), read from the nearer end."""
-    pages = max(-(-total // per_page), 1)
-    number = min(jump, pages)
-    before, after = (number - 1) * per_page, max(total - number * per_page, 0)
-    if min(before, after) > JUMP_ROWS:
-        raise PageOutOfReach(jump)
+    """Page ``jump`` (the last page when the list is shorter), read from the nearer end with OFFSET."""
+    number = paging.jump_target(jump, total, per_page)
+    before, after = paging.rows_around(number, total, per_page)
     if before <= after:
         items = _rows(stmt, keys, True, per_page, before)
     else:
         items = _rows(stmt, keys, False, min(per_page, total - before), after)
         items.reverse()
     return Page(items=items, total=total, page=number, per_page=per_page, has_prev=number > 1,
-                has_next=number < pages, jump_rows=JUMP_ROWS)
+                has_next=number * per_page < total, jump_rows=paging.JUMP_ROWS)
 
 
 def _with_cursors(page: Page, sort: str, keys: Sequence[SortKey]) -> Page:

@@ -1,5 +1,6 @@
 """The application factory: `flask --app app` finds create_app()."""
 
+import re
 import secrets
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import sqlalchemy as sa
 from flask import Flask, g, has_request_context, jsonify, render_template, request, session
 from flask_babel import format_date, format_datetime
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup, escape
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
@@ -273,6 +275,28 @@ def register_template_helpers(app: Flask) -> None:
     @app.template_filter("yuan")
     def yuan(value):
         return "免费" if not value else f"{value:,.0f} 元" if value == int(value) else f"{value:,.2f} 元"
+
+    app.add_template_filter(tel_links)
+
+
+# A phone number inside a contact text: seven or more digits, maybe after a + or an area code's bracket,
+# with dashes, spaces or brackets between them. A masked number (138****5678) breaks at the stars and is too
+# short to match.
+PHONE_NUMBER = re.compile(r"[+(（]?\d[\d\- ()（）]{5,}\d")
+
+
+def tel_links(text: str | None) -> Markup:
+    """The contact text escaped, each phone number in it a tel: link (digits only, and a leading + kept:
+    it is what makes a number international), so that a phone dials it with a tap."""
+    text = text or ""
+    parts, last = [], 0
+    for match in PHONE_NUMBER.finditer(text):
+        number = match.group().strip()
+        href = ("+" if number.startswith("+") else "") + re.sub(r"\D", "", number)
+        parts += [escape(text[last:match.start()]), Markup('<a href="tel:%s">%s</a>') % (href, number)]
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
 
 
 # Everything the pages load is served by the site itself, so the policy can be strict. Bootstrap's form

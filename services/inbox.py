@@ -2,7 +2,7 @@
 unread count and their reading. Callers add notices inside their own unit of work."""
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 import sqlalchemy as sa
@@ -11,6 +11,7 @@ from extensions import db
 from models import BaseMembership, Notice, NoticeKind, Role, User
 from models._common import utcnow
 from services import jobs
+from services.infra import paging
 from services.infra.transaction import unit_of_work
 from services.resident_ids import mask
 
@@ -73,13 +74,14 @@ def unread_count(user: User) -> int:
     return db.session.scalar(sa.select(unread_count_of(user.id))) or 0
 
 
-def page(user: User, before_id: int | None = None) -> Sequence[Notice]:
-    """The user's notices newest first, ``PAGE_SIZE`` a page, those older than ``before_id`` (one query);
-    one more than a page is fetched so that the caller knows whether another page follows."""
-    query = sa.select(Notice).where(Notice.user_id == user.id)
-    if before_id is not None:
-        query = query.where(Notice.id < before_id)
-    return db.session.scalars(query.order_by(Notice.id.desc()).limit(PAGE_SIZE + 1)).all()
+def page(user: User, cursor: str | None = None, jump: int | None = None) -> paging.Page:
+    """The user's notices newest first, ``PAGE_SIZE`` a page, by cursor or page number (services.infra.paging):
+    two queries (count, rows).
+
+    :raise paging.PageOutOfReach: a page number too deep to jump to (the view answers 404).
+    """
+    return paging.newest_first(sa.select(Notice).where(Notice.user_id == user.id), Notice.id, PAGE_SIZE,
+                               cursor, jump)
 
 
 def mark_read(user: User, ids: Iterable[int] | Literal["all"]) -> int:

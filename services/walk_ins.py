@@ -6,7 +6,6 @@ account holds an ID number or a phone: the name on it, its other details, or its
 """
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,7 +35,7 @@ from models._common import utcnow
 from services import audit, identifiers, inbox, jobs, messaging, policies, resident_ids, text
 from services.actors import Actor
 from services.errors import DomainError, NotAllowed
-from services.infra import clock
+from services.infra import clock, paging
 from services.infra.locking import locked
 from services.infra.transaction import unit_of_work
 
@@ -250,14 +249,15 @@ def _seat(actor: Actor, course: Course, learner_id: int) -> None:
 PAGE = 50
 
 
-def walk_ins(base: TrainingBase, before_id: int | None = None, per_page: int = PAGE) -> tuple[Sequence[User], bool]:
-    """The accounts the base registered, newest first, ``per_page`` of them before ``before_id`` (keyset),
-    and whether more follow. One query."""
-    stmt = sa.select(User).where(User.registered_by_base_id == base.id)
-    if before_id is not None:
-        stmt = stmt.where(User.id < before_id)
-    rows = db.session.execute(stmt.order_by(User.id.desc()).limit(per_page + 1)).scalars().all()
-    return rows[:per_page], len(rows) > per_page
+def walk_ins(base: TrainingBase, cursor: str | None = None, jump: int | None = None,
+             per_page: int | None = None) -> paging.Page:
+    """The accounts the base registered, newest first, a page of ``per_page`` by cursor or page number
+    (services.infra.paging). Two queries.
+
+    :raise paging.PageOutOfReach: a page number too deep to jump to (the view answers 404).
+    """
+    return paging.newest_first(sa.select(User).where(User.registered_by_base_id == base.id), User.id,
+                               per_page or PAGE, cursor, jump)
 
 
 def resend_invitation(actor: Actor, base: TrainingBase, user_id: int) -> None:

@@ -192,15 +192,19 @@ def test_the_inbox_pages_by_thirty_and_costs_the_same_queries_for_any_number(app
                                            for n in range(75)])
     db.session.commit()
     large = page_queries(client, "/inbox/")
-    # the user's load (with the unread count folded in) and the page of notices
-    assert len(small) == len(large) == 2
+    # the user's load (with the unread count folded in), the count of notices (for the page numbers) and the
+    # page of notices
+    assert len(small) == len(large) == 3
     first = client.get("/inbox/").get_data(as_text=True)
     assert first.count("消息") >= 30 and "消息74" in first and "消息44" not in first
-    older = re.search(r'href="(/inbox/\?before=\d+)"', first).group(1)
+    older = re.search(r'rel="next" href="(/inbox/\?cursor=[^"]+)"', first).group(1)
     second = client.get(older).get_data(as_text=True)
     assert "消息44" in second and "消息74" not in second
+    last = client.get("/inbox/?page=3").get_data(as_text=True)
+    assert re.search(r"消息0\s", last) and "消息15" not in last  # the oldest 15, reached by 末页
+    assert "第 3 / 3 页" in last
     user = db.session.get(User, user_id)
-    assert len(inbox.page(user, None)) == 31 and len(inbox.page(user, 1)) == 0
+    assert len(inbox.page(user).items) == 30 and inbox.page(user).total == 75
 
 
 def test_the_dashboards_notice_banner_marks_the_inbox_read_too(app, make_user):

@@ -35,7 +35,7 @@ from services import plans as plan_service
 from services import roster as roster_service
 from services import walk_ins as walk_in_service
 from services.errors import DomainError, ImageRejected, NotAllowed
-from services.infra import clock
+from services.infra import clock, paging
 from services.queries import base_pages
 
 
@@ -268,9 +268,11 @@ def roster_walk_in(base_id: int, course_id: int):
 def walk_ins(base_id: int):
     """The accounts the base registered for walk-in trainees, claimed or not."""
     base = _load_base(base_id)
-    before = query_int("before")
-    people, more = walk_in_service.walk_ins(base, before_id=before)
-    return render_template("base_admin/walk_ins.html", base=base, people=people, more=more, before=before,
+    try:
+        page = walk_in_service.walk_ins(base, request.args.get("cursor"), query_int("page", 1))
+    except paging.PageOutOfReach:
+        abort(404)
+    return render_template("base_admin/walk_ins.html", base=base, people=page.items, page=page,
                            action_form=ActionForm(), mask_phone=roster_service.mask_phone)
 
 

@@ -32,6 +32,8 @@ class CatalogSearchForm(InputForm):
     )
     # Where the page starts (services.queries.catalog_pages cursors); a stale or mangled cursor shows the first page.
     cursor = StringField(validators=[Optional(), Length(max=300)])
+    # A page to jump to by number (首页 / 末页 / the numbers); anything but a positive number is page 1.
+    page = StringField(validators=[Optional()])
 
     def set_options(self, regions, bases) -> None:
         self.region.choices = [("", _l("全部地区"))] + [(str(r.id), r.full_name) for r in regions]
@@ -40,6 +42,9 @@ class CatalogSearchForm(InputForm):
     def _int_or_none(self, field) -> int | None:
         # An id the database can hold, in ASCII digits (blueprints.query); anything else filters nothing.
         return parse_int(field.data)
+
+    def jump(self) -> int | None:
+        return parse_int(self.page.data, 1)
 
     def filters(self) -> CourseFilters:
         """The valid part of the request as filters: a field that failed validation is left out."""

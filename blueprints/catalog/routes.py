@@ -12,7 +12,7 @@ from blueprints.common_forms import ActionForm
 from blueprints.pagecache import cached_page
 from models import BaseType
 from services import certificates, enrollment, evaluation, policies
-from services.infra import clock, images
+from services.infra import clock, images, paging
 from services.queries import catalog_pages, learner_pages
 
 
@@ -30,8 +30,11 @@ def courses():
     options = catalog_pages.filter_options()
     form.set_options(options["regions"], options["bases"])
     form.validate()
-    page = catalog_pages.search_courses(form.filters(), current_app.config["CATALOG_PAGE_SIZE"],
-                                  None if form.cursor.errors else form.cursor.data)
+    try:
+        page = catalog_pages.search_courses(form.filters(), current_app.config["CATALOG_PAGE_SIZE"],
+                                            None if form.cursor.errors else form.cursor.data, form.jump())
+    except paging.PageOutOfReach:
+        abort(404)
     return render_template("catalog/courses.html", form=form, page=page)
 
 

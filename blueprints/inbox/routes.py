@@ -7,15 +7,16 @@ from blueprints.common_forms import ActionForm
 from blueprints.inbox import bp
 from blueprints.query import form_ids, query_int
 from services import inbox
+from services.infra import paging
 
 
 @bp.route("/")
 def index():
-    notices = inbox.page(current_user, query_int("before", 1))
-    more = len(notices) > inbox.PAGE_SIZE
-    notices = notices[:inbox.PAGE_SIZE]
-    return render_template("inbox/index.html", notices=notices, older=notices[-1].id if more else None,
-                           action_form=ActionForm())
+    try:
+        page = inbox.page(current_user, request.args.get("cursor"), query_int("page", 1))
+    except paging.PageOutOfReach:
+        abort(404)
+    return render_template("inbox/index.html", notices=page.items, page=page, action_form=ActionForm())
 
 
 @bp.route("/read", methods=["POST"])

@@ -13,11 +13,18 @@ into unified ones), and kana and hangul alike. A fixed block list once left 〇 
 a query made of them was dropped (the catalog then listed everything) and a run was cut at them (护𠮷理
 matched 护理). Every other letter or number (accented Latin, Cyrillic …) stays in a word. Only
 punctuation, symbols and spaces separate; nothing that is a character of the text is dropped.
+
+People type abbreviations and English terms ("AI", "5G", "PPT", "nursing") for courses written in Chinese.
+data/search-synonyms.csv lists groups of terms that find each other: a word of the query found there is
+searched as any term of its group (an OR inside the one WHERE clause, so the query count does not change).
 """
 
+import csv
 import re
 import unicodedata
+from functools import cache
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -71,7 +78,42 @@ def query_terms(query: str) -> list[tuple[list[str], bool]]:
     return terms
 
 
-def _fts5_query(terms: list[tuple[list[str], bool]]) -> str:
+Terms = list[tuple[list[str], bool]]
+SYNONYMS_FILE = Path(__file__).resolve().parents[2] / "data" / "search-synonyms.csv"
+
+
+@cache
+def synonyms() -> dict[str, tuple[str, ...]]:
+    """Each one-word term of data/search-synonyms.csv (normalised as a query is) to the other terms of its
+    groups. Read once per process: the table is data shipped with the code, not something edited live."""
+    table: dict[str, list[str]] = {}
+    with SYNONYMS_FILE.open(encoding="utf-8", newline="") as file:
+        for row in csv.reader(line for line in file if line.strip() and not line.startswith("#")):
+            group = [term.strip() for term in row if term.strip()]
+            for term in group:
+                runs = _runs(term)
+                if len(runs) == 1:
+                    others = table.setdefault(runs[0], [])
+                    others.extend(other for other in group if other != term and other not in others)
+    return {key: tuple(others) for key, others in table.items()}
+
+
+def expanded_terms(query: str) -> list[list[Terms]]:
+    """The query as groups that must all match, each a list of alternatives (of which one must match):
+    the word itself, and the terms data/search-synonyms.csv gives for it. Empty when nothing is searchable."""
+    table = synonyms()
+    groups = []
+    for run in _runs(query):
+        alternatives = [query_terms(run)]
+        for other in table.get(run, ()):
+            terms = query_terms(other)
+            if terms and terms not in alternatives:
+                alternatives.append(terms)
+        groups.append(alternatives)
+    return groups
+
+
+def _fts5_terms(terms: Terms) -> str:
     parts = []
     for tokens, prefix in terms:
         phrase = '"' + " ".join(tokens) + '"'
@@ -79,11 +121,19 @@ def _fts5_query(terms: list[tuple[list[str], bool]]) -> str:
     return " AND ".join(parts)
 
 
-def _tsquery(terms: list[tuple[list[str], bool]]) -> str:
+def _fts5_query(groups: list[list[Terms]]) -> str:
+    return " AND ".join("(" + " OR ".join(f"({_fts5_terms(t)})" for t in group) + ")" for group in groups)
+
+
+def _ts_terms(terms: Terms) -> str:
     parts = []
     for tokens, prefix in terms:
         parts.append(tokens[0] + ":*" if prefix else "(" + " <-> ".join(tokens) + ")")
     return " & ".join(parts)
+
+
+def _tsquery(groups: list[list[Terms]]) -> str:
+    return " & ".join("(" + " | ".join(f"({_ts_terms(t)})" for t in group) + ")" for group in groups)
 
 
 def match_clause(id_column: QueryableAttribute[int], tokens_column: QueryableAttribute[str], query: str,
@@ -92,7 +142,7 @@ def match_clause(id_column: QueryableAttribute[int], tokens_column: QueryableAtt
 
     Returns None when the query holds nothing searchable (only punctuation, say).
     """
-    terms = query_terms(query)
+    terms = expanded_terms(query)
     if not terms:
         return None
     if dialect == "postgresql":

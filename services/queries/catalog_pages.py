@@ -9,7 +9,7 @@ import binascii
 import calendar
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,7 +21,8 @@ from extensions import db
 from models import BaseType, Course, CourseStatus, Enrollment, PlanStatus, Region, TrainingBase
 from models._common import MAX_ID
 from services import policies
-from services.infra import clock, search
+from services.infra import clock, paging, search
+from services.infra.paging import Page
 
 # A listed base's courses in these states are public (policies.is_public_course).
 PUBLIC_STATUSES = policies.PUBLIC_STATUSES
@@ -82,26 +83,6 @@ class CourseFilters:
     has_seats: bool = False  # a learner can enroll now, on a seat
     include_past: bool = False
     sort: str = "start"
-
-
-@dataclass
-class Page:
-    """One page of results. Pages are reached by cursors (keyset pagination): ``next_cursor`` and
-    ``prev_cursor`` name the neighbouring pages; a previous page without a cursor is the first page."""
-
-    items: list
-    total: int
-    page: int
-    per_page: int
-    has_prev: bool = False
-    has_next: bool = False
-    next_cursor: str | None = None
-    prev_cursor: str | None = None
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max((self.total + self.per_page - 1) // self.per_page, 1)
 
 
 @dataclass(frozen=True)
@@ -213,28 +194,26 @@ def _when(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[t
     return stmt
 
 
-def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = None) -> Page:
+def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = None, jump: int | None = None) -> Page:
     """One page of the catalog for the filters: two queries (count, rows with base and region).
 
     Pages follow each other by keyset: a deep page costs what the first one does, where an OFFSET would
-    make the database walk past every earlier row."""
+    make the database walk past every earlier row. ``jump`` asks for a page by number instead (ignored with
+    a valid cursor; services.infra.paging says how far it reaches): beyond the last page it shows the last.
+
+    :raise PageOutOfReach: for a jump more than paging.JUMP_ROWS rows from both ends.
+    """
     sort = filters.sort if filters.sort in SORTS else "start"
     keys = SORTS[sort][1]
     stmt = _filtered(filters)
     total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
     position = decode_cursor(cursor, sort) if cursor else None
+    if position is None and jump is not None and jump > 1:
+        return _with_cursors(_jumped(stmt, keys, total, per_page, jump), sort, keys)
     forward = position is None or position.forward
     if position is not None:
         stmt = stmt.where(_beyond(keys, position.values, forward))
-    order = [k.expression.asc() if k.ascending == forward else k.expression.desc() for k in keys]
-    rows = db.session.execute(
-        stmt.options(contains_eager(Course.base).contains_eager(TrainingBase.region).joinedload(Region.parent),
-            joinedload(Course.cover),
-        )
-        .order_by(*order)
-        .limit(per_page + 1)
-    )
-    items = list(rows.scalars().unique())
+    items = _rows(stmt, keys, forward, per_page + 1)
     more, items = len(items) > per_page, items[:per_page]
     number = position.page if position else 1
     if forward:
@@ -243,11 +222,46 @@ def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = N
         items.reverse()
         has_prev, has_next = more, True
         number = number if more else 1
-    page = Page(items=items, total=total, page=number, per_page=per_page, has_prev=has_prev, has_next=has_next)
-    if has_next and items:
-        page.next_cursor = encode_cursor(Position(sort, number + 1, True, _values(keys, items[-1])))
-    if has_prev and items and number > 2:
-        page.prev_cursor = encode_cursor(Position(sort, number - 1, False, _values(keys, items[0])))
+    page = Page(items=items, total=total, page=number, per_page=per_page, has_prev=has_prev, has_next=has_next,
+                jump_rows=paging.JUMP_ROWS)
+    return _with_cursors(page, sort, keys)
+
+
+def _rows(stmt: sa.Select[tuple[Course]], keys: Sequence[SortKey], forward: bool, limit: int,
+          offset: int = 0) -> list[Course]:
+    """The rows of ``stmt`` in the order of ``keys`` (reversed going back), with base, region and cover."""
+    order = [k.expression.asc() if k.ascending == forward else k.expression.desc() for k in keys]
+    rows = db.session.execute(
+        stmt.options(contains_eager(Course.base).contains_eager(TrainingBase.region).joinedload(Region.parent),
+            joinedload(Course.cover),
+        )
+        .order_by(*order)
+        .offset(offset or None)
+        .limit(limit)
+    )
+    return list(rows.scalars().unique())
+
+
+def _jumped(stmt: sa.Select[tuple[Course]], keys: Sequence[SortKey], total: int, per_page: int,
+            jump: int) -> Page:
+    """Page ``jump`` (the last page when the list is shorter), read from the nearer end with OFFSET."""
+    number = paging.jump_target(jump, total, per_page)
+    before, after = paging.rows_around(number, total, per_page)
+    if before <= after:
+        items = _rows(stmt, keys, True, per_page, before)
+    else:
+        items = _rows(stmt, keys, False, min(per_page, total - before), after)
+        items.reverse()
+    return Page(items=items, total=total, page=number, per_page=per_page, has_prev=number > 1,
+                has_next=number * per_page < total, jump_rows=paging.JUMP_ROWS)
+
+
+def _with_cursors(page: Page, sort: str, keys: Sequence[SortKey]) -> Page:
+    """The page with the cursors of its neighbours (none back to the first page: that is the plain URL)."""
+    if page.has_next and page.items:
+        page.next_cursor = encode_cursor(Position(sort, page.page + 1, True, _values(keys, page.items[-1])))
+    if page.has_prev and page.items and page.page > 2:
+        page.prev_cursor = encode_cursor(Position(sort, page.page - 1, False, _values(keys, page.items[0])))
     return page
 
 

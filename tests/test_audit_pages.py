@@ -221,3 +221,19 @@ def test_the_export_link_carries_the_filters(reader):
 
 def test_dates_of_the_filter_are_local_days():
     assert audit._local_midnight_utc(date(2026, 3, 6)) == datetime(2026, 3, 5, 16, 0)
+
+
+@pytest.mark.postgres
+class TestOnPostgreSQL:
+    """The names' UNION ALL and the filters as PostgreSQL runs them."""
+
+    @pytest.fixture
+    def app(self, pg_app):
+        return pg_app
+
+    def test_the_page_names_objects_and_filters(self, reader, logged):
+        page = reader.get("/regulator/audit?since=2026-03-01&until=2026-03-06&kind=course").text
+        assert _rows(page) == ["course.published", "course.update"]
+        assert ">护理新进展</a>" in page and ">甲基地</a>" in page and "外地基地" not in page
+        book = openpyxl.load_workbook(BytesIO(reader.get("/regulator/audit.xlsx?role=learner").data)).active
+        assert [row[5].value for row in book.iter_rows(min_row=2)] == ["学员下载本人数据"]

@@ -166,6 +166,9 @@ FIELDS = {
     "fee_items": "收费项目及标准", "training_plan": "年度培训计划", "staff": "师资队伍", "rules": "管理制度",
     "teachers": "师资", "facilities": "场地设施", "management_rules": "管理制度", "contact_name": "联系人",
     "since": "起始日期", "until": "截止日期", "actor": "操作人", "base_id": "基地",
+    "expires_at": "有效期至", "format": "格式", "decision": "决定", "error": "错误", "accepted": "接受",
+    "refused": "拒绝", "total": "合计", "professional_title": "职称", "department": "部门", "website": "网站",
+    "user_id": "用户", "enrollment_id": "报名", "token_id": "接口令牌", "rating": "评分", "plan_status": "办班计划状态",
     "base_type": "基地类型", "role": "角色", "active": "启用", "subject": "事由",
 }
 
@@ -203,7 +206,10 @@ def actions_of_kind(kind: str) -> list[str]:
 
 
 def field_label(key: str) -> str:
-    return FIELDS.get(key, key)
+    """A details key in words: FIELDS, else a region's rule as the rules page names it, else the key."""
+    from services.rule_edits import LABELS  # imported here: rule_edits writes the log (services.audit)
+
+    return FIELDS.get(key) or LABELS.get(key, key)
 
 
 def object_type_label(object_type: str) -> str:
@@ -248,6 +254,8 @@ def details_lines(object_type: str, details: dict) -> list[tuple[str, str]]:
         enum = ENUMS.get((object_type, key)) or ENUMS.get(("", key))
         if isinstance(value, list) and len(value) == 2 and key not in LIST_KEYS:
             text = f"{value_text(value[0], enum)} → {value_text(value[1], enum)}"
+        elif isinstance(value, dict):  # the changes of a resubmission, of a region's rules
+            text = "；".join(f"{label}：{inner}" for label, inner in details_lines(object_type, value)) or NONE
         else:
             text = value_text(value, enum)
         lines.append((field_label(key), text))

@@ -91,6 +91,12 @@ def test_details_read_as_fields_in_chinese_with_changes_old_to_new():
     assert "'" not in "".join(text for _, text in lines)  # no Python repr anywhere
 
 
+def test_nested_changes_read_field_by_field_with_the_rules_pages_labels():
+    changes = {"total_min": [90, 72], "name": ["甲", "乙"]}
+    lines = audit_labels.details_lines("region", {"year": 2026, "changes": changes})
+    assert lines == [("年度", "2026"), ("变更", "总学时要求：90 → 72；名称：甲 → 乙")]
+
+
 # --- the page -----------------------------------------------------------------------------------------------------
 
 @pytest.fixture

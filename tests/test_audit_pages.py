@@ -243,3 +243,29 @@ class TestOnPostgreSQL:
         assert ">护理新进展</a>" in page and ">甲基地</a>" in page and "外地基地" not in page
         book = openpyxl.load_workbook(BytesIO(reader.get("/regulator/audit.xlsx?role=learner").data)).active
         assert [row[5].value for row in book.iter_rows(min_row=2)] == ["学员下载本人数据"]
+
+
+@pytest.mark.browser
+def test_a_regulator_filters_the_log_in_a_browser_on_a_desk_and_a_phone(app, actors, logged, make_user):
+    """The filters are a plain GET form (no script, nothing the CSP refuses); the page fits a phone."""
+    from playwright.sync_api import expect
+
+    from tests.browser import LiveServer, Shots, fits, sign_in
+    from tests.conftest import PASSWORD
+
+    regulator = make_user(Role.REGULATOR, name="监管员", email="audit-reader@test.example")
+    shots = Shots("audit_log")
+    with LiveServer(app) as site:
+        for phone in (False, True):
+            page = actors.open(phone=phone)
+            sign_in(page, site, regulator.email, PASSWORD)
+            page.goto(site.url + "/regulator/audit")
+            page.get_by_label("类别").select_option(label="课程")
+            page.get_by_label("起始日期").fill("2026-03-02")
+            page.get_by_role("button", name="筛选").click()
+            expect(page.locator("#audit-log tbody tr")).to_have_count(1)
+            expect(page.locator("#audit-log")).to_contain_text("发布课程")
+            assert "kind=course" in page.url and "since=2026-03-02" in page.url
+            shots(page, "phone" if phone else "desk")
+            if phone:
+                fits(page)

@@ -113,7 +113,6 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "export.catalog": ("导出基地目录", "export"),
     "export.knowledge_update": ("导出知识更新工程统计表", "export"),
     "export.strategic": ("导出重点领域培训统计表", "export"),
-    "export.table": ("导出统计报表（后台生成）", "export"),
     "export.evaluation": ("导出评估结果", "export"),
     "export.employer_staff": ("导出单位职工名单", "export"),
     "export.audit": ("导出审计日志", "export"),

@@ -5,7 +5,7 @@ tests/test_audit_pages.py checks that every action recorded under services/ and 
 a new action cannot be recorded without one."""
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Any
 
@@ -183,6 +183,12 @@ ENUMS: dict[tuple[str, str], type[Enum]] = {
     ("", "role"): Role, ("", "outcome"): Outcome, ("", "outcomes"): Outcome, ("calendar_day", "kind"): CalendarDayKind,
 }
 
+# Keys whose value is an object's id, read by its name (services.queries.audit_pages.names_of): key → object type.
+REFERENCES = {
+    "course_id": "course", "learner_id": "user", "user_id": "user", "officer_id": "user", "employer_id": "employer",
+    "region_id": "region", "parent_id": "region", "application_id": "base_application", "evaluation_id": "evaluation",
+}
+
 # Keys whose list is a list (of ids, names…), never an [old, new] pair of a change.
 LIST_KEYS = {"ids", "bases", "courses", "files", "admins", "projects", "outcomes", "deadlines_moved", "rows"}
 
@@ -246,15 +252,25 @@ def _text_of(text: str, enum: type[Enum] | None) -> str:
     return text
 
 
-def details_lines(object_type: str, details: dict) -> list[tuple[str, str]]:
-    """(field label, value text) for each key of an entry's details; a change [old, new] reads "old → new"."""
+def is_reference(key: str, value: Any) -> bool:
+    """Is this detail an object's id, to read by its name?"""
+    return key in REFERENCES and isinstance(value, int) and not isinstance(value, bool)
+
+
+def details_lines(object_type: str, details: dict,
+                  name_of: Callable[[str, int], str | None] | None = None) -> list[tuple[str, str]]:
+    """(field label, value text) for each key of an entry's details; a change [old, new] reads "old → new"; an
+    object's id (REFERENCES) by the name ``name_of(type, id)`` gives, when it gives one."""
     lines = []
     for key, value in (details or {}).items():
         enum = ENUMS.get((object_type, key)) or ENUMS.get(("", key))
-        if isinstance(value, list) and len(value) == 2 and key not in LIST_KEYS:
+        named = name_of(REFERENCES[key], value) if name_of and is_reference(key, value) else None
+        if named:
+            text = named
+        elif isinstance(value, list) and len(value) == 2 and key not in LIST_KEYS:
             text = f"{value_text(value[0], enum)} → {value_text(value[1], enum)}"
         elif isinstance(value, dict):  # the changes of a resubmission, of a region's rules
-            text = "；".join(f"{label}：{inner}" for label, inner in details_lines(object_type, value)) or NONE
+            text = "；".join(f"{label}：{inner}" for label, inner in details_lines(object_type, value, name_of)) or NONE
         else:
             text = value_text(value, enum)
         lines.append((field_label(key), text))

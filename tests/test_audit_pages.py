@@ -160,6 +160,17 @@ def test_the_page_reads_in_chinese_names_objects_with_links_and_masks_learners(r
     assert "[&#39;" not in page and "[&#x27;" not in page and "None" not in page
 
 
+def test_objects_named_in_the_details_read_by_name_learners_masked(reader, logged, city):
+    admin = db.session.get(User, logged["admin"])
+    audit.record(admin, "course.desk_enroll", db.session.get(Course, logged["course"]), base_id=logged["base"],
+                 details={"learner_id": logged["learner"], "region_id": city.id, "course_id": logged["course"],
+                          "count": 3})
+    db.session.commit()
+    page = reader.get("/regulator/audit?kind=enrollment").text
+    assert "学员：王**" in page and "地区：成都市" in page and "课程：护理新进展" in page and "数量：3" in page
+    assert "王小明" not in page
+
+
 def test_another_regions_entries_are_invisible(reader):
     page = reader.get("/regulator/audit").text
     assert "外地区的记录" not in page and "外地基地" not in page

@@ -18,6 +18,7 @@ from models import (
     Declaration,
     Employer,
     Evaluation,
+    Region,
     Role,
     SectorAuthority,
     SectorGuide,
@@ -86,6 +87,7 @@ def _names_query(regulator: User, wanted: dict[str, set[int]]) -> sa.CompoundSel
         "base_application": lambda: part("base_application", BaseApplication, BaseApplication.name,
                                          BaseApplication.region_id.in_(reach)),
         "sector_guide": lambda: part("sector_guide", SectorGuide, SectorGuide.title),
+        "region": lambda: part("region", Region, Region.name),
     }
     selects = [parts[kind]() for kind in sorted(wanted) if kind in parts]
     if not selects:
@@ -97,16 +99,24 @@ def _names_query(regulator: User, wanted: dict[str, set[int]]) -> sa.CompoundSel
 REGULATOR_PAGES = ("training_base", "evaluation", "employer", "sector_authority", "base_application")
 
 
-def names_of(regulator: User, entries: Sequence[AuditLog]) -> dict[tuple[str, int], Named]:
-    """What each entry is about, and its base, by name, with the page the regulator may open. One query (none
-    for no object)."""
+def _wanted(entries: Sequence[AuditLog]) -> dict[str, set[int]]:
+    """Object type → the ids the entries name: what each is about, its base, the objects of its details."""
     wanted: dict[str, set[int]] = {}
     for entry in entries:
         if entry.object_id is not None:
             wanted.setdefault(entry.object_type, set()).add(entry.object_id)
         if entry.base_id is not None:
             wanted.setdefault("training_base", set()).add(entry.base_id)
-    query = _names_query(regulator, wanted)
+        for key, value in (entry.details or {}).items():
+            if audit_labels.is_reference(key, value):
+                wanted.setdefault(audit_labels.REFERENCES[key], set()).add(value)
+    return wanted
+
+
+def names_of(regulator: User, entries: Sequence[AuditLog]) -> dict[tuple[str, int], Named]:
+    """What each entry is about, and its base, by name, with the page the regulator may open. One query (none
+    for no object)."""
+    query = _names_query(regulator, _wanted(entries))
     if query is None:
         return {}
     found = {}
@@ -133,11 +143,16 @@ def _about(entry: AuditLog, names: dict[tuple[str, int], Named]) -> Named:
 def rows_of(regulator: User, entries: Sequence[AuditLog]) -> list[Row]:
     """The entries as the regulator reads them. One query (names_of) besides the entries."""
     names = names_of(regulator, entries)
+
+    def name_of(object_type: str, object_id: int) -> str | None:
+        found = names.get((object_type, object_id))
+        return found.name if found else None
+
     return [
         Row(id=e.id, at=e.at, actor=person(e.actor), actor_role=e.actor.role.label if e.actor else "",
             action=e.action, action_label=audit_labels.action_label(e.action), kind=audit_labels.kind_of(e.action),
             about=_about(e, names), base=names.get(("training_base", e.base_id or 0)),
-            details=audit_labels.details_lines(e.object_type, e.details),
+            details=audit_labels.details_lines(e.object_type, e.details, name_of),
             repeats=e.repeat.repeats if e.repeat else 0, last_repeat_at=e.repeat.last_at if e.repeat else None)
         for e in entries
     ]

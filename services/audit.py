@@ -1,7 +1,8 @@
 """Writing the audit log. Callers add the row to their own transaction; it commits with the change."""
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -15,7 +16,9 @@ from sqlalchemy.orm import aliased, joinedload
 from extensions import db
 from models import AuditLog, AuditRepeat, TrainingBase, User
 from models._common import utcnow
+from services import audit_labels
 from services.actors import Actor
+from services.infra.clock import LOCAL_TZ
 from services.infra.locking import writing
 from services.infra.transaction import unit_of_work
 from services.policies import region_ids
@@ -91,12 +94,51 @@ PAGE_SIZE = 100
 REGION_NAMED = ("auth.register_refused", "identity.respelt", "application.submit", "application.withdraw")
 
 
-def entries_for(regulator: User, action: str = "", before: int | None = None) -> Sequence[AuditLog]:
+@dataclass(frozen=True)
+class AuditFilter:
+    """What a regulator narrows the log to (each empty: no narrowing). ``since``/``until`` are local dates
+    (Asia/Shanghai), both included; ``actor`` is part of a name; ``kind`` one of audit_labels.KINDS;
+    ``action`` a prefix of the action ("auth.")."""
+
+    since: date | None = None
+    until: date | None = None
+    actor: str = ""
+    role: str = ""
+    base_id: int | None = None
+    kind: str = ""
+    action: str = ""
+
+
+def _local_midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time(), LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
+
+
+def _narrowed(stmt: sa.Select, actor: Any, wanted: AuditFilter) -> sa.Select:
+    if wanted.action:
+        stmt = stmt.where(AuditLog.action.startswith(wanted.action, autoescape=True))
+    if wanted.kind:
+        stmt = stmt.where(AuditLog.action.in_(audit_labels.actions_of_kind(wanted.kind)))
+    if wanted.since:
+        stmt = stmt.where(AuditLog.at >= _local_midnight_utc(wanted.since))
+    if wanted.until:
+        stmt = stmt.where(AuditLog.at < _local_midnight_utc(wanted.until + timedelta(days=1)))
+    if wanted.actor:
+        stmt = stmt.where(actor.name.contains(wanted.actor, autoescape=True))
+    if wanted.role:
+        stmt = stmt.where(actor.role == wanted.role)
+    if wanted.base_id:
+        stmt = stmt.where(AuditLog.base_id == wanted.base_id)
+    return stmt
+
+
+def entries_for(regulator: User, action: str = "", before: int | None = None, *,
+                wanted: AuditFilter | None = None, limit: int = PAGE_SIZE) -> Sequence[AuditLog]:
     """The newest entries a regulator may read (read-only: the log is append-only in the database), one
-    page of PAGE_SIZE before the entry ``before``: those about a base in their region, made by someone of
-    their region, or, for an event of nobody signed in that names a region (REGION_NAMED: a registration
-    refused, by the city chosen), naming one of theirs; each with its count of repeats (AuditRepeat).
-    ``action`` filters by prefix ("identity.", "auth."). One query."""
+    page of ``limit`` before the entry ``before`` (keyset paging on the id, newest first): those about a
+    base in their region, made by someone of their region, or, for an event of nobody signed in that names
+    a region (REGION_NAMED: a registration refused, by the city chosen), naming one of theirs; each with its
+    count of repeats (AuditRepeat). ``action`` filters by prefix ("identity.", "auth."), ``wanted`` by
+    date, actor, base and kind. One query."""
     if regulator.region_id is None:
         return []
     regions = region_ids(regulator.region_id)
@@ -110,10 +152,9 @@ def entries_for(regulator: User, action: str = "", before: int | None = None) ->
                               AuditLog.details["region_id"].as_integer().in_(regions))))
         .options(joinedload(AuditLog.actor), joinedload(AuditLog.base), joinedload(AuditLog.repeat))
         .order_by(AuditLog.id.desc())
-        .limit(PAGE_SIZE)
+        .limit(limit)
     )
-    if action:
-        stmt = stmt.where(AuditLog.action.startswith(action, autoescape=True))
+    stmt = _narrowed(stmt, actor, replace(wanted or AuditFilter(), action=action or (wanted.action if wanted else "")))
     if before:
         stmt = stmt.where(AuditLog.id < before)
     return db.session.scalars(stmt).unique().all()

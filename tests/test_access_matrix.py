@@ -276,6 +276,7 @@ TABLE = {
     "/regulator/": gated(REGULATORS, REGULATORS),
     "/regulator/reviews": gated(REGULATORS, REGULATORS),
     "/regulator/audit": gated(REGULATORS, REGULATORS),
+    "/regulator/audit.xlsx": gated(REGULATORS, REGULATORS),
     "/regulator/targets": gated(REGULATORS, REGULATORS, post=lambda w: {}),
     "/regulator/rules": gated(REGULATORS, REGULATORS, post=lambda w: {}),
     "/regulator/bases/new": gated(REGULATORS, REGULATORS, post=lambda w: {}),

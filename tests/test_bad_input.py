@@ -507,9 +507,11 @@ QUERY_VALUES = ["١٢٣", "٣", "２０２６", "²", "99999999999999999999999",
 
 def query_names(app) -> list[str]:
     """Every query parameter the site reads, found in its code (query_int, request.args, the API's declared
-    parameters, the catalog's GET form), so that a parameter added later is fuzzed without a change here."""
+    parameters, the catalog's and the audit log's GET forms), so that a parameter added later is fuzzed without a
+    change here."""
     from blueprints.api.spec import OPERATIONS
     from blueprints.catalog.forms import CatalogSearchForm
+    from blueprints.regulator.forms import AuditFilterForm
 
     names = set()
     for path in (Path(__file__).parent.parent / "blueprints").rglob("*.py"):
@@ -521,6 +523,7 @@ def query_names(app) -> list[str]:
         names |= set(op.query)
     with app.test_request_context():
         names |= {field.name for field in CatalogSearchForm()}
+        names |= {field.name for field in AuditFilterForm()}
     return sorted(names)
 
 

@@ -6,6 +6,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     IntegerField,
     PasswordField,
@@ -25,9 +26,11 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from blueprints.query import parse_int
 from blueprints.validators import InputForm, bounded, mobile_phone
-from models import SECTORS, BaseStatus, BaseType, Category, Outcome
-from services import base_applications, identifiers
+from models import SECTORS, BaseStatus, BaseType, Category, Outcome, Role
+from services import audit_labels, base_applications, identifiers
+from services.audit import AuditFilter
 from services.auth import normalise_login
 
 
@@ -216,3 +219,35 @@ class EmployerDecisionForm(InputForm):
     decision = SelectField(_l("审核结果"), choices=[("approve", _l("通过")), ("reject", _l("不予通过"))])
     # Required for a rejection: the service says so beside this field.
     reason = TextAreaField(_l("原因"), validators=[Length(max=500)])
+
+
+class AuditFilterForm(InputForm):
+    """The audit log's filters (GET, no CSRF: it changes nothing). A field that fails validation filters nothing."""
+
+    class Meta:
+        csrf = False
+
+    since = DateField(_l("起始日期"), validators=[Optional()])
+    until = DateField(_l("截止日期"), validators=[Optional()])
+    actor = StringField(_l("操作人"), validators=[Optional(), Length(max=64)])
+    role = SelectField(_l("角色"), choices=[("", _l("全部角色")), *Role.choices()], validators=[Optional()])
+    base = SelectField(_l("基地"), coerce=str, validators=[Optional()], validate_choice=False)
+    kind = SelectField(_l("类别"), choices=[("", _l("全部类别")), *audit_labels.KINDS.items()], validators=[Optional()])
+    # A prefix of the action ("auth."), kept for the links that filter by it.
+    action = StringField(validators=[Optional(), Length(max=64)])
+
+    def set_bases(self, bases) -> None:
+        self.base.choices = [("", _l("全部基地"))] + [(str(base_id), name) for base_id, name in bases]
+
+    def filters(self) -> AuditFilter:
+        """The valid part of the request as filters."""
+        def ok(field):
+            return field.data if field.data and not field.errors else None
+
+        return AuditFilter(since=ok(self.since), until=ok(self.until), actor=(ok(self.actor) or "").strip(),
+                           role=ok(self.role) or "", base_id=parse_int(self.base.data, 1), kind=ok(self.kind) or "",
+                           action=ok(self.action) or "")
+
+    def query(self) -> dict:
+        """The filters as query-string arguments, for the next page's link and the export."""
+        return {name: field.raw_data[0] for name, field in self._fields.items() if field.raw_data and field.raw_data[0]}

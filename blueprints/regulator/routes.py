@@ -10,6 +10,7 @@ from blueprints.query import query_int
 from blueprints.regulator import bp
 from blueprints.regulator.forms import (
     ApplicationDecisionForm,
+    AuditFilterForm,
     ConfirmEvaluationForm,
     DesignateForm,
     EmployerDecisionForm,
@@ -41,11 +42,12 @@ from services import (
     target_edits,
     workdays,
 )
+from services import audit_export as audit_export_service
 from services import certificates as certificate_service
 from services import declarations as declaration_service
 from services.errors import DomainError, NotAllowed
 from services.infra import clock
-from services.queries import regulator_pages
+from services.queries import audit_pages, regulator_pages
 from services.roster import mask_phone
 
 
@@ -484,22 +486,28 @@ def sector_authority(authority_id: int):
                            mask_phone=mask_phone), status
 
 
+def _audit_form() -> AuditFilterForm:
+    form = AuditFilterForm(request.args)
+    form.set_bases(audit_pages.bases_to_filter(current_user))
+    form.validate()
+    return form
+
+
 @bp.route("/audit")
 def audit_log():
-    """The audit log of the region, newest first, read-only."""
-    action = request.args.get("action", "")[:64]
-    entries = audit.entries_for(current_user, action, query_int("before", 1))
-    return render_template("regulator/audit.html", entries=entries, action=action, page_size=audit.PAGE_SIZE,
-                           actions=AUDIT_ACTIONS)
+    """The audit log of the region, newest first, read-only: filtered by the query string, paged by ``before``."""
+    form = _audit_form()
+    rows = audit_pages.audit_page(current_user, form.filters(), query_int("before", 1))
+    return render_template("regulator/audit.html", rows=rows, form=form, query=form.query(),
+                           page_size=audit.PAGE_SIZE)
 
 
-# The families of audited actions a regulator filters by.
-AUDIT_ACTIONS = {"": "全部", "auth.": "登录与拒绝", "identity.": "查看完整身份证号", "learner.": "学员导出本人数据",
-                 "base.": "基地认定与状态", "evaluation.": "年度评估", "export.": "导出", "course.": "课程与名单",
-                 "declaration.": "学时申报", "certificate.": "证书", "class_plan.": "办班计划",
-                 "rules.": "地区规则", "target.": "年度目标", "report.": "基地统计填报",
-                 "sector_authority.": "行业主管部门", "application.": "基地申报",
-                 "employer.": "用人单位注册与审核人员", "employment.": "职工确认"}
+@bp.route("/audit.xlsx")
+def audit_export():
+    """The filtered log as a workbook (audited as an export)."""
+    form = _audit_form()
+    return downloads.xlsx(audit_export_service.audit_xlsx(current_user, form.filters()),
+                          f"审计日志{clock.today().isoformat()}.xlsx")
 
 
 # --- base applications (基地申报) ----------------------------------------------------------------------------

@@ -253,6 +253,7 @@ TABLE = {
     "/manage/bases/<int:base_id>/courses/<int:course_id>/plan": gated(ADMINS, {AA}, post=lambda w: {}, **COURSE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/roster": gated(ADMINS, {AA}, **COURSE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/roster.xlsx": gated(ADMINS, {AA}, **COURSE),
+    "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/template.xlsx": gated(ADMINS, {AA}, **COURSE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/<int:enrollment_id>/id-number": gated(
         ADMINS, {AA}, post=lambda w: {}, **COURSE),
     "/manage/bases/<int:base_id>/courses/<int:course_id>/roster/attendance": gated(

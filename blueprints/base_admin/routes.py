@@ -352,6 +352,12 @@ def roster_import(base_id: int, course_id: int):
     return render_template("base_admin/roster_import.html", base=base, course=course, form=form, report=report)
 
 
+@bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/template.xlsx")
+def roster_template(base_id: int, course_id: int):
+    _load_course(base_id, course_id)
+    return downloads.xlsx(roster_service.import_template_xlsx(), "结业名单模板.xlsx")
+
+
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster.xlsx")
 def roster_export(base_id: int, course_id: int):
     _base, course = _load_course(base_id, course_id)

@@ -1,0 +1,54 @@
+"""Wording and small errors (issue 19, item 6): each fix with the test that would have caught it."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from models import Role
+from services import enrollment
+from services.infra import clock
+from services.queries import learner_pages
+from tests.conftest import login
+from tests.test_declarations import app_config, declare, on, regions, signed_in, world  # noqa: F401 - fixtures
+from tests.test_roster import make_learner  # noqa: F401 - the fixture
+
+
+def test_a_free_course_says_free_once(client, make_user, make_base, make_course):
+    course = make_course(make_base(), fee=Decimal("0"), fee_standard="免费")
+    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert "免费，免费" not in page and "免费" in page
+
+
+def test_a_paid_course_still_shows_its_fee_standard(client, make_base, make_course):
+    course = make_course(make_base(), fee=Decimal("300"), fee_standard="每人 300 元（含资料费）")
+    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert "300 元，每人 300 元（含资料费）" in page
+
+
+def test_a_declaration_without_an_organiser_has_no_trailing_dot(app, world):  # noqa: F811
+    declare(world.learner, minutes=90, title="科室学习", organiser="")
+    declare(world.learner, minutes=90, title="学术年会")  # the helper's organiser: 成都市医学会
+    page = signed_in(app, world.learner).get("/me/declarations").get_data(as_text=True)
+    assert "· </div>" not in page and "·</div>" not in page
+    assert " · 成都市医学会</div>" in page
+
+
+def test_upcoming_courses_read_soonest_first(app, make_base, make_course, make_learner):  # noqa: F811
+    base = make_base()
+    later = make_course(base, title="下月的课程", start_date=clock.today() + timedelta(days=40))
+    sooner = make_course(base, title="下周的课程", start_date=clock.today() + timedelta(days=7))
+    learner = make_learner(role=Role.LEARNER)
+    for course in (later, sooner):
+        enrollment.enroll(learner, course.id)
+    board = learner_pages.dashboard(learner)
+    assert [e.course.title for e, _ in board.upcoming] == ["下周的课程", "下月的课程"]
+    client = app.test_client()
+    login(client, learner)
+    page = client.get("/me/", follow_redirects=True).get_data(as_text=True)
+    upcoming = page[page.index('id="upcoming"'):]
+    assert upcoming.index("下周的课程") < upcoming.index("下月的课程")
+
+
+def test_a_list_of_a_year_before_the_platform_is_404(client):
+    assert client.get("/list/1900").status_code == 404
+    assert client.get(f"/list/{clock.today().year + 1}").status_code == 404
+    assert client.get(f"/list/{clock.today().year}").status_code == 200

@@ -3,7 +3,8 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from models import Role
+from extensions import db
+from models import Category, HoursRecord, HoursSource, Role
 from services import enrollment
 from services.infra import clock
 from services.queries import learner_pages
@@ -52,3 +53,27 @@ def test_a_list_of_a_year_before_the_platform_is_404(client):
     assert client.get("/list/1900").status_code == 404
     assert client.get(f"/list/{clock.today().year + 1}").status_code == 404
     assert client.get(f"/list/{clock.today().year}").status_code == 200
+
+
+def test_a_category_with_no_requirement_shows_no_full_green_bar(app, make_learner):  # noqa: F811
+    learner = make_learner(role=Role.LEARNER)  # the test region has no rules: nothing is required
+    db.session.add(HoursRecord(learner_id=learner.id, year=clock.today().year, category=Category.ELECTIVE,
+                               hours=6, source=HoursSource.IMPORT, note="选修课"))
+    db.session.commit()
+    client = app.test_client()
+    login(client, learner)
+    page = client.get("/me/", follow_redirects=True).get_data(as_text=True)
+    line = page[page.index(f'data-label="{Category.ELECTIVE.label}"'):]
+    line = line[:line.index("progress-line") if "progress-line" in line else len(line)]
+    assert "本类别不作要求" in line
+    assert "bg-success" not in line and 'role="progressbar"' not in line
+
+
+def test_the_api_token_page_names_no_repository_path(app, make_user, make_base):
+    admin = make_user(Role.BASE_ADMIN)
+    base = make_base(admin=admin)
+    client = app.test_client()
+    login(client, admin)
+    page = client.get(f"/manage/bases/{base.id}/api-tokens").get_data(as_text=True)
+    assert "/api/v1/openapi.json" in page
+    assert "docs/" not in page

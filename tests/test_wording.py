@@ -3,12 +3,15 @@
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from extensions import db
 from models import Category, HoursRecord, HoursSource, Role
 from services import enrollment
 from services.infra import clock
 from services.queries import learner_pages
 from tests.conftest import login
+from tests.test_base_admin import DISCLOSURE, errors_next_to
 from tests.test_declarations import app_config, declare, on, regions, signed_in, world  # noqa: F401 - fixtures
 from tests.test_roster import make_learner  # noqa: F401 - the fixture
 
@@ -77,3 +80,10 @@ def test_the_api_token_page_names_no_repository_path(app, make_user, make_base):
     page = client.get(f"/manage/bases/{base.id}/api-tokens").get_data(as_text=True)
     assert "/api/v1/openapi.json" in page
     assert "docs/" not in page
+
+
+@pytest.mark.parametrize("website", ["learn.example.cn", "不是网址", "ftp://example.com/", "https://"])
+def test_a_bad_website_is_refused_with_one_message_not_two(admin_and_base, login_as, website):
+    admin, base = admin_and_base
+    response = login_as(admin).post(f"/manage/bases/{base.id}/disclosure", data={**DISCLOSURE, "website": website})
+    assert errors_next_to(response.get_data(as_text=True), "website") == ["请填写以 http:// 或 https:// 开头的网址"]

@@ -154,7 +154,7 @@ def _declaration_form_page(form, declaration=None, again=None):
 @bp.route("/declarations/new", methods=["GET", "POST"])
 def declaration_new():
     form = DeclarationForm()
-    again = request.args.get("again", type=int)
+    again = query_int("again", low=1)
     if again is not None and request.method == "GET":
         # 重新申报: a rejected declaration comes back as a new one, filled in as it was, to be corrected.
         rejected = declaration_service.rejected_of(current_user, again)

@@ -87,3 +87,11 @@ def test_a_bad_website_is_refused_with_one_message_not_two(admin_and_base, login
     admin, base = admin_and_base
     response = login_as(admin).post(f"/manage/bases/{base.id}/disclosure", data={**DISCLOSURE, "website": website})
     assert errors_next_to(response.get_data(as_text=True), "website") == ["请填写以 http:// 或 https:// 开头的网址"]
+
+
+def test_an_unlimited_course_says_unlimited_once_on_its_page_and_on_its_card(client, make_base, make_course):
+    course = make_course(make_base(), capacity=None, title="公需课：法治讲座")
+    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert page.count("不限") == 1 and "不限名额" not in page  # the 名额 row; the 报名 row adds no second one
+    listing = client.get("/courses").get_data(as_text=True)
+    assert "不限名额" in listing  # a card has no 名额 row: it says so beside the deadline

@@ -13,18 +13,18 @@ from services.queries import learner_pages
 from tests.conftest import login
 from tests.test_base_admin import DISCLOSURE, errors_next_to
 from tests.test_declarations import app_config, declare, on, regions, signed_in, world  # noqa: F401 - fixtures
-from tests.test_roster import make_learner  # noqa: F401 - the fixture
+from tests.test_roster import START, admin_client, at, course, make_learner, url  # noqa: F401 - fixtures
 
 
 def test_a_free_course_says_free_once(client, make_user, make_base, make_course):
-    course = make_course(make_base(), fee=Decimal("0"), fee_standard="免费")
-    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    free = make_course(make_base(), fee=Decimal("0"), fee_standard="免费")
+    page = client.get(f"/courses/{free.id}").get_data(as_text=True)
     assert "免费，免费" not in page and "免费" in page
 
 
 def test_a_paid_course_still_shows_its_fee_standard(client, make_base, make_course):
-    course = make_course(make_base(), fee=Decimal("300"), fee_standard="每人 300 元（含资料费）")
-    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    paid = make_course(make_base(), fee=Decimal("300"), fee_standard="每人 300 元（含资料费）")
+    page = client.get(f"/courses/{paid.id}").get_data(as_text=True)
     assert "300 元，每人 300 元（含资料费）" in page
 
 
@@ -41,8 +41,8 @@ def test_upcoming_courses_read_soonest_first(app, make_base, make_course, make_l
     later = make_course(base, title="下月的课程", start_date=clock.today() + timedelta(days=40))
     sooner = make_course(base, title="下周的课程", start_date=clock.today() + timedelta(days=7))
     learner = make_learner(role=Role.LEARNER)
-    for course in (later, sooner):
-        enrollment.enroll(learner, course.id)
+    for planned in (later, sooner):
+        enrollment.enroll(learner, planned.id)
     board = learner_pages.dashboard(learner)
     assert [e.course.title for e, _ in board.upcoming] == ["下周的课程", "下月的课程"]
     client = app.test_client()
@@ -90,8 +90,17 @@ def test_a_bad_website_is_refused_with_one_message_not_two(admin_and_base, login
 
 
 def test_an_unlimited_course_says_unlimited_once_on_its_page_and_on_its_card(client, make_base, make_course):
-    course = make_course(make_base(), capacity=None, title="公需课：法治讲座")
-    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    unlimited = make_course(make_base(), capacity=None, title="公需课：法治讲座")
+    page = client.get(f"/courses/{unlimited.id}").get_data(as_text=True)
     assert page.count("不限") == 1 and "不限名额" not in page  # the 名额 row; the 报名 row adds no second one
     listing = client.get("/courses").get_data(as_text=True)
     assert "不限名额" in listing  # a card has no 名额 row: it says so beside the deadline
+
+
+def test_attendance_of_a_day_to_come_offers_no_save_button(monkeypatch, admin_client, course, make_learner):  # noqa: F811
+    enrollment.enroll(make_learner(role=Role.LEARNER), course.id)
+    ahead = admin_client.get(url(course, f"/attendance?day={START.isoformat()}")).get_data(as_text=True)
+    assert "保存考勤" not in ahead and 'id="attendance-ahead"' in ahead
+    at(monkeypatch, START)
+    today = admin_client.get(url(course, f"/attendance?day={START.isoformat()}")).get_data(as_text=True)
+    assert "保存考勤" in today and 'id="attendance-ahead"' not in today

@@ -317,6 +317,7 @@ def attendance(base_id: int, course_id: int):
     return render_template(
         "base_admin/attendance.html", base=base, course=course, days=days, day=day, form=form,
         roster=roster_service.roster(course), marks=roster_service.attendance_for(course, day),
+        ahead=day > clock.today(),  # a day still to come: no save button that could only be refused
     )
 
 

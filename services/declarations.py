@@ -2,7 +2,7 @@
 their employer approves (possibly fewer hours, with a reason) or rejects within the working-day deadline.
 Yearly caps apply at approval; approval is the only thing that writes the ledger for a declaration."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
@@ -30,7 +30,7 @@ from models import (
 )
 from models._common import utcnow
 from services import audit, hours, inbox, policies, rules, workdays
-from services.errors import DomainError, NotAllowed
+from services.errors import DomainError, Invalid, NotAllowed
 from services.infra import clock, evidence_files
 from services.infra.locking import locked
 from services.infra.transaction import unit_of_work
@@ -87,6 +87,7 @@ def _hours_of_minutes(minutes: int, rule: RuleSet) -> int:
 
 
 _E = TypeVar("_E", bound=Enum)
+_T = TypeVar("_T")
 
 
 def _enum(enum_cls: type[_E], value: Any, field: str, message: str) -> _E:
@@ -96,34 +97,79 @@ def _enum(enum_cls: type[_E], value: Any, field: str, message: str) -> _E:
         raise DomainError(message, field=field) from None
 
 
-def _check(learner: User, data: dict, filed: Declaration | None = None) -> tuple[DeclarationKind, Category, int]:
+AMOUNT_FIELDS = {"minutes": "时长（分钟）", "days": "天数", "hours": "申报学时"}
+
+
+def _one_amount(data: dict) -> None:
+    """An amount in one unit only: minutes, days and hours filled together were once taken silently as the
+    days (or the hours), which is not what the learner meant to claim.
+
+    :raise DomainError: on the first filled field, naming the others.
+    """
+    filled = [name for name in AMOUNT_FIELDS if data.get(name) is not None]
+    if len(filled) > 1:
+        raise DomainError(f"{'、'.join(AMOUNT_FIELDS[name] for name in filled)}只能填写一项，请清空其余各项",
+                          field=filled[0])
+
+
+def _check(learner: User, data: dict, filed: Declaration | None = None,
+           problems: dict[str, str] | None = None) -> tuple[DeclarationKind, Category, int]:
     """The kind, category and hours of a declaration, by the rules of the learner's region in force for the
     year of its date. A declaration already filed (``filed``, being edited) keeps the rule it was filed
     under: what it held then (its kind, its category, its days) stays acceptable after the region changes
     the year's rule; a value the learner changes is judged by the rule in force.
 
-    :raise DomainError: with ``field``.
+    Every field is judged, so that the learner sees every fault in one round: ``problems`` holds faults the
+    caller has found already (a missing file), and the ones found here join them.
+
+    :raise Invalid: with each field at fault and its message.
     """
-    kind = _enum(DeclarationKind, data.get("kind"), "kind", "请选择列表中的申报类型")
+    problems = dict(problems or {})
+
+    def judge(check: Callable[[], _T], field: str) -> _T | None:
+        try:
+            return check()
+        except DomainError as error:
+            problems.setdefault(error.field or field, error.message)
+            return None
+
+    kind = judge(lambda: _enum(DeclarationKind, data.get("kind"), "kind", "请选择列表中的申报类型"), "kind")
     today = clock.today()
     earned_on: date = data["earned_on"]
     if earned_on > today:
-        raise DomainError("日期不能晚于今天", field="earned_on")
-    if earned_on.year != today.year:
-        raise DomainError(f"只能申报 {today.year} 年度取得的学时（学时不能跨年度补报）", field="earned_on")
-    spec = rules.kinds_in_force(learner.region, earned_on.year)[kind]
+        problems["earned_on"] = "日期不能晚于今天"
+    elif earned_on.year != today.year:
+        problems["earned_on"] = f"只能申报 {today.year} 年度取得的学时（学时不能跨年度补报）"
+    year = earned_on.year if "earned_on" not in problems else today.year
+    judge(lambda: _one_amount(data), "minutes")
+    if kind is None:
+        raise Invalid(_in_form_order(problems))
+    spec = rules.kinds_in_force(learner.region, year)[kind]
     if not spec.accepted and filed is None:
         region = learner.region.name if learner.region else "您所在地区"
-        raise DomainError(f"{region}{earned_on.year}年度不接受“{kind.label}”申报学时", field="kind")
+        problems["kind"] = f"{region}{year}年度不接受“{kind.label}”申报学时"
     allowed = spec.categories + ((filed.category,) if filed is not None else ())
-    category = _enum(Category, data.get("category") or allowed[0], "category", "请选择列表中的科目类别")
-    if category not in allowed:
-        raise DomainError(f"“{kind.label}”只能申报为{'、'.join(c.label for c in spec.categories)}",
-                          field="category")
+    category = judge(lambda: _enum(Category, data.get("category") or allowed[0], "category",
+                                   "请选择列表中的科目类别"), "category")
+    if category is not None and category not in allowed:
+        problems["category"] = f"“{kind.label}”只能申报为{'、'.join(c.label for c in spec.categories)}"
     min_days = spec.min_days
     if filed is not None and data.get("days") is not None and data.get("days") == filed.days:
         min_days = 0
-    return kind, category, claimed_hours(kind, data, hours.rule_for(learner.region, earned_on.year), min_days)
+    rule = hours.rule_for(learner.region, year)
+    claimed = judge(lambda: claimed_hours(kind, data, rule, min_days), "hours")
+    if problems or category is None or claimed is None:
+        raise Invalid(_in_form_order(problems))
+    return kind, category, claimed
+
+
+FIELD_ORDER = ("kind", "category", "title", "organiser", "earned_on", "minutes", "days", "hours", "files")
+
+
+def _in_form_order(problems: dict[str, str]) -> dict[str, str]:
+    """The faults in the order a learner reads the form, so that the first (Invalid.field) is the topmost."""
+    order = {name: n for n, name in enumerate(FIELD_ORDER)}
+    return dict(sorted(problems.items(), key=lambda item: order.get(item[0], len(order))))
 
 
 def kinds_offered(learner: User, year: int, filed: Declaration | None = None) -> list[rules.KindInForce]:
@@ -216,9 +262,7 @@ def declare(learner: User, data: dict, uploads: list) -> Declaration:
         raise DomainError("工作单位确认您是本单位职工后才能申报学时：请在“工作单位”页面搜索并选择您的单位，"
                           "等待单位确认", field="kind")
     uploads = [u for u in uploads if u and getattr(u, "filename", "")]
-    if not uploads:
-        raise DomainError("请上传证明材料", field="files")
-    kind, category, claimed = _check(learner, data)
+    kind, category, claimed = _check(learner, data, problems={} if uploads else {"files": "请上传证明材料"})
     rule = hours.rule_for(learner.region, data["earned_on"].year)
     route = route_of(learner, rule)
     days = rules.known(rule.review_working_days)
@@ -276,6 +320,12 @@ def own(learner: User, declaration_id: int) -> Declaration | None:
         sa.select(Declaration).where(Declaration.id == declaration_id, policies.own_declarations(learner))
         .options(selectinload(Declaration.evidence))
     ).scalar_one_or_none()
+
+
+def rejected_of(learner: User, declaration_id: int) -> Declaration | None:
+    """The learner's own declaration if it was rejected (to be filed again, corrected), else None (404)."""
+    declaration = own(learner, declaration_id)
+    return declaration if declaration is not None and declaration.status == DeclarationStatus.REJECTED else None
 
 
 def of_learner(learner: User) -> Sequence[Declaration]:

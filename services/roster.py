@@ -133,6 +133,15 @@ HEADERS = {
 }
 
 
+# The blank roster offered for download: one header per column the import reads, in the order of the form's help.
+TEMPLATE_HEADERS = ("姓名", "手机号", "身份证号", "学时", "结业日期")
+
+
+def import_template_xlsx() -> bytes:
+    """A blank roster to fill in: the header row the import reads (HEADERS), and no rows."""
+    return spreadsheets.xlsx("结业名单", [TEMPLATE_HEADERS])
+
+
 @dataclass
 class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (row number as in the file, reason)

@@ -625,7 +625,8 @@ def test_a_course_title_with_a_line_break_is_refused_beside_the_field_and_nothin
                           data={**course_fields(world), "title": "护理\r\n新进展"})
     body = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert re.search(r'name="title"[^>]*>\s*<div class="invalid-feedback[^"]*">不能包含换行</div>', body)
+    assert re.search(r'name="title"[^>]*>\s*<div id="title-error">'
+                     r'<div class="invalid-feedback[^"]*">不能包含换行</div>', body)
     assert db.session.scalar(sa.select(sa.func.count(Course.id))) == before
 
 

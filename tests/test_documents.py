@@ -374,7 +374,8 @@ def test_bad_figures_are_refused_beside_their_field_and_nothing_is_saved(app, ba
                                                     data={"year": str(YEAR), **data})
     assert response.status_code == 400
     name = list(data)[-1]
-    assert re.search(rf'name="{name}"[^>]*>\s*<div class="invalid-feedback d-block">{re.escape(message)}</div>',
+    assert re.search(rf'name="{name}"[^>]*>\s*(?:<div id="[^"]*-error">)?'
+                     rf'<div class="invalid-feedback d-block">{re.escape(message)}</div>',
                      response.get_data(as_text=True))
     assert db.session.scalar(sa.select(sa.func.count(AnnualReport.id))) == 0
 

@@ -98,6 +98,7 @@ def test_a_trial_of_the_running_year_says_so_and_cannot_be_confirmed_on_the_page
 
     assert re.search(rf'name="year"[^>]*value="{YEAR - 1}"', form)  # the form proposes last year
     assert 'id="evaluation-trial"' in page and "试算" in page
+    assert 'id="evaluation-status">试算</span>' in page  # the badge too, not 待确认 (issue 19, item 6)
     assert 'id="confirm-evaluation"' not in page
     listed = client.get("/regulator/").get_data(as_text=True)
     assert re.search(rf'{YEAR} 年度 · [^<]*</a><span class="badge[^"]*">试算</span>', listed)  # not "草稿"

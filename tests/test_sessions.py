@@ -133,7 +133,8 @@ def test_password_change_refused_with_message_beside_its_field(app, client, lear
     sign_in(client, learner.email)
     response = change(client, current, new, confirm)
     assert response.status_code == 200
-    assert re.search(rf'id="{field}"[^>]*>\s*<div class="invalid-feedback d-block">{message}</div>', response.text)
+    assert re.search(rf'id="{field}"[^>]*>\s*<div id="{field}-error">'
+                     rf'<div class="invalid-feedback d-block">{message}</div>', response.text)
     assert signed_in(client)
     assert sign_in(app.test_client(), learner.email, PASSWORD).status_code == 302  # password unchanged
 

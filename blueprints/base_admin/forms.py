@@ -22,7 +22,7 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    Regexp,
+    StopValidation,
 )
 
 from blueprints.validators import InputForm, contact_phone, finite_number
@@ -96,6 +96,16 @@ class CourseForm(InputForm):
         return data
 
 
+WEB_ADDRESS = _l("请填写以 http:// 或 https:// 开头的网址")
+
+
+def web_address(form, field) -> None:
+    """An http(s) address with a host, its fault said once (a scheme check and URL() each said it, twice)."""
+    if not re.match(r"^https?://", field.data or "", flags=re.IGNORECASE):
+        raise StopValidation(WEB_ADDRESS)
+    URL(message=WEB_ADDRESS)(form, field)
+
+
 class DisclosureForm(InputForm):
     scope = TextAreaField(_l("培训范围"), validators=[Optional(), Length(max=5000)])
     content = TextAreaField(_l("培训内容"), validators=[Optional(), Length(max=5000)])
@@ -110,8 +120,7 @@ class DisclosureForm(InputForm):
         _l("网上学习平台网址"),
         validators=[
             Optional(),
-            Regexp(r"^https?://", flags=re.IGNORECASE, message=_l("请填写以 http:// 或 https:// 开头的网址")),
-            URL(message=_l("请填写以 http:// 或 https:// 开头的网址")),
+            web_address,
             Length(max=255),
         ],
     )

@@ -319,6 +319,7 @@ def attendance(base_id: int, course_id: int):
     return render_template(
         "base_admin/attendance.html", base=base, course=course, days=days, day=day, form=form,
         roster=roster_service.roster(course), marks=roster_service.attendance_for(course, day),
+        ahead=day > clock.today(),  # a day still to come: no save button that could only be refused
     )
 
 
@@ -352,6 +353,12 @@ def roster_import(base_id: int, course_id: int):
                     flash(message, "success")
                     return redirect(url_for(".roster", base_id=base_id, course_id=course_id))
     return render_template("base_admin/roster_import.html", base=base, course=course, form=form, report=report)
+
+
+@bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster/template.xlsx")
+def roster_template(base_id: int, course_id: int):
+    _load_course(base_id, course_id)
+    return downloads.xlsx(roster_service.import_template_xlsx(), "结业名单模板.xlsx")
 
 
 @bp.route("/bases/<int:base_id>/courses/<int:course_id>/roster.xlsx")

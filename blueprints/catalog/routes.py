@@ -11,7 +11,7 @@ from blueprints.certificate_lookups import lookup_limit
 from blueprints.common_forms import ActionForm
 from blueprints.pagecache import cached_page
 from models import BaseType
-from services import certificates, enrollment, evaluation, policies
+from services import annual_reports, certificates, enrollment, evaluation, policies
 from services.infra import clock, images, paging
 from services.queries import catalog_pages, learner_pages
 
@@ -87,8 +87,11 @@ def media(key: str, variant: str):
 @cached_page
 def published_list(year: int | None = None):
     years = evaluation.published_years()
+    this_year = clock.today().year
     if year is None:
-        year = years[0] if years else clock.today().year
+        year = years[0] if years else this_year
+    elif year not in years and not annual_reports.year_range()[0] <= year <= this_year:
+        abort(404)  # a year before the platform's data (/list/1900) or ahead has no list to show, not even empty
     return render_template("catalog/published_list.html", year=year, years=years,
                            grouped=evaluation.published_list(year), types=list(BaseType))
 

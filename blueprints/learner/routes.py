@@ -135,7 +135,7 @@ def declarations():
                            who_reviews=declaration_service.who_reviews(current_user, clock.today().year))
 
 
-def _declaration_form_page(form, declaration=None):
+def _declaration_form_page(form, declaration=None, again=None):
     # The conversions the help text states, the kinds offered and their categories are the learner's
     # region's rules of this year (data; declarations are of this year only), not one region's for all.
     year = clock.today().year
@@ -148,12 +148,23 @@ def _declaration_form_page(form, declaration=None):
     offered = {c for k in kinds for c in k.categories} | ({declaration.category} if declaration else set())
     form.category.choices = [(c.value, c.label) for c in Category if c in offered]
     return render_template("learner/declaration_form.html", form=form, declaration=declaration, kinds=kinds,
-                           caps=declaration_service.caps_of_year(current_user, year), year=year)
+                           caps=declaration_service.caps_of_year(current_user, year), year=year, again=again)
 
 
 @bp.route("/declarations/new", methods=["GET", "POST"])
 def declaration_new():
     form = DeclarationForm()
+    again = query_int("again", low=1)
+    if again is not None and request.method == "GET":
+        # 重新申报: a rejected declaration comes back as a new one, filled in as it was, to be corrected.
+        rejected = declaration_service.rejected_of(current_user, again)
+        if rejected is None:
+            abort(404)
+        form = DeclarationForm(obj=rejected)
+        form.kind.data, form.category.data = rejected.kind.value, rejected.category.value
+        by_time = rejected.minutes is not None or rejected.days is not None
+        form.hours.data = None if by_time else rejected.hours_claimed
+        return _declaration_form_page(form, again=rejected)
     if form.validate_on_submit():
         try:
             declaration_service.declare(current_user, form.declaration_data(), request.files.getlist(form.files.name))

@@ -204,6 +204,8 @@ def dashboard(learner: User, year: int | None = None) -> Dashboard:
             board.waitlisted.append((enrollment, position))
         else:
             board.upcoming.append((enrollment, None))
+    # Listed newest first for the history; what is still to come reads soonest first.
+    board.upcoming.sort(key=lambda pair: (pair[0].course.start_date, pair[0].id))
     low, high = year_range(today)
     board.years = sorted((y for y in offered if low <= y <= high), reverse=True)
     board.notices, board.caps, board.guides = _notices_and_caps(learner, ledger.region, year)

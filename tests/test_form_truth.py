@@ -1,0 +1,168 @@
+"""Forms that tell the truth (issue 19, item 5): an invalid field says so to a screen reader (aria-invalid,
+aria-describedby at its error and help text); a declaration in more than one unit is refused beside the field
+instead of being taken silently as the days; every fault of a declaration is shown in one round."""
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from models import Declaration, DeclarationStatus
+from services import declarations
+from services.errors import DomainError, Invalid
+from services.infra import clock
+from tests.test_declarations import (  # noqa: F401 - fixtures
+    app_config,
+    count_rows,
+    declare,
+    form_data,
+    on,
+    regions,
+    signed_in,
+    world,
+)
+
+
+def tag_of(html: str, name: str) -> str:
+    """The opening tag of the form control named ``name``."""
+    match = re.search(rf'<(?:input|select|textarea)[^>]*\bname="{name}"[^>]*>', html)
+    assert match, f"no control named {name}"
+    return match.group(0)
+
+
+def described_by(tag: str) -> list[str]:
+    match = re.search(r'aria-describedby="([^"]*)"', tag)
+    return match.group(1).split() if match else []
+
+
+def text_of_id(html: str, element_id: str) -> str:
+    match = re.search(rf'<div id="{element_id}"[^>]*>(.*?)</div>\s*(?:</div>|<div)', html, re.S)
+    if match is None:  # the help text: one div
+        match = re.search(rf'<div class="form-text" id="{element_id}">(.*?)</div>', html, re.S)
+    assert match, f"nothing with id {element_id}"
+    return re.sub(r"<[^>]+>", "", match.group(1))
+
+
+# --- the field macro --------------------------------------------------------------------------------------
+
+def test_a_valid_field_is_not_marked_invalid_and_points_at_its_help_text(app, world):  # noqa: F811
+    page = signed_in(app, world.learner).get("/me/declarations/new").get_data(as_text=True)
+    minutes = tag_of(page, "minutes")
+    assert "aria-invalid" not in minutes
+    assert described_by(minutes) == ["minutes-help"]
+    assert "分钟" in text_of_id(page, "minutes-help")
+    assert "aria-invalid" not in tag_of(page, "title") and described_by(tag_of(page, "title")) == []
+
+
+def test_an_invalid_declaration_field_carries_aria_invalid_and_points_at_its_error(app, world):  # noqa: F811
+    client = signed_in(app, world.learner)
+    response = client.post("/me/declarations/new", data=form_data(minutes=-100),
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    minutes = tag_of(page, "minutes")
+    assert 'aria-invalid="true"' in minutes
+    assert described_by(minutes) == ["minutes-error", "minutes-help"]
+    assert "不足一天的请填写分钟数" in text_of_id(page, "minutes-error")
+    assert "aria-invalid" not in tag_of(page, "title")
+
+
+@pytest.mark.parametrize(("url", "data", "name"), [
+    ("/register", {"name": "", "phone": "1", "email": "not-an-email"}, "email"),
+    ("/login", {"login": "", "password": ""}, "login"),
+])
+def test_invalid_fields_of_public_forms_carry_aria_invalid(client, url, data, name):
+    page = client.post(url, data=data).get_data(as_text=True)
+    tag = tag_of(page, name)
+    assert 'aria-invalid="true"' in tag
+    assert f"{name}-error" in described_by(tag)
+    assert re.search(rf'<div id="{name}-error"><div class="invalid-feedback d-block">[^<]+</div>', page)
+
+
+# --- declarations: one unit, every fault in one round -------------------------------------------------------
+
+@pytest.mark.parametrize("amounts", [
+    {"minutes": 30, "days": 2, "hours": 8},
+    {"minutes": 30, "days": 2},
+    {"days": 2, "hours": 8},
+])
+def test_a_declaration_in_more_than_one_unit_is_refused_not_taken_as_the_days(world, amounts):  # noqa: F811
+    with pytest.raises(DomainError) as refused:
+        declare(world.yantai_learner, "conference", **amounts)
+    assert "只能填写一项" in refused.value.message
+    assert refused.value.field == next(iter(amounts))
+    assert count_rows(Declaration) == 0
+
+
+def test_minutes_days_and_hours_all_filled_are_refused_beside_the_field_in_the_form(app, world):  # noqa: F811
+    client = signed_in(app, world.learner)
+    response = client.post("/me/declarations/new", data=form_data(minutes=30, days=2, hours=8),
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "时长（分钟）、天数、申报学时只能填写一项" in text_of_id(page, "minutes-error")
+    assert count_rows(Declaration) == 0
+
+
+def test_every_fault_of_a_declaration_is_named_at_once(world):  # noqa: F811
+    future = clock.today() + timedelta(days=3)
+    with pytest.raises(Invalid) as refused:
+        declare(world.learner, "research", "public", earned_on=future, files=[], minutes=30, days=2)
+    fields = refused.value.fields
+    assert list(fields) == ["category", "earned_on", "minutes", "hours", "files"]  # research is in hours
+    assert fields["earned_on"] == "日期不能晚于今天" and fields["files"] == "请上传证明材料"
+    assert refused.value.field == "category"  # the topmost, as the form reads
+    assert count_rows(Declaration) == 0
+
+
+def test_the_form_shows_every_fault_of_a_declaration_in_one_round(app, world):  # noqa: F811
+    client = signed_in(app, world.learner)
+    future = clock.today() + timedelta(days=3)
+    response = client.post("/me/declarations/new", content_type="multipart/form-data",
+                           data=form_data(earned_on=future, files=[], minutes=30, days=2))
+    page = response.get_data(as_text=True)
+    for name in ("earned_on", "minutes", "files"):
+        assert 'aria-invalid="true"' in tag_of(page, name), name
+    assert "日期不能晚于今天" in text_of_id(page, "earned_on-error")
+    assert "请上传证明材料" in text_of_id(page, "files-error")
+    assert count_rows(Declaration) == 0
+
+
+# --- a rejected declaration is corrected and filed again (重新申报) ----------------------------------------
+
+def rejected_declaration(w):
+    filed = declare(w.learner, minutes=180, title="省医学会年会")
+    return declarations.review(w.reviewer, filed.id, False, None, "证明材料看不清，请重新上传")
+
+
+def test_a_rejected_declaration_offers_to_be_filed_again(app, world):  # noqa: F811
+    rejected = rejected_declaration(world)
+    pending = declare(world.learner, minutes=90, title="病例讨论会")
+    page = signed_in(app, world.learner).get("/me/declarations").get_data(as_text=True)
+    assert page.count("重新申报") == 1
+    assert f'href="/me/declarations/new?again={rejected.id}"' in page
+    assert f"again={pending.id}" not in page
+
+
+def test_filing_again_starts_from_the_rejected_declaration_and_files_a_new_one(app, world):  # noqa: F811
+    rejected = rejected_declaration(world)
+    client = signed_in(app, world.learner)
+    page = client.get(f"/me/declarations/new?again={rejected.id}").get_data(as_text=True)
+    assert "证明材料看不清，请重新上传" in page  # the reason, to correct by
+    assert 'value="省医学会年会"' in tag_of(page, "title")
+    assert 'value="180"' in tag_of(page, "minutes")
+    assert 'action="/me/declarations/new"' in page
+
+    response = client.post("/me/declarations/new", content_type="multipart/form-data",
+                           data=form_data(title="省医学会年会", minutes=180))
+    assert response.status_code == 302
+    assert count_rows(Declaration) == 2
+    assert count_rows(Declaration, Declaration.status == DeclarationStatus.PENDING) == 1
+
+
+def test_only_ones_own_rejected_declaration_can_be_filed_again(app, world):  # noqa: F811
+    rejected = rejected_declaration(world)
+    pending = declare(world.learner, minutes=90)
+    assert signed_in(app, world.colleague).get(f"/me/declarations/new?again={rejected.id}").status_code == 404
+    client = signed_in(app, world.learner)
+    assert client.get(f"/me/declarations/new?again={pending.id}").status_code == 404
+    assert client.get("/me/declarations/new?again=999999").status_code == 404

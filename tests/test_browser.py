@@ -179,6 +179,7 @@ def test_base_admin_makes_an_api_token_the_api_accepts_and_revokes_it(site, page
     expect(page.locator("#new-token-secret")).to_have_count(0)  # shown once: not when the page is opened again
     row = page.locator("#api-tokens tr").filter(has_text="省公共服务平台")
     expect(row).to_contain_text("有效")
+    page.once("dialog", lambda dialog: dialog.accept())  # the site asks first (static/js/confirm.js)
     row.get_by_role("button", name="吊销").click()
     expect(page.get_by_text("令牌已吊销，立即失效")).to_be_visible()
     expect(page.locator("#api-tokens tr").filter(has_text="省公共服务平台")).to_contain_text("已吊销")
@@ -252,6 +253,7 @@ def test_learners_enroll_wait_get_promoted_and_see_completed_hours(app, site, pa
     shot(second, "second-waitlisted")
 
     page.goto(site.url + "/me/")
+    page.once("dialog", lambda dialog: dialog.accept())  # the site asks first (static/js/confirm.js)
     page.locator("#upcoming li").filter(has_text="急救护理实训班").get_by_role("button", name="取消报名").click()
     expect(page.locator("#upcoming")).not_to_contain_text("急救护理实训班")
     second.goto(site.url + "/me/")

@@ -66,6 +66,8 @@ EXPORTS = {
     "regulator.job_file": [EQ, TITLE, AT, MINUS],  # the catalog, made by a background job (services.long_work)
     "learner.registration_form": [TITLE, EQ, AT, MINUS, PLUS],
     "reviewer.staff_export": [EQ],  # the employer's staff: the learner's name
+    "base_admin.roster_template": [],  # the import's blank template: headers only, nothing typed by anyone
+    "regulator.audit_export": [EQ],  # the audit log: entries name their base (named EQ here)
 }
 # <fmt> of a route: every format an export might be asked for.
 FORMATS = ("xlsx", "csv", "xls", "pdf", "json")

@@ -10,9 +10,11 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import QueryableAttribute
 
 from extensions import db
 from models import Declaration, DeclarationStatus, Notice, NoticeKind, Role, User
@@ -65,30 +67,35 @@ def _message(count: int, who: str) -> str:
     return f"有 {count} 份学时申报已超过{who}审核期限，请尽快审核。"
 
 
-def _remind_reviewers(today: date, key: str, reminded: set[int]) -> int:
-    """One query: each reviewer and employer admin with their employer's overdue count."""
+def _remind_step(  # noqa: PLR0913  one review step's columns, by keyword at the two calls below
+        today: date, key: str, reminded: set[int], *, owner: QueryableAttribute[Any],
+        staff_of: QueryableAttribute[Any], status: DeclarationStatus, due: QueryableAttribute[Any],
+        roles: tuple[Role, ...], who: str, link: str) -> int:
+    """One query: each of ``roles`` with the count of the step's declarations past ``due`` that their
+    organisation (``owner`` on the declaration, ``staff_of`` on the user) holds in ``status``."""
     overdue = (
-        sa.select(Declaration.employer_id, sa.func.count(Declaration.id).label("n"))
-        .where(Declaration.status == DeclarationStatus.PENDING, Declaration.due_on < today)
-        .group_by(Declaration.employer_id).subquery())
+        sa.select(owner.label("owner"), sa.func.count(Declaration.id).label("n"))
+        .where(Declaration.status == status, due < today).group_by(owner).subquery())
     rows = db.session.execute(
-        sa.select(User.id, overdue.c.n).join(overdue, overdue.c.employer_id == User.employer_id)
-        .where(User.role.in_((Role.REVIEWER, Role.EMPLOYER_ADMIN)), _reachable()).order_by(User.id)).all()
-    wanted = [(user_id, _message(n, "单位")) for user_id, n in rows if user_id not in reminded]
-    return len(inbox.notify_many(wanted, "/review/", kind=NoticeKind.OVERDUE, dedupe_key=key))
+        sa.select(User.id, overdue.c.n).join(overdue, overdue.c.owner == staff_of)
+        .where(User.role.in_(roles), _reachable()).order_by(User.id)).all()
+    wanted = [(user_id, _message(n, who)) for user_id, n in rows if user_id not in reminded]
+    return len(inbox.notify_many(wanted, link, kind=NoticeKind.OVERDUE, dedupe_key=key))
+
+
+def _remind_reviewers(today: date, key: str, reminded: set[int]) -> int:
+    """Each reviewer and employer admin with their employer's overdue count."""
+    return _remind_step(today, key, reminded, owner=Declaration.employer_id, staff_of=User.employer_id,
+                        status=DeclarationStatus.PENDING, due=Declaration.due_on,
+                        roles=(Role.REVIEWER, Role.EMPLOYER_ADMIN), who="单位", link="/review/")
 
 
 def _remind_sector_officers(today: date, key: str, reminded: set[int]) -> int:
-    """One query: each sector officer with their authority's overdue count."""
-    overdue = (
-        sa.select(Declaration.sector_authority_id, sa.func.count(Declaration.id).label("n"))
-        .where(Declaration.status == DeclarationStatus.SECTOR_PENDING, Declaration.sector_due_on < today)
-        .group_by(Declaration.sector_authority_id).subquery())
-    rows = db.session.execute(
-        sa.select(User.id, overdue.c.n).join(overdue, overdue.c.sector_authority_id == User.sector_authority_id)
-        .where(User.role == Role.SECTOR_OFFICER, _reachable()).order_by(User.id)).all()
-    wanted = [(user_id, _message(n, "行业主管部门")) for user_id, n in rows if user_id not in reminded]
-    return len(inbox.notify_many(wanted, "/sector/", kind=NoticeKind.OVERDUE, dedupe_key=key))
+    """Each sector officer with their authority's overdue count."""
+    return _remind_step(today, key, reminded, owner=Declaration.sector_authority_id,
+                        staff_of=User.sector_authority_id, status=DeclarationStatus.SECTOR_PENDING,
+                        due=Declaration.sector_due_on, roles=(Role.SECTOR_OFFICER,), who="行业主管部门",
+                        link="/sector/")
 
 
 def _remind_regulators(today: date, key: str, reminded: set[int]) -> int:

@@ -238,14 +238,22 @@ def rules():
     return render_template("regulator/rules.html", form=form, page=found, year=year, preview=preview), status
 
 
+def _valid_in_reach(form) -> bool:
+    """A form of the overview asking for work on a region: the regions offered are those in the regulator's
+    reach; when it does not validate, its errors are flashed (the overview shows them) and False returned."""
+    form.region.choices = [(r.id, r.full_name) for r in policies.regions_in_reach(current_user)]
+    if form.validate_on_submit():
+        return True
+    for errors in form.errors.values():
+        for message in errors:
+            flash(message, "danger")
+    return False
+
+
 @bp.route("/evaluations", methods=["POST"])
 def run_evaluation():
     form = RunEvaluationForm()
-    form.region.choices = [(r.id, r.full_name) for r in policies.regions_in_reach(current_user)]
-    if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for message in errors:
-                flash(message, "danger")
+    if not _valid_in_reach(form):
         return redirect(url_for(".index"))
     try:
         # A city's evaluation is made at once; a province's is a job, followed on its page (services.long_work).
@@ -356,11 +364,7 @@ def export_strategic():
 @bp.route("/exports/jobs", methods=["POST"])
 def export_job():
     form = ExportJobForm()
-    form.region.choices = [(r.id, r.full_name) for r in policies.regions_in_reach(current_user)]
-    if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for message in errors:
-                flash(message, "danger")
+    if not _valid_in_reach(form):
         return redirect(url_for(".index"))
     try:
         job = long_work.export(current_user, form.kind.data, form.year.data, form.region.data)

@@ -311,7 +311,7 @@ def card_statuses(html: str) -> dict[str, tuple[str, str]]:
     """Each card's title with its enrollment status: the state and the words shown."""
     found = {}
     for card in html.split('class="card course-card')[1:]:
-        title = re.search(r'<h5 class="card-title"><a [^>]*>(.*?)</a>', card).group(1)
+        title = re.search(r'<h\d class="h5 card-title"><a [^>]*>(.*?)</a>', card).group(1)
         state, words = re.search(r'data-availability="([a-z_]+)">(.*?)</span>\s*</li>', card, re.S).groups()
         found[title] = (state, re.sub(r"<[^>]+>", "", words).strip())
     return found

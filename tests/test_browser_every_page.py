@@ -11,13 +11,15 @@ and its screenshot is kept under artifacts/screenshots/every-page/<390|1280>/<wh
 "Every page" is held to the application's URL map: a GET route is either walked here or listed in NOT_PAGES with
 the reason it is not a page (a download, the API, a redirect …), so a page added later fails
 test_every_get_route_is_walked_or_said_not_to_be_a_page until someone walks it. axe-core is the copy shipped in
-the axe-playwright-python package, run by page.evaluate (nothing from a CDN; the page's CSP stays in force)."""
+the axe-playwright-python package, run by page.evaluate (nothing from a CDN; the page's CSP stays in force).
+Also here: a keyboard's first Tab reaches the skip link, which moves focus to the content."""
 
 from datetime import date
 from importlib import resources
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from extensions import db
 from models import (
@@ -90,9 +92,9 @@ def _walk() -> dict[str, list[tuple[str, str]]]:
     pending = _one(sa.select(Declaration.id).where(Declaration.employer_id == reviewer.employer_id,
                                                    Declaration.status == DeclarationStatus.PENDING).limit(1))
     sector_officer = _user("sector.zz@jidi.demo")
-    at_sector = _one(sa.select(Declaration.id).where(Declaration.status == DeclarationStatus.SECTOR_PENDING,
-                                                     Declaration.sector_authority_id == sector_officer.sector_authority_id)
-                     .limit(1))
+    at_sector = _one(sa.select(Declaration.id).where(
+        Declaration.status == DeclarationStatus.SECTOR_PENDING,
+        Declaration.sector_authority_id == sector_officer.sector_authority_id).limit(1))
     certificate = _one(sa.select(Certificate.code).limit(1))
     shandong = _one(sa.select(Region.id).where(Region.name == "山东省"))
     evaluation = _one(sa.select(Evaluation.id).where(Evaluation.region_id == shandong,
@@ -199,7 +201,8 @@ HEADINGS = """() => {
         .filter(h => h.offsetParent !== null || h.getClientRects().length)
         .map(h => [Number(h.tagName[1]), h.textContent.trim().slice(0, 30)]);
     const problems = [];
-    if (levels.filter(([level]) => level === 1).length !== 1) problems.push('h1 ×' + levels.filter(([l]) => l === 1).length);
+    const tops = levels.filter(([level]) => level === 1).length;
+    if (tops !== 1) problems.push('h1 ×' + tops);
     let previous = 0;
     for (const [level, text] of levels) {
         if (level > previous + 1) problems.push('h' + level + ' after h' + previous + ': ' + text);
@@ -272,3 +275,15 @@ def test_every_page_of_every_role_fits_reads_in_order_and_has_no_serious_accessi
                 page.screenshot(path=str(shots / f"{endpoint}{'-' + path.split('?')[1] if '?' in path else ''}.png"),
                                 full_page=True)
     assert found == {}, "\n".join(f"{where}: {problems}" for where, problems in found.items())
+
+
+def test_the_first_tab_reaches_the_skip_link_which_moves_focus_to_the_content(app, actors):
+    with LiveServer(app) as site:
+        page = actors.open()
+        page.goto(site.url + "/courses")
+        page.keyboard.press("Tab")
+        skip = page.get_by_role("link", name="跳到正文")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_visible()
+        page.keyboard.press("Enter")
+        expect(page.locator("main#main")).to_be_focused()

@@ -2,7 +2,8 @@
 on the demo's data (a year of history behind it). Each page answers 200 and is checked for
 
 - no sideways scrolling (the document is no wider than the window, at both sizes), nor any table scrolling
-  sideways inside its box (its last columns, often the buttons, would be off the screen);
+  sideways inside its box (its last columns, often the buttons, would be off the screen), nor a cell squeezed to
+  a character or two a line;
 - zero serious or critical axe-core violations (colour contrast AA, names of controls and links, labels …);
 - headings in order: one h1, and no level skipped on the way down;
 
@@ -227,6 +228,13 @@ def _problems(page) -> list[str]:
         .map(box => (box.querySelector('table') || box).id || box.className)""")
     if scrolling:
         problems.append(f"tables scroll sideways inside their box: {scrolling}")
+    # A cell squeezed to a character or two a line ("王/小/明"): its table should become cards on a phone.
+    squeezed = page.evaluate("""() => [...document.querySelectorAll('main td, main th')]
+        .filter(cell => cell.textContent.trim().length > 3 && cell.getBoundingClientRect().width > 0
+                        && cell.getBoundingClientRect().width < 44)
+        .slice(0, 3).map(cell => (cell.closest('table').id || 'table') + ': ' + cell.textContent.trim().slice(0, 12))""")
+    if squeezed:
+        problems.append(f"table cells squeezed to a character or two a line: {squeezed}")
     result = page.evaluate(AXE + "\n;axe.run(document, {resultTypes: ['violations']})")
     problems += [f"axe {v['id']} ({v['impact']}): {[node['target'][0] for node in v['nodes']][:4]}"
                  for v in result["violations"] if v["impact"] in ("serious", "critical")]

@@ -1,0 +1,43 @@
+// A form sent back with errors (issue 19: every action's message in view after it). On load, focus moves to
+// the first invalid field, and the field with its label and message (the _macros.html field's wrapper) is
+// scrolled to the middle of the window: on a 390 px phone the first error may be far below the fold. With no
+// invalid field, a form-level error alert (.alert-danger[role=alert]) is scrolled into view when it is not.
+// A page without errors is left alone: focus stays where the browser put it. Progressive enhancement: without
+// JavaScript the page is the same, its errors beside their fields.
+(function () {
+  "use strict";
+
+  function inView(element) {
+    var box = element.getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= (window.innerHeight || document.documentElement.clientHeight);
+  }
+
+  function show(element) {
+    if (!inView(element)) {
+      element.scrollIntoView({block: "center"});
+    }
+  }
+
+  function start() {
+    // .is-invalid too: a few hand-written fields (a search box, a consent checkbox) carry only the class.
+    var field = document.querySelector("main [aria-invalid=\"true\"], main .is-invalid");
+    if (field) {
+      // preventScroll: focus() alone would bring the field to the window's edge, its message below it unseen.
+      field.focus({preventScroll: true});
+      var around = field.closest(".mb-3, .form-check, td");
+      // A wrapper taller than most of the window would push the field out of it when centred.
+      show(around && around.offsetHeight < window.innerHeight * 0.8 ? around : field);
+      return;
+    }
+    var alert = document.querySelector("main .alert-danger[role=\"alert\"]");
+    if (alert) {
+      show(alert);
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from extensions import db
 from models import ApiToken, ClassPlan, Course, CourseStatus, Enrollment, EnrollmentStatus, PlanStatus, Role
 from services import api_tokens, enrollment
-from tests.browser import LiveServer, Shots, fits, sign_in
+from tests.browser import LiveServer, Shots, fits, in_view, sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -39,12 +39,6 @@ def accept(page, button) -> None:
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         button.click()
-
-
-def in_view(page, locator) -> bool:
-    box = locator.bounding_box()
-    height = page.evaluate("() => window.innerHeight")
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
 
 
 def test_cancelling_a_course_asks_first(app, admin_and_base, make_course, actors):

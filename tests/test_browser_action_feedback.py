@@ -104,6 +104,8 @@ def test_learner_enrolls_cancels_and_declares_without_evidence(app, site, actors
     shot(page, "cancelled", full_page=False)
 
     page.goto(f"{site.url}/me/declarations/new")
+    # A form opened afresh has nothing wrong: the focus stays where the browser put it, the page at its top.
+    assert page.evaluate("() => document.activeElement === document.body && window.scrollY === 0")
     page.get_by_label("类型").select_option(label="在职学历（学位）教育")
     page.get_by_label("科目类别").select_option(label="专业科目")
     page.get_by_label("名称").fill("在职攻读护理学硕士学位")

@@ -1,9 +1,9 @@
 // A form sent back with errors (issue 19: every action's message in view after it). On load, focus moves to
-// the first invalid field, and the field with its label and message (the _macros.html field's wrapper) is
-// scrolled to the middle of the window: on a 390 px phone the first error may be far below the fold. With no
-// invalid field, a form-level error alert (.alert-danger[role=alert]) is scrolled into view when it is not.
-// A page without errors is left alone: focus stays where the browser put it. Progressive enhancement: without
-// JavaScript the page is the same, its errors beside their fields.
+// the first invalid field, and the field with its message is scrolled to the middle of the window: on a
+// 390 px phone the first error may be far below the fold. With no invalid field, a form-level error alert
+// (.alert-danger[role=alert]) is scrolled into view when it is not. A page without errors is left alone:
+// focus stays where the browser put it. Progressive enhancement: without JavaScript the page is the same, its
+// errors beside their fields.
 (function () {
   "use strict";
 
@@ -20,12 +20,25 @@
 
   function start() {
     // .is-invalid too: a few hand-written fields (a search box, a consent checkbox) carry only the class.
-    var field = document.querySelector("main [aria-invalid=\"true\"], main .is-invalid");
+    var invalid = document.querySelectorAll("main [aria-invalid=\"true\"], main .is-invalid");
+    var field = null;
+    for (var i = 0; i < invalid.length && !field; i++) {
+      // Not one hidden (a kind kept as a hidden select when a declaration is edited): it cannot take the focus.
+      if (invalid[i].getClientRects().length) {
+        field = invalid[i];
+      }
+    }
     if (field) {
       // preventScroll: focus() alone would bring the field to the window's edge, its message below it unseen.
       field.focus({preventScroll: true});
-      var around = field.closest(".mb-3, .form-check, td");
-      // A wrapper taller than most of the window would push the field out of it when centred.
+      // The smallest box holding the field and its message (aria-describedby's first id: the error), else the
+      // field's wrapper.
+      var message = document.getElementById((field.getAttribute("aria-describedby") || "").split(" ")[0]);
+      var around = message ? field.parentElement : field.closest(".mb-3, .form-check, td");
+      while (message && around && !around.contains(message)) {
+        around = around.parentElement;
+      }
+      // A box taller than most of the window would push the field out of it when centred.
       show(around && around.offsetHeight < window.innerHeight * 0.8 ? around : field);
       return;
     }

@@ -243,6 +243,22 @@ def test_regulator_approves_a_class_plan_and_is_told_a_password_is_short(app, si
     assert low_on_the_page(page, "初始密码") or not phone
     shot(page, "short-password", full_page=False)
 
+    # A base application approved with conditions of its checklist unticked: the refusal heads the list, and
+    # the first condition missing has the focus.
+    page.goto(f"{site.url}/regulator/applications")
+    page.locator("#main tbody tr", has=page.locator(".badge", has_text="待审核")).first.get_by_role("link").click()
+    form = page.locator("#decision-form")
+    form.locator("input[name=checklist]").first.uncheck()
+    submit(page, form.get_by_role("button", name="批准并开通基地"))
+    message = page.locator("#checklist-error .invalid-feedback", has_text="以下条件尚未满足，不能批准")
+    shown_in_view(page, message)
+    first_unmet = form.locator("input[name=checklist][aria-invalid=true]").first
+    expect(first_unmet).to_be_focused()
+    expect(first_unmet).not_to_be_checked()
+    assert message.evaluate("(el) => el.getBoundingClientRect().bottom + window.scrollY > window.innerHeight") \
+        or not phone
+    shot(page, "checklist-unmet", full_page=False)
+
 
 @SIZES
 def test_platform_admin_creates_a_region_and_is_told_a_regulators_password_is_short(app, site, actors, phone):

@@ -38,8 +38,8 @@
       while (message && around && !around.contains(message)) {
         around = around.parentElement;
       }
-      // A box taller than most of the window would push the field out of it when centred.
-      show(around && around.offsetHeight < window.innerHeight * 0.8 ? around : field);
+      // A box taller than most of the window cannot be shown whole: then the message, which is what to read.
+      show(around && around.offsetHeight < window.innerHeight * 0.8 ? around : (message || field));
       return;
     }
     var alert = document.querySelector("main .alert-danger[role=\"alert\"]");

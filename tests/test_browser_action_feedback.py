@@ -1,9 +1,10 @@
 """Issue 19, "done when: every action's message visible in the viewport after it". On the demo's data, at a
 phone's 390×844 and a desktop's 1280×900, each role does a representative action that succeeds and one sent
-back with bad input whose error lands beside a field low on the page; right after each, its message (the
-flashed .alert, or the field's .invalid-feedback) is inside the window, and the invalid field has the focus
-(static/js/form-errors.js). A screenshot of the window after each action is kept under
-artifacts/screenshots/action-feedback/<role>-<width>/."""
+back with bad input whose error lands beside a field low on the page (below the first window on a phone; on
+a desktop, where the page is that long); right after each, its message (the flashed .alert, or the field's
+.invalid-feedback) is inside the window, and the invalid field has the focus (static/js/form-errors.js).
+A screenshot of the window after each action is kept under artifacts/screenshots/action-feedback/<role>-<width>/.
+"""
 
 import pytest
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ import os
 import threading
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
@@ -42,9 +43,10 @@ class Shots:
             old.unlink()
         self.taken: list[Path] = []
 
-    def __call__(self, page, step: str) -> Path:
+    def __call__(self, page, step: str, full_page: bool = True) -> Path:
+        """The whole page, or (``full_page=False``) the window alone: what the eye sees after an action."""
         path = self.folder / f"{len(self.taken) + 1:02d}-{step}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         self.taken.append(path)
         return path
 
@@ -62,9 +64,19 @@ class Actors:
         self.contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
-        page.on("console", lambda m: self.errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+        page.on("console", lambda m: self.errors.append(f"{page.url}: {m.text}") if self._error(page, m) else None)
         page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
         return page
+
+    @staticmethod
+    def _error(page, message) -> bool:
+        """A console error, except the page's own 400: a form sent back with its errors beside the fields
+        answers 400 (a status, not a failure), and Chromium logs it as a resource that failed to load. Any
+        other status, or a 400 of anything the page loads (a script, an image), still counts."""
+        if message.type != "error":
+            return False
+        sent_back = message.text.startswith("Failed to load resource: the server responded with a status of 400")
+        return not (sent_back and message.location.get("url") == page.url)
 
     def close(self):
         for context in self.contexts:
@@ -75,6 +87,31 @@ def fits(page):
     """The page does not scroll sideways (a phone's width)."""
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px on a phone"
+
+
+def in_view(page, locator) -> bool:
+    """The element is wholly inside the window, now."""
+    box = locator.bounding_box()
+    height = page.evaluate("() => window.innerHeight")
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+WITHIN_WINDOW = """(el) => { const box = el.getBoundingClientRect();
+    return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight; }"""
+
+
+def shown_in_view(page, locator, timeout: float = 2_000) -> None:
+    """The message ``locator`` (an .alert, a field's .invalid-feedback) is visible and wholly inside the window
+    (getBoundingClientRect within window.innerHeight) right after the action: within ``timeout`` ms, the time
+    a smooth scroll (Bootstrap's scroll-behavior) takes to arrive."""
+    expect(locator).to_be_visible()
+    try:
+        page.wait_for_function(WITHIN_WINDOW, arg=locator.element_handle(), timeout=timeout)
+    except PlaywrightError:
+        box = locator.evaluate("(el) => { const b = el.getBoundingClientRect(); return [b.top, b.bottom]; }")
+        height = page.evaluate("() => window.innerHeight")
+        raise AssertionError(f"{page.url}: “{locator.inner_text()[:40]}” is at {box[0]:.0f}–{box[1]:.0f}px, "
+                             f"outside the window of {height}px") from None
 
 
 def sign_in(page, site, login: str, password: str):

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from extensions import db
 from models import ApiToken, ClassPlan, Course, CourseStatus, Enrollment, EnrollmentStatus, PlanStatus, Role
 from services import api_tokens, enrollment
-from tests.browser import LiveServer, Shots, fits, sign_in
+from tests.browser import LiveServer, Shots, fits, in_view, sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -39,12 +39,6 @@ def accept(page, button) -> None:
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         button.click()
-
-
-def in_view(page, locator) -> bool:
-    box = locator.bounding_box()
-    height = page.evaluate("() => window.innerHeight")
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
 
 
 def test_cancelling_a_course_asks_first(app, admin_and_base, make_course, actors):
@@ -137,3 +131,41 @@ def test_the_message_after_approving_a_class_plan_is_in_view(app, admin_and_base
         assert "#" not in page.url
         Shots("confirmations-plan-" + ("phone" if phone else "desktop"))(page, "plan-approved")
     assert fresh(ClassPlan, plans[5].id).status == PlanStatus.APPROVED
+
+
+# Safari before 15.4: a submit event without a submitter (SubmitEvent.prototype.submitter removed before any
+# script of the page runs).
+NO_SUBMITTER = "delete SubmitEvent.prototype.submitter;"
+
+
+def test_a_buttons_own_question_is_asked_in_a_browser_without_event_submitter(app, admin_and_base, make_course,
+                                                                              make_user, city, actors):
+    admin, base = admin_and_base
+    regulator = make_user(Role.REGULATOR, region_id=city.id)
+    course = make_course(base, title="老版本浏览器课程", plan_status=PlanStatus.PENDING.value)
+    plan = ClassPlan(course_id=course.id, start_date=course.start_date, end_date=course.end_date,
+                     place=course.place, teachers="张教授", syllabus="第一天：理论", expected_trainees=40,
+                     filed_by_id=admin.id, status=PlanStatus.PENDING)
+    db.session.add(plan)
+    db.session.commit()
+    with LiveServer(app) as site:
+        page = actors.open(phone=True)
+        page.add_init_script(NO_SUBMITTER)
+        sign_in(page, site, regulator.email, PASSWORD)
+        page.goto(f"{site.url}/regulator/")
+        assert page.evaluate("() => !('submitter' in new SubmitEvent('submit'))")
+        card = page.locator(".card", has_text="老版本浏览器课程")
+        card.get_by_label("意见").fill("教师资质材料不全")
+
+        # 驳回 carries its own question (the form has none): the button last clicked stands in for the submitter.
+        refuse_then_accept(page, card.get_by_role("button", name="驳回"), "确定驳回“老版本浏览器课程”的办班计划")
+        assert fresh(ClassPlan, plan.id).status == PlanStatus.PENDING
+
+        # 批准 asks nothing: the refused 驳回 is not remembered as the button of this submit.
+        asked = []
+        page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        with page.expect_navigation():
+            card.get_by_role("button", name="批准").click()
+        assert asked == []
+        expect(page.locator(".alert-success[role=alert]")).to_have_text("办班计划“老版本浏览器课程”已批准")
+    assert fresh(ClassPlan, plan.id).status == PlanStatus.APPROVED

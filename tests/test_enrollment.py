@@ -481,6 +481,9 @@ def test_rate_view_refuses_values_outside_one_to_five(monkeypatch, client, login
     response = client.post(f"/me/enrollments/{row.id}/rate", data={"rating": value})
     assert response.status_code == 200
     assert 'class="invalid-feedback d-block"' in response.text
+    # Each radio says it is invalid and points at the message (static/js/form-errors.js focuses the first).
+    assert response.text.count('aria-describedby="rating-error"') == 5 and 'id="rating-error"' in response.text
+    assert response.text.count('aria-invalid="true"') == 5
     assert db.session.get(Enrollment, row.id).rating is None
 
 

@@ -277,6 +277,16 @@ def register_template_helpers(app: Flask) -> None:
         return "免费" if not value else f"{value:,.0f} 元" if value == int(value) else f"{value:,.2f} 元"
 
     app.add_template_filter(tel_links)
+    app.add_template_global(invalid_field, "invalid")
+
+
+def invalid_field(field, **attributes: str) -> dict[str, str]:
+    """The attributes of a form field written by hand (not by _macros.field), ``attributes`` and, when it holds
+    errors, aria-invalid and the id of its errors (rendered by _macros.field_errors), for screen readers: used as
+    ``form.x(class_=…, **invalid(form.x))`` (a Jinja call takes one ``**``: other attributes go in here)."""
+    if field.errors:
+        attributes.update(aria_invalid="true", aria_describedby=f"{field.id}-error")
+    return attributes
 
 
 # A phone number inside a contact text: seven or more digits, maybe after a + or an area code's bracket,

@@ -232,7 +232,8 @@ def _problems(page) -> list[str]:
     squeezed = page.evaluate("""() => [...document.querySelectorAll('main td, main th')]
         .filter(cell => cell.textContent.trim().length > 3 && cell.getBoundingClientRect().width > 0
                         && cell.getBoundingClientRect().width < 44)
-        .slice(0, 3).map(cell => (cell.closest('table').id || 'table') + ': ' + cell.textContent.trim().slice(0, 12))""")
+        .slice(0, 3)
+        .map(cell => (cell.closest('table').id || 'table') + ': ' + cell.textContent.trim().slice(0, 12))""")
     if squeezed:
         problems.append(f"table cells squeezed to a character or two a line: {squeezed}")
     result = page.evaluate(AXE + "\n;axe.run(document, {resultTypes: ['violations']})")

@@ -4,6 +4,7 @@ instead of being taken silently as the days; every fault of a declaration is sho
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -68,6 +69,7 @@ def test_an_invalid_declaration_field_carries_aria_invalid_and_points_at_its_err
 
 @pytest.mark.parametrize(("url", "data", "name"), [
     ("/register", {"name": "", "phone": "1", "email": "not-an-email"}, "email"),
+    ("/register", {"name": "", "phone": "1"}, "consent"),  # a field written by hand, not by _macros.field
     ("/login", {"login": "", "password": ""}, "login"),
 ])
 def test_invalid_fields_of_public_forms_carry_aria_invalid(client, url, data, name):
@@ -76,6 +78,25 @@ def test_invalid_fields_of_public_forms_carry_aria_invalid(client, url, data, na
     assert 'aria-invalid="true"' in tag
     assert f"{name}-error" in described_by(tag)
     assert re.search(rf'<div id="{name}-error"><div class="invalid-feedback d-block">[^<]+</div>', page)
+
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+# A control written by hand: an HTML tag (Jinja blocks inside it skipped whole) or a field called in {{ … }}.
+CONTROL = re.compile(r"<(?:input|select|textarea)\b(?:\{%.*?%\}|\{\{.*?\}\}|[^>])*>|\{\{.*?\}\}", re.S)
+
+
+def test_every_field_marked_invalid_by_hand_also_tells_a_screen_reader():
+    """A template that writes a field itself (not through _macros.field) and marks it is-invalid gives it
+    app.invalid_field's attributes too (aria-invalid, aria-describedby at its errors), or writes them."""
+    silent = [f"{path.relative_to(TEMPLATES)}: {control.group(0)[:60]}"
+              for path in sorted(TEMPLATES.rglob("*.html")) if path.name != "_macros.html"
+              for control in CONTROL.finditer(path.read_text(encoding="utf-8"))
+              if "is-invalid" in control.group(0) or "invalid_class" in control.group(0)
+              if not re.search(r"invalid\(|aria-invalid|\*\*aria\b", control.group(0))]
+
+    assert silent == []
 
 
 # --- declarations: one unit, every fault in one round -------------------------------------------------------

@@ -148,7 +148,7 @@ def _check(learner: User, data: dict, filed: Declaration | None = None,
     if not spec.accepted and filed is None:
         region = learner.region.name if learner.region else "您所在地区"
         problems["kind"] = f"{region}{year}年度不接受“{kind.label}”申报学时"
-    allowed = spec.categories + ((filed.category,) if filed is not None else ())
+    allowed = categories_allowed(spec, filed)
     category = judge(lambda: _enum(Category, data.get("category") or allowed[0], "category",
                                    "请选择列表中的科目类别"), "category")
     if category is not None and category not in allowed:
@@ -177,6 +177,15 @@ def kinds_offered(learner: User, year: int, filed: Declaration | None = None) ->
     declaration form; with ``filed`` (being edited), its kind even if no longer accepted (see _check)."""
     return [spec for spec in rules.kinds_in_force(learner.region, year).values()
             if spec.accepted or (filed is not None and spec.kind == filed.kind)]
+
+
+def categories_allowed(spec: rules.KindInForce, filed: Declaration | None = None) -> tuple[Category, ...]:
+    """The categories a declaration of ``spec``'s kind may be filed as: the rule's, and for one already
+    filed (``filed``, being edited; its kind does not change) the category it was filed as (see _check).
+    _check judges by it, and the form offers by it (each kind's option names its categories)."""
+    if filed is not None and filed.kind == spec.kind and filed.category not in spec.categories:
+        return spec.categories + (filed.category,)
+    return spec.categories
 
 
 def caps_of_year(learner: User, year: int) -> list[DeclarationCap]:

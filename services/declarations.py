@@ -30,7 +30,7 @@ from models import (
 )
 from models._common import utcnow
 from services import audit, hours, inbox, policies, rules, workdays
-from services.errors import DomainError, Invalid, NotAllowed
+from services.errors import DomainError, Invalid, NotAllowed, collect, in_order
 from services.infra import clock, evidence_files
 from services.infra.locking import locked
 from services.infra.transaction import unit_of_work
@@ -127,11 +127,7 @@ def _check(learner: User, data: dict, filed: Declaration | None = None,
     problems = dict(problems or {})
 
     def judge(check: Callable[[], _T], field: str) -> _T | None:
-        try:
-            return check()
-        except DomainError as error:
-            problems.setdefault(error.field or field, error.message)
-            return None
+        return collect(problems, check, field)
 
     kind = judge(lambda: _enum(DeclarationKind, data.get("kind"), "kind", "请选择列表中的申报类型"), "kind")
     today = clock.today()
@@ -168,8 +164,7 @@ FIELD_ORDER = ("kind", "category", "title", "organiser", "earned_on", "minutes",
 
 def _in_form_order(problems: dict[str, str]) -> dict[str, str]:
     """The faults in the order a learner reads the form, so that the first (Invalid.field) is the topmost."""
-    order = {name: n for n, name in enumerate(FIELD_ORDER)}
-    return dict(sorted(problems.items(), key=lambda item: order.get(item[0], len(order))))
+    return in_order(problems, FIELD_ORDER)
 
 
 def kinds_offered(learner: User, year: int, filed: Declaration | None = None) -> list[rules.KindInForce]:

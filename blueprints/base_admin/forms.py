@@ -89,10 +89,15 @@ class CourseForm(InputForm):
     cover = FileField(_l("封面图片"), description=_l("JPEG、PNG 或 WebP，不超过 5 MB"), render_kw=IMAGE_ACCEPT)
 
     def course_data(self) -> dict:
-        """The fields as services.course_rules takes them: the select fields' values as their enums."""
+        """The fields as services.course_rules takes them: the select fields' values as their enums. Also read
+        from a form its validators refused (blueprints.common_forms.judged_too): a value not offered is None,
+        the field's own error saying why."""
         data = {name: self[name].data for name in course_rules.EDITABLE_FIELDS}
         for name, (kind, _label) in course_rules.CHOICES.items():
-            data[name] = kind(data[name]) if data[name] else None
+            try:
+                data[name] = kind(data[name]) if data[name] else None
+            except ValueError:
+                data[name] = None
         return data
 
 

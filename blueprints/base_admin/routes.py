@@ -22,10 +22,10 @@ from blueprints.base_admin.forms import (
     StatusForm,
     WalkInForm,
 )
-from blueprints.common_forms import ActionForm, field_error
+from blueprints.common_forms import ActionForm, field_error, judged_too
 from blueprints.query import form_ids, parse_int, query_int
 from models import STRATEGIC_FIELD_NAMES, STRATEGIC_FIELDS, CourseStatus
-from services import annual_reports, personal_data
+from services import annual_reports, course_rules, personal_data
 from services import api_tokens as token_service
 from services import bases as base_service
 from services import completions as completion_service
@@ -123,6 +123,8 @@ def course_new(base_id: int):
         else:
             flash(_("课程已保存为草稿，确认无误后请发布"), "success")
             return redirect(url_for(".course_edit", base_id=base.id, course_id=course.id))
+    elif form.is_submitted():  # every fault in one round: the course rules' beside the form's own
+        judged_too(form, lambda: course_rules.judge(form.course_data()))
     return render_template("base_admin/course_form.html", base=base, form=form, course=None)
 
 
@@ -146,6 +148,8 @@ def course_edit(base_id: int, course_id: int):
                 flash(_("课程的时间、地点或培训方式已改，原办班计划不再适用：请重新填报办班计划，获批前不能报名"),
                       "warning")
             return redirect(url_for(".course_edit", base_id=base.id, course_id=course.id))
+    elif form.is_submitted():
+        judged_too(form, lambda: course_rules.judge(form.course_data(), course))
     return render_template(
         "base_admin/course_form.html", base=base, form=form, course=course,
         status_form=StatusForm(), cancel_form=CancelForm(),

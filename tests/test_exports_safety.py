@@ -1,14 +1,14 @@
 """Every spreadsheet the site hands out is safe to open (issue 13, findings 2 and 8).
 
 A world whose learners, employers, courses, base, declarations and evaluation hold text beginning with ``=``,
-``+``, ``-``, ``@``, a tab or a carriage return, and a course title with CR/LF and U+2028 in it (as data
-stored before the forms refused line breaks). Every GET route of ``app.url_map`` is then asked by a learner, a
-base admin, a regulator, an employer's admin and the platform administrator: whatever answers with a spreadsheet (XLSX or CSV) is opened,
-no cell may be a formula and every hostile text must come back guarded: in XLSX as typed, a string styled
-quotePrefix (an apostrophe written into the text would be shown as part of it), in CSV behind an apostrophe;
-its download name must be a header without a line break. The exports found must be exactly those declared in
-``EXPORTS``, so that a new export route fails here until its hostile texts are declared and checked. No route
-may answer a 5xx.
+``+``, ``-``, ``@``, a tab or a carriage return, and a course title with CR/LF and U+2028 in it (as data stored
+before the forms refused line breaks). Every GET route of ``app.url_map`` is then asked by a learner, a base
+admin, a regulator, an employer's admin and the platform administrator: whatever answers with a spreadsheet (XLSX
+or CSV) is opened, no cell may be a formula and every hostile text must come back guarded: in XLSX as typed, a
+string styled quotePrefix (an apostrophe written into the text would be shown as part of it), in CSV behind an
+apostrophe; its download name must be a header without a line break. The exports found must be exactly those
+declared in ``EXPORTS``, so that a new export route fails here until its hostile texts are declared and checked.
+No route may answer a 5xx.
 """
 
 import csv

@@ -251,6 +251,8 @@ def roster_walk_in(base_id: int, course_id: int):
     if not form.validate_on_submit():
         if "csrf_token" in form and form.csrf_token.errors:
             abort(400)
+        # Every fault in one round: a wrong ID number or phone beside a name left empty.
+        judged_too(form, lambda: walk_in_service.person(form.name.data, form.id_number.data, form.phone.data))
         return _roster_page(base, course, walk_in_form=form)
     try:
         user, created = walk_in_service.register_at_desk(current_user, course, form.name.data, form.id_number.data,

@@ -183,6 +183,11 @@ class ClassPlanForm(InputForm):
         validators=[InputRequired(_l("请填写预计人数")), NumberRange(1, 100_000, _l("人数应在 1 到 100000 之间"))],
     )
 
+    def plan_data(self) -> dict:
+        return {name: self[name].data for name in
+                ("start_date", "end_date", "place", "teachers", "syllabus", "expected_trainees")}
+
+
 class ApiTokenForm(InputForm):
     """A new API token: only its name; the secret is made by the service."""
 

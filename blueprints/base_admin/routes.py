@@ -382,15 +382,15 @@ def class_plan(base_id: int, course_id: int):
         form.start_date.data, form.end_date.data = course.start_date, course.end_date
         form.place.data, form.expected_trainees.data = course.place, course.capacity
     if form.validate_on_submit():
-        data = {name: form[name].data for name in
-                ("start_date", "end_date", "place", "teachers", "syllabus", "expected_trainees")}
         try:
-            plan_service.file_plan(current_user, course, data)
+            plan_service.file_plan(current_user, course, form.plan_data())
         except DomainError as error:
             _show_error(form, error)
         else:
             flash(_("办班计划已提交，等待人社部门审核"), "success")
             return redirect(url_for(".class_plan", base_id=base_id, course_id=course_id))
+    elif form.is_submitted():  # the dates in the same round as a field left empty
+        judged_too(form, lambda: plan_service.judge_plan(form.plan_data()))
     return render_template("base_admin/class_plan.html", base=base, course=course, form=form,
                            plans=plan_service.plans_of(course), problem=plan_service.filing_problem(course))
 

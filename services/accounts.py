@@ -62,8 +62,11 @@ def judge_registration(data: dict) -> tuple[Region, str]:
         problems["id_number"] = problem
     phone, email = identifiers.phone(data.get("phone")), auth.normalise_login(data.get("email")) or ""
     name = (data.get("name") or "").strip()
-    collect(problems, lambda: auth.check_new_password(data.get("password") or "", user_inputs=[name, phone, email]),
-            "password")
+    password = data.get("password") or ""
+    if not password:  # the form says so first; zxcvbn itself fails on an empty password
+        problems["password"] = "请设置密码"
+    else:
+        collect(problems, lambda: auth.check_new_password(password, user_inputs=[name, phone, email]), "password")
     if problems or region is None:
         raise Invalid(in_order(problems, REGISTRATION_ORDER))
     return region, id_number

@@ -131,12 +131,14 @@ def _check(learner: User, data: dict, filed: Declaration | None = None,
 
     kind = judge(lambda: _enum(DeclarationKind, data.get("kind"), "kind", "请选择列表中的申报类型"), "kind")
     today = clock.today()
-    earned_on: date = data["earned_on"]
-    if earned_on > today:
+    earned_on: date | None = data.get("earned_on")
+    if earned_on is None:  # only from judge(): the form requires a date
+        problems["earned_on"] = "请选择日期"
+    elif earned_on > today:
         problems["earned_on"] = "日期不能晚于今天"
     elif earned_on.year != today.year:
         problems["earned_on"] = f"只能申报 {today.year} 年度取得的学时（学时不能跨年度补报）"
-    year = earned_on.year if "earned_on" not in problems else today.year
+    year = earned_on.year if earned_on is not None and "earned_on" not in problems else today.year
     judge(lambda: _one_amount(data), "minutes")
     if kind is None:
         raise Invalid(_in_form_order(problems))
@@ -157,6 +159,20 @@ def _check(learner: User, data: dict, filed: Declaration | None = None,
     if problems or category is None or claimed is None:
         raise Invalid(_in_form_order(problems))
     return kind, category, claimed
+
+
+def judge(learner: User, data: dict, uploads: list | None = None, filed: Declaration | None = None) -> None:
+    """A declaration's fields judged as ``declare`` (with ``uploads``) or ``edit`` (of ``filed``) would judge
+    them, saving nothing: the form asks it also when its own validators refused (a title left empty), so that
+    every fault is shown in one round (blueprints.common_forms.judged_too).
+
+    :raise Invalid: with each field at fault and its message.
+    """
+    if filed is not None:
+        _check(learner, {**data, "kind": filed.kind.value}, filed=filed)
+    else:
+        uploads = [u for u in uploads or [] if u and getattr(u, "filename", "")]
+        _check(learner, data, problems={} if uploads else {"files": "请上传证明材料"})
 
 
 FIELD_ORDER = ("kind", "category", "title", "organiser", "earned_on", "minutes", "days", "hours", "files")

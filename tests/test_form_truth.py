@@ -132,6 +132,33 @@ def test_the_form_shows_every_fault_of_a_declaration_in_one_round(app, world):  
     assert count_rows(Declaration) == 0
 
 
+def test_a_title_left_empty_no_longer_hides_the_services_faults(app, world):  # noqa: F811
+    """The empty title is the form's to say; before, with it refused the service was not asked, and the date,
+    the amounts and the missing file came back only on the next submit."""
+    client = signed_in(app, world.learner)
+    future = clock.today() + timedelta(days=3)
+    response = client.post("/me/declarations/new", content_type="multipart/form-data",
+                           data=form_data(title="", earned_on=future, files=[], minutes=30, days=2))
+    page = response.get_data(as_text=True)
+    assert text_of_id(page, "title-error") == "请填写名称"
+    assert "日期不能晚于今天" in text_of_id(page, "earned_on-error")
+    assert "只能填写一项" in text_of_id(page, "minutes-error")
+    assert "请上传证明材料" in text_of_id(page, "files-error")
+    assert count_rows(Declaration) == 0
+
+
+def test_editing_with_a_title_left_empty_shows_the_amounts_fault_too(app, world):  # noqa: F811
+    filed = declare(world.learner, minutes=90)
+    client = signed_in(app, world.learner)
+    response = client.post(f"/me/declarations/{filed.id}/edit",
+                           data={**form_data(title="", minutes=-5), "files": None})
+    page = response.get_data(as_text=True)
+    assert text_of_id(page, "title-error") == "请填写名称"
+    assert "不足一天的请填写分钟数" in text_of_id(page, "minutes-error")
+    db.session.expire_all()
+    assert db.session.get(Declaration, filed.id).minutes == 90
+
+
 # --- a rejected declaration is corrected and filed again (重新申报) ----------------------------------------
 
 def rejected_declaration(w):

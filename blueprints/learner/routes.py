@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints import downloads
-from blueprints.common_forms import ActionForm, field_error
+from blueprints.common_forms import ActionForm, field_error, judged_too
 from blueprints.learner import bp
 from blueprints.learner.forms import ClaimForm, DeclarationForm, RatingForm
 from blueprints.query import query_int
@@ -177,6 +177,9 @@ def declaration_new():
         else:
             flash(_("申报已提交，等待单位审核"), "success")
             return redirect(url_for(".declarations"))
+    elif form.is_submitted():  # every fault in one round: the service's beside the form's own
+        judged_too(form, lambda: declaration_service.judge(current_user, form.declaration_data(),
+                                                           request.files.getlist(form.files.name)))
     return _declaration_form_page(form)
 
 
@@ -198,6 +201,9 @@ def declaration_edit(declaration_id: int):
         else:
             flash(_("申报已修改"), "success")
             return redirect(url_for(".declarations"))
+    elif form.is_submitted():
+        judged_too(form, lambda: declaration_service.judge(current_user, form.declaration_data(),
+                                                           filed=declaration))
     return _declaration_form_page(form, declaration)
 
 

@@ -42,7 +42,9 @@ class ImageRejected(DomainError):
 
 # Every fault in one round: a use case that judges several fields records each field's fault in a ``problems``
 # dict ({field: message}) instead of stopping at the first, and raises one Invalid with them all, in the order
-# its form shows the fields (services.declarations, services.walk_ins; services.course_rules builds its own).
+# its form shows the fields (services.declarations, employers, accounts, annual_reports; course_rules and
+# walk_ins fill theirs directly). blueprints.common_forms.judged_too asks such a judge also when the form's
+# own validators refused, so that the form's faults and the domain's come back together.
 
 def collect(problems: dict[str, str], check: Callable[[], _T], field: str) -> _T | None:
     """``check()``, or None when it refuses: its fault joins ``problems`` on its own field (DomainError.field),

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from extensions import db
 from models import Region, RegionLevel, Role, User
 from services import audit, auth, identifiers, resident_ids
-from services.errors import DomainError
+from services.errors import DomainError, Invalid, collect, in_order
 from services.infra.transaction import unit_of_work
 
 
@@ -33,6 +33,45 @@ PRIVACY_NOTICE_VERSION = "privacy-v1"
 CONSENT_REQUIRED = "请阅读并同意《个人信息处理规则》后再注册"
 
 
+# The registration form's fields, top to bottom: the first field at fault is the one Invalid names.
+REGISTRATION_ORDER = ("name", "phone", "email", "password", "id_number", "region", "employer_name", "sector",
+                      "professional_title", "consent")
+
+
+def judge_registration(data: dict) -> tuple[Region, str]:
+    """The rules of a registration that ask about no other account, every one of them, so that the form shows
+    each fault in one round (blueprints.common_forms.judged_too calls it for a form its own validators
+    refused); saves nothing. Returns the region and the ID number in its one spelling.
+
+    :raise Invalid: each of ``consent`` (not the current PRIVACY_NOTICE_VERSION: no account is opened
+        without consent to process the ID number, whoever calls: the form, a seed, a script), ``region``
+        (not a city), ``id_number`` (invalid) and ``password`` (a line break, easy to guess) at fault.
+    """
+    problems: dict[str, str] = {}
+    if data.get("consent") != PRIVACY_NOTICE_VERSION:
+        problems["consent"] = CONSENT_REQUIRED
+    # A learner belongs to a city: their hour rules, deadlines and employers are a city's (the form offers
+    # cities(); this is the rule, for a forged choice too). An id beyond the column's range is no region.
+    region_id = data.get("region_id")
+    region = db.session.get(Region, region_id) if isinstance(region_id, int) and 0 < region_id < 2**31 else None
+    if region is None or region.level != RegionLevel.CITY:
+        problems["region"] = "请选择所在的市"
+    id_number = resident_ids.normalise(data.get("id_number"))
+    problem = resident_ids.problem(id_number)
+    if problem:
+        problems["id_number"] = problem
+    phone, email = identifiers.phone(data.get("phone")), auth.normalise_login(data.get("email")) or ""
+    name = (data.get("name") or "").strip()
+    password = data.get("password") or ""
+    if not password:  # the form says so first; zxcvbn itself fails on an empty password
+        problems["password"] = "请设置密码"
+    else:
+        collect(problems, lambda: auth.check_new_password(password, user_inputs=[name, phone, email]), "password")
+    if problems or region is None:
+        raise Invalid(in_order(problems, REGISTRATION_ORDER))
+    return region, id_number
+
+
 def register_learner(data: dict) -> User:
     """Create a learner account.
 
@@ -40,34 +79,20 @@ def register_learner(data: dict) -> User:
     professional_title, consent (the PRIVACY_NOTICE_VERSION agreed to, recorded in the ``auth.register`` audit
     entry). Phone, e-mail and ID number are stored in their one spelling (services.identifiers), so that a
     number typed in other digits is still the same number.
-    :raise DomainError: on field ``consent`` when ``consent`` is not the current PRIVACY_NOTICE_VERSION (no
-        account is opened without consent to process the ID number, whoever calls: the form, a seed, a script);
-        with ``field`` set for a region that is not a city, an invalid ID number or a password
-        holding a line break; without a field, IDENTIFIER_TAKEN, when another account already has the phone,
-        the e-mail or the ID number (audited, masked); a password easy to guess (field ``password``).
+    :raise Invalid: as judge_registration (consent, a city, the ID number, the password), every field at fault.
+    :raise DomainError: without a field, IDENTIFIER_TAKEN, when another account already has the phone, the
+        e-mail or the ID number (audited, masked).
     """
-    if data.get("consent") != PRIVACY_NOTICE_VERSION:
-        raise DomainError(CONSENT_REQUIRED, field="consent")
-    # A learner belongs to a city: their hour rules, deadlines and employers are a city's (the form offers
-    # cities(); this is the rule, for a forged choice too). An id beyond the column's range is no region.
-    region_id = data["region_id"]
-    region = db.session.get(Region, region_id) if isinstance(region_id, int) and 0 < region_id < 2**31 else None
-    if region is None or region.level != RegionLevel.CITY:
-        raise DomainError("请选择所在的市", field="region")
-    id_number = resident_ids.normalise(data["id_number"])
-    problem = resident_ids.problem(id_number)
-    if problem:
-        raise DomainError(problem, field="id_number")
+    region, id_number = judge_registration(data)
     phone = identifiers.phone(data["phone"])
     email = auth.normalise_login(data.get("email")) or None
     fingerprint = resident_ids.fingerprint(id_number)
     user = User(
-        name=data["name"].strip(), phone=phone, email=email, role=Role.LEARNER, region_id=data["region_id"],
+        name=data["name"].strip(), phone=phone, email=email, role=Role.LEARNER, region_id=region.id,
         id_number_ciphertext=resident_ids.encrypt(id_number), id_number_hmac=fingerprint,
         id_number_masked=resident_ids.mask(id_number), employer_name=(data.get("employer_name") or "").strip(),
         sector=(data.get("sector") or "").strip(), professional_title=(data.get("professional_title") or "").strip(),
     )
-    auth.check_new_password(data["password"], user_inputs=[user.name, phone, email or ""])
     # Hashed before the duplicate check, so that a taken identifier is answered after the same slow hash as
     # a new account: the time of the answer does not tell the two apart.
     user.set_password(data["password"])
@@ -90,7 +115,7 @@ def register_learner(data: dict) -> User:
     except IntegrityError:
         # A concurrent registration took the phone, email or ID number between the check and the insert
         # (the unit of work rolled it back).
-        _refused(["concurrent"], phone, email, id_number, region_id)
+        _refused(["concurrent"], phone, email, id_number, region.id)
     return user
 
 

@@ -1,8 +1,10 @@
 """A base's own figures for the year's official statistics (notice 004, attachments 3 and 4): what the site
 cannot count, entered by the base's admin for a year and read by the regulator's exports."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -10,9 +12,11 @@ from extensions import db
 from models import STRATEGIC_FIELD_NAMES, AnnualReport, StrategicTraining, TrainingBase
 from services import audit, policies
 from services.actors import Actor
-from services.errors import DomainError, NotAllowed
+from services.errors import DomainError, Invalid, NotAllowed, collect
 from services.infra import clock
 from services.infra.locking import locked
+
+_T = TypeVar("_T")
 
 MAX_FUNDING = Decimal("9999999999.99")  # Numeric(12, 2), in 万元
 MAX_PEOPLE = 10_000_000
@@ -108,30 +112,41 @@ def save(actor: Actor, base_id: int, year: int, data: dict) -> AnnualReport:  # 
 
 
 def _checked(data: dict) -> dict:
+    """The figures parsed, every one judged: a form of a hundred and more inputs shows each fault beside its
+    input in one round (services.errors.collect), not the first alone.
+
+    :raise Invalid: each input at fault, in the form's order (texts, funds, the strategic rows).
+    """
+    problems: dict[str, str] = {}
     values: dict = {}
     for name, limit in TEXTS.items():
         text = " ".join(str(data.get(name) or "").split())
         if len(text) > limit:
-            raise DomainError(f"不能超过 {limit} 个字", field=name)
+            problems[name] = f"不能超过 {limit} 个字"
         values[name] = text
     for name in FUNDS:
-        values[name] = _funding(data.get(name), name)
+        values[name] = _parsed(problems, _funding, data.get(name), name)
     strategic = data.get("strategic") or {}
     unknown = set(strategic) - set(STRATEGIC_FIELD_NAMES)
     if unknown:
-        raise DomainError(f"没有“{sorted(unknown)[0]}”这一领域", field="strategic")
+        problems["strategic"] = f"没有“{sorted(unknown)[0]}”这一领域"
     values["strategic"] = {}
     for index, name in enumerate(STRATEGIC_FIELD_NAMES):
         given = strategic.get(name) or {}
-        counts = {}
-        for key in COUNTS:
-            counts[key] = _count(given.get(key), f"strategic_{index}_{key}")
+        counts = {key: _parsed(problems, _count, given.get(key), f"strategic_{index}_{key}") for key in COUNTS}
         for total, part in (("trained", "trained_non_public"), ("planned", "planned_non_public")):
-            if counts[part] > counts[total]:
-                raise DomainError(f"{name}：其中非公有制经济领域培训人数不能超过总数",
-                                  field=f"strategic_{index}_{part}")
+            of_them, all_of = counts[part], counts[total]
+            if of_them is not None and all_of is not None and of_them > all_of:
+                problems[f"strategic_{index}_{part}"] = f"{name}：其中非公有制经济领域培训人数不能超过总数"
         values["strategic"][name] = counts
+    if problems:
+        raise Invalid(problems)
     return values
+
+
+def _parsed(problems: dict[str, str], parse: Callable[[object, str], _T], raw: object, name: str) -> _T | None:
+    """``parse(raw, name)``, or None with its fault in ``problems``."""
+    return collect(problems, lambda: parse(raw, name), name)
 
 
 def _funding(raw: object, name: str) -> Decimal:

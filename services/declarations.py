@@ -30,7 +30,7 @@ from models import (
 )
 from models._common import utcnow
 from services import audit, hours, inbox, policies, rules, workdays
-from services.errors import DomainError, Invalid, NotAllowed
+from services.errors import DomainError, Invalid, NotAllowed, collect, in_order
 from services.infra import clock, evidence_files
 from services.infra.locking import locked
 from services.infra.transaction import unit_of_work
@@ -127,20 +127,18 @@ def _check(learner: User, data: dict, filed: Declaration | None = None,
     problems = dict(problems or {})
 
     def judge(check: Callable[[], _T], field: str) -> _T | None:
-        try:
-            return check()
-        except DomainError as error:
-            problems.setdefault(error.field or field, error.message)
-            return None
+        return collect(problems, check, field)
 
     kind = judge(lambda: _enum(DeclarationKind, data.get("kind"), "kind", "请选择列表中的申报类型"), "kind")
     today = clock.today()
-    earned_on: date = data["earned_on"]
-    if earned_on > today:
+    earned_on: date | None = data.get("earned_on")
+    if earned_on is None:  # only from judge(): the form requires a date
+        problems["earned_on"] = "请选择日期"
+    elif earned_on > today:
         problems["earned_on"] = "日期不能晚于今天"
     elif earned_on.year != today.year:
         problems["earned_on"] = f"只能申报 {today.year} 年度取得的学时（学时不能跨年度补报）"
-    year = earned_on.year if "earned_on" not in problems else today.year
+    year = earned_on.year if earned_on is not None and "earned_on" not in problems else today.year
     judge(lambda: _one_amount(data), "minutes")
     if kind is None:
         raise Invalid(_in_form_order(problems))
@@ -148,7 +146,7 @@ def _check(learner: User, data: dict, filed: Declaration | None = None,
     if not spec.accepted and filed is None:
         region = learner.region.name if learner.region else "您所在地区"
         problems["kind"] = f"{region}{year}年度不接受“{kind.label}”申报学时"
-    allowed = spec.categories + ((filed.category,) if filed is not None else ())
+    allowed = categories_allowed(spec, filed)
     category = judge(lambda: _enum(Category, data.get("category") or allowed[0], "category",
                                    "请选择列表中的科目类别"), "category")
     if category is not None and category not in allowed:
@@ -163,13 +161,26 @@ def _check(learner: User, data: dict, filed: Declaration | None = None,
     return kind, category, claimed
 
 
+def judge(learner: User, data: dict, uploads: list | None = None, filed: Declaration | None = None) -> None:
+    """A declaration's fields judged as ``declare`` (with ``uploads``) or ``edit`` (of ``filed``) would judge
+    them, saving nothing: the form asks it also when its own validators refused (a title left empty), so that
+    every fault is shown in one round (blueprints.common_forms.judged_too).
+
+    :raise Invalid: with each field at fault and its message.
+    """
+    if filed is not None:
+        _check(learner, {**data, "kind": filed.kind.value}, filed=filed)
+    else:
+        uploads = [u for u in uploads or [] if u and getattr(u, "filename", "")]
+        _check(learner, data, problems={} if uploads else {"files": "请上传证明材料"})
+
+
 FIELD_ORDER = ("kind", "category", "title", "organiser", "earned_on", "minutes", "days", "hours", "files")
 
 
 def _in_form_order(problems: dict[str, str]) -> dict[str, str]:
     """The faults in the order a learner reads the form, so that the first (Invalid.field) is the topmost."""
-    order = {name: n for n, name in enumerate(FIELD_ORDER)}
-    return dict(sorted(problems.items(), key=lambda item: order.get(item[0], len(order))))
+    return in_order(problems, FIELD_ORDER)
 
 
 def kinds_offered(learner: User, year: int, filed: Declaration | None = None) -> list[rules.KindInForce]:
@@ -177,6 +188,15 @@ def kinds_offered(learner: User, year: int, filed: Declaration | None = None) ->
     declaration form; with ``filed`` (being edited), its kind even if no longer accepted (see _check)."""
     return [spec for spec in rules.kinds_in_force(learner.region, year).values()
             if spec.accepted or (filed is not None and spec.kind == filed.kind)]
+
+
+def categories_allowed(spec: rules.KindInForce, filed: Declaration | None = None) -> tuple[Category, ...]:
+    """The categories a declaration of ``spec``'s kind may be filed as: the rule's, and for one already
+    filed (``filed``, being edited; its kind does not change) the category it was filed as (see _check).
+    _check judges by it, and the form offers by it (each kind's option names its categories)."""
+    if filed is not None and filed.kind == spec.kind and filed.category not in spec.categories:
+        return spec.categories + (filed.category,)
+    return spec.categories
 
 
 def caps_of_year(learner: User, year: int) -> list[DeclarationCap]:

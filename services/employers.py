@@ -28,7 +28,7 @@ from models._common import utcnow
 from services import audit, auth, credit_codes, identifiers, inbox, policies, text
 from services.accounts import IDENTIFIER_TAKEN
 from services.actors import Actor
-from services.errors import DomainError, Invalid, NotAllowed
+from services.errors import DomainError, Invalid, NotAllowed, collect, in_order
 from services.infra.transaction import unit_of_work
 
 MIN_PASSWORD_LENGTH = 8  # as the learner's sign-up asks
@@ -99,41 +99,79 @@ def _login(raw: str | None) -> tuple[str | None, str | None]:
     return None, phone
 
 
-def _new_account(data: dict, role: Role, employer: Employer) -> User:
-    """A user of ``employer`` (not added yet) from name, login and password.
+@dataclass(frozen=True)
+class _Account:
+    name: str
+    email: str | None
+    phone: str | None
+    password: str
 
-    :raise DomainError: a missing name, a bad login or password, or a login already in use (one neutral answer,
-        as the learner's sign-up gives)."""
+
+# The registration form's fields, top to bottom: the first field at fault is the one Invalid names.
+REGISTRATION_ORDER = ("name", "credit_code", "region", "sector", "contact_name", "contact_phone", "admin_name",
+                      "login", "password")
+
+
+def _account(data: dict) -> _Account:
+    """A new account's name, login and password, checked together (every fault in one round), then whether
+    the login is in use (one neutral answer, as the learner's sign-up gives).
+
+    :raise Invalid: each of the name (``admin_name`` or ``name``, as ``data`` calls it), ``login`` and
+        ``password`` at fault.
+    """
+    problems: dict[str, str] = {}
     name = (data.get("admin_name") or data.get("name") or "").strip()
     if not name:
-        raise DomainError("请填写姓名", field="admin_name" if "admin_name" in data else "name")
-    email, phone = _login(data.get("login"))
+        problems["admin_name" if "admin_name" in data else "name"] = "请填写姓名"
+    email, phone = collect(problems, lambda: _login(data.get("login")), "login") or (None, None)
     password = data.get("password") or ""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"密码至少 {MIN_PASSWORD_LENGTH} 位", field="password")
-    auth.check_new_password(password, user_inputs=[name, email or "", phone or ""])
-    user = User(name=name[:64], email=email, phone=phone, role=role, region_id=employer.region_id,
-                employer=employer)
-    user.set_password(password)
-    taken = db.session.scalar(sa.select(sa.func.count(User.id)).where(
-        User.email == email if email else User.phone == phone))
-    if taken:
-        raise DomainError(IDENTIFIER_TAKEN, field="login")
+        problems["password"] = f"密码至少 {MIN_PASSWORD_LENGTH} 位"
+    else:
+        collect(problems, lambda: auth.check_new_password(password, user_inputs=[name, email or "", phone or ""]),
+                "password")
+    if "login" not in problems and db.session.scalar(sa.select(sa.func.count(User.id)).where(
+            User.email == email if email else User.phone == phone)):
+        problems["login"] = IDENTIFIER_TAKEN
+    if problems:
+        raise Invalid(in_order(problems, REGISTRATION_ORDER))
+    return _Account(name, email, phone, password)
+
+
+def _new_account(account: _Account, role: Role, employer: Employer) -> User:
+    """A user of ``employer`` (not added yet) with the checked ``account``."""
+    user = User(name=account.name[:64], email=account.email, phone=account.phone, role=role,
+                region_id=employer.region_id, employer=employer)
+    user.set_password(account.password)
     return user
+
+
+def judge_registration(data: dict) -> tuple[dict, _Account]:
+    """A registration's organisation and admin account, checked together (saving nothing): the form shows
+    every fault in one round, its own (a field left empty) and these (blueprints.common_forms.judged_too).
+
+    :raise Invalid: as ``register``.
+    """
+    problems: dict[str, str] = {}
+    fields = collect(problems, lambda: _organisation(data), "name")
+    account = collect(problems, lambda: _account(data), "login")
+    if problems or fields is None or account is None:
+        raise Invalid(in_order(problems, REGISTRATION_ORDER))
+    return fields, account
 
 
 def register(data: dict) -> User:
     """An organisation registers: the employer, pending a regulator's decision, and its first admin account,
-    both or neither.
+    both or neither. The organisation and the account are judged together: every fault in one round.
 
     ``data``: name, credit_code, region_id, sector, contact_name, contact_phone, admin_name, login (an
     e-mail or a mobile phone), password.
-    :raise Invalid: the organisation's fields (a wrong credit code, a duplicate organisation, …).
-    :raise DomainError: the admin's name, login or password (``field`` says which).
+    :raise Invalid: each field at fault, the organisation's (a wrong credit code, a duplicate organisation, …)
+        and the admin's (name, login, password, a login in use), in the form's order.
     """
-    fields = _organisation(data)
+    fields, account = judge_registration(data)
     employer = Employer(**fields, status=EmployerStatus.PENDING, applied_at=utcnow())
-    user = _new_account(data, Role.EMPLOYER_ADMIN, employer)
+    user = _new_account(account, Role.EMPLOYER_ADMIN, employer)
     try:
         with unit_of_work():
             db.session.add_all([employer, user])
@@ -278,7 +316,7 @@ def add_reviewer(actor: Actor, data: dict) -> User:
     :raise DomainError: a bad name, login or password, or a login in use.
     """
     employer = _approved(actor)
-    user = _new_account(data, Role.REVIEWER, employer)
+    user = _new_account(_account(data), Role.REVIEWER, employer)
     # The admin typed the password: the reviewer replaces it at first sign-in.
     user.must_change_password = True
     try:

@@ -1,5 +1,10 @@
 """Domain exceptions that views translate into form errors, flashes or HTTP answers."""
 
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+_T = TypeVar("_T")
+
 
 class DomainError(Exception):
     """A rule of the domain refused the operation; the message is shown to the user as it is (Chinese)."""
@@ -33,3 +38,30 @@ class InvalidTransition(DomainError):
 
 class ImageRejected(DomainError):
     """An uploaded image that is not a usable JPEG, PNG or WebP."""
+
+
+# Every fault in one round: a use case that judges several fields records each field's fault in a ``problems``
+# dict ({field: message}) instead of stopping at the first, and raises one Invalid with them all, in the order
+# its form shows the fields (services.declarations, employers, accounts, annual_reports; course_rules and
+# walk_ins fill theirs directly). blueprints.common_forms.judged_too asks such a judge also when the form's
+# own validators refused, so that the form's faults and the domain's come back together.
+
+def collect(problems: dict[str, str], check: Callable[[], _T], field: str) -> _T | None:
+    """``check()``, or None when it refuses: its fault joins ``problems`` on its own field (DomainError.field),
+    else on ``field``, and an Invalid's every fault on theirs; a field already at fault keeps its first message."""
+    try:
+        return check()
+    except Invalid as error:
+        for name, message in error.fields.items():
+            problems.setdefault(name, message)
+        return None
+    except DomainError as error:
+        problems.setdefault(error.field or field, error.message)
+        return None
+
+
+def in_order(problems: dict[str, str], order: Sequence[str]) -> dict[str, str]:
+    """``problems`` in the order a person reads the form (``order``: its fields, top to bottom; others last),
+    so that the first, Invalid.field, is the topmost."""
+    rank = {name: n for n, name in enumerate(order)}
+    return dict(sorted(problems.items(), key=lambda item: rank.get(item[0], len(rank))))

@@ -12,7 +12,7 @@ from models import ClassPlan, Course, NoticeKind, PlanStatus, User
 from models._common import utcnow
 from services import audit, hours, inbox, policies, rules
 from services.actors import Actor
-from services.errors import DomainError
+from services.errors import DomainError, Invalid
 from services.infra import clock
 from services.infra.transaction import unit_of_work
 
@@ -42,19 +42,31 @@ def filing_problem(course: Course) -> str | None:
     return None
 
 
+def judge_plan(data: dict) -> None:
+    """The plan's own rule beyond what its form reads: the class ends no earlier than it starts. Saves nothing;
+    the form asks it also when its own validators refused (blueprints.common_forms.judged_too), so that the
+    dates are said in the same round as a field left empty. Dates not given are the form's to say.
+
+    :raise Invalid: on ``end_date``.
+    """
+    start, end = data.get("start_date"), data.get("end_date")
+    if start is not None and end is not None and end < start:
+        raise Invalid({"end_date": "结束日期不能早于开始日期"})
+
+
 def file_plan(actor: Actor, course: Course, data: dict) -> ClassPlan:
     """File a class plan for the course.
 
     :raise NotAllowed: the actor does not manage the course's base.
     :raise DomainError: not a face-to-face professional course, a plan is pending or approved, or the
-        filing window is closed (the message says when it opens or that it has passed).
+        filing window is closed (the message says when it opens or that it has passed); Invalid for the
+        dates (judge_plan).
     """
     policies.ensure_may_manage_base(actor, course.base)
     problem = filing_problem(course)
     if problem:
         raise DomainError(problem)
-    if data["end_date"] < data["start_date"]:
-        raise DomainError("结束日期不能早于开始日期", field="end_date")
+    judge_plan(data)
     with unit_of_work():
         plan = ClassPlan(
             course_id=course.id, start_date=data["start_date"], end_date=data["end_date"],

@@ -34,7 +34,7 @@ from models import (
 from models._common import utcnow
 from services import audit, identifiers, inbox, jobs, messaging, policies, resident_ids, text
 from services.actors import Actor
-from services.errors import DomainError, NotAllowed
+from services.errors import DomainError, Invalid, NotAllowed
 from services.infra import clock, paging
 from services.infra.locking import locked
 from services.infra.transaction import unit_of_work
@@ -69,22 +69,26 @@ class Person:
 
 
 def person(name: str, id_number: str, phone: str) -> Person:
-    """The person, checked: a name, a valid resident ID number, a mainland mobile number.
+    """The person, checked: a name, a valid resident ID number, a mainland mobile number, each of them, so that
+    the desk sees every fault in one round. Saves nothing and reads nothing from the database.
 
-    :raise DomainError: on the field at fault (``name``, ``id_number``, ``phone``).
+    :raise Invalid: each field at fault (``name``, ``id_number``, ``phone``, in the desk form's order).
     """
+    problems: dict[str, str] = {}
     name = (name or "").strip()
     if not name:
-        raise DomainError("请填写姓名", field="name")
-    if len(name) > MAX_NAME:
-        raise DomainError(f"姓名不能超过 {MAX_NAME} 个字", field="name")
+        problems["name"] = "请填写姓名"
+    elif len(name) > MAX_NAME:
+        problems["name"] = f"姓名不能超过 {MAX_NAME} 个字"
     number = resident_ids.normalise(id_number)
     problem = resident_ids.problem(number)
     if problem:
-        raise DomainError(problem, field="id_number")
+        problems["id_number"] = problem
     mobile = identifiers.phone(phone)
     if not identifiers.is_mobile(mobile):
-        raise DomainError("请填写 11 位手机号", field="phone")
+        problems["phone"] = "请填写 11 位手机号"
+    if problems:
+        raise Invalid(problems)
     return Person(name, number, mobile, resident_ids.fingerprint(number))
 
 

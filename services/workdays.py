@@ -120,6 +120,25 @@ class SchedulePlan:
         return sorted(Counter(m.region for m in self.moved).items(), key=lambda item: (-item[1], item[0]))
 
 
+# The columns of a schedule file, as data/cn-holidays-2025-2026.csv has them and parse_schedule reads them.
+SCHEDULE_COLUMNS = ("date", "kind", "name")
+
+
+def schedule_template() -> bytes:
+    """A schedule file to fill in (CSV, UTF-8 with a byte-order mark so that Excel shows the Chinese): the
+    header row parse_schedule reads and one example row, New Year's Day of the first year from this one whose
+    schedule is not loaded. 元旦 is a holiday every year, and that year holds no day yet: the template imported
+    unchanged is true and changes one day, so it is accepted (a file that changes nothing is refused). One
+    query."""
+    loaded, year = set(years_loaded()), clock.today().year
+    while year in loaded:
+        year += 1
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows([SCHEDULE_COLUMNS, (date(year, 1, 1).isoformat(), CalendarDayKind.HOLIDAY.value, "元旦")])
+    return out.getvalue().encode("utf-8-sig")
+
+
 def parse_schedule(raw: bytes) -> list[tuple[date, CalendarDayKind, str]]:
     """The rows of a CSV in the shape of data/cn-holidays-2025-2026.csv (date,kind,name).
 

@@ -332,6 +332,7 @@ TABLE = {
     "/platform/": gated({PLATFORM}, {PLATFORM}),
     "/platform/calendar": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
     "/platform/calendar/confirm": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
+    "/platform/calendar/template.csv": gated({PLATFORM}, {PLATFORM}),
     # regions and regulator accounts: the platform administrator's alone (an empty form is 400)
     "/platform/regions": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),
     "/platform/regulators": gated({PLATFORM}, {PLATFORM}, post=lambda w: {}),

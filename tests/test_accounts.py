@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from extensions import db
 from models import Role, User
 from services import accounts, resident_ids
+from services.errors import Invalid
 from tests.conftest import PASSWORD
 
 ID_NUMBER = "11010519491231002X"
@@ -147,6 +148,29 @@ def test_invalid_input_gets_chinese_error_next_to_field(client, city, field, ove
     response = client.post("/register", data=form(city, **overrides))
     assert response.status_code == 200
     assert message in errors_next_to(response.text, field)
+    assert user_count() == 0
+
+
+def test_every_fault_of_a_registration_is_shown_beside_its_field_in_one_round(client, city):
+    """A wrong check character and a guessable password are both the service's (before, the password's fault
+    came back only once the number was right); a confirmation that differs is the form's, and with it the
+    service was not asked at all."""
+    wrong = OTHER_ID_NUMBER[:17] + ("0" if OTHER_ID_NUMBER[-1] != "0" else "1")
+
+    page = client.post("/register", data=form(city, id_number=wrong, password="12345678", confirm="12345679")).text
+
+    assert errors_next_to(page, "confirm") == ["两次输入的密码不一致"]
+    assert [m[:8] for m in errors_next_to(page, "password")] == ["密码太容易被猜到"]
+    assert errors_next_to(page, "id_number") == ["身份证号校验位不正确，请核对"]
+    assert user_count() == 0
+
+
+def test_the_service_names_every_fault_of_a_registration_in_the_forms_order(city):
+    with pytest.raises(Invalid) as refused:
+        accounts.register_learner({"name": "陈晓", "phone": "13912345678", "password": "12345678",
+                                   "id_number": "12345", "region_id": city.parent_id, "consent": None})
+    assert list(refused.value.fields) == ["password", "id_number", "region", "consent"]
+    assert refused.value.field == "password"
     assert user_count() == 0
 
 

@@ -2,6 +2,7 @@
 regulator; a course takes no enrollment until its plan is approved, and a move of its dates voids the approval.
 Split from tests/test_regulator.py (issue 15)."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -60,6 +61,23 @@ def test_a_plan_ending_before_it_starts_is_refused_beside_the_end_date_by_the_se
 
     assert response.status_code == 200
     assert "结束日期不能早于开始日期" in response.get_data(as_text=True)
+    assert count(ClassPlan) == 0
+
+
+def test_a_plan_with_its_dates_reversed_and_a_field_left_empty_shows_both_in_one_round(app, monkeypatch,
+                                                                                       admin_and_base, plan_course):
+    """The empty teachers are the form's to say, the dates' order the service's: before, the form refused
+    first and the dates came back only on the next submit."""
+    at(monkeypatch, START - timedelta(days=20))
+    admin, base = admin_and_base
+    form = {**plan_form(), "end_date": (START - timedelta(days=1)).isoformat(), "teachers": ""}
+
+    response = signed_in(app, admin).post(f"/manage/bases/{base.id}/courses/{plan_course.id}/plan", data=form)
+
+    page = response.get_data(as_text=True)
+    assert re.search(r'<div id="end_date-error"><div class="invalid-feedback d-block">结束日期不能早于开始日期</div>',
+                     page)
+    assert re.search(r'<div id="teachers-error"><div class="invalid-feedback d-block">请填写授课教师</div>', page)
     assert count(ClassPlan) == 0
 
 

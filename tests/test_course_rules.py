@@ -250,6 +250,46 @@ def test_an_edit_is_refused_alike_by_the_site_and_the_api(admin_and_base, login_
     assert (course.capacity, course.category, course.hours) == (50, Category.PROFESSIONAL, 16)
 
 
+# --- every fault in one round: the form's own and the rules' together (issue 19, item 5) ----------------------
+
+def test_a_new_course_shows_the_forms_and_the_rules_faults_in_one_round(admin_and_base, login_as):
+    """A title left empty is the form's to say (the rules are not asked once the form refuses); the dates,
+    the capacity, the fee and the place are the rules': before, they came back only on the next submit."""
+    admin, base = admin_and_base
+    posted = _site_fields(title="", hours="abc", end_date=_day(9), capacity="0", fee="100000.01", place="",
+                          category="astronomy")
+
+    page = login_as(admin).post(f"/manage/bases/{base.id}/courses/new", data=posted)
+
+    assert page.status_code == 200
+    shown = _errors_on_page(page.get_data(as_text=True))
+    assert shown.pop("title") == [MISSING["title"]]  # the form's, said once
+    assert len(shown.pop("hours")) == 1 and len(shown.pop("category")) == 1  # unreadable: the form's word only
+    assert shown == {"end_date": ["结束日期不能早于开始日期"], "capacity": [CAPACITY.message], "fee": [FEE.message],
+                     "place": ["面授或线上线下结合的课程请填写培训地点"]}
+    assert db.session.scalar(db.select(db.func.count(Course.id))) == 0
+
+
+def test_an_edit_shows_the_forms_and_the_rules_faults_in_one_round(admin_and_base, login_as, make_course):
+    admin, base = admin_and_base
+    course = make_course(base, title="原来的课程", capacity=50, seats_taken=30)
+    shown_before = {
+        "title": "", "category": course.category.value, "field": course.field, "hours": str(course.hours),
+        "start_date": course.start_date.isoformat(), "end_date": (course.start_date - timedelta(days=1)).isoformat(),
+        "mode": "face_to_face", "place": course.place, "audience": course.audience, "capacity": "20",
+        "fee": str(course.fee), "contact_person": course.contact_person, "contact_phone": course.contact_phone,
+    }
+
+    page = login_as(admin).post(f"/manage/bases/{base.id}/courses/{course.id}/edit", data=shown_before)
+
+    assert page.status_code == 200
+    assert _errors_on_page(page.get_data(as_text=True)) == {
+        "title": [MISSING["title"]], "end_date": ["结束日期不能早于开始日期"],
+        "capacity": ["已有 30 人报名，名额不能少于此数"]}
+    db.session.expire_all()
+    assert (course.title, course.capacity) == ("原来的课程", 50)
+
+
 # --- the API builds no web form ------------------------------------------------------------------------------
 
 def _imports(path: Path) -> set[str]:

@@ -380,6 +380,27 @@ def test_bad_figures_are_refused_beside_their_field_and_nothing_is_saved(app, ba
     assert db.session.scalar(sa.select(sa.func.count(AnnualReport.id))) == 0
 
 
+def test_every_bad_figure_is_refused_beside_its_field_in_one_round(app, bases):
+    """Before, the first bad input alone came back, and the next only on the next submit."""
+    first = bases["first"]
+    bad = {"knowledge_funding": "-3", "strategic_funding": "1.234", "strategic_0_planned": "三十",
+           "strategic_3_trained": "5", "strategic_3_trained_non_public": "6"}
+
+    response = signed_in(app, admin_of(first)).post(f"/manage/bases/{first.id}/statistics",
+                                                    data={"year": str(YEAR), "strategic_5_trained": "40", **bad})
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    for name, message in (("knowledge_funding", "金额不能为负数"),
+                          ("strategic_funding", "金额最多保留两位小数（万元）"),
+                          ("strategic_0_planned", "请填写整数人数"),
+                          ("strategic_3_trained_non_public", "现代海洋：其中非公有制经济领域培训人数不能超过总数")):
+        assert re.search(rf'name="{name}"[^>]*>\s*(?:<div id="[^"]*-error">)?'
+                         rf'<div class="invalid-feedback d-block">{re.escape(message)}</div>', page), name
+    assert page.count("invalid-feedback d-block") == 4
+    assert db.session.scalar(sa.select(sa.func.count(AnnualReport.id))) == 0
+
+
 @pytest.mark.parametrize(("typed", "message"), [
     ("1e999999", "金额过大"), ("1e-999999", "最多保留两位小数"), ("NaN", "请填写金额"), ("-Infinity", "请填写金额"),
     ("-0.5", "不能为负数"), ("12.345", "最多保留两位小数"), ("abc", "请填写金额"),

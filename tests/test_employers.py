@@ -2,6 +2,7 @@
 the regulator's decision within their reach, a rejection answered by a resubmission, and reviewers added and
 disabled by the employer's admin."""
 
+import re
 from itertools import count
 from urllib.parse import urlsplit
 
@@ -124,6 +125,38 @@ def test_a_login_in_use_is_refused_and_nothing_saved(app, city, make_user):
         employers.register(data(city, login=taken.email))
 
     assert refused.value.field == "login"
+    assert rows() == before
+
+
+def test_every_fault_of_a_registration_is_named_at_once_the_organisations_and_the_admins(app, city, make_user):
+    taken = make_user(Role.LEARNER, email="taken-too@test.example")
+    before = rows()
+
+    with pytest.raises(Invalid) as refused:
+        employers.register(data(city, credit_code=wrong_check(code()), contact_phone="12", admin_name=" ",
+                                login=taken.email, password="short"))
+
+    assert list(refused.value.fields) == ["credit_code", "contact_phone", "admin_name", "login", "password"]
+    assert "校验位不对" in refused.value.fields["credit_code"] and refused.value.field == "credit_code"
+    assert refused.value.fields["password"] == "密码至少 8 位"
+    assert rows() == before
+
+
+def test_the_registration_form_shows_its_own_and_the_services_faults_in_one_round(app, client, city):
+    """An admin name left empty is the form's to say; the credit code's check character and a login that is
+    neither a phone nor an e-mail are the service's: before, they came back only on the next submit."""
+    before = rows()
+
+    response = client.post("/register/employer", data=form(city, credit_code=wrong_check(code()), admin_name="",
+                                                              login="not-a-login"))
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    for name, message in (("admin_name", "请填写管理员姓名"), ("credit_code", "校验位不对"),
+                          ("login", "请填写 11 位手机号或邮箱")):
+        error = re.search(rf'<div id="{name}-error">(.*?)</div>\s*</div>', page, re.S)
+        assert error and message in error.group(1), name
+    assert page.count("请填写姓名") == 0  # the service's word on the empty name is not said twice
     assert rows() == before
 
 

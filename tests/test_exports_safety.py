@@ -1,14 +1,14 @@
 """Every spreadsheet the site hands out is safe to open (issue 13, findings 2 and 8).
 
 A world whose learners, employers, courses, base, declarations and evaluation hold text beginning with ``=``,
-``+``, ``-``, ``@``, a tab or a carriage return, and a course title with CR/LF and U+2028 in it (as data
-stored before the forms refused line breaks). Every GET route of ``app.url_map`` is then asked by a learner, a
-base admin, a regulator and an employer's admin: whatever answers with a spreadsheet (XLSX or CSV) is opened,
-no cell may be a formula and every hostile text must come back guarded: in XLSX as typed, a string styled
-quotePrefix (an apostrophe written into the text would be shown as part of it), in CSV behind an apostrophe;
-its download name must be a header without a line break. The exports found must be exactly those declared in
-``EXPORTS``, so that a new export route fails here until its hostile texts are declared and checked. No route
-may answer a 5xx.
+``+``, ``-``, ``@``, a tab or a carriage return, and a course title with CR/LF and U+2028 in it (as data stored
+before the forms refused line breaks). Every GET route of ``app.url_map`` is then asked by a learner, a base
+admin, a regulator, an employer's admin and the platform administrator: whatever answers with a spreadsheet (XLSX
+or CSV) is opened, no cell may be a formula and every hostile text must come back guarded: in XLSX as typed, a
+string styled quotePrefix (an apostrophe written into the text would be shown as part of it), in CSV behind an
+apostrophe; its download name must be a header without a line break. The exports found must be exactly those
+declared in ``EXPORTS``, so that a new export route fails here until its hostile texts are declared and checked.
+No route may answer a 5xx.
 """
 
 import csv
@@ -67,6 +67,7 @@ EXPORTS = {
     "learner.registration_form": [TITLE, EQ, AT, MINUS, PLUS],
     "reviewer.staff_export": [EQ],  # the employer's staff: the learner's name
     "base_admin.roster_template": [],  # the import's blank template: headers only, nothing typed by anyone
+    "platform.calendar_template": [],  # the holiday import's template (CSV): headers and an example, our own text
     "regulator.audit_export": [EQ],  # the audit log: entries name their base (named EQ here)
 }
 # <fmt> of a route: every format an export might be asked for.
@@ -98,6 +99,7 @@ def world(app, monkeypatch, make_user, make_base, make_course):
     w.admin = make_user(Role.BASE_ADMIN, region_id=chengdu.id)
     w.employer_admin = make_user(Role.EMPLOYER_ADMIN, region_id=chengdu.id, employer_id=employer.id)
     w.regulator = make_user(Role.REGULATOR, region_id=chengdu.id)
+    w.platform_admin = make_user(Role.PLATFORM_ADMIN, region_id=None)
     w.learner = make_user(Role.LEARNER, region_id=chengdu.id, name=EQ, employer_name=MINUS,
                           professional_title=AT, phone="13700000001", employer_id=employer.id)
     other = make_user(Role.LEARNER, region_id=chengdu.id, name=CR, employer_name=PLUS, phone="13700000002")
@@ -200,7 +202,7 @@ def _lines(text: str) -> str:
 
 def test_every_spreadsheet_the_site_hands_out_is_safe_to_open(app, world):
     clients = {}
-    for who in ("learner", "admin", "regulator", "employer_admin"):
+    for who in ("learner", "admin", "regulator", "employer_admin", "platform_admin"):
         clients[who] = app.test_client()
         assert login(clients[who], getattr(world, who)).status_code == 302
     found, errors = {}, []

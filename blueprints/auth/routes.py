@@ -23,7 +23,7 @@ from blueprints.auth.forms import (
     ResetByCodeForm,
     ResetByLinkForm,
 )
-from blueprints.common_forms import field_error
+from blueprints.common_forms import field_error, judged_too
 from extensions import limiter
 from models import Channel, CodePurpose
 from services import account_closing, account_codes, accounts, employers, messaging, policies, profiles
@@ -157,6 +157,8 @@ def register():
             _sign_in(user)
             flash(_("注册成功，欢迎您，%(name)s", name=user.name), "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("learner.dashboard"))
+    elif form.is_submitted():  # every fault in one round: the service's beside the form's own
+        judged_too(form, lambda: accounts.judge_registration(form.registration_data()))
     return render_template("auth/register.html", form=form)
 
 
@@ -182,6 +184,8 @@ def register_employer():
             _sign_in(user)
             flash(_("注册已提交，请等待所在地人社部门审核"), "success")
             return redirect(url_for("employer.index"))
+    elif form.is_submitted():  # every fault in one round: the service's beside the form's own
+        judged_too(form, lambda: employers.judge_registration(form.registration_data()))
     status = 400 if form.is_submitted() else 200
     return render_template("auth/register_employer.html", form=form), status
 

@@ -89,10 +89,15 @@ class CourseForm(InputForm):
     cover = FileField(_l("封面图片"), description=_l("JPEG、PNG 或 WebP，不超过 5 MB"), render_kw=IMAGE_ACCEPT)
 
     def course_data(self) -> dict:
-        """The fields as services.course_rules takes them: the select fields' values as their enums."""
+        """The fields as services.course_rules takes them: the select fields' values as their enums. Also read
+        from a form its validators refused (blueprints.common_forms.judged_too): a value not offered is None,
+        the field's own error saying why."""
         data = {name: self[name].data for name in course_rules.EDITABLE_FIELDS}
         for name, (kind, _label) in course_rules.CHOICES.items():
-            data[name] = kind(data[name]) if data[name] else None
+            try:
+                data[name] = kind(data[name]) if data[name] else None
+            except ValueError:
+                data[name] = None
         return data
 
 
@@ -177,6 +182,11 @@ class ClassPlanForm(InputForm):
         _l("预计培训人数"),
         validators=[InputRequired(_l("请填写预计人数")), NumberRange(1, 100_000, _l("人数应在 1 到 100000 之间"))],
     )
+
+    def plan_data(self) -> dict:
+        return {name: self[name].data for name in
+                ("start_date", "end_date", "place", "teachers", "syllabus", "expected_trainees")}
+
 
 class ApiTokenForm(InputForm):
     """A new API token: only its name; the secret is made by the service."""

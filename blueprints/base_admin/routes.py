@@ -22,10 +22,10 @@ from blueprints.base_admin.forms import (
     StatusForm,
     WalkInForm,
 )
-from blueprints.common_forms import ActionForm, field_error
+from blueprints.common_forms import ActionForm, field_error, judged_too
 from blueprints.query import form_ids, parse_int, query_int
 from models import STRATEGIC_FIELD_NAMES, STRATEGIC_FIELDS, CourseStatus
-from services import annual_reports, personal_data
+from services import annual_reports, course_rules, personal_data
 from services import api_tokens as token_service
 from services import bases as base_service
 from services import completions as completion_service
@@ -123,6 +123,8 @@ def course_new(base_id: int):
         else:
             flash(_("课程已保存为草稿，确认无误后请发布"), "success")
             return redirect(url_for(".course_edit", base_id=base.id, course_id=course.id))
+    elif form.is_submitted():  # every fault in one round: the course rules' beside the form's own
+        judged_too(form, lambda: course_rules.judge(form.course_data()))
     return render_template("base_admin/course_form.html", base=base, form=form, course=None)
 
 
@@ -146,6 +148,8 @@ def course_edit(base_id: int, course_id: int):
                 flash(_("课程的时间、地点或培训方式已改，原办班计划不再适用：请重新填报办班计划，获批前不能报名"),
                       "warning")
             return redirect(url_for(".course_edit", base_id=base.id, course_id=course.id))
+    elif form.is_submitted():
+        judged_too(form, lambda: course_rules.judge(form.course_data(), course))
     return render_template(
         "base_admin/course_form.html", base=base, form=form, course=course,
         status_form=StatusForm(), cancel_form=CancelForm(),
@@ -247,6 +251,8 @@ def roster_walk_in(base_id: int, course_id: int):
     if not form.validate_on_submit():
         if "csrf_token" in form and form.csrf_token.errors:
             abort(400)
+        # Every fault in one round: a wrong ID number or phone beside a name left empty.
+        judged_too(form, lambda: walk_in_service.person(form.name.data, form.id_number.data, form.phone.data))
         return _roster_page(base, course, walk_in_form=form)
     try:
         user, created = walk_in_service.register_at_desk(current_user, course, form.name.data, form.id_number.data,
@@ -376,15 +382,15 @@ def class_plan(base_id: int, course_id: int):
         form.start_date.data, form.end_date.data = course.start_date, course.end_date
         form.place.data, form.expected_trainees.data = course.place, course.capacity
     if form.validate_on_submit():
-        data = {name: form[name].data for name in
-                ("start_date", "end_date", "place", "teachers", "syllabus", "expected_trainees")}
         try:
-            plan_service.file_plan(current_user, course, data)
+            plan_service.file_plan(current_user, course, form.plan_data())
         except DomainError as error:
             _show_error(form, error)
         else:
             flash(_("办班计划已提交，等待人社部门审核"), "success")
             return redirect(url_for(".class_plan", base_id=base_id, course_id=course_id))
+    elif form.is_submitted():  # the dates in the same round as a field left empty
+        judged_too(form, lambda: plan_service.judge_plan(form.plan_data()))
     return render_template("base_admin/class_plan.html", base=base, course=course, form=form,
                            plans=plan_service.plans_of(course), problem=plan_service.filing_problem(course))
 

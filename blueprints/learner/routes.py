@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints import downloads
-from blueprints.common_forms import ActionForm, field_error
+from blueprints.common_forms import ActionForm, field_error, judged_too
 from blueprints.learner import bp
 from blueprints.learner.forms import ClaimForm, DeclarationForm, RatingForm
 from blueprints.query import query_int
@@ -144,7 +144,11 @@ def _declaration_form_page(form, declaration=None, again=None):
                                  m=rule.minutes_per_hour)
     form.days.description = _("按天计算的，每天折算 %(h)s 学时", h=rule.hours_per_day)
     kinds = declaration_service.kinds_offered(current_user, year, declaration)
-    form.kind.choices = [(k.kind.value, k.kind.label) for k in kinds]
+    # Each kind's option names the categories it may be declared as (data-categories, from the rules already
+    # loaded: no query per option); static/js/declaration_categories.js offers only those for the chosen
+    # kind. Without JavaScript every category is offered and the service refuses a wrong one beside the field.
+    form.kind.choices = [(k.kind.value, k.kind.label, {"data-categories": " ".join(
+        c.value for c in declaration_service.categories_allowed(k, declaration))}) for k in kinds]
     offered = {c for k in kinds for c in k.categories} | ({declaration.category} if declaration else set())
     form.category.choices = [(c.value, c.label) for c in Category if c in offered]
     return render_template("learner/declaration_form.html", form=form, declaration=declaration, kinds=kinds,
@@ -173,6 +177,9 @@ def declaration_new():
         else:
             flash(_("申报已提交，等待单位审核"), "success")
             return redirect(url_for(".declarations"))
+    elif form.is_submitted():  # every fault in one round: the service's beside the form's own
+        judged_too(form, lambda: declaration_service.judge(current_user, form.declaration_data(),
+                                                           request.files.getlist(form.files.name)))
     return _declaration_form_page(form)
 
 
@@ -194,6 +201,9 @@ def declaration_edit(declaration_id: int):
         else:
             flash(_("申报已修改"), "success")
             return redirect(url_for(".declarations"))
+    elif form.is_submitted():
+        judged_too(form, lambda: declaration_service.judge(current_user, form.declaration_data(),
+                                                           filed=declaration))
     return _declaration_form_page(form, declaration)
 
 

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from blueprints import downloads
 from blueprints.common_forms import field_error
 from blueprints.platform import bp
 from blueprints.platform.forms import (
@@ -121,6 +122,12 @@ def calendar_preview():
     confirm = ConfirmCalendarForm(payload=payload, digest=plan.digest)
     return render_template("platform/calendar_preview.html", plan=plan, filename=upload.filename[:200],
                            confirm_form=confirm, sample=plan.moved[:20])
+
+
+@bp.route("/calendar/template.csv")
+def calendar_template():
+    # Like the roster's template (base_admin.roster_template): what the import reads, to fill in.
+    return downloads.attachment(workdays.schedule_template(), "节假日安排模板.csv", "text/csv")
 
 
 @bp.route("/calendar/confirm", methods=["POST"])

@@ -59,7 +59,7 @@ NOT_PAGES = {
     "learner.calendar_entry": "an iCalendar file",
     "base_admin.roster_export": "XLSX", "base_admin.roster_template": "XLSX", "reviewer.staff_export": "XLSX",
     "regulator.audit_export": "XLSX", "regulator.evaluation_export": "XLSX", "regulator.export_catalog": "XLSX",
-    "regulator.export_knowledge": "XLSX", "regulator.export_strategic": "XLSX",
+    "regulator.export_knowledge": "XLSX", "regulator.export_strategic": "XLSX", "platform.calendar_template": "CSV",
 }
 NOT_PAGE_PREFIXES = ("api.",)  # JSON problem documents and resources, tested in tests/test_api*.py
 

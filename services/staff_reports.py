@@ -28,7 +28,7 @@ def export_xlsx(actor: User, only_short: bool = False) -> tuple[bytes, int]:
     # First: the audit's own transaction begins with a rollback, which would expire the rows read before it.
     audit.record_repeatable(actor, "export.employer_staff", employer, subject=f"employer {employer.id} {year}",
                             details={"year": year, "only_short": only_short})
-    page = employer_pages.staff_page(actor, year, only_short=only_short)
+    page = employer_pages.staff_page(actor, year, only_short=only_short, page=None)
     rows: list[Sequence[object]] = [[f"{employer.name} {page.year} 年度职工继续教育学时"], HEADER]
     for number, line in enumerate(page.lines, start=1):
         learner = line.learner

@@ -2,6 +2,7 @@
 
 import os
 import threading
+from importlib import resources
 from pathlib import Path
 
 from playwright.sync_api import Error as PlaywrightError
@@ -121,3 +122,15 @@ def sign_in(page, site, login: str, password: str):
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     expect(page.locator(".alert-success").first).to_contain_text("欢迎回来")
+
+
+# axe-core as shipped in the axe-playwright-python package (a test dependency): run in the page by page.evaluate,
+# so nothing comes from a CDN and the page's own CSP (script-src 'self') stays in force.
+AXE = (resources.files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (colour contrast AA among them)."""
+    result = page.evaluate(AXE + "\n;axe.run(document, {resultTypes: ['violations']})")
+    return [f"axe {v['id']} ({v['impact']}): {[node['target'][0] for node in v['nodes']][:4]}"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]

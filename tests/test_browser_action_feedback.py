@@ -2,7 +2,8 @@
 phone's 390×844 and a desktop's 1280×900, each role does a representative action that succeeds and one sent
 back with bad input whose error lands beside a field low on the page (below the first window on a phone; on
 a desktop, where the page is that long); right after each, its message (the flashed .alert, or the field's
-.invalid-feedback) is inside the window, and the invalid field has the focus (static/js/form-errors.js).
+.invalid-feedback) is inside the window, and the invalid field has the focus (static/js/form-errors.js); a form
+sent back has no serious axe-core violation either.
 A screenshot of the window after each action is kept under artifacts/screenshots/action-feedback/<role>-<width>/.
 """
 
@@ -15,7 +16,7 @@ from models import BaseMembership, Course, CourseStatus, Enrollment, TrainingBas
 from seeding.demo import DEMO_PASSWORD
 from services import enrollment
 from services.infra import clock
-from tests.browser import LiveServer, Shots, shown_in_view, sign_in
+from tests.browser import LiveServer, Shots, serious_violations, shown_in_view, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -59,6 +60,7 @@ def error_in_view(page, label: str, text: str, scope=None) -> None:
     expect(field).to_be_focused()
     message = page.locator(f"#{field.get_attribute('id')}-error .invalid-feedback", has_text=text)
     shown_in_view(page, message)
+    assert serious_violations(page) == []  # the form sent back reads as well as the fresh one
 
 
 def low_on_the_page(page, label: str, scope=None) -> bool:

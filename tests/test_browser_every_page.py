@@ -16,7 +16,6 @@ the axe-playwright-python package, run by page.evaluate (nothing from a CDN; the
 Also here: a keyboard's first Tab reaches the skip link, which moves focus to the content."""
 
 from datetime import date
-from importlib import resources
 
 import pytest
 import sqlalchemy as sa
@@ -44,11 +43,9 @@ from models import (
 from seeding.demo import DEMO_PASSWORD
 from services import account_codes, base_applications, long_work
 from services.infra.queue import run_queued
-from tests.browser import ARTIFACTS, LiveServer, sign_in
+from tests.browser import ARTIFACTS, LiveServer, serious_violations, sign_in
 
 pytestmark = pytest.mark.browser
-
-AXE = (resources.files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
 
 # GET routes that are not pages a person reads: files, data, the API, and routes that only redirect.
 NOT_PAGES = {
@@ -236,9 +233,7 @@ def _problems(page) -> list[str]:
         .map(cell => (cell.closest('table').id || 'table') + ': ' + cell.textContent.trim().slice(0, 12))""")
     if squeezed:
         problems.append(f"table cells squeezed to a character or two a line: {squeezed}")
-    result = page.evaluate(AXE + "\n;axe.run(document, {resultTypes: ['violations']})")
-    problems += [f"axe {v['id']} ({v['impact']}): {[node['target'][0] for node in v['nodes']][:4]}"
-                 for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    problems += serious_violations(page)
     problems += [f"headings: {p}" for p in page.evaluate(HEADINGS)]
     return problems
 

@@ -113,6 +113,29 @@ def test_the_staff_page_reads_in_a_fixed_number_of_queries(staffed, make_user, l
     assert len(statements) == 4, statements
 
 
+def test_the_staff_page_is_cut_into_pages_shortest_first_and_the_export_holds_them_all(staffed, make_user,
+                                                                                       login_as, monkeypatch):
+    s = staffed
+    monkeypatch.setattr(employer_pages, "STAFF_PER_PAGE", 2)
+    for n, public in enumerate([1, 10, 20, 30, 30]):  # shortest first: 29, 20, 10 hours missing, then two done
+        _staff(make_user, s["hospital"], s["city"], f"职工{n}", 200 + n, {P: public, S: 60})
+    client = login_as(s["admin"])
+
+    first = client.get("/review/staff").get_data(as_text=True)
+    second = client.get("/review/staff?page=2").get_data(as_text=True)
+    beyond = client.get("/review/staff?page=9").get_data(as_text=True)
+    short_only = client.get("/review/staff?short=1&page=2").get_data(as_text=True)
+
+    assert "职工0" in first and "职工1" in first and "职工2" not in first and "第 1 / 3 页" in first
+    assert 'href="/review/staff?page=2"' in first
+    assert "职工2" in second and "职工3" in second and "职工4" not in second and "职工0" not in second
+    assert "第 3 / 3 页" in beyond and "职工4" in beyond  # past the last: the last
+    assert "职工2" in short_only and "第 2 / 2 页" in short_only
+    assert 'href="/review/staff?short=1&amp;page=1"' in short_only
+    sheet = openpyxl.load_workbook(BytesIO(client.get("/review/staff.xlsx").data)).active
+    assert sheet.max_row == 2 + 5  # title, header, every one of the staff
+
+
 def test_export_holds_the_same_rows_masked_and_is_audited(staffed, make_user, login_as):
     s = staffed
     _staff(make_user, s["hospital"], s["city"], "=HYPERLINK(\"x\")", 1, {P: 30})

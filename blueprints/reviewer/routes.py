@@ -44,7 +44,9 @@ def batch_review():
 def staff():
     """The employer's confirmed staff, this year's hours against their rule, shortest first."""
     only_short = request.args.get("short") == "1"
-    return render_template("reviewer/staff.html", page=employer_pages.staff_page(current_user, only_short=only_short),
+    number = request.args.get("page", 1, type=int)
+    return render_template("reviewer/staff.html",
+                           page=employer_pages.staff_page(current_user, only_short=only_short, page=number),
                            only_short=only_short, categories=list(Category))
 
 

@@ -52,9 +52,11 @@ class StaffLine:
 class StaffPage:
     year: int
     days_left: int  # to 31 December of the year
-    lines: list[StaffLine]  # shortest first (most hours missing), then by name
+    lines: list[StaffLine]  # shortest first (most hours missing), then by name: this page of them
     staff: int  # confirmed staff in all, whether shown or filtered out
     short_count: int  # of them, those short of their rule
+    page: int = 1
+    pages: int = 1
 
 
 def _sums(where: sa.ColumnElement[bool], year: int) -> sa.Subquery:
@@ -94,13 +96,25 @@ def staff_lines(where: sa.ColumnElement[bool], year: int, after_id: int | None =
             for learner, *totals in rows]
 
 
-def staff_page(viewer: User, year: int | None = None, only_short: bool = False) -> StaffPage:
+# Staff lines on one page: a hospital's staff runs into thousands, and on a phone each line is a card.
+STAFF_PER_PAGE = 50
+
+
+def staff_page(viewer: User, year: int | None = None, only_short: bool = False, page: int | None = 1) -> StaffPage:
     """The staff of the employer the viewer reviews for (policies.may_see_staff) in ``year`` (default this
-    one), shortest first; ``only_short`` keeps those short of their rule. Two queries."""
+    one), shortest first; ``only_short`` keeps those short of their rule. Page ``page`` of them (past the last:
+    the last), or all when ``page`` is None (the export). Two queries: the order depends on each person's rule,
+    so every line is counted and sorted here, and the page cut from them."""
     today = clock.today()
     year = today.year if year is None else year
     lines = staff_lines(policies.staff_of(viewer), year)
     lines.sort(key=lambda line: (-line.short, line.learner.name, line.learner.id))
     short = [line for line in lines if line.short > 0]
-    return StaffPage(year=year, days_left=max((date(year, 12, 31) - today).days, 0),
-                     lines=short if only_short else lines, staff=len(lines), short_count=len(short))
+    shown = short if only_short else lines
+    per_page = STAFF_PER_PAGE
+    pages = max(1, -(-len(shown) // per_page))
+    number = 1 if page is None else min(max(page, 1), pages)
+    if page is not None:
+        shown = shown[(number - 1) * per_page:number * per_page]
+    return StaffPage(year=year, days_left=max((date(year, 12, 31) - today).days, 0), lines=shown,
+                     staff=len(lines), short_count=len(short), page=number, pages=1 if page is None else pages)

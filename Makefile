@@ -87,7 +87,7 @@ audit: $(VENV)/.installed-dev
 	$(BIN)/pip-audit --strict --progress-spinner off
 
 test: $(VENV)/.installed-dev browser-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 # Speed targets are measured here, not in timed tests: one table of issue 6's figures, also written into
 # docs/PERFORMANCE.md. DATABASE_URL=postgresql+psycopg://… measures PostgreSQL (in a private schema).

@@ -127,3 +127,22 @@ def test_a_plan_decision_lands_on_the_page_top_with_its_message_said_once(app, w
     assert f"办班计划“待批办班课程”{label}" in messages
     assert reload(type(world["plan"]), world["plan"].id).status == PlanStatus(
         "approved" if decision == "approve" else "rejected")
+
+
+BLUEPRINTS = TEMPLATES.parent / "blueprints"
+
+
+def test_no_action_sends_the_page_past_its_message():
+    """Every action's message is flashed, and flashed messages are shown in one place, base.html, at the top of
+    <main>: an action redirects to a page that opens at its top (no fragment: an anchor would scroll the message
+    away), and a form sent back puts focus on its first invalid field (static/js/form-errors.js, the browser
+    journeys of tests/test_browser_action_feedback.py)."""
+    showing = [str(path.relative_to(TEMPLATES)) for path in TEMPLATES.rglob("*.html")
+               if "get_flashed_messages" in path.read_text(encoding="utf-8")]
+    anchored = [f"{path.relative_to(BLUEPRINTS)}:{number}"
+                for path in sorted(BLUEPRINTS.rglob("*.py"))
+                for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+                if "_anchor" in line or re.search(r"redirect\([^)]*#", line)]
+
+    assert showing == ["base.html"]
+    assert anchored == []

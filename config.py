@@ -40,11 +40,42 @@ def _lifetimes(text: str) -> tuple[int, ...]:
     return days
 
 
+def _whole(name: str, default: int) -> int:
+    """A whole number from the environment; a wrong setting stops the start."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ValueError(f"{name}: expected a whole number, got {text!r}")
+    return int(text)
+
+
+def engine_options(uri: str) -> dict:
+    """SQLAlchemy's engine options for the database at ``uri``.
+
+    hide_parameters: a failed statement's error (and so the log) shows the SQL, not the values, which may be
+    personal data. pool_pre_ping: a connection the server or a proxy closed while it sat in the pool is
+    replaced before a request gets it, at the cost of one round trip per checkout (docs/DEPLOY.md).
+
+    PostgreSQL's pool is set, not SQLAlchemy's default (5 kept and 10 more: 15 a process). A gunicorn sync
+    worker serves one request at a time and the consumer runs 4 threads, so 2 kept and 2 more (DB_POOL_SIZE,
+    DB_MAX_OVERFLOW) cover each; a request waits DB_POOL_TIMEOUT seconds for one, then fails rather than
+    queueing without end. Connections are renewed hourly. The budget, servers × workers × (size + overflow) +
+    consumers × (size + overflow) under PostgreSQL's max_connections, is in docs/DEPLOY.md; DB_PGBOUNCER=1
+    turns off psycopg's server-side prepared statements, which PgBouncer's transaction pooling cannot carry.
+    """
+    options: dict = {"pool_pre_ping": True, "hide_parameters": True}
+    if uri.startswith("postgresql"):
+        options.update(pool_size=_whole("DB_POOL_SIZE", 2), max_overflow=_whole("DB_MAX_OVERFLOW", 2),
+                       pool_timeout=_whole("DB_POOL_TIMEOUT", 10), pool_recycle=3600)
+        if _on("DB_PGBOUNCER"):
+            options["connect_args"] = {"prepare_threshold": None}
+    return options
+
+
 class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'jidi.sqlite3'}"
-    # hide_parameters: a failed statement's error (and so the log) shows the SQL, not the values, which
-    # may be personal data.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    SQLALCHEMY_ENGINE_OPTIONS = engine_options(SQLALCHEMY_DATABASE_URI)
     UPLOAD_FOLDER = str(INSTANCE / "uploads")
     # Requests above this size get a 413 page; images are refused earlier, by the form (IMAGE_MAX_BYTES).
     MAX_CONTENT_LENGTH = 25 * 1024 * 1024  # two 10 MB evidence files and the form; a 30 MB body is refused
@@ -222,6 +253,7 @@ class ProductionConfig(Config):
         self.ID_NUMBER_KEY = os.environ["ID_NUMBER_KEY"]
         # Read now, not when config.py was imported, so that the environment of the server process counts.
         self.SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 

@@ -16,10 +16,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from app import create_app
+from extensions import db
 from models import Role
-from tests.conftest import PASSWORD, TEST_ID_NUMBER_KEY
+from tests.conftest import PASSWORD, PG_URL, TEST_ID_NUMBER_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -125,7 +127,8 @@ def good_key() -> str:
 @pytest.fixture
 def production(monkeypatch, tmp_path):
     """The environment of a production server, with real keys; tests take pieces away."""
-    for name in ("REDIS_URL", "FLASK_DEBUG", "PROXY_COUNT"):
+    for name in ("REDIS_URL", "FLASK_DEBUG", "PROXY_COUNT", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_POOL_TIMEOUT",
+                 "DB_PGBOUNCER"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("JIDI_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", good_key())
@@ -312,3 +315,31 @@ def test_make_serve_answers_healthz_from_several_workers(sqlite_template, tmp_pa
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_production_sets_postgresql_s_pool_and_can_stand_behind_pgbouncer(production, tmp_path):
+    """The pool is set for sync workers (2 kept, 2 more, 10 s wait; docs/DEPLOY.md's connection budget), not left
+    at SQLAlchemy's 15 a process; DB_PGBOUNCER=1 turns psycopg's server-side prepared statements off."""
+    production.setenv("DATABASE_URL", PG_URL)
+    app = production_app(tmp_path)
+    with app.app_context():
+        pool = db.engine.pool
+        assert (pool.size(), pool._max_overflow, pool._timeout) == (2, 2, 10)  # noqa: SLF001  (no public getter)
+        with db.engine.connect() as connection:
+            assert connection.connection.driver_connection.prepare_threshold == 5  # psycopg's default
+
+    production.setenv("DB_PGBOUNCER", "1")
+    production.setenv("DB_POOL_SIZE", "4")
+    app = production_app(tmp_path)
+    with app.app_context():
+        assert db.engine.pool.size() == 4
+        with db.engine.connect() as connection:
+            assert connection.connection.driver_connection.prepare_threshold is None
+            assert connection.execute(sa.text("select 1")).scalar() == 1
+
+
+def test_production_refuses_a_pool_size_that_is_not_a_number(production, tmp_path):
+    production.setenv("DATABASE_URL", PG_URL)
+    production.setenv("DB_POOL_SIZE", "many")
+    with pytest.raises(ValueError, match="DB_POOL_SIZE"):
+        production_app(tmp_path)

@@ -1,12 +1,12 @@
 """Forms shared by several areas."""
 
 from flask import flash
-from flask_wtf import FlaskForm
 
+from blueprints.validators import InputForm
 from services.errors import Invalid
 
 
-class ActionForm(FlaskForm):
+class ActionForm(InputForm):
     """A button that changes something: only the CSRF token."""
 
 

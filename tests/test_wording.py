@@ -104,3 +104,30 @@ def test_attendance_of_a_day_to_come_offers_no_save_button(monkeypatch, admin_cl
     at(monkeypatch, START)
     today = admin_client.get(url(course, f"/attendance?day={START.isoformat()}")).get_data(as_text=True)
     assert "保存考勤" in today and 'id="attendance-ahead"' not in today
+
+
+def test_wtforms_own_messages_are_chinese_and_their_catalog_is_read_once_per_process(app, monkeypatch):
+    """A WTForms message (a number that is not one) is in Chinese; its catalog is read once, not in every request
+    that shows one (Flask-WTF's own translations load it per request: issue 20's profile)."""
+    from babel import support
+    from wtforms import IntegerField
+
+    from blueprints.validators import InputForm, wtforms_catalog
+
+    class Amount(InputForm):
+        amount = IntegerField("数量")
+
+    loads = []
+    real_load = support.Translations.load
+    monkeypatch.setattr(support.Translations, "load",
+                        classmethod(lambda cls, *args, **kw: loads.append(args) or real_load(*args, **kw)))
+    wtforms_catalog.cache_clear()
+    errors = []
+    for _request in range(3):
+        with app.test_request_context(method="POST", data={"amount": "十二"}):
+            form = Amount(meta={"csrf": False})
+            assert not form.validate()
+            errors.append(form.amount.errors[0])
+
+    assert errors == ["不是有效的整数。"] * 3
+    assert len(loads) == 1

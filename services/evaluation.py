@@ -67,11 +67,12 @@ def figures(year: int, bases_where: sa.ColumnElement[bool], until: date | None =
     (for the figures so far this year). Two GROUP BY queries, both served by the covering index
     ix_enrollment_course_status_completed_on. The first passes once over the enrollments completed on the
     days of the period, course by course and base by base, as a plain distinct count of the trainees would:
-    the trainees, the completions and their average rating (only a completed enrollment can be rated,
-    services.enrollment.rate, so these are all the ratings). The second reads a row per course with two
-    index probes each, rather than a second pass over the enrollments: whether it has a completion dated in
-    the period (a project), the seats held without one in a course that ended in it, and whether it is a
-    face-to-face course that started without an approved class plan.
+    the trainees, the projects (the distinct courses it meets), the completions and their average rating
+    (only a completed enrollment can be rated, services.enrollment.rate, so these are all the ratings). The
+    second reads only the courses that ended in the period (one index probe each: the seats held without a
+    completion) or started in it (a face-to-face course without an approved class plan), not every course
+    overlapping it: issue 20 measured the old per-course probe for a completion at +0.38 of the raw count on
+    PostgreSQL, where the projects' COUNT(DISTINCT) in the first pass costs less.
     """
     start, end = _year_bounds(year)
     if until is not None:
@@ -82,51 +83,48 @@ def figures(year: int, bases_where: sa.ColumnElement[bool], until: date | None =
     # the courses overlapping the period can hold one: the rest are left out through ix_course_base_end.
     overlapping = sa.and_(Course.end_date >= start, Course.start_date <= end)
     ended = sa.and_(Course.end_date >= start, Course.end_date <= end)
+    # Face-to-face professional courses that started in the year without an approved class plan.
+    started = sa.and_(Course.start_date >= start, Course.start_date <= min(end, clock.today()))
 
     def in_scope() -> sa.ColumnElement[bool]:
         # A fresh subquery for each statement: SQLAlchemy marks a select when it first compiles it, so a
         # shared one would change the other statement's cache key and have it compiled again next time.
         return Course.base_id.in_(sa.select(TrainingBase.id).where(bases_where))
 
-    completions = db.session.execute(
-        sa.select(Course.base_id, sa.func.count(sa.distinct(Enrollment.learner_id)), sa.func.count(),
-                  sa.func.avg(Enrollment.rating))
-        .join(Enrollment, Enrollment.course_id == Course.id)
-        .where(in_scope(), overlapping, completed)
-        .group_by(Course.base_id)
-    ).all()
     result = {
-        base_id: {"trainees": trainees, "projects": 0, "completed": done, "seated": done,
+        base_id: {"trainees": trainees, "projects": projects, "completed": done, "seated": done,
                   "rating": float(rating) if rating is not None else None, "overdue_plans": 0}
-        for base_id, trainees, done, rating in completions
+        for base_id, trainees, projects, done, rating in db.session.execute(
+            sa.select(Course.base_id, sa.func.count(sa.distinct(Enrollment.learner_id)),
+                      sa.func.count(sa.distinct(Enrollment.course_id)), sa.func.count(),
+                      sa.func.avg(Enrollment.rating))
+            .join(Enrollment, Enrollment.course_id == Course.id)
+            .where(in_scope(), overlapping, completed)
+            .group_by(Course.base_id)
+        )
     }
-    of_course = Enrollment.course_id == Course.id
-    has_completion = sa.select(Enrollment.course_id).where(of_course, completed).exists()  # from the index alone
     held_not_completed = (
         sa.select(sa.func.count()).select_from(Enrollment)
-        .where(of_course, Enrollment.status.in_([s for s in SEAT_HOLDING if s != EnrollmentStatus.COMPLETED]))
+        .where(Enrollment.course_id == Course.id,
+               Enrollment.status.in_([s for s in SEAT_HOLDING if s != EnrollmentStatus.COMPLETED]))
         .scalar_subquery()
     )
-    # Face-to-face professional courses that started in the year without an approved class plan.
-    started = sa.and_(Course.start_date >= start, Course.start_date <= min(end, clock.today()))
     overdue = sa.and_(
         started, Course.needs_class_plan,
         Course.status.in_((CourseStatus.PUBLISHED, CourseStatus.CLOSED)),
         sa.or_(Course.plan_status.is_(None), Course.plan_status != "approved"),
     )
-    courses = db.session.execute(
+    for base_id, held, overdue_plans in db.session.execute(
         sa.select(
             Course.base_id,
-            sa.func.sum(sa.case((has_completion, 1), else_=0)),
             sa.func.sum(sa.case((ended, held_not_completed), else_=0)),
             sa.func.sum(sa.case((overdue, 1), else_=0)),
         )
-        .where(in_scope(), sa.or_(overlapping, started))
+        .where(in_scope(), sa.or_(ended, started))
         .group_by(Course.base_id)
-    ).all()
-    for base_id, projects, held, overdue_plans in courses:  # PostgreSQL sums counts as numeric: int()
+    ):  # PostgreSQL sums counts as numeric: int()
         fig = result.setdefault(base_id, _empty_figures())
-        fig["projects"], fig["overdue_plans"] = int(projects), int(overdue_plans)
+        fig["overdue_plans"] = int(overdue_plans)
         fig["seated"] += int(held)
     return result
 

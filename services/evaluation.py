@@ -71,8 +71,8 @@ def figures(year: int, bases_where: sa.ColumnElement[bool], until: date | None =
     (only a completed enrollment can be rated, services.enrollment.rate, so these are all the ratings). The
     second reads only the courses that ended in the period (one index probe each: the seats held without a
     completion) or started in it (a face-to-face course without an approved class plan), not every course
-    overlapping it: issue 20 measured the old per-course probe for a completion at +0.38 of the raw count on
-    PostgreSQL, where the projects' COUNT(DISTINCT) in the first pass costs less.
+    overlapping it. Measured (docs/PERFORMANCE.md, R4): a little faster on PostgreSQL, where the probe for a
+    completion in every course cost more than the projects' second DISTINCT; a little slower on SQLite.
     """
     start, end = _year_bounds(year)
     if until is not None:

@@ -283,6 +283,17 @@ def browser():
 
 
 @pytest.fixture
+def site(app):
+    """The module's ``app`` served on a loopback port (tests.browser.LiveServer) for the test's browsers; the
+    test's own session is closed first, so that its open read does not hide the server's writes."""
+    from tests.browser import LiveServer
+
+    db.session.remove()
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture
 def actors(browser):
     """People at their browsers (tests.browser.Actors); any console error on their pages fails the test."""
     from tests.browser import Actors

@@ -34,7 +34,7 @@ from seeding.demo import DEMO_PASSWORD
 from services import resident_ids
 from services.courses import refresh_search_tokens
 from services.infra import clock
-from tests.browser import LiveServer, Shots
+from tests.browser import Shots
 from tests.conftest import after_the_year
 
 pytestmark = pytest.mark.browser
@@ -44,13 +44,6 @@ pytestmark = pytest.mark.browser
 def app(demo_app):
     """The demo's data, its year of history included, seeded once per session (conftest.demo_template)."""
     return demo_app
-
-
-@pytest.fixture
-def site(app):
-    db.session.remove()
-    with LiveServer(app) as server:
-        yield server
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from models import BaseMembership, Course, CourseStatus, Enrollment, TrainingBas
 from seeding.demo import DEMO_PASSWORD
 from services import enrollment
 from services.infra import clock
-from tests.browser import LiveServer, Shots, serious_violations, shown_in_view, sign_in
+from tests.browser import Shots, serious_violations, shown_in_view, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -27,13 +27,6 @@ SIZES = pytest.mark.parametrize("phone", [True, False], ids=["390", "1280"])
 def app(demo_app):
     """The demo's data, its year of history included (conftest.demo_template)."""
     return demo_app
-
-
-@pytest.fixture
-def site(app):
-    db.session.remove()
-    with LiveServer(app) as server:
-        yield server
 
 
 def shots(role: str, phone: bool) -> Shots:

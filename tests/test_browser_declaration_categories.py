@@ -6,9 +6,8 @@ categories, 学术会议 only 专业科目. Screenshots under artifacts/screensh
 import pytest
 from playwright.sync_api import expect
 
-from extensions import db
 from seeding.demo import DEMO_PASSWORD
-from tests.browser import LiveServer, Shots, sign_in
+from tests.browser import Shots, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -19,13 +18,6 @@ SELECTABLE = "(select) => Array.from(select.options).filter(o => !o.disabled && 
 def app(demo_app):
     """The demo's data (conftest.demo_template)."""
     return demo_app
-
-
-@pytest.fixture
-def site(app):
-    db.session.remove()
-    with LiveServer(app) as server:
-        yield server
 
 
 def test_choosing_a_kind_leaves_only_its_categories_selectable(site, actors):

@@ -104,6 +104,7 @@ def test_workers_share_the_pages_through_redis(tmp_path, sqlite_template, make_b
                for _ in range(2)]
     first = workers[0].test_client().get(f"/courses/{course.id}")
     assert first.status_code == 200
+    pagecache.clear()  # the processes' own copies: the two apps of this test share one module
     _rename(course.id, "改过的课程名")
     second = workers[1].test_client().get(f"/courses/{course.id}")
     assert second.headers["X-Page-Cache"] == "hit" and second.data == first.data
@@ -177,3 +178,69 @@ def test_blank_and_missing_values_get_entries_of_their_own(client, echo):
     # "?" is no query and "?a" is a blank a (the same requests as the ones before them); each other one was
     # rendered, none got another's page.
     assert len(echo) == 7
+
+
+# --- with Redis, each process keeps what it fetched until the Redis entry expires (issue 20, R1p) ---------------
+
+class _Clock:
+    """Stands in for the module's ``time``: both clocks moved forward together by ``advance``."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def monotonic(self):
+        import time
+
+        return time.monotonic() + self.offset
+
+    def time(self):
+        import time
+
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def two_redis_workers(tmp_path, sqlite_template, make_base, make_course, app):
+    url = "redis://127.0.0.1:6379/15"
+    store = redis.Redis.from_url(url)
+    store.flushdb()
+    course = make_course(make_base(), title="原来的课程名")
+    path = db.engine.url.database
+    workers = [create_app(_config(tmp_path, f"sqlite:///{path}", PAGE_CACHE_SECONDS=60, REDIS_URL=url))
+               for _ in range(2)]
+    yield workers, course, store
+    store.flushdb()
+
+
+def test_a_page_fetched_from_redis_is_served_again_without_asking_redis(two_redis_workers, monkeypatch):
+    workers, course, _store = two_redis_workers
+    first = workers[0].test_client().get(f"/courses/{course.id}")
+    pagecache.clear()  # as if the second worker were another process
+    with workers[1].app_context():
+        from extensions import redis_client
+
+        client = redis_client()
+    asked = []
+    real_get = client.get
+    monkeypatch.setattr(client, "get", lambda key: asked.append(key) or real_get(key))
+    answers = [workers[1].test_client().get(f"/courses/{course.id}") for _ in range(3)]
+    assert all(a.headers["X-Page-Cache"] == "hit" and a.data == first.data for a in answers)
+    assert len(asked) == 1  # the first hit fetched it; the next two were this process's copy
+
+
+def test_no_process_serves_a_page_longer_than_the_entry_lives(two_redis_workers, monkeypatch):
+    workers, course, store = two_redis_workers
+    clock = _Clock()
+    monkeypatch.setattr(pagecache, "time", clock)
+    workers[0].test_client().get(f"/courses/{course.id}")
+    pagecache.clear()
+    clock.offset = 30  # half-way: the second worker fetches it, with 30 s left
+    assert workers[1].test_client().get(f"/courses/{course.id}").headers["X-Page-Cache"] == "hit"
+    _rename(course.id, "改过的课程名")
+    clock.offset = 59
+    assert "原来的课程名" in workers[1].test_client().get(f"/courses/{course.id}").text
+    clock.offset = 61  # past the entry's life in both processes, whatever Redis itself still holds
+    for worker in workers:
+        fresh = worker.test_client().get(f"/courses/{course.id}")
+        assert "改过的课程名" in fresh.text
+    assert store.ttl(next(iter(store.scan_iter("jidi:page:*")))) <= 60

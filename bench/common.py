@@ -11,6 +11,8 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -101,15 +103,59 @@ class Gunicorn:
         self.process.wait(timeout=30)
 
 
-def wrk(url: str, seconds: int, connections: int = 16, script: Path | None = None, args=()) -> dict:
-    """Requests per second, mean latency (ms) and, with a script, what it printed as ``key=value``."""
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    if script:
-        command += ["-s", str(script)]
+class Servers:
+    """``count`` app servers (Gunicorn, ``workers`` each) on one environment, as one group: ``base`` is the
+    first one's address (the URL wrk is given), ``spread`` every one's "host:port" for wrk's threads."""
+
+    def __init__(self, env: dict, log: Path, count: int = 1, workers: int = 2):
+        self.members = [Gunicorn(env, log.with_name(f"{log.stem}-{n}{log.suffix}"), workers) for n in range(count)]
+        self.base = self.members[0].base
+        self.spread = [f"127.0.0.1:{m.port}" for m in self.members]
+        self.logs = [m.log for m in self.members]
+
+    def __enter__(self):
+        started = []
+        try:
+            for member in self.members:
+                started.append(member.__enter__())
+        except BaseException:
+            for member in started:
+                member.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        for member in self.members:
+            member.__exit__(*exc)
+
+    def drain(self) -> None:
+        """Wait until the requests a finished wrk run left queued are answered. wrk stops counting at its
+        deadline, but the sync workers still answer what the listen queue holds, which after a slow page is
+        seconds of work that the next figure would otherwise pay for. Requests sent now queue behind it."""
+        urls = [f"http://{address}/__floor__" for address in self.spread for _ in range(2 * self.members[0].workers)]
+        with ThreadPoolExecutor(len(urls)) as pool:
+            list(pool.map(lambda url: urllib.request.urlopen(url, timeout=120).read(), urls))  # noqa: S310
+
+
+GET_LUA = ROOT / "bench" / "get.lua"
+
+
+def wrk(url: str, seconds: int, connections: int = 16, script: Path | None = None, args=(), *,
+        headers: dict | None = None, servers: list[str] | None = None, timeout: int = 2) -> dict:
+    """Requests per second, mean latency (ms), the 50th/95th/99th percentiles (``p50_us``…) and what a script
+    printed as ``key=value``. ``servers`` ("host:port" each): wrk's threads spread over those app servers
+    (bench/spread.lua), ``url`` naming the path and the first of them. An answer slower than ``timeout``
+    seconds counts as a socket error. A plain GET must answer 2xx."""
+    threads = max(2, len(servers or ()))
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s", "--latency",
+               "-s", str(script or GET_LUA)]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
     command.append(url)
     if args:
         command += ["--", *map(str, args)]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    env = {**os.environ, "BENCH_SERVERS": ",".join(servers or ()), "BENCH_THREADS": str(threads)}
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT, env=env).stdout
     value, unit = re.search(r"Latency\s+([\d.]+)(us|ms|s)", out).groups()
     found = {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),

@@ -2,13 +2,16 @@
 -- Arguments: the sessions file (one "cookie<TAB>csrf token" line per learner), the path pattern with %d
 -- for the course id, the first request number (so rounds do not repeat pairs), then the course ids.
 -- Request n goes to course n mod #courses for learner floor(n / #courses): each pair is asked once.
--- Prints status counts as key=value lines for the harness.
+-- Prints status counts and latency percentiles as key=value lines for the harness; BENCH_SERVERS spreads
+-- the threads over several app servers (spread.lua).
 
+dofile("bench/spread.lua")
 local threads = {}
 
 function setup(thread)
   thread:set("tid", #threads)
   table.insert(threads, thread)
+  spread(thread)
 end
 
 function init(args)
@@ -49,4 +52,5 @@ function done(summary, latency, requests)
     t4 = t4 + thread:get("s4"); t5 = t5 + thread:get("s5")
   end
   io.write(string.format("status_2xx=%d\nstatus_3xx=%d\nstatus_4xx=%d\nstatus_5xx=%d\n", t2, t3, t4, t5))
+  percentiles(latency)
 end

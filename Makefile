@@ -89,8 +89,9 @@ audit: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev browser-deps lint
 	$(BIN)/pytest --durations=25
 
-# Speed targets are measured here, not in timed tests: one table of issue 6's figures, also written into
-# docs/PERFORMANCE.md. DATABASE_URL=postgresql+psycopg://… measures PostgreSQL (in a private schema).
+# Speed targets are measured here, not in timed tests: issues 6 and 20's figures, one table per database (SQLite,
+# then PostgreSQL in a private schema of BENCH_POSTGRES_URL), each in one server's and production's configuration
+# (two app servers, Redis), also written into docs/PERFORMANCE.md. DATABASE_URL=… measures that database alone.
 bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
 		{ echo "wrk is missing: run 'sudo apt-get install wrk'"; exit 1; }

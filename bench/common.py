@@ -140,7 +140,7 @@ class Servers:
 GET_LUA = ROOT / "bench" / "get.lua"
 
 
-def wrk(url: str, seconds: int, connections: int = 16, script: Path | None = None, args=(), *,
+def wrk(url: str, seconds: int, connections: int = 16, script: Path | None = None, args=(), *,  # noqa: PLR0913 (wrk's own)
         headers: dict | None = None, servers: list[str] | None = None, timeout: int = 2) -> dict:
     """Requests per second, mean latency (ms), the 50th/95th/99th percentiles (``p50_us``…) and what a script
     printed as ``key=value``. ``servers`` ("host:port" each): wrk's threads spread over those app servers

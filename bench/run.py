@@ -75,6 +75,8 @@ DECEMBER_CONNECTIONS = 64
 DECEMBER_TIMEOUT = 10  # seconds: a slower answer is an error (a learner gives up), a faster one a latency
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 PRODUCTION = os.environ.get("BENCH_PRODUCTION", "1") != "0"
+API = os.environ.get("BENCH_API", "1") != "0"  # R9
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # (label, app servers, page cache and job store in Redis)
 CONFIGS = [("1 server", 1, False)] + ([("2 servers + Redis", 2, True)] if PRODUCTION else [])
 DOC = ROOT / "docs" / "PERFORMANCE.md"
@@ -303,8 +305,8 @@ def measure_config(database: Database, config: tuple, setup: dict, floor_file: P
     return found
 
 
-def run_tier(tier: str, folder: Path, first: bool) -> dict:
-    with Database(folder, tier) as database:
+def run_tier(tier: str, folder: Path, first: bool, postgres_url: str) -> dict:
+    with Database(folder, tier, postgres_url) as database:
         app = create_app(database.config())
         setup = prepare(app, tier)
         result = {"tier": tier, "dialect": database.dialect, "machine": machine(database),
@@ -500,22 +502,34 @@ def write_doc(dialect: str, text: str) -> None:
     DOC.write_text(doc)
 
 
-def main() -> None:
+def run_database(postgres_url: str) -> str:
+    """Every tier on one database ("" for SQLite); the section of docs/PERFORMANCE.md it writes."""
     began = time.perf_counter()
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        results = [run_tier(tier, Path(tmp), first=(n == 0)) for n, tier in enumerate(TIERS)]
+        results = [run_tier(tier, Path(tmp), n == 0, postgres_url) for n, tier in enumerate(TIERS)]
         dialect = results[0]["dialect"]
         RESULTS.mkdir(parents=True, exist_ok=True)  # every number measured, for a second look
         (RESULTS / f"bench-{dialect.lower()}.json").write_text(json.dumps(results, indent=1, default=str))
-        api = api_batch.measure(Database(Path(tmp), "api")) if os.environ.get("BENCH_API", "1") != "0" else None
+        api = api_batch.measure(Database(Path(tmp), "api", postgres_url)) if API else None
     after = os.getloadavg()
     text = (f"Run of {date.today().isoformat()} on {dialect}, tiers {', '.join(TIERS)}; {ROUNDS} interleaved "
             f"rounds of {SECONDS} s per figure; medians (range). Whole run {time.perf_counter() - began:.0f} s; "
             f"load average {load[0]:.1f} at the start, {after[0]:.1f} at the end (1 minute), on "
             f"{os.cpu_count()} cores.\n\n" + table(results) + (f"\n\n{api_row(api)}." if api else ""))
-    print("\n" + text)
     write_doc(dialect, text)
+    return text
+
+
+def main() -> None:
+    """SQLite, then PostgreSQL (BENCH_DATABASES, BENCH_POSTGRES_URL; DATABASE_URL alone measures only it)."""
+    if os.environ.get("DATABASE_URL"):
+        urls = [os.environ["DATABASE_URL"]]
+    else:
+        wanted = os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
+        urls = [{"sqlite": "", "postgresql": POSTGRES_URL}[name.strip()] for name in wanted]
+    texts = [run_database(url) for url in urls]
+    print("\n" + "\n\n".join(texts))
     print(f"\nwritten to {DOC.relative_to(ROOT)}")
 
 

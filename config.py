@@ -160,7 +160,7 @@ class Config:
     CATALOG_PAGE_SIZE = 20
     # Public pages are served again to anonymous visitors for this many seconds (blueprints/pagecache.py).
     PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "10"))
-    PAGE_CACHE_ENTRIES = 256  # per process, when there is no Redis
+    PAGE_CACHE_ENTRIES = 256  # per process: its own store, or its copies of what it fetched from Redis
     # An event a user can repeat at will (a refused page, an ID number shown again, an export) is written to
     # the append-only audit log once per actor, subject and window of this many seconds, and counted after
     # that (services.audit.record_repeatable); 0 writes every one.

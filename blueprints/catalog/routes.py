@@ -32,7 +32,8 @@ def courses():
     form.validate()
     try:
         page = catalog_pages.search_courses(form.filters(), current_app.config["CATALOG_PAGE_SIZE"],
-                                            None if form.cursor.errors else form.cursor.data, form.jump())
+                                            None if form.cursor.errors else form.cursor.data, form.jump(),
+                                            cards=True)
     except paging.PageOutOfReach:
         abort(404)
     return render_template("catalog/courses.html", page=page, filter_form=fragments.filter_form(form),

@@ -15,10 +15,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import QueryableAttribute, contains_eager, joinedload
+from sqlalchemy.orm import QueryableAttribute, contains_eager, joinedload, load_only
 
 from extensions import db
-from models import BaseType, Course, CourseStatus, Enrollment, PlanStatus, Region, TrainingBase
+from models import BaseType, Course, CourseStatus, Enrollment, Image, PlanStatus, Region, TrainingBase
 from models._common import MAX_ID
 from services import policies
 from services.infra import clock, paging, search
@@ -194,8 +194,10 @@ def _when(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[t
     return stmt
 
 
-def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = None, jump: int | None = None) -> Page:
-    """One page of the catalog for the filters: two queries (count, rows with base and region).
+def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = None, jump: int | None = None,
+                   cards: bool = False) -> Page:
+    """One page of the catalog for the filters: two queries (count, rows with base and region). With
+    ``cards``, the courses hold only what a card shows (any other attribute raises).
 
     Pages follow each other by keyset: a deep page costs what the first one does, where an OFFSET would
     make the database walk past every earlier row. ``jump`` asks for a page by number instead (ignored with
@@ -209,11 +211,11 @@ def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = N
     total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
     position = decode_cursor(cursor, sort) if cursor else None
     if position is None and jump is not None and jump > 1:
-        return _with_cursors(_jumped(stmt, keys, total, per_page, jump), sort, keys)
+        return _with_cursors(_jumped(stmt, keys, total, per_page, jump, cards), sort, keys)
     forward = position is None or position.forward
     if position is not None:
         stmt = stmt.where(_beyond(keys, position.values, forward))
-    items = _rows(stmt, keys, forward, per_page + 1)
+    items = _rows(stmt, keys, forward, per_page + 1, cards=cards)
     more, items = len(items) > per_page, items[:per_page]
     number = position.page if position else 1
     if forward:
@@ -227,14 +229,32 @@ def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = N
     return _with_cursors(page, sort, keys)
 
 
+# What a catalog card (templates/catalog/_course_card.html, services.enrollment.availability) and a page's
+# cursors read: loading only these keeps the database's sort narrow (a course's description, search words and a
+# base's disclosure texts are long) and the objects cheap. Anything else raises rather than costing a query.
+_CARD_COLUMNS = (
+    load_only(Course.id, Course.base_id, Course.title, Course.category, Course.field, Course.mode, Course.hours,
+              Course.start_date, Course.end_date, Course.enroll_until, Course.capacity, Course.seats_taken,
+              Course.fee, Course.cover_id, Course.status, Course.plan_status, Course.published_at,
+              Course.created_at, raiseload=True),
+    contains_eager(Course.base).load_only(TrainingBase.id, TrainingBase.name, TrainingBase.status,
+                                          TrainingBase.region_id, raiseload=True)
+    .contains_eager(TrainingBase.region).load_only(Region.id, Region.name, raiseload=True),
+    joinedload(Course.cover).load_only(Image.id, Image.key, raiseload=True),
+)
+_FULL = (
+    contains_eager(Course.base).contains_eager(TrainingBase.region).joinedload(Region.parent),
+    joinedload(Course.cover),
+)
+
+
 def _rows(stmt: sa.Select[tuple[Course]], keys: Sequence[SortKey], forward: bool, limit: int,
-          offset: int = 0) -> list[Course]:
-    """The rows of ``stmt`` in the order of ``keys`` (reversed going back), with base, region and cover."""
+          offset: int = 0, cards: bool = False) -> list[Course]:
+    """The rows of ``stmt`` in the order of ``keys`` (reversed going back), with base, region and cover; with
+    ``cards``, only what a card shows (_CARD_COLUMNS)."""
     order = [k.expression.asc() if k.ascending == forward else k.expression.desc() for k in keys]
     rows = db.session.execute(
-        stmt.options(contains_eager(Course.base).contains_eager(TrainingBase.region).joinedload(Region.parent),
-            joinedload(Course.cover),
-        )
+        stmt.options(*(_CARD_COLUMNS if cards else _FULL))
         .order_by(*order)
         .offset(offset or None)
         .limit(limit)
@@ -243,14 +263,14 @@ def _rows(stmt: sa.Select[tuple[Course]], keys: Sequence[SortKey], forward: bool
 
 
 def _jumped(stmt: sa.Select[tuple[Course]], keys: Sequence[SortKey], total: int, per_page: int,
-            jump: int) -> Page:
+            jump: int, cards: bool) -> Page:
     """Page ``jump`` (the last page when the list is shorter), read from the nearer end with OFFSET."""
     number = paging.jump_target(jump, total, per_page)
     before, after = paging.rows_around(number, total, per_page)
     if before <= after:
-        items = _rows(stmt, keys, True, per_page, before)
+        items = _rows(stmt, keys, True, per_page, before, cards)
     else:
-        items = _rows(stmt, keys, False, min(per_page, total - before), after)
+        items = _rows(stmt, keys, False, min(per_page, total - before), after, cards)
         items.reverse()
     return Page(items=items, total=total, page=number, per_page=per_page, has_prev=number > 1,
                 has_next=number * per_page < total, jump_rows=paging.JUMP_ROWS)

@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import QueryableAttribute, contains_eager, joinedload, load_only
+from sqlalchemy.orm import QueryableAttribute, aliased, contains_eager, joinedload
 
 from extensions import db
 from models import BaseType, Course, CourseStatus, Enrollment, Image, PlanStatus, Region, TrainingBase
@@ -197,7 +198,7 @@ def _when(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[t
 def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = None, jump: int | None = None,
                    cards: bool = False) -> Page:
     """One page of the catalog for the filters: two queries (count, rows with base and region). With
-    ``cards``, the courses hold only what a card shows (any other attribute raises).
+    ``cards``, the items are CourseCard: what a card shows, read without the ORM's objects.
 
     Pages follow each other by keyset: a deep page costs what the first one does, where an OFFSET would
     make the database walk past every earlier row. ``jump`` asks for a page by number instead (ignored with
@@ -229,36 +230,65 @@ def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = N
     return _with_cursors(page, sort, keys)
 
 
-# What a catalog card (templates/catalog/_course_card.html, services.enrollment.availability) and a page's
-# cursors read: loading only these keeps the database's sort narrow (a course's description, search words and a
-# base's disclosure texts are long) and the objects cheap. Anything else raises rather than costing a query.
-_CARD_COLUMNS = (
-    load_only(Course.id, Course.base_id, Course.title, Course.category, Course.field, Course.mode, Course.hours,
-              Course.start_date, Course.end_date, Course.enroll_until, Course.capacity, Course.seats_taken,
-              Course.fee, Course.cover_id, Course.status, Course.plan_status, Course.published_at,
-              Course.created_at, raiseload=True),
-    contains_eager(Course.base).load_only(TrainingBase.id, TrainingBase.name, TrainingBase.status,
-                                          TrainingBase.region_id, raiseload=True)
-    .contains_eager(TrainingBase.region).load_only(Region.id, Region.name, raiseload=True),
-    joinedload(Course.cover).load_only(Image.id, Image.key, raiseload=True),
-)
+class CardPlace:
+    """A card's base and region: the names it shows and whether the base may still publish (availability)."""
+
+    can_publish = TrainingBase.__dict__["can_publish"]  # the model's rule, read from these values
+
+    def __init__(self, name: str, status: object, region_name: str) -> None:
+        self.name, self.status, self.region = name, status, SimpleNamespace(name=region_name)
+
+
+class CourseCard:
+    """A public course as a catalog card (templates/catalog/_course_card.html, services.enrollment.availability)
+    and a page's cursors read it: a few columns from one narrow statement instead of a 29-column ORM object, with
+    the model's own rules for what is derived from them. Any other attribute is an AttributeError."""
+
+    seats_left = Course.__dict__["seats_left"]
+    is_self_paced = Course.__dict__["is_self_paced"]
+    enroll_deadline = Course.__dict__["enroll_deadline"]
+    needs_class_plan = Course.__dict__["needs_class_plan"]
+
+    def __init__(self, values: dict[str, Any], base: CardPlace, cover_key: str | None) -> None:
+        self.__dict__.update(values)
+        self.base, self.cover = base, SimpleNamespace(key=cover_key) if cover_key else None
+
+
+_CARD_COLUMNS = (Course.id, Course.title, Course.category, Course.field, Course.mode, Course.hours,
+                 Course.start_date, Course.end_date, Course.enroll_until, Course.capacity, Course.seats_taken,
+                 Course.fee, Course.status, Course.plan_status, Course.published_at, Course.created_at)
+_CARD_PLACE = (TrainingBase.name.label("base_name"), TrainingBase.status.label("base_status"),
+               Region.name.label("region_name"), Image.key.label("cover_key"))
 _FULL = (
     contains_eager(Course.base).contains_eager(TrainingBase.region).joinedload(Region.parent),
     joinedload(Course.cover),
 )
 
 
+def _cards(rows: Sequence[sa.Row]) -> list[CourseCard]:
+    places: dict[tuple, CardPlace] = {}
+    cards = []
+    names = [column.key for column in _CARD_COLUMNS]
+    for row in rows:
+        values = row._tuple()
+        base_name, base_status, region_name, cover_key = values[len(names):]
+        place = places.get((base_name, base_status, region_name))
+        if place is None:
+            place = places[base_name, base_status, region_name] = CardPlace(base_name, base_status, region_name)
+        cards.append(CourseCard(dict(zip(names, values, strict=False)), place, cover_key))
+    return cards
+
+
 def _rows(stmt: sa.Select[tuple[Course]], keys: Sequence[SortKey], forward: bool, limit: int,
-          offset: int = 0, cards: bool = False) -> list[Course]:
+          offset: int = 0, cards: bool = False) -> list:
     """The rows of ``stmt`` in the order of ``keys`` (reversed going back), with base, region and cover; with
-    ``cards``, only what a card shows (_CARD_COLUMNS)."""
+    ``cards``, as CourseCard."""
     order = [k.expression.asc() if k.ascending == forward else k.expression.desc() for k in keys]
-    rows = db.session.execute(
-        stmt.options(*(_CARD_COLUMNS if cards else _FULL))
-        .order_by(*order)
-        .offset(offset or None)
-        .limit(limit)
-    )
+    if cards:
+        narrow = (stmt.with_only_columns(*_CARD_COLUMNS, *_CARD_PLACE, maintain_column_froms=False)
+                  .outerjoin(Image, Image.id == Course.cover_id))
+        return _cards(db.session.execute(narrow.order_by(*order).offset(offset or None).limit(limit)).all())
+    rows = db.session.execute(stmt.options(*_FULL).order_by(*order).offset(offset or None).limit(limit))
     return list(rows.scalars().unique())
 
 
@@ -290,16 +320,21 @@ def _values(keys: Sequence[SortKey], course: Course) -> tuple:
 
 
 def filter_options() -> dict:
-    """Regions and bases for the catalog's filter form: two queries."""
+    """Regions and bases for the catalog's filter form, as (id, name) pairs, regions by their full name: two
+    queries, of plain rows."""
+    parent = aliased(Region)
     regions = db.session.execute(
-        sa.select(Region).options(joinedload(Region.parent)).order_by(Region.level, Region.code)
-    ).scalars().all()
+        sa.select(Region.id, parent.name, Region.name)
+        .outerjoin(parent, parent.id == Region.parent_id)
+        .order_by(Region.level, Region.code)
+    ).all()
     bases = db.session.execute(
         sa.select(TrainingBase.id, TrainingBase.name)
         .where(policies.listed_bases())
         .order_by(TrainingBase.type, TrainingBase.id)
     ).all()
-    return {"regions": regions, "bases": bases}
+    return {"regions": [(id_, Region.name_under(above, name)) for id_, above, name in regions],
+            "bases": [(id_, name) for id_, name in bases]}
 
 
 def get_public_course(course_id: int) -> Course | None:

@@ -9,9 +9,10 @@ import binascii
 import calendar
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache, lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -156,8 +157,18 @@ def enrollable_now(today: date) -> sa.ColumnElement[bool]:
     )
 
 
-def _filtered(filters: CourseFilters) -> sa.Select[tuple[Course]]:
-    return _when(_what(_public_courses(), filters), filters)
+def _filtered(filters: CourseFilters, today: date) -> sa.Select[tuple[Course]]:
+    return _when(_what(_public_courses(), filters), filters, today)
+
+
+@lru_cache(maxsize=256)
+def _statements(filters: tuple, today: date, dialect: str) -> tuple[sa.Select[tuple[Course]], sa.Select[tuple[int]]]:
+    """The filtered courses and their count for ``filters`` (astuple of CourseFilters) on ``today``, built once
+    per process and day (the page asks for both on every visit, and building them costs more than running the
+    count); ``dialect`` because the words' clause is the database's own."""
+    del dialect  # in the key only: search.match_clause reads it from the engine
+    stmt = _filtered(CourseFilters(*filters), today)
+    return stmt, sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
 
 
 def _what(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[tuple[Course]]:
@@ -181,17 +192,17 @@ def _what(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[t
     return stmt
 
 
-def _when(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[tuple[Course]]:
+def _when(stmt: sa.Select[tuple[Course]], filters: CourseFilters, today: date) -> sa.Select[tuple[Course]]:
     """The filters on when a course runs and whether it can be joined now: month, enrollable, seats, past."""
     bounds = _month_bounds(filters.month) if filters.month else None
     if bounds:
         stmt = stmt.where(Course.start_date <= bounds[1], Course.end_date >= bounds[0])
     if filters.enrollable or filters.has_seats:
-        stmt = stmt.where(enrollable_now(clock.today()))
+        stmt = stmt.where(enrollable_now(today))
     if filters.has_seats:
         stmt = stmt.where(sa.or_(Course.capacity.is_(None), Course.seats_taken < Course.capacity))
     if not filters.include_past:
-        stmt = stmt.where(Course.end_date >= clock.today())
+        stmt = stmt.where(Course.end_date >= today)
     return stmt
 
 
@@ -208,8 +219,8 @@ def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = N
     """
     sort = filters.sort if filters.sort in SORTS else "start"
     keys = SORTS[sort][1]
-    stmt = _filtered(filters)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    stmt, count = _statements(astuple(filters), clock.today(), db.engine.dialect.name)
+    total = db.session.execute(count).scalar_one()
     position = decode_cursor(cursor, sort) if cursor else None
     if position is None and jump is not None and jump > 1:
         return _with_cursors(_jumped(stmt, keys, total, per_page, jump, cards), sort, keys)
@@ -319,20 +330,24 @@ def _values(keys: Sequence[SortKey], course: Course) -> tuple:
     return tuple(k.value(course) for k in keys)
 
 
+@cache
+def _option_statements() -> tuple[sa.Select, sa.Select]:
+    """The filter form's two statements, built once per process: they depend on nothing but the schema, and
+    building a statement costs more than running these."""
+    parent = aliased(Region)
+    regions = (sa.select(Region.id, parent.name, Region.name)
+               .outerjoin(parent, parent.id == Region.parent_id)
+               .order_by(Region.level, Region.code))
+    bases = (sa.select(TrainingBase.id, TrainingBase.name)
+             .where(policies.listed_bases())
+             .order_by(TrainingBase.type, TrainingBase.id))
+    return regions, bases
+
+
 def filter_options() -> dict:
     """Regions and bases for the catalog's filter form, as (id, name) pairs, regions by their full name: two
     queries, of plain rows."""
-    parent = aliased(Region)
-    regions = db.session.execute(
-        sa.select(Region.id, parent.name, Region.name)
-        .outerjoin(parent, parent.id == Region.parent_id)
-        .order_by(Region.level, Region.code)
-    ).all()
-    bases = db.session.execute(
-        sa.select(TrainingBase.id, TrainingBase.name)
-        .where(policies.listed_bases())
-        .order_by(TrainingBase.type, TrainingBase.id)
-    ).all()
+    regions, bases = (db.session.execute(statement).all() for statement in _option_statements())
     return {"regions": [(id_, Region.name_under(above, name)) for id_, above, name in regions],
             "bases": [(id_, name) for id_, name in bases]}
 

@@ -166,7 +166,7 @@ def _statements(filters: tuple, today: date, dialect: str) -> tuple[sa.Select[tu
     """The filtered courses and their count for ``filters`` (astuple of CourseFilters) on ``today``, built once
     per process and day (the page asks for both on every visit, and building them costs more than running the
     count); ``dialect`` because the words' clause is the database's own."""
-    del dialect  # in the key only: search.match_clause reads it from the engine
+    del dialect  # in the key only: _what reads it from the engine
     stmt = _filtered(CourseFilters(*filters), today)
     return stmt, sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
 
@@ -277,6 +277,7 @@ _FULL = (
 
 
 def _cards(rows: Sequence[sa.Row]) -> list[CourseCard]:
+    """Rows of _CARD_COLUMNS and _CARD_PLACE as cards, the courses of one base sharing its CardPlace."""
     places: dict[tuple, CardPlace] = {}
     cards = []
     names = [column.key for column in _CARD_COLUMNS]
@@ -286,7 +287,7 @@ def _cards(rows: Sequence[sa.Row]) -> list[CourseCard]:
         place = places.get((base_name, base_status, region_name))
         if place is None:
             place = places[base_name, base_status, region_name] = CardPlace(base_name, base_status, region_name)
-        cards.append(CourseCard(dict(zip(names, values, strict=False)), place, cover_key))
+        cards.append(CourseCard(dict(zip(names, values[:len(names)], strict=True)), place, cover_key))
     return cards
 
 

@@ -161,6 +161,10 @@ class Config:
     # Public pages are served again to anonymous visitors for this many seconds (blueprints/pagecache.py).
     PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "10"))
     PAGE_CACHE_ENTRIES = 256  # per process: its own store, or its copies of what it fetched from Redis
+    # Pieces of pages (a catalog card, the filter form) kept under everything they are rendered from, so never
+    # stale, for signed-in users too: unused ones go after this many seconds (Redis) or beyond the count.
+    FRAGMENT_CACHE_SECONDS = int(os.environ.get("FRAGMENT_CACHE_SECONDS", "3600"))
+    FRAGMENT_CACHE_ENTRIES = 8192  # per process: its own store, or its copies of what it fetched from Redis
     # An event a user can repeat at will (a refused page, an ID number shown again, an export) is written to
     # the append-only audit log once per actor, subject and window of this many seconds, and counted after
     # that (services.audit.record_repeatable); 0 writes every one.

@@ -14,6 +14,10 @@ Only requests without a session or remember-me cookie use it, and only 200 answe
 untouched are kept: a signed-in user (a base admin checking an edit, a learner seeing their enrollment) and
 a visitor with a flashed message always get the live page. Anonymous visitors may see seat counts and
 listings up to PAGE_CACHE_SECONDS old; enrollment itself always checks the live figures.
+
+Pieces of pages (``fragments``) are kept in the same store for everyone, signed in or not: each is kept
+under a key made of everything it is rendered from, so that an entry can never be out of date, only unused
+(FRAGMENT_CACHE_SECONDS; 0 turns them off).
 """
 
 import hashlib
@@ -22,16 +26,19 @@ import struct
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import wraps
 
 from flask import current_app, make_response, request, session
 from flask_babel import get_locale
+from markupsafe import Markup
 
 from extensions import redis_client
 
 _local: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # key: (time.monotonic() it expires at, page)
 _lock = threading.Lock()
 _EXPIRY = struct.Struct(">d")  # in front of a page in Redis: the time.time() its entry expires at
+_pieces: OrderedDict[str, bytes] = OrderedDict()  # fragments (this process's copies with Redis): never stale
 
 
 def _key() -> str:
@@ -100,9 +107,80 @@ def _put(key: str, body: bytes, seconds: int) -> None:
 
 
 def clear() -> None:
-    """Forget this process's copies of the pages (tests; Redis entries expire on their own)."""
+    """Forget this process's pages and fragments, or its copies of them (tests; Redis entries expire on
+    their own)."""
     with _lock:
         _local.clear()
+        _pieces.clear()
+
+
+def fragment_key(kind: str, material: object) -> str:
+    """The entry of a fragment: a hash of the repr of ``material``, which must hold everything the fragment
+    is rendered from (its values' reprs tell them apart: dates, decimals, None, strings)."""
+    return f"jidi:{kind}:" + hashlib.sha256(repr(material).encode()).hexdigest()
+
+
+def fragments(keys: list[str], render: Callable[[int], str]) -> list[Markup]:
+    """The fragments under ``keys``, each rendered by ``render(index)`` where the store has none (and kept):
+    one round trip to Redis for the lot, and one more to keep what was missing."""
+    seconds = current_app.config["FRAGMENT_CACHE_SECONDS"]
+    if not seconds:
+        return [Markup(render(n)) for n in range(len(keys))]
+    found = _get_pieces(keys)
+    missing = {}
+    for n, body in enumerate(found):
+        if body is None:
+            missing[keys[n]] = found[n] = render(n).encode()
+    if missing:
+        _put_pieces(missing, seconds)
+    return [Markup(body.decode()) for body in found]
+
+
+def _get_pieces(keys: list[str]) -> list:
+    """This process's copies first (a fragment's key is its content: a copy is never stale), then Redis for
+    the rest in one round trip, keeping what it had."""
+    with _lock:
+        found = [_pieces.get(key) for key in keys]
+        for key, body in zip(keys, found, strict=True):
+            if body is not None:
+                _pieces.move_to_end(key)
+    wanted = [n for n, body in enumerate(found) if body is None]
+    client = redis_client()
+    if client is None or not wanted:
+        return found
+    try:
+        fetched = client.mget([keys[n] for n in wanted])
+    except Exception:  # noqa: BLE001 - a Redis outage costs speed, not the page
+        current_app.logger.warning("page cache: Redis unavailable")
+        return found
+    had = {}
+    for n, body in zip(wanted, fetched, strict=True):
+        if body is not None:
+            found[n] = had[keys[n]] = body
+    _keep_pieces(had)
+    return found
+
+
+def _keep_pieces(pieces: dict[str, bytes]) -> None:
+    with _lock:
+        _pieces.update(pieces)
+        for key in pieces:
+            _pieces.move_to_end(key)
+        while len(_pieces) > current_app.config["FRAGMENT_CACHE_ENTRIES"]:
+            _pieces.popitem(last=False)
+
+
+def _put_pieces(pieces: dict[str, bytes], seconds: int) -> None:
+    client = redis_client()
+    if client is not None:
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for key, body in pieces.items():
+                    pipe.set(key, body, ex=seconds)
+                pipe.execute()
+        except Exception:  # noqa: BLE001
+            current_app.logger.warning("page cache: Redis unavailable")
+    _keep_pieces(pieces)
 
 
 def cached_page(view):

@@ -31,7 +31,12 @@ class Region(Model):
 
     @property
     def full_name(self) -> str:
-        return f"{self.parent.name}{self.name}" if self.parent else self.name
+        return Region.name_under(self.parent.name if self.parent else None, self.name)
+
+    @staticmethod
+    def name_under(parent_name: str | None, name: str) -> str:
+        """A region's full name from its own and its parent's (none for a province): 山东省济南市."""
+        return f"{parent_name}{name}" if parent_name is not None else name
 
     def __repr__(self) -> str:
         return f"<Region {self.code} {self.name}>"

@@ -36,8 +36,9 @@ class CatalogSearchForm(InputForm):
     page = StringField(validators=[Optional()])
 
     def set_options(self, regions, bases) -> None:
-        self.region.choices = [("", _l("全部地区"))] + [(str(r.id), r.full_name) for r in regions]
-        self.base.choices = [("", _l("全部基地"))] + [(str(b.id), b.name) for b in bases]
+        """``regions`` and ``bases``: (id, name) pairs (catalog_pages.filter_options)."""
+        self.region.choices = [("", _l("全部地区"))] + [(str(id_), name) for id_, name in regions]
+        self.base.choices = [("", _l("全部基地"))] + [(str(id_), name) for id_, name in bases]
 
     def _int_or_none(self, field) -> int | None:
         # An id the database can hold, in ASCII digits (blueprints.query); anything else filters nothing.

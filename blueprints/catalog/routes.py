@@ -5,7 +5,7 @@ import time
 from flask import abort, current_app, make_response, render_template, request, send_file
 from flask_login import current_user
 
-from blueprints.catalog import bp
+from blueprints.catalog import bp, fragments
 from blueprints.catalog.forms import CatalogSearchForm
 from blueprints.certificate_lookups import lookup_limit
 from blueprints.common_forms import ActionForm
@@ -32,10 +32,12 @@ def courses():
     form.validate()
     try:
         page = catalog_pages.search_courses(form.filters(), current_app.config["CATALOG_PAGE_SIZE"],
-                                            None if form.cursor.errors else form.cursor.data, form.jump())
+                                            None if form.cursor.errors else form.cursor.data, form.jump(),
+                                            cards=True)
     except paging.PageOutOfReach:
         abort(404)
-    return render_template("catalog/courses.html", form=form, page=page)
+    return render_template("catalog/courses.html", page=page, filter_form=fragments.filter_form(form),
+                           cards=fragments.course_cards(page.items, level=2))
 
 
 @bp.route("/courses/<int:course_id>")

@@ -9,16 +9,18 @@ import binascii
 import calendar
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache, lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import QueryableAttribute, contains_eager, joinedload
+from sqlalchemy.orm import QueryableAttribute, aliased, contains_eager, joinedload
 
 from extensions import db
-from models import BaseType, Course, CourseStatus, Enrollment, PlanStatus, Region, TrainingBase
+from models import BaseType, Course, CourseStatus, Enrollment, Image, PlanStatus, Region, TrainingBase
 from models._common import MAX_ID
 from services import policies
 from services.infra import clock, paging, search
@@ -155,8 +157,18 @@ def enrollable_now(today: date) -> sa.ColumnElement[bool]:
     )
 
 
-def _filtered(filters: CourseFilters) -> sa.Select[tuple[Course]]:
-    return _when(_what(_public_courses(), filters), filters)
+def _filtered(filters: CourseFilters, today: date) -> sa.Select[tuple[Course]]:
+    return _when(_what(_public_courses(), filters), filters, today)
+
+
+@lru_cache(maxsize=256)
+def _statements(filters: tuple, today: date, dialect: str) -> tuple[sa.Select[tuple[Course]], sa.Select[tuple[int]]]:
+    """The filtered courses and their count for ``filters`` (astuple of CourseFilters) on ``today``, built once
+    per process and day (the page asks for both on every visit, and building them costs more than running the
+    count); ``dialect`` because the words' clause is the database's own."""
+    del dialect  # in the key only: _what reads it from the engine
+    stmt = _filtered(CourseFilters(*filters), today)
+    return stmt, sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
 
 
 def _what(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[tuple[Course]]:
@@ -180,22 +192,24 @@ def _what(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[t
     return stmt
 
 
-def _when(stmt: sa.Select[tuple[Course]], filters: CourseFilters) -> sa.Select[tuple[Course]]:
+def _when(stmt: sa.Select[tuple[Course]], filters: CourseFilters, today: date) -> sa.Select[tuple[Course]]:
     """The filters on when a course runs and whether it can be joined now: month, enrollable, seats, past."""
     bounds = _month_bounds(filters.month) if filters.month else None
     if bounds:
         stmt = stmt.where(Course.start_date <= bounds[1], Course.end_date >= bounds[0])
     if filters.enrollable or filters.has_seats:
-        stmt = stmt.where(enrollable_now(clock.today()))
+        stmt = stmt.where(enrollable_now(today))
     if filters.has_seats:
         stmt = stmt.where(sa.or_(Course.capacity.is_(None), Course.seats_taken < Course.capacity))
     if not filters.include_past:
-        stmt = stmt.where(Course.end_date >= clock.today())
+        stmt = stmt.where(Course.end_date >= today)
     return stmt
 
 
-def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = None, jump: int | None = None) -> Page:
-    """One page of the catalog for the filters: two queries (count, rows with base and region).
+def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = None, jump: int | None = None,
+                   cards: bool = False) -> Page:
+    """One page of the catalog for the filters: two queries (count, rows with base and region). With
+    ``cards``, the items are CourseCard: what a card shows, read without the ORM's objects.
 
     Pages follow each other by keyset: a deep page costs what the first one does, where an OFFSET would
     make the database walk past every earlier row. ``jump`` asks for a page by number instead (ignored with
@@ -205,15 +219,15 @@ def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = N
     """
     sort = filters.sort if filters.sort in SORTS else "start"
     keys = SORTS[sort][1]
-    stmt = _filtered(filters)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    stmt, count = _statements(astuple(filters), clock.today(), db.engine.dialect.name)
+    total = db.session.execute(count).scalar_one()
     position = decode_cursor(cursor, sort) if cursor else None
     if position is None and jump is not None and jump > 1:
-        return _with_cursors(_jumped(stmt, keys, total, per_page, jump), sort, keys)
+        return _with_cursors(_jumped(stmt, keys, total, per_page, jump, cards), sort, keys)
     forward = position is None or position.forward
     if position is not None:
         stmt = stmt.where(_beyond(keys, position.values, forward))
-    items = _rows(stmt, keys, forward, per_page + 1)
+    items = _rows(stmt, keys, forward, per_page + 1, cards=cards)
     more, items = len(items) > per_page, items[:per_page]
     number = position.page if position else 1
     if forward:
@@ -227,30 +241,78 @@ def search_courses(filters: CourseFilters, per_page: int, cursor: str | None = N
     return _with_cursors(page, sort, keys)
 
 
+class CardPlace:
+    """A card's base and region: the names it shows and whether the base may still publish (availability)."""
+
+    can_publish = TrainingBase.__dict__["can_publish"]  # the model's rule, read from these values
+
+    def __init__(self, name: str, status: object, region_name: str) -> None:
+        self.name, self.status, self.region = name, status, SimpleNamespace(name=region_name)
+
+
+class CourseCard:
+    """A public course as a catalog card (templates/catalog/_course_card.html, services.enrollment.availability)
+    and a page's cursors read it: a few columns from one narrow statement instead of a 29-column ORM object, with
+    the model's own rules for what is derived from them. Any other attribute is an AttributeError."""
+
+    seats_left = Course.__dict__["seats_left"]
+    is_self_paced = Course.__dict__["is_self_paced"]
+    enroll_deadline = Course.__dict__["enroll_deadline"]
+    needs_class_plan = Course.__dict__["needs_class_plan"]
+
+    def __init__(self, values: dict[str, Any], base: CardPlace, cover_key: str | None) -> None:
+        self.__dict__.update(values)
+        self.base, self.cover = base, SimpleNamespace(key=cover_key) if cover_key else None
+
+
+_CARD_COLUMNS = (Course.id, Course.title, Course.category, Course.field, Course.mode, Course.hours,
+                 Course.start_date, Course.end_date, Course.enroll_until, Course.capacity, Course.seats_taken,
+                 Course.fee, Course.status, Course.plan_status, Course.published_at, Course.created_at)
+_CARD_PLACE = (TrainingBase.name.label("base_name"), TrainingBase.status.label("base_status"),
+               Region.name.label("region_name"), Image.key.label("cover_key"))
+_FULL = (
+    contains_eager(Course.base).contains_eager(TrainingBase.region).joinedload(Region.parent),
+    joinedload(Course.cover),
+)
+
+
+def _cards(rows: Sequence[sa.Row]) -> list[CourseCard]:
+    """Rows of _CARD_COLUMNS and _CARD_PLACE as cards, the courses of one base sharing its CardPlace."""
+    places: dict[tuple, CardPlace] = {}
+    cards = []
+    names = [column.key for column in _CARD_COLUMNS]
+    for row in rows:
+        values = row._tuple()
+        base_name, base_status, region_name, cover_key = values[len(names):]
+        place = places.get((base_name, base_status, region_name))
+        if place is None:
+            place = places[base_name, base_status, region_name] = CardPlace(base_name, base_status, region_name)
+        cards.append(CourseCard(dict(zip(names, values[:len(names)], strict=True)), place, cover_key))
+    return cards
+
+
 def _rows(stmt: sa.Select[tuple[Course]], keys: Sequence[SortKey], forward: bool, limit: int,
-          offset: int = 0) -> list[Course]:
-    """The rows of ``stmt`` in the order of ``keys`` (reversed going back), with base, region and cover."""
+          offset: int = 0, cards: bool = False) -> list:
+    """The rows of ``stmt`` in the order of ``keys`` (reversed going back), with base, region and cover; with
+    ``cards``, as CourseCard."""
     order = [k.expression.asc() if k.ascending == forward else k.expression.desc() for k in keys]
-    rows = db.session.execute(
-        stmt.options(contains_eager(Course.base).contains_eager(TrainingBase.region).joinedload(Region.parent),
-            joinedload(Course.cover),
-        )
-        .order_by(*order)
-        .offset(offset or None)
-        .limit(limit)
-    )
+    if cards:
+        narrow = (stmt.with_only_columns(*_CARD_COLUMNS, *_CARD_PLACE, maintain_column_froms=False)
+                  .outerjoin(Image, Image.id == Course.cover_id))
+        return _cards(db.session.execute(narrow.order_by(*order).offset(offset or None).limit(limit)).all())
+    rows = db.session.execute(stmt.options(*_FULL).order_by(*order).offset(offset or None).limit(limit))
     return list(rows.scalars().unique())
 
 
 def _jumped(stmt: sa.Select[tuple[Course]], keys: Sequence[SortKey], total: int, per_page: int,
-            jump: int) -> Page:
+            jump: int, cards: bool) -> Page:
     """Page ``jump`` (the last page when the list is shorter), read from the nearer end with OFFSET."""
     number = paging.jump_target(jump, total, per_page)
     before, after = paging.rows_around(number, total, per_page)
     if before <= after:
-        items = _rows(stmt, keys, True, per_page, before)
+        items = _rows(stmt, keys, True, per_page, before, cards)
     else:
-        items = _rows(stmt, keys, False, min(per_page, total - before), after)
+        items = _rows(stmt, keys, False, min(per_page, total - before), after, cards)
         items.reverse()
     return Page(items=items, total=total, page=number, per_page=per_page, has_prev=number > 1,
                 has_next=number * per_page < total, jump_rows=paging.JUMP_ROWS)
@@ -269,17 +331,26 @@ def _values(keys: Sequence[SortKey], course: Course) -> tuple:
     return tuple(k.value(course) for k in keys)
 
 
+@cache
+def _option_statements() -> tuple[sa.Select, sa.Select]:
+    """The filter form's two statements, built once per process: they depend on nothing but the schema, and
+    building a statement costs more than running these."""
+    parent = aliased(Region)
+    regions = (sa.select(Region.id, parent.name, Region.name)
+               .outerjoin(parent, parent.id == Region.parent_id)
+               .order_by(Region.level, Region.code))
+    bases = (sa.select(TrainingBase.id, TrainingBase.name)
+             .where(policies.listed_bases())
+             .order_by(TrainingBase.type, TrainingBase.id))
+    return regions, bases
+
+
 def filter_options() -> dict:
-    """Regions and bases for the catalog's filter form: two queries."""
-    regions = db.session.execute(
-        sa.select(Region).options(joinedload(Region.parent)).order_by(Region.level, Region.code)
-    ).scalars().all()
-    bases = db.session.execute(
-        sa.select(TrainingBase.id, TrainingBase.name)
-        .where(policies.listed_bases())
-        .order_by(TrainingBase.type, TrainingBase.id)
-    ).all()
-    return {"regions": regions, "bases": bases}
+    """Regions and bases for the catalog's filter form, as (id, name) pairs, regions by their full name: two
+    queries, of plain rows."""
+    regions, bases = (db.session.execute(statement).all() for statement in _option_statements())
+    return {"regions": [(id_, Region.name_under(above, name)) for id_, above, name in regions],
+            "bases": [(id_, name) for id_, name in bases]}
 
 
 def get_public_course(course_id: int) -> Course | None:

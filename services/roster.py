@@ -122,10 +122,11 @@ class RosterPage:
         return any(line.status == EnrollmentStatus.CONFIRMED for line in self.seated)
 
 
-def roster_page_of(course: Course, page: int = 1, per_page: int = ROSTER_PAGE_ROWS) -> RosterPage:
-    """Page ``page`` of the course's roster, ``per_page`` seated learners to a page (a page past the last
-    is the last), with the waitlist, the counts by status and the average rating. Two queries: the GROUP BY
-    status, then the page's rows."""
+def roster_page_of(course: Course, page: int = 1, per_page: int | None = None) -> RosterPage:
+    """Page ``page`` of the course's roster, ``per_page`` (default ROSTER_PAGE_ROWS) seated learners to a
+    page (a page past the last is the last), with the waitlist, the counts by status and the average rating.
+    Two queries: the GROUP BY status, then the page's rows."""
+    per_page = per_page or ROSTER_PAGE_ROWS
     figures = db.session.execute(_STATUS_FIGURES, {"course_id": course.id}).all()
     counts = {status: n for status, n, _sum, _rated in figures}
     rating_sum = sum(total or 0 for _status, _n, total, _rated in figures)

@@ -74,24 +74,24 @@ def roster(course: Course) -> Roster:
 
 
 # The roster page's rows: the few columns it shows, not Enrollment and User objects (a busy course has
-# thousands of rows). Built once; the course, the offset and the page size are bound on each call.
-_SEATED_PAGE = (
-    sa.select(Enrollment.id, Enrollment.status, Enrollment.completed_on, Enrollment.learner_id)
-    .where(Enrollment.course_id == sa.bindparam("course_id"), Enrollment.status.in_(SEAT_HOLDING))
-    .order_by(Enrollment.id).limit(sa.bindparam("per_page")).offset(sa.bindparam("skip"))
+# thousands of rows). Built once; the course and the page's bounds are bound on each call. The seated are
+# numbered in the order they enrolled and the page picked by number (the waitlist is shown whole): with
+# ORDER BY id LIMIT, PostgreSQL walked the whole table's primary key looking for the course's rows.
+_WAITLISTED = Enrollment.status == EnrollmentStatus.WAITLISTED
+_NUMBERED = (
+    sa.select(Enrollment.id, Enrollment.status, Enrollment.completed_on, Enrollment.learner_id,
+              sa.func.row_number().over(partition_by=_WAITLISTED, order_by=Enrollment.id).label("n"))
+    .where(Enrollment.course_id == sa.bindparam("course_id"), Enrollment.status != EnrollmentStatus.CANCELLED)
     .subquery()
 )
-_WAITLISTED = (
-    sa.select(Enrollment.id, Enrollment.status, Enrollment.completed_on, Enrollment.learner_id)
-    .where(Enrollment.course_id == sa.bindparam("course_id"), Enrollment.status == EnrollmentStatus.WAITLISTED)
-    .subquery()
-)
-_LINES = sa.union_all(*(sa.select(part) for part in (_SEATED_PAGE, _WAITLISTED))).subquery()
 _ROSTER_LINES = (
-    sa.select(_LINES.c.id, _LINES.c.status, _LINES.c.completed_on, User.name, User.id_number_masked,
+    sa.select(_NUMBERED.c.id, _NUMBERED.c.status, _NUMBERED.c.completed_on, User.name, User.id_number_masked,
               User.employer_name)
-    .join(User, User.id == _LINES.c.learner_id)
-    .order_by(_LINES.c.id)
+    .join(User, User.id == _NUMBERED.c.learner_id)
+    .where(sa.or_(_NUMBERED.c.status == EnrollmentStatus.WAITLISTED,
+                  _NUMBERED.c.n.between(sa.bindparam("first", type_=sa.Integer),
+                                        sa.bindparam("last", type_=sa.Integer))))
+    .order_by(_NUMBERED.c.id)
 )
 _STATUS_FIGURES = (
     sa.select(Enrollment.status, sa.func.count(Enrollment.id), sa.func.sum(Enrollment.rating),
@@ -135,7 +135,7 @@ def roster_page_of(course: Course, page: int = 1, per_page: int | None = None) -
     pages = max((seated + per_page - 1) // per_page, 1)
     page = min(max(page, 1), pages)
     lines = db.session.execute(
-        _ROSTER_LINES, {"course_id": course.id, "per_page": per_page, "skip": (page - 1) * per_page}).all()
+        _ROSTER_LINES, {"course_id": course.id, "first": (page - 1) * per_page + 1, "last": page * per_page}).all()
     return RosterPage(
         seated=[line for line in lines if line.status != EnrollmentStatus.WAITLISTED],
         waitlisted=[line for line in lines if line.status == EnrollmentStatus.WAITLISTED],

@@ -151,19 +151,13 @@ class Ledger:
     years: dict[int, Progress]
 
 
-def ledger(learner: User, year: int) -> Ledger:
-    """The learner's progress in every year with hours and in ``year`` (shown even before any hours),
-    each against the rule in force: value by value the city's own, else its province's (as ``rules_for``
-    merges them). Also the learner's region with its province in ``region.parent``, so that its full name
-    costs no query.
-
-    One query: the ledger summed per year, one column per category (the year asked for joins the
-    ledger as a row of no hours), beside the region's and the province's rule of that year.
-    """
+def _ledger_statement() -> sa.Select:
+    """The ledger's statement, with the learner, the year and the learner's region as parameters: built
+    (and its cache key computed) once, not on every dashboard."""
     credits = sa.union_all(
         sa.select(HoursRecord.year, HoursRecord.category, HoursRecord.hours)
-        .where(HoursRecord.learner_id == learner.id),
-        sa.select(sa.literal(year, sa.Integer), sa.null(), sa.literal(0, sa.Integer)),
+        .where(HoursRecord.learner_id == sa.bindparam("learner_id")),
+        sa.select(sa.bindparam("year", type_=sa.Integer), sa.null(), sa.literal(0, sa.Integer)),
     ).subquery()
     per_year = (
         sa.select(credits.c.year, *(
@@ -174,15 +168,31 @@ def ledger(learner: User, year: int) -> Ledger:
         .subquery()
     )
     region, province, own, inherited = aliased(Region), aliased(Region), aliased(RuleSet), aliased(RuleSet)
-    rows = db.session.execute(
+    return (
         sa.select(per_year, region, own, inherited)
         .select_from(per_year)
-        .outerjoin(region, region.id == learner.region_id)
+        .outerjoin(region, region.id == sa.bindparam("region_id"))
         .outerjoin(province, region.parent.of_type(province))
         .outerjoin(own, sa.and_(own.region_id == region.id, own.year == per_year.c.year))
         .outerjoin(inherited, sa.and_(inherited.region_id == province.id, inherited.year == per_year.c.year))
         .options(contains_eager(region.parent.of_type(province)))
-    ).all()
+    )
+
+
+_LEDGER = _ledger_statement()
+
+
+def ledger(learner: User, year: int) -> Ledger:
+    """The learner's progress in every year with hours and in ``year`` (shown even before any hours),
+    each against the rule in force: value by value the city's own, else its province's (as ``rules_for``
+    merges them). Also the learner's region with its province in ``region.parent``, so that its full name
+    costs no query.
+
+    One query: the ledger summed per year, one column per category (the year asked for joins the
+    ledger as a row of no hours), beside the region's and the province's rule of that year.
+    """
+    rows = db.session.execute(
+        _LEDGER, {"learner_id": learner.id, "year": year, "region_id": learner.region_id}).all()
     years = {}
     for row_year, *sums, _region, own_rule, inherited_rule in rows:
         totals = dict(zip(Category, map(int, sums), strict=True))

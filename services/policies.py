@@ -363,7 +363,13 @@ def may_manage_course(user: Any, course: Course) -> bool:
 
 def managed_courses(user: Any) -> sa.ColumnElement[bool]:
     """may_manage_course as SQL on Course."""
-    return Course.base_id.in_(sa.select(BaseMembership.base_id).where(BaseMembership.user_id == user.id))
+    return courses_managed_by(user.id)
+
+
+def courses_managed_by(user_id: Any) -> sa.ColumnElement[bool]:
+    """may_manage_course as SQL on Course, for the user ``user_id`` (an id, or a bind parameter of a
+    statement built once)."""
+    return Course.base_id.in_(sa.select(BaseMembership.base_id).where(BaseMembership.user_id == user_id))
 
 
 def ensure_may_manage_base(actor: Any, base: TrainingBase) -> None:

@@ -73,6 +73,80 @@ def roster(course: Course) -> Roster:
     )
 
 
+# The roster page's rows: the few columns it shows, not Enrollment and User objects (a busy course has
+# thousands of rows). Built once; the course and the page's bounds are bound on each call. The seated are
+# numbered in the order they enrolled and the page picked by number (the waitlist is shown whole): with
+# ORDER BY id LIMIT, PostgreSQL walked the whole table's primary key looking for the course's rows.
+_WAITLISTED = Enrollment.status == EnrollmentStatus.WAITLISTED
+_NUMBERED = (
+    sa.select(Enrollment.id, Enrollment.status, Enrollment.completed_on, Enrollment.learner_id,
+              sa.func.row_number().over(partition_by=_WAITLISTED, order_by=Enrollment.id).label("n"))
+    .where(Enrollment.course_id == sa.bindparam("course_id"), Enrollment.status != EnrollmentStatus.CANCELLED)
+    .subquery()
+)
+_ROSTER_LINES = (
+    sa.select(_NUMBERED.c.id, _NUMBERED.c.status, _NUMBERED.c.completed_on, User.name, User.id_number_masked,
+              User.employer_name)
+    .join(User, User.id == _NUMBERED.c.learner_id)
+    .where(sa.or_(_NUMBERED.c.status == EnrollmentStatus.WAITLISTED,
+                  _NUMBERED.c.n.between(sa.bindparam("first", type_=sa.Integer),
+                                        sa.bindparam("last", type_=sa.Integer))))
+    .order_by(_NUMBERED.c.id)
+)
+_STATUS_FIGURES = (
+    sa.select(Enrollment.status, sa.func.count(Enrollment.id), sa.func.sum(Enrollment.rating),
+              sa.func.count(Enrollment.rating))
+    .where(Enrollment.course_id == sa.bindparam("course_id"))
+    .group_by(Enrollment.status)
+)
+ROSTER_PAGE_ROWS = 100
+
+
+@dataclass
+class RosterPage:
+    """One page of the roster page's seated learners (in the order they enrolled) and the whole waitlist, as
+    rows of (id, status, completed_on, name, id_number_masked, employer_name); the counts by status and the
+    ratings are the whole course's."""
+
+    seated: list
+    waitlisted: list
+    counts: dict
+    average_rating: float | None
+    ratings: int
+    page: int
+    pages: int
+
+    @property
+    def any_confirmed(self) -> bool:
+        """Whether a learner on this page can still be marked completed (the form below the table)."""
+        return any(line.status == EnrollmentStatus.CONFIRMED for line in self.seated)
+
+
+def roster_page_of(course: Course, page: int = 1, per_page: int | None = None) -> RosterPage:
+    """Page ``page`` of the course's roster, ``per_page`` (default ROSTER_PAGE_ROWS) seated learners to a
+    page (a page past the last is the last), with the waitlist, the counts by status and the average rating.
+    Two queries: the GROUP BY status, then the page's rows."""
+    per_page = per_page or ROSTER_PAGE_ROWS
+    figures = db.session.execute(_STATUS_FIGURES, {"course_id": course.id}).all()
+    counts = {status: n for status, n, _sum, _rated in figures}
+    rating_sum = sum(total or 0 for _status, _n, total, _rated in figures)
+    rated = sum(n for _status, _n, _sum, n in figures)
+    seated = sum(counts.get(status, 0) for status in SEAT_HOLDING)
+    pages = max((seated + per_page - 1) // per_page, 1)
+    page = min(max(page, 1), pages)
+    lines = db.session.execute(
+        _ROSTER_LINES, {"course_id": course.id, "first": (page - 1) * per_page + 1, "last": page * per_page}).all()
+    return RosterPage(
+        seated=[line for line in lines if line.status != EnrollmentStatus.WAITLISTED],
+        waitlisted=[line for line in lines if line.status == EnrollmentStatus.WAITLISTED],
+        counts={s: counts.get(s, 0) for s in EnrollmentStatus},
+        average_rating=round(rating_sum / rated, 1) if rated else None,
+        ratings=rated,
+        page=page,
+        pages=pages,
+    )
+
+
 def course_days(course: Course) -> list[date]:
     length = (course.end_date - course.start_date).days + 1
     if length > MAX_ATTENDANCE_DAYS:

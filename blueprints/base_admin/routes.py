@@ -193,8 +193,10 @@ def _roster_page(base, course, form: CompletionForm | None = None, walk_in_form:
     if form is None:
         form = CompletionForm(formdata=None)
         form.completed_on.data = completion_service.suggested_completed_on(course)
+    # ?page= picks a page of the seated learners (absent, malformed or out of range: the first or the last).
+    page = query_int("page", 1, default=1)
     return render_template(
-        "base_admin/roster.html", base=base, course=course, roster=roster_service.roster(course),
+        "base_admin/roster.html", base=base, course=course, roster=roster_service.roster_page_of(course, page),
         action_form=ActionForm(), completion_form=form, days=roster_service.course_days(course),
         walk_in_form=walk_in_form or WalkInForm(formdata=None),
         desk_problem=walk_in_service.desk_problem(course),

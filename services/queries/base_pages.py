@@ -30,16 +30,27 @@ def managed_base(user: User, base_id: int) -> TrainingBase | None:
     ).unique().scalar_one_or_none()
 
 
+def _managed_course_statement() -> sa.Select:
+    base = contains_eager(Course.base)
+    return (
+        sa.select(Course)
+        .join(Course.base)
+        .where(Course.id == sa.bindparam("course_id"), Course.base_id == sa.bindparam("base_id"),
+               policies.courses_managed_by(sa.bindparam("user_id")))
+        .options(base.joinedload(TrainingBase.region), base.joinedload(TrainingBase.logo), joinedload(Course.cover))
+    )
+
+
+# Built once: every page of a course under /manage loads it, and building it cost more than running it.
+_MANAGED_COURSE = _managed_course_statement()
+
+
 def managed_course(user: User, base_id: int, course_id: int) -> Course | None:
     """The course, with its base, if it belongs to base ``base_id`` and ``user`` administers that base
     (policies.may_manage_course); None otherwise (a missing course, another base's course, or someone else's
     base). One query."""
-    base = contains_eager(Course.base)
     return db.session.execute(
-        sa.select(Course)
-        .join(Course.base)
-        .where(Course.id == course_id, Course.base_id == base_id, policies.managed_courses(user))
-        .options(base.joinedload(TrainingBase.region), base.joinedload(TrainingBase.logo), joinedload(Course.cover))
+        _MANAGED_COURSE, {"course_id": course_id, "base_id": base_id, "user_id": user.id}
     ).unique().scalar_one_or_none()
 
 

@@ -77,8 +77,9 @@ def credit_years(course: Course, today: date | None = None) -> list[int]:
     return [course.end_date.year]
 
 
-def _enrollments_with_position(learner_id: int, course_id: int | None = None) -> Sequence[sa.Row[Any]]:
-    """The learner's live enrollments with course and base, and waitlist positions. One query."""
+def _enrollments_statement(one_course: bool) -> sa.Select:
+    """The learner's live enrollments with course and base, and waitlist positions (parameters: learner_id,
+    and course_id when ``one_course``)."""
     other = aliased(Enrollment)
     position = (
         sa.select(sa.func.count(other.id))
@@ -95,12 +96,21 @@ def _enrollments_with_position(learner_id: int, course_id: int | None = None) ->
         .join(Enrollment.course)
         .join(Course.base)
         .options(contains_eager(Enrollment.course).contains_eager(Course.base))
-        .where(Enrollment.learner_id == learner_id, Enrollment.status != EnrollmentStatus.CANCELLED)
+        .where(Enrollment.learner_id == sa.bindparam("learner_id"), Enrollment.status != EnrollmentStatus.CANCELLED)
         .order_by(Course.start_date.desc(), Enrollment.id.desc())
     )
-    if course_id is not None:
-        stmt = stmt.where(Enrollment.course_id == course_id)
-    return db.session.execute(stmt).all()
+    return stmt.where(Enrollment.course_id == sa.bindparam("course_id")) if one_course else stmt
+
+
+# Built once: building them (and their cache keys) cost more than running them on every dashboard.
+_ENROLLMENTS, _ENROLLMENT_IN_COURSE = _enrollments_statement(False), _enrollments_statement(True)
+
+
+def _enrollments_with_position(learner_id: int, course_id: int | None = None) -> Sequence[sa.Row[Any]]:
+    """The learner's live enrollments with course and base, and waitlist positions. One query."""
+    if course_id is None:
+        return db.session.execute(_ENROLLMENTS, {"learner_id": learner_id}).all()
+    return db.session.execute(_ENROLLMENT_IN_COURSE, {"learner_id": learner_id, "course_id": course_id}).all()
 
 
 def _enrollment_years(enrollment: Enrollment, today: date) -> list[int]:
@@ -129,13 +139,10 @@ class GuideLine:
     courses: list[tuple[int, str, int]] = field(default_factory=list)
 
 
-def _guide_rows(learner: User, chain: list[int], year: int) -> list[sa.Select]:
+def _guide_rows(sector: Any, chain: Any, year: Any) -> list[sa.Select]:
     """The statements (for the dashboard's union) of the year's study guides of the learner's sector by the
     authorities of their region's chain, and of the guides' courses in the catalog."""
-    if not learner.sector or not chain:
-        return []
-    mine = sa.and_(SectorGuide.year == year, SectorAuthority.sector == learner.sector,
-                   SectorAuthority.region_id.in_(chain))
+    mine = sa.and_(SectorGuide.year == year, SectorAuthority.sector == sector, SectorAuthority.region_id.in_(chain))
     guides = sa.select(
         sa.literal("guide"), SectorGuide.id, SectorGuide.title, SectorGuide.body, sa.null(), sa.null(),
         SectorAuthority.name,
@@ -149,24 +156,39 @@ def _guide_rows(learner: User, chain: list[int], year: int) -> list[sa.Select]:
     return [guides, courses]
 
 
+def _notices_and_caps_statement(with_guides: bool) -> sa.CompoundSelect:
+    """The union _notices_and_caps reads, with the learner, the year and the region chain (and the sector,
+    ``with_guides``) as parameters."""
+    year = sa.bindparam("year", type_=sa.Integer)
+    chain: sa.BindParameter[list[int]] = sa.bindparam("chain", expanding=True)
+    notices = sa.select(
+        sa.literal("notice").label("row"), Notice.id.label("id"), Notice.message.label("a"), Notice.link.label("b"),
+        sa.null().label("max_hours"), sa.null().label("region_id"), sa.null().label("c"),
+    ).where(Notice.user_id == sa.bindparam("learner_id"), Notice.read_at.is_(None))
+    caps = sa.select(
+        sa.literal("cap"), DeclarationCap.id, sa.cast(DeclarationCap.kind, sa.String),
+        sa.cast(DeclarationCap.category, sa.String), DeclarationCap.max_hours, DeclarationCap.region_id, sa.null(),
+    ).where(DeclarationCap.region_id.in_(chain), DeclarationCap.year == year)
+    guides = _guide_rows(sa.bindparam("sector"), chain, year) if with_guides else []
+    return sa.union_all(notices, caps, *guides).order_by(sa.desc("id"))
+
+
+# Built once: building them (and their cache keys) cost more than running them on every dashboard.
+_NOTICES_AND_CAPS = {with_guides: _notices_and_caps_statement(with_guides) for with_guides in (False, True)}
+
+
 def _notices_and_caps(learner: User, region: Region | None, year: int) -> tuple[list[NoticeLine], list, list]:
     """The learner's unread notices (newest first), the caps on declared hours in force in the region in
     ``year`` (by kind, then category) and the year's study guides of the learner's sector, in one statement:
     short lists beside the hours, read together so that the dashboard keeps to issue 6's four queries now
     that it shows the year's caps and guides. Which cap is in force stays services.rules' to say
     (pick_caps)."""
-    learner_id = learner.id
     chain = rules.chain_ids(region)
-    notices = sa.select(
-        sa.literal("notice").label("row"), Notice.id.label("id"), Notice.message.label("a"), Notice.link.label("b"),
-        sa.null().label("max_hours"), sa.null().label("region_id"), sa.null().label("c"),
-    ).where(Notice.user_id == learner_id, Notice.read_at.is_(None))
-    caps = sa.select(
-        sa.literal("cap"), DeclarationCap.id, sa.cast(DeclarationCap.kind, sa.String),
-        sa.cast(DeclarationCap.category, sa.String), DeclarationCap.max_hours, DeclarationCap.region_id, sa.null(),
-    ).where(DeclarationCap.region_id.in_(chain), DeclarationCap.year == year)
-    rows: Sequence[Any] = db.session.execute(
-        sa.union_all(notices, caps, *_guide_rows(learner, chain, year)).order_by(sa.desc("id"))).all()
+    with_guides = bool(learner.sector and chain)
+    parameters = {"learner_id": learner.id, "year": year, "chain": chain}
+    if with_guides:
+        parameters["sector"] = learner.sector
+    rows: Sequence[Any] = db.session.execute(_NOTICES_AND_CAPS[with_guides], parameters).all()
     unsaved = [DeclarationCap(kind=DeclarationKind(r.a), category=Category(r.b), max_hours=r.max_hours,
                               region_id=r.region_id, year=year) for r in rows if r.row == "cap"]  # never added
     found = rules.pick_caps(unsaved, chain)

@@ -56,32 +56,50 @@ def _post(url: str, secret: str, body: bytes) -> tuple[float, int, dict]:
         return time.perf_counter() - began, response.status, answer
 
 
+def measure(database: Database, items: int = ITEMS) -> dict:
+    """One batch of ``items`` completions over HTTP to gunicorn on ``database`` (entered; migrated here if it
+    is not; its bench base and learners made here, so once per database), then the same batch again: the
+    seconds, status and counts of each call, the hours records of the batch's courses afterwards, and the
+    body's size in bytes. main() prints it; bench/run.py puts it in its table (R9)."""
+    app = create_app(database.config())
+    with app.app_context():
+        flask_migrate.upgrade()
+        secret, batch = _setup(items)
+        db.session.remove()
+        db.engine.dispose()
+    body = json.dumps(batch, ensure_ascii=False).encode()
+    env = database.env(API_RATE_LIMIT_PER_TOKEN="1000 per minute")
+    with Gunicorn(env, database.folder / "gunicorn-api.log") as server:
+        url = server.base + "/api/v1/base/completions"
+        first = _post(url, secret, body)
+        again = _post(url, secret, body)
+    with app.app_context():
+        courses = {item["course_id"] for item in batch["completions"]}
+        credited = db.session.scalar(sa.select(sa.func.count(HoursRecord.id)).where(HoursRecord.course_id.in_(courses)))
+        db.session.remove()
+        db.engine.dispose()
+    calls = {}
+    for label, (seconds, status, answer) in (("first", first), ("again", again)):
+        calls[label] = {"seconds": seconds, "status": status, "recorded": answer["recorded"],
+                        "already_recorded": answer["already_recorded"]}
+    return {"items": items, "body_bytes": len(body), "first": calls["first"], "again": calls["again"],
+            "credited": credited}
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, Database(Path(tmp)) as database:
-        app = create_app(database.config())
-        with app.app_context():
-            flask_migrate.upgrade()
-            secret, batch = _setup(ITEMS)
-            db.session.remove()
-            db.engine.dispose()
-        body = json.dumps(batch, ensure_ascii=False).encode()
-        env = database.env(API_RATE_LIMIT_PER_TOKEN="1000 per minute")
-        with Gunicorn(env, Path(tmp) / "gunicorn.log") as server:
-            url = server.base + "/api/v1/base/completions"
-            first = _post(url, secret, body)
-            again = _post(url, secret, body)
-        with app.app_context():
-            credited = db.session.scalar(sa.select(sa.func.count(HoursRecord.id)))
-            db.session.remove()
-            db.engine.dispose()
-    print(f"\nCompletion batch over the API ({database.dialect}, gunicorn, {ITEMS} items, "
-          f"{len(body) / 2**20:.1f} MB body)")
+        found = measure(database)
+    print(f"\nCompletion batch over the API ({database.dialect}, gunicorn, {found['items']} items, "
+          f"{found['body_bytes'] / 2**20:.1f} MB body)")
     print("| call | status | seconds | recorded | already recorded |")
     print("|---|---:|---:|---:|---:|")
-    for label, (seconds, status, answer) in (("first", first), ("same batch again", again)):
-        print(f"| {label} | {status} | {seconds:.2f} | {answer['recorded']} | {answer['already_recorded']} |")
-    print(f"Hours records in the database afterwards: {credited}")
-    assert first[2]["recorded"] == ITEMS and again[2]["recorded"] == 0 and credited == ITEMS
+    for label, key in (("first", "first"), ("same batch again", "again")):
+        call = found[key]
+        print(f"| {label} | {call['status']} | {call['seconds']:.2f} | {call['recorded']} "
+              f"| {call['already_recorded']} |")
+    print(f"Hours records in the database afterwards: {found['credited']}")
+    assert found["first"]["recorded"] == found["items"] and found["again"]["recorded"] == 0
+    assert found["credited"] == found["items"]
 
 
 if __name__ == "__main__":

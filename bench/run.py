@@ -227,7 +227,13 @@ def enrollment_load(server: Gunicorn, popular: list[int], canary: list[int], ses
     """R6: enroll requests on the first POPULAR of ``popular`` under 64 connections, against the write floor
     (bench/wsgi.py: the same UPDATE, INSERT and COMMIT, nothing else) on the others at 64, back to back."""
     enrolled, floored = popular[:POPULAR], popular[POPULAR:]
-    rounds, first, first_floor = [], 0, 0
+    # A second of each first, not counted: the workers' first enrollments load what the pages before did not
+    # (the flash's translations, the year note's template), and put the first round at half the others.
+    warm_floor = wrk(server.base + "/", 1, ENROLL_CONNECTIONS, LUA,
+                     [sessions, "/__write_floor__/%d", 0, "field", *floored])
+    warm = wrk(server.base + "/", 1, ENROLL_CONNECTIONS, LUA,
+               [sessions, "/me/courses/%d/enroll", 0, "session", *enrolled])
+    rounds, first, first_floor = [], warm["requests"] + 1000, warm_floor["requests"] + 1000
     for _ in range(ROUNDS):
         floor = wrk(server.base + "/", SECONDS, ENROLL_CONNECTIONS, LUA,
                     [sessions, "/__write_floor__/%d", first_floor, "field", *floored])

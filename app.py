@@ -5,7 +5,7 @@ import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, g, has_app_context, has_request_context, jsonify, render_template, request, session
+from flask import Flask, g, has_app_context, jsonify, render_template, request, session
 from flask_babel import format_date, format_datetime, get_translations
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
@@ -14,18 +14,12 @@ from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 import models
+from blueprints.transactions import request_may_write
 from config import config_from_environment
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 from models._common import MAX_ID
 
 VENDOR_DIR = Path(__import__("flask_bootstrap").__file__).parent / "static" / "bootstrap5"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def request_may_write() -> bool:
-    """Whether the request under way may write (POST and the like): on SQLite its transactions then begin
-    IMMEDIATE (services.infra.locking), which the domain cannot tell, since it never reads the request."""
-    return has_request_context() and request.method not in SAFE_METHODS
 
 
 class DatabaseId(IntegerConverter):

@@ -23,7 +23,7 @@ local BOUNDARY = "----jidi-bench-december"
 function init(args)
   sessions = {}
   for line in io.lines(args[1]) do
-    local cookie, token = line:match("^([^\t]+)\t(.+)$")
+    local cookie, token = line:match("^([^\t]+)\t([^\t]+)")
     table.insert(sessions, {cookie = cookie, token = token})
   end
   local file = io.open(args[2], "rb")

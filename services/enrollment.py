@@ -17,6 +17,7 @@ waitlisted keep their place on the roster, marked 候补, and the base may add t
 
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +40,7 @@ from services.errors import DomainError, NotAllowed
 from services.infra import clock
 from services.infra.locking import locked
 from services.infra.transaction import unit_of_work
+from services.queries.learner_pages import credit_years
 
 
 class AlreadyEnrolled(DomainError):
@@ -47,8 +49,14 @@ class AlreadyEnrolled(DomainError):
 
 @dataclass
 class EnrollResult:
-    enrollment: Enrollment
+    enrollment_id: int
     position: int | None  # place on the waitlist (1 = next), None when confirmed
+    credit_years: list[int]  # the years a completion may count in (learner_pages.credit_years), as enrolled
+
+    @property
+    def enrollment(self) -> Enrollment:
+        """The enrollment row, loaded when asked for (one query): the web's answer needs none of it."""
+        return db.session.get_one(Enrollment, self.enrollment_id)
 
 
 class Availability(LabelledEnum):
@@ -131,17 +139,26 @@ def _free_seat(course_id: int) -> None:
 
 def waitlist_position(enrollment: Enrollment) -> int:
     """1 for the first in line. One query."""
+    return _place_in_line(enrollment.course_id, enrollment.id)
+
+
+def _place_in_line(course_id: int, enrollment_id: int) -> int:
     return db.session.execute(
         sa.select(sa.func.count(Enrollment.id)).where(
-            Enrollment.course_id == enrollment.course_id,
+            Enrollment.course_id == course_id,
             Enrollment.status == EnrollmentStatus.WAITLISTED,
-            Enrollment.id <= enrollment.id,
+            Enrollment.id <= enrollment_id,
         )
     ).scalar_one()
 
 
+_ENROLLMENT = cast(sa.Table, Enrollment.__table__)  # the row is written in Core: no unit-of-work flush
+
+
 def enroll(learner: User, course_id: int) -> EnrollResult:
-    """Enroll the learner: a confirmed seat if one is free, else the end of the waitlist.
+    """Enroll the learner: a confirmed seat if one is free, else the end of the waitlist. The unit of work
+    holds the course's lock for four statements: the course read (its availability), the seat taken by a
+    conditional UPDATE, the row by one INSERT, COMMIT; the waitlist position is read after it.
 
     :raise NotAllowed: the user is not a learner.
     :raise AlreadyEnrolled: the learner already holds a live enrollment in the course.
@@ -158,22 +175,22 @@ def enroll(learner: User, course_id: int) -> EnrollResult:
         problem = availability(course).problem
         if problem:
             raise DomainError(problem)
+        years = credit_years(course)  # read now: the course's columns expire with the commit
         confirmed = _take_seat(course.id)
         now = utcnow()
-        enrollment = Enrollment(
-            course_id=course.id, learner_id=learner_id, source=EnrollmentSource.ONLINE,
-            status=EnrollmentStatus.CONFIRMED if confirmed else EnrollmentStatus.WAITLISTED,
-            confirmed_at=now if confirmed else None,
-        )
-        db.session.add(enrollment)
         try:
-            db.session.flush()
+            enrollment_id = db.session.execute(
+                sa.insert(_ENROLLMENT).returning(_ENROLLMENT.c.id),
+                {"course_id": course.id, "learner_id": learner_id, "source": EnrollmentSource.ONLINE,
+                 "status": EnrollmentStatus.CONFIRMED if confirmed else EnrollmentStatus.WAITLISTED,
+                 "created_at": now, "confirmed_at": now if confirmed else None},
+            ).scalar_one()
         except IntegrityError:
             # One live enrollment per learner and course is the partial unique index's to keep: asking
             # first would cost every enrollment a query. The seat taken above goes back with the rollback.
             raise AlreadyEnrolled("您已报名该课程，无需重复报名") from None
-    position = None if confirmed else waitlist_position(enrollment)
-    return EnrollResult(enrollment, position)
+    position = None if confirmed else _place_in_line(course_id, enrollment_id)
+    return EnrollResult(enrollment_id, position, years)
 
 
 def _promote_waitlisted(course: Course) -> list[Enrollment]:

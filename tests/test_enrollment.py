@@ -373,6 +373,65 @@ def test_enroll_view_confirms_then_waitlists(app, learners, course):
     assert seats(course.id) == 1
 
 
+def _transactions(engine, block) -> list[list[str]]:
+    """The transactions run on SQLite inside ``block``: each the first words of its statements, from its
+    BEGIN to its COMMIT or ROLLBACK."""
+    runs: list[list[str]] = []
+
+    def note(words: str) -> None:
+        if words.startswith("BEGIN") or not runs:
+            runs.append([])
+        runs[-1].append(words)
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        note(" ".join(statement.split()[:3 if statement.startswith("INSERT") else 2]))
+
+    listeners = [("before_cursor_execute", before), ("commit", lambda conn: note("COMMIT")),
+                 ("rollback", lambda conn: note("ROLLBACK"))]
+    for name, listener in listeners:
+        sa.event.listen(engine, name, listener)
+    try:
+        block()
+    finally:
+        for name, listener in listeners:
+            sa.event.remove(engine, name, listener)
+    return runs
+
+
+def test_enroll_view_holds_sqlites_write_lock_only_for_the_seat_and_the_row(app, learners, course):
+    """Loading the user, the session and the CSRF check begin deferred, beside the writer; the write lock
+    is taken once, for the course's read, the seat, the row and the commit (issue 20: under load enrollments
+    queued for the lock while another request loaded its user). The waitlist position is read after it."""
+    first, second = learners(2)
+    one, two = signed_in(app.test_client(), first), signed_in(app.test_client(), second)
+    course_id, first_id, second_id = course.id, first.id, second.id
+    db.session.remove()
+    runs = _transactions(db.engine, lambda: one.post(f"/me/courses/{course_id}/enroll"))
+    waited = _transactions(db.engine, lambda: two.post(f"/me/courses/{course_id}/enroll"))
+    locking = ["BEGIN IMMEDIATE", "SELECT course.id,", "UPDATE course", "INSERT INTO enrollment", "COMMIT"]
+    for run, reads_after in ((runs, 0), (waited, 1)):
+        writers = [t for t in run if t[0] == "BEGIN IMMEDIATE"]
+        assert writers == [locking]
+        before, after = run[:run.index(locking)], run[run.index(locking) + 1:]
+        assert [t[0] for t in before] == ["BEGIN"] and before[0][1] == "SELECT user.id,"
+        assert [t[0] for t in after] == ["BEGIN"] * reads_after, after
+    assert enrollments_of(course_id) == [(first_id, CONFIRMED), (second_id, WAITLISTED)]
+    assert seats(course_id) == 1
+
+
+@pytest.mark.parametrize(("method", "path", "writer"), [
+    ("POST", "/me/courses/1/enroll", False),  # writes only in enrollment.enroll's locked unit of work
+    ("POST", "/me/enrollments/1/cancel", True),
+    ("GET", "/me/", False),
+    ("POST", "/no-such-page", True),
+])
+def test_a_request_that_may_write_begins_its_transactions_as_a_writer(app, method, path, writer):
+    from blueprints.transactions import request_may_write
+
+    with app.test_request_context(path, method=method):
+        assert request_may_write() is writer
+
+
 @pytest.mark.parametrize(("state", "message"), REFUSALS)
 def test_enroll_view_refuses_with_the_reason(client, learners, admin_and_base, make_base, make_course,
                                              state, message):

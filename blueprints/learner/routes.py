@@ -12,6 +12,7 @@ from blueprints.common_forms import ActionForm, field_error, judged_too
 from blueprints.learner import bp
 from blueprints.learner.forms import ClaimForm, DeclarationForm, RatingForm
 from blueprints.query import query_int
+from blueprints.transactions import writes_only_under_own_lock
 from models import Category
 from services import calendar_entries, employment, hours, inbox, personal_data
 from services import certificates as certificate_service
@@ -31,6 +32,7 @@ def dashboard():
 
 
 @bp.route("/courses/<int:course_id>/enroll", methods=["POST"])
+@writes_only_under_own_lock  # the seat and the row: enrollment.enroll's locked unit of work
 def enroll(course_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -41,10 +43,10 @@ def enroll(course_id: int):
     except DomainError as error:
         flash(error.message, "danger")
     else:
-        # Said again on enrolling: a course finishing next year counts there, not in this year's hours.
-        year_note = str(get_template_attribute("learner/_credit_year.html", "credit_year_note")(
-            learner_pages.credit_years(result.enrollment.course), clock.today().year))
         if result.position is None:
+            # Said again on enrolling: a course finishing next year counts there, not in this year's hours.
+            year_note = str(get_template_attribute("learner/_credit_year.html", "credit_year_note")(
+                result.credit_years, clock.today().year))
             flash(_("报名成功，请按时参加培训") + (f"。{year_note}" if year_note else ""), "success")
         else:
             flash(_("名额已满，您已进入候补名单，当前排第 %(n)s 位；有名额空出时将自动转为正式报名", n=result.position),

@@ -5,7 +5,9 @@ both read a free seat; waiting writers queue on busy_timeout instead of failing 
 Every transaction of a request that may write (POST and the like) begins that way too: a transaction that
 reads first and writes later cannot wait for the lock in WAL mode and would fail at once under load.
 Reads (GET) begin deferred and run beside the writer. Which requests may write is the web layer's to say:
-app.py installs the transactions with a predicate that reads the request (the domain never does).
+app.py installs the transactions with a predicate that reads the request (the domain never does), and a
+view whose writes all take the lock here as they begin (``locked()`` and the like) lets the rest of its
+request begin deferred (blueprints.transactions.writes_only_under_own_lock).
 A long check that only reads, inside a POST, may say so (``reading()``) to run beside the writer instead.
 PostgreSQL: the row is locked with SELECT ... FOR NO KEY UPDATE; a write that checks a whole set of rows
 rather than one (the holiday calendar) takes a transaction-level advisory lock instead (``exclusive()``), and a

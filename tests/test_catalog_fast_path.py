@@ -23,7 +23,7 @@ from services.queries import catalog_pages
 from tests.conftest import IsolatedClient, _config
 
 # courses.html as it was before the fast path: cards through the macro, the form inline, ORM courses.
-REFERENCE = (Path(__file__).parent / "reference" / "catalog_courses.html").read_text()
+REFERENCE = (Path(__file__).with_name("reference_pages") / "catalog_courses.html").read_text()
 CSRF = re.compile(r'name="csrf_token" value="[^"]*"')
 
 

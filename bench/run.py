@@ -529,7 +529,10 @@ def run_database(postgres_url: str) -> str:
         dialect = results[0]["dialect"]
         RESULTS.mkdir(parents=True, exist_ok=True)  # every number measured, for a second look
         (RESULTS / f"bench-{dialect.lower()}.json").write_text(json.dumps(results, indent=1, default=str))
-        api = api_batch.measure(Database(Path(tmp), "api", postgres_url)) if API else None
+        api = None
+        if API:
+            with Database(Path(tmp), "api", postgres_url) as database:
+                api = api_batch.measure(database)
     after = os.getloadavg()
     text = (f"Run of {date.today().isoformat()} on {dialect}, tiers {', '.join(TIERS)}; {ROUNDS} interleaved "
             f"rounds of {SECONDS} s per figure; medians (range). Whole run {time.perf_counter() - began:.0f} s; "

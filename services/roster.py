@@ -55,22 +55,30 @@ def roster(course: Course) -> Roster:
         .where(Enrollment.course_id == course.id, Enrollment.status != EnrollmentStatus.CANCELLED)
         .order_by(Enrollment.id)
     ).scalars().all()
-    by_status = db.session.execute(
-        sa.select(Enrollment.status, sa.func.count(Enrollment.id), sa.func.sum(Enrollment.rating),
-                  sa.func.count(Enrollment.rating))
-        .where(Enrollment.course_id == course.id)
-        .group_by(Enrollment.status)
-    ).all()
-    counts = {status: n for status, n, _sum, _rated in by_status}
-    rating_sum = sum(total or 0 for _status, _n, total, _rated in by_status)
-    rated = sum(n for _status, _n, _sum, n in by_status)
+    counts, average_rating, rated = _status_figures(course.id)
     return Roster(
         seated=[e for e in rows if e.status in SEAT_HOLDING],
         waitlisted=[e for e in rows if e.status == EnrollmentStatus.WAITLISTED],
-        counts={s: counts.get(s, 0) for s in EnrollmentStatus},
-        average_rating=round(rating_sum / rated, 1) if rated else None,
-        ratings=rated,
+        counts=counts, average_rating=average_rating, ratings=rated,
     )
+
+
+_STATUS_FIGURES = (
+    sa.select(Enrollment.status, sa.func.count(Enrollment.id), sa.func.sum(Enrollment.rating),
+              sa.func.count(Enrollment.rating))
+    .where(Enrollment.course_id == sa.bindparam("course_id"))
+    .group_by(Enrollment.status)
+)
+
+
+def _status_figures(course_id: int) -> tuple[dict, float | None, int]:
+    """One GROUP BY status: the count of every status (0 where none), the average rating, the ratings given."""
+    figures = db.session.execute(_STATUS_FIGURES, {"course_id": course_id}).all()
+    counts = {status: n for status, n, _sum, _rated in figures}
+    rating_sum = sum(total or 0 for _status, _n, total, _rated in figures)
+    rated = sum(n for _status, _n, _sum, n in figures)
+    return ({s: counts.get(s, 0) for s in EnrollmentStatus}, round(rating_sum / rated, 1) if rated else None,
+            rated)
 
 
 # The roster page's rows: the few columns it shows, not Enrollment and User objects (a busy course has
@@ -92,12 +100,6 @@ _ROSTER_LINES = (
                   _NUMBERED.c.n.between(sa.bindparam("first", type_=sa.Integer),
                                         sa.bindparam("last", type_=sa.Integer))))
     .order_by(_NUMBERED.c.id)
-)
-_STATUS_FIGURES = (
-    sa.select(Enrollment.status, sa.func.count(Enrollment.id), sa.func.sum(Enrollment.rating),
-              sa.func.count(Enrollment.rating))
-    .where(Enrollment.course_id == sa.bindparam("course_id"))
-    .group_by(Enrollment.status)
 )
 ROSTER_PAGE_ROWS = 100
 
@@ -127,11 +129,8 @@ def roster_page_of(course: Course, page: int = 1, per_page: int | None = None) -
     page (a page past the last is the last), with the waitlist, the counts by status and the average rating.
     Two queries: the GROUP BY status, then the page's rows."""
     per_page = per_page or ROSTER_PAGE_ROWS
-    figures = db.session.execute(_STATUS_FIGURES, {"course_id": course.id}).all()
-    counts = {status: n for status, n, _sum, _rated in figures}
-    rating_sum = sum(total or 0 for _status, _n, total, _rated in figures)
-    rated = sum(n for _status, _n, _sum, n in figures)
-    seated = sum(counts.get(status, 0) for status in SEAT_HOLDING)
+    counts, average_rating, rated = _status_figures(course.id)
+    seated = sum(counts[status] for status in SEAT_HOLDING)
     pages = max((seated + per_page - 1) // per_page, 1)
     page = min(max(page, 1), pages)
     lines = db.session.execute(
@@ -139,8 +138,8 @@ def roster_page_of(course: Course, page: int = 1, per_page: int | None = None) -
     return RosterPage(
         seated=[line for line in lines if line.status != EnrollmentStatus.WAITLISTED],
         waitlisted=[line for line in lines if line.status == EnrollmentStatus.WAITLISTED],
-        counts={s: counts.get(s, 0) for s in EnrollmentStatus},
-        average_rating=round(rating_sum / rated, 1) if rated else None,
+        counts=counts,
+        average_rating=average_rating,
         ratings=rated,
         page=page,
         pages=pages,
